@@ -1,0 +1,3 @@
+module starsbot
+
+go 1.26

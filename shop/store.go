@@ -1,0 +1,125 @@
+package shop
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists the shop. It is implemented by package store (bbolt) and
+// holds no business rules: every rule is in Service, which runs each
+// operation, money movement and ledger entry included, in one Update.
+type Store interface {
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+
+	// Update runs fn in a read-write transaction. Concurrent Updates are
+	// committed together (group commit), so fn may be called more than once
+	// and must have no effect outside tx: it must reset any result it
+	// captures at its start. If fn returns an error, nothing fn wrote is
+	// committed and Update returns that error unchanged.
+	Update(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is one store transaction. Records passed in and returned are copies:
+// changing them changes nothing until they are Put. Find methods return an
+// *Error with code ENOTFOUND when nothing matches. Write methods fail on a
+// read-only transaction. Keys such as usernames and memos are compared
+// case-insensitively (the store normalizes them).
+type Tx interface {
+	// FindUserByID returns the user with Telegram id id.
+	FindUserByID(id int64) (*User, error)
+	// FindUserByUsername returns the user whose Username equals name,
+	// ignoring case and a leading "@". When several users once had the
+	// name, the one most recently Put with it wins.
+	FindUserByUsername(name string) (*User, error)
+	// FindUserByMemo returns the user whose personal memo is memo.
+	FindUserByMemo(memo string) (*User, error)
+	// PutUser creates or replaces u and keeps the username and memo indexes
+	// in step. A memo already owned by another user or order is an error.
+	PutUser(u *User) error
+	// ForEachUser calls fn for every user in id order; an error from fn stops
+	// the walk and is returned.
+	ForEachUser(fn func(*User) error) error
+
+	// MemoTaken reports whether memo names any user or order.
+	MemoTaken(memo string) (bool, error)
+
+	// PutAPIKey creates or replaces k (keyed by k.Hash).
+	PutAPIKey(k *APIKey) error
+	// FindAPIKeyByHash returns the key with hex SHA-256 hash.
+	FindAPIKeyByHash(hash string) (*APIKey, error)
+	// FindAPIKeysByUser returns all keys of a user, active and revoked,
+	// oldest first.
+	FindAPIKeysByUser(userID int64) ([]*APIKey, error)
+
+	// NextOrderID returns a new order id: monotonic, never reused.
+	NextOrderID() (int64, error)
+	// PutOrder creates or replaces o (o.ID must be set) and keeps the owner,
+	// status, memo and client-reference indexes in step.
+	PutOrder(o *Order) error
+	// FindOrderByID returns the order with id.
+	FindOrderByID(id int64) (*Order, error)
+	// FindOrderByMemo returns the order whose PaymentMemo is memo.
+	FindOrderByMemo(memo string) (*Order, error)
+	// FindOrdersByReference returns a user's orders with ClientReference
+	// ref (exact, case-sensitive), newest first; none is not an error.
+	FindOrdersByReference(userID int64, ref string) ([]*Order, error)
+	// FindOrders returns up to f.Limit orders matching f, newest first, and
+	// whether more match beyond them.
+	FindOrders(f OrderFilter) (orders []*Order, more bool, err error)
+	// ForEachOrderByStatus calls fn for every order in status, oldest first.
+	ForEachOrderByStatus(status OrderStatus, fn func(*Order) error) error
+	// ForEachOrderOfUser calls fn for every order of a user, oldest first.
+	ForEachOrderOfUser(userID int64, fn func(*Order) error) error
+
+	// AppendLedger stores a new entry and sets e.ID. The caller computes
+	// BalanceAfter and writes the user's new balance in the same Tx.
+	AppendLedger(e *LedgerEntry) error
+	// FindLedger returns up to f.Limit entries of f.UserID, newest first, and
+	// whether more exist beyond them.
+	FindLedger(f LedgerFilter) (entries []*LedgerEntry, more bool, err error)
+
+	// PutDeposit creates (d.ID == 0: assigns d.ID) or replaces a deposit and
+	// keeps the tx-hash index in step. Two deposits with one TxHash is an
+	// error.
+	PutDeposit(d *Deposit) error
+	// FindDepositByID returns the deposit with id.
+	FindDepositByID(id uint64) (*Deposit, error)
+	// FindDepositByHash returns the deposit of a chain transaction.
+	FindDepositByHash(txHash string) (*Deposit, error)
+	// FindDeposits returns up to limit deposits, newest first, with status
+	// (or any status if ""), with ID < before (before 0 = from the newest).
+	FindDeposits(status DepositStatus, before uint64, limit int) ([]*Deposit, error)
+
+	// FindIdempotency returns the record of a user's idempotency key,
+	// expired or not.
+	FindIdempotency(userID int64, key string) (*Idempotency, error)
+	// PutIdempotency creates or replaces a record.
+	PutIdempotency(r *Idempotency) error
+	// DeleteIdempotencyExpired removes records that expired before now and
+	// returns how many.
+	DeleteIdempotencyExpired(now time.Time) (int, error)
+
+	// Enqueue puts a paid order on the durable fulfillment queue; enqueuing
+	// an order already queued changes nothing.
+	Enqueue(orderID int64) error
+	// Dequeue removes an order from the queue; absent is not an error.
+	Dequeue(orderID int64) error
+	// Queued returns up to limit queued order ids, oldest first.
+	Queued(limit int) ([]int64, error)
+
+	// FindCursor returns the chain watcher's cursor for an account.
+	FindCursor(account string) (*Cursor, error)
+	// PutCursor saves a cursor.
+	PutCursor(c *Cursor) error
+}
+
+// Idempotency remembers which order a user's Idempotency-Key created, and a
+// fingerprint of the request, for IdempotencyTTL.
+type Idempotency struct {
+	UserID      int64
+	Key         string // as the client sent it, ≤ MaxIdempotencyKey bytes
+	Fingerprint string // hex SHA-256 of the normalized request
+	OrderID     int64
+	ExpiresAt   time.Time
+}
