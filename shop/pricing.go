@@ -1,0 +1,139 @@
+package shop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"time"
+)
+
+// Pricing is the shop's price list and limits. Defaults come from the
+// configuration.
+type Pricing struct {
+	USDPerStar MicroUSD         // list price of one star
+	PremiumUSD map[int]MicroUSD // list price per Premium duration in months (3, 6, 12)
+	FeePPM     int64            // service fee on top of list price, parts per million (1% = 10_000)
+	StarsMin   int64            // smallest stars order
+	StarsMax   int64            // largest stars order
+	OrderTTL   time.Duration    // how long a ton_memo order waits for payment
+}
+
+// Default price list, per SPEC "Configuration".
+const (
+	DefaultUSDPerStar MicroUSD = 15_000 // 0.015 USD
+	DefaultStarsMin            = 50
+	DefaultStarsMax            = 1_000_000
+	DefaultOrderTTL            = 15 * time.Minute
+	MaxFeePPM                  = 1_000_000 // 100%
+)
+
+// DefaultPricing returns the SPEC's default price list with no fee.
+func DefaultPricing() Pricing {
+	return Pricing{
+		USDPerStar: DefaultUSDPerStar,
+		PremiumUSD: map[int]MicroUSD{3: 11_990_000, 6: 15_990_000, 12: 28_990_000},
+		StarsMin:   DefaultStarsMin,
+		StarsMax:   DefaultStarsMax,
+		OrderTTL:   DefaultOrderTTL,
+	}
+}
+
+// Validate reports the first problem with p, naming the field.
+func (p Pricing) Validate() error {
+	switch {
+	case p.USDPerStar <= 0:
+		return errors.New("usd_per_star must be positive")
+	case p.FeePPM < 0 || p.FeePPM > MaxFeePPM:
+		return errors.New("fee_percent must be between 0 and 100")
+	case p.StarsMin < 1:
+		return errors.New("stars_min must be at least 1")
+	case p.StarsMax < p.StarsMin:
+		return errors.New("stars_max must not be below stars_min")
+	case p.StarsMax > 100_000_000:
+		return errors.New("stars_max must be at most 100000000")
+	case p.OrderTTL < time.Minute || p.OrderTTL > 7*24*time.Hour:
+		return errors.New("order_ttl must be between 1m and 168h")
+	}
+	for _, m := range PremiumMonths {
+		if p.PremiumUSD[m] <= 0 {
+			return fmt.Errorf("premium_usd_%d must be positive", m)
+		}
+	}
+	return nil
+}
+
+// ParseFeePercent parses a fee in percent with up to 4 decimals ("2.5")
+// into parts per million, between 0 and 100%.
+func ParseFeePercent(s string) (int64, error) {
+	v, err := parseDecimal(s, 4, false)
+	if err != nil {
+		return 0, err
+	}
+	if v > MaxFeePPM {
+		return 0, errors.New("must be between 0 and 100")
+	}
+	return v, nil
+}
+
+// FormatFeePercent renders a fee in parts per million as a percent: "2.5".
+func FormatFeePercent(ppm int64) string { return formatDecimal(ppm, 4) }
+
+// Rate is a TON/USD exchange rate and where it came from.
+type Rate struct {
+	TONUSD    MicroUSD  // USD per TON, in micro-USD; > 0
+	Source    string    // "static", or the rate source's name
+	UpdatedAt time.Time // when the source last produced this value
+}
+
+// RateSource supplies the current TON/USD rate.
+type RateSource interface {
+	// Rate returns the current rate. Implementations with a fallback never
+	// fail; an error means no rate at all is known.
+	Rate(ctx context.Context) (Rate, error)
+}
+
+// PriceTON converts a USD amount to nanoTON at rate tonUSD with a fee in
+// parts per million, rounding up once, to the nanoTON, in the shop's favour:
+//
+//	ceil(usd × 1e9 × (1e6 + feePPM) / (tonUSD × 1e6))
+//
+// It also returns the part of the price that is the fee: the price minus the
+// fee-less price (itself rounded up).
+func PriceTON(usd MicroUSD, tonUSD MicroUSD, feePPM int64) (price, fee NanoTON, err error) {
+	if usd < 0 || tonUSD <= 0 || feePPM < 0 {
+		return 0, 0, errors.New("invalid pricing input")
+	}
+	base, err := ceilDiv(usd, tonUSD, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	price, err = ceilDiv(usd, tonUSD, feePPM)
+	if err != nil {
+		return 0, 0, err
+	}
+	return price, price - base, nil
+}
+
+var (
+	bigNano = big.NewInt(int64(TON))
+	bigPPM  = big.NewInt(1_000_000)
+)
+
+func ceilDiv(usd, tonUSD MicroUSD, feePPM int64) (NanoTON, error) {
+	num := new(big.Int).Mul(big.NewInt(int64(usd)), bigNano)
+	num.Mul(num, new(big.Int).Add(bigPPM, big.NewInt(feePPM)))
+	den := new(big.Int).Mul(big.NewInt(int64(tonUSD)), bigPPM)
+	q, r := new(big.Int).QuoRem(num, den, new(big.Int))
+	if r.Sign() > 0 {
+		q.Add(q, big.NewInt(1))
+	}
+	if !q.IsInt64() {
+		return 0, errors.New("price overflows")
+	}
+	return NanoTON(q.Int64()), nil
+}
+
+// premiumMonthsValid reports whether m is a Premium duration for sale.
+func premiumMonthsValid(m int) bool { return slices.Contains(PremiumMonths, m) }
