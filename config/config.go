@@ -1,0 +1,622 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"starsbot/shop"
+)
+
+// TON networks, the values of TON_NETWORK.
+const (
+	NetworkSandbox = "sandbox" // simulated chain, no real money
+	NetworkTestnet = "testnet"
+	NetworkMainnet = "mainnet"
+)
+
+// Fulfillment providers, the values of FULFILLMENT.
+const (
+	FulfillmentSandbox  = "sandbox"  // completes orders without delivering; sandbox network only
+	FulfillmentManual   = "manual"   // admins deliver by hand
+	FulfillmentFragment = "fragment" // buys on fragment.com and pays from the hot wallet
+)
+
+// Wallet versions, the values of TON_WALLET_VERSION.
+const (
+	WalletV4R2 = "v4r2"
+	WalletV5R1 = "v5r1"
+)
+
+// Log formats, the values of LOG_FORMAT.
+const (
+	LogFormatText = "text"
+	LogFormatJSON = "json"
+)
+
+const (
+	defaultTelegramAPIURL = "https://api.telegram.org"
+	defaultDataDir        = "./data"
+	defaultHTTPAddr       = "127.0.0.1:8080"
+	mainnetConfigURL      = "https://ton.org/global.config.json"
+	testnetConfigURL      = "https://ton.org/testnet-global.config.json"
+	defaultTONUSDRate     = shop.MicroUSD(3_600_000) // 3.6 USD per TON
+	defaultRateJSONPath   = "the-open-network.usd"
+	defaultRateTTL        = 60 * time.Second
+	minRateTTL            = 5 * time.Second
+	maxRateTTL            = time.Hour
+	mnemonicWords         = 24
+	dbFileName            = "starsbot.db"
+)
+
+// Config is starsbot's validated configuration. Load fills every field,
+// defaults included; a Config built by hand should pass Validate before use.
+//
+// The secret fields (TelegramToken, TONWalletMnemonic, FragmentCookies) are
+// redacted by LogValue, String, GoString and Format, and skipped by
+// encoding/json.
+type Config struct {
+	// TelegramToken is the Bot API token (TELEGRAM_TOKEN, secret). Default
+	// empty: the bot is disabled and the REST API still runs.
+	TelegramToken string `json:"-"`
+	// TelegramAPIURL is the Bot API server (TELEGRAM_API_URL), without a
+	// trailing slash. Default https://api.telegram.org.
+	TelegramAPIURL string
+	// AdminIDs are the Telegram user ids of admins (ADMIN_IDS, comma
+	// separated), positive and without duplicates. Default none.
+	AdminIDs []int64
+
+	// DataDir holds the bbolt file (DATA_DIR). Default ./data.
+	DataDir string
+	// HTTPAddr is the partner REST API listen address (HTTP_ADDR), host:port
+	// with a numeric port. Default 127.0.0.1:8080.
+	HTTPAddr string
+	// PublicURL is the base URL shown to partners (PUBLIC_URL), without a
+	// trailing slash. Default http://HTTP_ADDR, with an empty or unspecified
+	// host (0.0.0.0, ::) replaced by localhost.
+	PublicURL string
+
+	// TONNetwork is NetworkSandbox, NetworkTestnet or NetworkMainnet
+	// (TON_NETWORK). Default sandbox.
+	TONNetwork string
+	// TONConfigURL is the liteserver global config URL (TON_CONFIG_URL).
+	// Default https://ton.org/global.config.json on mainnet,
+	// https://ton.org/testnet-global.config.json on testnet, empty on sandbox.
+	TONConfigURL string
+	// TONDepositAddress is the service wallet that receives deposits
+	// (TON_DEPOSIT_ADDRESS), friendly (48 characters) or raw (0:<64 hex>).
+	// Only its shape is checked here; package ton parses it. Default empty:
+	// derived from the wallet. Required on testnet/mainnet unless
+	// TONWalletMnemonic is set.
+	TONDepositAddress string
+	// TONWalletMnemonic is the hot wallet's 24 lowercase words, separated by
+	// single spaces (TON_WALLET_MNEMONIC, or the file named by
+	// TON_WALLET_MNEMONIC_FILE; secret). Default empty.
+	TONWalletMnemonic string `json:"-"`
+	// TONWalletVersion is WalletV4R2 or WalletV5R1 (TON_WALLET_VERSION).
+	// Default v5r1.
+	TONWalletVersion string
+
+	// Fulfillment is FulfillmentSandbox, FulfillmentManual or
+	// FulfillmentFragment (FULFILLMENT). Default sandbox on the sandbox
+	// network, manual otherwise. Sandbox is allowed only on the sandbox
+	// network; fragment needs FragmentCookies, TONWalletMnemonic and a real
+	// network.
+	Fulfillment string
+	// FragmentCookies are the fragment.com session cookies (FRAGMENT_COOKIES,
+	// or the file named by FRAGMENT_COOKIES_FILE; secret). Default empty.
+	FragmentCookies string `json:"-"`
+
+	// Pricing is the price list and order limits: USD_PER_STAR (0.015),
+	// PREMIUM_USD_3 (11.99), PREMIUM_USD_6 (15.99), PREMIUM_USD_12 (28.99),
+	// FEE_PERCENT (0, up to 4 decimals), STARS_MIN (50), STARS_MAX (1000000)
+	// and ORDER_TTL (15m).
+	Pricing shop.Pricing
+
+	// TONUSDRate is the static TON/USD rate, the fallback when RateURL is set
+	// (TON_USD_RATE). Default 3.6; on testnet/mainnet it must be given
+	// explicitly unless RATE_URL is set.
+	TONUSDRate shop.MicroUSD
+	// TONUSDRateSet reports whether TON_USD_RATE was given explicitly.
+	TONUSDRateSet bool
+	// RateURL is an HTTP JSON source of the TON/USD rate (RATE_URL). Default
+	// empty: only the static rate is used.
+	RateURL string
+	// RateJSONPath is the dot-separated path of the rate in RateURL's JSON
+	// (RATE_JSON_PATH). Default the-open-network.usd (CoinGecko simple price).
+	RateJSONPath string
+	// RateTTL is how long a fetched rate is cached (RATE_TTL), 5s to 1h.
+	// Default 60s.
+	RateTTL time.Duration
+
+	// LogLevel is the slog level (LOG_LEVEL: debug, info, warn or error).
+	// Default info.
+	LogLevel slog.Level
+	// LogFormat is LogFormatText or LogFormatJSON (LOG_FORMAT). Default text.
+	LogFormat string
+
+	// Variables the secrets were read from, for error messages: the plain
+	// variable or its _FILE variant.
+	mnemonicVar, cookiesVar string
+}
+
+// ValidationError is a configuration problem: the variable and what is wrong
+// with it. It never contains a secret's value.
+type ValidationError struct {
+	Var     string // the environment variable, e.g. "TON_NETWORK"
+	Problem string // e.g. `must be sandbox, testnet or mainnet (got "foo")`
+}
+
+// Error returns one line: `config: VAR: problem`.
+func (e *ValidationError) Error() string {
+	msg := "config: " + e.Var + ": " + e.Problem
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(msg)
+}
+
+// DBPath is the bbolt file inside DataDir.
+func (c Config) DBPath() string { return filepath.Join(c.DataDir, dbFileName) }
+
+// Sandbox reports whether the TON network is the simulated one.
+func (c Config) Sandbox() bool { return c.TONNetwork == NetworkSandbox }
+
+// Load reads the configuration from getenv (os.Getenv in production; nil
+// means os.Getenv) and, if CONFIG_FILE is set, from that file of KEY=VALUE
+// lines (# comments, blank lines, optional surrounding quotes on values;
+// environment variables override the file). An empty variable counts as
+// unset. Values are trimmed of surrounding whitespace.
+//
+// It validates everything and returns the first problem as a
+// *ValidationError: unreadable files and unparsable values first, then
+// Validate's checks of the values and the rules between them, each in the
+// order of the SPEC's table.
+func Load(getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	src, err := newSource(getenv)
+	if err != nil {
+		return nil, err
+	}
+	c, err := parse(src)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parser reads typed values from a source and keeps the first problem.
+type parser struct {
+	src *source
+	err error
+}
+
+func (p *parser) fail(name, format string, args ...any) {
+	if p.err == nil {
+		p.err = &ValidationError{Var: name, Problem: fmt.Sprintf(format, args...)}
+	}
+}
+
+// str returns the variable's value, or def when it is unset.
+func (p *parser) str(name, def string) string {
+	if v := p.src.get(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// word returns the lowercased value, or def when it is unset.
+func (p *parser) word(name, def string) string {
+	return strings.ToLower(p.str(name, def))
+}
+
+// baseURL returns the value without trailing slashes, or def.
+func (p *parser) baseURL(name, def string) string {
+	if v := p.src.get(name); v != "" {
+		return strings.TrimRight(v, "/")
+	}
+	return def
+}
+
+func (p *parser) usd(name string, def shop.MicroUSD) shop.MicroUSD {
+	v := p.src.get(name)
+	if v == "" {
+		return def
+	}
+	n, err := shop.ParseUSD(v)
+	if err != nil {
+		p.fail(name, "must be an amount in USD such as 0.015, at most 6 decimal places (got %s)", quote(v))
+	}
+	return n
+}
+
+func (p *parser) int(name string, def int64) int64 {
+	v := p.src.get(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		p.fail(name, "must be a whole number (got %s)", quote(v))
+	}
+	return n
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v := p.src.get(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		p.fail(name, "must be a duration such as 90s, 15m or 1h (got %s)", quote(v))
+	}
+	return d
+}
+
+func (p *parser) secret(name string) (value, from string) {
+	v, from, err := p.src.secret(name)
+	if err != nil && p.err == nil {
+		p.err = err
+	}
+	return v, from
+}
+
+// parse turns the source's strings into a Config with defaults applied. It
+// reports syntax problems; Validate checks the values and the rules.
+func parse(src *source) (*Config, error) {
+	p := &parser{src: src}
+	c := &Config{}
+
+	c.TelegramToken = p.str("TELEGRAM_TOKEN", "")
+	c.TelegramAPIURL = p.baseURL("TELEGRAM_API_URL", defaultTelegramAPIURL)
+	c.AdminIDs = p.adminIDs("ADMIN_IDS")
+
+	c.DataDir = p.str("DATA_DIR", defaultDataDir)
+	c.HTTPAddr = p.str("HTTP_ADDR", defaultHTTPAddr)
+	c.PublicURL = p.baseURL("PUBLIC_URL", derivePublicURL(c.HTTPAddr))
+
+	c.TONNetwork = p.word("TON_NETWORK", NetworkSandbox)
+	defConfigURL := ""
+	switch c.TONNetwork {
+	case NetworkMainnet:
+		defConfigURL = mainnetConfigURL
+	case NetworkTestnet:
+		defConfigURL = testnetConfigURL
+	}
+	c.TONConfigURL = p.str("TON_CONFIG_URL", defConfigURL)
+	c.TONDepositAddress = p.str("TON_DEPOSIT_ADDRESS", "")
+	mnemonic, from := p.secret("TON_WALLET_MNEMONIC")
+	c.TONWalletMnemonic, c.mnemonicVar = strings.Join(strings.Fields(mnemonic), " "), from
+	c.TONWalletVersion = p.word("TON_WALLET_VERSION", WalletV5R1)
+
+	defFulfillment := FulfillmentManual
+	if c.TONNetwork == NetworkSandbox {
+		defFulfillment = FulfillmentSandbox
+	}
+	c.Fulfillment = p.word("FULFILLMENT", defFulfillment)
+	c.FragmentCookies, c.cookiesVar = p.secret("FRAGMENT_COOKIES")
+
+	def := shop.DefaultPricing()
+	c.Pricing = shop.Pricing{
+		USDPerStar: p.usd("USD_PER_STAR", def.USDPerStar),
+		PremiumUSD: map[int]shop.MicroUSD{},
+	}
+	for _, m := range shop.PremiumMonths {
+		c.Pricing.PremiumUSD[m] = p.usd("PREMIUM_USD_"+strconv.Itoa(m), def.PremiumUSD[m])
+	}
+	c.Pricing.FeePPM = def.FeePPM
+	if v := src.get("FEE_PERCENT"); v != "" {
+		ppm, err := shop.ParseFeePercent(v)
+		if err != nil {
+			p.fail("FEE_PERCENT", "must be a percentage from 0 to 100 with at most 4 decimal places, such as 2.5 (got %s)", quote(v))
+		}
+		c.Pricing.FeePPM = ppm
+	}
+	c.Pricing.StarsMin = p.int("STARS_MIN", def.StarsMin)
+	c.Pricing.StarsMax = p.int("STARS_MAX", def.StarsMax)
+	c.Pricing.OrderTTL = p.duration("ORDER_TTL", def.OrderTTL)
+
+	c.TONUSDRate = defaultTONUSDRate
+	if v := src.get("TON_USD_RATE"); v != "" {
+		rate, err := shop.ParseRate(v)
+		if err != nil {
+			p.fail("TON_USD_RATE", "must be a positive number of USD per TON such as 3.6 (got %s)", quote(v))
+		}
+		c.TONUSDRate, c.TONUSDRateSet = rate, true
+	}
+	c.RateURL = p.str("RATE_URL", "")
+	c.RateJSONPath = p.str("RATE_JSON_PATH", defaultRateJSONPath)
+	c.RateTTL = p.duration("RATE_TTL", defaultRateTTL)
+
+	c.LogLevel = p.logLevel("LOG_LEVEL")
+	c.LogFormat = p.word("LOG_FORMAT", LogFormatText)
+
+	if p.err != nil {
+		return nil, p.err
+	}
+	return c, nil
+}
+
+// adminIDs parses comma-separated positive ids, ignoring empty items and
+// dropping duplicates.
+func (p *parser) adminIDs(name string) []int64 {
+	var ids []int64
+	seen := map[int64]bool{}
+	for item := range strings.SplitSeq(p.str(name, ""), ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		id, err := strconv.ParseInt(item, 10, 64)
+		if err != nil || id <= 0 || !allDigits(item) {
+			p.fail(name, "must be comma-separated positive Telegram user ids (got %s)", quote(item))
+			return nil
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+func (p *parser) logLevel(name string) slog.Level {
+	switch v := p.word(name, "info"); v {
+	case "debug":
+		return slog.LevelDebug
+	case "info":
+		return slog.LevelInfo
+	case "warn", "warning":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	default:
+		p.fail(name, "must be debug, info, warn or error (got %s)", quote(v))
+		return slog.LevelInfo
+	}
+}
+
+// derivePublicURL is PUBLIC_URL's default: http://HTTP_ADDR, with a host that
+// only makes sense to listen on replaced by localhost.
+func derivePublicURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr // HTTP_ADDR is reported first by Validate
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+var telegramTokenRE = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]{20,}$`)
+
+// Validate reports the first problem with c as a *ValidationError naming the
+// variable. Load calls it; a hand-built Config should too.
+func (c Config) Validate() error {
+	fail := func(name, format string, args ...any) error {
+		return &ValidationError{Var: name, Problem: fmt.Sprintf(format, args...)}
+	}
+	live := c.TONNetwork == NetworkTestnet || c.TONNetwork == NetworkMainnet
+
+	if c.TelegramToken != "" && !telegramTokenRE.MatchString(c.TelegramToken) {
+		return fail("TELEGRAM_TOKEN", "must look like 123456789:AA... (digits, a colon, then at least 20 letters, digits, _ or -)")
+	}
+	if problem := checkURL(c.TelegramAPIURL, true); problem != "" {
+		return fail("TELEGRAM_API_URL", "%s", problem)
+	}
+	for _, id := range c.AdminIDs {
+		if id <= 0 {
+			return fail("ADMIN_IDS", "must be positive Telegram user ids (got %d)", id)
+		}
+	}
+
+	if strings.TrimSpace(c.DataDir) == "" {
+		return fail("DATA_DIR", "must not be empty")
+	}
+	if problem := checkListenAddr(c.HTTPAddr); problem != "" {
+		return fail("HTTP_ADDR", "%s", problem)
+	}
+	if problem := checkURL(c.PublicURL, true); problem != "" {
+		return fail("PUBLIC_URL", "%s", problem)
+	}
+
+	switch c.TONNetwork {
+	case NetworkSandbox, NetworkTestnet, NetworkMainnet:
+	default:
+		return fail("TON_NETWORK", "must be sandbox, testnet or mainnet (got %s)", quote(c.TONNetwork))
+	}
+	if c.TONConfigURL != "" {
+		if problem := checkURL(c.TONConfigURL, false); problem != "" {
+			return fail("TON_CONFIG_URL", "%s", problem)
+		}
+	} else if live {
+		return fail("TON_CONFIG_URL", "must be set on %s", c.TONNetwork)
+	}
+	if c.TONDepositAddress != "" {
+		if problem := checkAddress(c.TONDepositAddress); problem != "" {
+			return fail("TON_DEPOSIT_ADDRESS", "%s", problem)
+		}
+	}
+	if c.TONWalletMnemonic != "" {
+		if problem := checkMnemonic(c.TONWalletMnemonic); problem != "" {
+			return fail(orDefault(c.mnemonicVar, "TON_WALLET_MNEMONIC"), "%s", problem)
+		}
+	}
+	switch c.TONWalletVersion {
+	case WalletV4R2, WalletV5R1:
+	default:
+		return fail("TON_WALLET_VERSION", "must be v4r2 or v5r1 (got %s)", quote(c.TONWalletVersion))
+	}
+
+	switch c.Fulfillment {
+	case FulfillmentSandbox:
+		if c.TONNetwork != NetworkSandbox {
+			return fail("FULFILLMENT", "sandbox is only allowed with TON_NETWORK=sandbox (it would mark real paid orders delivered without delivering them)")
+		}
+	case FulfillmentManual:
+	case FulfillmentFragment:
+		switch {
+		case !live:
+			return fail("FULFILLMENT", "fragment needs TON_NETWORK=testnet or mainnet (the sandbox chain cannot pay Fragment)")
+		case c.FragmentCookies == "":
+			return fail("FRAGMENT_COOKIES", "must be set when FULFILLMENT=fragment")
+		case c.TONWalletMnemonic == "":
+			return fail("TON_WALLET_MNEMONIC", "must be set when FULFILLMENT=fragment (it pays Fragment)")
+		}
+	default:
+		return fail("FULFILLMENT", "must be sandbox, manual or fragment (got %s)", quote(c.Fulfillment))
+	}
+
+	if err := c.Pricing.Validate(); err != nil {
+		return pricingError(err)
+	}
+
+	if c.TONUSDRate <= 0 {
+		return fail("TON_USD_RATE", "must be positive")
+	}
+	if c.RateURL != "" {
+		if problem := checkURL(c.RateURL, false); problem != "" {
+			return fail("RATE_URL", "%s", problem)
+		}
+	}
+	if c.RateJSONPath == "" || slices.Contains(strings.Split(c.RateJSONPath, "."), "") {
+		return fail("RATE_JSON_PATH", "must be dot-separated non-empty keys such as the-open-network.usd (got %s)", quote(c.RateJSONPath))
+	}
+	if c.RateTTL < minRateTTL || c.RateTTL > maxRateTTL {
+		return fail("RATE_TTL", "must be between 5s and 1h (got %s)", c.RateTTL)
+	}
+	if live && c.RateURL == "" && !c.TONUSDRateSet {
+		return fail("TON_USD_RATE", "must be set on testnet/mainnet when RATE_URL is empty")
+	}
+	if live && c.TONDepositAddress == "" && c.TONWalletMnemonic == "" {
+		return fail("TON_DEPOSIT_ADDRESS", "must be set on testnet/mainnet (or set TON_WALLET_MNEMONIC to derive it from the wallet)")
+	}
+
+	switch c.LogLevel {
+	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
+	default:
+		return fail("LOG_LEVEL", "must be debug, info, warn or error (got %s)", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case LogFormatText, LogFormatJSON:
+	default:
+		return fail("LOG_FORMAT", "must be text or json (got %s)", quote(c.LogFormat))
+	}
+	return nil
+}
+
+// pricingVars are the variables behind shop.Pricing, in the snake_case that
+// Pricing.Validate names its fields with.
+var pricingVars = []string{
+	"usd_per_star", "premium_usd_3", "premium_usd_6", "premium_usd_12",
+	"fee_percent", "stars_min", "stars_max", "order_ttl",
+}
+
+// pricingError maps a Pricing.Validate message such as "stars_max must not
+// be below stars_min" to STARS_MAX: "must not be below STARS_MIN".
+func pricingError(err error) error {
+	field, problem, _ := strings.Cut(err.Error(), " ")
+	for _, v := range pricingVars {
+		problem = strings.ReplaceAll(problem, v, strings.ToUpper(v))
+	}
+	return &ValidationError{Var: strings.ToUpper(field), Problem: problem}
+}
+
+// checkURL returns what is wrong with an absolute http(s) URL, or "". A base
+// URL, to which paths are appended, may not have a query or fragment.
+func checkURL(s string, base bool) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Opaque != "":
+		return "must be an absolute http or https URL (got " + quote(redactURL(s)) + ")"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "must be an absolute http or https URL (got " + quote(redactURL(s)) + ")"
+	case u.Host == "" || u.Hostname() == "":
+		return "must be an absolute http or https URL with a host (got " + quote(redactURL(s)) + ")"
+	case base && (u.RawQuery != "" || u.Fragment != "" || u.ForceQuery):
+		return "must be a base URL without ?query or #fragment (got " + quote(redactURL(s)) + ")"
+	}
+	return ""
+}
+
+// checkListenAddr returns what is wrong with a host:port listen address.
+func checkListenAddr(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "must be host:port, such as 127.0.0.1:8080 or :8080 (got " + quote(addr) + ")"
+	}
+	if n, err := strconv.Atoi(port); err != nil || !allDigits(port) || n > 65535 {
+		return "must have a numeric port from 0 to 65535 (got " + quote(addr) + ")"
+	}
+	return ""
+}
+
+// checkAddress checks only the shape of a TON address: package ton parses
+// it (checksum, network flag) later.
+func checkAddress(a string) string {
+	if strings.IndexFunc(a, unicode.IsSpace) >= 0 {
+		return "must not contain whitespace"
+	}
+	if len(a) == 48 && strings.Trim(a, base64Chars) == "" {
+		return ""
+	}
+	for _, wc := range []string{"0:", "-1:"} {
+		if hex, ok := strings.CutPrefix(a, wc); ok && len(hex) == 64 && strings.Trim(hex, hexChars) == "" {
+			return ""
+		}
+	}
+	return "must be a 48-character friendly address or a raw 0:<64 hex> or -1:<64 hex> address (got " + quote(a) + ")"
+}
+
+const (
+	base64Chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
+	hexChars    = "0123456789abcdefABCDEF"
+)
+
+// checkMnemonic checks a normalised mnemonic without ever echoing a word.
+func checkMnemonic(m string) string {
+	words := strings.Fields(m)
+	if len(words) != mnemonicWords {
+		return fmt.Sprintf("must be %d words (got %d)", mnemonicWords, len(words))
+	}
+	for i, w := range words {
+		if strings.Trim(w, "abcdefghijklmnopqrstuvwxyz") != "" {
+			return fmt.Sprintf("must be lowercase words of letters a-z (word %d is not)", i+1)
+		}
+	}
+	return ""
+}
+
+func allDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// quote renders a non-secret value for an error message: quoted (so it stays
+// on one line) and cut to a readable length.
+func quote(s string) string {
+	const maxRunes = 80
+	if r := []rune(s); len(r) > maxRunes {
+		s = string(r[:maxRunes]) + "..."
+	}
+	return strconv.Quote(s)
+}

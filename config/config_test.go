@@ -1,0 +1,448 @@
+package config
+
+import (
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"starsbot/shop"
+)
+
+const (
+	testToken    = "123456789:AAFakeTokenForTests_abcdefgh-XYZ"
+	testMnemonic = "abandon ability able about above absent absorb abstract absurd abuse access accident " +
+		"account accuse achieve acid acoustic acquire across act action actor actress actual"
+	testCookies  = "stel_ssid=cookiesecret1; stel_token=cookiesecret2"
+	testFriendly = "EQDtFpEwcFAEcRe5mLVh2N6C0x-_hJEM7W61_JLnSF74p4q2"
+)
+
+var testRaw = "0:" + strings.Repeat("ab", 32)
+
+// env is a fake environment.
+type env map[string]string
+
+func (e env) get(name string) string { return e[name] }
+
+// with returns a copy of e with kv (name, value, name, value …) added.
+func (e env) with(kv ...string) env {
+	out := env{}
+	for k, v := range e {
+		out[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+// testnet is a minimal valid testnet environment.
+var testnet = env{"TON_NETWORK": "testnet", "TON_USD_RATE": "3.5", "TON_DEPOSIT_ADDRESS": testFriendly}
+
+func mustLoad(t *testing.T, e env) *Config {
+	t.Helper()
+	c, err := Load(e.get)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return c
+}
+
+// checkValidationError asserts err is a one-line *ValidationError naming
+// wantVar that echoes none of the secrets in e.
+func checkValidationError(t *testing.T, err error, wantVar string, e env) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("Load: no error, want one on %s", wantVar)
+	}
+	ve, ok := errors.AsType[*ValidationError](err)
+	if !ok {
+		t.Fatalf("Load: error %T %q, want *ValidationError", err, err)
+	}
+	if ve.Var != wantVar {
+		t.Errorf("Var = %q, want %q (error %q)", ve.Var, wantVar, err)
+	}
+	msg := err.Error()
+	if strings.ContainsAny(msg, "\r\n") {
+		t.Errorf("error is not one line: %q", msg)
+	}
+	if !strings.HasPrefix(msg, "config: "+wantVar+": ") {
+		t.Errorf("error %q does not start with %q", msg, "config: "+wantVar+": ")
+	}
+	for _, name := range []string{"TELEGRAM_TOKEN", "TON_WALLET_MNEMONIC", "FRAGMENT_COOKIES"} {
+		if v := e[name]; v != "" && strings.Contains(msg, v) {
+			t.Errorf("error %q echoes the secret %s", msg, name)
+		}
+	}
+}
+
+func TestLoad_Defaults(t *testing.T) {
+	c := mustLoad(t, env{})
+	want := &Config{
+		TelegramAPIURL:   "https://api.telegram.org",
+		DataDir:          "./data",
+		HTTPAddr:         "127.0.0.1:8080",
+		PublicURL:        "http://127.0.0.1:8080",
+		TONNetwork:       NetworkSandbox,
+		TONWalletVersion: WalletV5R1,
+		Fulfillment:      FulfillmentSandbox,
+		Pricing:          shop.DefaultPricing(),
+		TONUSDRate:       3_600_000,
+		RateJSONPath:     "the-open-network.usd",
+		RateTTL:          time.Minute,
+		LogLevel:         slog.LevelInfo,
+		LogFormat:        LogFormatText,
+		mnemonicVar:      "TON_WALLET_MNEMONIC",
+		cookiesVar:       "FRAGMENT_COOKIES",
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("Load(empty) =\n%#v\nwant\n%#v", c, want)
+	}
+	if !c.Sandbox() {
+		t.Error("Sandbox() = false, want true")
+	}
+	if got, want := c.DBPath(), filepath.Join("data", "starsbot.db"); got != want {
+		t.Errorf("DBPath() = %q, want %q", got, want)
+	}
+	if c.TelegramToken != "" || c.TONWalletMnemonic != "" || c.FragmentCookies != "" || c.AdminIDs != nil {
+		t.Error("secrets or admins set by default")
+	}
+	if c.TONUSDRateSet {
+		t.Error("TONUSDRateSet = true with no TON_USD_RATE")
+	}
+}
+
+func TestLoad_Nil(t *testing.T) {
+	// A nil getenv means os.Getenv; the test environment may hold anything,
+	// so only check that it does not panic.
+	_, _ = Load(nil)
+}
+
+func TestLoad_NetworkDefaults(t *testing.T) {
+	tests := []struct {
+		name            string
+		env             env
+		wantFulfillment string
+		wantConfigURL   string
+		wantSandbox     bool
+	}{
+		{"sandbox", env{}, FulfillmentSandbox, "", true},
+		{"sandbox manual", env{"FULFILLMENT": "manual"}, FulfillmentManual, "", true},
+		{"testnet", testnet, FulfillmentManual, "https://ton.org/testnet-global.config.json", false},
+		{"mainnet", testnet.with("TON_NETWORK", "mainnet"), FulfillmentManual, "https://ton.org/global.config.json", false},
+		{"mainnet upper case", testnet.with("TON_NETWORK", "MAINNET"), FulfillmentManual, "https://ton.org/global.config.json", false},
+		{"config url override", testnet.with("TON_CONFIG_URL", "https://example.com/ton.json"), FulfillmentManual, "https://example.com/ton.json", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustLoad(t, tt.env)
+			if c.Fulfillment != tt.wantFulfillment {
+				t.Errorf("Fulfillment = %q, want %q", c.Fulfillment, tt.wantFulfillment)
+			}
+			if c.TONConfigURL != tt.wantConfigURL {
+				t.Errorf("TONConfigURL = %q, want %q", c.TONConfigURL, tt.wantConfigURL)
+			}
+			if c.Sandbox() != tt.wantSandbox {
+				t.Errorf("Sandbox() = %v, want %v", c.Sandbox(), tt.wantSandbox)
+			}
+		})
+	}
+}
+
+func TestLoad_PublicURL(t *testing.T) {
+	tests := []struct {
+		name string
+		env  env
+		want string
+	}{
+		{"default", env{}, "http://127.0.0.1:8080"},
+		{"from HTTP_ADDR", env{"HTTP_ADDR": "10.0.0.5:9000"}, "http://10.0.0.5:9000"},
+		{"empty host", env{"HTTP_ADDR": ":9000"}, "http://localhost:9000"},
+		{"unspecified v4", env{"HTTP_ADDR": "0.0.0.0:80"}, "http://localhost:80"},
+		{"unspecified v6", env{"HTTP_ADDR": "[::]:8080"}, "http://localhost:8080"},
+		{"v6 loopback", env{"HTTP_ADDR": "[::1]:8080"}, "http://[::1]:8080"},
+		{"port zero", env{"HTTP_ADDR": "127.0.0.1:0"}, "http://127.0.0.1:0"},
+		{"explicit", env{"PUBLIC_URL": "https://bot.example.com"}, "https://bot.example.com"},
+		{"trailing slash", env{"PUBLIC_URL": "https://bot.example.com/"}, "https://bot.example.com"},
+		{"path and slashes", env{"PUBLIC_URL": "https://example.com/stars//"}, "https://example.com/stars"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mustLoad(t, tt.env).PublicURL; got != tt.want {
+				t.Errorf("PublicURL = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoad_Values(t *testing.T) {
+	c := mustLoad(t, env{
+		"TELEGRAM_TOKEN":     " " + testToken + " ",
+		"TELEGRAM_API_URL":   "http://127.0.0.1:8081/",
+		"ADMIN_IDS":          " 5, 3 ,5,,7 ",
+		"DATA_DIR":           "/var/lib/starsbot",
+		"HTTP_ADDR":          ":8080",
+		"TON_WALLET_VERSION": "V4R2",
+		"USD_PER_STAR":       "0.02",
+		"PREMIUM_USD_12":     "30",
+		"FEE_PERCENT":        "2.5",
+		"STARS_MIN":          "100",
+		"STARS_MAX":          "5000",
+		"ORDER_TTL":          "30m",
+		"TON_USD_RATE":       "3.1234567",
+		"RATE_URL":           "https://api.example.com/price?ids=the-open-network&vs=usd",
+		"RATE_JSON_PATH":     "data.ton.usd",
+		"RATE_TTL":           "5m",
+		"LOG_LEVEL":          "DEBUG",
+		"LOG_FORMAT":         "json",
+	})
+	check := func(field string, got, want any) {
+		t.Helper()
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %v, want %v", field, got, want)
+		}
+	}
+	check("TelegramToken", c.TelegramToken, testToken)
+	check("TelegramAPIURL", c.TelegramAPIURL, "http://127.0.0.1:8081")
+	check("AdminIDs", c.AdminIDs, []int64{5, 3, 7})
+	check("DBPath", c.DBPath(), "/var/lib/starsbot/starsbot.db")
+	check("PublicURL", c.PublicURL, "http://localhost:8080")
+	check("TONWalletVersion", c.TONWalletVersion, WalletV4R2)
+	check("Pricing", c.Pricing, shop.Pricing{
+		USDPerStar: 20_000,
+		PremiumUSD: map[int]shop.MicroUSD{3: 11_990_000, 6: 15_990_000, 12: 30_000_000},
+		FeePPM:     25_000,
+		StarsMin:   100,
+		StarsMax:   5000,
+		OrderTTL:   30 * time.Minute,
+	})
+	check("TONUSDRate", c.TONUSDRate, shop.MicroUSD(3_123_456))
+	check("TONUSDRateSet", c.TONUSDRateSet, true)
+	check("RateURL", c.RateURL, "https://api.example.com/price?ids=the-open-network&vs=usd")
+	check("RateJSONPath", c.RateJSONPath, "data.ton.usd")
+	check("RateTTL", c.RateTTL, 5*time.Minute)
+	check("LogLevel", c.LogLevel, slog.LevelDebug)
+	check("LogFormat", c.LogFormat, LogFormatJSON)
+}
+
+func TestLoad_LogLevels(t *testing.T) {
+	for in, want := range map[string]slog.Level{
+		"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn,
+		"warning": slog.LevelWarn, "error": slog.LevelError, "Error": slog.LevelError,
+	} {
+		if got := mustLoad(t, env{"LOG_LEVEL": in}).LogLevel; got != want {
+			t.Errorf("LOG_LEVEL=%s: LogLevel = %v, want %v", in, got, want)
+		}
+	}
+}
+
+func TestLoad_Errors(t *testing.T) {
+	hex64 := strings.Repeat("0f", 32)
+	tests := []struct {
+		name    string
+		env     env
+		wantVar string
+	}{
+		{"token without colon", env{"TELEGRAM_TOKEN": "justsomesecretvalue1234567890"}, "TELEGRAM_TOKEN"},
+		{"token too short", env{"TELEGRAM_TOKEN": "123:shortsecret"}, "TELEGRAM_TOKEN"},
+		{"token bad chars", env{"TELEGRAM_TOKEN": "123:AAAAAAAAAAAAAAAAAAAAAAA!"}, "TELEGRAM_TOKEN"},
+		{"token with space", env{"TELEGRAM_TOKEN": "123:AAAAAAAAAAAA AAAAAAAAAAAA"}, "TELEGRAM_TOKEN"},
+		{"api url no scheme", env{"TELEGRAM_API_URL": "api.telegram.org"}, "TELEGRAM_API_URL"},
+		{"api url ftp", env{"TELEGRAM_API_URL": "ftp://api.telegram.org"}, "TELEGRAM_API_URL"},
+		{"api url no host", env{"TELEGRAM_API_URL": "https://"}, "TELEGRAM_API_URL"},
+		{"api url query", env{"TELEGRAM_API_URL": "https://h.example/?a=1"}, "TELEGRAM_API_URL"},
+		{"api url newline", env{"TELEGRAM_API_URL": "https://h.example/\nx"}, "TELEGRAM_API_URL"},
+		{"admin ids word", env{"ADMIN_IDS": "abc"}, "ADMIN_IDS"},
+		{"admin ids zero", env{"ADMIN_IDS": "0"}, "ADMIN_IDS"},
+		{"admin ids negative", env{"ADMIN_IDS": "1,-5"}, "ADMIN_IDS"},
+		{"admin ids plus", env{"ADMIN_IDS": "+5"}, "ADMIN_IDS"},
+		{"admin ids junk", env{"ADMIN_IDS": "1, 2x"}, "ADMIN_IDS"},
+		{"admin ids overflow", env{"ADMIN_IDS": "99999999999999999999"}, "ADMIN_IDS"},
+		{"http addr no port", env{"HTTP_ADDR": "8080"}, "HTTP_ADDR"},
+		{"http addr named port", env{"HTTP_ADDR": "localhost:http"}, "HTTP_ADDR"},
+		{"http addr port too big", env{"HTTP_ADDR": "localhost:70000"}, "HTTP_ADDR"},
+		{"http addr empty port", env{"HTTP_ADDR": "localhost:"}, "HTTP_ADDR"},
+		{"http addr signed port", env{"HTTP_ADDR": "localhost:+80"}, "HTTP_ADDR"},
+		{"public url relative", env{"PUBLIC_URL": "example.com"}, "PUBLIC_URL"},
+		{"public url scheme", env{"PUBLIC_URL": "ws://example.com"}, "PUBLIC_URL"},
+		{"public url fragment", env{"PUBLIC_URL": "https://example.com/#x"}, "PUBLIC_URL"},
+		{"network", env{"TON_NETWORK": "foo"}, "TON_NETWORK"},
+		{"config url", testnet.with("TON_CONFIG_URL", "nope"), "TON_CONFIG_URL"},
+		{"address whitespace", env{"TON_DEPOSIT_ADDRESS": "EQDtFpEwcFAEcRe5mLVh2N6C0x _hJEM7W61_JLnSF74p4q2"}, "TON_DEPOSIT_ADDRESS"},
+		{"address length", env{"TON_DEPOSIT_ADDRESS": "EQDtFpEwcFAEcRe5mLVh2N6C0x"}, "TON_DEPOSIT_ADDRESS"},
+		{"address bad chars", env{"TON_DEPOSIT_ADDRESS": strings.Repeat("!", 48)}, "TON_DEPOSIT_ADDRESS"},
+		{"address raw short", env{"TON_DEPOSIT_ADDRESS": "0:abcd"}, "TON_DEPOSIT_ADDRESS"},
+		{"address raw not hex", env{"TON_DEPOSIT_ADDRESS": "0:" + strings.Repeat("zz", 32)}, "TON_DEPOSIT_ADDRESS"},
+		{"address raw workchain", env{"TON_DEPOSIT_ADDRESS": "1:" + hex64}, "TON_DEPOSIT_ADDRESS"},
+		{"mnemonic 12 words", env{"TON_WALLET_MNEMONIC": strings.Join(strings.Fields(testMnemonic)[:12], " ")}, "TON_WALLET_MNEMONIC"},
+		{"mnemonic 25 words", env{"TON_WALLET_MNEMONIC": testMnemonic + " extra"}, "TON_WALLET_MNEMONIC"},
+		{"mnemonic upper case", env{"TON_WALLET_MNEMONIC": strings.Replace(testMnemonic, "absurd", "Absurd", 1)}, "TON_WALLET_MNEMONIC"},
+		{"mnemonic digits", env{"TON_WALLET_MNEMONIC": strings.Replace(testMnemonic, "absurd", "absurd1", 1)}, "TON_WALLET_MNEMONIC"},
+		{"wallet version", env{"TON_WALLET_VERSION": "v3r2"}, "TON_WALLET_VERSION"},
+		{"fulfillment unknown", env{"FULFILLMENT": "auto"}, "FULFILLMENT"},
+		{"usd per star word", env{"USD_PER_STAR": "abc"}, "USD_PER_STAR"},
+		{"usd per star negative", env{"USD_PER_STAR": "-1"}, "USD_PER_STAR"},
+		{"usd per star zero", env{"USD_PER_STAR": "0"}, "USD_PER_STAR"},
+		{"usd per star precision", env{"USD_PER_STAR": "0.0000001"}, "USD_PER_STAR"},
+		{"premium 3 zero", env{"PREMIUM_USD_3": "0"}, "PREMIUM_USD_3"},
+		{"premium 6 word", env{"PREMIUM_USD_6": "x"}, "PREMIUM_USD_6"},
+		{"premium 12 zero", env{"PREMIUM_USD_12": "0.000"}, "PREMIUM_USD_12"},
+		{"fee over 100", env{"FEE_PERCENT": "101"}, "FEE_PERCENT"},
+		{"fee negative", env{"FEE_PERCENT": "-1"}, "FEE_PERCENT"},
+		{"fee precision", env{"FEE_PERCENT": "1.23456"}, "FEE_PERCENT"},
+		{"fee word", env{"FEE_PERCENT": "five"}, "FEE_PERCENT"},
+		{"stars min zero", env{"STARS_MIN": "0"}, "STARS_MIN"},
+		{"stars min negative", env{"STARS_MIN": "-1"}, "STARS_MIN"},
+		{"stars min word", env{"STARS_MIN": "fifty"}, "STARS_MIN"},
+		{"stars max below min", env{"STARS_MAX": "10"}, "STARS_MAX"},
+		{"stars max too big", env{"STARS_MAX": "200000000"}, "STARS_MAX"},
+		{"stars max float", env{"STARS_MAX": "1e6"}, "STARS_MAX"},
+		{"order ttl short", env{"ORDER_TTL": "30s"}, "ORDER_TTL"},
+		{"order ttl long", env{"ORDER_TTL": "200h"}, "ORDER_TTL"},
+		{"order ttl days", env{"ORDER_TTL": "8d"}, "ORDER_TTL"},
+		{"rate zero", env{"TON_USD_RATE": "0"}, "TON_USD_RATE"},
+		{"rate negative", env{"TON_USD_RATE": "-3"}, "TON_USD_RATE"},
+		{"rate word", env{"TON_USD_RATE": "high"}, "TON_USD_RATE"},
+		{"rate url", env{"RATE_URL": "not a url"}, "RATE_URL"},
+		{"rate url scheme", env{"RATE_URL": "file:///etc/passwd"}, "RATE_URL"},
+		{"json path empty segment", env{"RATE_JSON_PATH": "a..b"}, "RATE_JSON_PATH"},
+		{"json path leading dot", env{"RATE_JSON_PATH": ".a"}, "RATE_JSON_PATH"},
+		{"json path trailing dot", env{"RATE_JSON_PATH": "a."}, "RATE_JSON_PATH"},
+		{"rate ttl short", env{"RATE_TTL": "1s"}, "RATE_TTL"},
+		{"rate ttl long", env{"RATE_TTL": "2h"}, "RATE_TTL"},
+		{"rate ttl word", env{"RATE_TTL": "often"}, "RATE_TTL"},
+		{"log level", env{"LOG_LEVEL": "verbose"}, "LOG_LEVEL"},
+		{"log level offset", env{"LOG_LEVEL": "INFO+2"}, "LOG_LEVEL"},
+		{"log format", env{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.env.get)
+			checkValidationError(t, err, tt.wantVar, tt.env)
+		})
+	}
+}
+
+func TestLoad_Rules(t *testing.T) {
+	fragment := testnet.with("FULFILLMENT", "fragment", "FRAGMENT_COOKIES", testCookies, "TON_WALLET_MNEMONIC", testMnemonic)
+	tests := []struct {
+		name    string
+		env     env
+		wantVar string // "" means valid
+	}{
+		{"sandbox fulfillment on sandbox", env{"FULFILLMENT": "sandbox"}, ""},
+		{"sandbox fulfillment on testnet", testnet.with("FULFILLMENT", "sandbox"), "FULFILLMENT"},
+		{"sandbox fulfillment on mainnet", testnet.with("TON_NETWORK", "mainnet", "FULFILLMENT", "sandbox"), "FULFILLMENT"},
+		{"manual on sandbox", env{"FULFILLMENT": "manual"}, ""},
+		{"manual on mainnet", testnet.with("TON_NETWORK", "mainnet", "FULFILLMENT", "manual"), ""},
+		{"fragment", fragment, ""},
+		{"fragment on mainnet", fragment.with("TON_NETWORK", "mainnet"), ""},
+		{"fragment on sandbox", fragment.with("TON_NETWORK", "sandbox"), "FULFILLMENT"},
+		{"fragment without cookies", fragment.with("FRAGMENT_COOKIES", ""), "FRAGMENT_COOKIES"},
+		{"fragment without mnemonic", fragment.with("TON_WALLET_MNEMONIC", ""), "TON_WALLET_MNEMONIC"},
+		{"testnet without rate", testnet.with("TON_USD_RATE", ""), "TON_USD_RATE"},
+		{"mainnet without rate", testnet.with("TON_NETWORK", "mainnet", "TON_USD_RATE", ""), "TON_USD_RATE"},
+		{"testnet with rate url only", testnet.with("TON_USD_RATE", "", "RATE_URL", "https://api.example.com/price"), ""},
+		{"testnet with rate url and rate", testnet.with("RATE_URL", "https://api.example.com/price"), ""},
+		{"sandbox without rate", env{}, ""},
+		{"testnet without address", testnet.with("TON_DEPOSIT_ADDRESS", ""), "TON_DEPOSIT_ADDRESS"},
+		{"mainnet without address", testnet.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", ""), "TON_DEPOSIT_ADDRESS"},
+		{"testnet mnemonic instead of address", testnet.with("TON_DEPOSIT_ADDRESS", "", "TON_WALLET_MNEMONIC", testMnemonic), ""},
+		{"testnet raw address", testnet.with("TON_DEPOSIT_ADDRESS", testRaw), ""},
+		{"masterchain raw address", testnet.with("TON_DEPOSIT_ADDRESS", "-1:"+strings.Repeat("AB", 32)), ""},
+		// A testnet-flagged friendly address on mainnet is package ton's to reject.
+		{"friendly address any flag", testnet.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", "kQ"+testFriendly[2:]), ""},
+		{"sandbox with address", env{"TON_DEPOSIT_ADDRESS": testFriendly}, ""},
+		{"sandbox with mnemonic", env{"TON_WALLET_MNEMONIC": testMnemonic}, ""},
+		{"stars min equals max", env{"STARS_MIN": "100", "STARS_MAX": "100"}, ""},
+		{"fee 100", env{"FEE_PERCENT": "100"}, ""},
+		{"rate ttl bounds low", env{"RATE_TTL": "5s"}, ""},
+		{"rate ttl bounds high", env{"RATE_TTL": "1h"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.env.get)
+			if tt.wantVar == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if c == nil {
+					t.Fatal("Load returned a nil Config")
+				}
+				return
+			}
+			checkValidationError(t, err, tt.wantVar, tt.env)
+		})
+	}
+}
+
+func TestLoad_RuleMessages(t *testing.T) {
+	tests := []struct {
+		name string
+		env  env
+		want string
+	}{
+		{"network", env{"TON_NETWORK": "foo"}, `config: TON_NETWORK: must be sandbox, testnet or mainnet (got "foo")`},
+		{"rate", testnet.with("TON_USD_RATE", ""), "config: TON_USD_RATE: must be set on testnet/mainnet when RATE_URL is empty"},
+		{"mnemonic count", env{"TON_WALLET_MNEMONIC": "abandon ability able"}, "config: TON_WALLET_MNEMONIC: must be 24 words (got 3)"},
+		{"stars max", env{"STARS_MAX": "10"}, "config: STARS_MAX: must not be below STARS_MIN"},
+		{"premium", env{"PREMIUM_USD_6": "0"}, "config: PREMIUM_USD_6: must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.env.get)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Load: error %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	c := mustLoad(t, env{})
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate(loaded config): %v", err)
+	}
+	tests := []struct {
+		name    string
+		edit    func(*Config)
+		wantVar string
+	}{
+		{"empty", func(c *Config) { *c = Config{} }, "TELEGRAM_API_URL"},
+		{"data dir", func(c *Config) { c.DataDir = " " }, "DATA_DIR"},
+		{"admin id", func(c *Config) { c.AdminIDs = []int64{1, 0} }, "ADMIN_IDS"},
+		{"config url on mainnet", func(c *Config) {
+			c.TONNetwork, c.Fulfillment, c.TONUSDRateSet, c.TONDepositAddress = NetworkMainnet, FulfillmentManual, true, testRaw
+		}, "TON_CONFIG_URL"},
+		{"rate", func(c *Config) { c.TONUSDRate = 0 }, "TON_USD_RATE"},
+		{"log level", func(c *Config) { c.LogLevel = slog.LevelInfo + 2 }, "LOG_LEVEL"},
+		{"pricing map", func(c *Config) { c.Pricing.PremiumUSD = nil }, "PREMIUM_USD_3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := *mustLoad(t, env{})
+			tt.edit(&c)
+			checkValidationError(t, c.Validate(), tt.wantVar, nil)
+		})
+	}
+}
+
+func TestValidationError_Error(t *testing.T) {
+	e := &ValidationError{Var: "X", Problem: "bad\nvalue\r"}
+	if got, want := e.Error(), `config: X: bad\nvalue\r`; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// Every variable Pricing.Validate can name maps back to a real variable.
+func TestPricingVars(t *testing.T) {
+	for _, v := range pricingVars {
+		if !slices.Contains(variables, strings.ToUpper(v)) {
+			t.Errorf("pricing field %s is not a known variable", v)
+		}
+	}
+}

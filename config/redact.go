@@ -1,0 +1,151 @@
+package config
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"starsbot/shop"
+)
+
+// redacted replaces a secret that is set. An unset secret shows as "".
+const redacted = "[redacted]"
+
+var (
+	_ slog.LogValuer = Config{}
+	_ fmt.Formatter  = Config{}
+	_ fmt.Stringer   = Config{}
+	_ fmt.GoStringer = Config{}
+)
+
+// LogValue implements slog.LogValuer: a group of every setting under
+// snake_case keys, with the secrets shown as "[redacted]" when set and ""
+// when empty, and credentials in URLs (user info, key-like query
+// parameters) redacted too.
+func (c Config) LogValue() slog.Value { return slog.GroupValue(c.attrs()...) }
+
+// String returns the redacted settings on one line, as key=value pairs.
+func (c Config) String() string { return "Config{" + c.pairs() + "}" }
+
+// GoString returns the redacted settings for %#v; it is not Go syntax.
+func (c Config) GoString() string { return "config.Config{" + c.pairs() + "}" }
+
+// Format implements fmt.Formatter so that every verb and flag (%v, %+v,
+// %#v, %s, %d, …) prints the redacted form and never a field.
+func (c Config) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, c.GoString())
+		return
+	}
+	io.WriteString(f, c.String())
+}
+
+func (c Config) attrs() []slog.Attr {
+	attrs := []slog.Attr{
+		slog.String("telegram_token", redact(c.TelegramToken)),
+		slog.String("telegram_api_url", redactURL(c.TelegramAPIURL)),
+		slog.Any("admin_ids", c.AdminIDs),
+		slog.String("data_dir", c.DataDir),
+		slog.String("http_addr", c.HTTPAddr),
+		slog.String("public_url", redactURL(c.PublicURL)),
+		slog.String("ton_network", c.TONNetwork),
+		slog.String("ton_config_url", redactURL(c.TONConfigURL)),
+		slog.String("ton_deposit_address", c.TONDepositAddress),
+		slog.String("ton_wallet_mnemonic", redact(c.TONWalletMnemonic)),
+		slog.String("ton_wallet_version", c.TONWalletVersion),
+		slog.String("fulfillment", c.Fulfillment),
+		slog.String("fragment_cookies", redact(c.FragmentCookies)),
+		slog.String("usd_per_star", c.Pricing.USDPerStar.String()),
+	}
+	for _, m := range shop.PremiumMonths {
+		attrs = append(attrs, slog.String("premium_usd_"+strconv.Itoa(m), c.Pricing.PremiumUSD[m].String()))
+	}
+	return append(attrs,
+		slog.String("fee_percent", shop.FormatFeePercent(c.Pricing.FeePPM)),
+		slog.Int64("stars_min", c.Pricing.StarsMin),
+		slog.Int64("stars_max", c.Pricing.StarsMax),
+		slog.Duration("order_ttl", c.Pricing.OrderTTL),
+		slog.String("ton_usd_rate", c.TONUSDRate.String()),
+		slog.Bool("ton_usd_rate_set", c.TONUSDRateSet),
+		slog.String("rate_url", redactURL(c.RateURL)),
+		slog.String("rate_json_path", c.RateJSONPath),
+		slog.Duration("rate_ttl", c.RateTTL),
+		slog.String("log_level", c.LogLevel.String()),
+		slog.String("log_format", c.LogFormat),
+	)
+}
+
+// pairs renders attrs as space-separated key=value, quoting values that
+// are empty or would be ambiguous.
+func (c Config) pairs() string {
+	var b strings.Builder
+	for i, a := range c.attrs() {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		v := a.Value.String()
+		if v == "" || strings.ContainsAny(v, " \t\r\n\"=") {
+			v = strconv.Quote(v)
+		}
+		b.WriteString(a.Key + "=" + v)
+	}
+	return b.String()
+}
+
+func redact(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return redacted
+}
+
+// redactURL hides credentials a URL may carry: its user info and the values
+// of query parameters whose names look like keys or tokens (a rate API key
+// in RATE_URL, say).
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if strings.ContainsAny(s, "@?") {
+			return redacted
+		}
+		return s
+	}
+	if u.User == nil && u.RawQuery == "" {
+		return s
+	}
+	if u.User != nil {
+		u.User = url.User("redacted")
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = "redacted"
+		} else {
+			changed := false
+			for k := range q {
+				if secretParam(k) {
+					q[k] = []string{"redacted"}
+					changed = true
+				}
+			}
+			if changed {
+				u.RawQuery = q.Encode()
+			}
+		}
+	}
+	return u.String()
+}
+
+// secretParam reports whether a query parameter name looks like a credential.
+func secretParam(name string) bool {
+	name = strings.ToLower(name)
+	for _, s := range []string{"key", "token", "secret", "pass", "auth", "sig", "session", "cookie", "cred"} {
+		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
+}

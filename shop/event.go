@@ -1,0 +1,26 @@
+package shop
+
+// EventType names something that happened, for the bot's notifications and
+// the fulfillment worker's wake-ups.
+type EventType string
+
+// Event types.
+const (
+	EventDepositCredited  EventType = "deposit_credited"  // money reached a user's balance from the chain (personal memo, order surplus, underpayment, late payment, admin assignment)
+	EventOrderPaid        EventType = "order_paid"        // an order became paid and was queued for fulfillment
+	EventOrderExpired     EventType = "order_expired"     // a ton_memo order's TTL passed unpaid
+	EventOrderRefunded    EventType = "order_refunded"    // an order's price went back to the buyer's balance
+	EventUnmatchedDeposit EventType = "unmatched_deposit" // a transfer's memo matched nothing
+	EventAdminCredit      EventType = "admin_credit"      // an admin credited a user
+)
+
+// Event is emitted after the transaction that caused it has committed.
+// Handlers run synchronously in the caller's goroutine and must not block.
+type Event struct {
+	Type      EventType
+	UserID    int64   // the user concerned (buyer, credited user); 0 for unmatched deposits
+	OrderID   int64   // the order concerned, if any
+	DepositID uint64  // the deposit concerned, if any
+	Amount    NanoTON // the amount credited or refunded, if any
+	Balance   NanoTON // the user's balance after the event, if it changed
+}
