@@ -43,7 +43,9 @@ const (
 	MaxPageSize     = 100
 )
 
-func clampLimit(n int) int {
+// ClampLimit applies the page-size rules: 0 or less means DefaultPageSize,
+// more than MaxPageSize means MaxPageSize.
+func ClampLimit(n int) int {
 	if n <= 0 {
 		return DefaultPageSize
 	}

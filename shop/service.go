@@ -693,7 +693,7 @@ func (s *Service) FindOrders(ctx context.Context, f OrderFilter) (orders []*Orde
 	if f.Before < 0 {
 		return nil, 0, Errorf(EVALIDATION, "invalid cursor")
 	}
-	f.Limit = clampLimit(f.Limit)
+	f.Limit = ClampLimit(f.Limit)
 	var more bool
 	err = s.Store.View(ctx, func(tx Tx) (err error) {
 		orders, more, err = tx.FindOrders(f)
@@ -808,7 +808,7 @@ func (s *Service) adminPost(ctx context.Context, adminID, userID int64, typ Ledg
 // Ledger lists a user's ledger entries, newest first. next is the cursor for
 // the following page (pass it as f.Before), 0 when there is none.
 func (s *Service) Ledger(ctx context.Context, f LedgerFilter) (entries []*LedgerEntry, next uint64, err error) {
-	f.Limit = clampLimit(f.Limit)
+	f.Limit = ClampLimit(f.Limit)
 	var more bool
 	err = s.Store.View(ctx, func(tx Tx) (err error) {
 		entries, more, err = tx.FindLedger(f)
@@ -994,7 +994,7 @@ func (s *Service) AssignDeposit(ctx context.Context, adminID int64, depositID ui
 func (s *Service) FindDeposits(ctx context.Context, status DepositStatus, before uint64, limit int) ([]*Deposit, error) {
 	var deps []*Deposit
 	err := s.Store.View(ctx, func(tx Tx) (err error) {
-		deps, err = tx.FindDeposits(status, before, clampLimit(limit))
+		deps, err = tx.FindDeposits(status, before, ClampLimit(limit))
 		return err
 	})
 	return deps, err

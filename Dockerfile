@@ -1,0 +1,20 @@
+# syntax=docker/dockerfile:1
+# Build: docker build -t starsbot .
+# Run:   docker run -v starsbot-data:/data -p 8080:8080 starsbot
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/starsbot . \
+ && mkdir -p /out/data
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/starsbot /usr/local/bin/starsbot
+COPY --from=build --chown=65532:65532 /out/data /data
+ENV DATA_DIR=/data \
+    HTTP_ADDR=0.0.0.0:8080
+VOLUME ["/data"]
+EXPOSE 8080
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/starsbot"]

@@ -1,0 +1,30 @@
+// Package store implements shop.Store on bbolt, a single-file embedded
+// key/value database. It is the only package that imports go.etcd.io/bbolt
+// and it holds no business rules: it stores records, keeps their indexes in
+// step and checks its own consistency (DB.Check).
+//
+// Every value is the JSON of a private *Record struct; ids are big-endian
+// uint64 keys, so byte order is id order. The buckets are:
+//
+//	meta            "schema_version" → JSON integer
+//	users           userID → userRecord
+//	usernames       lower(username) → userID (the user most recently Put with it)
+//	memos           NormalizeMemo(memo) → 'u'|'o' ‖ userID|orderID
+//	apikeys         lower(hash) → apiKeyRecord
+//	user_apikeys    userID ‖ lower(hash) → empty
+//	orders          orderID → orderRecord (ids from the bucket sequence)
+//	user_orders     userID ‖ orderID → empty
+//	order_status    status ‖ 0x00 ‖ orderID → empty
+//	order_refs      userID ‖ clientReference ‖ 0x00 ‖ orderID → empty
+//	ledger          entryID → ledgerRecord (ids from the bucket sequence)
+//	user_ledger     userID ‖ entryID → empty
+//	deposits        depositID → depositRecord (ids from the bucket sequence)
+//	deposit_hashes  lower(txHash) → depositID
+//	idempotency     userID ‖ key → idempotencyRecord
+//	queue           orderID → queueRecord
+//	cursors         account → cursorRecord
+//
+// Update commits through bbolt's Batch, so concurrent updates share one
+// fsync (group commit); a function that fails inside a batch is re-run alone,
+// as shop.Store documents.
+package store

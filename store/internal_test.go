@@ -1,0 +1,357 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"starsbot/shop"
+)
+
+// openTest opens a database in tb.TempDir() and closes it at cleanup. Unlike
+// storetest.Open it does not run Check: these tests corrupt the file.
+func openTest(tb testing.TB) *DB {
+	tb.Helper()
+	db, err := Open(filepath.Join(tb.TempDir(), "test.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func mustUpdate(tb testing.TB, db *DB, fn func(*tx) error) {
+	tb.Helper()
+	if err := db.Update(context.Background(), func(t shop.Tx) error { return fn(t.(*tx)) }); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// raw runs fn on the bbolt file directly, bypassing the tx wrapper.
+func raw(tb testing.TB, db *DB, fn func(*bolt.Tx) error) {
+	tb.Helper()
+	if err := db.bdb.Update(fn); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func TestOpen_SchemaVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.db")
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw(t, db, func(btx *bolt.Tx) error {
+		if v := btx.Bucket(bucketMeta).Get(keySchemaVersion); string(v) != "1" {
+			t.Errorf("schema_version = %q, want 1", v)
+		}
+		return btx.Bucket(bucketMeta).Put(keySchemaVersion, []byte("2"))
+	})
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(path)
+	if want := "database schema version 2 is newer than this program (1)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Open = %v, want an error containing %q", err, want)
+	}
+}
+
+func TestOpen_Locked(t *testing.T) {
+	db := openTest(t)
+	start := time.Now()
+	if other, err := Open(db.Path()); err == nil {
+		_ = other.Close()
+		t.Fatal("second Open of a locked file succeeded")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("second Open gave up after %v, want about 1s", d)
+	}
+}
+
+func TestTx_ReadOnlyError(t *testing.T) {
+	db := openTest(t)
+	err := db.View(t.Context(), func(t shop.Tx) error { return t.Enqueue(1) })
+	if !errors.Is(err, berrors.ErrTxNotWritable) {
+		t.Errorf("Enqueue in View = %v, want ErrTxNotWritable", err)
+	}
+}
+
+// seed stores a small consistent database: user 1 with 5 TON from one
+// ledger entry, a ton_memo order with a reference, a deposit, a queue entry.
+func seed(tb testing.TB, db *DB) {
+	mustUpdate(tb, db, func(t *tx) error {
+		u := &shop.User{ID: 1, Username: "alice_a", Memo: "AP1", Balance: 5 * shop.TON}
+		if err := t.PutUser(u); err != nil {
+			return err
+		}
+		if err := t.AppendLedger(&shop.LedgerEntry{UserID: 1, Amount: 5 * shop.TON, BalanceAfter: 5 * shop.TON}); err != nil {
+			return err
+		}
+		id, err := t.NextOrderID()
+		if err != nil {
+			return err
+		}
+		o := &shop.Order{ID: id, UserID: 1, Status: shop.StatusPaid, PaymentMemo: "STARS-1", ClientReference: "r"}
+		if err := t.PutOrder(o); err != nil {
+			return err
+		}
+		if err := t.PutAPIKey(&shop.APIKey{Hash: "abcd", UserID: 1}); err != nil {
+			return err
+		}
+		if err := t.Enqueue(id); err != nil {
+			return err
+		}
+		return t.PutDeposit(&shop.Deposit{TxHash: "cafe", Status: shop.DepositOrderPaid, UserID: 1, OrderID: id})
+	})
+}
+
+func putJSON(tb testing.TB, b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b.Put(key, data)
+}
+
+func TestDB_Check(t *testing.T) {
+	t.Run("OK", func(t *testing.T) {
+		db := openTest(t)
+		seed(t, db)
+		if err := db.Check(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	tests := []struct {
+		name    string
+		corrupt func(tb testing.TB, db *DB)
+		want    []string // substrings of the error
+	}{
+		{
+			name: "BalanceMismatch",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					return putJSON(tb, btx.Bucket(bucketUsers), i64(1), &userRecord{ID: 1, Username: "alice_a", Memo: "AP1", Balance: 7})
+				})
+			},
+			want: []string{"user 1: balance 7, sum of ledger entries 5000000000"},
+		},
+		{
+			name: "NegativeBalance",
+			corrupt: func(tb testing.TB, db *DB) {
+				mustUpdate(tb, db, func(t *tx) error {
+					if err := t.PutUser(&shop.User{ID: 2, Balance: -3}); err != nil {
+						return err
+					}
+					return t.AppendLedger(&shop.LedgerEntry{UserID: 2, Amount: -3, BalanceAfter: -3})
+				})
+			},
+			want: []string{"user 2: negative balance -3", "ledger entry 2 of user 2: running balance -3 is negative"},
+		},
+		{
+			name: "BalanceAfterWrong",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					return putJSON(tb, btx.Bucket(bucketLedger), u64(1), &ledgerRecord{ID: 1, UserID: 1, Amount: 5 * int64(shop.TON), BalanceAfter: 4})
+				})
+			},
+			want: []string{"ledger entry 1 of user 1: balance_after 4, running sum 5000000000"},
+		},
+		{
+			name: "LedgerOfMissingUser",
+			corrupt: func(tb testing.TB, db *DB) {
+				mustUpdate(tb, db, func(t *tx) error {
+					return t.AppendLedger(&shop.LedgerEntry{UserID: 9, Amount: 1, BalanceAfter: 1})
+				})
+			},
+			want: []string{"ledger entry 2: user 9 missing"},
+		},
+		{
+			name: "DanglingUserOrders",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error { return btx.Bucket(bucketUserOrders).Put(cat(i64(1), i64(99)), nil) })
+			},
+			want: []string{"user_orders 1/99: order missing"},
+		},
+		{
+			name: "DanglingUsername",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error { return btx.Bucket(bucketUsernames).Put([]byte("ghost"), i64(42)) })
+			},
+			want: []string{`usernames "ghost": user 42 missing`},
+		},
+		{
+			name: "UsernameMismatch",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error { return btx.Bucket(bucketUsernames).Put([]byte("bob_b"), i64(1)) })
+			},
+			want: []string{`usernames "bob_b": user 1 has username "alice_a"`},
+		},
+		{
+			name: "StaleStatus",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					return btx.Bucket(bucketOrderStatus).Put(statusKey(shop.StatusPendingPayment, 1), nil)
+				})
+			},
+			want: []string{`order_status "pending_payment"/1: order has status "paid"`},
+		},
+		{
+			name: "MissingStatusAndRef",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					if err := btx.Bucket(bucketOrderStatus).Delete(statusKey(shop.StatusPaid, 1)); err != nil {
+						return err
+					}
+					return btx.Bucket(bucketOrderRefs).Delete(cat(refPrefix(1, "r"), i64(1)))
+				})
+			},
+			want: []string{`order 1: missing from order_status "paid"`, `order 1: missing from order_refs "r"`},
+		},
+		{
+			name: "StaleRef",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					return btx.Bucket(bucketOrderRefs).Put(cat(refPrefix(1, "old"), i64(1)), nil)
+				})
+			},
+			want: []string{`order_refs 1/"old"/1: order has user 1, reference "r"`},
+		},
+		{
+			name: "MissingMemos",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					if err := btx.Bucket(bucketMemos).Delete([]byte("STARS-1")); err != nil {
+						return err
+					}
+					return btx.Bucket(bucketMemos).Delete([]byte("AP1"))
+				})
+			},
+			want: []string{`order 1: memo "STARS-1" is not indexed to it`, `user 1: memo "AP1" is not indexed to it`},
+		},
+		{
+			name: "DanglingMemo",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error { return btx.Bucket(bucketMemos).Put([]byte("X"), memoValue(memoOrder, 5)) })
+			},
+			want: []string{`memos "X": order 5 missing`},
+		},
+		{
+			name: "APIKeyIndexes",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					if err := btx.Bucket(bucketUserAPIKeys).Delete(cat(i64(1), []byte("abcd"))); err != nil {
+						return err
+					}
+					return btx.Bucket(bucketUserAPIKeys).Put(cat(i64(2), []byte("ffff")), nil)
+				})
+			},
+			want: []string{`api key "abcd": missing from user_apikeys of user 1`, `user_apikeys 2/"ffff": api key missing`},
+		},
+		{
+			name: "DepositHashes",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					if err := btx.Bucket(bucketDepositHashes).Delete([]byte("cafe")); err != nil {
+						return err
+					}
+					return btx.Bucket(bucketDepositHashes).Put([]byte("beef"), u64(1))
+				})
+			},
+			want: []string{`deposit 1: tx hash "cafe" is not indexed to it`, `deposit_hashes "beef": deposit 1 has tx hash "cafe"`},
+		},
+		{
+			name: "DanglingUserLedger",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error { return btx.Bucket(bucketUserLedger).Put(cat(i64(1), u64(77)), nil) })
+			},
+			want: []string{"user_ledger 1/77: entry missing"},
+		},
+		{
+			name: "QueueAndSequence",
+			corrupt: func(tb testing.TB, db *DB) {
+				mustUpdate(tb, db, func(t *tx) error {
+					if err := t.Enqueue(8); err != nil {
+						return err
+					}
+					return t.PutOrder(&shop.Order{ID: 50, UserID: 1, Status: shop.StatusPaid})
+				})
+			},
+			want: []string{"queue: order 8 missing", "order 50: id outside the sequence (1)"},
+		},
+		{
+			name: "Undecodable",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error { return btx.Bucket(bucketDeposits).Put(u64(1), []byte("{")) })
+			},
+			want: []string{"deposits: store: decode"},
+		},
+		{
+			name: "Capped",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					for i := range 60 {
+						if err := btx.Bucket(bucketQueue).Put(i64(int64(100+i)), nil); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			},
+			want: []string{"queue: order 100 missing", "10 more problems not shown"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openTest(t)
+			seed(t, db)
+			tt.corrupt(t, db)
+			err := db.Check(t.Context())
+			if err == nil {
+				t.Fatal("Check found no problem")
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Check error lacks %q:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkTx_FindOrders(b *testing.B) {
+	db := openTest(b)
+	mustUpdate(b, db, func(t *tx) error {
+		for i := range 10_000 {
+			id, err := t.NextOrderID()
+			if err != nil {
+				return err
+			}
+			status := shop.StatusCompleted
+			if i%10 == 0 {
+				status = shop.StatusPaid
+			}
+			if err := t.PutOrder(&shop.Order{ID: id, UserID: int64(1 + i%5), Status: status, Type: shop.OrderStars}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	f := shop.OrderFilter{UserID: 1, Status: shop.StatusPaid, Limit: 20}
+	for b.Loop() {
+		err := db.View(context.Background(), func(t shop.Tx) error {
+			_, _, err := t.FindOrders(f)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,218 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"starsbot/shop"
+)
+
+// NextOrderID returns a new order id from the orders bucket sequence. An id
+// handed out by a transaction that is rolled back may be handed out again.
+func (t *tx) NextOrderID() (int64, error) {
+	if err := t.writable("next order id"); err != nil {
+		return 0, err
+	}
+	id, err := t.bucket(bucketOrders).NextSequence()
+	if err != nil {
+		return 0, fmt.Errorf("store: next order id: %w", err)
+	}
+	return int64(id), nil
+}
+
+// PutOrder creates or replaces o (o.ID must be positive) and keeps the owner,
+// status, memo and client-reference indexes in step. It fails if
+// o.PaymentMemo belongs to a user or another order.
+func (t *tx) PutOrder(o *shop.Order) error {
+	if err := t.writable("put order"); err != nil {
+		return err
+	} else if o.ID <= 0 {
+		return fmt.Errorf("store: put order: id %d is not positive", o.ID)
+	}
+	key := i64(o.ID)
+	orders := t.bucket(bucketOrders)
+	prev, err := get[orderRecord](orders, key)
+	if err != nil {
+		return err
+	}
+	memo := shop.NormalizeMemo(o.PaymentMemo)
+	if err := t.claimMemo(memo, memoOrder, o.ID); err != nil {
+		return err
+	}
+
+	byUser, byStatus, byRef := t.bucket(bucketUserOrders), t.bucket(bucketOrderStatus), t.bucket(bucketOrderRefs)
+	if prev != nil {
+		if prev.UserID != o.UserID {
+			if err := byUser.Delete(cat(i64(prev.UserID), key)); err != nil {
+				return err
+			}
+		}
+		if prev.Status != string(o.Status) {
+			if err := byStatus.Delete(statusKey(shop.OrderStatus(prev.Status), o.ID)); err != nil {
+				return err
+			}
+		}
+		if prev.ClientReference != "" && (prev.UserID != o.UserID || prev.ClientReference != o.ClientReference) {
+			if err := byRef.Delete(cat(refPrefix(prev.UserID, prev.ClientReference), key)); err != nil {
+				return err
+			}
+		}
+		if old := shop.NormalizeMemo(prev.PaymentMemo); old != memo {
+			if err := t.releaseMemo(old, memoOrder, o.ID); err != nil {
+				return err
+			}
+		}
+	}
+
+	if err := put(orders, key, newOrderRecord(o)); err != nil {
+		return err
+	}
+	if err := byUser.Put(cat(i64(o.UserID), key), nil); err != nil {
+		return err
+	}
+	if err := byStatus.Put(statusKey(o.Status, o.ID), nil); err != nil {
+		return err
+	}
+	if o.ClientReference != "" {
+		if err := byRef.Put(cat(refPrefix(o.UserID, o.ClientReference), key), nil); err != nil {
+			return err
+		}
+	}
+	if memo != "" {
+		if err := t.bucket(bucketMemos).Put([]byte(memo), memoValue(memoOrder, o.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FindOrderByID returns the order with id, or ENOTFOUND.
+func (t *tx) FindOrderByID(id int64) (*shop.Order, error) {
+	r, err := get[orderRecord](t.bucket(bucketOrders), i64(id))
+	if err != nil {
+		return nil, err
+	} else if r == nil {
+		return nil, notFound("Order")
+	}
+	return r.order(), nil
+}
+
+// FindOrderByMemo returns the order whose PaymentMemo is memo (compared as
+// shop.NormalizeMemo does), or ENOTFOUND (also when memo belongs to a user).
+func (t *tx) FindOrderByMemo(memo string) (*shop.Order, error) {
+	kind, id := t.memoOwner(memo)
+	if kind != memoOrder {
+		return nil, notFound("Order")
+	}
+	return t.FindOrderByID(id)
+}
+
+// FindOrdersByReference returns a user's orders with ClientReference ref
+// (exact), newest first; none is an empty slice and no error.
+func (t *tx) FindOrdersByReference(userID int64, ref string) ([]*shop.Order, error) {
+	if ref == "" {
+		return nil, nil
+	}
+	prefix := refPrefix(userID, ref)
+	var out []*shop.Order
+	c := t.bucket(bucketOrderRefs).Cursor()
+	for k, _ := seekLast(c, prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+		if len(k) != len(prefix)+8 {
+			continue // a longer reference that starts with ref and a NUL
+		}
+		o, err := t.indexedOrder(k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// indexedOrder loads the order whose id ends index key k.
+func (t *tx) indexedOrder(k []byte) (*shop.Order, error) {
+	o, err := t.FindOrderByID(int64(tailID(k)))
+	if err != nil {
+		return nil, fmt.Errorf("store: index entry %x: %w", k, err)
+	}
+	return o, nil
+}
+
+// FindOrders returns up to f.Limit orders matching f, newest (highest id)
+// first, and whether more match beyond them. It walks the owner index when
+// f.UserID is set, else the status index when f.Status is set, else all
+// orders. f.Before < 0 matches nothing.
+func (t *tx) FindOrders(f shop.OrderFilter) ([]*shop.Order, bool, error) {
+	limit := shop.ClampLimit(f.Limit)
+	if f.Before < 0 {
+		return nil, false, nil
+	}
+	var b *bolt.Bucket
+	var prefix []byte
+	switch {
+	case f.UserID != 0:
+		b, prefix = t.bucket(bucketUserOrders), i64(f.UserID)
+	case f.Status != "":
+		b, prefix = t.bucket(bucketOrderStatus), cat([]byte(f.Status), []byte{0})
+	default:
+		b = t.bucket(bucketOrders)
+	}
+	c := b.Cursor()
+	var k []byte
+	if f.Before == 0 {
+		k, _ = seekLast(c, prefix)
+	} else {
+		k, _ = seekBefore(c, cat(prefix, i64(f.Before)))
+	}
+	var out []*shop.Order
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
+		if len(k) != len(prefix)+8 {
+			return nil, false, fmt.Errorf("store: malformed order key %x", k)
+		}
+		o, err := t.indexedOrder(k)
+		if err != nil {
+			return nil, false, err
+		}
+		if (f.Status != "" && o.Status != f.Status) || (f.Type != "" && o.Type != f.Type) {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
+		out = append(out, o)
+	}
+	return out, false, nil
+}
+
+// ForEachOrderByStatus calls fn for every order in status, oldest first. fn
+// may Put orders, including the one it is given.
+func (t *tx) ForEachOrderByStatus(status shop.OrderStatus, fn func(*shop.Order) error) error {
+	prefix := cat([]byte(status), []byte{0})
+	return scan(t.bucket(bucketOrderStatus), prefix, func(k, _ []byte) error {
+		if len(k) != len(prefix)+8 {
+			return fmt.Errorf("store: malformed order_status key %x", k)
+		}
+		o, err := t.indexedOrder(k)
+		if err != nil {
+			return err
+		}
+		return fn(o)
+	})
+}
+
+// ForEachOrderOfUser calls fn for every order of a user, oldest first. fn
+// may Put orders.
+func (t *tx) ForEachOrderOfUser(userID int64, fn func(*shop.Order) error) error {
+	return scan(t.bucket(bucketUserOrders), i64(userID), func(k, _ []byte) error {
+		if len(k) != 16 {
+			return fmt.Errorf("store: malformed user_orders key %x", k)
+		}
+		o, err := t.indexedOrder(k)
+		if err != nil {
+			return err
+		}
+		return fn(o)
+	})
+}

@@ -1,0 +1,300 @@
+package store
+
+import (
+	"time"
+
+	"starsbot/shop"
+)
+
+// The records below are what is stored, as JSON. They are separate from the
+// shop types so that a change there cannot silently change the file format.
+// Money is stored as integer nano-TON / micro-USD.
+
+type userRecord struct {
+	ID           int64     `json:"id"`
+	Username     string    `json:"username,omitempty"`
+	Language     string    `json:"language,omitempty"`
+	Memo         string    `json:"memo,omitempty"`
+	Banned       bool      `json:"banned,omitempty"`
+	Balance      int64     `json:"balance_nano"`
+	StartPayload string    `json:"start_payload,omitempty"`
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+}
+
+func newUserRecord(u *shop.User) *userRecord {
+	return &userRecord{
+		ID:           u.ID,
+		Username:     u.Username,
+		Language:     u.Language,
+		Memo:         u.Memo,
+		Banned:       u.Banned,
+		Balance:      int64(u.Balance),
+		StartPayload: u.StartPayload,
+		CreatedAt:    u.CreatedAt,
+	}
+}
+
+func (r *userRecord) user() *shop.User {
+	return &shop.User{
+		ID:           r.ID,
+		Username:     r.Username,
+		Language:     r.Language,
+		Memo:         r.Memo,
+		Banned:       r.Banned,
+		Balance:      shop.NanoTON(r.Balance),
+		StartPayload: r.StartPayload,
+		CreatedAt:    r.CreatedAt,
+	}
+}
+
+type apiKeyRecord struct {
+	Hash      string    `json:"hash"`
+	Prefix    string    `json:"prefix"`
+	Hint      string    `json:"hint,omitempty"`
+	UserID    int64     `json:"user_id"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+func newAPIKeyRecord(k *shop.APIKey) *apiKeyRecord {
+	return &apiKeyRecord{
+		Hash:      k.Hash,
+		Prefix:    k.Prefix,
+		Hint:      k.Hint,
+		UserID:    k.UserID,
+		CreatedAt: k.CreatedAt,
+		RevokedAt: k.RevokedAt,
+	}
+}
+
+func (r *apiKeyRecord) apiKey() *shop.APIKey {
+	return &shop.APIKey{
+		Hash:      r.Hash,
+		Prefix:    r.Prefix,
+		Hint:      r.Hint,
+		UserID:    r.UserID,
+		CreatedAt: r.CreatedAt,
+		RevokedAt: r.RevokedAt,
+	}
+}
+
+type orderRecord struct {
+	ID              int64     `json:"id"`
+	UserID          int64     `json:"user_id"`
+	Status          string    `json:"status"`
+	Type            string    `json:"type"`
+	Stars           int64     `json:"stars,omitempty"`
+	Months          int       `json:"months,omitempty"`
+	Recipient       string    `json:"recipient,omitempty"`
+	PriceTON        int64     `json:"price_ton_nano"`
+	PriceUSD        int64     `json:"price_usd_micro"`
+	FeeTON          int64     `json:"fee_ton_nano"`
+	TONUSD          int64     `json:"ton_usd_micro"`
+	PaymentMethod   string    `json:"payment_method,omitempty"`
+	PaymentAddress  string    `json:"payment_address,omitempty"`
+	PaymentMemo     string    `json:"payment_memo,omitempty"`
+	ClientReference string    `json:"client_reference,omitempty"`
+	Source          string    `json:"source,omitempty"`
+	ExpiresAt       time.Time `json:"expires_at,omitzero"`
+	CreatedAt       time.Time `json:"created_at,omitzero"`
+	PaidAt          time.Time `json:"paid_at,omitzero"`
+	CompletedAt     time.Time `json:"completed_at,omitzero"`
+	FailureReason   string    `json:"failure_reason,omitempty"`
+	FulfillmentRef  string    `json:"fulfillment_ref,omitempty"`
+	PaidTxHash      string    `json:"paid_tx_hash,omitempty"`
+}
+
+func newOrderRecord(o *shop.Order) *orderRecord {
+	return &orderRecord{
+		ID:              o.ID,
+		UserID:          o.UserID,
+		Status:          string(o.Status),
+		Type:            string(o.Type),
+		Stars:           o.Stars,
+		Months:          o.Months,
+		Recipient:       o.Recipient,
+		PriceTON:        int64(o.PriceTON),
+		PriceUSD:        int64(o.PriceUSD),
+		FeeTON:          int64(o.FeeTON),
+		TONUSD:          int64(o.TONUSD),
+		PaymentMethod:   string(o.PaymentMethod),
+		PaymentAddress:  o.PaymentAddress,
+		PaymentMemo:     o.PaymentMemo,
+		ClientReference: o.ClientReference,
+		Source:          o.Source,
+		ExpiresAt:       o.ExpiresAt,
+		CreatedAt:       o.CreatedAt,
+		PaidAt:          o.PaidAt,
+		CompletedAt:     o.CompletedAt,
+		FailureReason:   o.FailureReason,
+		FulfillmentRef:  o.FulfillmentRef,
+		PaidTxHash:      o.PaidTxHash,
+	}
+}
+
+func (r *orderRecord) order() *shop.Order {
+	return &shop.Order{
+		ID:              r.ID,
+		UserID:          r.UserID,
+		Status:          shop.OrderStatus(r.Status),
+		Type:            shop.OrderType(r.Type),
+		Stars:           r.Stars,
+		Months:          r.Months,
+		Recipient:       r.Recipient,
+		PriceTON:        shop.NanoTON(r.PriceTON),
+		PriceUSD:        shop.MicroUSD(r.PriceUSD),
+		FeeTON:          shop.NanoTON(r.FeeTON),
+		TONUSD:          shop.MicroUSD(r.TONUSD),
+		PaymentMethod:   shop.PaymentMethod(r.PaymentMethod),
+		PaymentAddress:  r.PaymentAddress,
+		PaymentMemo:     r.PaymentMemo,
+		ClientReference: r.ClientReference,
+		Source:          r.Source,
+		ExpiresAt:       r.ExpiresAt,
+		CreatedAt:       r.CreatedAt,
+		PaidAt:          r.PaidAt,
+		CompletedAt:     r.CompletedAt,
+		FailureReason:   r.FailureReason,
+		FulfillmentRef:  r.FulfillmentRef,
+		PaidTxHash:      r.PaidTxHash,
+	}
+}
+
+type ledgerRecord struct {
+	ID           uint64    `json:"id"`
+	UserID       int64     `json:"user_id"`
+	Type         string    `json:"type"`
+	Amount       int64     `json:"amount_nano"`
+	BalanceAfter int64     `json:"balance_after_nano"`
+	OrderID      int64     `json:"order_id,omitempty"`
+	TxHash       string    `json:"tx_hash,omitempty"`
+	AdminID      int64     `json:"admin_id,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+}
+
+func newLedgerRecord(e *shop.LedgerEntry) *ledgerRecord {
+	return &ledgerRecord{
+		ID:           e.ID,
+		UserID:       e.UserID,
+		Type:         string(e.Type),
+		Amount:       int64(e.Amount),
+		BalanceAfter: int64(e.BalanceAfter),
+		OrderID:      e.OrderID,
+		TxHash:       e.TxHash,
+		AdminID:      e.AdminID,
+		Reason:       e.Reason,
+		CreatedAt:    e.CreatedAt,
+	}
+}
+
+func (r *ledgerRecord) entry() *shop.LedgerEntry {
+	return &shop.LedgerEntry{
+		ID:           r.ID,
+		UserID:       r.UserID,
+		Type:         shop.LedgerType(r.Type),
+		Amount:       shop.NanoTON(r.Amount),
+		BalanceAfter: shop.NanoTON(r.BalanceAfter),
+		OrderID:      r.OrderID,
+		TxHash:       r.TxHash,
+		AdminID:      r.AdminID,
+		Reason:       r.Reason,
+		CreatedAt:    r.CreatedAt,
+	}
+}
+
+type depositRecord struct {
+	ID        uint64    `json:"id"`
+	TxHash    string    `json:"tx_hash"`
+	LT        uint64    `json:"lt"`
+	From      string    `json:"from,omitempty"`
+	Amount    int64     `json:"amount_nano"`
+	Memo      string    `json:"memo,omitempty"`
+	Status    string    `json:"status"`
+	UserID    int64     `json:"user_id,omitempty"`
+	OrderID   int64     `json:"order_id,omitempty"`
+	AdminID   int64     `json:"admin_id,omitempty"`
+	ChainTime time.Time `json:"chain_time,omitzero"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+}
+
+func newDepositRecord(d *shop.Deposit) *depositRecord {
+	return &depositRecord{
+		ID:        d.ID,
+		TxHash:    d.TxHash,
+		LT:        d.LT,
+		From:      d.From,
+		Amount:    int64(d.Amount),
+		Memo:      d.Memo,
+		Status:    string(d.Status),
+		UserID:    d.UserID,
+		OrderID:   d.OrderID,
+		AdminID:   d.AdminID,
+		ChainTime: d.ChainTime,
+		CreatedAt: d.CreatedAt,
+	}
+}
+
+func (r *depositRecord) deposit() *shop.Deposit {
+	return &shop.Deposit{
+		ID:        r.ID,
+		TxHash:    r.TxHash,
+		LT:        r.LT,
+		From:      r.From,
+		Amount:    shop.NanoTON(r.Amount),
+		Memo:      r.Memo,
+		Status:    shop.DepositStatus(r.Status),
+		UserID:    r.UserID,
+		OrderID:   r.OrderID,
+		AdminID:   r.AdminID,
+		ChainTime: r.ChainTime,
+		CreatedAt: r.CreatedAt,
+	}
+}
+
+type idempotencyRecord struct {
+	UserID      int64     `json:"user_id"`
+	Key         string    `json:"key"`
+	Fingerprint string    `json:"fingerprint"`
+	OrderID     int64     `json:"order_id"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
+}
+
+func newIdempotencyRecord(r *shop.Idempotency) *idempotencyRecord {
+	return &idempotencyRecord{
+		UserID:      r.UserID,
+		Key:         r.Key,
+		Fingerprint: r.Fingerprint,
+		OrderID:     r.OrderID,
+		ExpiresAt:   r.ExpiresAt,
+	}
+}
+
+func (r *idempotencyRecord) idempotency() *shop.Idempotency {
+	return &shop.Idempotency{
+		UserID:      r.UserID,
+		Key:         r.Key,
+		Fingerprint: r.Fingerprint,
+		OrderID:     r.OrderID,
+		ExpiresAt:   r.ExpiresAt,
+	}
+}
+
+type queueRecord struct {
+	EnqueuedAt time.Time `json:"enqueued_at"`
+}
+
+type cursorRecord struct {
+	Account string    `json:"account"`
+	LT      uint64    `json:"lt"`
+	Hash    string    `json:"hash"`
+	Time    time.Time `json:"time,omitzero"`
+}
+
+func newCursorRecord(c *shop.Cursor) *cursorRecord {
+	return &cursorRecord{Account: c.Account, LT: c.LT, Hash: c.Hash, Time: c.Time}
+}
+
+func (r *cursorRecord) cursor() *shop.Cursor {
+	return &shop.Cursor{Account: r.Account, LT: r.LT, Hash: r.Hash, Time: r.Time}
+}
