@@ -305,6 +305,7 @@ type CreateOrderRequest struct {
 	PaymentMethod   PaymentMethod // balance or ton_memo
 	ClientReference string        // optional, ≤ 128 characters
 	IdempotencyKey  string        // optional, ≤ 128 printable ASCII characters
+	Fingerprint     string        // optional: identifies the request for IdempotencyKey (the API passes a hash of the raw body); default: a hash of the normalized fields
 	Source          string        // front door: "bot", "api", "simple_api"
 }
 
@@ -455,9 +456,14 @@ func (s *Service) normalizeOrderRequest(req *CreateOrderRequest) error {
 	return nil
 }
 
-// fingerprint identifies the request for idempotency: the same normalized
-// request gives the same fingerprint.
+// fingerprint identifies the request for idempotency: the caller's
+// Fingerprint if given, else a hash of the normalized request, so that the
+// same request written differently ("@Name" or "name") matches.
 func (r *CreateOrderRequest) fingerprint() string {
+	if r.Fingerprint != "" {
+		sum := sha256.Sum256([]byte("caller\x00" + r.Fingerprint))
+		return hex.EncodeToString(sum[:])
+	}
 	sum := sha256.Sum256(fmt.Appendf(nil, "v1\x00%s\x00%d\x00%d\x00%s\x00%s\x00%s",
 		r.Type, r.Stars, r.Months, strings.ToLower(r.Recipient), r.PaymentMethod, r.ClientReference))
 	return hex.EncodeToString(sum[:])

@@ -101,6 +101,12 @@ func wantCode(t *testing.T, err error, code string) {
 	}
 }
 
+type failingRates struct{}
+
+func (failingRates) Rate(context.Context) (shop.Rate, error) {
+	return shop.Rate{}, fmt.Errorf("rate source down")
+}
+
 func starsReq(user int64, method shop.PaymentMethod) shop.CreateOrderRequest {
 	return shop.CreateOrderRequest{UserID: user, Type: shop.OrderStars, Stars: 100, Recipient: "@pandus", PaymentMethod: method, Source: "api"}
 }
@@ -189,6 +195,21 @@ func TestService_Quote(t *testing.T) {
 		_, err := e.svc.Quote(ctx, shop.QuoteRequest{Type: shop.OrderStars, Stars: 10})
 		if msg := shop.ErrorMessage(err); msg != "quantity must be between 50 and 1000000" {
 			t.Errorf("message = %q", msg)
+		}
+	})
+	t.Run("ErrInternal", func(t *testing.T) {
+		e := newEnv(t)
+		e.user(alice, "alice_1", shop.TON)
+		e.svc.Rates = failingRates{}
+		_, err := e.svc.Quote(ctx, shop.QuoteRequest{Type: shop.OrderStars, Stars: 100})
+		wantCode(t, err, shop.EINTERNAL)
+		if msg := shop.ErrorMessage(err); msg != "Internal error." {
+			t.Errorf("message = %q leaks internals", msg)
+		}
+		_, err = e.svc.CreateOrder(ctx, starsReq(alice, shop.PayBalance))
+		wantCode(t, err, shop.EINTERNAL)
+		if e.balance(alice) != shop.TON {
+			t.Errorf("balance = %s", e.balance(alice))
 		}
 	})
 	t.Run("Fee", func(t *testing.T) {
@@ -371,6 +392,22 @@ func TestService_CreateOrder_Idempotency(t *testing.T) {
 		if got := e.balance(alice); got != shop.TON-price100 {
 			t.Errorf("balance = %s", got)
 		}
+	})
+	t.Run("CallerFingerprint", func(t *testing.T) {
+		e := newEnv(t)
+		e.user(alice, "alice_1", shop.TON)
+		req := starsReq(alice, shop.PayBalance)
+		req.IdempotencyKey, req.Fingerprint = "k", `{"quantity":100,"recipient_username":"pandus"}`
+		o1, err := e.svc.CreateOrder(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o2, err := e.svc.CreateOrder(ctx, req); err != nil || o2.ID != o1.ID {
+			t.Errorf("replay = %v, %v", o2, err)
+		}
+		req.Fingerprint = `{"recipient_username":"pandus","quantity":100}` // another body, same fields
+		_, err = e.svc.CreateOrder(ctx, req)
+		wantCode(t, err, shop.ECONFLICT)
 	})
 	t.Run("Concurrent", func(t *testing.T) {
 		e := newEnv(t)
