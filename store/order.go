@@ -69,19 +69,19 @@ func (t *tx) PutOrder(o *shop.Order) error {
 	if err := put(orders, key, newOrderRecord(o)); err != nil {
 		return err
 	}
-	if err := byUser.Put(cat(i64(o.UserID), key), nil); err != nil {
+	if err := putIfChanged(byUser, cat(i64(o.UserID), key), nil); err != nil {
 		return err
 	}
-	if err := byStatus.Put(statusKey(o.Status, o.ID), nil); err != nil {
+	if err := putIfChanged(byStatus, statusKey(o.Status, o.ID), nil); err != nil {
 		return err
 	}
 	if o.ClientReference != "" {
-		if err := byRef.Put(cat(refPrefix(o.UserID, o.ClientReference), key), nil); err != nil {
+		if err := putIfChanged(byRef, cat(refPrefix(o.UserID, o.ClientReference), key), nil); err != nil {
 			return err
 		}
 	}
 	if memo != "" {
-		if err := t.bucket(bucketMemos).Put([]byte(memo), memoValue(memoOrder, o.ID)); err != nil {
+		if err := putIfChanged(t.bucket(bucketMemos), []byte(memo), memoValue(memoOrder, o.ID)); err != nil {
 			return err
 		}
 	}

@@ -27,7 +27,36 @@ func (t *tx) bucket(name []byte) *bolt.Bucket {
 		// Open creates every bucket, so this is a damaged file or a bug.
 		panic(fmt.Sprintf("store: bucket %s missing", name))
 	}
+	if appendOnly(name) {
+		b.FillPercent = appendFillPercent
+	}
 	return b
+}
+
+// putIfChanged writes k=v unless b already holds exactly that. A bbolt Put
+// materializes and dirties its page even when nothing changes, and every
+// dirty page is rewritten at commit; index entries mostly stay the same
+// when their record is updated (a balance change, a status change).
+func putIfChanged(b *bolt.Bucket, k, v []byte) error {
+	if ck, cv := b.Cursor().Seek(k); bytes.Equal(ck, k) && bytes.Equal(cv, v) {
+		return nil
+	}
+	return b.Put(k, v)
+}
+
+// appendFillPercent fills the pages of buckets whose keys only grow (ids
+// from NextSequence) before splitting them. bbolt's default of 0.5 leaves
+// every split page half empty behind an append, which doubles the pages a
+// commit writes and the file keeps.
+const appendFillPercent = 0.95
+
+func appendOnly(name []byte) bool {
+	for _, b := range [][]byte{bucketOrders, bucketLedger, bucketDeposits, bucketQueue} {
+		if bytes.Equal(name, b) {
+			return true
+		}
+	}
+	return false
 }
 
 // writable returns an error wrapping berrors.ErrTxNotWritable when t is

@@ -141,12 +141,12 @@ func (t *tx) PutUser(u *shop.User) error {
 		return err
 	}
 	if name != "" {
-		if err := t.bucket(bucketUsernames).Put([]byte(name), key); err != nil {
+		if err := putIfChanged(t.bucket(bucketUsernames), []byte(name), key); err != nil {
 			return err
 		}
 	}
 	if memo != "" {
-		if err := t.bucket(bucketMemos).Put([]byte(memo), memoValue(memoUser, u.ID)); err != nil {
+		if err := putIfChanged(t.bucket(bucketMemos), []byte(memo), memoValue(memoUser, u.ID)); err != nil {
 			return err
 		}
 	}
