@@ -484,8 +484,8 @@ func (c Config) Validate() error {
 		return pricingError(err)
 	}
 
-	if c.TONUSDRate <= 0 {
-		return fail("TON_USD_RATE", "must be positive")
+	if err := shop.ValidateRate(c.TONUSDRate); err != nil {
+		return fail("TON_USD_RATE", "must be between %s and %s USD per TON (got %s)", shop.MinTONUSD, shop.MaxTONUSD, c.TONUSDRate)
 	}
 	if c.RateURL != "" {
 		if problem := checkURL(c.RateURL, false); problem != "" {

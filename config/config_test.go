@@ -307,6 +307,9 @@ func TestLoad_Errors(t *testing.T) {
 		{"rate zero", env{"TON_USD_RATE": "0"}, "TON_USD_RATE"},
 		{"rate negative", env{"TON_USD_RATE": "-3"}, "TON_USD_RATE"},
 		{"rate word", env{"TON_USD_RATE": "high"}, "TON_USD_RATE"},
+		{"rate absurdly low", env{"TON_USD_RATE": "0.001"}, "TON_USD_RATE"},
+		{"rate absurdly high", env{"TON_USD_RATE": "1000000"}, "TON_USD_RATE"},
+		{"star price absurd", env{"USD_PER_STAR": "11"}, "USD_PER_STAR"},
 		{"rate url", env{"RATE_URL": "not a url"}, "RATE_URL"},
 		{"rate url scheme", env{"RATE_URL": "file:///etc/passwd"}, "RATE_URL"},
 		{"json path empty segment", env{"RATE_JSON_PATH": "a..b"}, "RATE_JSON_PATH"},
@@ -390,7 +393,7 @@ func TestLoad_RuleMessages(t *testing.T) {
 		{"rate", testnet.with("TON_USD_RATE", ""), "config: TON_USD_RATE: must be set on testnet/mainnet when RATE_URL is empty"},
 		{"mnemonic count", env{"TON_WALLET_MNEMONIC": "abandon ability able"}, "config: TON_WALLET_MNEMONIC: must be 24 words (got 3)"},
 		{"stars max", env{"STARS_MAX": "10"}, "config: STARS_MAX: must not be below STARS_MIN"},
-		{"premium", env{"PREMIUM_USD_6": "0"}, "config: PREMIUM_USD_6: must be positive"},
+		{"premium", env{"PREMIUM_USD_6": "0"}, "config: PREMIUM_USD_6: must be positive and at most 10000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,6 +27,13 @@ const (
 	DefaultStarsMax            = 1_000_000
 	DefaultOrderTTL            = 15 * time.Minute
 	MaxFeePPM                  = 1_000_000 // 100%
+
+	// Sanity bounds: a price or rate outside them is a typo, and would
+	// otherwise overflow the nanoTON arithmetic or sell at an absurd price.
+	MaxUSDPerStar MicroUSD = 10 * USD
+	MaxPremiumUSD MicroUSD = 10_000 * USD
+	MinTONUSD     MicroUSD = USD / 100     // 0.01 USD per TON
+	MaxTONUSD     MicroUSD = 100_000 * USD // 100000 USD per TON
 )
 
 // DefaultPricing returns the SPEC's default price list with no fee.
@@ -43,8 +50,8 @@ func DefaultPricing() Pricing {
 // Validate reports the first problem with p, naming the field.
 func (p Pricing) Validate() error {
 	switch {
-	case p.USDPerStar <= 0:
-		return errors.New("usd_per_star must be positive")
+	case p.USDPerStar <= 0 || p.USDPerStar > MaxUSDPerStar:
+		return fmt.Errorf("usd_per_star must be positive and at most %s", MaxUSDPerStar)
 	case p.FeePPM < 0 || p.FeePPM > MaxFeePPM:
 		return errors.New("fee_percent must be between 0 and 100")
 	case p.StarsMin < 1:
@@ -57,8 +64,8 @@ func (p Pricing) Validate() error {
 		return errors.New("order_ttl must be between 1m and 168h")
 	}
 	for _, m := range PremiumMonths {
-		if p.PremiumUSD[m] <= 0 {
-			return fmt.Errorf("premium_usd_%d must be positive", m)
+		if p.PremiumUSD[m] <= 0 || p.PremiumUSD[m] > MaxPremiumUSD {
+			return fmt.Errorf("premium_usd_%d must be positive and at most %s", m, MaxPremiumUSD)
 		}
 	}
 	return nil
@@ -92,6 +99,15 @@ type RateSource interface {
 	// Rate returns the current rate. Implementations with a fallback never
 	// fail; an error means no rate at all is known.
 	Rate(ctx context.Context) (Rate, error)
+}
+
+// ValidateRate reports whether a TON/USD rate is within [MinTONUSD,
+// MaxTONUSD].
+func ValidateRate(v MicroUSD) error {
+	if v < MinTONUSD || v > MaxTONUSD {
+		return fmt.Errorf("TON/USD rate %s is outside [%s, %s]", v, MinTONUSD, MaxTONUSD)
+	}
+	return nil
 }
 
 // PriceTON converts a USD amount to nanoTON at rate tonUSD with a fee in

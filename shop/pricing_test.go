@@ -41,6 +41,14 @@ func TestPriceTON(t *testing.T) {
 	}
 }
 
+func TestValidateRate(t *testing.T) {
+	for v, ok := range map[MicroUSD]bool{MinTONUSD: true, MaxTONUSD: true, 3_590_000: true, MinTONUSD - 1: false, MaxTONUSD + 1: false, 0: false} {
+		if err := ValidateRate(v); (err == nil) != ok {
+			t.Errorf("ValidateRate(%s) = %v", v, err)
+		}
+	}
+}
+
 func TestParseFeePercent(t *testing.T) {
 	for in, want := range map[string]int64{"0": 0, "2.5": 25_000, "100": 1_000_000, "0.0001": 1} {
 		if got, err := ParseFeePercent(in); err != nil || got != want {
@@ -69,6 +77,8 @@ func TestPricing_Validate(t *testing.T) {
 		"ttl":         func(p *Pricing) { p.OrderTTL = 0 },
 		"premium 6":   func(p *Pricing) { delete(p.PremiumUSD, 6) },
 		"premium neg": func(p *Pricing) { p.PremiumUSD[12] = -1 },
+		"star absurd": func(p *Pricing) { p.USDPerStar = MaxUSDPerStar + 1 },
+		"premium big": func(p *Pricing) { p.PremiumUSD[3] = MaxPremiumUSD + 1 },
 	}
 	for name, mod := range mods {
 		p := DefaultPricing()

@@ -27,8 +27,6 @@ const (
 	defaultRateMaxAge  = 15 * time.Minute
 	defaultRateTimeout = 5 * time.Second
 	maxRateBody        = 1 << 20
-	minTONUSD          = USD / 100     // 0.01 USD
-	maxTONUSD          = 100_000 * USD // 100000 USD
 )
 
 // StaticRate is a fixed TON/USD rate, from TON_USD_RATE. It reports Source
@@ -246,8 +244,8 @@ func (h *HTTPRate) fetch(ctx context.Context) (MicroUSD, error) {
 	if err != nil {
 		return 0, fmt.Errorf("decode TON/USD rate: %w", err)
 	}
-	if v < minTONUSD || v > maxTONUSD {
-		return 0, fmt.Errorf("TON/USD rate %s is outside [%s, %s]", v, minTONUSD, maxTONUSD)
+	if err := ValidateRate(v); err != nil {
+		return 0, err
 	}
 	return v, nil
 }
