@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"db", cfg.DBPath(),
 		"deposit_address", depositAddress,
 		"bot", enabled(cfg.TelegramToken != "", "disabled: TELEGRAM_TOKEN is empty"),
-		"fulfillment", cfg.Fulfillment,
+		"fulfillment", cfg.Fulfillment+" (worker not included in this build yet)",
 		"rate_source", rateSourceName(cfg),
 		"api", "not included in this build yet",
 	)
