@@ -68,33 +68,26 @@ func (n NanoTON) MarshalJSON() ([]byte, error) { return []byte(n.String()), nil 
 
 // UnmarshalJSON reads a JSON number (0.418) or a JSON string ("0.418") from
 // its literal digits, with the rules of ParseTON.
-func (n *NanoTON) UnmarshalJSON(b []byte) error {
-	s, err := jsonDecimalLiteral(b)
-	if err != nil {
-		return err
-	}
-	v, err := ParseTON(s)
-	if err != nil {
-		return err
-	}
-	*n = v
-	return nil
-}
+func (n *NanoTON) UnmarshalJSON(b []byte) error { return unmarshalDecimal(b, n, ParseTON) }
 
 // MarshalJSON writes m as a JSON number with its exact decimal digits.
 func (m MicroUSD) MarshalJSON() ([]byte, error) { return []byte(m.String()), nil }
 
 // UnmarshalJSON reads a JSON number or string with the rules of ParseUSD.
-func (m *MicroUSD) UnmarshalJSON(b []byte) error {
+func (m *MicroUSD) UnmarshalJSON(b []byte) error { return unmarshalDecimal(b, m, ParseUSD) }
+
+// unmarshalDecimal parses the decimal text of a JSON number or string with
+// parse into *dst, leaving *dst unchanged on error.
+func unmarshalDecimal[T NanoTON | MicroUSD](b []byte, dst *T, parse func(string) (T, error)) error {
 	s, err := jsonDecimalLiteral(b)
 	if err != nil {
 		return err
 	}
-	v, err := ParseUSD(s)
+	v, err := parse(s)
 	if err != nil {
 		return err
 	}
-	*m = v
+	*dst = v
 	return nil
 }
 

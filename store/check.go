@@ -100,6 +100,18 @@ func lookup[R any](c *checker, name, key []byte) *R {
 
 func (c *checker) has(name, key []byte) bool { return c.t.bucket(name).Get(key) != nil }
 
+// memoIndexed reports a record whose memo the memos index does not map to
+// it (kind, id); what names the record in the message.
+func (c *checker) memoIndexed(what string, kind byte, id int64, memo string) {
+	memo = shop.NormalizeMemo(memo)
+	if memo == "" {
+		return
+	}
+	if v := c.t.bucket(bucketMemos).Get([]byte(memo)); !bytes.Equal(v, memoValue(kind, id)) {
+		c.addf("%s %d: memo %q is not indexed to it", what, id, memo)
+	}
+}
+
 func (c *checker) users() {
 	each(c, bucketUsers, func(k []byte, u *userRecord) {
 		if !bytes.Equal(k, i64(u.ID)) {
@@ -108,11 +120,7 @@ func (c *checker) users() {
 		if u.Balance < 0 {
 			c.addf("user %d: negative balance %d", u.ID, u.Balance)
 		}
-		if memo := shop.NormalizeMemo(u.Memo); memo != "" {
-			if v := c.t.bucket(bucketMemos).Get([]byte(memo)); !bytes.Equal(v, memoValue(memoUser, u.ID)) {
-				c.addf("user %d: memo %q is not indexed to it", u.ID, memo)
-			}
-		}
+		c.memoIndexed("user", memoUser, u.ID, u.Memo)
 	})
 }
 
@@ -199,11 +207,7 @@ func (c *checker) orders() {
 		if o.ClientReference != "" && !c.has(bucketOrderRefs, cat(refPrefix(o.UserID, o.ClientReference), key)) {
 			c.addf("order %d: missing from order_refs %q", o.ID, o.ClientReference)
 		}
-		if memo := shop.NormalizeMemo(o.PaymentMemo); memo != "" {
-			if v := c.t.bucket(bucketMemos).Get([]byte(memo)); !bytes.Equal(v, memoValue(memoOrder, o.ID)) {
-				c.addf("order %d: memo %q is not indexed to it", o.ID, memo)
-			}
-		}
+		c.memoIndexed("order", memoOrder, o.ID, o.PaymentMemo)
 	})
 }
 
