@@ -7,4 +7,8 @@ require (
 	golang.org/x/sync v0.24.0
 )
 
-require golang.org/x/sys v0.45.0 // indirect
+require (
+	github.com/prometheus/client_golang v1.25.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
+)

@@ -1,7 +1,9 @@
 package shop
 
 import (
+	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -149,3 +151,33 @@ func NormalizeUsername(s string) (string, error) {
 
 // NormalizeMemo is how memos are compared: trimmed and upper-cased.
 func NormalizeMemo(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+
+// SimpleRef is the order's id in the simple API's form,
+// "api_buy_<order id>_<stars>_<created unix>": unique because it carries the
+// order id, and resolvable with ParseSimpleRef.
+func (o *Order) SimpleRef() string {
+	return fmt.Sprintf("api_buy_%d_%d_%d", o.ID, o.Stars, o.CreatedAt.Unix())
+}
+
+// ParseSimpleRef returns the order id inside a SimpleRef, or false if s is
+// not one.
+func ParseSimpleRef(s string) (int64, bool) {
+	rest, ok := strings.CutPrefix(s, "api_buy_")
+	if !ok {
+		return 0, false
+	}
+	parts := strings.Split(rest, "_")
+	if len(parts) != 3 {
+		return 0, false
+	}
+	for _, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return 0, false
+		}
+	}
+	id, err := strconv.ParseInt(parts[0], 10, 64)
+	if err != nil || id <= 0 {
+		return 0, false
+	}
+	return id, true
+}

@@ -27,6 +27,7 @@ type Service struct {
 	Store          Store
 	Rates          RateSource
 	DepositAddress string           // the service wallet that receives deposits and ton_memo payments; required
+	Recipients     RecipientChecker // optional: the fulfillment provider's recipient lookup, asked before an order is created
 	Now            func() time.Time // default time.Now
 	Logger         *slog.Logger     // default slog.Default()
 
@@ -279,18 +280,92 @@ func (s *Service) Quote(ctx context.Context, req QuoteRequest) (*Quote, error) {
 	default:
 		return nil, Errorf(EVALIDATION, "order_type must be stars or premium")
 	}
-	rate, err := s.Rates.Rate(ctx)
+	rate, err := s.Rate(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("rate: %w", err)
-	}
-	if rate.TONUSD <= 0 {
-		return nil, fmt.Errorf("rate source %q returned a non-positive rate", rate.Source)
+		return nil, err
 	}
 	q.Rate = rate
 	if q.PriceTON, q.FeeTON, err = PriceTON(q.PriceUSD, rate.TONUSD, p.FeePPM); err != nil {
 		return nil, err
 	}
 	return q, nil
+}
+
+// Rate returns the current TON/USD rate, the one quotes use.
+//
+// Errors: INTERNAL_ERROR (no rate available).
+func (s *Service) Rate(ctx context.Context) (Rate, error) {
+	rate, err := s.Rates.Rate(ctx)
+	if err != nil {
+		return Rate{}, fmt.Errorf("rate: %w", err)
+	}
+	if rate.TONUSD <= 0 {
+		return Rate{}, fmt.Errorf("rate source %q returned a non-positive rate", rate.Source)
+	}
+	return rate, nil
+}
+
+// CheckRecipient tells whether username can receive kind (Stars or
+// Premium), asking the fulfillment provider. Without a provider lookup only
+// the username's form is checked.
+//
+// Errors: VALIDATION_ERROR (kind, username form), INTERNAL_ERROR (the
+// provider could not tell).
+func (s *Service) CheckRecipient(ctx context.Context, kind OrderType, username string) (*RecipientCheck, error) {
+	if kind != OrderStars && kind != OrderPremium {
+		return nil, Errorf(EVALIDATION, "order_type must be stars or premium")
+	}
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return nil, err
+	}
+	if s.Recipients == nil {
+		return &RecipientCheck{Username: name, CanReceive: true}, nil
+	}
+	rc, err := s.Recipients.CheckRecipient(ctx, kind, name)
+	if err != nil {
+		return nil, fmt.Errorf("recipient lookup: %w", err)
+	}
+	rc.Username = name
+	return rc, nil
+}
+
+// checkNewRecipient refuses an order for a recipient the provider says
+// cannot receive it. When the provider cannot tell, the order goes ahead:
+// the fulfillment worker refunds it if delivery turns out impossible.
+func (s *Service) checkNewRecipient(ctx context.Context, req *CreateOrderRequest) error {
+	if s.Recipients == nil {
+		return nil
+	}
+	if req.IdempotencyKey != "" {
+		// A repeat of a request that already created an order returns that
+		// order whatever the provider says now.
+		var seen bool
+		err := s.Store.View(ctx, func(tx Tx) error {
+			rec, err := tx.FindIdempotency(req.UserID, req.IdempotencyKey)
+			seen = err == nil && rec.ExpiresAt.After(s.now())
+			if ErrorCode(err) == ENOTFOUND {
+				return nil
+			}
+			return err
+		})
+		if err != nil || seen {
+			return err
+		}
+	}
+	rc, err := s.CheckRecipient(ctx, req.Type, req.Recipient)
+	if err != nil {
+		s.logger().Warn("recipient lookup failed; creating the order unchecked", "recipient", req.Recipient, "error", err)
+		return nil
+	}
+	if !rc.CanReceive {
+		reason := rc.Reason
+		if reason == "" {
+			reason = "not found"
+		}
+		return Errorf(ERECIPIENT, "@%s cannot receive %s: %s", req.Recipient, req.Type, reason)
+	}
+	return nil
 }
 
 // ---- orders ------------------------------------------------------------
@@ -318,14 +393,21 @@ type CreateOrderRequest struct {
 // within 24 h returns the order the first one created, and a different
 // request under the same key fails.
 //
+// When the service has a recipient lookup, a recipient the provider says
+// cannot receive the order is refused before anything is written.
+//
 // Errors: VALIDATION_ERROR, NOT_FOUND (no such user), UNAUTHORIZED (user
-// banned), INSUFFICIENT_BALANCE, IDEMPOTENCY_CONFLICT, INTERNAL_ERROR.
+// banned), RECIPIENT_NOT_FOUND, INSUFFICIENT_BALANCE, IDEMPOTENCY_CONFLICT,
+// INTERNAL_ERROR.
 func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Order, error) {
 	if err := s.normalizeOrderRequest(&req); err != nil {
 		return nil, err
 	}
 	quote, err := s.Quote(ctx, QuoteRequest{Type: req.Type, Stars: req.Stars, Months: req.Months})
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkNewRecipient(ctx, &req); err != nil {
 		return nil, err
 	}
 	fingerprint := req.fingerprint()
