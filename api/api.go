@@ -1,0 +1,162 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"starsbot/shop"
+)
+
+// Shop is the part of *shop.Service the API calls.
+type Shop interface {
+	Authenticate(ctx context.Context, plaintext string) (*shop.User, *shop.APIKey, error)
+	Pricing() shop.Pricing
+	Rate(ctx context.Context) (shop.Rate, error)
+	Quote(ctx context.Context, req shop.QuoteRequest) (*shop.Quote, error)
+	CheckRecipient(ctx context.Context, kind shop.OrderType, username string) (*shop.RecipientCheck, error)
+	CreateOrder(ctx context.Context, req shop.CreateOrderRequest) (*shop.Order, error)
+	CancelOrder(ctx context.Context, userID, orderID int64) (*shop.Order, error)
+	FindOrder(ctx context.Context, userID, orderID int64) (*shop.Order, error)
+	FindOrderByMemo(ctx context.Context, userID int64, memo string) (*shop.Order, error)
+	FindOrdersByReference(ctx context.Context, userID int64, ref string) ([]*shop.Order, error)
+	FindOrders(ctx context.Context, f shop.OrderFilter) ([]*shop.Order, int64, error)
+	OrderStats(ctx context.Context, userID int64) (*shop.OrderStats, error)
+	Ledger(ctx context.Context, f shop.LedgerFilter) ([]*shop.LedgerEntry, uint64, error)
+}
+
+var _ Shop = (*shop.Service)(nil)
+
+// SandboxChain appends a simulated incoming transfer to the sandbox chain.
+// txHash is optional (lowercase hex); the returned hash is the transfer's.
+// A repeated hash is the same transaction and credits nothing twice.
+type SandboxChain interface {
+	Deposit(ctx context.Context, memo string, amount shop.NanoTON, txHash string) (string, error)
+}
+
+// Probe reports one component's health for GET /api/v1/health.
+type Probe func(ctx context.Context) Component
+
+// Component is one part of the service as /health reports it.
+type Component struct {
+	Status     string   `json:"status"`                // ComponentOK, ComponentDegraded, ComponentDown or ComponentDisabled
+	Detail     string   `json:"detail,omitempty"`      // a short, safe explanation
+	LagSeconds *float64 `json:"lag_seconds,omitempty"` // the chain watcher's lag, when it has one
+}
+
+// Component states. Only "down" makes /health answer 503.
+const (
+	ComponentOK       = "ok"
+	ComponentDegraded = "degraded"
+	ComponentDown     = "down"
+	ComponentDisabled = "disabled"
+)
+
+// Defaults for Server's zero fields.
+const (
+	DefaultRateLimit = 20 // requests per second per key
+	DefaultRateBurst = 40
+	DefaultBuyWait   = 25 * time.Second
+	maxBodyBytes     = 64 << 10
+	shutdownTimeout  = 10 * time.Second
+)
+
+// Server serves the partner API. Fill the fields, then call Handler or Run.
+// Fields must not change after the first request.
+type Server struct {
+	Shop         Shop             // required
+	Addr         string           // listen address for Run, e.g. "127.0.0.1:8080"
+	PublicURL    string           // base URL partners use; shown in docs
+	TopUpAddress string           // the deposit address shown with balances; required
+	Sandbox      SandboxChain     // nil: POST /sandbox/v1/deposits is not served
+	Probes       map[string]Probe // components for /health; "store" should be one
+	Metrics      *Metrics         // nil: no /metrics and no recording
+	RateLimit    float64          // requests per second per key; 0 = DefaultRateLimit
+	RateBurst    int              // 0 = DefaultRateBurst
+	BuyWait      time.Duration    // how long POST /buy waits for delivery; 0 = DefaultBuyWait
+	Now          func() time.Time // default time.Now
+	Logger       *slog.Logger     // default slog.Default()
+
+	// OnListen, if set, is called by Run with the bound address.
+	OnListen func(addr net.Addr)
+
+	once     sync.Once
+	handler  http.Handler
+	limiters *limiters
+	stopping chan struct{} // closed when Run's context ends
+}
+
+// Handler returns the API's http.Handler, building it on first use.
+func (s *Server) Handler() http.Handler {
+	s.once.Do(func() {
+		s.stopping = make(chan struct{})
+		s.handler = s.buildHandler()
+	})
+	return s.handler
+}
+
+// Run listens on Addr and serves until ctx is done, then shuts down,
+// giving in-flight requests up to 10 seconds.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      s.buyWait() + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if s.OnListen != nil {
+		s.OnListen(ln.Addr())
+	}
+	s.logger().Info("listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	close(s.stopping)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Server) buyWait() time.Duration {
+	if s.BuyWait > 0 {
+		return s.BuyWait
+	}
+	return DefaultBuyWait
+}

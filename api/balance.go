@@ -1,0 +1,71 @@
+package api
+
+import (
+	"math"
+	"net/http"
+
+	"starsbot/shop"
+)
+
+// balanceJSON is GET /balance for osk_ keys.
+type balanceJSON struct {
+	BalanceTON   shop.NanoTON `json:"balance_ton"`
+	Currency     string       `json:"currency"`
+	TopupAddress string       `json:"topup_address"`
+	TopupMemo    string       `json:"topup_memo"`
+}
+
+// The balance is the one read at authentication, in the same request.
+func (s *Server) balance(w http.ResponseWriter, r *http.Request) error {
+	u := partner(r)
+	return ok(w, balanceJSON{BalanceTON: u.Balance, Currency: "TON", TopupAddress: s.TopUpAddress, TopupMemo: u.Memo})
+}
+
+// ledgerJSON is one entry of GET /balance/transactions.
+type ledgerJSON struct {
+	ID              uint64          `json:"id"`
+	Type            shop.LedgerType `json:"type"`
+	AmountTON       shop.NanoTON    `json:"amount_ton"`
+	BalanceAfterTON shop.NanoTON    `json:"balance_after_ton"`
+	OrderID         *int64          `json:"order_id"`
+	TxHash          *string         `json:"tx_hash"`
+	Reason          *string         `json:"reason"`
+	CreatedAt       *string         `json:"created_at"`
+}
+
+type ledgerListJSON struct {
+	Transactions []*ledgerJSON `json:"transactions"`
+	NextCursor   *string       `json:"next_cursor"`
+}
+
+func (s *Server) transactions(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt(r, "limit", shop.DefaultPageSize, 1, shop.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	before, err := queryInt(r, "cursor", 0, 1, math.MaxInt64)
+	if err != nil {
+		return err
+	}
+	entries, next, err := s.Shop.Ledger(r.Context(), shop.LedgerFilter{UserID: partner(r).ID, Before: uint64(before), Limit: int(limit)})
+	if err != nil {
+		return err
+	}
+	out := ledgerListJSON{Transactions: make([]*ledgerJSON, len(entries)), NextCursor: cursorJSON(next)}
+	for i, e := range entries {
+		v := &ledgerJSON{
+			ID:              e.ID,
+			Type:            e.Type,
+			AmountTON:       e.Amount,
+			BalanceAfterTON: e.BalanceAfter,
+			TxHash:          stringJSON(e.TxHash),
+			Reason:          stringJSON(e.Reason),
+			CreatedAt:       timeJSON(e.CreatedAt),
+		}
+		if e.OrderID != 0 {
+			v.OrderID = &e.OrderID
+		}
+		out.Transactions[i] = v
+	}
+	return ok(w, out)
+}

@@ -1,0 +1,143 @@
+package api
+
+import (
+	"encoding/json"
+	"math"
+	"net/http"
+	"strconv"
+
+	"starsbot/shop"
+)
+
+// rateJSON is GET /pricing/ton-rate.
+type rateJSON struct {
+	TONUSD     shop.MicroUSD `json:"ton_usd"`
+	Source     string        `json:"source"`
+	UpdatedAt  *string       `json:"updated_at"`
+	AgeSeconds *int64        `json:"age_seconds"`
+}
+
+func (s *Server) tonRate(w http.ResponseWriter, r *http.Request) error {
+	rate, err := s.Shop.Rate(r.Context())
+	if err != nil {
+		return err
+	}
+	v := rateJSON{TONUSD: rate.TONUSD, Source: rate.Source, UpdatedAt: timeJSON(rate.UpdatedAt)}
+	if !rate.UpdatedAt.IsZero() {
+		age := max(int64(s.now().Sub(rate.UpdatedAt).Seconds()), 0)
+		v.AgeSeconds = &age
+	}
+	return ok(w, v)
+}
+
+// feeJSON is GET /pricing/fee.
+type feeJSON struct {
+	FeePercent      json.Number              `json:"fee_percent"`
+	StarsMin        int64                    `json:"stars_min"`
+	StarsMax        int64                    `json:"stars_max"`
+	PremiumMonths   []int                    `json:"premium_months"`
+	USDPerStar      shop.MicroUSD            `json:"usd_per_star"`
+	PremiumUSD      map[string]shop.MicroUSD `json:"premium_usd"`
+	OrderTTLSeconds int64                    `json:"order_ttl_seconds"`
+}
+
+func (s *Server) fee(w http.ResponseWriter, r *http.Request) error {
+	p := s.Shop.Pricing()
+	v := feeJSON{
+		FeePercent:      json.Number(shop.FormatFeePercent(p.FeePPM)),
+		StarsMin:        p.StarsMin,
+		StarsMax:        p.StarsMax,
+		PremiumMonths:   shop.PremiumMonths,
+		USDPerStar:      p.USDPerStar,
+		PremiumUSD:      make(map[string]shop.MicroUSD, len(p.PremiumUSD)),
+		OrderTTLSeconds: int64(p.OrderTTL.Seconds()),
+	}
+	for m, usd := range p.PremiumUSD {
+		v.PremiumUSD[strconv.Itoa(m)] = usd
+	}
+	return ok(w, v)
+}
+
+// estimateJSON is GET /pricing/estimate/stars and /premium.
+type estimateJSON struct {
+	OrderType   shop.OrderType `json:"order_type"`
+	StarsAmount *int64         `json:"stars_amount,omitempty"`
+	Months      *int           `json:"months,omitempty"`
+	PriceTON    shop.NanoTON   `json:"price_ton"`
+	PriceUSD    shop.MicroUSD  `json:"price_usd"`
+	FeeTON      shop.NanoTON   `json:"fee_ton"`
+	FeePercent  json.Number    `json:"fee_percent"`
+	TONUSD      shop.MicroUSD  `json:"ton_usd"`
+	RateSource  string         `json:"rate_source"`
+}
+
+func (s *Server) estimateStars(w http.ResponseWriter, r *http.Request) error {
+	if _, err := requireQuery(r, "quantity"); err != nil {
+		return err
+	}
+	n, err := queryInt(r, "quantity", 0, math.MinInt64, math.MaxInt64)
+	if err != nil {
+		return shop.Errorf(shop.EVALIDATION, "quantity must be a whole number")
+	}
+	return s.estimate(w, r, shop.QuoteRequest{Type: shop.OrderStars, Stars: n})
+}
+
+func (s *Server) estimatePremium(w http.ResponseWriter, r *http.Request) error {
+	if _, err := requireQuery(r, "months"); err != nil {
+		return err
+	}
+	n, err := queryInt(r, "months", 0, 0, 1000)
+	if err != nil {
+		return shop.Errorf(shop.EVALIDATION, "months must be 3, 6 or 12")
+	}
+	return s.estimate(w, r, shop.QuoteRequest{Type: shop.OrderPremium, Months: int(n)})
+}
+
+func (s *Server) estimate(w http.ResponseWriter, r *http.Request, req shop.QuoteRequest) error {
+	q, err := s.Shop.Quote(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	v := estimateJSON{
+		OrderType:  q.Type,
+		PriceTON:   q.PriceTON,
+		PriceUSD:   q.PriceUSD,
+		FeeTON:     q.FeeTON,
+		FeePercent: json.Number(shop.FormatFeePercent(q.FeePPM)),
+		TONUSD:     q.Rate.TONUSD,
+		RateSource: q.Rate.Source,
+	}
+	if q.Type == shop.OrderStars {
+		v.StarsAmount = &q.Stars
+	} else {
+		v.Months = &q.Months
+	}
+	return ok(w, v)
+}
+
+// recipientJSON is GET /recipients/stars and /premium.
+type recipientJSON struct {
+	Username   string `json:"username"`
+	CanReceive bool   `json:"can_receive"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+func (s *Server) recipientStars(w http.ResponseWriter, r *http.Request) error {
+	return s.recipient(w, r, shop.OrderStars)
+}
+
+func (s *Server) recipientPremium(w http.ResponseWriter, r *http.Request) error {
+	return s.recipient(w, r, shop.OrderPremium)
+}
+
+func (s *Server) recipient(w http.ResponseWriter, r *http.Request, kind shop.OrderType) error {
+	name, err := requireQuery(r, "username")
+	if err != nil {
+		return err
+	}
+	rc, err := s.Shop.CheckRecipient(r.Context(), kind, name)
+	if err != nil {
+		return err
+	}
+	return ok(w, recipientJSON{Username: rc.Username, CanReceive: rc.CanReceive, Reason: rc.Reason})
+}

@@ -1,0 +1,56 @@
+package api
+
+import (
+	"encoding/hex"
+	"net/http"
+
+	"starsbot/shop"
+)
+
+// maxSandboxDeposit caps a simulated deposit, far above any real top-up and
+// far below what could overflow a balance.
+const maxSandboxDeposit = 1_000_000 * shop.TON
+
+// sandboxDepositBody is POST /sandbox/v1/deposits.
+type sandboxDepositBody struct {
+	Memo      *string       `json:"memo"`
+	AmountTON *shop.NanoTON `json:"amount_ton"`
+	TxHash    *string       `json:"tx_hash"`
+}
+
+type sandboxDepositJSON struct {
+	TxHash string `json:"tx_hash"`
+}
+
+// sandboxDeposit appends a simulated transfer to the sandbox chain, which
+// credits it through the same code as a real one.
+func (s *Server) sandboxDeposit(w http.ResponseWriter, r *http.Request) error {
+	body, err := decode[sandboxDepositBody](w, r)
+	if err != nil {
+		return err
+	}
+	if body.AmountTON == nil {
+		return shop.Errorf(shop.EVALIDATION, "amount_ton is required, e.g. \"1.5\"")
+	}
+	if *body.AmountTON <= 0 || *body.AmountTON > maxSandboxDeposit {
+		return shop.Errorf(shop.EVALIDATION, "amount_ton must be more than 0 and at most %s", maxSandboxDeposit)
+	}
+	var memo, hash string
+	if body.Memo != nil {
+		memo = *body.Memo
+		if len(memo) > 120 {
+			return shop.Errorf(shop.EVALIDATION, "memo must be at most 120 bytes")
+		}
+	}
+	if body.TxHash != nil && *body.TxHash != "" {
+		hash = *body.TxHash
+		if b, err := hex.DecodeString(hash); err != nil || len(b) != 32 {
+			return shop.Errorf(shop.EVALIDATION, "tx_hash must be 64 hex characters")
+		}
+	}
+	hash, err = s.Sandbox.Deposit(r.Context(), memo, *body.AmountTON, hash)
+	if err != nil {
+		return err
+	}
+	return ok(w, sandboxDepositJSON{TxHash: hash})
+}

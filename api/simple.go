@@ -1,0 +1,146 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"starsbot/shop"
+)
+
+// The simple contract's fixed sentences.
+const (
+	msgDeposit     = "Send TON to the wallet with this memo (comment) to top up your API balance."
+	msgSentSelf    = "Stars sent to your Telegram account."
+	msgManual      = "Order created. Stars will be delivered manually."
+	buyPollInitial = 50 * time.Millisecond
+	buyPollMax     = 500 * time.Millisecond
+)
+
+// simpleBalanceJSON is GET /balance for sk_ keys.
+type simpleBalanceJSON struct {
+	BalanceTON shop.NanoTON `json:"balance_ton"`
+	Currency   string       `json:"currency"`
+}
+
+func (s *Server) simpleBalance(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, simpleBalanceJSON{BalanceTON: partner(r).Balance, Currency: "TON"})
+	return nil
+}
+
+// simpleDepositJSON is GET /deposit.
+type simpleDepositJSON struct {
+	Wallet  string `json:"wallet"`
+	Memo    string `json:"memo"`
+	Message string `json:"message"`
+}
+
+func (s *Server) simpleDeposit(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, simpleDepositJSON{Wallet: s.TopUpAddress, Memo: partner(r).Memo, Message: msgDeposit})
+	return nil
+}
+
+// simpleBuyBody is POST /buy.
+type simpleBuyBody struct {
+	AmountStars *int64  `json:"amount_stars"`
+	ToUsername  *string `json:"to_username"`
+}
+
+// simpleBuyJSON is POST /buy's answer.
+type simpleBuyJSON struct {
+	Status      string  `json:"status"`
+	OrderID     string  `json:"order_id"`
+	AmountStars int64   `json:"amount_stars"`
+	ToUsername  *string `json:"to_username"`
+	Message     string  `json:"message"`
+}
+
+// simpleBuy buys Stars from the balance and waits up to BuyWait for the
+// delivery, because the contract answers "sent" or "will be delivered
+// manually". An order still on its way when the wait ends is reported as
+// the latter; one that failed is an ORDER_FAILED error saying the price went
+// back to the balance.
+func (s *Server) simpleBuy(w http.ResponseWriter, r *http.Request) error {
+	body, err := decode[simpleBuyBody](w, r)
+	if err != nil {
+		return err
+	}
+	if body.AmountStars == nil {
+		return shop.Errorf(shop.EVALIDATION, "amount_stars is required")
+	}
+	u := partner(r)
+	var to *string
+	recipient := u.Username
+	if body.ToUsername != nil && *body.ToUsername != "" {
+		name, err := shop.NormalizeUsername(*body.ToUsername)
+		if err != nil {
+			return shop.Errorf(shop.EVALIDATION, "to_username must be 5-32 letters, digits or underscores")
+		}
+		to, recipient = &name, name
+	} else if recipient == "" {
+		return shop.Errorf(shop.EVALIDATION, "to_username is required: your Telegram account has no username to send the stars to")
+	}
+	order, err := s.Shop.CreateOrder(r.Context(), shop.CreateOrderRequest{
+		UserID:         u.ID,
+		Type:           shop.OrderStars,
+		Stars:          *body.AmountStars,
+		Recipient:      recipient,
+		PaymentMethod:  shop.PayBalance,
+		IdempotencyKey: r.Header.Get("Idempotency-Key"),
+		Fingerprint:    fingerprint(r, body),
+		Source:         "simple_api",
+	})
+	if err != nil {
+		return err
+	}
+	s.countOrder(order, "simple")
+	order, err = s.awaitDelivery(r.Context(), order)
+	if err != nil {
+		return err
+	}
+	out := simpleBuyJSON{Status: "ok", OrderID: order.SimpleRef(), AmountStars: order.Stars, ToUsername: to, Message: msgManual}
+	switch order.Status {
+	case shop.StatusCompleted:
+		out.Message = msgSentSelf
+		if to != nil {
+			out.Message = "Stars sent to @" + *to + "."
+		}
+	case shop.StatusFailed, shop.StatusRefunded:
+		reason := order.FailureReason
+		if reason == "" {
+			reason = "delivery failed"
+		}
+		return shop.Errorf(codeOrderFailed, "order %s failed (%s); its price of %s TON is returned to your balance", order.SimpleRef(), reason, order.PriceTON)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// awaitDelivery polls order until it is delivered, handed to an admin, or
+// failed, or until BuyWait passes, the client leaves or the server stops.
+func (s *Server) awaitDelivery(ctx context.Context, order *shop.Order) (*shop.Order, error) {
+	deadline := time.NewTimer(s.buyWait())
+	defer deadline.Stop()
+	delay := buyPollInitial
+	for {
+		switch order.Status {
+		case shop.StatusCompleted, shop.StatusManual, shop.StatusFailed, shop.StatusRefunded:
+			return order, nil
+		}
+		select {
+		case <-ctx.Done():
+			return order, nil
+		case <-deadline.C:
+			return order, nil
+		case <-s.stopping:
+			return order, nil
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, buyPollMax)
+		next, err := s.Shop.FindOrder(context.WithoutCancel(ctx), order.UserID, order.ID)
+		if err != nil {
+			return nil, err
+		}
+		order = next
+	}
+}
