@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 
 	"starsbot/shop"
@@ -13,9 +14,9 @@ const maxSandboxDeposit = 1_000_000 * shop.TON
 
 // sandboxDepositBody is POST /sandbox/v1/deposits.
 type sandboxDepositBody struct {
-	Memo      *string       `json:"memo"`
-	AmountTON *shop.NanoTON `json:"amount_ton"`
-	TxHash    *string       `json:"tx_hash"`
+	Memo      *string         `json:"memo"`
+	AmountTON json.RawMessage `json:"amount_ton"` // parsed here, for a precise error
+	TxHash    *string         `json:"tx_hash"`
 }
 
 type sandboxDepositJSON struct {
@@ -29,10 +30,14 @@ func (s *Server) sandboxDeposit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if body.AmountTON == nil {
+	if len(body.AmountTON) == 0 || string(body.AmountTON) == "null" {
 		return shop.Errorf(shop.EVALIDATION, "amount_ton is required, e.g. \"1.5\"")
 	}
-	if *body.AmountTON <= 0 || *body.AmountTON > maxSandboxDeposit {
+	var amount shop.NanoTON
+	if err := amount.UnmarshalJSON(body.AmountTON); err != nil {
+		return shop.Errorf(shop.EVALIDATION, "amount_ton must be an amount of TON such as \"1.5\", with at most 9 decimal places")
+	}
+	if amount <= 0 || amount > maxSandboxDeposit {
 		return shop.Errorf(shop.EVALIDATION, "amount_ton must be more than 0 and at most %s", maxSandboxDeposit)
 	}
 	var memo, hash string
@@ -48,7 +53,7 @@ func (s *Server) sandboxDeposit(w http.ResponseWriter, r *http.Request) error {
 			return shop.Errorf(shop.EVALIDATION, "tx_hash must be 64 hex characters")
 		}
 	}
-	hash, err = s.Sandbox.Deposit(r.Context(), memo, *body.AmountTON, hash)
+	hash, err = s.Sandbox.Deposit(r.Context(), memo, amount, hash)
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,7 @@ type Order struct {
 	TONUSD          MicroUSD // the rate the price was computed with
 	PaymentMethod   PaymentMethod
 	PaymentAddress  string    // ton_memo: where to send TON
-	PaymentMemo     string    // ton_memo: the order's own memo, e.g. "STARS-A1B2C3"
+	PaymentMemo     string    // ton_memo: the order's own memo, e.g. "STARS-a1b2c3"
 	ClientReference string    // partner's free text, ≤ 128 characters
 	Source          string    // which front door created it: "bot", "api", "simple_api"
 	ExpiresAt       time.Time // ton_memo: payment deadline; zero for balance orders
