@@ -6,18 +6,23 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"starsbot/api"
 	"starsbot/config"
+	"starsbot/fulfillment"
 	"starsbot/shop"
 	"starsbot/store"
 )
@@ -29,6 +34,10 @@ const sandboxDepositAddress = "0QA3V5Wt4nKDBalItBQ3g6TDAiknFw_gT11cXzZdZFMP7uC5"
 
 // maintenanceInterval is how often unpaid orders past their TTL are expired.
 const maintenanceInterval = 15 * time.Second
+
+// sandboxPartnerID is the Telegram user id of the partner that a pure
+// sandbox (no TELEGRAM_TOKEN) creates so that its API can be called at once.
+const sandboxPartnerID = 1
 
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
@@ -90,19 +99,49 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("pricing: %w", err)
 	}
 	svc.Logger = logger.With("component", "shop")
+	if cfg.Fulfillment == config.FulfillmentSandbox {
+		svc.Recipients = fulfillment.Sandbox{}
+	}
+	metrics := api.NewMetrics()
+	svc.Subscribe(metrics.ObserveEvent)
+
+	srv := &api.Server{
+		Shop:         svc,
+		Addr:         cfg.HTTPAddr,
+		TopUpAddress: depositAddress,
+		Metrics:      metrics,
+		RateLimit:    cfg.APIRateLimit,
+		RateBurst:    int(cfg.APIRateBurst),
+		Logger:       logger.With("component", "api"),
+		Probes: map[string]api.Probe{
+			"store":    api.StoreProbe(db),
+			"chain":    api.StaticProbe(api.Component{Status: api.ComponentOK, Detail: "sandbox: simulated deposits are credited on arrival"}),
+			"bot":      api.StaticProbe(botComponent(cfg)),
+			"provider": api.StaticProbe(api.Component{Status: api.ComponentOK, Detail: cfg.Fulfillment + " (the fulfillment worker is not in this build yet: paid orders wait)"}),
+		},
+	}
+	if cfg.Sandbox() {
+		srv.Sandbox = &sandboxChain{svc: svc}
+	}
 
 	logger.Info("components",
 		"network", cfg.TONNetwork,
 		"db", cfg.DBPath(),
 		"deposit_address", depositAddress,
-		"bot", enabled(cfg.TelegramToken != "", "disabled: TELEGRAM_TOKEN is empty"),
+		"api", cfg.HTTPAddr,
+		"bot", botComponent(cfg).Detail,
 		"fulfillment", cfg.Fulfillment+" (worker not included in this build yet)",
 		"rate_source", rateSourceName(cfg),
-		"api", "not included in this build yet",
 	)
+	if cfg.Sandbox() && cfg.TelegramToken == "" {
+		if err := printSandboxPartner(ctx, svc, cfg.PublicURL, stdout); err != nil {
+			return fmt.Errorf("sandbox partner: %w", err)
+		}
+	}
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.RunMaintenance(ctx, maintenanceInterval) })
+	g.Go(func() error { return srv.Run(ctx) })
 	<-ctx.Done()
 	logger.Info("stopping")
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
@@ -112,11 +151,66 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-func enabled(on bool, otherwise string) string {
-	if on {
-		return "configured, not included in this build yet"
+func botComponent(cfg *config.Config) api.Component {
+	if cfg.TelegramToken == "" {
+		return api.Component{Status: api.ComponentDisabled, Detail: "disabled: TELEGRAM_TOKEN is empty"}
 	}
-	return otherwise
+	return api.Component{Status: api.ComponentDisabled, Detail: "configured, but the bot is not in this build yet"}
+}
+
+// printSandboxPartner creates the sandbox partner if needed, issues it a
+// fresh key of each dialect (revoking the previous ones: only hashes are
+// stored, so old keys cannot be shown again) and prints them with ready
+// commands. The keys go to stdout, never to the log.
+func printSandboxPartner(ctx context.Context, svc *shop.Service, baseURL string, w io.Writer) error {
+	u, err := svc.EnsureUser(ctx, shop.UserUpdate{ID: sandboxPartnerID, Username: "sandbox_partner", LanguageCode: "en"})
+	if err != nil {
+		return err
+	}
+	osk, _, err := svc.IssueKey(ctx, u.ID, shop.KeyPrefixOrders)
+	if err != nil {
+		return err
+	}
+	sk, _, err := svc.IssueKey(ctx, u.ID, shop.KeyPrefixSimple)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, `
+Sandbox partner ready (no real money). New API keys, issued at every start:
+  orders API (osk_): %[1]s
+  simple API (sk_):  %[2]s
+Balance %[3]s TON, top-up memo %[4]s. Try:
+  curl -s %[5]s/sandbox/v1/deposits -d '{"memo":"%[4]s","amount_ton":"10"}'
+  curl -s %[5]s/api/v1/balance -H "Authorization: Bearer %[1]s"
+  curl -s %[5]s/api/v1/orders/stars -H "Authorization: Bearer %[1]s" -H "Idempotency-Key: $(uuidgen)" \
+    -d '{"recipient_username":"pandus","quantity":100,"payment_method":"balance"}'
+
+`, osk, sk, u.Balance, u.Memo, baseURL)
+	return err
+}
+
+// sandboxChain is the sandbox's stand-in for the chain until the simulated
+// chain and its watcher land: it credits a simulated transfer at once
+// through the same Service.CreditDeposit that the real watcher calls.
+type sandboxChain struct {
+	svc *shop.Service
+
+	mu sync.Mutex
+	lt uint64
+}
+
+func (c *sandboxChain) Deposit(ctx context.Context, memo string, amount shop.NanoTON, txHash string) (string, error) {
+	if txHash == "" {
+		b := make([]byte, 32)
+		rand.Read(b)
+		txHash = hex.EncodeToString(b)
+	}
+	c.mu.Lock()
+	c.lt = max(c.lt+1, uint64(time.Now().UnixNano()))
+	lt := c.lt
+	c.mu.Unlock()
+	_, err := c.svc.CreditDeposit(ctx, shop.Transfer{Hash: txHash, LT: lt, Time: time.Now(), From: "sandbox", Amount: amount, Memo: memo}, nil)
+	return txHash, err
 }
 
 func rateSourceName(cfg *config.Config) string {

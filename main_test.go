@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-
+	"io"
+	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -36,21 +38,13 @@ func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	const token = "123456789:AAsecretsecretsecretsecretsecret"
 	env := envOf(map[string]string{"DATA_DIR": dir, "HTTP_ADDR": "127.0.0.1:0", "TELEGRAM_TOKEN": token})
-	var stderr syncBuffer
+	var stdout, stderr syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, env, &stderr, &stderr) }()
-
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stderr.String(), "msg=components") {
-		if time.Now().After(deadline) {
-			t.Fatalf("not started after 10s; log:\n%s", stderr.String())
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run returned early: %v\n%s", err, stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
+	go func() { done <- run(ctx, nil, env, &stdout, &stderr) }()
+	base := waitListening(t, &stderr, done)
+	if r, err := http.Get(base + "/api/v1/health"); err != nil || r.StatusCode != http.StatusOK {
+		t.Errorf("health: %v %v", r, err)
 	}
 	cancel()
 	if err := <-done; err != nil {
@@ -65,6 +59,9 @@ func TestRun(t *testing.T) {
 	if strings.Contains(log, "AAsecret") {
 		t.Errorf("log leaks the bot token:\n%s", log)
 	}
+	if strings.Contains(stdout.String(), "osk_") {
+		t.Errorf("a sandbox partner was printed although the bot is configured:\n%s", stdout.String())
+	}
 	db, err := store.Open(filepath.Join(dir, "starsbot.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +69,80 @@ func TestRun(t *testing.T) {
 	defer db.Close()
 	if err := db.Check(context.Background()); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestRun_SandboxPartner starts a pure sandbox (no bot), takes the keys it
+// prints and uses them: a simulated deposit, a balance, an order.
+func TestRun_SandboxPartner(t *testing.T) {
+	dir := t.TempDir()
+	env := envOf(map[string]string{"DATA_DIR": dir, "HTTP_ADDR": "127.0.0.1:0"})
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, env, &stdout, &stderr) }()
+	base := waitListening(t, &stderr, done)
+
+	osk := regexp.MustCompile(`osk_[A-Za-z0-9_-]{43}`).FindString(stdout.String())
+	sk := regexp.MustCompile(`\bsk_[A-Za-z0-9_-]{43}`).FindString(stdout.String())
+	memo := regexp.MustCompile(`AP[0-9]{9}`).FindString(stdout.String())
+	if osk == "" || sk == "" || memo == "" {
+		t.Fatalf("no keys or memo printed:\n%s", stdout.String())
+	}
+	call := func(method, path, key, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := call("POST", "/sandbox/v1/deposits", "", `{"memo":"`+memo+`","amount_ton":"10"}`); code != 200 {
+		t.Fatalf("deposit: %d %s", code, body)
+	}
+	if code, body := call("GET", "/api/v1/balance", sk, ""); code != 200 || body != `{"balance_ton":10,"currency":"TON"}`+"\n" {
+		t.Errorf("balance: %d %s", code, body)
+	}
+	if code, body := call("POST", "/api/v1/orders/stars", osk, `{"recipient_username":"pandus","quantity":100,"payment_method":"balance"}`); code != 200 || !strings.Contains(body, `"status":"paid"`) {
+		t.Errorf("order: %d %s", code, body)
+	}
+	if code, body := call("GET", "/metrics", "", ""); code != 200 || !strings.Contains(body, `starsbot_shop_events_total{type="deposit_credited"} 1`) {
+		t.Errorf("metrics: %d %s", code, body)
+	}
+	if log := stderr.String(); strings.Contains(log, osk[4:]) || strings.Contains(log, sk[3:]) {
+		t.Errorf("a key appears in the log:\n%s", log)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run = %v", err)
+	}
+}
+
+// waitListening waits for the API's "listening" log line and returns its
+// base URL.
+func waitListening(t *testing.T, stderr *syncBuffer, done <-chan error) string {
+	t.Helper()
+	re := regexp.MustCompile(`msg=listening component=api addr=(\S+)`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			return "http://" + m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not listening after 10s; log:\n%s", stderr.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run returned early: %v\n%s", err, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 

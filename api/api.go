@@ -70,7 +70,6 @@ const (
 type Server struct {
 	Shop         Shop             // required
 	Addr         string           // listen address for Run, e.g. "127.0.0.1:8080"
-	PublicURL    string           // base URL partners use; shown in docs
 	TopUpAddress string           // the deposit address shown with balances; required
 	Sandbox      SandboxChain     // nil: POST /sandbox/v1/deposits is not served
 	Probes       map[string]Probe // components for /health; "store" should be one

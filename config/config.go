@@ -55,6 +55,10 @@ const (
 	minRateTTL            = 5 * time.Second
 	maxRateTTL            = time.Hour
 	mnemonicWords         = 24
+	defaultAPIRateLimit   = 20
+	defaultAPIRateBurst   = 40
+	maxAPIRateLimit       = 10000
+	maxAPIRateBurst       = 100000
 	dbFileName            = "starsbot.db"
 )
 
@@ -137,6 +141,13 @@ type Config struct {
 	// RateTTL is how long a fetched rate is cached (RATE_TTL), 5s to 1h.
 	// Default 60s.
 	RateTTL time.Duration
+
+	// APIRateLimit is the partner API's sustained rate per key, in requests
+	// per second (API_RATE_LIMIT), more than 0 and at most 10000. Default 20.
+	APIRateLimit float64
+	// APIRateBurst is how many requests a key may send at once
+	// (API_RATE_BURST), 1 to 100000. Default 40.
+	APIRateBurst int64
 
 	// LogLevel is the slog level (LOG_LEVEL: debug, info, warn or error).
 	// Default info.
@@ -340,6 +351,16 @@ func parse(src *source) (*Config, error) {
 	c.RateJSONPath = p.str("RATE_JSON_PATH", defaultRateJSONPath)
 	c.RateTTL = p.duration("RATE_TTL", defaultRateTTL)
 
+	c.APIRateLimit = defaultAPIRateLimit
+	if v := src.get("API_RATE_LIMIT"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || strings.ContainsAny(v, "eEnNiIxX") {
+			p.fail("API_RATE_LIMIT", "must be a number of requests per second such as 20 or 0.5 (got %s)", quote(v))
+		}
+		c.APIRateLimit = r
+	}
+	c.APIRateBurst = p.int("API_RATE_BURST", defaultAPIRateBurst)
+
 	c.LogLevel = p.logLevel("LOG_LEVEL")
 	c.LogFormat = p.word("LOG_FORMAT", LogFormatText)
 
@@ -503,6 +524,13 @@ func (c Config) Validate() error {
 	}
 	if live && c.TONDepositAddress == "" && c.TONWalletMnemonic == "" {
 		return fail("TON_DEPOSIT_ADDRESS", "must be set on testnet/mainnet (or set TON_WALLET_MNEMONIC to derive it from the wallet)")
+	}
+
+	if !(c.APIRateLimit > 0 && c.APIRateLimit <= maxAPIRateLimit) {
+		return fail("API_RATE_LIMIT", "must be more than 0 and at most %d requests per second (got %v)", maxAPIRateLimit, c.APIRateLimit)
+	}
+	if c.APIRateBurst < 1 || c.APIRateBurst > maxAPIRateBurst {
+		return fail("API_RATE_BURST", "must be from 1 to %d (got %d)", maxAPIRateBurst, c.APIRateBurst)
 	}
 
 	switch c.LogLevel {

@@ -94,6 +94,8 @@ func TestLoad_Defaults(t *testing.T) {
 		TONUSDRate:       3_600_000,
 		RateJSONPath:     "the-open-network.usd",
 		RateTTL:          time.Minute,
+		APIRateLimit:     20,
+		APIRateBurst:     40,
 		LogLevel:         slog.LevelInfo,
 		LogFormat:        LogFormatText,
 		mnemonicVar:      "TON_WALLET_MNEMONIC",
@@ -197,6 +199,8 @@ func TestLoad_Values(t *testing.T) {
 		"RATE_URL":           "https://api.example.com/price?ids=the-open-network&vs=usd",
 		"RATE_JSON_PATH":     "data.ton.usd",
 		"RATE_TTL":           "5m",
+		"API_RATE_LIMIT":     "0.5",
+		"API_RATE_BURST":     "3",
 		"LOG_LEVEL":          "DEBUG",
 		"LOG_FORMAT":         "json",
 	})
@@ -225,6 +229,8 @@ func TestLoad_Values(t *testing.T) {
 	check("RateURL", c.RateURL, "https://api.example.com/price?ids=the-open-network&vs=usd")
 	check("RateJSONPath", c.RateJSONPath, "data.ton.usd")
 	check("RateTTL", c.RateTTL, 5*time.Minute)
+	check("APIRateLimit", c.APIRateLimit, 0.5)
+	check("APIRateBurst", c.APIRateBurst, int64(3))
 	check("LogLevel", c.LogLevel, slog.LevelDebug)
 	check("LogFormat", c.LogFormat, LogFormatJSON)
 }
@@ -257,6 +263,16 @@ func TestLoad_Errors(t *testing.T) {
 		{"api url query", env{"TELEGRAM_API_URL": "https://h.example/?a=1"}, "TELEGRAM_API_URL"},
 		{"api url newline", env{"TELEGRAM_API_URL": "https://h.example/\nx"}, "TELEGRAM_API_URL"},
 		{"admin ids word", env{"ADMIN_IDS": "abc"}, "ADMIN_IDS"},
+		{"rate limit word", env{"API_RATE_LIMIT": "fast"}, "API_RATE_LIMIT"},
+		{"rate limit zero", env{"API_RATE_LIMIT": "0"}, "API_RATE_LIMIT"},
+		{"rate limit negative", env{"API_RATE_LIMIT": "-1"}, "API_RATE_LIMIT"},
+		{"rate limit nan", env{"API_RATE_LIMIT": "NaN"}, "API_RATE_LIMIT"},
+		{"rate limit inf", env{"API_RATE_LIMIT": "Inf"}, "API_RATE_LIMIT"},
+		{"rate limit exponent", env{"API_RATE_LIMIT": "1e3"}, "API_RATE_LIMIT"},
+		{"rate limit huge", env{"API_RATE_LIMIT": "10001"}, "API_RATE_LIMIT"},
+		{"rate burst zero", env{"API_RATE_BURST": "0"}, "API_RATE_BURST"},
+		{"rate burst huge", env{"API_RATE_BURST": "100001"}, "API_RATE_BURST"},
+		{"rate burst fraction", env{"API_RATE_BURST": "1.5"}, "API_RATE_BURST"},
 		{"admin ids zero", env{"ADMIN_IDS": "0"}, "ADMIN_IDS"},
 		{"admin ids negative", env{"ADMIN_IDS": "1,-5"}, "ADMIN_IDS"},
 		{"admin ids plus", env{"ADMIN_IDS": "+5"}, "ADMIN_IDS"},
