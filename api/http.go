@@ -80,17 +80,20 @@ type simpleError struct {
 // writeJSON writes v with status. Encoding our own response types cannot
 // fail; if it ever does, the client gets a 500 and the log says why.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf) // ends with a newline
+	enc.SetEscapeHTML(false)     // JSON, not HTML: keep "<key>" readable
+	if err := enc.Encode(v); err != nil {
 		status = http.StatusInternalServerError
-		body = []byte(`{"ok":false,"error_code":"INTERNAL_ERROR","error_message":"Internal error.","data":null}`)
+		buf.Reset()
+		buf.WriteString(`{"ok":false,"error_code":"INTERNAL_ERROR","error_message":"Internal error.","data":null}` + "\n")
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	w.Write(buf.Bytes())
 }
 
 // ok writes data in the orders envelope with 200.
