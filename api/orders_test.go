@@ -364,8 +364,12 @@ func TestCancelOrder(t *testing.T) {
 			t.Errorf("got %v", d)
 		}
 	})
+	t.Run("Retry", func(t *testing.T) {
+		if d := h.post("/api/v1/orders/"+id+"/cancel", key, "").data(t); d["status"] != "cancelled" {
+			t.Errorf("got %v", d)
+		}
+	})
 	t.Run("ErrNotCancellable", func(t *testing.T) {
-		h.post("/api/v1/orders/"+id+"/cancel", key, "").wantError(t, http.StatusConflict, shop.ENOTCANCELLABLE)
 		h.post("/api/v1/orders/"+paid+"/cancel", key, "").wantError(t, http.StatusConflict, shop.ENOTCANCELLABLE)
 	})
 	t.Run("ErrValidation", func(t *testing.T) {

@@ -579,16 +579,21 @@ func (s *Service) markPaid(tx Tx, order *Order, txHash string) error {
 	return tx.Enqueue(order.ID)
 }
 
-// CancelOrder cancels an unpaid order of its owner.
+// CancelOrder cancels an unpaid order of its owner. Cancelling an order
+// that is already cancelled returns it unchanged, so a retried cancel
+// succeeds.
 //
 // Errors: NOT_FOUND (no such order, or not the user's),
-// ORDER_NOT_CANCELLABLE (not pending_payment).
+// ORDER_NOT_CANCELLABLE (neither pending_payment nor cancelled).
 func (s *Service) CancelOrder(ctx context.Context, userID, orderID int64) (*Order, error) {
 	var order *Order
 	err := s.Store.Update(ctx, func(tx Tx) error {
 		var err error
 		if order, err = findOwnOrder(tx, userID, orderID); err != nil {
 			return err
+		}
+		if order.Status == StatusCancelled {
+			return nil
 		}
 		if order.Status != StatusPendingPayment {
 			return Errorf(ENOTCANCELLABLE, "order %d is %s; only pending_payment orders can be cancelled", order.ID, order.Status)
