@@ -3,7 +3,6 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -190,32 +189,4 @@ func benchPercentile(sorted []time.Duration, p float64) float64 {
 	}
 	i := max(int(math.Ceil(p/100*float64(len(sorted))))-1, 0)
 	return float64(sorted[i]) / float64(time.Microsecond)
-}
-
-// TEMPORARY experiment: remove before handing back.
-func BenchmarkTmpExp(b *testing.B) {
-	for _, par := range []int{16, 32} {
-		b.Run(fmt.Sprintf("direct_par=%d", par), func(b *testing.B) {
-			ctx := context.Background()
-			svc, err := shop.NewService(storetest.Open(b), shop.StaticRate{TONUSD: 3_590_000, Since: time.Now()}, shop.DefaultPricing(), "UQBFJTkJ5hZdH7i6rWQTnm43zn6h2dPBV9lFZ2e98WvWABy_")
-			if err != nil {
-				b.Fatal(err)
-			}
-			svc.Logger = slog.New(slog.DiscardHandler)
-			svc.EnsureUser(ctx, shop.UserUpdate{ID: 1001, Username: "alice_1", LanguageCode: "en"})
-			svc.AdminCredit(ctx, 9, 1001, 1_000_000*shop.TON, "bench")
-			b.SetParallelism(par)
-			b.ResetTimer()
-			start := time.Now()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					if _, err := svc.CreateOrder(ctx, shop.CreateOrderRequest{UserID: 1001, Type: shop.OrderStars, Stars: 100, Recipient: "pandus", PaymentMethod: shop.PayBalance, Source: "api"}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
-		})
-	}
 }
