@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,8 +20,8 @@ import (
 // refuses a database written by a newer program.
 const SchemaVersion = 1
 
-// batchDelay is how long Update waits for other updates to join its commit.
-const batchDelay = 2 * time.Millisecond
+// maxBatch caps how many updates share one commit.
+const maxBatch = 1000
 
 var _ shop.Store = (*DB)(nil)
 
@@ -27,6 +29,16 @@ var _ shop.Store = (*DB)(nil)
 type DB struct {
 	bdb  *bolt.DB
 	path string
+
+	mu         sync.Mutex
+	pending    []*call // updates waiting for the next commit
+	committing bool    // a commit loop is running
+}
+
+// call is one Update waiting to be committed.
+type call struct {
+	fn   func(*bolt.Tx) error
+	done chan error // receives the commit's result, or errTrySolo
 }
 
 // Open opens or creates the database at path, creating its parent
@@ -41,7 +53,6 @@ func Open(path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	bdb.MaxBatchDelay = batchDelay
 	if err := bdb.Update(initSchema); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -95,8 +106,8 @@ func (db *DB) View(ctx context.Context, fn func(shop.Tx) error) error {
 }
 
 // Update runs fn in a read-write transaction that it commits together with
-// concurrent Updates (bbolt Batch: one fsync for all of them). fn may
-// therefore run more than once; when it fails inside a batch, it is re-run
+// concurrent Updates (group commit: one fsync for all of them). fn may
+// therefore run more than once; when it fails inside a group, it is re-run
 // alone and its error is returned unchanged, with nothing it wrote
 // committed. Update returns ctx.Err() without running fn if ctx is already
 // done.
@@ -104,9 +115,89 @@ func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.bdb.Batch(func(btx *bolt.Tx) error {
-		return fn(&tx{btx: btx})
-	})
+	return db.update(func(btx *bolt.Tx) error { return fn(&tx{btx: btx}) })
+}
+
+// update is Update on the raw bbolt transaction.
+//
+// Unlike bolt.DB.Batch, which holds a group open for MaxBatchDelay before
+// committing it, a group here is committed as soon as the previous commit
+// ends: every update that arrived meanwhile joins it. Under load the groups
+// are as large as with Batch, and nobody waits on a timer; alone, an update
+// commits at once.
+func (db *DB) update(fn func(*bolt.Tx) error) error {
+	c := &call{fn: fn, done: make(chan error, 1)}
+	db.mu.Lock()
+	db.pending = append(db.pending, c)
+	if !db.committing {
+		db.committing = true
+		go db.commitLoop()
+	}
+	db.mu.Unlock()
+	err := <-c.done
+	if err == errTrySolo {
+		return db.bdb.Update(fn)
+	}
+	return err
+}
+
+// commitLoop commits the pending updates, group after group, until none is
+// left.
+func (db *DB) commitLoop() {
+	for {
+		db.mu.Lock()
+		n := min(len(db.pending), maxBatch)
+		if n == 0 {
+			db.committing = false
+			db.mu.Unlock()
+			return
+		}
+		group := db.pending[:n:n]
+		db.pending = db.pending[n:]
+		db.mu.Unlock()
+		db.commit(group)
+	}
+}
+
+// errTrySolo tells a caller that its fn failed inside a group and must be
+// re-run in a transaction of its own.
+var errTrySolo = errors.New("store: run this update alone")
+
+// commit runs group in one transaction. A fn that fails (or panics) is
+// taken out and sent back to run alone, and the rest is retried, as
+// bolt.DB.Batch does, so that one bad update never fails the others.
+func (db *DB) commit(group []*call) {
+	for len(group) > 0 {
+		failed := -1
+		err := db.bdb.Update(func(btx *bolt.Tx) error {
+			for i, c := range group {
+				if err := safeCall(c.fn, btx); err != nil {
+					failed = i
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			for _, c := range group {
+				c.done <- err
+			}
+			return
+		}
+		group[failed].done <- errTrySolo
+		group = append(group[:failed], group[failed+1:]...)
+	}
+}
+
+// safeCall runs fn, turning a panic into an error; the caller's solo re-run
+// panics again in the caller's own goroutine.
+func safeCall(fn func(*bolt.Tx) error, btx *bolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: update panicked: %v", p)
+		}
+	}()
+	return fn(btx)
 }
 
 // WriteTo writes a consistent snapshot of the whole database file to w, for

@@ -143,6 +143,49 @@ func TestDB_Update_Concurrent(t *testing.T) {
 	check(t, db)
 }
 
+// TestDB_Update_Panic checks that an update that panics inside a group
+// panics in its own caller and leaves the others committed.
+func TestDB_Update_Panic(t *testing.T) {
+	db := storetest.Open(t)
+	const n = 20
+	var wg sync.WaitGroup
+	panicked := make([]any, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			defer func() { panicked[i] = recover() }()
+			errs[i] = db.Update(context.Background(), func(tx shop.Tx) error {
+				id := int64(i + 1)
+				if err := tx.PutUser(newUser(id, fmt.Sprintf("user_%03d", id), fmt.Sprintf("AP%d", id))); err != nil {
+					return err
+				}
+				if i == 7 {
+					panic("boom")
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		switch {
+		case i == 7 && panicked[i] != "boom":
+			t.Errorf("update 7 did not panic in its caller: %v", panicked[i])
+		case i != 7 && (panicked[i] != nil || errs[i] != nil):
+			t.Errorf("update %d: panic %v, err %v", i, panicked[i], errs[i])
+		}
+	}
+	view(t, db, func(tx shop.Tx) error {
+		for i := range n {
+			_, err := tx.FindUserByID(int64(i + 1))
+			if (i == 7) != (shop.ErrorCode(err) == shop.ENOTFOUND) {
+				t.Errorf("user %d: %v", i+1, err)
+			}
+		}
+		return nil
+	})
+}
+
 func TestDB_Context(t *testing.T) {
 	db := storetest.Open(t)
 	ctx, cancel := context.WithCancel(t.Context())

@@ -24,7 +24,8 @@
 //	queue           orderID → queueRecord
 //	cursors         account → cursorRecord
 //
-// Update commits through bbolt's Batch, so concurrent updates share one
-// fsync (group commit); a function that fails inside a batch is re-run alone,
-// as shop.Store documents.
+// Update commits concurrent updates together, one fsync for all of them
+// (group commit): a group is committed as soon as the previous commit ends,
+// without bbolt Batch's timer. A function that fails inside a group is
+// re-run alone, as shop.Store documents.
 package store
