@@ -1,7 +1,6 @@
 package api
 
 import (
-	"math"
 	"net/http"
 
 	"starsbot/shop"
@@ -39,15 +38,11 @@ type ledgerListJSON struct {
 }
 
 func (s *Server) transactions(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryInt(r, "limit", shop.DefaultPageSize, 1, shop.MaxPageSize)
+	limit, before, err := pageQuery(r)
 	if err != nil {
 		return err
 	}
-	before, err := queryInt(r, "cursor", 0, 1, math.MaxInt64)
-	if err != nil {
-		return err
-	}
-	entries, next, err := s.Shop.Ledger(r.Context(), shop.LedgerFilter{UserID: partner(r).ID, Before: uint64(before), Limit: int(limit)})
+	entries, next, err := s.Shop.Ledger(r.Context(), shop.LedgerFilter{UserID: partner(r).ID, Before: uint64(before), Limit: limit})
 	if err != nil {
 		return err
 	}

@@ -225,6 +225,17 @@ func queryInt(r *http.Request, name string, def, lo, hi int64) (int64, error) {
 	return n, nil
 }
 
+// pageQuery parses a listing's limit (1..100, default 20) and cursor (an id
+// from a previous page's next_cursor; absent = from the newest).
+func pageQuery(r *http.Request) (limit int, before int64, err error) {
+	n, err := queryInt(r, "limit", shop.DefaultPageSize, 1, shop.MaxPageSize)
+	if err != nil {
+		return 0, 0, err
+	}
+	before, err = queryInt(r, "cursor", 0, 1, math.MaxInt64)
+	return int(n), before, err
+}
+
 // requireQuery returns a required query parameter.
 func requireQuery(r *http.Request, name string) (string, error) {
 	v := r.URL.Query().Get(name)

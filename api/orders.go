@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"math"
 	"net/http"
 	"strconv"
 
@@ -206,11 +205,7 @@ func (s *Server) cancelOrder(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryInt(r, "limit", shop.DefaultPageSize, 1, shop.MaxPageSize)
-	if err != nil {
-		return err
-	}
-	before, err := queryInt(r, "cursor", 0, 1, math.MaxInt64)
+	limit, before, err := pageQuery(r)
 	if err != nil {
 		return err
 	}
@@ -220,7 +215,7 @@ func (s *Server) listOrders(w http.ResponseWriter, r *http.Request) error {
 		Status: shop.OrderStatus(q.Get("status")),
 		Type:   shop.OrderType(q.Get("order_type")),
 		Before: before,
-		Limit:  int(limit),
+		Limit:  limit,
 	})
 	if err != nil {
 		return err
