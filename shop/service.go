@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -944,107 +945,150 @@ const (
 // Errors: VALIDATION_ERROR (bad hash, non-positive amount, oversized
 // fields).
 func (s *Service) CreditDeposit(ctx context.Context, t Transfer, cur *Cursor) (*Deposit, error) {
-	t.Hash = strings.ToLower(strings.TrimSpace(t.Hash))
-	if t.Hash == "" || len(t.Hash) > maxTxHashBytes {
-		return nil, Errorf(EVALIDATION, "tx hash must be 1-%d hex characters", maxTxHashBytes)
+	deps, err := s.CreditDeposits(ctx, []Transfer{t}, cur)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := hex.DecodeString(t.Hash); err != nil {
-		return nil, Errorf(EVALIDATION, "tx hash must be hex")
-	}
-	if t.Amount <= 0 {
-		return nil, Errorf(EVALIDATION, "deposit amount must be positive")
-	}
-	if len(t.From) > maxAddrBytes {
-		return nil, Errorf(EVALIDATION, "sender address too long")
-	}
-	t.Memo = truncateUTF8(strings.ToValidUTF8(t.Memo, "\uFFFD"), maxMemoBytes)
-	if cur != nil {
-		cur.Hash = strings.ToLower(cur.Hash)
-	}
+	return deps[0], nil
+}
 
-	var dep *Deposit
+// CreditDeposits books transfers in one store transaction, in order, each as
+// CreditDeposit would, and saves cur (when not nil) in the same
+// transaction. The chain watcher uses it to catch up many transfers with one
+// commit. If any transfer is invalid nothing is booked.
+//
+// Errors: VALIDATION_ERROR (naming the first invalid transfer).
+func (s *Service) CreditDeposits(ctx context.Context, ts []Transfer, cur *Cursor) ([]*Deposit, error) {
+	ts = slices.Clone(ts)
+	for i := range ts {
+		if err := ts[i].normalize(); err != nil {
+			if len(ts) > 1 {
+				return nil, Errorf(EVALIDATION, "transfer %d (%s): %s", i, truncateUTF8(ts[i].Hash, 16), ErrorMessage(err))
+			}
+			return nil, err
+		}
+	}
+	if cur != nil {
+		c := *cur
+		c.Hash = strings.ToLower(c.Hash)
+		cur = &c
+	}
+	var deps []*Deposit
 	var events []Event
 	err := s.Store.Update(ctx, func(tx Tx) error {
-		dep, events = nil, events[:0]
+		deps, events = deps[:0], events[:0]
 		if cur != nil {
 			if err := tx.PutCursor(cur); err != nil {
 				return err
 			}
 		}
-		if old, err := tx.FindDepositByHash(t.Hash); err == nil {
-			dep = old
-			return nil
-		} else if ErrorCode(err) != ENOTFOUND {
-			return err
-		}
-		now := s.now()
-		dep = &Deposit{TxHash: t.Hash, LT: t.LT, From: t.From, Amount: t.Amount, Memo: t.Memo, ChainTime: t.Time.UTC(), CreatedAt: now}
-		memo := NormalizeMemo(t.Memo)
-
-		credit := func(user *User, amount NanoTON, orderID int64) error {
-			balance, err := s.post(tx, user, &LedgerEntry{Type: LedgerDeposit, Amount: amount, TxHash: t.Hash, OrderID: orderID})
+		for i := range ts {
+			dep, evs, err := s.credit(tx, &ts[i])
 			if err != nil {
 				return err
 			}
-			events = append(events, Event{Type: EventDepositCredited, UserID: user.ID, OrderID: orderID, Amount: amount, Balance: balance})
-			return nil
-		}
-
-		if memo == "" {
-			dep.Status = DepositUnmatched
-		} else if user, err := tx.FindUserByMemo(memo); err == nil {
-			dep.Status, dep.UserID = DepositCredited, user.ID
-			if err := credit(user, t.Amount, 0); err != nil {
-				return err
-			}
-		} else if ErrorCode(err) != ENOTFOUND {
-			return err
-		} else if order, err := tx.FindOrderByMemo(memo); err == nil {
-			owner, err := findUser(tx, order.UserID)
-			if err != nil {
-				return err
-			}
-			dep.UserID, dep.OrderID, dep.Status = owner.ID, order.ID, DepositCredited
-			sentAt := dep.ChainTime
-			if sentAt.IsZero() {
-				sentAt = now
-			}
-			onTime := (order.Status == StatusPendingPayment || order.Status == StatusExpired) && sentAt.Before(order.ExpiresAt)
-			surplus := t.Amount
-			if onTime && t.Amount >= order.PriceTON {
-				dep.Status = DepositOrderPaid
-				surplus = t.Amount - order.PriceTON
-				if err := s.markPaid(tx, order, t.Hash); err != nil {
-					return err
-				}
-				events = append(events, Event{Type: EventOrderPaid, UserID: order.UserID, OrderID: order.ID})
-			}
-			if surplus > 0 {
-				if err := credit(owner, surplus, order.ID); err != nil {
-					return err
-				}
-			}
-		} else if ErrorCode(err) != ENOTFOUND {
-			return err
-		} else {
-			dep.Status = DepositUnmatched
-		}
-		if err := tx.PutDeposit(dep); err != nil {
-			return err
-		}
-		if dep.Status == DepositUnmatched {
-			events = append(events, Event{Type: EventUnmatchedDeposit, DepositID: dep.ID, Amount: dep.Amount})
+			deps, events = append(deps, dep), append(events, evs...)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.emit(events...)
+	return deps, nil
+}
+
+// normalize validates a transfer from the chain and puts it in canonical
+// form.
+func (t *Transfer) normalize() error {
+	t.Hash = strings.ToLower(strings.TrimSpace(t.Hash))
+	if t.Hash == "" || len(t.Hash) > maxTxHashBytes {
+		return Errorf(EVALIDATION, "tx hash must be 1-%d hex characters", maxTxHashBytes)
+	}
+	if _, err := hex.DecodeString(t.Hash); err != nil {
+		return Errorf(EVALIDATION, "tx hash must be hex")
+	}
+	if t.Amount <= 0 {
+		return Errorf(EVALIDATION, "deposit amount must be positive")
+	}
+	if len(t.From) > maxAddrBytes {
+		return Errorf(EVALIDATION, "sender address too long")
+	}
+	t.Memo = truncateUTF8(strings.ToValidUTF8(t.Memo, "\uFFFD"), maxMemoBytes)
+	return nil
+}
+
+// credit books one normalized transfer in tx, exactly once per hash, and
+// returns its deposit and the events to emit after commit.
+func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
+	if old, err := tx.FindDepositByHash(t.Hash); err == nil {
+		return old, nil, nil
+	} else if ErrorCode(err) != ENOTFOUND {
+		return nil, nil, err
+	}
+	var events []Event
+	now := s.now()
+	dep := &Deposit{TxHash: t.Hash, LT: t.LT, From: t.From, Amount: t.Amount, Memo: t.Memo, ChainTime: t.Time.UTC(), CreatedAt: now}
+	memo := NormalizeMemo(t.Memo)
+
+	credit := func(user *User, amount NanoTON, orderID int64) error {
+		balance, err := s.post(tx, user, &LedgerEntry{Type: LedgerDeposit, Amount: amount, TxHash: t.Hash, OrderID: orderID})
+		if err != nil {
+			return err
+		}
+		events = append(events, Event{Type: EventDepositCredited, UserID: user.ID, OrderID: orderID, Amount: amount, Balance: balance})
+		return nil
+	}
+
+	if memo == "" {
+		dep.Status = DepositUnmatched
+	} else if user, err := tx.FindUserByMemo(memo); err == nil {
+		dep.Status, dep.UserID = DepositCredited, user.ID
+		if err := credit(user, t.Amount, 0); err != nil {
+			return nil, nil, err
+		}
+	} else if ErrorCode(err) != ENOTFOUND {
+		return nil, nil, err
+	} else if order, err := tx.FindOrderByMemo(memo); err == nil {
+		owner, err := findUser(tx, order.UserID)
+		if err != nil {
+			return nil, nil, err
+		}
+		dep.UserID, dep.OrderID, dep.Status = owner.ID, order.ID, DepositCredited
+		sentAt := dep.ChainTime
+		if sentAt.IsZero() {
+			sentAt = now
+		}
+		onTime := (order.Status == StatusPendingPayment || order.Status == StatusExpired) && sentAt.Before(order.ExpiresAt)
+		surplus := t.Amount
+		if onTime && t.Amount >= order.PriceTON {
+			dep.Status = DepositOrderPaid
+			surplus = t.Amount - order.PriceTON
+			if err := s.markPaid(tx, order, t.Hash); err != nil {
+				return nil, nil, err
+			}
+			events = append(events, Event{Type: EventOrderPaid, UserID: order.UserID, OrderID: order.ID})
+		}
+		if surplus > 0 {
+			if err := credit(owner, surplus, order.ID); err != nil {
+				return nil, nil, err
+			}
+		}
+	} else if ErrorCode(err) != ENOTFOUND {
+		return nil, nil, err
+	} else {
+		dep.Status = DepositUnmatched
+	}
+	if err := tx.PutDeposit(dep); err != nil {
+		return nil, nil, err
+	}
+	if dep.Status == DepositUnmatched {
+		events = append(events, Event{Type: EventUnmatchedDeposit, Amount: dep.Amount})
+	}
 	for i := range events {
 		events[i].DepositID = dep.ID
 	}
-	s.emit(events...)
-	return dep, nil
+	return dep, events, nil
 }
 
 // AssignDeposit credits an unmatched deposit to a user, once, on an admin's

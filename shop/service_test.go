@@ -1034,3 +1034,70 @@ func TestService_Reopen(t *testing.T) {
 		t.Errorf("order id %d reused after reopen (previous %d)", next.ID, order.ID)
 	}
 }
+
+func TestService_CreditDeposits(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	u := e.user(alice, "alice_1", 0)
+	o, err := e.svc.CreateOrder(ctx, starsReq(alice, shop.PayTONMemo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := func(i int, memo string, amount shop.NanoTON) shop.Transfer {
+		return shop.Transfer{Hash: fmt.Sprintf("%064x", i), LT: uint64(i), Time: e.now, Amount: amount, Memo: memo}
+	}
+
+	t.Run("ErrValidation_NothingBooked", func(t *testing.T) {
+		cur := &shop.Cursor{Account: depositAddr, LT: 9, Hash: fmt.Sprintf("%064x", 9)}
+		_, err := e.svc.CreditDeposits(ctx, []shop.Transfer{tr(1, u.Memo, shop.TON), tr(2, u.Memo, 0)}, cur)
+		wantCode(t, err, shop.EVALIDATION)
+		if !strings.Contains(shop.ErrorMessage(err), "transfer 1") {
+			t.Errorf("message %q", shop.ErrorMessage(err))
+		}
+		if b := e.balance(alice); b != 0 {
+			t.Errorf("balance %s", b)
+		}
+		if c, err := e.svc.Cursor(ctx, depositAddr); err == nil {
+			t.Errorf("cursor saved: %+v", c)
+		}
+	})
+	t.Run("OK", func(t *testing.T) {
+		cur := &shop.Cursor{Account: depositAddr, LT: 4, Hash: strings.ToUpper(fmt.Sprintf("%064x", 4))}
+		deps, err := e.svc.CreditDeposits(ctx, []shop.Transfer{
+			tr(1, u.Memo, shop.TON),
+			tr(2, o.PaymentMemo, o.PriceTON),
+			tr(1, u.Memo, shop.TON), // the same transaction twice in one batch
+			tr(3, "nobody", shop.TON),
+		}, cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []shop.DepositStatus{shop.DepositCredited, shop.DepositOrderPaid, shop.DepositCredited, shop.DepositUnmatched}
+		for i, d := range deps {
+			if d.Status != want[i] {
+				t.Errorf("deposit %d: %s, want %s", i, d.Status, want[i])
+			}
+		}
+		if deps[0].ID != deps[2].ID {
+			t.Errorf("the repeated transaction was booked twice")
+		}
+		if b := e.balance(alice); b != shop.TON {
+			t.Errorf("balance %s, want 1 TON", b)
+		}
+		c, err := e.svc.Cursor(ctx, depositAddr)
+		if err != nil || c.LT != 4 || c.Hash != fmt.Sprintf("%064x", 4) {
+			t.Errorf("cursor %+v, %v", c, err)
+		}
+		var types []shop.EventType
+		for _, ev := range e.takeEvents() {
+			types = append(types, ev.Type)
+			if ev.DepositID == 0 {
+				t.Errorf("event %s without deposit id", ev.Type)
+			}
+		}
+		if fmt.Sprint(types) != "[deposit_credited order_paid unmatched_deposit]" {
+			t.Errorf("events %v", types)
+		}
+	})
+	e.check()
+}
