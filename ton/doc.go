@@ -1,0 +1,7 @@
+// Package ton watches the service wallet for deposits and sends payouts; it
+// is the only importer of tonutils-go.
+//
+// Everything else in the program sees the chain through the shop's types
+// (shop.Transfer, shop.Cursor, shop.NanoTON), so the TON library, its
+// version quirks and its cell formats stay behind this package.
+package ton

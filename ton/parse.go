@@ -1,0 +1,174 @@
+package ton
+
+import (
+	"encoding/hex"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tlb"
+	"github.com/xssnick/tonutils-go/tvm/cell"
+
+	"starsbot/shop"
+)
+
+// Skip reasons, also the values of the watcher's skipped-transactions metric label.
+const (
+	SkipNoInMessage = "no_in_message" // no inbound message (tick-tock, storage, ...)
+	SkipExternal    = "external"      // inbound message is not internal (e.g. our own wallet's external)
+	SkipBounced     = "bounced"       // a bounce of one of our own outgoing messages coming back
+	SkipOutgoing    = "outgoing"      // the transaction sent something (a bounce back, a payout)
+	SkipZeroValue   = "zero_value"    // the message carried no TON
+	SkipTooLarge    = "too_large"     // more than math.MaxInt64 nanoTON (beyond the total supply)
+	SkipNotComment  = "not_comment"   // body is not a text comment (other op, encrypted, malformed)
+	SkipInvalidUTF8 = "invalid_utf8"  // text comment that is not UTF-8 (incl. 0xff "binary comments")
+)
+
+// maxMemoBytes is the longest memo ParseTransfer returns; longer comments
+// are cut on a UTF-8 boundary. It equals the shop's limit.
+const maxMemoBytes = 512
+
+// maxFromBytes is the shop's limit on the sender address.
+const maxFromBytes = 128
+
+// ParseTransfer turns a transaction of our deposit wallet into a shop.Transfer, or says why it is not a deposit.
+//
+// A deposit is an internal inbound message that is not a bounce, whose
+// transaction produced no outgoing message (tx.OutMsgCount == 0: at
+// tonutils-go v1.18.0 tx.IO.Out is non-nil even when empty), with a positive
+// value and a body that is either a text comment (32-bit op 0, then a
+// byte-aligned snake string, valid UTF-8) or empty. An empty body is what
+// wallets send for a transfer without a comment (tonutils' own
+// Wallet.BuildTransfer leaves Body nil for comment ""); it is kept as a
+// transfer with Memo "" so that the money becomes an unmatched deposit for
+// an admin instead of being lost.
+//
+// The memo is the comment trimmed of surrounding white space, cut to at most
+// maxMemoBytes on a UTF-8 boundary; case and inner characters are kept as
+// sent. Hash is hex of tx.Hash, which the caller must have set (ListTransactions
+// does). ParseTransfer never panics, whatever tx holds.
+func ParseTransfer(tx *tlb.Transaction) (t shop.Transfer, skip string) {
+	if tx == nil || tx.IO.In == nil || tx.IO.In.Msg == nil {
+		return shop.Transfer{}, SkipNoInMessage
+	}
+	// The type switch on the concrete message, not MsgType + AsInternal
+	// (an unchecked assertion that panics on a mismatch, tlb/message.go:500).
+	var in *tlb.InternalMessage
+	switch m := tx.IO.In.Msg.(type) {
+	case *tlb.InternalMessage:
+		in = m
+	default:
+		return shop.Transfer{}, SkipExternal
+	}
+	if in == nil {
+		return shop.Transfer{}, SkipNoInMessage
+	}
+	if in.Bounced {
+		return shop.Transfer{}, SkipBounced
+	}
+	if tx.OutMsgCount != 0 {
+		return shop.Transfer{}, SkipOutgoing
+	}
+	nano := in.Amount.Nano() // a copy; 0 for the zero Coins
+	if nano.Sign() <= 0 {
+		return shop.Transfer{}, SkipZeroValue
+	}
+	if !nano.IsInt64() {
+		return shop.Transfer{}, SkipTooLarge
+	}
+	memo, skip := comment(in.Body)
+	if skip != "" {
+		return shop.Transfer{}, skip
+	}
+	return shop.Transfer{
+		Hash:   hex.EncodeToString(tx.Hash),
+		LT:     tx.LT,
+		Time:   time.Unix(int64(tx.Now), 0).UTC(),
+		From:   sender(in.SrcAddr),
+		Amount: shop.NanoTON(nano.Int64()),
+		Memo:   memo,
+	}, ""
+}
+
+// sender renders a source address in user-friendly form (address.String,
+// "EQ…" for an address read from a message), or "" when there is none.
+func sender(a *address.Address) string {
+	if a == nil || a.IsAddrNone() {
+		return ""
+	}
+	s := a.String()
+	if len(s) > maxFromBytes { // only non-standard (var) addresses; never on a real transfer
+		return ""
+	}
+	return s
+}
+
+// comment reads a message body as a text comment. An absent or empty body
+// is a transfer without a comment (memo "").
+func comment(body *cell.Cell) (memo string, skip string) {
+	if body == nil {
+		return "", ""
+	}
+	s, err := body.BeginParse()
+	if err != nil {
+		return "", SkipNotComment
+	}
+	if s.BitsLeft() == 0 && s.RefsNum() == 0 {
+		return "", ""
+	}
+	op, err := s.LoadUInt(32)
+	if err != nil || op != 0 {
+		return "", SkipNotComment
+	}
+	text, ok := snake(s)
+	if !ok {
+		return "", SkipNotComment
+	}
+	if !utf8.Valid(text) {
+		return "", SkipInvalidUTF8
+	}
+	return cutMemo(strings.TrimSpace(string(text))), ""
+}
+
+// snake reads the rest of s as snake data: whole bytes in each cell, at
+// most one ref, continued in that ref. It is Slice.LoadBinarySnake
+// (tvm/cell/slice.go:898) made strict: that one pads a cell whose bit count
+// is not a multiple of 8 with zero bits instead of failing.
+func snake(s *cell.Slice) ([]byte, bool) {
+	var data []byte
+	for {
+		bits := s.BitsLeft()
+		if bits%8 != 0 || s.RefsNum() > 1 {
+			return nil, false
+		}
+		if bits > 0 {
+			b, err := s.LoadSlice(bits)
+			if err != nil {
+				return nil, false
+			}
+			data = append(data, b...)
+		}
+		if s.RefsNum() == 0 {
+			return data, true
+		}
+		next, err := s.LoadRef()
+		if err != nil {
+			return nil, false
+		}
+		s = next
+	}
+}
+
+// cutMemo cuts s to at most maxMemoBytes without splitting a rune, and
+// trims white space the cut may have left at the end.
+func cutMemo(s string) string {
+	if len(s) <= maxMemoBytes {
+		return s
+	}
+	n := maxMemoBytes
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strings.TrimSpace(s[:n])
+}
