@@ -23,6 +23,8 @@
 //	idempotency     userID ‖ key → idempotencyRecord
 //	queue           orderID → queueRecord
 //	cursors         account → cursorRecord
+//	sim_chain       account ‖ 0 ‖ lt → simRecord (sandbox: the simulated chain)
+//	sim_hashes      lower(txHash) → account ‖ 0 ‖ lt
 //
 // Update commits concurrent updates together, one fsync for all of them
 // (group commit): a group is committed as soon as the previous commit ends,

@@ -27,12 +27,15 @@ var (
 	bucketIdempotency   = []byte("idempotency")
 	bucketQueue         = []byte("queue")
 	bucketCursors       = []byte("cursors")
+	bucketSimChain      = []byte("sim_chain")
+	bucketSimHashes     = []byte("sim_hashes")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketUsers, bucketUsernames, bucketMemos, bucketAPIKeys,
 		bucketUserAPIKeys, bucketOrders, bucketUserOrders, bucketOrderStatus,
 		bucketOrderRefs, bucketLedger, bucketUserLedger, bucketDeposits,
 		bucketDepositHashes, bucketIdempotency, bucketQueue, bucketCursors,
+		bucketSimChain, bucketSimHashes,
 	}
 
 	keySchemaVersion = []byte("schema_version")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,7 +54,23 @@ type Watcher struct {
 	// deposit, with its reason (for a metric).
 	OnSkip func(reason string)
 
-	synced atomic.Int64 // unix nanoseconds of the block the last complete poll read
+	synced   atomic.Int64 // unix nanoseconds of the block the last complete poll read
+	poke     chan struct{}
+	pokeOnce sync.Once
+}
+
+// Poke makes a running watcher poll now instead of at its next interval.
+// It never blocks.
+func (w *Watcher) Poke() {
+	select {
+	case w.pokes() <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Watcher) pokes() chan struct{} {
+	w.pokeOnce.Do(func() { w.poke = make(chan struct{}, 1) })
+	return w.poke
 }
 
 // Run polls until ctx is done. Chain errors are logged and retried with
@@ -65,6 +82,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		interval = DefaultPollInterval
 	}
 	backoff := interval
+	poke := w.pokes()
 	for {
 		wait := interval
 		if _, err := w.Poll(ctx); err != nil {
@@ -79,6 +97,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-poke:
 		case <-time.After(wait):
 		}
 	}

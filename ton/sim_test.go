@@ -1,0 +1,97 @@
+package ton
+
+import (
+	"context"
+	"crypto/sha256"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+
+	"starsbot/shop"
+)
+
+func TestSimSender(t *testing.T) {
+	a, err := address.ParseAddr(simSender)
+	h := sha256.Sum256([]byte("starsbot sandbox sender"))
+	if err != nil || !a.IsTestnetOnly() || a.IsBounceable() || string(a.Data()) != string(h[:]) {
+		t.Fatalf("simSender %s: %v", simSender, err)
+	}
+}
+
+// TestSimChain_Watcher runs simulated deposits through the watcher and the
+// shop, across a restart of both, as the sandbox does.
+func TestSimChain_Watcher(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	sim := &SimChain{Store: e.db, Account: account, Now: func() time.Time { return t0 }}
+	e.w.Chain = sim
+	e.w.FromStart = true
+
+	hash := strings.Repeat("ab", 32)
+	for range 2 { // the same tx_hash twice
+		if got, err := sim.Deposit(ctx, e.alice.Memo, shop.TON, hash); err != nil || got != hash {
+			t.Fatalf("Deposit = %q, %v", got, err)
+		}
+	}
+	for range 20 {
+		if _, err := sim.Deposit(ctx, strings.ToLower(e.alice.Memo), shop.TON, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.poll(); n != 21 {
+		t.Fatalf("polled %d, want 21", n)
+	}
+	if got := e.balance(); got != 21*shop.TON {
+		t.Errorf("balance %s, want 21", got)
+	}
+
+	// A new watcher over the same store (a restart) sees nothing new, then
+	// the next deposit.
+	w2 := &Watcher{Chain: &SimChain{Store: e.db, Account: account}, Shop: e.svc, Account: account, FromStart: true}
+	if n, err := w2.Poll(ctx); err != nil || n != 0 {
+		t.Fatalf("after restart: %d, %v", n, err)
+	}
+	if _, err := sim.Deposit(ctx, e.alice.Memo, 5, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w2.Poll(ctx); err != nil || n != 1 || e.balance() != 21*shop.TON+5 {
+		t.Fatalf("after restart: %d, %v, balance %s", n, err, e.balance())
+	}
+}
+
+func TestSimChain_DepositErrors(t *testing.T) {
+	e := newEnv(t)
+	sim := &SimChain{Store: e.db, Account: account}
+	for _, tt := range []struct {
+		amount shop.NanoTON
+		hash   string
+	}{{0, ""}, {-1, ""}, {1, "xyz"}, {1, "abcd"}} {
+		if _, err := sim.Deposit(context.Background(), "m", tt.amount, tt.hash); shop.ErrorCode(err) != shop.EVALIDATION {
+			t.Errorf("Deposit(%d, %q) = %v", tt.amount, tt.hash, err)
+		}
+	}
+}
+
+func TestWatcher_Poke(t *testing.T) {
+	e := newEnv(t)
+	e.w.Interval = time.Hour
+	sim := &SimChain{Store: e.db, Account: account, OnAppend: e.w.Poke}
+	e.w.Chain = sim
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.w.Run(ctx) }()
+	if _, err := sim.Deposit(ctx, e.alice.Memo, shop.TON, ""); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.balance() != shop.TON {
+		if time.Now().After(deadline) {
+			t.Fatal("a poke did not make the watcher poll")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
