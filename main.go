@@ -6,18 +6,16 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"starsbot/api"
@@ -25,6 +23,7 @@ import (
 	"starsbot/fulfillment"
 	"starsbot/shop"
 	"starsbot/store"
+	"starsbot/ton"
 )
 
 // sandboxDepositAddress is the simulated chain's service wallet: a
@@ -115,14 +114,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:       logger.With("component", "api"),
 		Probes: map[string]api.Probe{
 			"store":    api.StoreProbe(db),
-			"chain":    api.StaticProbe(api.Component{Status: api.ComponentOK, Detail: "sandbox: simulated deposits are credited on arrival"}),
 			"bot":      api.StaticProbe(botComponent(cfg)),
 			"provider": api.StaticProbe(api.Component{Status: api.ComponentOK, Detail: cfg.Fulfillment + " (the fulfillment worker is not in this build yet: paid orders wait)"}),
 		},
 	}
-	if cfg.Sandbox() {
-		srv.Sandbox = &sandboxChain{svc: svc}
+	// The sandbox's chain is simulated and kept in the store; its deposits
+	// are credited by the same watcher code as real ones.
+	sim := &ton.SimChain{Store: db, Account: depositAddress}
+	watcher := &ton.Watcher{
+		Chain:     sim,
+		Shop:      svc,
+		Account:   depositAddress,
+		FromStart: true, // the simulated history starts empty with the database
+		Logger:    logger.With("component", "ton"),
 	}
+	sim.OnAppend = watcher.Poke
+	srv.Sandbox = sim
+	srv.Probes["chain"] = chainProbe(watcher)
+	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "starsbot_ton_skipped_transactions_total",
+		Help: "Transactions of the deposit wallet that were not deposits, by reason.",
+	}, []string{"reason"})
+	watcher.OnSkip = func(reason string) { skipped.WithLabelValues(reason).Inc() }
+	metrics.Registerer().MustRegister(skipped, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "starsbot_ton_watcher_lag_seconds",
+		Help: "Now minus the time of the block the deposit watcher last read completely.",
+	}, func() float64 { lag, _ := watcher.Lag(); return lag.Seconds() }))
 
 	logger.Info("components",
 		"network", cfg.TONNetwork,
@@ -142,6 +159,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return svc.RunMaintenance(ctx, maintenanceInterval) })
 	g.Go(func() error { return srv.Run(ctx) })
+	g.Go(func() error { return watcher.Run(ctx) })
 	<-ctx.Done()
 	logger.Info("stopping")
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
@@ -149,6 +167,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// maxWatcherLag is the lag above which /health calls the chain degraded.
+const maxWatcherLag = time.Minute
+
+// chainProbe reports the deposit watcher's lag.
+func chainProbe(w *ton.Watcher) api.Probe {
+	return func(context.Context) api.Component {
+		lag, ok := w.Lag()
+		if !ok {
+			return api.Component{Status: api.ComponentDegraded, Detail: "the deposit watcher has not completed a poll yet"}
+		}
+		secs := lag.Round(time.Second).Seconds()
+		c := api.Component{Status: api.ComponentOK, LagSeconds: &secs}
+		if lag > maxWatcherLag {
+			c.Status, c.Detail = api.ComponentDegraded, "the deposit watcher is behind the chain"
+		}
+		return c
+	}
 }
 
 func botComponent(cfg *config.Config) api.Component {
@@ -187,30 +224,6 @@ Balance %[3]s TON, top-up memo %[4]s. Try:
 
 `, osk, sk, u.Balance, u.Memo, baseURL)
 	return err
-}
-
-// sandboxChain is the sandbox's stand-in for the chain until the simulated
-// chain and its watcher land: it credits a simulated transfer at once
-// through the same Service.CreditDeposit that the real watcher calls.
-type sandboxChain struct {
-	svc *shop.Service
-
-	mu sync.Mutex
-	lt uint64
-}
-
-func (c *sandboxChain) Deposit(ctx context.Context, memo string, amount shop.NanoTON, txHash string) (string, error) {
-	if txHash == "" {
-		b := make([]byte, 32)
-		rand.Read(b)
-		txHash = hex.EncodeToString(b)
-	}
-	c.mu.Lock()
-	c.lt = max(c.lt+1, uint64(time.Now().UnixNano()))
-	lt := c.lt
-	c.mu.Unlock()
-	_, err := c.svc.CreditDeposit(ctx, shop.Transfer{Hash: txHash, LT: lt, Time: time.Now(), From: "sandbox", Amount: amount, Memo: memo}, nil)
-	return txHash, err
 }
 
 func rateSourceName(cfg *config.Config) string {

@@ -107,8 +107,20 @@ func TestRun_SandboxPartner(t *testing.T) {
 	if code, body := call("POST", "/sandbox/v1/deposits", "", `{"memo":"`+memo+`","amount_ton":"10"}`); code != 200 {
 		t.Fatalf("deposit: %d %s", code, body)
 	}
-	if code, body := call("GET", "/api/v1/balance", sk, ""); code != 200 || body != `{"balance_ton":10,"currency":"TON"}`+"\n" {
-		t.Errorf("balance: %d %s", code, body)
+	// The watcher credits the simulated transfer asynchronously, poked by
+	// the deposit.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		code, body := call("GET", "/api/v1/balance", sk, "")
+		if code == 200 && body == `{"balance_ton":10,"currency":"TON"}`+"\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("balance: %d %s", code, body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code, body := call("GET", "/api/v1/health", "", ""); code != 200 || !strings.Contains(body, `"chain":{"status":"ok","lag_seconds":`) {
+		t.Errorf("health: %d %s", code, body)
 	}
 	if code, body := call("POST", "/api/v1/orders/stars", osk, `{"recipient_username":"pandus","quantity":100,"payment_method":"balance"}`); code != 200 || !strings.Contains(body, `"status":"paid"`) {
 		t.Errorf("order: %d %s", code, body)
