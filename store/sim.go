@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -25,6 +26,11 @@ func (r *simRecord) transfer() shop.Transfer {
 }
 
 func simPrefix(account string) []byte { return cat([]byte(account), []byte{0}) }
+
+// isSimKey reports whether k is a sim_chain key of the account with prefix.
+func isSimKey(prefix, k []byte) bool {
+	return len(k) == len(prefix)+8 && bytes.HasPrefix(k, prefix)
+}
 
 // AppendSimTransfer appends t to account's simulated chain with the next
 // logical time, unless a transfer with t.Hash is already on it. It returns
@@ -53,7 +59,7 @@ func (db *DB) AppendSimTransfer(ctx context.Context, account string, t shop.Tran
 		}
 		prefix := simPrefix(account)
 		lt := uint64(1000)
-		if k, _ := seekBefore(chain.Cursor(), prefixEnd(prefix)); k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix) {
+		if k, _ := seekBefore(chain.Cursor(), prefixEnd(prefix)); isSimKey(prefix, k) {
 			lt = tailID(k) + 1000
 		}
 		rec := &simRecord{Hash: hash, LT: lt, Time: t.Time.UTC(), From: t.From, Amount: int64(t.Amount), Memo: t.Memo}
@@ -85,7 +91,7 @@ func (db *DB) SimTransfers(ctx context.Context, account string, maxLT uint64, li
 		}
 		c := btx.Bucket(bucketSimChain).Cursor()
 		for k, v := seekBefore(c, end); k != nil && len(out) < limit; k, v = c.Prev() {
-			if len(k) != len(prefix)+8 || string(k[:len(prefix)]) != string(prefix) {
+			if !isSimKey(prefix, k) {
 				break
 			}
 			rec, err := decode[simRecord](k, v)
