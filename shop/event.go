@@ -10,6 +10,8 @@ const (
 	EventOrderPaid        EventType = "order_paid"        // an order became paid and was queued for fulfillment
 	EventOrderExpired     EventType = "order_expired"     // a ton_memo order's TTL passed unpaid
 	EventOrderRefunded    EventType = "order_refunded"    // an order's price went back to the buyer's balance
+	EventOrderCompleted   EventType = "order_completed"   // an order was delivered
+	EventOrderManual      EventType = "order_manual"      // an order waits for an admin to deliver it
 	EventUnmatchedDeposit EventType = "unmatched_deposit" // a transfer's memo matched nothing
 	EventAdminCredit      EventType = "admin_credit"      // an admin credited a user
 )
