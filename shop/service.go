@@ -698,25 +698,34 @@ func (s *Service) Refund(ctx context.Context, adminID, orderID int64, reason str
 		default:
 			return Errorf(EINVALIDSTATE, "order %d is %s; only paid, manual or failed orders can be refunded", order.ID, order.Status)
 		}
-		user, err := findUser(tx, order.UserID)
-		if err != nil {
-			return err
-		}
-		if balance, err = s.post(tx, user, &LedgerEntry{Type: LedgerRefund, Amount: order.PriceTON, OrderID: order.ID, AdminID: adminID, Reason: reason}); err != nil {
-			return err
-		}
-		order.Status = StatusRefunded
-		order.FailureReason = reason
-		if err := tx.PutOrder(order); err != nil {
-			return err
-		}
-		return tx.Dequeue(order.ID)
+		balance, err = s.refund(tx, order, adminID, reason)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.emit(Event{Type: EventOrderRefunded, UserID: order.UserID, OrderID: order.ID, Amount: order.PriceTON, Balance: balance})
 	return order, nil
+}
+
+// refund credits order's price back to its buyer with a refund ledger
+// entry, marks it refunded with reason and takes it off the queue. The
+// caller has checked that the order may be refunded.
+func (s *Service) refund(tx Tx, order *Order, adminID int64, reason string) (NanoTON, error) {
+	user, err := findUser(tx, order.UserID)
+	if err != nil {
+		return 0, err
+	}
+	balance, err := s.post(tx, user, &LedgerEntry{Type: LedgerRefund, Amount: order.PriceTON, OrderID: order.ID, AdminID: adminID, Reason: reason})
+	if err != nil {
+		return 0, err
+	}
+	order.Status = StatusRefunded
+	order.FailureReason = reason
+	if err := tx.PutOrder(order); err != nil {
+		return 0, err
+	}
+	return balance, tx.Dequeue(order.ID)
 }
 
 // FindOrder returns an order by id. userID 0 means any owner (admins);

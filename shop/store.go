@@ -108,6 +108,11 @@ type Tx interface {
 	// Queued returns up to limit queued order ids, oldest first.
 	Queued(limit int) ([]int64, error)
 
+	// FindDelivery returns the fulfillment record of an order.
+	FindDelivery(orderID int64) (*Delivery, error)
+	// PutDelivery creates or replaces the fulfillment record of d.OrderID.
+	PutDelivery(d *Delivery) error
+
 	// FindCursor returns the chain watcher's cursor for an account.
 	FindCursor(account string) (*Cursor, error)
 	// PutCursor saves a cursor.

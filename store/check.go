@@ -342,6 +342,13 @@ func (c *checker) misc() {
 			c.addf("idempotency record %d/%q stored under key %x", r.UserID, r.Key, k)
 		}
 	})
+	each(c, bucketDeliveries, func(k []byte, r *deliveryRecord) {
+		if !bytes.Equal(k, i64(r.OrderID)) {
+			c.addf("delivery of order %d stored under key %x", r.OrderID, k)
+		} else if !c.has(bucketOrders, k) {
+			c.addf("delivery: order %d missing", r.OrderID)
+		}
+	})
 	each(c, bucketCursors, func(k []byte, r *cursorRecord) {
 		if r.Account != string(k) {
 			c.addf("cursor %q stored under key %q", r.Account, k)

@@ -25,6 +25,8 @@
 //	cursors         account → cursorRecord
 //	sim_chain       account ‖ 0 ‖ lt → simRecord (sandbox: the simulated chain)
 //	sim_hashes      lower(txHash) → account ‖ 0 ‖ lt
+//	deliveries      orderID → deliveryRecord (the fulfillment worker's progress)
+//	chat_state      chatID → the bot's flow state of a chat (opaque bytes)
 //
 // Update commits concurrent updates together, one fsync for all of them
 // (group commit): a group is committed as soon as the previous commit ends,

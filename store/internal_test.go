@@ -181,6 +181,13 @@ func TestDB_Check(t *testing.T) {
 			want: []string{"user_orders 1/99: order missing"},
 		},
 		{
+			name: "DeliveryOfMissingOrder",
+			corrupt: func(tb testing.TB, db *DB) {
+				mustUpdate(tb, db, func(t *tx) error { return t.PutDelivery(&shop.Delivery{OrderID: 77}) })
+			},
+			want: []string{"delivery: order 77 missing"},
+		},
+		{
 			name: "DanglingUsername",
 			corrupt: func(tb testing.TB, db *DB) {
 				raw(tb, db, func(btx *bolt.Tx) error { return btx.Bucket(bucketUsernames).Put([]byte("ghost"), i64(42)) })

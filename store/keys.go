@@ -29,13 +29,15 @@ var (
 	bucketCursors       = []byte("cursors")
 	bucketSimChain      = []byte("sim_chain")
 	bucketSimHashes     = []byte("sim_hashes")
+	bucketDeliveries    = []byte("deliveries")
+	bucketChatState     = []byte("chat_state")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketUsers, bucketUsernames, bucketMemos, bucketAPIKeys,
 		bucketUserAPIKeys, bucketOrders, bucketUserOrders, bucketOrderStatus,
 		bucketOrderRefs, bucketLedger, bucketUserLedger, bucketDeposits,
 		bucketDepositHashes, bucketIdempotency, bucketQueue, bucketCursors,
-		bucketSimChain, bucketSimHashes,
+		bucketSimChain, bucketSimHashes, bucketDeliveries, bucketChatState,
 	}
 
 	keySchemaVersion = []byte("schema_version")

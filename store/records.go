@@ -298,3 +298,69 @@ func newCursorRecord(c *shop.Cursor) *cursorRecord {
 func (r *cursorRecord) cursor() *shop.Cursor {
 	return &shop.Cursor{Account: r.Account, LT: r.LT, Hash: r.Hash, Time: r.Time}
 }
+
+type signedPayoutRecord struct {
+	Hash       string    `json:"hash"`
+	BOC        []byte    `json:"boc"`
+	Wallet     string    `json:"wallet"`
+	Seqno      uint32    `json:"seqno"`
+	ValidUntil time.Time `json:"valid_until"`
+	SignedAt   time.Time `json:"signed_at"`
+}
+
+type payoutResultRecord struct {
+	State  shop.PayoutState `json:"state"`
+	TxHash string           `json:"tx_hash,omitempty"`
+	TxLT   uint64           `json:"tx_lt,omitempty"`
+	Reason string           `json:"reason,omitempty"`
+}
+
+type deliveryRecord struct {
+	OrderID       int64               `json:"order_id"`
+	Provider      string              `json:"provider"`
+	Step          string              `json:"step,omitempty"`
+	Attempts      int                 `json:"attempts,omitempty"`
+	NextAttemptAt time.Time           `json:"next_attempt_at,omitzero"`
+	LastError     string              `json:"last_error,omitempty"`
+	RequestID     string              `json:"request_id,omitempty"`
+	PayTo         string              `json:"pay_to,omitempty"`
+	PayAmount     shop.NanoTON        `json:"pay_amount,omitempty"`
+	Payload       []byte              `json:"payload,omitempty"`
+	Payout        *signedPayoutRecord `json:"payout,omitempty"`
+	Paid          *payoutResultRecord `json:"paid,omitempty"`
+	Confirmed     bool                `json:"confirmed,omitempty"`
+	Ref           string              `json:"ref,omitempty"`
+	UpdatedAt     time.Time           `json:"updated_at,omitzero"`
+}
+
+func newDeliveryRecord(d *shop.Delivery) *deliveryRecord {
+	r := &deliveryRecord{
+		OrderID: d.OrderID, Provider: d.Provider, Step: d.Step, Attempts: d.Attempts,
+		NextAttemptAt: d.NextAttemptAt, LastError: d.LastError, RequestID: d.RequestID,
+		PayTo: d.PayTo, PayAmount: d.PayAmount, Payload: d.Payload, Confirmed: d.Confirmed,
+		Ref: d.Ref, UpdatedAt: d.UpdatedAt,
+	}
+	if p := d.Payout; p != nil {
+		r.Payout = &signedPayoutRecord{Hash: p.Hash, BOC: p.BOC, Wallet: p.Wallet, Seqno: p.Seqno, ValidUntil: p.ValidUntil, SignedAt: p.SignedAt}
+	}
+	if p := d.Paid; p != nil {
+		r.Paid = &payoutResultRecord{State: p.State, TxHash: p.TxHash, TxLT: p.TxLT, Reason: p.Reason}
+	}
+	return r
+}
+
+func (r *deliveryRecord) delivery() *shop.Delivery {
+	d := &shop.Delivery{
+		OrderID: r.OrderID, Provider: r.Provider, Step: r.Step, Attempts: r.Attempts,
+		NextAttemptAt: r.NextAttemptAt, LastError: r.LastError, RequestID: r.RequestID,
+		PayTo: r.PayTo, PayAmount: r.PayAmount, Payload: r.Payload, Confirmed: r.Confirmed,
+		Ref: r.Ref, UpdatedAt: r.UpdatedAt,
+	}
+	if p := r.Payout; p != nil {
+		d.Payout = &shop.SignedPayout{Hash: p.Hash, BOC: p.BOC, Wallet: p.Wallet, Seqno: p.Seqno, ValidUntil: p.ValidUntil, SignedAt: p.SignedAt}
+	}
+	if p := r.Paid; p != nil {
+		d.Paid = &shop.PayoutResult{State: p.State, TxHash: p.TxHash, TxLT: p.TxLT, Reason: p.Reason}
+	}
+	return d
+}
