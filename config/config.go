@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
@@ -55,6 +56,11 @@ const (
 	minRateTTL            = 5 * time.Second
 	maxRateTTL            = time.Hour
 	mnemonicWords         = 24
+	defaultTONPoll        = 3 * time.Second
+	minTONPoll            = time.Second
+	maxTONPoll            = 5 * time.Minute
+	defaultFragmentMargin = shop.NanoTON(10_000_000) // 0.01 TON, about twice a wallet transfer's fees
+	maxFragmentMargin     = 100 * shop.TON
 	defaultAPIRateLimit   = 20
 	defaultAPIRateBurst   = 40
 	maxAPIRateLimit       = 10000
@@ -109,6 +115,9 @@ type Config struct {
 	// TONWalletVersion is WalletV4R2 or WalletV5R1 (TON_WALLET_VERSION).
 	// Default v5r1.
 	TONWalletVersion string
+	// TONPollInterval is how often the deposit watcher asks the chain for
+	// new transactions (TON_POLL_INTERVAL), 1s to 5m. Default 3s.
+	TONPollInterval time.Duration
 
 	// Fulfillment is FulfillmentSandbox, FulfillmentManual or
 	// FulfillmentFragment (FULFILLMENT). Default sandbox on the sandbox
@@ -119,6 +128,11 @@ type Config struct {
 	// FragmentCookies are the fragment.com session cookies (FRAGMENT_COOKIES,
 	// or the file named by FRAGMENT_COOKIES_FILE; secret). Default empty.
 	FragmentCookies string `json:"-"`
+	// FragmentMargin is what must be left of the buyer's payment after
+	// paying Fragment, for network fees (FRAGMENT_MARGIN_TON, 0 to 100 TON):
+	// an order whose Fragment price exceeds its price minus this goes to
+	// manual delivery instead of being sold at a loss. Default 0.01.
+	FragmentMargin shop.NanoTON
 
 	// Pricing is the price list and order limits: USD_PER_STAR (0.015),
 	// PREMIUM_USD_3 (11.99), PREMIUM_USD_6 (15.99), PREMIUM_USD_12 (28.99),
@@ -311,6 +325,7 @@ func parse(src *source) (*Config, error) {
 	mnemonic, from := p.secret("TON_WALLET_MNEMONIC")
 	c.TONWalletMnemonic, c.mnemonicVar = strings.Join(strings.Fields(mnemonic), " "), from
 	c.TONWalletVersion = p.word("TON_WALLET_VERSION", WalletV5R1)
+	c.TONPollInterval = p.duration("TON_POLL_INTERVAL", defaultTONPoll)
 
 	defFulfillment := FulfillmentManual
 	if c.TONNetwork == NetworkSandbox {
@@ -318,6 +333,14 @@ func parse(src *source) (*Config, error) {
 	}
 	c.Fulfillment = p.word("FULFILLMENT", defFulfillment)
 	c.FragmentCookies, c.cookiesVar = p.secret("FRAGMENT_COOKIES")
+	c.FragmentMargin = defaultFragmentMargin
+	if v := src.get("FRAGMENT_MARGIN_TON"); v != "" {
+		m, err := shop.ParseTON(v)
+		if err != nil {
+			p.fail("FRAGMENT_MARGIN_TON", "must be an amount of TON such as 0.01 (got %s)", quote(v))
+		}
+		c.FragmentMargin = m
+	}
 
 	def := shop.DefaultPricing()
 	c.Pricing = shop.Pricing{
@@ -470,6 +493,9 @@ func (c Config) Validate() error {
 		if problem := checkAddress(c.TONDepositAddress); problem != "" {
 			return fail("TON_DEPOSIT_ADDRESS", "%s", problem)
 		}
+		if problem := checkAddressNetwork(c.TONDepositAddress, c.TONNetwork); problem != "" {
+			return fail("TON_DEPOSIT_ADDRESS", "%s", problem)
+		}
 	}
 	if c.TONWalletMnemonic != "" {
 		if problem := checkMnemonic(c.TONWalletMnemonic); problem != "" {
@@ -480,6 +506,10 @@ func (c Config) Validate() error {
 	case WalletV4R2, WalletV5R1:
 	default:
 		return fail("TON_WALLET_VERSION", "must be v4r2 or v5r1 (got %s)", quote(c.TONWalletVersion))
+	}
+
+	if c.TONPollInterval < minTONPoll || c.TONPollInterval > maxTONPoll {
+		return fail("TON_POLL_INTERVAL", "must be between 1s and 5m (got %s)", c.TONPollInterval)
 	}
 
 	switch c.Fulfillment {
@@ -499,6 +529,10 @@ func (c Config) Validate() error {
 		}
 	default:
 		return fail("FULFILLMENT", "must be sandbox, manual or fragment (got %s)", quote(c.Fulfillment))
+	}
+
+	if c.FragmentMargin < 0 || c.FragmentMargin > maxFragmentMargin {
+		return fail("FRAGMENT_MARGIN_TON", "must be from 0 to %s TON (got %s)", maxFragmentMargin, c.FragmentMargin)
 	}
 
 	if err := c.Pricing.Validate(); err != nil {
@@ -607,6 +641,28 @@ func checkAddress(a string) string {
 		}
 	}
 	return "must be a 48-character friendly address or a raw 0:<64 hex> or -1:<64 hex> address (got " + quote(a) + ")"
+}
+
+// checkAddressNetwork returns what is wrong when a friendly address is
+// flagged for the other network: a testnet-only address (kQ…, 0Q…) on
+// mainnet, or a mainnet one (EQ…, UQ…) on testnet. Raw addresses carry no
+// flag.
+func checkAddressNetwork(a, network string) string {
+	if len(a) != 48 || network == NetworkSandbox {
+		return ""
+	}
+	b, err := base64.URLEncoding.DecodeString(strings.NewReplacer("+", "-", "/", "_").Replace(a))
+	if err != nil || len(b) != 36 {
+		return "must be a valid friendly address (got " + quote(a) + ")"
+	}
+	testnet := b[0]&0x80 != 0
+	switch {
+	case network == NetworkMainnet && testnet:
+		return "is a testnet address (kQ…/0Q…) but TON_NETWORK is mainnet"
+	case network == NetworkTestnet && !testnet:
+		return "is a mainnet address (EQ…/UQ…) but TON_NETWORK is testnet; use its testnet form (kQ…/0Q…)"
+	}
+	return ""
 }
 
 const (

@@ -19,6 +19,7 @@ const (
 		"account accuse achieve acid acoustic acquire across act action actor actress actual"
 	testCookies  = "stel_ssid=cookiesecret1; stel_token=cookiesecret2"
 	testFriendly = "EQDtFpEwcFAEcRe5mLVh2N6C0x-_hJEM7W61_JLnSF74p4q2"
+	testTestnet  = "kQDtFpEwcFAEcRe5mLVh2N6C0x-_hJEM7W61_JLnSF74pzE8" // the same address, testnet-flagged
 )
 
 var testRaw = "0:" + strings.Repeat("ab", 32)
@@ -41,7 +42,7 @@ func (e env) with(kv ...string) env {
 }
 
 // testnet is a minimal valid testnet environment.
-var testnet = env{"TON_NETWORK": "testnet", "TON_USD_RATE": "3.5", "TON_DEPOSIT_ADDRESS": testFriendly}
+var testnet = env{"TON_NETWORK": "testnet", "TON_USD_RATE": "3.5", "TON_DEPOSIT_ADDRESS": testTestnet}
 
 func mustLoad(t *testing.T, e env) *Config {
 	t.Helper()
@@ -89,7 +90,9 @@ func TestLoad_Defaults(t *testing.T) {
 		PublicURL:        "http://127.0.0.1:8080",
 		TONNetwork:       NetworkSandbox,
 		TONWalletVersion: WalletV5R1,
+		TONPollInterval:  3 * time.Second,
 		Fulfillment:      FulfillmentSandbox,
+		FragmentMargin:   10_000_000,
 		Pricing:          shop.DefaultPricing(),
 		TONUSDRate:       3_600_000,
 		RateJSONPath:     "the-open-network.usd",
@@ -135,8 +138,8 @@ func TestLoad_NetworkDefaults(t *testing.T) {
 		{"sandbox", env{}, FulfillmentSandbox, "", true},
 		{"sandbox manual", env{"FULFILLMENT": "manual"}, FulfillmentManual, "", true},
 		{"testnet", testnet, FulfillmentManual, "https://ton.org/testnet-global.config.json", false},
-		{"mainnet", testnet.with("TON_NETWORK", "mainnet"), FulfillmentManual, "https://ton.org/global.config.json", false},
-		{"mainnet upper case", testnet.with("TON_NETWORK", "MAINNET"), FulfillmentManual, "https://ton.org/global.config.json", false},
+		{"mainnet", testnet.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", testFriendly), FulfillmentManual, "https://ton.org/global.config.json", false},
+		{"mainnet upper case", testnet.with("TON_NETWORK", "MAINNET", "TON_DEPOSIT_ADDRESS", testFriendly), FulfillmentManual, "https://ton.org/global.config.json", false},
 		{"config url override", testnet.with("TON_CONFIG_URL", "https://example.com/ton.json"), FulfillmentManual, "https://example.com/ton.json", false},
 	}
 	for _, tt := range tests {
@@ -355,16 +358,16 @@ func TestLoad_Rules(t *testing.T) {
 	}{
 		{"sandbox fulfillment on sandbox", env{"FULFILLMENT": "sandbox"}, ""},
 		{"sandbox fulfillment on testnet", testnet.with("FULFILLMENT", "sandbox"), "FULFILLMENT"},
-		{"sandbox fulfillment on mainnet", testnet.with("TON_NETWORK", "mainnet", "FULFILLMENT", "sandbox"), "FULFILLMENT"},
+		{"sandbox fulfillment on mainnet", testnet.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", testFriendly, "FULFILLMENT", "sandbox"), "FULFILLMENT"},
 		{"manual on sandbox", env{"FULFILLMENT": "manual"}, ""},
-		{"manual on mainnet", testnet.with("TON_NETWORK", "mainnet", "FULFILLMENT", "manual"), ""},
+		{"manual on mainnet", testnet.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", testFriendly, "FULFILLMENT", "manual"), ""},
 		{"fragment", fragment, ""},
-		{"fragment on mainnet", fragment.with("TON_NETWORK", "mainnet"), ""},
+		{"fragment on mainnet", fragment.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", testFriendly), ""},
 		{"fragment on sandbox", fragment.with("TON_NETWORK", "sandbox"), "FULFILLMENT"},
 		{"fragment without cookies", fragment.with("FRAGMENT_COOKIES", ""), "FRAGMENT_COOKIES"},
 		{"fragment without mnemonic", fragment.with("TON_WALLET_MNEMONIC", ""), "TON_WALLET_MNEMONIC"},
 		{"testnet without rate", testnet.with("TON_USD_RATE", ""), "TON_USD_RATE"},
-		{"mainnet without rate", testnet.with("TON_NETWORK", "mainnet", "TON_USD_RATE", ""), "TON_USD_RATE"},
+		{"mainnet without rate", testnet.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", testFriendly, "TON_USD_RATE", ""), "TON_USD_RATE"},
 		{"testnet with rate url only", testnet.with("TON_USD_RATE", "", "RATE_URL", "https://api.example.com/price"), ""},
 		{"testnet with rate url and rate", testnet.with("RATE_URL", "https://api.example.com/price"), ""},
 		{"sandbox without rate", env{}, ""},
@@ -374,7 +377,16 @@ func TestLoad_Rules(t *testing.T) {
 		{"testnet raw address", testnet.with("TON_DEPOSIT_ADDRESS", testRaw), ""},
 		{"masterchain raw address", testnet.with("TON_DEPOSIT_ADDRESS", "-1:"+strings.Repeat("AB", 32)), ""},
 		// A testnet-flagged friendly address on mainnet is package ton's to reject.
-		{"friendly address any flag", testnet.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", "kQ"+testFriendly[2:]), ""},
+		{"mainnet address on mainnet", testnet.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", testFriendly), ""},
+		{"non-bounceable testnet address", testnet.with("TON_DEPOSIT_ADDRESS", "0QDtFpEwcFAEcRe5mLVh2N6C0x-_hJEM7W61_JLnSF74p2z5"), ""},
+		{"raw address on mainnet", testnet.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", testRaw), ""},
+		{"testnet address on mainnet", testnet.with("TON_NETWORK", "mainnet"), "TON_DEPOSIT_ADDRESS"},
+		{"mainnet address on testnet", testnet.with("TON_DEPOSIT_ADDRESS", testFriendly), "TON_DEPOSIT_ADDRESS"},
+		{"poll interval too short", env{"TON_POLL_INTERVAL": "100ms"}, "TON_POLL_INTERVAL"},
+		{"poll interval too long", env{"TON_POLL_INTERVAL": "1h"}, "TON_POLL_INTERVAL"},
+		{"fragment margin negative", env{"FRAGMENT_MARGIN_TON": "-1"}, "FRAGMENT_MARGIN_TON"},
+		{"fragment margin too large", env{"FRAGMENT_MARGIN_TON": "101"}, "FRAGMENT_MARGIN_TON"},
+		{"fragment margin zero", env{"FRAGMENT_MARGIN_TON": "0"}, ""},
 		{"sandbox with address", env{"TON_DEPOSIT_ADDRESS": testFriendly}, ""},
 		{"sandbox with mnemonic", env{"TON_WALLET_MNEMONIC": testMnemonic}, ""},
 		{"stars min equals max", env{"STARS_MIN": "100", "STARS_MAX": "100"}, ""},

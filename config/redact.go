@@ -56,8 +56,10 @@ func (c Config) attrs() []slog.Attr {
 		slog.String("ton_deposit_address", c.TONDepositAddress),
 		slog.String("ton_wallet_mnemonic", redact(c.TONWalletMnemonic)),
 		slog.String("ton_wallet_version", c.TONWalletVersion),
+		slog.Duration("ton_poll_interval", c.TONPollInterval),
 		slog.String("fulfillment", c.Fulfillment),
 		slog.String("fragment_cookies", redact(c.FragmentCookies)),
+		slog.String("fragment_margin_ton", c.FragmentMargin.String()),
 		slog.String("usd_per_star", c.Pricing.USDPerStar.String()),
 	}
 	for _, m := range shop.PremiumMonths {
@@ -73,6 +75,8 @@ func (c Config) attrs() []slog.Attr {
 		slog.String("rate_url", redactURL(c.RateURL)),
 		slog.String("rate_json_path", c.RateJSONPath),
 		slog.Duration("rate_ttl", c.RateTTL),
+		slog.Float64("api_rate_limit", c.APIRateLimit),
+		slog.Int64("api_rate_burst", c.APIRateBurst),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", c.LogFormat),
 	)
