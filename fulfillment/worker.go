@@ -1,0 +1,343 @@
+package fulfillment
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"starsbot/shop"
+)
+
+// Shop is the part of *shop.Service the worker calls.
+type Shop interface {
+	Queue(ctx context.Context, limit int) ([]shop.QueuedOrder, error)
+	ClaimOrder(ctx context.Context, orderID int64, provider string) (*shop.Order, *shop.Delivery, error)
+	SaveDelivery(ctx context.Context, d *shop.Delivery) error
+	CompleteOrder(ctx context.Context, adminID, orderID int64, ref string) (*shop.Order, error)
+	HoldOrder(ctx context.Context, orderID int64, reason string) (*shop.Order, error)
+	FailOrder(ctx context.Context, orderID int64, reason string) (*shop.Order, error)
+}
+
+var _ Shop = (*shop.Service)(nil)
+
+// Worker defaults.
+const (
+	DefaultMaxAttempts = 6
+	DefaultBackoff     = 5 * time.Second
+	DefaultMaxBackoff  = 5 * time.Minute
+	DefaultInterval    = 2 * time.Second
+	DefaultPauseFor    = 15 * time.Minute
+	DefaultGrace       = 30 * time.Second
+	queuePage          = 100
+)
+
+// Worker delivers paid orders: it takes them from the shop's durable queue
+// one at a time, claims each (processing), hands it to the Provider and
+// records the outcome. Retryable failures back off exponentially with
+// jitter; after MaxAttempts the order goes manual. Permanent failures
+// refund the buyer. Manual and Unhealthy failures hand the order to the
+// admins; Unhealthy also pauses the provider for PauseFor, during which new
+// orders go straight to manual instead of stalling. Orders left processing
+// by a crash are resumed from their saved delivery step.
+type Worker struct {
+	Shop     Shop     // required
+	Provider Provider // required
+	Name     string   // the provider's name, recorded on deliveries; required
+	Notifier Notifier // default: LogNotifier over Logger
+
+	MaxAttempts int           // retryable failures before manual; default DefaultMaxAttempts
+	Backoff     time.Duration // first retry delay, doubled each attempt; default DefaultBackoff
+	MaxBackoff  time.Duration // default DefaultMaxBackoff
+	Interval    time.Duration // queue scan interval when idle; default DefaultInterval
+	PauseFor    time.Duration // how long an unhealthy provider is paused; default DefaultPauseFor
+	// Grace is how long a delivery step in progress may go on after Run's
+	// ctx ends, so that it finishes (or parks at a recorded step) instead
+	// of being cut mid-request. Default DefaultGrace.
+	Grace time.Duration
+
+	Now    func() time.Time // default time.Now
+	Logger *slog.Logger     // default slog.Default()
+
+	poke     chan struct{}
+	pokeOnce sync.Once
+
+	mu          sync.Mutex
+	pausedUntil time.Time
+	pauseReason string
+}
+
+// Poke makes a running worker look at the queue now (main calls it when an
+// order is paid). It never blocks.
+func (w *Worker) Poke() {
+	select {
+	case w.pokes() <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Worker) pokes() chan struct{} {
+	w.pokeOnce.Do(func() { w.poke = make(chan struct{}, 1) })
+	return w.poke
+}
+
+// Health reports whether the provider is working, and why not.
+func (w *Worker) Health() (ok bool, reason string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.now().Before(w.pausedUntil) {
+		return false, w.pauseReason
+	}
+	return true, ""
+}
+
+// Run delivers queued orders until ctx is done. A store error is logged
+// and retried at the next scan.
+func (w *Worker) Run(ctx context.Context) error {
+	interval := w.Interval
+	if interval <= 0 {
+		interval = DefaultInterval
+	}
+	poke := w.pokes()
+	for {
+		if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			w.logger().Error("fulfillment queue", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-poke:
+		case <-time.After(interval):
+		}
+	}
+}
+
+// RunOnce takes every queued order that is due, one at a time, and
+// returns how many it attempted.
+func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	queue, err := w.Shop.Queue(ctx, queuePage)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, q := range queue {
+		if ctx.Err() != nil {
+			break
+		}
+		if q.Delivery != nil && w.now().Before(q.Delivery.NextAttemptAt) {
+			continue
+		}
+		n++
+		if err := w.process(ctx, q.OrderID); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// process claims and delivers one order. It returns only store errors.
+func (w *Worker) process(ctx context.Context, orderID int64) error {
+	order, d, err := w.Shop.ClaimOrder(ctx, orderID, w.Name)
+	if shop.ErrorCode(err) == shop.EINVALIDSTATE {
+		w.logger().Debug("queued order is no longer deliverable", "order_id", orderID, "error", err)
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("claim order %d: %w", orderID, err)
+	}
+	log := w.logger().With("order_id", order.ID, "provider", w.Name)
+
+	if ok, reason := w.Health(); !ok && d.Payout == nil {
+		// Nothing paid yet and the provider cannot work: admins now,
+		// rather than a silent stall. A recorded payout is always
+		// resumed: money may be on its way.
+		return w.hold(ctx, order, "the provider is paused: "+reason)
+	}
+
+	job := &Job{Order: order, Delivery: d, SaveFunc: w.Shop.SaveDelivery}
+	ref, err := w.deliver(ctx, job)
+	if err == nil {
+		if _, err := w.Shop.CompleteOrder(context.WithoutCancel(ctx), 0, order.ID, ref); err != nil {
+			return fmt.Errorf("complete order %d: %w", order.ID, err)
+		}
+		log.Info("order delivered", "ref", ref)
+		return nil
+	}
+
+	kind, reason := KindOf(err), ReasonOf(err)
+	if kind == Permanent && paymentMayBeOut(job.Delivery) {
+		kind = Manual // never refund automatically what may have been paid for
+	}
+	switch kind {
+	case Permanent:
+		log.Info("order cannot be delivered; refunding", "reason", reason, "error", err)
+		_, ferr := w.Shop.FailOrder(context.WithoutCancel(ctx), order.ID, reason)
+		if shop.ErrorCode(ferr) == shop.EINVALIDSTATE {
+			return w.hold(ctx, order, reason)
+		} else if ferr != nil {
+			return fmt.Errorf("fail order %d: %w", order.ID, ferr)
+		}
+		return nil
+	case Manual:
+		log.Warn("order needs an admin", "reason", reason, "error", err)
+		return w.hold(ctx, order, reason)
+	case Unhealthy:
+		log.Error("provider unhealthy; pausing it", "reason", reason, "error", err)
+		w.pause(ctx, reason)
+		return w.hold(ctx, order, reason)
+	}
+
+	// Retryable.
+	if ctx.Err() != nil {
+		// Shutting down: the order stays processing at its recorded step
+		// and resumes on the next start; the attempt does not count.
+		log.Info("delivery parked for shutdown", "step", job.Delivery.Step)
+		return nil
+	}
+	d = job.Delivery
+	d.Attempts++
+	d.LastError = reason
+	max := w.MaxAttempts
+	if max <= 0 {
+		max = DefaultMaxAttempts
+	}
+	if d.Attempts >= max {
+		log.Warn("delivery failed too often; handing the order to admins", "attempts", d.Attempts, "reason", reason, "error", err)
+		if err := w.Shop.SaveDelivery(ctx, d); err != nil {
+			return fmt.Errorf("save delivery of order %d: %w", order.ID, err)
+		}
+		return w.hold(ctx, order, fmt.Sprintf("delivery failed %d times: %s", d.Attempts, reason))
+	}
+	delay := w.backoff(d.Attempts)
+	d.NextAttemptAt = w.now().Add(delay)
+	log.Info("delivery failed; will retry", "attempt", d.Attempts, "retry_in", delay.Round(time.Millisecond), "reason", reason, "error", err)
+	if err := w.Shop.SaveDelivery(ctx, d); err != nil {
+		return fmt.Errorf("save delivery of order %d: %w", order.ID, err)
+	}
+	return nil
+}
+
+// deliver runs the provider with a context that outlives ctx by Grace, so
+// that a shutdown lets the step in progress finish or park.
+func (w *Worker) deliver(ctx context.Context, job *Job) (ref string, err error) {
+	grace := w.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(grace, cancel)
+		context.AfterFunc(dctx, func() { t.Stop() })
+	})
+	defer stop()
+	defer func() {
+		if p := recover(); p != nil {
+			w.logger().Error("provider panicked", "order_id", job.Order.ID, "panic", p)
+			ref, err = "", Errorf(Retryable, "internal error in the provider")
+		}
+	}()
+	return w.Provider.Deliver(dctx, job)
+}
+
+// paymentMayBeOut reports whether a delivery recorded a signed payment that
+// did not expire: money may have left the wallet.
+func paymentMayBeOut(d *shop.Delivery) bool {
+	return d != nil && d.Payout != nil && (d.Paid == nil || d.Paid.State != shop.PayoutExpired)
+}
+
+// hold hands an order to the admins and alerts them.
+func (w *Worker) hold(ctx context.Context, order *shop.Order, reason string) error {
+	held, err := w.Shop.HoldOrder(context.WithoutCancel(ctx), order.ID, reason)
+	if err != nil {
+		return fmt.Errorf("hold order %d: %w", order.ID, err)
+	}
+	w.notifier().Alert(ctx, shop.Alert{
+		Kind:    shop.AlertManualNeeded,
+		OrderID: held.ID,
+		Amount:  held.PriceTON,
+		Message: fmt.Sprintf("Order %d needs manual delivery: %s for @%s, paid %s TON. Reason: %s", held.ID, describe(held), held.Recipient, held.PriceTON, reason),
+	})
+	return nil
+}
+
+// pause stops deliveries for PauseFor and alerts admins once per pause.
+func (w *Worker) pause(ctx context.Context, reason string) {
+	d := w.PauseFor
+	if d <= 0 {
+		d = DefaultPauseFor
+	}
+	w.mu.Lock()
+	already := w.now().Before(w.pausedUntil)
+	w.pausedUntil, w.pauseReason = w.now().Add(d), reason
+	w.mu.Unlock()
+	if !already {
+		w.notifier().Alert(ctx, shop.Alert{
+			Kind:    shop.AlertProviderUnhealthy,
+			Message: fmt.Sprintf("The %s provider is unhealthy and paused for %s: %s. Orders go to manual delivery meanwhile.", w.Name, d, reason),
+		})
+	}
+}
+
+// backoff is the delay before retry number attempt (1, 2, …): Backoff
+// doubled per attempt, capped at MaxBackoff, with ±25% jitter.
+func (w *Worker) backoff(attempt int) time.Duration {
+	base, maxd := w.Backoff, w.MaxBackoff
+	if base <= 0 {
+		base = DefaultBackoff
+	}
+	if maxd <= 0 {
+		maxd = DefaultMaxBackoff
+	}
+	d := base
+	for i := 1; i < attempt && d < maxd; i++ {
+		d *= 2
+	}
+	d = min(d, maxd)
+	jitter := time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
+	return d + jitter
+}
+
+// describe says what an order buys, e.g. "100 Stars" or "Premium for 3 months".
+func describe(o *shop.Order) string {
+	if o.Type == shop.OrderPremium {
+		return fmt.Sprintf("Premium for %d months", o.Months)
+	}
+	return fmt.Sprintf("%d Stars", o.Stars)
+}
+
+func (w *Worker) notifier() Notifier {
+	if w.Notifier != nil {
+		return w.Notifier
+	}
+	return LogNotifier{Logger: w.logger()}
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+func (w *Worker) logger() *slog.Logger {
+	if w.Logger != nil {
+		return w.Logger
+	}
+	return slog.Default()
+}
+
+// LogNotifier writes alerts to a log; it stands in for the bot.
+type LogNotifier struct {
+	Logger *slog.Logger // default slog.Default()
+}
+
+// Alert logs a at warning level.
+func (n LogNotifier) Alert(ctx context.Context, a shop.Alert) {
+	l := n.Logger
+	if l == nil {
+		l = slog.Default()
+	}
+	l.WarnContext(ctx, "admin alert", "kind", a.Kind, "order_id", a.OrderID, "message", a.Message)
+}
