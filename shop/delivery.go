@@ -15,14 +15,18 @@ type Delivery struct {
 	LastError     string    // the last error, safe to show admins
 
 	// Provider data, each recorded before the step that depends on it.
-	RequestID string        // the provider's request id (Fragment req_id)
-	PayTo     string        // where the provider asked us to pay
-	PayAmount NanoTON       // how much it asked
-	Payload   []byte        // the message body it asked for (BOC), forwarded unchanged
-	Payout    *SignedPayout // the signed payment, recorded before its first broadcast
-	Paid      *PayoutResult // the payment's outcome on chain, once known
-	Confirmed bool          // the provider acknowledged the payment
-	Ref       string        // the delivery reference (tx hash or provider ref)
+	RequestID string  // the provider's request id (Fragment req_id)
+	PayTo     string  // where the provider asked us to pay
+	PayAmount NanoTON // how much it asked
+	Payload   []byte  // the message body it asked for (BOC), forwarded unchanged
+	// ConfirmMethod and ConfirmParams are the call the provider asked for
+	// once paid (Fragment's confirm_method and confirm_params).
+	ConfirmMethod string
+	ConfirmParams map[string]string
+	Payout        *SignedPayout // the signed payment, recorded before its first broadcast
+	Paid          *PayoutResult // the payment's outcome on chain, once known
+	Confirmed     bool          // the provider acknowledged the payment
+	Ref           string        // the delivery reference (tx hash or provider ref)
 
 	UpdatedAt time.Time
 }

@@ -326,6 +326,8 @@ type deliveryRecord struct {
 	PayTo         string              `json:"pay_to,omitempty"`
 	PayAmount     shop.NanoTON        `json:"pay_amount,omitempty"`
 	Payload       []byte              `json:"payload,omitempty"`
+	ConfirmMethod string              `json:"confirm_method,omitempty"`
+	ConfirmParams map[string]string   `json:"confirm_params,omitempty"`
 	Payout        *signedPayoutRecord `json:"payout,omitempty"`
 	Paid          *payoutResultRecord `json:"paid,omitempty"`
 	Confirmed     bool                `json:"confirmed,omitempty"`
@@ -338,7 +340,7 @@ func newDeliveryRecord(d *shop.Delivery) *deliveryRecord {
 		OrderID: d.OrderID, Provider: d.Provider, Step: d.Step, Attempts: d.Attempts,
 		NextAttemptAt: d.NextAttemptAt, LastError: d.LastError, RequestID: d.RequestID,
 		PayTo: d.PayTo, PayAmount: d.PayAmount, Payload: d.Payload, Confirmed: d.Confirmed,
-		Ref: d.Ref, UpdatedAt: d.UpdatedAt,
+		Ref: d.Ref, UpdatedAt: d.UpdatedAt, ConfirmMethod: d.ConfirmMethod, ConfirmParams: d.ConfirmParams,
 	}
 	if p := d.Payout; p != nil {
 		r.Payout = &signedPayoutRecord{Hash: p.Hash, BOC: p.BOC, Wallet: p.Wallet, Seqno: p.Seqno, ValidUntil: p.ValidUntil, SignedAt: p.SignedAt}
@@ -354,7 +356,7 @@ func (r *deliveryRecord) delivery() *shop.Delivery {
 		OrderID: r.OrderID, Provider: r.Provider, Step: r.Step, Attempts: r.Attempts,
 		NextAttemptAt: r.NextAttemptAt, LastError: r.LastError, RequestID: r.RequestID,
 		PayTo: r.PayTo, PayAmount: r.PayAmount, Payload: r.Payload, Confirmed: r.Confirmed,
-		Ref: r.Ref, UpdatedAt: r.UpdatedAt,
+		Ref: r.Ref, UpdatedAt: r.UpdatedAt, ConfirmMethod: r.ConfirmMethod, ConfirmParams: r.ConfirmParams,
 	}
 	if p := r.Payout; p != nil {
 		d.Payout = &shop.SignedPayout{Hash: p.Hash, BOC: p.BOC, Wallet: p.Wallet, Seqno: p.Seqno, ValidUntil: p.ValidUntil, SignedAt: p.SignedAt}

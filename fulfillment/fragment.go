@@ -1,0 +1,634 @@
+package fulfillment
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"starsbot/shop"
+)
+
+// Defaults of Fragment.
+const (
+	DefaultFragmentURL     = "https://fragment.com"
+	DefaultFragmentHashTTL = 2 * time.Minute
+)
+
+// Steps of a Fragment delivery, recorded in shop.Delivery.Step.
+const (
+	fragmentStepInitiated = "initiated" // Fragment created RequestID
+	fragmentStepLinked    = "linked"    // Fragment said what to pay: PayTo, PayAmount, Payload
+	fragmentStepSigned    = "signed"    // the payment is signed and recorded: Payout
+	fragmentStepPaid      = "paid"      // the payment is on chain: Paid
+	fragmentStepConfirmed = "confirmed" // Fragment acknowledged it: Confirmed, Ref
+)
+
+// fragmentConfirmMethod is the confirm call Fragment names in
+// confirm_method; after a restart, when the live answer is gone, it is
+// called with {id: RequestID}.
+const fragmentConfirmMethod = "confirmReq"
+
+// fragmentDevice is the TonConnect device description Fragment wants with
+// link and confirm calls; it checks only that it is well-formed.
+const fragmentDevice = `{"platform":"linux","appName":"starsbot","appVersion":"1.0","maxProtocolVersion":2,"features":["SendTransaction",{"name":"SendTransaction","maxMessages":4}]}`
+
+var (
+	fragmentIdentRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
+	fragmentReqIDRE = regexp.MustCompile(`^[A-Za-z0-9_\-.:]{1,128}$`)
+	fragmentAddrRE  = regexp.MustCompile(`^[A-Za-z0-9_\-+/:=]{10,100}$`)
+)
+
+// Fragment is the provider that buys Stars and Premium gifts on fragment.com
+// with the session of a logged-in, KYC-verified account and pays them from
+// the hot wallet. Each delivery records its progress in job.Delivery so that
+// it resumes after a crash without paying twice. The zero value is not
+// usable: Cookies and Wallet are required. Do not copy a Fragment after
+// first use.
+type Fragment struct {
+	BaseURL    string        // default DefaultFragmentURL
+	Cookies    string        // Cookie header: stel_ssid, stel_dt, stel_token, stel_ton_token; secret, never logged. Required.
+	Wallet     Wallet        // pays Fragment. Required for Deliver.
+	HTTP       *http.Client  // default: a client with a 30s timeout; redirects are never followed
+	Tolerance  shop.NanoTON  // margin kept for network fees: pay only if Fragment asks ≤ PriceTON − Tolerance
+	ShowSender bool          // show the sender to the recipient (show_sender=1)
+	HashTTL    time.Duration // how long a scraped api hash is reused; default DefaultFragmentHashTTL
+	Now        func() time.Time
+	Logger     *slog.Logger
+
+	mu     sync.Mutex
+	hashes map[string]fragmentHash // by page
+}
+
+var _ Provider = (*Fragment)(nil)
+
+// fragmentFlow is the sequence of API methods of one order type.
+type fragmentFlow struct {
+	page   string // the page whose hash and Referer the calls use
+	search string
+	update string
+	init   string
+	link   string
+	unit   string // the form field of the quantity
+}
+
+// fragmentFlowOf returns the flow of kind.
+func fragmentFlowOf(kind shop.OrderType) (fragmentFlow, bool) {
+	switch kind {
+	case shop.OrderStars:
+		return fragmentFlow{"/stars/buy", "searchStarsRecipient", "updateStarsBuyState", "initBuyStarsRequest", "getBuyStarsLink", "quantity"}, true
+	case shop.OrderPremium:
+		return fragmentFlow{"/premium/gift", "searchPremiumGiftRecipient", "updatePremiumState", "initGiftPremiumRequest", "getGiftPremiumLink", "months"}, true
+	}
+	return fragmentFlow{}, false
+}
+
+// CheckRecipient asks Fragment whether username can receive kind. Not found
+// and not-a-user answers are a RecipientCheck with CanReceive false; any
+// other failure is an error (an *Error).
+func (f *Fragment) CheckRecipient(ctx context.Context, kind shop.OrderType, username string) (*shop.RecipientCheck, error) {
+	fl, ok := fragmentFlowOf(kind)
+	if !ok {
+		return nil, fmt.Errorf("fragment: unknown order type %q", kind)
+	}
+	name, err := shop.NormalizeUsername(username)
+	if err != nil {
+		return &shop.RecipientCheck{Username: username, Reason: "invalid username"}, nil
+	}
+	if err := f.checkCookies(); err != nil {
+		return nil, err
+	}
+	_, err = f.search(ctx, fl, name, strconv.Itoa(shop.PremiumMonths[0]))
+	switch {
+	case err == nil:
+		return &shop.RecipientCheck{Username: name, CanReceive: true}, nil
+	case KindOf(err) == Permanent:
+		return &shop.RecipientCheck{Username: name, Reason: ReasonOf(err)}, nil
+	}
+	return nil, err
+}
+
+// Deliver buys job.Order on Fragment and pays it from Wallet, or resumes a
+// delivery from job.Delivery: a recorded payment is only ever checked and
+// confirmed, never made again. It returns the wallet's transaction hash (or
+// Fragment's request id) as the reference. Failures are *Error: Permanent
+// only before any payment (recipient not found, cannot receive, already
+// Premium), Manual when an admin must decide (margin check, Fragment format
+// changed, payment not confirmed by Fragment), Unhealthy when the session or
+// the wallet cannot work, Retryable otherwise.
+func (f *Fragment) Deliver(ctx context.Context, job *Job) (string, error) {
+	fl, err := f.prepare(job)
+	if err != nil {
+		return "", err
+	}
+	d := job.Delivery
+	switch {
+	case d.Confirmed:
+		return fragmentRef(d), nil
+	case d.Paid != nil:
+		return f.confirm(ctx, job, fl, nil)
+	case d.Payout != nil:
+		return f.resume(ctx, job, fl)
+	}
+	return f.buy(ctx, job, fl)
+}
+
+// prepare checks the configuration and the job, and returns the order's flow.
+func (f *Fragment) prepare(job *Job) (fragmentFlow, error) {
+	if job == nil || job.Order == nil || job.Delivery == nil || job.SaveFunc == nil {
+		return fragmentFlow{}, fmt.Errorf("fragment: incomplete job")
+	}
+	if f.Wallet == nil {
+		return fragmentFlow{}, Errorf(Unhealthy, "the Fragment provider has no wallet")
+	}
+	if err := f.checkCookies(); err != nil {
+		return fragmentFlow{}, err
+	}
+	o := job.Order
+	fl, ok := fragmentFlowOf(o.Type)
+	switch {
+	case !ok:
+		return fl, Errorf(Manual, "Fragment cannot deliver orders of type %q", o.Type)
+	case o.Recipient == "":
+		return fl, Errorf(Manual, "the order has no recipient")
+	case o.Type == shop.OrderStars && o.Stars <= 0:
+		return fl, Errorf(Manual, "the order has no Stars quantity")
+	case o.Type == shop.OrderPremium && o.Months != 3 && o.Months != 6 && o.Months != 12:
+		return fl, Errorf(Manual, "Fragment cannot gift %d months of Premium", o.Months)
+	}
+	return fl, nil
+}
+
+// buy runs a delivery from the start: request, link, margin check, payment,
+// confirmation.
+func (f *Fragment) buy(ctx context.Context, job *Job, fl fragmentFlow) (string, error) {
+	fragmentReset(job.Delivery)
+	if err := f.initiate(ctx, job, fl); err != nil {
+		return "", err
+	}
+	link, err := f.link(ctx, job, fl)
+	if err != nil {
+		return "", err
+	}
+	if err := f.checkMargin(job); err != nil {
+		return "", err
+	}
+	if !link.validUntil.IsZero() && !f.now().Add(30*time.Second).Before(link.validUntil) {
+		return "", Errorf(Retryable, "Fragment's payment request expired before payment, will retry")
+	}
+	res, err := f.pay(ctx, job)
+	if err != nil {
+		return "", err
+	}
+	return f.settle(ctx, job, fl, res, link.confirm)
+}
+
+// initiate finds the recipient and creates a Fragment request: Step
+// "initiated" with RequestID.
+func (f *Fragment) initiate(ctx context.Context, job *Job, fl fragmentFlow) error {
+	o, d := job.Order, job.Delivery
+	qty := strconv.FormatInt(o.Stars, 10)
+	if o.Type == shop.OrderPremium {
+		qty = strconv.Itoa(o.Months)
+	}
+	recipient, err := f.search(ctx, fl, strings.TrimPrefix(o.Recipient, "@"), qty)
+	if err != nil {
+		return err
+	}
+	dh := strconv.FormatInt(100_000_000+rand.Int64N(2_147_483_647-100_000_000+1), 10)
+	if err := f.call(ctx, fl.page, fl.update, url.Values{"mode": {"new"}, "lv": {"false"}, "dh": {dh}}, nil); err != nil {
+		return err
+	}
+	var r struct {
+		ReqID fragmentText `json:"req_id"`
+	}
+	form := url.Values{"recipient": {recipient}, fl.unit: {qty}, "payment_method": {"ton"}}
+	if err := f.call(ctx, fl.page, fl.init, form, &r); err != nil {
+		return err
+	}
+	switch id := string(r.ReqID); {
+	case id == "":
+		return Errorf(Unhealthy, "Fragment created no request: the session may have expired")
+	case !fragmentReqIDRE.MatchString(id):
+		return Errorf(Manual, "Fragment format changed: unexpected request id")
+	}
+	d.RequestID, d.Step = string(r.ReqID), fragmentStepInitiated
+	if err := job.Save(ctx); err != nil {
+		return err
+	}
+	f.logger().Info("fragment request created", "order_id", o.ID, "req_id", d.RequestID)
+	return nil
+}
+
+// search returns Fragment's recipient token for username. For Stars qty is
+// not sent (Fragment wants it empty); for Premium it is the months.
+func (f *Fragment) search(ctx context.Context, fl fragmentFlow, username, qty string) (string, error) {
+	form := url.Values{"query": {username}}
+	if fl.unit == "quantity" {
+		form.Set("quantity", "")
+	} else {
+		form.Set("months", qty)
+	}
+	var r struct {
+		Found *struct {
+			Recipient string `json:"recipient"`
+		} `json:"found"`
+	}
+	if err := f.call(ctx, fl.page, fl.search, form, &r); err != nil {
+		return "", err
+	}
+	if r.Found == nil || r.Found.Recipient == "" || len(r.Found.Recipient) > 1024 {
+		return "", Errorf(Retryable, "unexpected answer from Fragment's recipient search")
+	}
+	return r.Found.Recipient, nil
+}
+
+// fragmentLinkAnswer is the answer of getBuyStarsLink / getGiftPremiumLink.
+type fragmentLinkAnswer struct {
+	Transaction *struct {
+		ValidUntil fragmentText `json:"validUntil"`
+		From       string       `json:"from"`
+		Messages   []struct {
+			Address string       `json:"address"`
+			Amount  fragmentText `json:"amount"`
+			Payload string       `json:"payload"`
+		} `json:"messages"`
+	} `json:"transaction"`
+	ConfirmMethod string                     `json:"confirm_method"`
+	ConfirmParams map[string]json.RawMessage `json:"confirm_params"`
+}
+
+// fragmentLink is a validated payment request.
+type fragmentLink struct {
+	payTo      string
+	amount     shop.NanoTON
+	payload    []byte
+	validUntil time.Time // zero: not given
+	confirm    *fragmentConfirm
+}
+
+// fragmentConfirm is the call that tells Fragment the payment was made.
+type fragmentConfirm struct {
+	method string
+	params map[string]string
+}
+
+// link asks Fragment what to pay and records it: Step "linked" with PayTo,
+// PayAmount and Payload.
+func (f *Fragment) link(ctx context.Context, job *Job, fl fragmentFlow) (*fragmentLink, error) {
+	d := job.Delivery
+	info := f.Wallet.Info()
+	account, err := fragmentAccount(info)
+	if err != nil {
+		return nil, err
+	}
+	showSender := "0"
+	if f.ShowSender {
+		showSender = "1"
+	}
+	form := url.Values{
+		"id":          {d.RequestID},
+		"show_sender": {showSender},
+		"transaction": {"1"},
+		"account":     {account},
+		"device":      {fragmentDevice},
+	}
+	var r fragmentLinkAnswer
+	if err := f.call(ctx, fl.page, fl.link, form, &r); err != nil {
+		return nil, err
+	}
+	l, err := parseFragmentLink(&r, info.RawAddress)
+	if err != nil {
+		f.logger().Warn("fragment payment request refused", "order_id", job.Order.ID, "req_id", d.RequestID, "error", err)
+		return nil, err
+	}
+	d.PayTo, d.PayAmount, d.Payload, d.Step = l.payTo, l.amount, l.payload, fragmentStepLinked
+	d.ConfirmMethod, d.ConfirmParams = l.confirm.method, l.confirm.params
+	if err := job.Save(ctx); err != nil {
+		return nil, err
+	}
+	f.logger().Info("fragment payment requested", "order_id", job.Order.ID, "req_id", d.RequestID, "amount", l.amount.String())
+	return l, nil
+}
+
+// parseFragmentLink validates a link answer: exactly one message to pay,
+// with a whole positive nanoTON amount, a BOC payload, from our wallet, and
+// a confirm call. Anything else means Fragment's format changed: Manual.
+func parseFragmentLink(r *fragmentLinkAnswer, ourRaw string) (*fragmentLink, error) {
+	changed := func(what string) error {
+		return Wrap(Manual, "Fragment format changed", fmt.Errorf("payment request: %s", what))
+	}
+	tx := r.Transaction
+	switch {
+	case tx == nil:
+		return nil, changed("no transaction")
+	case len(tx.Messages) != 1:
+		return nil, changed(fmt.Sprintf("%d messages instead of 1", len(tx.Messages)))
+	case tx.From != "" && !strings.EqualFold(tx.From, ourRaw):
+		return nil, changed("the payment is expected from another wallet")
+	}
+	m := tx.Messages[0]
+	if !fragmentAddrRE.MatchString(m.Address) {
+		return nil, changed("invalid address")
+	}
+	amount, err := parseNano(string(m.Amount))
+	if err != nil {
+		return nil, changed("amount: " + err.Error())
+	}
+	payload, err := decodeBase64Lenient(m.Payload)
+	if err != nil {
+		return nil, changed("payload is not base64")
+	}
+	if len(payload) < 4 || string(payload[:4]) != "\xb5\xee\x9c\x72" {
+		return nil, changed("payload is not a BOC")
+	}
+	confirm, err := parseFragmentConfirm(r.ConfirmMethod, r.ConfirmParams)
+	if err != nil {
+		return nil, changed(err.Error())
+	}
+	l := &fragmentLink{payTo: m.Address, amount: amount, payload: payload, confirm: confirm}
+	if v, err := strconv.ParseInt(string(tx.ValidUntil), 10, 64); err == nil && v > 0 {
+		l.validUntil = time.Unix(v, 0)
+	}
+	return l, nil
+}
+
+// parseFragmentConfirm validates confirm_method and confirm_params: an
+// identifier, and string or number values.
+func parseFragmentConfirm(method string, params map[string]json.RawMessage) (*fragmentConfirm, error) {
+	if !fragmentIdentRE.MatchString(method) {
+		return nil, fmt.Errorf("no valid confirm_method")
+	}
+	c := &fragmentConfirm{method: method, params: make(map[string]string, len(params))}
+	for k, raw := range params {
+		var v fragmentText
+		if !fragmentIdentRE.MatchString(k) || json.Unmarshal(raw, &v) != nil {
+			return nil, fmt.Errorf("invalid confirm_params")
+		}
+		c.params[k] = string(v)
+	}
+	return c, nil
+}
+
+// checkMargin refuses to pay more than the buyer paid minus Tolerance.
+func (f *Fragment) checkMargin(job *Job) error {
+	o, d := job.Order, job.Delivery
+	budget := o.PriceTON - max(f.Tolerance, 0)
+	if d.PayAmount > budget {
+		f.logger().Warn("fragment margin check failed", "order_id", o.ID, "asks", d.PayAmount.String(), "paid", o.PriceTON.String(), "tolerance", max(f.Tolerance, 0).String())
+		return Errorf(Manual, "Fragment asks %s TON, the buyer paid %s TON", d.PayAmount, o.PriceTON)
+	}
+	return nil
+}
+
+// pay signs, records (Step "signed" with Payout) and broadcasts the payment.
+// The wallet broadcasts only if the record was saved.
+func (f *Fragment) pay(ctx context.Context, job *Job) (*shop.PayoutResult, error) {
+	d := job.Delivery
+	p := shop.Payout{To: d.PayTo, Amount: d.PayAmount, Payload: d.Payload, Bounce: true}
+	record := func(ctx context.Context, sp *shop.SignedPayout) error {
+		step := d.Step
+		d.Payout, d.Step = sp, fragmentStepSigned
+		if err := job.Save(ctx); err != nil {
+			// Not recorded, so never broadcast: forget it, or a later
+			// Resume would send a message no record knows of.
+			d.Payout, d.Step = nil, step
+			return err
+		}
+		return nil
+	}
+	res, err := f.Wallet.Send(ctx, p, record)
+	switch {
+	case err != nil && d.Payout == nil:
+		return nil, Wrap(Retryable, "could not send the payment to Fragment, will retry", err)
+	case err != nil:
+		return nil, Wrap(Retryable, "payment to Fragment sent, outcome unknown; will check", err)
+	case res == nil:
+		return nil, Errorf(Retryable, "payment to Fragment sent, outcome unknown; will check")
+	}
+	return res, nil
+}
+
+// resume finds the outcome of the recorded payment and goes on from it.
+func (f *Fragment) resume(ctx context.Context, job *Job, fl fragmentFlow) (string, error) {
+	res, err := f.Wallet.Resume(ctx, job.Delivery.Payout)
+	if err != nil {
+		return "", Wrap(Retryable, "could not check the payment to Fragment, will retry", err)
+	}
+	if res == nil {
+		return "", Errorf(Retryable, "payment to Fragment pending, will check again")
+	}
+	return f.settle(ctx, job, fl, res, nil)
+}
+
+// settle acts on a payment's outcome: a confirmed payment is recorded (Step
+// "paid") and confirmed to Fragment; an expired or failed one is forgotten
+// so that the next attempt starts over.
+func (f *Fragment) settle(ctx context.Context, job *Job, fl fragmentFlow, res *shop.PayoutResult, live *fragmentConfirm) (string, error) {
+	d := job.Delivery
+	switch res.State {
+	case shop.PayoutConfirmed:
+		paid := *res
+		d.Paid, d.Step = &paid, fragmentStepPaid
+		if err := job.Save(ctx); err != nil {
+			return "", err
+		}
+		f.logger().Info("fragment paid", "order_id", job.Order.ID, "req_id", d.RequestID, "tx_hash", res.TxHash, "amount", d.PayAmount.String())
+		return f.confirm(ctx, job, fl, live)
+	case shop.PayoutExpired:
+		fragmentReset(d)
+		if err := job.Save(ctx); err != nil {
+			return "", err
+		}
+		return "", Wrap(Retryable, "payment expired, will retry", fmt.Errorf("expired: %s", fragmentSanitize(res.Reason)))
+	case shop.PayoutFailed:
+		fragmentReset(d)
+		if err := job.Save(ctx); err != nil {
+			return "", err
+		}
+		return "", Errorf(Unhealthy, "hot wallet could not pay: %s", fragmentSanitize(res.Reason))
+	}
+	if err := ctx.Err(); err != nil {
+		return "", Wrap(Retryable, "payment to Fragment pending, will check again", err)
+	}
+	return "", Errorf(Retryable, "payment to Fragment pending, will check again")
+}
+
+// confirm tells Fragment the payment was made, with the signed message's
+// BOC, and records it: Step "confirmed" with Confirmed and Ref. live is the
+// confirm call Fragment named; nil after a restart. Money has left the
+// wallet: a refusal is Manual, never Permanent.
+func (f *Fragment) confirm(ctx context.Context, job *Job, fl fragmentFlow, live *fragmentConfirm) (string, error) {
+	d := job.Delivery
+	if d.Payout == nil || len(d.Payout.BOC) == 0 {
+		return "", Errorf(Manual, "Fragment was paid but the signed message is missing; an admin must confirm it")
+	}
+	c := live
+	switch {
+	case c != nil:
+	case d.ConfirmMethod != "":
+		c = &fragmentConfirm{method: d.ConfirmMethod, params: d.ConfirmParams}
+	default: // a delivery recorded before the confirm call was kept
+		c = &fragmentConfirm{method: fragmentConfirmMethod, params: map[string]string{"id": d.RequestID}}
+	}
+	account, err := fragmentAccount(f.Wallet.Info())
+	if err != nil {
+		return "", err
+	}
+	form := url.Values{}
+	for k, v := range c.params {
+		form.Set(k, v)
+	}
+	form.Set("boc", base64.StdEncoding.EncodeToString(d.Payout.BOC))
+	form.Set("account", account)
+	form.Set("device", fragmentDevice)
+	var r struct {
+		OK *bool `json:"ok"`
+	}
+	if err := f.call(ctx, fl.page, c.method, form, &r); err != nil {
+		return "", fragmentConfirmError(err)
+	}
+	if r.OK == nil || !*r.OK {
+		return "", Errorf(Manual, "Fragment did not acknowledge the payment; an admin must check it")
+	}
+	d.Confirmed, d.Ref, d.Step = true, fragmentRef(d), fragmentStepConfirmed
+	if err := job.Save(ctx); err != nil {
+		return "", err
+	}
+	f.logger().Info("fragment confirmed", "order_id", job.Order.ID, "req_id", d.RequestID, "ref", d.Ref)
+	return d.Ref, nil
+}
+
+// fragmentConfirmError maps a failed confirm call: Fragment's refusals become
+// Manual (it was paid; only an admin can settle it); transport failures stay
+// Retryable and session failures Unhealthy.
+func fragmentConfirmError(err error) error {
+	refusal, refused := errors.AsType[*fragmentRefusal](err)
+	switch k := KindOf(err); {
+	case refused && k != Unhealthy:
+		return Wrap(Manual, "Fragment was paid but did not confirm the payment; an admin must check it", refusal)
+	case k == Permanent:
+		return Wrap(Manual, "Fragment was paid but did not confirm the payment; an admin must check it", err)
+	}
+	return err
+}
+
+// fragmentRef is the delivery reference: the payment's transaction hash,
+// else Fragment's request id.
+func fragmentRef(d *shop.Delivery) string {
+	if d.Ref != "" {
+		return d.Ref
+	}
+	if d.Paid != nil && d.Paid.TxHash != "" {
+		return d.Paid.TxHash
+	}
+	return d.RequestID
+}
+
+// fragmentReset forgets every provider datum of d: the next attempt starts
+// over. Only for deliveries whose payment cannot have been made.
+func fragmentReset(d *shop.Delivery) {
+	d.Step, d.RequestID, d.PayTo, d.PayAmount, d.Payload = "", "", "", 0, nil
+	d.Payout, d.Paid, d.Confirmed, d.Ref = nil, nil, false, ""
+	d.ConfirmMethod, d.ConfirmParams = "", nil
+}
+
+// fragmentAccount is the TonConnect account JSON describing the wallet.
+func fragmentAccount(info shop.WalletInfo) (string, error) {
+	if info.RawAddress == "" || info.Chain == "" || info.PublicKey == "" || len(info.StateInitBOC) == 0 {
+		return "", Errorf(Unhealthy, "the hot wallet's description is incomplete")
+	}
+	b, err := json.Marshal(struct {
+		Address         string `json:"address"`
+		Chain           string `json:"chain"`
+		WalletStateInit string `json:"walletStateInit"`
+		PublicKey       string `json:"publicKey"`
+	}{info.RawAddress, info.Chain, base64.StdEncoding.EncodeToString(info.StateInitBOC), info.PublicKey})
+	if err != nil {
+		return "", Wrap(Unhealthy, "the hot wallet's description is invalid", err)
+	}
+	return string(b), nil
+}
+
+// checkCookies makes sure the session cookies are there and well-formed,
+// without ever showing them.
+func (f *Fragment) checkCookies() error {
+	c := strings.TrimSpace(f.Cookies)
+	if c == "" || strings.ContainsAny(c, "\r\n\x00") {
+		return Errorf(Unhealthy, "the Fragment cookies are missing or malformed")
+	}
+	cookies, err := http.ParseCookie(c)
+	if err != nil {
+		return Errorf(Unhealthy, "the Fragment cookies are malformed")
+	}
+	have := make(map[string]bool, len(cookies))
+	for _, ck := range cookies {
+		have[ck.Name] = ck.Value != ""
+	}
+	for _, name := range []string{"stel_ssid", "stel_dt", "stel_token", "stel_ton_token"} {
+		if !have[name] {
+			return Errorf(Unhealthy, "the Fragment cookies lack %s", name)
+		}
+	}
+	return nil
+}
+
+func (f *Fragment) cookieHeader() string { return strings.TrimSpace(f.Cookies) }
+
+func (f *Fragment) baseURL() string {
+	if f.BaseURL == "" {
+		return DefaultFragmentURL
+	}
+	return strings.TrimRight(f.BaseURL, "/")
+}
+
+// origin is the scheme and host of the base URL.
+func (f *Fragment) origin() string {
+	u, err := url.Parse(f.baseURL())
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return f.baseURL()
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+func (f *Fragment) hashTTL() time.Duration {
+	if f.HashTTL > 0 {
+		return f.HashTTL
+	}
+	return DefaultFragmentHashTTL
+}
+
+func (f *Fragment) now() time.Time {
+	if f.Now != nil {
+		return f.Now()
+	}
+	return time.Now()
+}
+
+func (f *Fragment) logger() *slog.Logger {
+	if f.Logger != nil {
+		return f.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// String describes f without its secrets.
+func (f *Fragment) String() string { return "fragment(" + f.baseURL() + ")" }
+
+// GoString describes f without its secrets, for %#v.
+func (f *Fragment) GoString() string { return f.String() }
+
+// LogValue describes f for slog without its secrets.
+func (f *Fragment) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("base_url", f.baseURL()), slog.Bool("cookies_set", f.Cookies != ""))
+}
