@@ -62,17 +62,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger := newLogger(cfg, stderr)
 	logger.Info("starting", "config", cfg)
 
-	if !cfg.Sandbox() {
-		// Deposits on a real network need the chain watcher and outgoing
-		// payments need the hot wallet; selling without them would take
-		// ton_memo orders that can never be marked paid.
-		return &config.ValidationError{Var: "TON_NETWORK", Problem: cfg.TONNetwork + " needs the TON chain watcher, which this build does not include yet; use sandbox"}
-	}
-	depositAddress := cfg.TONDepositAddress
-	if depositAddress == "" {
-		depositAddress = sandboxDepositAddress
-	}
-
 	db, err := store.Open(cfg.DBPath())
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -82,6 +71,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			logger.Error("close store", "error", err)
 		}
 	}()
+
+	chain, err := openChain(ctx, cfg, db, logger.With("component", "ton"))
+	if err != nil {
+		return err
+	}
+	defer chain.close()
 
 	var rates shop.RateSource = shop.StaticRate{TONUSD: cfg.TONUSDRate, Since: time.Now()}
 	if cfg.RateURL != "" {
@@ -93,21 +88,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Logger:   logger.With("component", "rate"),
 		}
 	}
-	svc, err := shop.NewService(db, rates, cfg.Pricing, depositAddress)
+	svc, err := shop.NewService(db, rates, cfg.Pricing, chain.depositAddress)
 	if err != nil {
 		return fmt.Errorf("pricing: %w", err)
 	}
 	svc.Logger = logger.With("component", "shop")
-	if cfg.Fulfillment == config.FulfillmentSandbox {
-		svc.Recipients = fulfillment.Sandbox{}
-	}
 	metrics := api.NewMetrics()
 	svc.Subscribe(metrics.ObserveEvent)
+
+	provider, err := newProvider(cfg, chain, logger.With("component", "fulfillment"))
+	if err != nil {
+		return err
+	}
+	if _, manual := provider.(fulfillment.ManualProvider); !manual {
+		svc.Recipients = provider
+	}
+	worker := &fulfillment.Worker{
+		Shop:     svc,
+		Provider: provider,
+		Name:     cfg.Fulfillment,
+		Logger:   logger.With("component", "fulfillment"),
+	}
+	svc.Subscribe(func(e shop.Event) {
+		if e.Type == shop.EventOrderPaid {
+			worker.Poke()
+		}
+	})
 
 	srv := &api.Server{
 		Shop:         svc,
 		Addr:         cfg.HTTPAddr,
-		TopUpAddress: depositAddress,
+		TopUpAddress: chain.depositAddress,
 		Metrics:      metrics,
 		RateLimit:    cfg.APIRateLimit,
 		RateBurst:    int(cfg.APIRateBurst),
@@ -115,21 +126,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Probes: map[string]api.Probe{
 			"store":    api.StoreProbe(db),
 			"bot":      api.StaticProbe(botComponent(cfg)),
-			"provider": api.StaticProbe(api.Component{Status: api.ComponentOK, Detail: cfg.Fulfillment + " (the fulfillment worker is not in this build yet: paid orders wait)"}),
+			"provider": providerProbe(cfg.Fulfillment, worker),
 		},
 	}
-	// The sandbox's chain is simulated and kept in the store; its deposits
-	// are credited by the same watcher code as real ones.
-	sim := &ton.SimChain{Store: db, Account: depositAddress}
 	watcher := &ton.Watcher{
-		Chain:     sim,
+		Chain:     chain.Chain,
 		Shop:      svc,
-		Account:   depositAddress,
-		FromStart: true, // the simulated history starts empty with the database
+		Account:   chain.depositAddress,
+		Interval:  cfg.TONPollInterval,
+		FromStart: chain.sim != nil, // the simulated history starts empty with the database
 		Logger:    logger.With("component", "ton"),
 	}
-	sim.OnAppend = watcher.Poke
-	srv.Sandbox = sim
+	if chain.sim != nil {
+		chain.sim.OnAppend = watcher.Poke
+		srv.Sandbox = chain.sim
+	}
 	srv.Probes["chain"] = chainProbe(watcher)
 	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "starsbot_ton_skipped_transactions_total",
@@ -144,10 +155,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("components",
 		"network", cfg.TONNetwork,
 		"db", cfg.DBPath(),
-		"deposit_address", depositAddress,
+		"deposit_address", chain.depositAddress,
+		"hot_wallet", chain.walletAddress(),
 		"api", cfg.HTTPAddr,
 		"bot", botComponent(cfg).Detail,
-		"fulfillment", cfg.Fulfillment+" (worker not included in this build yet)",
+		"fulfillment", cfg.Fulfillment,
 		"rate_source", rateSourceName(cfg),
 	)
 	if cfg.Sandbox() && cfg.TelegramToken == "" {
@@ -160,6 +172,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g.Go(func() error { return svc.RunMaintenance(ctx, maintenanceInterval) })
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error { return watcher.Run(ctx) })
+	g.Go(func() error { return worker.Run(ctx) })
 	<-ctx.Done()
 	logger.Info("stopping")
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
@@ -167,6 +180,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// providerProbe reports whether the fulfillment provider works.
+func providerProbe(name string, w *fulfillment.Worker) api.Probe {
+	return func(context.Context) api.Component {
+		if ok, reason := w.Health(); !ok {
+			return api.Component{Status: api.ComponentDegraded, Detail: name + " paused: " + reason}
+		}
+		return api.Component{Status: api.ComponentOK, Detail: name}
+	}
 }
 
 // maxWatcherLag is the lag above which /health calls the chain degraded.

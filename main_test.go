@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -122,8 +123,21 @@ func TestRun_SandboxPartner(t *testing.T) {
 	if code, body := call("GET", "/api/v1/health", "", ""); code != 200 || !strings.Contains(body, `"chain":{"status":"ok","lag_seconds":`) {
 		t.Errorf("health: %d %s", code, body)
 	}
-	if code, body := call("POST", "/api/v1/orders/stars", osk, `{"recipient_username":"pandus","quantity":100,"payment_method":"balance"}`); code != 200 || !strings.Contains(body, `"status":"paid"`) {
-		t.Errorf("order: %d %s", code, body)
+	code, body := call("POST", "/api/v1/orders/stars", osk, `{"recipient_username":"pandus","quantity":100,"payment_method":"balance"}`)
+	if code != 200 || !strings.Contains(body, `"status":"paid"`) {
+		t.Fatalf("order: %d %s", code, body)
+	}
+	// The fulfillment worker delivers it through the sandbox provider.
+	id := regexp.MustCompile(`"id":(\d+)`).FindStringSubmatch(body)[1]
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		code, body := call("GET", "/api/v1/orders/"+id, osk, "")
+		if code == 200 && strings.Contains(body, `"status":"completed"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order not completed: %d %s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if code, body := call("GET", "/metrics", "", ""); code != 200 || !strings.Contains(body, `starsbot_shop_events_total{type="deposit_credited"} 1`) {
 		t.Errorf("metrics: %d %s", code, body)
@@ -159,6 +173,18 @@ func waitListening(t *testing.T, stderr *syncBuffer, done <-chan error) string {
 }
 
 func TestRun_Errors(t *testing.T) {
+	// A liteserver config that lists no liteservers, served locally.
+	noServers := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"liteservers":[],"validator":{"init_block":{"workchain":-1,"shard":-9223372036854775808,"seqno":0,"root_hash":"","file_hash":""}}}`)
+	}))
+	defer noServers.Close()
+	testnet := func(kv ...string) map[string]string {
+		m := map[string]string{"TON_NETWORK": "testnet", "TON_USD_RATE": "3.5", "TON_CONFIG_URL": noServers.URL, "TON_DEPOSIT_ADDRESS": "0QA3V5Wt4nKDBalItBQ3g6TDAiknFw_gT11cXzZdZFMP7uC5"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -167,7 +193,11 @@ func TestRun_Errors(t *testing.T) {
 	}{
 		{"bad variable", map[string]string{"TON_NETWORK": "moon"}, nil, "TON_NETWORK"},
 		{"bad price", map[string]string{"STARS_MIN": "-5"}, nil, "STARS_MIN"},
-		{"live network without watcher", map[string]string{"TON_NETWORK": "testnet", "TON_USD_RATE": "3.5", "TON_DEPOSIT_ADDRESS": "0QA3V5Wt4nKDBalItBQ3g6TDAiknFw_gT11cXzZdZFMP7uC5"}, nil, "TON_NETWORK"},
+		{"no liteservers", testnet(), nil, "TON_CONFIG_URL"},
+		{"unreachable liteserver config", testnet("TON_CONFIG_URL", "http://127.0.0.1:1/global.config.json"), nil, "TON_CONFIG_URL"},
+		{"deposit address checksum", testnet("TON_DEPOSIT_ADDRESS", "0QA3V5Wt4nKDBalItBQ3g6TDAiknFw_gT11cXzZdZFMP7uC6"), nil, "TON_DEPOSIT_ADDRESS"},
+		{"mainnet address on testnet", testnet("TON_DEPOSIT_ADDRESS", "UQBFJTkJ5hZdH7i6rWQTnm43zn6h2dPBV9lFZ2e98WvWABy_"), nil, "TON_DEPOSIT_ADDRESS"},
+		{"fragment without cookies", testnet("FULFILLMENT", "fragment"), nil, "FRAGMENT_COOKIES"},
 		{"arguments", map[string]string{}, []string{"serve"}, "unexpected arguments"},
 		{"unwritable data dir", map[string]string{"DATA_DIR": "/proc/starsbot-no"}, nil, "open store"},
 	}

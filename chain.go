@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"starsbot/config"
+	"starsbot/fulfillment"
+	"starsbot/store"
+	"starsbot/ton"
+)
+
+// chainSetup is the TON side of the program: the chain the deposit watcher
+// reads, the deposit address, and the hot wallet when there is one.
+type chainSetup struct {
+	ton.Chain
+	sim            *ton.SimChain // sandbox only
+	wallet         *ton.Wallet   // nil without TON_WALLET_MNEMONIC
+	depositAddress string
+	close          func()
+}
+
+func (c *chainSetup) walletAddress() string {
+	if c.wallet == nil {
+		return "none"
+	}
+	return c.wallet.Address()
+}
+
+// openChain sets up the simulated chain on the sandbox network, or
+// connects to the liteservers of testnet or mainnet and opens the hot
+// wallet. The deposit address is TON_DEPOSIT_ADDRESS, else the hot
+// wallet's, else (sandbox) a fixed simulated one.
+func openChain(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog.Logger) (*chainSetup, error) {
+	if cfg.Sandbox() {
+		addr := cfg.TONDepositAddress
+		if addr == "" {
+			addr = sandboxDepositAddress
+		}
+		sim := &ton.SimChain{Store: db, Account: addr}
+		return &chainSetup{Chain: sim, sim: sim, depositAddress: addr, close: func() {}}, nil
+	}
+	if cfg.TONDepositAddress != "" {
+		// The checksum, which config does not check.
+		if _, err := ton.ParseAddress(cfg.TONDepositAddress); err != nil {
+			return nil, &config.ValidationError{Var: "TON_DEPOSIT_ADDRESS", Problem: "is not a valid TON address (bad checksum?)"}
+		}
+	}
+	logger.Info("connecting to liteservers", "config_url", cfg.TONConfigURL)
+	client, stop, err := ton.Dial(ctx, cfg.TONConfigURL)
+	if err != nil {
+		return nil, fmt.Errorf("TON_CONFIG_URL: %w", err)
+	}
+	c := &chainSetup{Chain: &ton.Lite{API: client}, depositAddress: cfg.TONDepositAddress, close: stop}
+	if cfg.TONWalletMnemonic != "" {
+		w, err := ton.NewWallet(client, ton.WalletConfig{
+			Mnemonic: cfg.TONWalletMnemonic,
+			Version:  cfg.TONWalletVersion,
+			Testnet:  cfg.TONNetwork == config.NetworkTestnet,
+		})
+		if err != nil {
+			stop()
+			return nil, &config.ValidationError{Var: "TON_WALLET_MNEMONIC", Problem: err.Error()}
+		}
+		w.Logger = logger.With("wallet", w.Address())
+		c.wallet = w
+		if c.depositAddress == "" {
+			c.depositAddress = w.Address()
+		}
+	}
+	return c, nil
+}
+
+// newProvider builds the fulfillment provider FULFILLMENT names; config has
+// checked that fragment has its cookies and wallet.
+func newProvider(cfg *config.Config, chain *chainSetup, logger *slog.Logger) (fulfillment.Provider, error) {
+	switch cfg.Fulfillment {
+	case config.FulfillmentSandbox:
+		return fulfillment.Sandbox{}, nil
+	case config.FulfillmentFragment:
+		if chain.wallet == nil {
+			return nil, &config.ValidationError{Var: "TON_WALLET_MNEMONIC", Problem: "must be set when FULFILLMENT=fragment (it pays Fragment)"}
+		}
+		return &fulfillment.Fragment{
+			Cookies:   cfg.FragmentCookies,
+			Wallet:    chain.wallet,
+			Tolerance: cfg.FragmentMargin,
+			Logger:    logger,
+		}, nil
+	}
+	return fulfillment.ManualProvider{}, nil
+}
