@@ -173,6 +173,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error { return watcher.Run(ctx) })
 	g.Go(func() error { return worker.Run(ctx) })
+	if chain.wallet != nil && cfg.TONWalletLowBalance > 0 {
+		alarm := &fulfillment.BalanceAlarm{Wallet: chain.wallet, Threshold: cfg.TONWalletLowBalance, Notifier: worker.Notifier, Logger: logger.With("component", "fulfillment")}
+		g.Go(func() error { return alarm.Run(ctx) })
+	}
 	<-ctx.Done()
 	logger.Info("stopping")
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {

@@ -61,6 +61,7 @@ const (
 	maxTONPoll            = 5 * time.Minute
 	defaultFragmentMargin = shop.NanoTON(10_000_000) // 0.01 TON, about twice a wallet transfer's fees
 	maxFragmentMargin     = 100 * shop.TON
+	defaultWalletLow      = 5 * shop.TON
 	defaultAPIRateLimit   = 20
 	defaultAPIRateBurst   = 40
 	maxAPIRateLimit       = 10000
@@ -118,6 +119,9 @@ type Config struct {
 	// TONPollInterval is how often the deposit watcher asks the chain for
 	// new transactions (TON_POLL_INTERVAL), 1s to 5m. Default 3s.
 	TONPollInterval time.Duration
+	// TONWalletLowBalance is the hot-wallet balance under which admins are
+	// alerted (TON_WALLET_LOW_BALANCE, in TON, 0 = never). Default 5.
+	TONWalletLowBalance shop.NanoTON
 
 	// Fulfillment is FulfillmentSandbox, FulfillmentManual or
 	// FulfillmentFragment (FULFILLMENT). Default sandbox on the sandbox
@@ -326,6 +330,14 @@ func parse(src *source) (*Config, error) {
 	c.TONWalletMnemonic, c.mnemonicVar = strings.Join(strings.Fields(mnemonic), " "), from
 	c.TONWalletVersion = p.word("TON_WALLET_VERSION", WalletV5R1)
 	c.TONPollInterval = p.duration("TON_POLL_INTERVAL", defaultTONPoll)
+	c.TONWalletLowBalance = defaultWalletLow
+	if v := src.get("TON_WALLET_LOW_BALANCE"); v != "" {
+		m, err := shop.ParseTON(v)
+		if err != nil || m < 0 {
+			p.fail("TON_WALLET_LOW_BALANCE", "must be an amount of TON such as 5 (got %s)", quote(v))
+		}
+		c.TONWalletLowBalance = m
+	}
 
 	defFulfillment := FulfillmentManual
 	if c.TONNetwork == NetworkSandbox {

@@ -57,6 +57,7 @@ func (c Config) attrs() []slog.Attr {
 		slog.String("ton_wallet_mnemonic", redact(c.TONWalletMnemonic)),
 		slog.String("ton_wallet_version", c.TONWalletVersion),
 		slog.Duration("ton_poll_interval", c.TONPollInterval),
+		slog.String("ton_wallet_low_balance", c.TONWalletLowBalance.String()),
 		slog.String("fulfillment", c.Fulfillment),
 		slog.String("fragment_cookies", redact(c.FragmentCookies)),
 		slog.String("fragment_margin_ton", c.FragmentMargin.String()),
