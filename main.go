@@ -104,10 +104,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		svc.Recipients = provider
 	}
 	worker := &fulfillment.Worker{
-		Shop:     svc,
-		Provider: provider,
-		Name:     cfg.Fulfillment,
-		Logger:   logger.With("component", "fulfillment"),
+		Shop:        svc,
+		Provider:    provider,
+		Name:        cfg.Fulfillment,
+		MaxAttempts: int(cfg.FulfillmentMaxAttempts),
+		Logger:      logger.With("component", "fulfillment"),
 	}
 	svc.Subscribe(func(e shop.Event) {
 		if e.Type == shop.EventOrderPaid {

@@ -62,6 +62,8 @@ const (
 	defaultFragmentMargin = shop.NanoTON(10_000_000) // 0.01 TON, about twice a wallet transfer's fees
 	maxFragmentMargin     = 100 * shop.TON
 	defaultWalletLow      = 5 * shop.TON
+	defaultMaxAttempts    = 6
+	maxMaxAttempts        = 100
 	defaultAPIRateLimit   = 20
 	defaultAPIRateBurst   = 40
 	maxAPIRateLimit       = 10000
@@ -132,6 +134,10 @@ type Config struct {
 	// FragmentCookies are the fragment.com session cookies (FRAGMENT_COOKIES,
 	// or the file named by FRAGMENT_COOKIES_FILE; secret). Default empty.
 	FragmentCookies string `json:"-"`
+	// FulfillmentMaxAttempts is how many times a delivery is tried after
+	// temporary errors, with exponential backoff, before the order goes to
+	// manual delivery (FULFILLMENT_MAX_ATTEMPTS, 1 to 100). Default 6.
+	FulfillmentMaxAttempts int64
 	// FragmentMargin is what must be left of the buyer's payment after
 	// paying Fragment, for network fees (FRAGMENT_MARGIN_TON, 0 to 100 TON):
 	// an order whose Fragment price exceeds its price minus this goes to
@@ -344,6 +350,7 @@ func parse(src *source) (*Config, error) {
 		defFulfillment = FulfillmentSandbox
 	}
 	c.Fulfillment = p.word("FULFILLMENT", defFulfillment)
+	c.FulfillmentMaxAttempts = p.int("FULFILLMENT_MAX_ATTEMPTS", defaultMaxAttempts)
 	c.FragmentCookies, c.cookiesVar = p.secret("FRAGMENT_COOKIES")
 	c.FragmentMargin = defaultFragmentMargin
 	if v := src.get("FRAGMENT_MARGIN_TON"); v != "" {
@@ -543,6 +550,9 @@ func (c Config) Validate() error {
 		return fail("FULFILLMENT", "must be sandbox, manual or fragment (got %s)", quote(c.Fulfillment))
 	}
 
+	if c.FulfillmentMaxAttempts < 1 || c.FulfillmentMaxAttempts > maxMaxAttempts {
+		return fail("FULFILLMENT_MAX_ATTEMPTS", "must be from 1 to %d (got %d)", maxMaxAttempts, c.FulfillmentMaxAttempts)
+	}
 	if c.FragmentMargin < 0 || c.FragmentMargin > maxFragmentMargin {
 		return fail("FRAGMENT_MARGIN_TON", "must be from 0 to %s TON (got %s)", maxFragmentMargin, c.FragmentMargin)
 	}

@@ -59,6 +59,7 @@ func (c Config) attrs() []slog.Attr {
 		slog.Duration("ton_poll_interval", c.TONPollInterval),
 		slog.String("ton_wallet_low_balance", c.TONWalletLowBalance.String()),
 		slog.String("fulfillment", c.Fulfillment),
+		slog.Int64("fulfillment_max_attempts", c.FulfillmentMaxAttempts),
 		slog.String("fragment_cookies", redact(c.FragmentCookies)),
 		slog.String("fragment_margin_ton", c.FragmentMargin.String()),
 		slog.String("usd_per_star", c.Pricing.USDPerStar.String()),
