@@ -113,6 +113,16 @@ type Tx interface {
 	// PutDelivery creates or replaces the fulfillment record of d.OrderID.
 	PutDelivery(d *Delivery) error
 
+	// AppendAudit stores a new audit entry and sets e.ID.
+	AppendAudit(e *AuditEntry) error
+	// FindAudit returns up to limit audit entries, newest first.
+	FindAudit(limit int) ([]*AuditEntry, error)
+
+	// FindSetting returns the value of a setting, or nil if it is unset.
+	FindSetting(key string) ([]byte, error)
+	// PutSetting sets a setting; nil value unsets it.
+	PutSetting(key string, value []byte) error
+
 	// FindCursor returns the chain watcher's cursor for an account.
 	FindCursor(account string) (*Cursor, error)
 	// PutCursor saves a cursor.

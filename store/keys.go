@@ -31,6 +31,8 @@ var (
 	bucketSimHashes     = []byte("sim_hashes")
 	bucketDeliveries    = []byte("deliveries")
 	bucketChatState     = []byte("chat_state")
+	bucketAudit         = []byte("audit")
+	bucketSettings      = []byte("settings")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketUsers, bucketUsernames, bucketMemos, bucketAPIKeys,
@@ -38,6 +40,7 @@ var (
 		bucketOrderRefs, bucketLedger, bucketUserLedger, bucketDeposits,
 		bucketDepositHashes, bucketIdempotency, bucketQueue, bucketCursors,
 		bucketSimChain, bucketSimHashes, bucketDeliveries, bucketChatState,
+		bucketAudit, bucketSettings,
 	}
 
 	keySchemaVersion = []byte("schema_version")

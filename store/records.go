@@ -366,3 +366,12 @@ func (r *deliveryRecord) delivery() *shop.Delivery {
 	}
 	return d
 }
+
+type auditRecord struct {
+	ID      uint64    `json:"id"`
+	AdminID int64     `json:"admin_id"`
+	Action  string    `json:"action"`
+	Args    string    `json:"args,omitempty"`
+	Result  string    `json:"result,omitempty"`
+	Time    time.Time `json:"time"`
+}

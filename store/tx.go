@@ -51,7 +51,7 @@ func putIfChanged(b *bolt.Bucket, k, v []byte) error {
 const appendFillPercent = 0.95
 
 func appendOnly(name []byte) bool {
-	for _, b := range [][]byte{bucketOrders, bucketLedger, bucketDeposits, bucketQueue} {
+	for _, b := range [][]byte{bucketOrders, bucketLedger, bucketDeposits, bucketQueue, bucketAudit} {
 		if bytes.Equal(name, b) {
 			return true
 		}
