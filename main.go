@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"starsbot/api"
+	"starsbot/bot"
 	"starsbot/config"
 	"starsbot/fulfillment"
 	"starsbot/shop"
@@ -163,6 +164,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"fulfillment", cfg.Fulfillment,
 		"rate_source", rateSourceName(cfg),
 	)
+	var tg *bot.Bot
+	if cfg.TelegramToken != "" {
+		tg = &bot.Bot{
+			Shop:           svc,
+			State:          db,
+			Token:          cfg.TelegramToken,
+			APIURL:         cfg.TelegramAPIURL,
+			PublicURL:      cfg.PublicURL,
+			DepositAddress: chain.depositAddress,
+			Logger:         logger.With("component", "bot"),
+		}
+		svc.Subscribe(tg.HandleEvent)
+	}
 	if cfg.Sandbox() && cfg.TelegramToken == "" {
 		if err := printSandboxPartner(ctx, svc, cfg.PublicURL, stdout); err != nil {
 			return fmt.Errorf("sandbox partner: %w", err)
@@ -174,6 +188,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error { return watcher.Run(ctx) })
 	g.Go(func() error { return worker.Run(ctx) })
+	if tg != nil {
+		g.Go(func() error { return tg.Run(ctx) })
+	}
 	if chain.wallet != nil && cfg.TONWalletLowBalance > 0 {
 		alarm := &fulfillment.BalanceAlarm{Wallet: chain.wallet, Threshold: cfg.TONWalletLowBalance, Notifier: worker.Notifier, Logger: logger.With("component", "fulfillment")}
 		g.Go(func() error { return alarm.Run(ctx) })
@@ -220,7 +237,7 @@ func botComponent(cfg *config.Config) api.Component {
 	if cfg.TelegramToken == "" {
 		return api.Component{Status: api.ComponentDisabled, Detail: "disabled: TELEGRAM_TOKEN is empty"}
 	}
-	return api.Component{Status: api.ComponentDisabled, Detail: "configured, but the bot is not in this build yet"}
+	return api.Component{Status: api.ComponentOK, Detail: "enabled: long polling " + cfg.TelegramAPIURL}
 }
 
 // printSandboxPartner creates the sandbox partner if needed, issues it a

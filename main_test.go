@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"starsbot/bot/bottest"
 	"starsbot/store"
 )
 
@@ -38,7 +39,8 @@ func envOf(m map[string]string) func(string) string { return func(k string) stri
 func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	const token = "123456789:AAsecretsecretsecretsecretsecret"
-	env := envOf(map[string]string{"DATA_DIR": dir, "HTTP_ADDR": "127.0.0.1:0", "TELEGRAM_TOKEN": token})
+	tg := bottest.New(t, token)
+	env := envOf(map[string]string{"DATA_DIR": dir, "HTTP_ADDR": "127.0.0.1:0", "TELEGRAM_TOKEN": token, "TELEGRAM_API_URL": tg.URL})
 	var stdout, stderr syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -47,6 +49,10 @@ func TestRun(t *testing.T) {
 	if r, err := http.Get(base + "/api/v1/health"); err != nil || r.StatusCode != http.StatusOK {
 		t.Errorf("health: %v %v", r, err)
 	}
+	// The bot answers through the configured Bot API server.
+	user := bottest.User{ID: 4242, Username: "carol_c", LanguageCode: "en"}
+	tg.Send(user, "/start")
+	tg.Wait(user.ID, "Stars")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run = %v", err)

@@ -1,0 +1,69 @@
+package bot
+
+import (
+	"html"
+	"strings"
+	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
+
+	"starsbot/shop"
+)
+
+// ledgerLines is how many recent ledger entries the balance screen shows.
+const ledgerLines = 5
+
+// onBalance shows the balance, the personal top-up memo and address with a
+// Tonkeeper button, the recent ledger entries, and a QR code of the
+// top-up link.
+func (b *Bot) onBalance(t *turn) error {
+	entries, _, err := b.Shop.Ledger(t.ctx, shop.LedgerFilter{UserID: t.user.ID, Limit: ledgerLines})
+	if err != nil {
+		return t.fail(err)
+	}
+	var hist strings.Builder
+	for _, e := range entries {
+		sign := ""
+		if e.Amount > 0 {
+			sign = "+"
+		}
+		hist.WriteString(t.T("balance.entry", sign+e.Amount.String(), t.T("ledger."+string(e.Type)), formatTime(e.CreatedAt)))
+		hist.WriteByte('\n')
+	}
+	if len(entries) == 0 {
+		hist.WriteString(t.T("balance.no_entries"))
+	}
+	memo := html.EscapeString(t.user.Memo)
+	kb := keyboard{{button(t.T("btn.orders"), cbOrders, "0"), t.btnMenu()}}
+	if b.DepositAddress == "" {
+		return t.show(t.T("balance.no_address", t.user.Balance, memo, hist.String()), kb)
+	}
+	addr := html.EscapeString(b.DepositAddress)
+	link := tonLink(b.DepositAddress, 0, t.user.Memo)
+	kb = append(keyboard{{urlButton(t.T("btn.tonkeeper"), tonkeeperURL(b.DepositAddress, 0, t.user.Memo))}}, kb...)
+	if err := t.show(t.T("balance.text", t.user.Balance, addr, memo, html.EscapeString(link), hist.String()), kb); err != nil {
+		return err
+	}
+	png, err := qrPNG(link)
+	if err != nil {
+		b.Logger.Error("telegram QR code failed", "error", err)
+		return nil
+	}
+	return t.photo(png, t.T("balance.qr", memo), nil)
+}
+
+// qrPNG renders content as a QR code image.
+func qrPNG(content string) ([]byte, error) {
+	return qrcode.Encode(content, qrcode.Medium, 512)
+}
+
+// formatTime renders a time for users, in UTC to the minute.
+func formatTime(tm time.Time) string {
+	if tm.IsZero() {
+		return "—"
+	}
+	return tm.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// formatDate renders a date for users.
+func formatDate(tm time.Time) string { return tm.UTC().Format("2006-01-02") }

@@ -1,0 +1,525 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	tele "gopkg.in/telebot.v3"
+
+	"starsbot/shop"
+)
+
+// Defaults of the Bot's tunables.
+const (
+	DefaultAPIURL        = "https://api.telegram.org"
+	DefaultPollTimeout   = 25 * time.Second
+	DefaultUpdateTimeout = 15 * time.Second
+	DefaultStateTTL      = 15 * time.Minute
+	DefaultGlobalRate    = 30  // messages per second, all chats together
+	DefaultChatRate      = 1.0 // messages per second in one chat
+	DefaultChatBurst     = 3   // messages one chat may get at once before ChatRate applies
+	DefaultMaxRetryAfter = time.Minute
+	DefaultShutdownGrace = 10 * time.Second
+	DefaultChatQueue     = 64   // pending updates and notifications per chat
+	DefaultEventQueue    = 1024 // pending events not yet sorted into chats
+)
+
+// Shop is the part of *shop.Service the bot uses. Every rule about money,
+// users and keys lives behind it; the bot only renders and routes.
+type Shop interface {
+	EnsureUser(ctx context.Context, u shop.UserUpdate) (*shop.User, error)
+	SetLanguage(ctx context.Context, userID int64, lang string) (*shop.User, error)
+	FindUser(ctx context.Context, id int64) (*shop.User, error)
+	Pricing() shop.Pricing
+	Quote(ctx context.Context, req shop.QuoteRequest) (*shop.Quote, error)
+	CheckRecipient(ctx context.Context, kind shop.OrderType, username string) (*shop.RecipientCheck, error)
+	CreateOrder(ctx context.Context, req shop.CreateOrderRequest) (*shop.Order, error)
+	CancelOrder(ctx context.Context, userID, orderID int64) (*shop.Order, error)
+	FindOrder(ctx context.Context, userID, orderID int64) (*shop.Order, error)
+	FindOrders(ctx context.Context, f shop.OrderFilter) ([]*shop.Order, int64, error)
+	Ledger(ctx context.Context, f shop.LedgerFilter) ([]*shop.LedgerEntry, uint64, error)
+	IssueKey(ctx context.Context, userID int64, prefix string) (string, *shop.APIKey, error)
+	RevokeKey(ctx context.Context, userID int64, prefix string) (int, error)
+	Keys(ctx context.Context, userID int64) ([]*shop.APIKey, error)
+}
+
+var _ Shop = (*shop.Service)(nil)
+
+// Bot is the Telegram front door of the shop for end users and partners.
+// Set the fields, subscribe HandleEvent to the service, then call Run.
+type Bot struct {
+	Shop           Shop         // required; normally the *shop.Service
+	State          StateStore   // required: per-chat flow state (bbolt in production)
+	Token          string       // required; secret: never logged
+	APIURL         string       // Bot API server; default DefaultAPIURL
+	PublicURL      string       // base URL of the REST API shown to partners; optional
+	DepositAddress string       // service wallet for top-ups; default the Shop's, when it is a *shop.Service
+	Logger         *slog.Logger // default slog.Default()
+	Now            func() time.Time
+
+	PollTimeout   time.Duration // long-poll timeout; default 25s (whole seconds; below 1s polls short)
+	UpdateTimeout time.Duration // deadline of the context of each update; default 15s
+	StateTTL      time.Duration // how long a multi-step flow waits for input; default 15m
+	GlobalRate    float64       // outbound messages per second, all chats; default 30; <0 unlimited
+	ChatRate      float64       // outbound messages per second per chat; default 1; <0 unlimited
+	ChatBurst     int           // default 3
+	MaxRetryAfter time.Duration // longest 429 retry_after honoured before giving up on a message; default 1m
+	ShutdownGrace time.Duration // how long Run lets accepted updates finish after ctx is done; default 10s
+	// Sleep waits d or until ctx is done; default a timer. Tests replace it
+	// to observe flood waits without waiting.
+	Sleep  func(ctx context.Context, d time.Duration) error
+	Client *http.Client // HTTP client for the Bot API; default one with sane timeouts
+
+	initOnce sync.Once
+	initErr  error
+	running  atomic.Bool
+	tb       *tele.Bot
+	lim      *limiter
+	disp     *dispatcher
+	events   chan shop.Event
+	base     atomic.Pointer[context.Context] // parent of every update's context, set by Run
+	pollHTTP *http.Client
+
+	bannedMu   sync.Mutex
+	bannedSeen map[int64]time.Time // banned users already refused, and when
+}
+
+// init validates the fields, applies defaults and builds the handler tree.
+// It makes no network call.
+func (b *Bot) init() error {
+	b.initOnce.Do(func() { b.initErr = b.doInit() })
+	return b.initErr
+}
+
+func (b *Bot) doInit() error {
+	switch {
+	case b.Shop == nil:
+		return errors.New("bot: Shop is required")
+	case b.State == nil:
+		return errors.New("bot: State is required")
+	case b.Token == "":
+		return errors.New("bot: Token is required")
+	}
+	if b.APIURL == "" {
+		b.APIURL = DefaultAPIURL
+	}
+	b.APIURL = strings.TrimRight(b.APIURL, "/")
+	if b.DepositAddress == "" {
+		if svc, ok := b.Shop.(*shop.Service); ok {
+			b.DepositAddress = svc.DepositAddress
+		}
+	}
+	if b.Logger == nil {
+		b.Logger = slog.Default()
+	}
+	if b.Now == nil {
+		b.Now = time.Now
+	}
+	if b.PollTimeout == 0 {
+		b.PollTimeout = DefaultPollTimeout
+	}
+	if b.UpdateTimeout == 0 {
+		b.UpdateTimeout = DefaultUpdateTimeout
+	}
+	if b.StateTTL == 0 {
+		b.StateTTL = DefaultStateTTL
+	}
+	if b.MaxRetryAfter == 0 {
+		b.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if b.ShutdownGrace == 0 {
+		b.ShutdownGrace = DefaultShutdownGrace
+	}
+	if b.Sleep == nil {
+		b.Sleep = sleepCtx
+	}
+	if b.Client == nil {
+		b.Client = &http.Client{Timeout: 30 * time.Second}
+	}
+	// Long polls use their own client: no overall timeout (the context of
+	// each poll bounds it), so that PollTimeout may be anything.
+	b.pollHTTP = &http.Client{Transport: b.Client.Transport}
+	b.lim = newLimiter(b.GlobalRate, b.ChatRate, b.ChatBurst)
+	b.disp = newDispatcher(DefaultChatQueue)
+	b.events = make(chan shop.Event, DefaultEventQueue)
+	b.bannedSeen = map[int64]time.Time{}
+
+	tb, err := tele.NewBot(tele.Settings{
+		URL:         b.APIURL,
+		Token:       b.Token,
+		Offline:     true, // getMe is called by Run, with retries and a context
+		Synchronous: true, // the dispatcher provides per-chat order and cross-chat parallelism
+		ParseMode:   tele.ModeHTML,
+		Client:      b.Client,
+		OnError: func(err error, c tele.Context) {
+			b.Logger.Error("telegram handler failed", "error", b.redact(err))
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("bot: %w", b.redact(err))
+	}
+	b.tb = tb
+	b.routes()
+	return nil
+}
+
+// Run connects to the Bot API and handles updates by long polling until ctx
+// is done. It then stops polling, lets the updates and notifications it
+// already accepted finish (for at most ShutdownGrace; later ones are
+// dropped, and Telegram redelivers unconfirmed updates), and returns nil.
+// It fails only on a configuration error; an unreachable Bot API or a
+// rejected token is logged and retried. Run may be called once per Bot.
+func (b *Bot) Run(ctx context.Context) error {
+	if err := b.init(); err != nil {
+		return err
+	}
+	if !b.running.CompareAndSwap(false, true) {
+		return errors.New("bot: Run called twice")
+	}
+	// Handlers outlive ctx by up to ShutdownGrace, so that a reply is not
+	// cut off halfway through a shop operation.
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	b.base.Store(&base)
+
+	me, err := b.getMe(ctx)
+	if err != nil {
+		return nil // ctx is done
+	}
+	b.tb.Me = me
+	b.Logger.Info("telegram bot started", "username", me.Username, "api_url", b.APIURL)
+	b.setCommands(ctx)
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		b.routeEvents(ctx)
+	}()
+	b.poll(ctx)
+	wg.Wait()
+	grace := time.AfterFunc(b.ShutdownGrace, cancelBase)
+	defer grace.Stop()
+	b.disp.closeAndWait()
+	b.Logger.Info("telegram bot stopped")
+	return nil
+}
+
+// HandleEvent queues a shop event for the buyer's chat: deposits credited,
+// and orders paid, completed, waiting for manual delivery, refunded or
+// expired. It never blocks: when the queue is full the event is dropped
+// and logged. Subscribe it with Service.Subscribe.
+func (b *Bot) HandleEvent(e shop.Event) {
+	if b.init() != nil || e.UserID <= 0 {
+		return
+	}
+	select {
+	case b.events <- e:
+	default:
+		b.Logger.Warn("telegram notification queue full; event dropped", "event", e.Type, "user_id", e.UserID, "order_id", e.OrderID)
+	}
+}
+
+// routeEvents moves events into their chat's queue, behind the updates of
+// that chat that arrived first.
+func (b *Bot) routeEvents(ctx context.Context) {
+	for {
+		select {
+		case e := <-b.events:
+			if !b.disp.enqueue(e.UserID, func() { b.notify(e) }) {
+				b.Logger.Warn("telegram chat queue full; notification dropped", "event", e.Type, "user_id", e.UserID)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// baseContext is the parent of every update's and notification's context.
+func (b *Bot) baseContext() context.Context {
+	if p := b.base.Load(); p != nil {
+		return *p
+	}
+	return context.Background()
+}
+
+// ---- polling -------------------------------------------------------------
+
+// poll reads updates until ctx is done, handing each to its chat's queue.
+// Errors back off exponentially (telebot's own poller retries in a hot
+// loop). On the way out it confirms the updates it accepted, so that the
+// next start does not receive them again.
+func (b *Bot) poll(ctx context.Context) {
+	offset := 0
+	backoff := time.Duration(0)
+	defer func() {
+		if offset == 0 {
+			return
+		}
+		confirm, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := b.call(confirm, b.pollHTTP, 2*time.Second, "getUpdates", map[string]any{
+			"offset": offset, "timeout": 0, "limit": 1,
+		}, nil); err != nil {
+			b.Logger.Info("telegram could not confirm the last updates", "error", b.redact(err))
+		}
+	}()
+	for ctx.Err() == nil {
+		var ups []tele.Update
+		err := b.call(ctx, b.pollHTTP, b.PollTimeout+10*time.Second, "getUpdates", map[string]any{
+			"offset":          offset,
+			"timeout":         int(b.PollTimeout / time.Second),
+			"allowed_updates": []string{"message", "callback_query"},
+		}, &ups)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			var fe *floodError
+			switch {
+			case errors.As(err, &fe):
+				backoff = fe.retryAfter
+			case backoff == 0:
+				backoff = 500 * time.Millisecond
+			default:
+				backoff = min(2*backoff, 30*time.Second)
+			}
+			b.Logger.Warn("telegram getUpdates failed", "error", b.redact(err), "retry_in", backoff)
+			if sleepCtx(ctx, backoff) != nil {
+				return
+			}
+			continue
+		}
+		backoff = 0
+		for _, u := range ups {
+			offset = u.ID + 1
+			chatID := updateChat(u)
+			if !b.disp.enqueue(chatID, func() { b.process(u) }) {
+				b.Logger.Warn("telegram chat queue full; update dropped", "chat_id", chatID, "update_id", u.ID)
+			}
+		}
+	}
+}
+
+// process hands one update to telebot's router; handlers run synchronously
+// here, in the chat's queue.
+func (b *Bot) process(u tele.Update) {
+	if b.baseContext().Err() != nil {
+		b.Logger.Warn("telegram update dropped at shutdown", "update_id", u.ID)
+		return
+	}
+	b.Logger.Debug("telegram update", "update_id", u.ID, "chat_id", updateChat(u))
+	defer func() {
+		if r := recover(); r != nil {
+			b.Logger.Error("telegram update panicked outside a handler", "update_id", u.ID, "panic", b.redactString(fmt.Sprint(r)))
+		}
+	}()
+	b.tb.ProcessUpdate(u)
+}
+
+// updateChat returns the chat an update belongs to, for ordering.
+func updateChat(u tele.Update) int64 {
+	switch {
+	case u.Message != nil && u.Message.Chat != nil:
+		return u.Message.Chat.ID
+	case u.Callback != nil && u.Callback.Message != nil && u.Callback.Message.Chat != nil:
+		return u.Callback.Message.Chat.ID
+	case u.Callback != nil && u.Callback.Sender != nil:
+		return u.Callback.Sender.ID
+	}
+	return 0
+}
+
+// menuCommands are the commands shown in Telegram's command menu.
+var menuCommands = []string{"start", "balance", "orders", "api", "language", "help"}
+
+// setCommands publishes the command menu in each language; a failure is
+// only logged.
+func (b *Bot) setCommands(ctx context.Context) {
+	for _, lang := range shop.Languages {
+		var cmds []map[string]string
+		for _, c := range menuCommands {
+			cmds = append(cmds, map[string]string{"command": c, "description": tr(lang, "cmd."+c)})
+		}
+		params := map[string]any{"commands": cmds}
+		if lang != shop.Languages[0] {
+			params["language_code"] = lang
+		}
+		if err := b.call(ctx, b.pollHTTP, 10*time.Second, "setMyCommands", params, nil); err != nil {
+			b.Logger.Warn("telegram setMyCommands failed", "language", lang, "error", b.redact(err))
+		}
+	}
+}
+
+// getMe asks the Bot API who the bot is, retrying with backoff until it
+// answers or ctx is done.
+func (b *Bot) getMe(ctx context.Context) (*tele.User, error) {
+	backoff := 500 * time.Millisecond
+	for {
+		var me tele.User
+		err := b.call(ctx, b.pollHTTP, 30*time.Second, "getMe", nil, &me)
+		if err == nil {
+			return &me, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		b.Logger.Error("telegram getMe failed", "error", b.redact(err), "retry_in", backoff)
+		if err := sleepCtx(ctx, backoff); err != nil {
+			return nil, err
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// floodError is a 429 answer to one of the bot's own calls.
+type floodError struct{ retryAfter time.Duration }
+
+func (e *floodError) Error() string {
+	return fmt.Sprintf("telegram: too many requests, retry after %s", e.retryAfter)
+}
+
+// call performs one Bot API method with a context, decoding the result into
+// out.
+func (b *Bot) call(ctx context.Context, client *http.Client, timeout time.Duration, method string, params any, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var body io.Reader = http.NoBody
+	if params != nil {
+		buf, err := json.Marshal(params)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(buf)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.APIURL+"/bot"+b.Token+"/"+method, body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var env struct {
+		OK          bool            `json:"ok"`
+		Result      json.RawMessage `json:"result"`
+		ErrorCode   int             `json:"error_code"`
+		Description string          `json:"description"`
+		Parameters  struct {
+			RetryAfter int `json:"retry_after"`
+		} `json:"parameters"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&env); err != nil {
+		return fmt.Errorf("telegram %s: HTTP %d: %w", method, resp.StatusCode, err)
+	}
+	if !env.OK {
+		if env.ErrorCode == http.StatusTooManyRequests && env.Parameters.RetryAfter > 0 {
+			return &floodError{retryAfter: time.Duration(env.Parameters.RetryAfter) * time.Second}
+		}
+		return fmt.Errorf("telegram %s: %s (%d)", method, env.Description, env.ErrorCode)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(env.Result, out)
+}
+
+// redact removes the bot token from an error's text: Go's HTTP errors
+// quote the request URL, which carries the token.
+func (b *Bot) redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(b.redactString(err.Error()))
+}
+
+func (b *Bot) redactString(s string) string {
+	if b.Token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, b.Token, "<token>")
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ---- per-chat queues -------------------------------------------------------
+
+// dispatcher runs jobs one at a time per chat, in arrival order, and chats
+// in parallel. A chat's worker goroutine exists only while it has work.
+type dispatcher struct {
+	max    int
+	mu     sync.Mutex
+	queues map[int64][]func() // present while the chat's worker runs
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newDispatcher(max int) *dispatcher {
+	return &dispatcher{max: max, queues: map[int64][]func(){}}
+}
+
+// enqueue adds job to chat's queue; false if the queue is full or closed.
+func (d *dispatcher) enqueue(chat int64, job func()) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return false
+	}
+	q, running := d.queues[chat]
+	if len(q) >= d.max {
+		return false
+	}
+	d.queues[chat] = append(q, job)
+	if !running {
+		d.wg.Add(1)
+		go d.work(chat)
+	}
+	return true
+}
+
+func (d *dispatcher) work(chat int64) {
+	defer d.wg.Done()
+	for {
+		d.mu.Lock()
+		q := d.queues[chat]
+		if len(q) == 0 {
+			delete(d.queues, chat)
+			d.mu.Unlock()
+			return
+		}
+		job := q[0]
+		q[0] = nil
+		d.queues[chat] = q[1:]
+		d.mu.Unlock()
+		job()
+	}
+}
+
+// closeAndWait refuses new jobs and waits for the queued ones to finish.
+func (d *dispatcher) closeAndWait() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.wg.Wait()
+}

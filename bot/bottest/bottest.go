@@ -1,0 +1,773 @@
+// Package bottest is a fake Telegram Bot API server for tests: an
+// httptest.Server that answers /bot<token>/<method>, records every call,
+// lets a test inject messages, press the inline buttons the bot sent, and
+// simulate flood-control (429) answers.
+//
+// It checks what the bot sends the way Telegram would: HTML in parse mode
+// HTML must be well formed with only the tags and entities the Bot API
+// accepts, callback data must be 1-64 bytes, texts and captions must fit
+// the length limits, and URL buttons must use http(s) or tg://. Any breach
+// is answered with a 400 error, as Telegram would, and fails the test.
+package bottest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// DefaultWait is how long the Wait helpers wait before failing the test.
+const DefaultWait = 5 * time.Second
+
+// BotUser is the bot's own account, as getMe reports it.
+var BotUser = User{ID: 4242, Username: "starsbot_test_bot", FirstName: "Stars"}
+
+// User is a Telegram account in an injected update.
+type User struct {
+	ID           int64
+	Username     string // without "@"; may be empty
+	FirstName    string
+	LanguageCode string // e.g. "en", "ru"
+}
+
+// Chat is where an injected update happens.
+type Chat struct {
+	ID    int64
+	Type  string // "private", "group", "supergroup"
+	Title string
+}
+
+// Private returns the private chat with u.
+func Private(u User) Chat { return Chat{ID: u.ID, Type: "private"} }
+
+// Button is one inline keyboard button the bot sent.
+type Button struct {
+	Text string
+	Data string // callback_data, as sent (telebot's "\f" prefix included)
+	URL  string
+}
+
+// Message is the fake's view of one message the bot sent, after any edits.
+type Message struct {
+	ID       int
+	ChatID   int64
+	Text     string // text, or caption of a photo
+	Photo    []byte // the uploaded file of a photo message
+	Keyboard [][]Button
+	Deleted  bool
+}
+
+// Buttons returns every button of the message, row by row.
+func (m *Message) Buttons() []Button {
+	var bs []Button
+	for _, row := range m.Keyboard {
+		bs = append(bs, row...)
+	}
+	return bs
+}
+
+// Button returns the first button whose text contains text.
+func (m *Message) Button(text string) (Button, bool) {
+	for _, b := range m.Buttons() {
+		if strings.Contains(b.Text, text) {
+			return b, true
+		}
+	}
+	return Button{}, false
+}
+
+// Call is one Bot API request the bot made.
+type Call struct {
+	Seq       int               // 1, 2, … in arrival order
+	Method    string            // e.g. "sendMessage"
+	Params    map[string]string // every parameter as a string (files excluded)
+	ChatID    int64             // from chat_id, when present
+	MessageID int               // the message sent or edited, when any
+	Text      string            // text or caption
+	Photo     []byte            // uploaded photo
+	Keyboard  [][]Button        // parsed reply_markup inline keyboard
+	Status    int               // HTTP status answered
+}
+
+// Server is the fake Bot API. Create it with New.
+type Server struct {
+	*httptest.Server
+	Token string
+
+	t testing.TB
+
+	mu         sync.Mutex
+	changed    chan struct{} // closed and replaced whenever anything is recorded
+	nextUpdate int
+	nextMsg    int
+	nextCB     int
+	updates    []json.RawMessage // pending, in update_id order
+	updateIDs  []int
+	calls      []Call
+	messages   map[int]*Message // by message id
+	cursor     map[int64]int    // per chat: calls before this Seq were already waited for
+	answers    map[string]Call  // answerCallbackQuery by callback_query_id
+	failNext   map[string][]int // method → queued retry_after values for 429 answers
+	violations []string
+}
+
+// New starts a fake server for token and closes it when the test ends. At
+// the end of the test it reports every rule the bot broke.
+func New(t testing.TB, token string) *Server {
+	t.Helper()
+	s := &Server{
+		Token:    token,
+		t:        t,
+		changed:  make(chan struct{}),
+		nextMsg:  1000,
+		messages: map[int]*Message{},
+		cursor:   map[int64]int{},
+		answers:  map[string]Call{},
+		failNext: map[string][]int{},
+	}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(func() {
+		s.Close()
+		for _, v := range s.Violations() {
+			t.Errorf("bottest: %s", v)
+		}
+	})
+	return s
+}
+
+// notifyLocked wakes every waiter; s.mu must be held.
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Violations returns the Bot API rules the bot broke so far.
+func (s *Server) Violations() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.violations...)
+}
+
+// Calls returns every call recorded so far.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+// CallsTo returns the recorded calls of one method.
+func (s *Server) CallsTo(method string) []Call {
+	var out []Call
+	for _, c := range s.Calls() {
+		if c.Method == method {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Messages returns the messages the bot sent to a chat, oldest first, with
+// their current text and keyboard.
+func (s *Server) Messages(chatID int64) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Message
+	for id := 0; id < s.nextMsg+1; id++ {
+		if m, ok := s.messages[id]; ok && m.ChatID == chatID {
+			out = append(out, *m)
+		}
+	}
+	return out
+}
+
+// FailNext makes the next call of method fail with 429 Too Many Requests
+// and the given retry_after (seconds).
+func (s *Server) FailNext(method string, retryAfter int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext[method] = append(s.failNext[method], retryAfter)
+}
+
+// ---- injecting updates ------------------------------------------------------
+
+func (s *Server) push(build func(id int) any) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextUpdate++
+	id := s.nextUpdate
+	raw, err := json.Marshal(build(id))
+	if err != nil {
+		panic(err)
+	}
+	s.updates = append(s.updates, raw)
+	s.updateIDs = append(s.updateIDs, id)
+	s.notifyLocked()
+	return id
+}
+
+func userJSON(u User) map[string]any {
+	m := map[string]any{"id": u.ID, "is_bot": false, "first_name": cmpOr(u.FirstName, "Test")}
+	if u.Username != "" {
+		m["username"] = u.Username
+	}
+	if u.LanguageCode != "" {
+		m["language_code"] = u.LanguageCode
+	}
+	return m
+}
+
+func chatJSON(c Chat) map[string]any {
+	m := map[string]any{"id": c.ID, "type": c.Type}
+	if c.Title != "" {
+		m["title"] = c.Title
+	}
+	return m
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// SendText injects a text message from u in chat and returns its update id.
+// It does not wait for the bot.
+func (s *Server) SendText(u User, chat Chat, text string) int {
+	return s.push(func(id int) any {
+		s.nextMsg++
+		msg := map[string]any{
+			"message_id": s.nextMsg,
+			"date":       time.Now().Unix(),
+			"chat":       chatJSON(chat),
+			"from":       userJSON(u),
+			"text":       text,
+		}
+		if strings.HasPrefix(text, "/") {
+			n := len(text)
+			if i := strings.IndexByte(text, ' '); i >= 0 {
+				n = i
+			}
+			msg["entities"] = []any{map[string]any{"type": "bot_command", "offset": 0, "length": n}}
+		}
+		return map[string]any{"update_id": id, "message": msg}
+	})
+}
+
+// Send injects a text message from u in its private chat.
+func (s *Server) Send(u User, text string) int { return s.SendText(u, Private(u), text) }
+
+// Callback injects a press of a button with callback data on message msgID
+// of chat by u, and returns the callback query id. It does not wait.
+func (s *Server) Callback(u User, chatID int64, msgID int, data string) string {
+	s.mu.Lock()
+	s.nextCB++
+	cbID := "cb" + strconv.Itoa(s.nextCB)
+	text := ""
+	if m, ok := s.messages[msgID]; ok {
+		text = m.Text
+	}
+	s.mu.Unlock()
+	chatType := "private"
+	if chatID != u.ID {
+		chatType = "group"
+	}
+	s.push(func(id int) any {
+		return map[string]any{"update_id": id, "callback_query": map[string]any{
+			"id":            cbID,
+			"from":          userJSON(u),
+			"chat_instance": "ci" + strconv.FormatInt(chatID, 10),
+			"data":          data,
+			"message": map[string]any{
+				"message_id": msgID,
+				"date":       time.Now().Unix(),
+				"chat":       chatJSON(Chat{ID: chatID, Type: chatType}),
+				"from":       userJSON(BotUser),
+				"text":       text,
+			},
+		}}
+	})
+	return cbID
+}
+
+// FindButton returns the newest message in chat (not deleted) with a button
+// whose text contains text, and that button.
+func (s *Server) FindButton(chatID int64, text string) (*Message, Button, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := s.nextMsg; id > 0; id-- {
+		m, ok := s.messages[id]
+		if !ok || m.ChatID != chatID || m.Deleted {
+			continue
+		}
+		if b, ok := m.Button(text); ok {
+			cp := *m
+			return &cp, b, true
+		}
+	}
+	return nil, Button{}, false
+}
+
+// Press presses the button whose text contains text on the newest message
+// of u's private chat that has one, and waits until the bot has answered
+// the callback query (so the bot has finished handling it). It returns the
+// answer's text (an alert or notification, often empty).
+func (s *Server) Press(u User, text string) string {
+	s.t.Helper()
+	m, b, ok := s.FindButton(u.ID, text)
+	if !ok || b.Data == "" {
+		s.t.Fatalf("bottest: no button %q in chat %d; messages:\n%s", text, u.ID, s.dump(u.ID))
+	}
+	id := s.Callback(u, u.ID, m.ID, b.Data)
+	return s.WaitAnswer(id).Params["text"]
+}
+
+// WaitAnswer waits for the bot's answerCallbackQuery to callback query id.
+func (s *Server) WaitAnswer(id string) Call {
+	s.t.Helper()
+	var got Call
+	ok := s.waitFor(DefaultWait, func() bool {
+		c, ok := s.answers[id]
+		got = c
+		return ok
+	})
+	if !ok {
+		s.t.Fatalf("bottest: callback query %s was never answered", id)
+	}
+	return got
+}
+
+// Wait waits for the first message the bot sends or edits in chat, after
+// the ones already waited for, whose text or caption contains substr, and
+// returns it. Earlier non-matching messages are skipped.
+func (s *Server) Wait(chatID int64, substr string) Call {
+	s.t.Helper()
+	c, ok := s.WaitTimeout(chatID, substr, DefaultWait)
+	if !ok {
+		s.t.Fatalf("bottest: no message containing %q in chat %d; messages:\n%s", substr, chatID, s.dump(chatID))
+	}
+	return c
+}
+
+// WaitTimeout is Wait with a timeout that does not fail the test.
+func (s *Server) WaitTimeout(chatID int64, substr string, d time.Duration) (Call, bool) {
+	var got Call
+	ok := s.waitFor(d, func() bool {
+		for _, c := range s.calls {
+			if c.Seq <= s.cursor[chatID] || c.ChatID != chatID || c.Status != http.StatusOK {
+				continue
+			}
+			switch c.Method {
+			case "sendMessage", "editMessageText", "sendPhoto":
+			default:
+				continue
+			}
+			if strings.Contains(c.Text, substr) {
+				s.cursor[chatID] = c.Seq
+				got = c
+				return true
+			}
+		}
+		return false
+	})
+	return got, ok
+}
+
+// Quiet waits d and reports the messages sent to chat after the ones
+// already waited for; tests use it to assert that nothing was sent.
+func (s *Server) Quiet(chatID int64, d time.Duration) []Call {
+	time.Sleep(d)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if c.Seq > s.cursor[chatID] && c.ChatID == chatID && c.Method != "answerCallbackQuery" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// waitFor re-evaluates cond (under s.mu) whenever something is recorded,
+// until it holds or d passes.
+func (s *Server) waitFor(d time.Duration, cond func() bool) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		if cond() {
+			s.mu.Unlock()
+			return true
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+func (s *Server) dump(chatID int64) string {
+	var b strings.Builder
+	for _, m := range s.Messages(chatID) {
+		fmt.Fprintf(&b, "  #%d deleted=%v %q buttons=%v\n", m.ID, m.Deleted, m.Text, m.Buttons())
+	}
+	return b.String()
+}
+
+// ---- serving ------------------------------------------------------------------
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/bot"+s.Token+"/")
+	if !ok || s.Token == "" {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"ok": false, "error_code": 401, "description": "Unauthorized"})
+		return
+	}
+	method := rest
+	params, photo, err := readParams(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, apiError(400, "Bad Request: "+err.Error()))
+		return
+	}
+	if method == "getUpdates" {
+		s.getUpdates(w, r, params)
+		return
+	}
+	if method == "getMe" {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": map[string]any{
+			"id": BotUser.ID, "is_bot": true, "first_name": BotUser.FirstName, "username": BotUser.Username,
+		}})
+		return
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.notifyLocked()
+	call := Call{Seq: len(s.calls) + 1, Method: method, Params: params, Photo: photo}
+	call.ChatID, _ = strconv.ParseInt(params["chat_id"], 10, 64)
+	call.Text = params["text"]
+	if method == "sendPhoto" {
+		call.Text = params["caption"]
+	}
+	status, body := s.answerLocked(&call, params)
+	call.Status = status
+	s.calls = append(s.calls, call)
+	if method == "answerCallbackQuery" && status == http.StatusOK {
+		s.answers[params["callback_query_id"]] = call
+	}
+	writeJSON(w, status, body)
+}
+
+// answerLocked validates and performs one call; s.mu is held.
+func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
+	if q := s.failNext[call.Method]; len(q) > 0 {
+		s.failNext[call.Method] = q[1:]
+		return http.StatusTooManyRequests, map[string]any{
+			"ok": false, "error_code": 429,
+			"description": fmt.Sprintf("Too Many Requests: retry after %d", q[0]),
+			"parameters":  map[string]any{"retry_after": q[0]},
+		}
+	}
+	bad := func(desc string) (int, any) {
+		s.violations = append(s.violations, fmt.Sprintf("%s: %s", call.Method, desc))
+		return http.StatusBadRequest, apiError(400, "Bad Request: "+desc)
+	}
+	switch call.Method {
+	case "sendMessage", "editMessageText", "sendPhoto":
+		if call.ChatID == 0 {
+			return bad("chat not found")
+		}
+		limit := 4096
+		if call.Method == "sendPhoto" {
+			limit = 1024
+			if len(call.Photo) == 0 {
+				return bad("there is no photo in the request")
+			}
+		} else if call.Text == "" {
+			return bad("message text is empty")
+		}
+		if p["parse_mode"] == "HTML" {
+			plain, err := CheckHTML(call.Text)
+			if err != nil {
+				return bad("can't parse entities: " + err.Error())
+			}
+			if n := len([]rune(plain)); n > limit {
+				return bad(fmt.Sprintf("message is too long (%d characters)", n))
+			}
+		} else if len([]rune(call.Text)) > limit {
+			return bad("message is too long")
+		}
+		kb, err := parseKeyboard(p["reply_markup"])
+		if err != nil {
+			return bad(err.Error())
+		}
+		call.Keyboard = kb
+		if call.Method == "editMessageText" {
+			id, _ := strconv.Atoi(p["message_id"])
+			m, ok := s.messages[id]
+			if !ok || m.ChatID != call.ChatID || m.Deleted {
+				return http.StatusBadRequest, apiError(400, "Bad Request: message to edit not found")
+			}
+			if m.Text == call.Text && fmt.Sprint(m.Keyboard) == fmt.Sprint(kb) {
+				return http.StatusBadRequest, apiError(400, "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
+			}
+			m.Text, m.Keyboard = call.Text, kb
+			call.MessageID = id
+			return http.StatusOK, map[string]any{"ok": true, "result": s.messageJSON(m)}
+		}
+		s.nextMsg++
+		m := &Message{ID: s.nextMsg, ChatID: call.ChatID, Text: call.Text, Photo: call.Photo, Keyboard: kb}
+		s.messages[m.ID] = m
+		call.MessageID = m.ID
+		return http.StatusOK, map[string]any{"ok": true, "result": s.messageJSON(m)}
+	case "answerCallbackQuery":
+		if p["callback_query_id"] == "" {
+			return bad("query id is empty")
+		}
+		if _, dup := s.answers[p["callback_query_id"]]; dup {
+			return http.StatusBadRequest, apiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+		}
+		if n := len([]rune(p["text"])); n > 200 {
+			return bad("answer text is too long")
+		}
+		return http.StatusOK, map[string]any{"ok": true, "result": true}
+	case "deleteMessage":
+		id, _ := strconv.Atoi(p["message_id"])
+		m, ok := s.messages[id]
+		if !ok || m.ChatID != call.ChatID || m.Deleted {
+			return http.StatusBadRequest, apiError(400, "Bad Request: message to delete not found")
+		}
+		m.Deleted = true
+		call.MessageID = id
+		return http.StatusOK, map[string]any{"ok": true, "result": true}
+	case "setMyCommands", "deleteWebhook":
+		return http.StatusOK, map[string]any{"ok": true, "result": true}
+	}
+	return http.StatusNotFound, apiError(404, "Not Found: method not found")
+}
+
+func (s *Server) messageJSON(m *Message) map[string]any {
+	out := map[string]any{
+		"message_id": m.ID,
+		"date":       time.Now().Unix(),
+		"chat":       map[string]any{"id": m.ChatID, "type": "private"},
+		"from":       userJSON(BotUser),
+	}
+	if m.Photo != nil {
+		out["photo"] = []any{map[string]any{"file_id": fmt.Sprintf("photo%d", m.ID), "file_unique_id": fmt.Sprintf("u%d", m.ID), "width": 512, "height": 512}}
+		out["caption"] = m.Text
+	} else {
+		out["text"] = m.Text
+	}
+	return out
+}
+
+// getUpdates answers pending updates with id ≥ offset, long-polling up to
+// the requested timeout (at least a few ms, so a short-polling bot does not
+// spin) until one arrives or the client goes away.
+func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string]string) {
+	offset, _ := strconv.Atoi(p["offset"])
+	timeout, _ := strconv.Atoi(p["timeout"])
+	wait := time.Duration(timeout) * time.Second
+	if wait <= 0 {
+		wait = 10 * time.Millisecond
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		// Updates below offset are confirmed: forget them.
+		for len(s.updateIDs) > 0 && s.updateIDs[0] < offset {
+			s.updateIDs, s.updates = s.updateIDs[1:], s.updates[1:]
+		}
+		if len(s.updates) > 0 {
+			out := append([]json.RawMessage(nil), s.updates...)
+			s.mu.Unlock()
+			writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": out})
+			return
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": []any{}})
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// Pending reports how many injected updates the bot has not confirmed yet.
+func (s *Server) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.updates)
+}
+
+func apiError(code int, desc string) map[string]any {
+	return map[string]any{"ok": false, "error_code": code, "description": desc}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// readParams reads a JSON object, a form or a multipart form into strings
+// (JSON numbers and booleans as their literal text), plus the uploaded
+// "photo" file of a multipart request.
+func readParams(r *http.Request) (map[string]string, []byte, error) {
+	params := map[string]string{}
+	for k, v := range r.URL.Query() {
+		params[k] = v[0]
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "multipart/form-data":
+		if err := r.ParseMultipartForm(8 << 20); err != nil {
+			return nil, nil, err
+		}
+		var photo []byte
+		for k, v := range r.MultipartForm.Value {
+			if k == "photo" {
+				// telebot uploads readers without a file name, which Go
+				// parses as a plain value.
+				photo = []byte(v[0])
+				continue
+			}
+			params[k] = v[0]
+		}
+		if fs := r.MultipartForm.File["photo"]; len(fs) > 0 {
+			f, err := fs[0].Open()
+			if err != nil {
+				return nil, nil, err
+			}
+			defer f.Close()
+			if photo, err = io.ReadAll(f); err != nil {
+				return nil, nil, err
+			}
+		}
+		return params, photo, nil
+	case "application/x-www-form-urlencoded":
+		if err := r.ParseForm(); err != nil {
+			return nil, nil, err
+		}
+		for k, v := range r.PostForm {
+			params[k] = v[0]
+		}
+		return params, nil, nil
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return params, nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, nil, err
+	}
+	for k, raw := range m {
+		var str string
+		if json.Unmarshal(raw, &str) == nil {
+			params[k] = str
+		} else {
+			params[k] = string(raw)
+		}
+	}
+	return params, nil, nil
+}
+
+// parseKeyboard parses and validates a reply_markup inline keyboard.
+func parseKeyboard(raw string) ([][]Button, error) {
+	if raw == "" || raw == "null" {
+		return nil, nil
+	}
+	var rm struct {
+		InlineKeyboard [][]struct {
+			Text string  `json:"text"`
+			Data *string `json:"callback_data"`
+			URL  string  `json:"url"`
+		} `json:"inline_keyboard"`
+	}
+	if err := json.Unmarshal([]byte(raw), &rm); err != nil {
+		return nil, fmt.Errorf("can't parse reply keyboard markup JSON object")
+	}
+	var kb [][]Button
+	for _, row := range rm.InlineKeyboard {
+		var out []Button
+		for _, b := range row {
+			if b.Text == "" {
+				return nil, fmt.Errorf("text buttons are unallowed in the inline keyboard")
+			}
+			btn := Button{Text: b.Text, URL: b.URL}
+			if b.Data != nil {
+				btn.Data = *b.Data
+			}
+			switch {
+			case btn.URL != "" && btn.Data != "":
+				return nil, fmt.Errorf("button %q has both url and callback_data", b.Text)
+			case btn.URL != "":
+				if !strings.HasPrefix(btn.URL, "https://") && !strings.HasPrefix(btn.URL, "http://") && !strings.HasPrefix(btn.URL, "tg://") {
+					return nil, fmt.Errorf("unsupported URL protocol in button %q", b.Text)
+				}
+			case len(btn.Data) < 1 || len(btn.Data) > 64:
+				return nil, fmt.Errorf("BUTTON_DATA_INVALID (button %q: %d bytes)", b.Text, len(btn.Data))
+			}
+			out = append(out, btn)
+		}
+		kb = append(kb, out)
+	}
+	return kb, nil
+}
+
+// MemState is an in-memory bot.StateStore for tests, safe for concurrent
+// use. It keeps data across bot restarts as long as the value lives.
+type MemState struct {
+	mu   sync.Mutex
+	data map[int64][]byte
+}
+
+// LoadChatState returns the saved state of a chat, or nil.
+func (m *MemState) LoadChatState(ctx context.Context, chatID int64) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]byte(nil), m.data[chatID]...), nil
+}
+
+// SaveChatState saves the state of a chat; nil data deletes it.
+func (m *MemState) SaveChatState(ctx context.Context, chatID int64, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.data == nil {
+		m.data = map[int64][]byte{}
+	}
+	if data == nil {
+		delete(m.data, chatID)
+		return nil
+	}
+	m.data[chatID] = append([]byte(nil), data...)
+	return nil
+}
+
+// Len reports how many chats have a saved state.
+func (m *MemState) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.data)
+}

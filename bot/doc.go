@@ -1,0 +1,23 @@
+// Package bot is the Telegram front door of the shop, for end users
+// (buy Stars and Premium, top up, orders, language) and partners (/api
+// keys). It is the only package that imports telebot, and it holds no money
+// logic: every rule is a call to the shop's Service (see Shop).
+//
+// Runtime: Run long-polls the Bot API with its own context-aware poller
+// (telebot's Start/Stop are not used, so there is no Stop deadlock and
+// polling errors back off), and hands each update to a per-chat queue:
+// the updates of one chat are handled in order, chats in parallel. Each
+// handler gets a context with a timeout (ctxOf), recovers from panics, and
+// answers its button press. Shop events (HandleEvent) join the same queues,
+// so a notification never overtakes the reply it follows.
+//
+// Safety: private chats only; the buttons that create orders carry a
+// one-time nonce used as the order's idempotency key; callback data stays
+// within 64 bytes; banned users get one short refusal; outbound messages
+// go through a limiter (about 30 per second overall, 1 per second per
+// chat) that honours 429 retry_after. Multi-step flows keep their state in
+// a StateStore for StateTTL, so they survive a restart.
+//
+// Texts live in en and ru catalogs (i18n.go), rendered in HTML parse mode
+// with user data escaped.
+package bot

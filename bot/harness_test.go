@@ -1,0 +1,288 @@
+package bot_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"starsbot/bot"
+	"starsbot/bot/bottest"
+	"starsbot/fulfillment"
+	"starsbot/shop"
+	"starsbot/store/storetest"
+)
+
+const (
+	token       = "123456:TEST-secret-token_abcdefghijklmnop"
+	depositAddr = "UQBFJTkJ5hZdH7i6rWQTnm43zn6h2dPBV9lFZ2e98WvWABy_"
+	publicURL   = "https://api.example.test"
+	testRate    = shop.MicroUSD(3_590_000) // 3.59 USD/TON: 100 stars cost 0.417827299 TON
+	price100    = shop.NanoTON(417_827_299)
+	adminID     = int64(9)
+)
+
+var (
+	alice  = bottest.User{ID: 1001, Username: "alice_buyer", FirstName: "Alice", LanguageCode: "en"}
+	ivan   = bottest.User{ID: 1002, Username: "ivan_petrov", FirstName: "Иван", LanguageCode: "ru"}
+	nobody = bottest.User{ID: 1003, FirstName: "Nobody", LanguageCode: "en-GB"}
+)
+
+// env is the real bot on a real service and bbolt store, talking to the
+// fake Bot API.
+type env struct {
+	t     *testing.T
+	fake  *bottest.Server
+	svc   *shop.Service
+	shop  bot.Shop // what the bot is given; svc unless a test wraps it
+	state *bottest.MemState
+	clock *clock
+
+	logMu sync.Mutex
+	logs  bytes.Buffer
+
+	sleepMu sync.Mutex
+	slept   []time.Duration
+
+	cur  atomic.Pointer[bot.Bot]
+	stop func()
+	txn  atomic.Int64
+}
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+type lockedWriter struct{ e *env }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.e.logMu.Lock()
+	defer w.e.logMu.Unlock()
+	return w.e.logs.Write(p)
+}
+
+func (e *env) logText() string {
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	return e.logs.String()
+}
+
+// newEnv builds the service and the fake server; wrap, if given, wraps the
+// service the bot sees. The bot is started.
+func newEnv(t *testing.T, wrap ...func(bot.Shop) bot.Shop) *env {
+	t.Helper()
+	db := storetest.Open(t)
+	e := &env{t: t, state: &bottest.MemState{}, clock: &clock{now: time.Date(2026, 4, 16, 11, 0, 0, 0, time.UTC)}}
+	e.fake = bottest.New(t, token)
+	logger := slog.New(slog.NewTextHandler(lockedWriter{e}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	svc, err := shop.NewService(db, shop.StaticRate{TONUSD: testRate, Since: e.clock.Now()}, shop.DefaultPricing(), depositAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Logger = logger
+	svc.Now = e.clock.Now
+	svc.Recipients = fulfillment.Sandbox{}
+	svc.Subscribe(func(ev shop.Event) {
+		if b := e.cur.Load(); b != nil {
+			b.HandleEvent(ev)
+		}
+	})
+	e.svc, e.shop = svc, svc
+	for _, w := range wrap {
+		e.shop = w(e.shop)
+	}
+	e.start()
+	t.Cleanup(func() {
+		e.stop()
+		e.checkSecrets()
+	})
+	return e
+}
+
+func (e *env) newBot() *bot.Bot {
+	return &bot.Bot{
+		Shop:           e.shop,
+		State:          e.state,
+		Token:          token,
+		APIURL:         e.fake.URL,
+		PublicURL:      publicURL,
+		DepositAddress: depositAddr,
+		Logger:         slog.New(slog.NewTextHandler(lockedWriter{e}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "bot"),
+		Now:            e.clock.Now,
+		PollTimeout:    time.Second,
+		GlobalRate:     -1,
+		ChatRate:       -1,
+		Sleep:          e.sleep,
+	}
+}
+
+// start runs a new Bot; stop cancels it and checks that Run returns nil
+// promptly.
+func (e *env) start() {
+	b := e.newBot()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	e.cur.Store(b)
+	var once sync.Once
+	e.stop = func() { once.Do(func() { e.stopRun(b, cancel, done) }) }
+}
+
+// stopRun cancels b's Run and checks that it returns nil promptly. It may
+// run outside the test goroutine, so it reports with Errorf.
+func (e *env) stopRun(b *bot.Bot, cancel func(), done chan error) {
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			e.t.Errorf("Run returned %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		e.t.Errorf("Run did not return within 5s of cancel")
+	}
+	e.cur.CompareAndSwap(b, nil)
+}
+
+// restart stops the bot and starts a new one over the same store and
+// state, as a process restart would.
+func (e *env) restart() {
+	e.stop()
+	e.start()
+}
+
+func (e *env) sleep(ctx context.Context, d time.Duration) error {
+	e.sleepMu.Lock()
+	e.slept = append(e.slept, d)
+	e.sleepMu.Unlock()
+	return ctx.Err()
+}
+
+func (e *env) sleeps() []time.Duration {
+	e.sleepMu.Lock()
+	defer e.sleepMu.Unlock()
+	return append([]time.Duration(nil), e.slept...)
+}
+
+// user returns the shop's record of u.
+func (e *env) user(u bottest.User) *shop.User {
+	e.t.Helper()
+	got, err := e.svc.FindUser(context.Background(), u.ID)
+	if err != nil {
+		e.t.Fatalf("find user %d: %v", u.ID, err)
+	}
+	return got
+}
+
+// start sends /start and waits for the menu.
+func (e *env) startChat(u bottest.User) bottest.Call {
+	e.t.Helper()
+	e.fake.Send(u, "/start")
+	want := "Stars &amp; Premium"
+	if u.LanguageCode == "ru" {
+		want = "Stars и Premium"
+	}
+	return e.fake.Wait(u.ID, want)
+}
+
+// deposit credits amount to u through the real crediting code, with u's
+// personal memo, and returns the tx hash.
+func (e *env) deposit(u bottest.User, memo string, amount shop.NanoTON) string {
+	e.t.Helper()
+	if memo == "" {
+		memo = e.user(u).Memo
+	}
+	hash := fmt.Sprintf("%064x", e.txn.Add(1))
+	if _, err := e.svc.CreditDeposit(context.Background(), shop.Transfer{
+		Hash: hash, LT: uint64(e.txn.Load()), Time: e.clock.Now(), From: "EQsender", Amount: amount, Memo: memo,
+	}, nil); err != nil {
+		e.t.Fatalf("credit deposit: %v", err)
+	}
+	return hash
+}
+
+// orders returns u's orders, newest first.
+func (e *env) orders(u bottest.User) []*shop.Order {
+	e.t.Helper()
+	os, _, err := e.svc.FindOrders(context.Background(), shop.OrderFilter{UserID: u.ID, Limit: 100})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return os
+}
+
+func (e *env) ledger(u bottest.User) []*shop.LedgerEntry {
+	e.t.Helper()
+	es, _, err := e.svc.Ledger(context.Background(), shop.LedgerFilter{UserID: u.ID, Limit: 100})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return es
+}
+
+var fullKeyRE = regexp.MustCompile(`\b(?:osk|sk)_[A-Za-z0-9_-]{43}\b`)
+
+// checkSecrets asserts that no call carries the bot token, that every full
+// API key appears in exactly one outbound message (the one-time key
+// message), and that neither reaches the logs.
+func (e *env) checkSecrets() {
+	logs := e.logText()
+	if strings.Contains(logs, token) {
+		e.t.Errorf("the bot token appears in the logs")
+	}
+	seen := map[string]int{}
+	for _, c := range e.fake.Calls() {
+		for k, v := range c.Params {
+			if strings.Contains(v, token) {
+				e.t.Errorf("call %s parameter %s contains the bot token", c.Method, k)
+			}
+		}
+		inCall := map[string]bool{}
+		for _, key := range fullKeyRE.FindAllString(c.Text, -1) {
+			inCall[key] = true
+		}
+		for key := range inCall {
+			seen[key]++
+		}
+	}
+	for key, n := range seen {
+		if n != 1 {
+			e.t.Errorf("full API key %s… appears in %d messages, want only the one-time key message", key[:8], n)
+		}
+		if strings.Contains(logs, key) {
+			e.t.Errorf("full API key %s… appears in the logs", key[:8])
+		}
+	}
+}
+
+// assertKeyboardData checks every callback button the bot ever sent.
+func (e *env) assertKeyboardData() {
+	e.t.Helper()
+	for _, c := range e.fake.Calls() {
+		for _, row := range c.Keyboard {
+			for _, b := range row {
+				if b.URL == "" && (len(b.Data) == 0 || len(b.Data) > bot.MaxCallbackData) {
+					e.t.Errorf("button %q has %d bytes of callback data", b.Text, len(b.Data))
+				}
+			}
+		}
+	}
+}

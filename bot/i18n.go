@@ -1,0 +1,329 @@
+package bot
+
+import "fmt"
+
+// tr returns the text of key in lang (falling back to English), formatted
+// with args. Texts are HTML: arguments that carry user or outside data must
+// be escaped by the caller with html.EscapeString.
+func tr(lang, key string, args ...any) string {
+	s, ok := catalogs[lang][key]
+	if !ok {
+		if s, ok = catalogs["en"][key]; !ok {
+			return key
+		}
+	}
+	if len(args) == 0 {
+		return s
+	}
+	return fmt.Sprintf(s, args...)
+}
+
+// catalogs holds every user-facing text, by language and key. A test
+// checks that both languages have the same keys and format verbs, and that
+// every key the code uses exists.
+var catalogs = map[string]map[string]string{
+	"en": {
+		"menu.title": "⭐ <b>Telegram Stars &amp; Premium for TON</b>\n\n" +
+			"Buy Stars or Premium for yourself or for anyone, paid in TON.\n" +
+			"Your balance: <b>%s TON</b>",
+		"help": "❓ <b>How it works</b>\n\n" +
+			"⭐ <b>Buy Stars</b>: choose the recipient (you, or any @username), the amount (%d to %d stars), and pay from your balance or by a TON transfer.\n" +
+			"💎 <b>Premium</b>: 3, 6 or 12 months for anyone.\n" +
+			"💰 <b>Balance</b>: top up by sending TON with your personal memo.\n" +
+			"🔑 <b>API</b>: partners get an API key with /api (or /api sk for the simple API).\n\n" +
+			"Commands: /start, /balance, /orders, /api, /language, /help",
+		"help.short": "I didn't understand that. Use the menu below, or /help.",
+
+		"cmd.start":    "Main menu",
+		"cmd.balance":  "Balance and top-up",
+		"cmd.orders":   "My orders",
+		"cmd.api":      "Partner API key (/api sk for the simple API)",
+		"cmd.language": "Language",
+		"cmd.help":     "Help",
+
+		"btn.buy_stars":    "⭐ Buy Stars",
+		"btn.premium":      "💎 Premium",
+		"btn.balance":      "💰 Balance & top-up",
+		"btn.orders":       "📦 My orders",
+		"btn.api":          "🔑 API",
+		"btn.language":     "🌐 Language",
+		"btn.help":         "❓ Help",
+		"btn.menu":         "🏠 Menu",
+		"btn.cancel":       "✖ Cancel",
+		"btn.me":           "👤 Me",
+		"btn.me_named":     "👤 Me (@%s)",
+		"btn.someone":      "🎁 Someone else",
+		"btn.months":       "%d months",
+		"btn.other_amount": "✏️ Other amount",
+		"btn.confirm":      "✅ Confirm: pay %s TON from balance",
+		"btn.pay_ton":      "💎 Pay by TON transfer",
+		"btn.topup":        "💰 Top up balance",
+		"btn.tonkeeper":    "Open in Tonkeeper",
+		"btn.cancel_order": "✖ Cancel order",
+		"btn.newest":       "« Newest",
+		"btn.older":        "Older »",
+		"btn.back_orders":  "‹ My orders",
+		"btn.key_simple":   "Simple API key (sk_)",
+		"btn.key_orders":   "Orders API key (osk_)",
+		"btn.rotate":       "🔄 Rotate",
+		"btn.revoke":       "🗑 Revoke",
+		"btn.hide_key":     "✅ I saved it, hide the key",
+		"btn.yes_rotate":   "Yes, rotate the key",
+		"btn.yes_revoke":   "Yes, revoke the key",
+		"btn.new_key":      "🔑 Get a new key",
+
+		"err.stale_button":    "This button is no longer valid. Send /start.",
+		"err.internal":        "Something went wrong on our side. Please try again later.",
+		"err.insufficient":    "Not enough balance for this order.",
+		"err.recipient":       "This recipient cannot receive it.",
+		"err.not_found":       "Not found.",
+		"err.not_cancellable": "This order can no longer be cancelled.",
+		"err.conflict":        "This offer was already used. Start a new purchase from the menu.",
+		"err.rate_limited":    "Too many requests. Please wait a moment.",
+		"err.validation":      "That doesn't look right. Please check and try again.",
+		"group.refuse":        "Please talk to me in a private chat.",
+		"banned":              "Your account is blocked.",
+
+		"lang.choose": "🌐 Choose your language:",
+		"lang.set":    "Language: English",
+
+		"buy.who.s":            "⭐ <b>Buy Stars</b>\n\nWho are the Stars for?",
+		"buy.who.p":            "💎 <b>Telegram Premium</b>\n\nWho is Premium for?",
+		"buy.no_username":      "You have no Telegram username. Set one in Telegram's settings, or choose \"Someone else\".",
+		"buy.ask_recipient":    "Send the recipient's Telegram username: @username, username or a t.me/username link.",
+		"buy.bad_username":     "That is not a Telegram username. A username has 5 to 32 letters, digits or underscores, like @durov. Try again:",
+		"buy.not_found":        "user not found",
+		"buy.cannot_receive.s": "@%s cannot receive Stars: %s. Send another username:",
+		"buy.cannot_receive.p": "@%s cannot receive Premium: %s. Send another username:",
+		"buy.pick_stars":       "⭐ How many Stars for @%s?",
+		"buy.pick_months":      "💎 How long a Premium subscription for @%s?",
+		"buy.ask_amount":       "Send the number of Stars, from %d to %d:",
+		"buy.bad_amount":       "Please send a whole number of Stars from %d to %d. Nothing was ordered.",
+		"buy.quote": "🧾 <b>Your order</b>\n\n%s\nPrice: <b>%s TON</b>\nYour balance: %s TON\n\n" +
+			"Pay from your balance, or pay this order directly with a TON transfer.",
+		"buy.insufficient": "⚠️ <b>Not enough balance</b>\n\n%s\nPrice: <b>%s TON</b>\nYour balance: %s TON\n\n" +
+			"Top up your balance, or pay this order directly with a TON transfer.",
+		"buy.paid":     "✅ <b>Order #%d is paid</b>\n\n%s\n%s TON was taken from your balance. Delivery has started; I'll tell you when it's done.",
+		"item.stars":   "⭐ %d Stars for @%s",
+		"item.premium": "💎 Telegram Premium, %d months, for @%s",
+
+		"pay.ton": "💎 <b>Order #%d: pay by TON transfer</b>\n\n%s\n\n" +
+			"Send exactly <b>%s TON</b> to\n<code>%s</code>\nwith this comment (memo):\n<code>%s</code>\n\n" +
+			"Pay before %s. A payment without the memo, short or late cannot pay the order; it is credited to your balance instead.\n\n" +
+			"TON link: <code>%s</code>",
+		"pay.qr": "Scan with a TON wallet: %s TON, memo <code>%s</code>",
+
+		"balance.text": "💰 <b>Balance: %s TON</b>\n\n" +
+			"To top up, send any amount of TON to\n<code>%s</code>\nwith this comment (memo):\n<code>%s</code>\n" +
+			"The memo is yours for good. Without it the deposit cannot be matched.\n\nTON link: <code>%s</code>\n\n" +
+			"<b>Recent operations</b>\n%s",
+		"balance.no_address": "💰 <b>Balance: %s TON</b>\n\nYour top-up memo: <code>%s</code>\n\n<b>Recent operations</b>\n%s",
+		"balance.entry":      "%s TON · %s · %s",
+		"balance.no_entries": "No operations yet.",
+		"balance.qr":         "Scan with a TON wallet to top up. Memo: <code>%s</code>",
+
+		"ledger.deposit":      "deposit",
+		"ledger.order":        "order",
+		"ledger.refund":       "refund",
+		"ledger.admin_credit": "credit",
+		"ledger.admin_debit":  "debit",
+
+		"orders.none":      "📦 You have no orders yet.",
+		"orders.title":     "📦 <b>Your orders</b>",
+		"orders.line":      "#%d · %s · %s",
+		"orders.cancelled": "Order cancelled",
+
+		"order.head":         "📦 <b>Order #%d</b>\n%s\n\n",
+		"order.status":       "Status: <b>%s</b>\n",
+		"order.price":        "Price: %s TON (%s)\n",
+		"order.created":      "Created: %s\n",
+		"order.paid_at":      "Paid: %s\n",
+		"order.completed_at": "Completed: %s\n",
+		"order.pay_hint":     "\nSend exactly <b>%s TON</b> to <code>%s</code> with the memo <code>%s</code> before %s.\n",
+
+		"method.balance":  "from balance",
+		"method.ton_memo": "TON transfer",
+
+		"status.pending_payment": "waiting for payment",
+		"status.paid":            "paid",
+		"status.processing":      "being delivered",
+		"status.completed":       "completed",
+		"status.cancelled":       "cancelled",
+		"status.expired":         "expired",
+		"status.manual":          "manual delivery",
+		"status.failed":          "failed",
+		"status.refunded":        "refunded",
+
+		"api.status": "🔑 <b>Partner API</b>\n\nYour %s key: <code>%s</code>, created %s.\n" +
+			"The full key was shown only once; we keep only its hash. Lost it? Rotate it.\n\n" +
+			"Base URL: <code>%s</code>\nBalance top-up memo: <code>%s</code>",
+		"api.key": "🔑 <b>Your new %s API key</b>\n\n<code>%s</code>\n\n" +
+			"⚠️ This is the only time the key is shown. Copy it now and keep it secret: it spends your balance. " +
+			"We store only its hash; if you lose it, rotate it.\n\n" +
+			"Base URL: <code>%s</code>\nBalance top-up memo: <code>%s</code> (send TON to <code>%s</code>)\n\n" +
+			"Try it:\n<pre>curl -H \"Authorization: Bearer %s\" %s/api/v1/balance</pre>",
+		"api.rotate_ask": "🔄 Rotate your %s key? The current key stops working at once, and a new one is shown once.",
+		"api.revoke_ask": "🗑 Revoke your %s key? Requests with it will be refused at once.",
+		"api.revoked":    "Your %s key is revoked.",
+
+		"note.deposit":      "💰 <b>Deposit received</b>: +%s TON.\nYour balance: <b>%s TON</b>.",
+		"note.admin_credit": "💰 Your balance was credited: +%s TON.\nYour balance: <b>%s TON</b>.",
+		"note.paid":         "✅ <b>Payment received</b> for order #%d: %s.\nDelivery has started.",
+		"note.completed":    "🎉 <b>Order #%d completed</b>: %s delivered.",
+		"note.manual":       "⏳ Order #%d (%s) needs a manual step by our team. It will be delivered soon; nothing to do on your side.",
+		"note.refunded":     "↩️ Order #%d (%s) could not be delivered and was refunded: +%s TON.\nYour balance: <b>%s TON</b>.",
+		"note.expired":      "⌛ Order #%d (%s) expired unpaid. TON sent for it now will be credited to your balance.",
+	},
+	"ru": {
+		"menu.title": "⭐ <b>Telegram Stars и Premium за TON</b>\n\n" +
+			"Покупайте Stars и Premium себе или кому угодно, с оплатой в TON.\n" +
+			"Ваш баланс: <b>%s TON</b>",
+		"help": "❓ <b>Как это работает</b>\n\n" +
+			"⭐ <b>Купить Stars</b>: выберите получателя (себя или любой @username), количество (от %d до %d звёзд) и оплатите с баланса или переводом TON.\n" +
+			"💎 <b>Premium</b>: 3, 6 или 12 месяцев кому угодно.\n" +
+			"💰 <b>Баланс</b>: пополняется переводом TON с вашим личным комментарием (memo).\n" +
+			"🔑 <b>API</b>: партнёры получают API-ключ командой /api (или /api sk для простого API).\n\n" +
+			"Команды: /start, /balance, /orders, /api, /language, /help",
+		"help.short": "Я не понял. Воспользуйтесь меню ниже или /help.",
+
+		"cmd.start":    "Главное меню",
+		"cmd.balance":  "Баланс и пополнение",
+		"cmd.orders":   "Мои заказы",
+		"cmd.api":      "API-ключ партнёра (/api sk — для простого API)",
+		"cmd.language": "Язык",
+		"cmd.help":     "Помощь",
+
+		"btn.buy_stars":    "⭐ Купить Stars",
+		"btn.premium":      "💎 Premium",
+		"btn.balance":      "💰 Баланс и пополнение",
+		"btn.orders":       "📦 Мои заказы",
+		"btn.api":          "🔑 API",
+		"btn.language":     "🌐 Язык",
+		"btn.help":         "❓ Помощь",
+		"btn.menu":         "🏠 Меню",
+		"btn.cancel":       "✖ Отмена",
+		"btn.me":           "👤 Себе",
+		"btn.me_named":     "👤 Себе (@%s)",
+		"btn.someone":      "🎁 Другому",
+		"btn.months":       "%d мес.",
+		"btn.other_amount": "✏️ Другое количество",
+		"btn.confirm":      "✅ Подтвердить: %s TON с баланса",
+		"btn.pay_ton":      "💎 Оплатить переводом TON",
+		"btn.topup":        "💰 Пополнить баланс",
+		"btn.tonkeeper":    "Открыть в Tonkeeper",
+		"btn.cancel_order": "✖ Отменить заказ",
+		"btn.newest":       "« Новые",
+		"btn.older":        "Старше »",
+		"btn.back_orders":  "‹ Мои заказы",
+		"btn.key_simple":   "Ключ простого API (sk_)",
+		"btn.key_orders":   "Ключ API заказов (osk_)",
+		"btn.rotate":       "🔄 Перевыпустить",
+		"btn.revoke":       "🗑 Отозвать",
+		"btn.hide_key":     "✅ Я сохранил, скрыть ключ",
+		"btn.yes_rotate":   "Да, перевыпустить ключ",
+		"btn.yes_revoke":   "Да, отозвать ключ",
+		"btn.new_key":      "🔑 Получить новый ключ",
+
+		"err.stale_button":    "Эта кнопка больше не действует. Отправьте /start.",
+		"err.internal":        "У нас что-то пошло не так. Попробуйте позже.",
+		"err.insufficient":    "Недостаточно средств на балансе для этого заказа.",
+		"err.recipient":       "Этот получатель не может это получить.",
+		"err.not_found":       "Не найдено.",
+		"err.not_cancellable": "Этот заказ уже нельзя отменить.",
+		"err.conflict":        "Это предложение уже использовано. Начните новую покупку из меню.",
+		"err.rate_limited":    "Слишком много запросов. Подождите немного.",
+		"err.validation":      "Что-то не так. Проверьте и попробуйте ещё раз.",
+		"group.refuse":        "Пожалуйста, напишите мне в личные сообщения.",
+		"banned":              "Ваш аккаунт заблокирован.",
+
+		"lang.choose": "🌐 Выберите язык:",
+		"lang.set":    "Язык: русский",
+
+		"buy.who.s":            "⭐ <b>Купить Stars</b>\n\nКому отправить Stars?",
+		"buy.who.p":            "💎 <b>Telegram Premium</b>\n\nКому подарить Premium?",
+		"buy.no_username":      "У вас нет имени пользователя в Telegram. Задайте его в настройках Telegram или выберите «Другому».",
+		"buy.ask_recipient":    "Отправьте имя пользователя получателя: @username, username или ссылку t.me/username.",
+		"buy.bad_username":     "Это не имя пользователя Telegram. Имя состоит из 5–32 латинских букв, цифр или подчёркиваний, например @durov. Попробуйте ещё раз:",
+		"buy.not_found":        "пользователь не найден",
+		"buy.cannot_receive.s": "@%s не может получить Stars: %s. Отправьте другое имя:",
+		"buy.cannot_receive.p": "@%s не может получить Premium: %s. Отправьте другое имя:",
+		"buy.pick_stars":       "⭐ Сколько Stars для @%s?",
+		"buy.pick_months":      "💎 На какой срок Premium для @%s?",
+		"buy.ask_amount":       "Отправьте количество Stars, от %d до %d:",
+		"buy.bad_amount":       "Отправьте целое число Stars от %d до %d. Заказ не создан.",
+		"buy.quote": "🧾 <b>Ваш заказ</b>\n\n%s\nЦена: <b>%s TON</b>\nВаш баланс: %s TON\n\n" +
+			"Оплатите с баланса или напрямую переводом TON.",
+		"buy.insufficient": "⚠️ <b>Недостаточно средств</b>\n\n%s\nЦена: <b>%s TON</b>\nВаш баланс: %s TON\n\n" +
+			"Пополните баланс или оплатите этот заказ напрямую переводом TON.",
+		"buy.paid":     "✅ <b>Заказ #%d оплачен</b>\n\n%s\nС баланса списано %s TON. Доставка началась; я сообщу, когда всё будет готово.",
+		"item.stars":   "⭐ %d Stars для @%s",
+		"item.premium": "💎 Telegram Premium, %d мес., для @%s",
+
+		"pay.ton": "💎 <b>Заказ #%d: оплата переводом TON</b>\n\n%s\n\n" +
+			"Отправьте ровно <b>%s TON</b> на адрес\n<code>%s</code>\nс комментарием (memo):\n<code>%s</code>\n\n" +
+			"Оплатите до %s. Платёж без комментария, неполный или опоздавший не оплатит заказ — он будет зачислен на ваш баланс.\n\n" +
+			"Ссылка TON: <code>%s</code>",
+		"pay.qr": "Отсканируйте TON-кошельком: %s TON, комментарий <code>%s</code>",
+
+		"balance.text": "💰 <b>Баланс: %s TON</b>\n\n" +
+			"Чтобы пополнить, отправьте любую сумму TON на адрес\n<code>%s</code>\nс комментарием (memo):\n<code>%s</code>\n" +
+			"Этот комментарий закреплён за вами навсегда. Без него платёж не будет зачислен автоматически.\n\nСсылка TON: <code>%s</code>\n\n" +
+			"<b>Последние операции</b>\n%s",
+		"balance.no_address": "💰 <b>Баланс: %s TON</b>\n\nВаш комментарий для пополнения: <code>%s</code>\n\n<b>Последние операции</b>\n%s",
+		"balance.entry":      "%s TON · %s · %s",
+		"balance.no_entries": "Операций пока нет.",
+		"balance.qr":         "Отсканируйте TON-кошельком для пополнения. Комментарий: <code>%s</code>",
+
+		"ledger.deposit":      "пополнение",
+		"ledger.order":        "заказ",
+		"ledger.refund":       "возврат",
+		"ledger.admin_credit": "начисление",
+		"ledger.admin_debit":  "списание",
+
+		"orders.none":      "📦 У вас пока нет заказов.",
+		"orders.title":     "📦 <b>Ваши заказы</b>",
+		"orders.line":      "#%d · %s · %s",
+		"orders.cancelled": "Заказ отменён",
+
+		"order.head":         "📦 <b>Заказ #%d</b>\n%s\n\n",
+		"order.status":       "Статус: <b>%s</b>\n",
+		"order.price":        "Цена: %s TON (%s)\n",
+		"order.created":      "Создан: %s\n",
+		"order.paid_at":      "Оплачен: %s\n",
+		"order.completed_at": "Выполнен: %s\n",
+		"order.pay_hint":     "\nОтправьте ровно <b>%s TON</b> на <code>%s</code> с комментарием <code>%s</code> до %s.\n",
+
+		"method.balance":  "с баланса",
+		"method.ton_memo": "перевод TON",
+
+		"status.pending_payment": "ожидает оплаты",
+		"status.paid":            "оплачен",
+		"status.processing":      "доставляется",
+		"status.completed":       "выполнен",
+		"status.cancelled":       "отменён",
+		"status.expired":         "истёк",
+		"status.manual":          "ручная доставка",
+		"status.failed":          "ошибка",
+		"status.refunded":        "возвращён",
+
+		"api.status": "🔑 <b>API для партнёров</b>\n\nВаш ключ %s: <code>%s</code>, создан %s.\n" +
+			"Полный ключ показывался только один раз; мы храним лишь его хеш. Потеряли — перевыпустите.\n\n" +
+			"Базовый URL: <code>%s</code>\nКомментарий для пополнения баланса: <code>%s</code>",
+		"api.key": "🔑 <b>Ваш новый API-ключ %s</b>\n\n<code>%s</code>\n\n" +
+			"⚠️ Ключ показывается только сейчас. Скопируйте его и храните в секрете: с ним тратится ваш баланс. " +
+			"Мы храним лишь его хеш; если потеряете — перевыпустите.\n\n" +
+			"Базовый URL: <code>%s</code>\nКомментарий для пополнения баланса: <code>%s</code> (TON на адрес <code>%s</code>)\n\n" +
+			"Попробуйте:\n<pre>curl -H \"Authorization: Bearer %s\" %s/api/v1/balance</pre>",
+		"api.rotate_ask": "🔄 Перевыпустить ключ %s? Текущий ключ сразу перестанет работать, новый будет показан один раз.",
+		"api.revoke_ask": "🗑 Отозвать ключ %s? Запросы с ним сразу будут отклоняться.",
+		"api.revoked":    "Ваш ключ %s отозван.",
+
+		"note.deposit":      "💰 <b>Пополнение получено</b>: +%s TON.\nВаш баланс: <b>%s TON</b>.",
+		"note.admin_credit": "💰 Вам начислено: +%s TON.\nВаш баланс: <b>%s TON</b>.",
+		"note.paid":         "✅ <b>Оплата получена</b> за заказ #%d: %s.\nДоставка началась.",
+		"note.completed":    "🎉 <b>Заказ #%d выполнен</b>: %s доставлено.",
+		"note.manual":       "⏳ Заказ #%d (%s) требует ручной обработки нашей командой. Он скоро будет доставлен; от вас ничего не требуется.",
+		"note.refunded":     "↩️ Заказ #%d (%s) не удалось доставить, средства возвращены: +%s TON.\nВаш баланс: <b>%s TON</b>.",
+		"note.expired":      "⌛ Заказ #%d (%s) истёк неоплаченным. TON, отправленные за него теперь, будут зачислены на ваш баланс.",
+	},
+}

@@ -1,0 +1,126 @@
+package bot
+
+import (
+	"strings"
+
+	tele "gopkg.in/telebot.v3"
+
+	"starsbot/shop"
+)
+
+// routes registers every handler. It runs once, before any update.
+func (b *Bot) routes() {
+	cb := func(unique string) *tele.InlineButton { return &tele.InlineButton{Unique: unique} }
+
+	b.on("/start", b.onStart)
+	b.on("/menu", b.onStart)
+	b.on("/help", b.onHelp)
+	b.on("/balance", b.onBalance)
+	b.on("/orders", b.onOrders)
+	b.on("/api", b.onAPICommand)
+	b.on("/language", b.onLanguage)
+	b.on(tele.OnText, b.onText)
+	b.on(tele.OnMedia, b.onHelpShort)
+	b.on(tele.OnCallback, b.onStaleButton)
+
+	b.on(cb(cbMenu), b.onMenu)
+	b.on(cb(cbHelp), b.onHelp)
+	b.on(cb(cbBuy), b.onBuy)
+	b.on(cb(cbMe), b.onRecipientMe)
+	b.on(cb(cbOther), b.onRecipientOther)
+	b.on(cb(cbAmount), b.onAmount)
+	b.on(cb(cbCustom), b.onCustomAmount)
+	b.on(cb(cbPay), b.onPay)
+	b.on(cb(cbBalance), b.onBalance)
+	b.on(cb(cbOrders), b.onOrders)
+	b.on(cb(cbOrder), b.onOrder)
+	b.on(cb(cbCancelOrder), b.onCancelOrder)
+	b.on(cb(cbAPI), b.onAPIButton)
+	b.on(cb(cbRotateAsk), b.onRotateAsk)
+	b.on(cb(cbRotate), b.onRotate)
+	b.on(cb(cbRevokeAsk), b.onRevokeAsk)
+	b.on(cb(cbRevoke), b.onRevoke)
+	b.on(cb(cbHide), b.onHide)
+	b.on(cb(cbLang), b.onLanguage)
+	b.on(cb(cbSetLang), b.onSetLanguage)
+}
+
+// onStart shows the main menu (the middleware has ended any flow).
+func (b *Bot) onStart(t *turn) error {
+	return t.say(t.menuText(), t.menuKeyboard())
+}
+
+// onMenu shows the main menu in place of the pressed message.
+func (b *Bot) onMenu(t *turn) error { return t.show(t.menuText(), t.menuKeyboard()) }
+
+func (t *turn) menuText() string {
+	return t.T("menu.title", t.user.Balance)
+}
+
+func (t *turn) menuKeyboard() keyboard {
+	return keyboard{
+		{button(t.T("btn.buy_stars"), cbBuy, kindStars), button(t.T("btn.premium"), cbBuy, kindPremium)},
+		{button(t.T("btn.balance"), cbBalance), button(t.T("btn.orders"), cbOrders, "0")},
+		{button(t.T("btn.api"), cbAPI, keyOrders), button(t.T("btn.language"), cbLang), button(t.T("btn.help"), cbHelp)},
+	}
+}
+
+// onHelp explains what the bot does.
+func (b *Bot) onHelp(t *turn) error {
+	p := b.Shop.Pricing()
+	return t.show(t.T("help", p.StarsMin, p.StarsMax), keyboard{{t.btnMenu()}})
+}
+
+// onHelpShort answers anything the bot does not understand.
+func (b *Bot) onHelpShort(t *turn) error {
+	return t.say(t.T("help.short"), keyboard{{t.btnMenu()}})
+}
+
+// onText handles typed text: the input a flow waits for, else a short help.
+func (b *Bot) onText(t *turn) error {
+	text := strings.TrimSpace(t.Text())
+	st, err := b.loadState(t.ctx, t.chat)
+	if err != nil {
+		return t.fail(err)
+	}
+	if st == nil {
+		return b.onHelpShort(t)
+	}
+	switch st.Step {
+	case stepRecipient:
+		return b.onRecipientText(t, st, text)
+	case stepAmount:
+		return b.onAmountText(t, st, text)
+	}
+	return b.onHelpShort(t)
+}
+
+// onStaleButton answers a button the bot no longer knows.
+func (b *Bot) onStaleButton(t *turn) error {
+	return t.answer(t.T("err.stale_button"), true)
+}
+
+// onLanguage offers the languages.
+func (b *Bot) onLanguage(t *turn) error {
+	return t.show(t.T("lang.choose"), keyboard{
+		{button("English", cbSetLang, "en"), button("Русский", cbSetLang, "ru")},
+		{t.btnMenu()},
+	})
+}
+
+// onSetLanguage switches the user's language and shows the menu in it.
+func (b *Bot) onSetLanguage(t *turn) error {
+	lang := t.Data()
+	if shop.NormalizeLanguage(lang) != lang {
+		return t.answer(t.T("err.stale_button"), true)
+	}
+	user, err := b.Shop.SetLanguage(t.ctx, t.user.ID, lang)
+	if err != nil {
+		return t.fail(err)
+	}
+	t.user, t.lang = user, user.Language
+	if err := t.answer(t.T("lang.set"), false); err != nil {
+		return err
+	}
+	return t.show(t.menuText(), t.menuKeyboard())
+}

@@ -1,0 +1,77 @@
+package bot
+
+import (
+	"context"
+
+	"starsbot/shop"
+)
+
+// notify tells a user about a shop event in their chat. It runs in the
+// chat's queue, after the updates of that chat that came before it.
+//
+// Order events are sent for orders created in the bot: partners follow
+// their API orders through the API, and a bulk integration must not flood
+// their chat. The "paid" event of a balance order is not sent either: the
+// bot has just said so while creating it.
+func (b *Bot) notify(e shop.Event) {
+	if b.baseContext().Err() != nil {
+		b.Logger.Warn("telegram notification dropped at shutdown", "event", e.Type, "user_id", e.UserID)
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.baseContext(), b.UpdateTimeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			b.Logger.Error("telegram notification panicked", "event", e.Type, "user_id", e.UserID, "panic", r)
+		}
+	}()
+	user, err := b.Shop.FindUser(ctx, e.UserID)
+	if err != nil {
+		b.Logger.Warn("telegram notification: no user", "event", e.Type, "user_id", e.UserID, "error", err)
+		return
+	}
+	lang := user.Language
+	balance := e.Balance
+	if balance == 0 {
+		balance = user.Balance
+	}
+	var text string
+	switch e.Type {
+	case shop.EventDepositCredited:
+		text = tr(lang, "note.deposit", e.Amount, balance)
+	case shop.EventAdminCredit:
+		text = tr(lang, "note.admin_credit", e.Amount, balance)
+	case shop.EventOrderPaid, shop.EventOrderCompleted, shop.EventOrderManual, shop.EventOrderRefunded, shop.EventOrderExpired:
+		o, err := b.Shop.FindOrder(ctx, e.UserID, e.OrderID)
+		if err != nil {
+			b.Logger.Warn("telegram notification: no order", "event", e.Type, "order_id", e.OrderID, "error", err)
+			return
+		}
+		if o.Source != "bot" || (e.Type == shop.EventOrderPaid && o.PaymentMethod == shop.PayBalance) {
+			return
+		}
+		item := orderItem(lang, o)
+		switch e.Type {
+		case shop.EventOrderPaid:
+			text = tr(lang, "note.paid", o.ID, item)
+		case shop.EventOrderCompleted:
+			text = tr(lang, "note.completed", o.ID, item)
+		case shop.EventOrderManual:
+			text = tr(lang, "note.manual", o.ID, item)
+		case shop.EventOrderRefunded:
+			amount := e.Amount
+			if amount == 0 {
+				amount = o.PriceTON
+			}
+			text = tr(lang, "note.refunded", o.ID, item, amount, balance)
+		case shop.EventOrderExpired:
+			text = tr(lang, "note.expired", o.ID, item)
+		}
+	default:
+		return
+	}
+	kb := keyboard{{button(tr(lang, "btn.orders"), cbOrders, "0"), button(tr(lang, "btn.menu"), cbMenu)}}
+	if _, err := b.sendText(ctx, user.ID, text, kb); err != nil {
+		b.Logger.Info("telegram notification not delivered", "event", e.Type, "user_id", e.UserID, "error", b.redact(err))
+	}
+}

@@ -1,0 +1,182 @@
+package bot_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"starsbot/bot"
+	"starsbot/shop"
+)
+
+// panicky panics inside a handler with a value that is neither an error
+// nor a string (telebot's own Recover middleware would miss it).
+type panicky struct{ bot.Shop }
+
+type weird struct{ n int }
+
+func (panicky) Ledger(context.Context, shop.LedgerFilter) ([]*shop.LedgerEntry, uint64, error) {
+	panic(weird{42})
+}
+
+func TestPanicInHandler_Recovered(t *testing.T) {
+	e := newEnv(t, func(s bot.Shop) bot.Shop { return panicky{s} })
+	e.startChat(alice)
+	e.fake.Press(alice, "Balance") // answered despite the panic
+	e.fake.Wait(alice.ID, "Something went wrong")
+	if !strings.Contains(e.logText(), "telegram handler panicked") || !strings.Contains(e.logText(), "{42}") {
+		t.Errorf("panic not logged:\n%s", e.logText())
+	}
+	e.startChat(alice) // the bot still works
+}
+
+func TestFloodControl_RetryAfterHonoured(t *testing.T) {
+	e := newEnv(t)
+	e.fake.FailNext("sendMessage", 3)
+	e.startChat(alice)
+	if got := len(e.fake.CallsTo("sendMessage")); got != 2 {
+		t.Errorf("%d sendMessage calls, want a 429 and a retry", got)
+	}
+	found := false
+	for _, d := range e.sleeps() {
+		found = found || d == 3*time.Second
+	}
+	if !found {
+		t.Errorf("slept %v, want a 3s flood wait", e.sleeps())
+	}
+
+	// A retry_after beyond MaxRetryAfter drops the message instead of
+	// stalling the chat for an hour.
+	e.fake.FailNext("sendMessage", 3600)
+	e.fake.Send(alice, "/help")
+	if _, ok := e.fake.WaitTimeout(alice.ID, "How it works", 200*time.Millisecond); ok {
+		t.Errorf("message sent despite a 1h flood wait")
+	}
+	for _, d := range e.sleeps() {
+		if d >= time.Hour {
+			t.Errorf("slept %s", d)
+		}
+	}
+	e.fake.Send(alice, "/help")
+	e.fake.Wait(alice.ID, "How it works")
+}
+
+// blocking holds Ledger until released, to stop the bot mid-handler.
+type blocking struct {
+	bot.Shop
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s blocking) Ledger(ctx context.Context, f shop.LedgerFilter) ([]*shop.LedgerEntry, uint64, error) {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.Shop.Ledger(ctx, f)
+}
+
+func TestRun_DrainsInFlightUpdate(t *testing.T) {
+	bl := blocking{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	e := newEnv(t, func(s bot.Shop) bot.Shop { bl.Shop = s; return bl })
+	e.startChat(alice)
+	m, b, _ := e.fake.FindButton(alice.ID, "Balance")
+	id := e.fake.Callback(alice, alice.ID, m.ID, b.Data)
+	<-bl.entered
+	stopped := make(chan struct{})
+	go func() { e.stop(); close(stopped) }()
+	time.Sleep(20 * time.Millisecond) // Run has seen the cancel and is draining
+	select {
+	case <-stopped:
+		t.Fatal("Run returned with a handler in flight")
+	default:
+	}
+	close(bl.release)
+	<-stopped
+	e.fake.WaitAnswer(id)
+	e.fake.Wait(alice.ID, "Balance: 0 TON")
+}
+
+// evil returns hostile text where the service would return data from
+// outside (a provider's reason) or stored data (a memo).
+type evil struct{ bot.Shop }
+
+const evilMemo = `<b>AP&1"'</b>`
+
+func (s evil) EnsureUser(ctx context.Context, u shop.UserUpdate) (*shop.User, error) {
+	user, err := s.Shop.EnsureUser(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	cp := *user
+	cp.Memo = evilMemo
+	return &cp, nil
+}
+
+func (s evil) CheckRecipient(ctx context.Context, kind shop.OrderType, username string) (*shop.RecipientCheck, error) {
+	return &shop.RecipientCheck{Username: username, CanReceive: false, Reason: `<script>alert("x")</script> & <i>co`}, nil
+}
+
+func TestHTMLEscaping(t *testing.T) {
+	e := newEnv(t, func(s bot.Shop) bot.Shop { return evil{s} })
+	e.startChat(alice)
+	e.fake.Press(alice, "Balance")
+	c := e.fake.Wait(alice.ID, "Balance: 0 TON")
+	if !strings.Contains(c.Text, "&lt;b&gt;AP&amp;1&#34;&#39;&lt;/b&gt;") {
+		t.Errorf("memo not escaped:\n%s", c.Text)
+	}
+	_, b, _ := e.fake.FindButton(alice.ID, "Tonkeeper")
+	if !strings.HasSuffix(b.URL, "?text=%3Cb%3EAP%261%22%27%3C%2Fb%3E") {
+		t.Errorf("Tonkeeper URL = %s", b.URL)
+	}
+	e.fake.Press(alice, "Menu")
+	e.fake.Press(alice, "Buy Stars")
+	e.fake.Press(alice, "Someone else")
+	e.fake.Send(alice, "@someone_x")
+	r := e.fake.Wait(alice.ID, "cannot receive Stars")
+	if !strings.Contains(r.Text, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;i&gt;co") {
+		t.Errorf("reason not escaped:\n%s", r.Text)
+	}
+	e.fake.Send(alice, "/api")
+	e.fake.Wait(alice.ID, "Your new osk_ API key")
+	// The fake server rejects (and fails the test on) malformed HTML.
+}
+
+func TestTokenNeverLogged(t *testing.T) {
+	dead := httptest.NewServer(nil)
+	dead.Close() // every call fails with a URL error that quotes the token
+	e := &env{t: t}
+	logger := slog.New(slog.NewTextHandler(lockedWriter{e}, nil))
+	b := &bot.Bot{Shop: &shop.Service{}, State: nil, Token: token, APIURL: dead.URL, Logger: logger}
+	if err := b.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "State is required") {
+		t.Fatalf("Run without State = %v", err)
+	}
+	b = &bot.Bot{Shop: &shop.Service{}, State: nopState{}, Token: token, APIURL: dead.URL, Logger: logger}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(e.logText(), "getMe failed") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v", err)
+	}
+	logs := e.logText()
+	if !strings.Contains(logs, "getMe failed") || !strings.Contains(logs, "<token>") {
+		t.Errorf("logs:\n%s", logs)
+	}
+	if strings.Contains(logs, token) {
+		t.Errorf("token logged:\n%s", logs)
+	}
+	if err := b.Run(context.Background()); err == nil {
+		t.Errorf("second Run succeeded")
+	}
+}
+
+type nopState struct{}
+
+func (nopState) LoadChatState(context.Context, int64) ([]byte, error) { return nil, nil }
+func (nopState) SaveChatState(context.Context, int64, []byte) error   { return nil }

@@ -1,0 +1,64 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// StateStore persists the multi-step flow state of each chat (waiting for a
+// username, waiting for a custom amount), so a flow survives a restart.
+// The bot stores small opaque JSON blobs; expiry is the bot's business.
+type StateStore interface {
+	// LoadChatState returns the saved state of a chat, or nil, nil if none.
+	LoadChatState(ctx context.Context, chatID int64) ([]byte, error)
+	// SaveChatState saves the state of a chat; nil data deletes it.
+	SaveChatState(ctx context.Context, chatID int64, data []byte) error
+}
+
+// Flow steps that wait for text input.
+const (
+	stepRecipient = "recipient" // waiting for a username
+	stepAmount    = "amount"    // waiting for a custom number of stars
+)
+
+// chatState is what a chat's flow is waiting for.
+type chatState struct {
+	Step      string    `json:"step"`
+	Kind      string    `json:"kind"`                // kindStars or kindPremium
+	Recipient string    `json:"recipient,omitempty"` // chosen recipient, for stepAmount
+	Updated   time.Time `json:"updated"`
+}
+
+// loadState returns the chat's live state, or nil when there is none or it
+// is older than StateTTL (an expired state is deleted).
+func (b *Bot) loadState(ctx context.Context, chat int64) (*chatState, error) {
+	raw, err := b.State.LoadChatState(ctx, chat)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	var st chatState
+	if err := json.Unmarshal(raw, &st); err != nil || st.Step == "" || b.Now().Sub(st.Updated) > b.StateTTL {
+		return nil, b.State.SaveChatState(ctx, chat, nil)
+	}
+	return &st, nil
+}
+
+// saveState stores st for chat, stamped now.
+func (b *Bot) saveState(ctx context.Context, chat int64, st chatState) error {
+	st.Updated = b.Now().UTC()
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return b.State.SaveChatState(ctx, chat, raw)
+}
+
+// clearState forgets the chat's flow, if any.
+func (b *Bot) clearState(ctx context.Context, chat int64) error {
+	raw, err := b.State.LoadChatState(ctx, chat)
+	if err != nil || raw == nil {
+		return err
+	}
+	return b.State.SaveChatState(ctx, chat, nil)
+}
