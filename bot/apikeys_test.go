@@ -1,12 +1,14 @@
 package bot_test
 
 import (
-	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"starsbot/api"
 	"starsbot/bot/bottest"
-	"starsbot/shop"
 )
 
 // issuedKey extracts the one full key of a one-time key message.
@@ -19,12 +21,30 @@ func issuedKey(t *testing.T, c bottest.Call) string {
 	return keys[0]
 }
 
+// authenticates reports whether the partner REST API, served over the
+// same shop, accepts key: GET /api/v1/balance answers 200 or 401.
 func (e *env) authenticates(key string) bool {
-	_, _, err := e.svc.Authenticate(context.Background(), key)
-	if err != nil && shop.ErrorCode(err) != shop.EUNAUTHORIZED {
+	e.t.Helper()
+	if e.rest == nil {
+		srv := &api.Server{Shop: e.svc, TopUpAddress: depositAddr, Logger: slog.New(slog.DiscardHandler)}
+		e.rest = httptest.NewServer(srv.Handler())
+		e.t.Cleanup(e.rest.Close)
+	}
+	req, _ := http.NewRequest("GET", e.rest.URL+"/api/v1/balance", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := e.rest.Client().Do(req)
+	if err != nil {
 		e.t.Fatal(err)
 	}
-	return err == nil
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true
+	case http.StatusUnauthorized:
+		return false
+	}
+	e.t.Fatalf("GET /api/v1/balance: HTTP %d", resp.StatusCode)
+	return false
 }
 
 func TestAPI_IssueShowOnceRotateRevoke(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"starsbot/bot/bottest"
+	"starsbot/fulfillment"
 	"starsbot/shop"
 )
 
@@ -82,8 +83,8 @@ func TestBuyStars_FromBalance(t *testing.T) {
 	if got := e.user(alice).Balance; got != shop.TON-price100 {
 		t.Errorf("balance = %s, want %s", got, shop.TON-price100)
 	}
-	// The fulfillment worker reports delivery.
-	e.cur.Load().HandleEvent(shop.Event{Type: shop.EventOrderCompleted, UserID: alice.ID, OrderID: os[0].ID})
+	// The fulfillment worker delivers it through the sandbox provider.
+	e.deliver()
 	e.fake.Wait(alice.ID, "Order #1 completed")
 	e.assertKeyboardData()
 }
@@ -158,7 +159,7 @@ func TestBuyStars_TONTransfer(t *testing.T) {
 	if got := e.orders(alice)[0].Status; got != shop.StatusPaid {
 		t.Errorf("status = %s", got)
 	}
-	e.cur.Load().HandleEvent(shop.Event{Type: shop.EventOrderCompleted, UserID: alice.ID, OrderID: o.ID})
+	e.deliver()
 	e.fake.Wait(alice.ID, "Order #1 completed")
 }
 
@@ -548,4 +549,34 @@ func TestCommand_EndsFlow(t *testing.T) {
 	e.fake.Wait(alice.ID, "Balance: 0 TON")
 	e.fake.Send(alice, "@someone_x")
 	e.fake.Wait(alice.ID, "I didn't understand that")
+}
+
+// TestDelivery_Outcomes runs bot orders through the sandbox provider's
+// scripted recipients and the real worker: the buyer hears of each outcome.
+func TestDelivery_Outcomes(t *testing.T) {
+	e := newEnv(t)
+	e.startChat(alice)
+	e.deposit(alice, "", 2*shop.TON)
+	e.fake.Wait(alice.ID, "Deposit received")
+
+	buyStarsQuote(e, alice, "@"+fulfillment.SandboxFail, "100")
+	e.fake.Press(alice, "Confirm")
+	e.fake.Wait(alice.ID, "Order #1 is paid")
+	e.deliver()
+	e.fake.Wait(alice.ID, "could not be delivered and was refunded: +0.417827299 TON")
+	if got := e.orders(alice)[0]; got.Status != shop.StatusRefunded {
+		t.Fatalf("order = %s", got.Status)
+	}
+	if got := e.user(alice).Balance; got != 2*shop.TON {
+		t.Errorf("balance = %s, want the price back", got)
+	}
+
+	buyStarsQuote(e, alice, "@"+fulfillment.SandboxManual, "100")
+	e.fake.Press(alice, "Confirm")
+	e.fake.Wait(alice.ID, "Order #2 is paid")
+	e.deliver()
+	e.fake.Wait(alice.ID, "needs a manual step")
+	if got := e.orders(alice)[0]; got.Status != shop.StatusManual {
+		t.Fatalf("order = %s", got.Status)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"starsbot/fulfillment"
 	"starsbot/shop"
 	"starsbot/store/storetest"
+	"starsbot/ton"
 )
 
 const (
@@ -53,6 +55,13 @@ type env struct {
 	cur  atomic.Pointer[bot.Bot]
 	stop func()
 	txn  atomic.Int64
+
+	// The sandbox's chain, deposit watcher and fulfillment worker, the
+	// same code main runs; tests drive them step by step.
+	sim     *ton.SimChain
+	watcher *ton.Watcher
+	worker  *fulfillment.Worker
+	rest    *httptest.Server // the partner REST API over the same shop, when a test needs it
 }
 
 type clock struct {
@@ -107,6 +116,9 @@ func newEnv(t *testing.T, wrap ...func(bot.Shop) bot.Shop) *env {
 		}
 	})
 	e.svc, e.shop = svc, svc
+	e.sim = &ton.SimChain{Store: db, Account: depositAddr, Now: e.clock.Now}
+	e.watcher = &ton.Watcher{Chain: e.sim, Shop: svc, Account: depositAddr, FromStart: true, Now: e.clock.Now, Logger: logger}
+	e.worker = &fulfillment.Worker{Shop: svc, Provider: fulfillment.Sandbox{Delay: -1}, Name: "sandbox", Now: e.clock.Now, Logger: logger}
 	for _, w := range wrap {
 		e.shop = w(e.shop)
 	}
@@ -203,20 +215,31 @@ func (e *env) startChat(u bottest.User) bottest.Call {
 	return e.fake.Wait(u.ID, want)
 }
 
-// deposit credits amount to u through the real crediting code, with u's
-// personal memo, and returns the tx hash.
+// deposit sends amount with memo (default u's personal memo) on the
+// simulated chain and lets the deposit watcher credit it, as in the
+// sandbox; it returns the tx hash.
 func (e *env) deposit(u bottest.User, memo string, amount shop.NanoTON) string {
 	e.t.Helper()
 	if memo == "" {
 		memo = e.user(u).Memo
 	}
-	hash := fmt.Sprintf("%064x", e.txn.Add(1))
-	if _, err := e.svc.CreditDeposit(context.Background(), shop.Transfer{
-		Hash: hash, LT: uint64(e.txn.Load()), Time: e.clock.Now(), From: "EQsender", Amount: amount, Memo: memo,
-	}, nil); err != nil {
-		e.t.Fatalf("credit deposit: %v", err)
+	ctx := context.Background()
+	hash, err := e.sim.Deposit(ctx, memo, amount, fmt.Sprintf("%064x", e.txn.Add(1)))
+	if err != nil {
+		e.t.Fatalf("simulated transfer: %v", err)
+	}
+	if _, err := e.watcher.Poll(ctx); err != nil {
+		e.t.Fatalf("watcher: %v", err)
 	}
 	return hash
+}
+
+// deliver runs the fulfillment worker over the queue once.
+func (e *env) deliver() {
+	e.t.Helper()
+	if _, err := e.worker.RunOnce(context.Background()); err != nil {
+		e.t.Fatalf("worker: %v", err)
+	}
 }
 
 // orders returns u's orders, newest first.
