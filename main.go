@@ -94,6 +94,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("pricing: %w", err)
 	}
 	svc.Logger = logger.With("component", "shop")
+	if saved, err := svc.LoadPricing(ctx); err != nil {
+		return fmt.Errorf("saved pricing: %w", err)
+	} else if saved {
+		logger.Info("an admin's saved price list overrides the configured one")
+	}
 	metrics := api.NewMetrics()
 	svc.Subscribe(metrics.ObserveEvent)
 
