@@ -31,7 +31,6 @@ const (
 	DefaultInterval    = 2 * time.Second
 	DefaultPauseFor    = 15 * time.Minute
 	DefaultGrace       = 30 * time.Second
-	queuePage          = 100
 )
 
 // Worker delivers paid orders: it takes them from the shop's durable queue
@@ -117,7 +116,9 @@ func (w *Worker) Run(ctx context.Context) error {
 // RunOnce takes every queued order that is due, one at a time, and
 // returns how many it attempted.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
-	queue, err := w.Shop.Queue(ctx, queuePage)
+	// The whole queue: a page of orders all waiting out their backoff must
+	// not hide the due ones behind it.
+	queue, err := w.Shop.Queue(ctx, 0)
 	if err != nil {
 		return 0, err
 	}
