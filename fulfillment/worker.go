@@ -167,7 +167,7 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 	}
 
 	kind, reason := KindOf(err), ReasonOf(err)
-	if kind == Permanent && paymentMayBeOut(job.Delivery) {
+	if kind == Permanent && job.Delivery.PaymentMayBeOut() {
 		kind = Manual // never refund automatically what may have been paid for
 	}
 	switch kind {
@@ -199,11 +199,11 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 	d = job.Delivery
 	d.Attempts++
 	d.LastError = reason
-	max := w.MaxAttempts
-	if max <= 0 {
-		max = DefaultMaxAttempts
+	limit := w.MaxAttempts
+	if limit <= 0 {
+		limit = DefaultMaxAttempts
 	}
-	if d.Attempts >= max {
+	if d.Attempts >= limit {
 		log.Warn("delivery failed too often; handing the order to admins", "attempts", d.Attempts, "reason", reason, "error", err)
 		if err := w.Shop.SaveDelivery(ctx, d); err != nil {
 			return fmt.Errorf("save delivery of order %d: %w", order.ID, err)
@@ -228,10 +228,8 @@ func (w *Worker) deliver(ctx context.Context, job *Job) (ref string, err error) 
 	}
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	stop := context.AfterFunc(ctx, func() {
-		t := time.AfterFunc(grace, cancel)
-		context.AfterFunc(dctx, func() { t.Stop() })
-	})
+	// Cancelling dctx again after it ended is harmless.
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
 	defer stop()
 	defer func() {
 		if p := recover(); p != nil {
@@ -240,12 +238,6 @@ func (w *Worker) deliver(ctx context.Context, job *Job) (ref string, err error) 
 		}
 	}()
 	return w.Provider.Deliver(dctx, job)
-}
-
-// paymentMayBeOut reports whether a delivery recorded a signed payment that
-// did not expire: money may have left the wallet.
-func paymentMayBeOut(d *shop.Delivery) bool {
-	return d != nil && d.Payout != nil && (d.Paid == nil || d.Paid.State != shop.PayoutExpired)
 }
 
 // hold hands an order to the admins and alerts them.

@@ -31,6 +31,13 @@ type Delivery struct {
 	UpdatedAt time.Time
 }
 
+// PaymentMayBeOut reports whether the delivery recorded a signed payout
+// that did not expire: money may have left the hot wallet, so the order
+// must not be refunded automatically.
+func (d *Delivery) PaymentMayBeOut() bool {
+	return d != nil && d.Payout != nil && (d.Paid == nil || d.Paid.State != PayoutExpired)
+}
+
 // AlertKind names a situation admins must know about.
 type AlertKind string
 

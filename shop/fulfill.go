@@ -214,7 +214,7 @@ func (s *Service) FailOrder(ctx context.Context, orderID int64, reason string) (
 		if err != nil && ErrorCode(err) != ENOTFOUND {
 			return err
 		}
-		if d != nil && d.Payout != nil && (d.Paid == nil || d.Paid.State != PayoutExpired) {
+		if d.PaymentMayBeOut() {
 			return Errorf(EINVALIDSTATE, "order %d: a payment for it may have been sent; it needs an admin", order.ID)
 		}
 		order.Status = StatusFailed
