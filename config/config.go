@@ -276,6 +276,19 @@ func (p *parser) usd(name string, def shop.MicroUSD) shop.MicroUSD {
 	return n
 }
 
+// ton parses an amount of TON; example is shown in the error.
+func (p *parser) ton(name string, def shop.NanoTON, example string) shop.NanoTON {
+	v := p.src.get(name)
+	if v == "" {
+		return def
+	}
+	n, err := shop.ParseTON(v)
+	if err != nil {
+		p.fail(name, "must be an amount of TON such as %s (got %s)", example, quote(v))
+	}
+	return n
+}
+
 func (p *parser) int(name string, def int64) int64 {
 	v := p.src.get(name)
 	if v == "" {
@@ -336,14 +349,7 @@ func parse(src *source) (*Config, error) {
 	c.TONWalletMnemonic, c.mnemonicVar = strings.Join(strings.Fields(mnemonic), " "), from
 	c.TONWalletVersion = p.word("TON_WALLET_VERSION", WalletV5R1)
 	c.TONPollInterval = p.duration("TON_POLL_INTERVAL", defaultTONPoll)
-	c.TONWalletLowBalance = defaultWalletLow
-	if v := src.get("TON_WALLET_LOW_BALANCE"); v != "" {
-		m, err := shop.ParseTON(v)
-		if err != nil || m < 0 {
-			p.fail("TON_WALLET_LOW_BALANCE", "must be an amount of TON such as 5 (got %s)", quote(v))
-		}
-		c.TONWalletLowBalance = m
-	}
+	c.TONWalletLowBalance = p.ton("TON_WALLET_LOW_BALANCE", defaultWalletLow, "5")
 
 	defFulfillment := FulfillmentManual
 	if c.TONNetwork == NetworkSandbox {
@@ -352,14 +358,7 @@ func parse(src *source) (*Config, error) {
 	c.Fulfillment = p.word("FULFILLMENT", defFulfillment)
 	c.FulfillmentMaxAttempts = p.int("FULFILLMENT_MAX_ATTEMPTS", defaultMaxAttempts)
 	c.FragmentCookies, c.cookiesVar = p.secret("FRAGMENT_COOKIES")
-	c.FragmentMargin = defaultFragmentMargin
-	if v := src.get("FRAGMENT_MARGIN_TON"); v != "" {
-		m, err := shop.ParseTON(v)
-		if err != nil {
-			p.fail("FRAGMENT_MARGIN_TON", "must be an amount of TON such as 0.01 (got %s)", quote(v))
-		}
-		c.FragmentMargin = m
-	}
+	c.FragmentMargin = p.ton("FRAGMENT_MARGIN_TON", defaultFragmentMargin, "0.01")
 
 	def := shop.DefaultPricing()
 	c.Pricing = shop.Pricing{
@@ -550,6 +549,9 @@ func (c Config) Validate() error {
 		return fail("FULFILLMENT", "must be sandbox, manual or fragment (got %s)", quote(c.Fulfillment))
 	}
 
+	if c.TONWalletLowBalance < 0 {
+		return fail("TON_WALLET_LOW_BALANCE", "must not be negative (got %s)", c.TONWalletLowBalance)
+	}
 	if c.FulfillmentMaxAttempts < 1 || c.FulfillmentMaxAttempts > maxMaxAttempts {
 		return fail("FULFILLMENT_MAX_ATTEMPTS", "must be from 1 to %d (got %d)", maxMaxAttempts, c.FulfillmentMaxAttempts)
 	}
