@@ -102,7 +102,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	metrics := api.NewMetrics()
 	svc.Subscribe(metrics.ObserveEvent)
 
-	provider, err := newProvider(cfg, chain, logger.With("component", "fulfillment"))
+	flog := logger.With("component", "fulfillment")
+	provider, err := newProvider(cfg, chain, flog)
 	if err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Provider:    provider,
 		Name:        cfg.Fulfillment,
 		MaxAttempts: int(cfg.FulfillmentMaxAttempts),
-		Logger:      logger.With("component", "fulfillment"),
+		Logger:      flog,
 	}
 	svc.Subscribe(func(e shop.Event) {
 		if e.Type == shop.EventOrderPaid {
@@ -197,7 +198,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		g.Go(func() error { return tg.Run(ctx) })
 	}
 	if chain.wallet != nil && cfg.TONWalletLowBalance > 0 {
-		alarm := &fulfillment.BalanceAlarm{Wallet: chain.wallet, Threshold: cfg.TONWalletLowBalance, Notifier: worker.Notifier, Logger: logger.With("component", "fulfillment")}
+		alarm := &fulfillment.BalanceAlarm{Wallet: chain.wallet, Threshold: cfg.TONWalletLowBalance, Notifier: worker.Notifier, Logger: flog}
 		g.Go(func() error { return alarm.Run(ctx) })
 	}
 	<-ctx.Done()

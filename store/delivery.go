@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
 	"starsbot/shop"
 )
 
@@ -36,11 +34,8 @@ const maxChatState = 16 << 10
 // LoadChatState returns the bot's saved flow state of a chat, or nil.
 func (db *DB) LoadChatState(ctx context.Context, chatID int64) ([]byte, error) {
 	var out []byte
-	err := db.bdb.View(func(btx *bolt.Tx) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if v := btx.Bucket(bucketChatState).Get(i64(chatID)); v != nil {
+	err := db.View(ctx, func(st shop.Tx) error {
+		if v := st.(*tx).bucket(bucketChatState).Get(i64(chatID)); v != nil {
 			out = append([]byte(nil), v...)
 		}
 		return nil
@@ -54,11 +49,8 @@ func (db *DB) SaveChatState(ctx context.Context, chatID int64, data []byte) erro
 	if len(data) > maxChatState {
 		return fmt.Errorf("store: chat state of %d bytes exceeds %d", len(data), maxChatState)
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return db.update(func(btx *bolt.Tx) error {
-		b := btx.Bucket(bucketChatState)
+	return db.Update(ctx, func(st shop.Tx) error {
+		b := st.(*tx).bucket(bucketChatState)
 		if len(data) == 0 {
 			return b.Delete(i64(chatID))
 		}
