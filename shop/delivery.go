@@ -49,6 +49,7 @@ const (
 	AlertWalletLow         AlertKind = "wallet_low"         // the hot wallet's balance fell below the threshold
 	AlertUnmatchedDeposit  AlertKind = "unmatched_deposit"  // a transfer's memo matched nothing
 	AlertWatcherLag        AlertKind = "watcher_lag"        // the deposit watcher is behind the chain
+	AlertWatcherCaughtUp   AlertKind = "watcher_caught_up"  // the deposit watcher is current again
 )
 
 // Alert is a message for the shop's admins. Message is plain text, safe to
