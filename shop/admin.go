@@ -207,6 +207,18 @@ func (s *Service) LoadPricing(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
+// PricingSaved reports whether a price list saved by an admin is in the
+// store, overriding the configured one.
+func (s *Service) PricingSaved(ctx context.Context) (bool, error) {
+	var saved bool
+	err := s.Store.View(ctx, func(tx Tx) error {
+		b, err := tx.FindSetting(settingPricing)
+		saved = b != nil
+		return err
+	})
+	return saved, err
+}
+
 // ResetPricing forgets the saved price list and puts defaults in force.
 //
 // Errors: VALIDATION_ERROR (defaults invalid).

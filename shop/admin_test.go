@@ -78,6 +78,9 @@ func TestService_SavePricing(t *testing.T) {
 	if e.svc.Pricing().StarsMax == 10 {
 		t.Fatal("an invalid price list was put in force")
 	}
+	if saved, err := e.svc.PricingSaved(ctx); !saved || err != nil {
+		t.Fatalf("PricingSaved = %v, %v", saved, err)
+	}
 	// A restarted service starts from the defaults and loads the saved list.
 	fresh, _ := shop.NewService(e.db, shop.StaticRate{TONUSD: rate, Since: e.now}, shop.DefaultPricing(), depositAddr)
 	if ok, err := fresh.LoadPricing(ctx); !ok || err != nil {
@@ -88,6 +91,9 @@ func TestService_SavePricing(t *testing.T) {
 	}
 	if err := fresh.ResetPricing(ctx, shop.DefaultPricing()); err != nil {
 		t.Fatal(err)
+	}
+	if saved, err := fresh.PricingSaved(ctx); saved || err != nil {
+		t.Fatalf("PricingSaved after reset = %v, %v", saved, err)
 	}
 	if ok, _ := fresh.LoadPricing(ctx); ok || fresh.Pricing().FeePPM != 0 {
 		t.Fatal("reset did not forget the saved list")

@@ -106,12 +106,15 @@ func (s *Service) SaveDelivery(ctx context.Context, d *Delivery) error {
 }
 
 // CompleteOrder marks an order delivered with a reference (tx hash or the
-// provider's id) and takes it off the queue. adminID is 0 for the worker;
-// an admin completes a manual order after delivering it by hand.
-// Completing an already completed order returns it unchanged.
+// provider's id) and takes it off the queue. adminID is 0 for the worker,
+// which completes paid or processing orders. An admin (adminID > 0)
+// completes only a manual order, after delivering it by hand: a paid or
+// processing order belongs to the worker, which may be paying for it at
+// this very moment. Completing an already completed order returns it
+// unchanged.
 //
 // Errors: VALIDATION_ERROR (reference too long), NOT_FOUND, INVALID_STATE
-// (not paid, processing or manual).
+// (the worker: not paid, processing or manual; an admin: not manual).
 func (s *Service) CompleteOrder(ctx context.Context, adminID, orderID int64, ref string) (*Order, error) {
 	ref = strings.TrimSpace(ref)
 	if err := validateText("reference", ref, 256); err != nil {
@@ -128,7 +131,11 @@ func (s *Service) CompleteOrder(ctx context.Context, adminID, orderID int64, ref
 		switch order.Status {
 		case StatusCompleted:
 			return nil
-		case StatusPaid, StatusProcessing, StatusManual:
+		case StatusManual:
+		case StatusPaid, StatusProcessing:
+			if adminID != 0 {
+				return Errorf(EINVALIDSTATE, "order %d is %s and belongs to the fulfillment worker; only manual orders can be marked delivered by an admin", order.ID, order.Status)
+			}
 		default:
 			return Errorf(EINVALIDSTATE, "order %d is %s; only paid, processing or manual orders can be completed", order.ID, order.Status)
 		}

@@ -143,6 +143,13 @@ func TestService_Fulfillment(t *testing.T) {
 		}
 		_, err = e.svc.HoldOrder(ctx, o1.ID, "again")
 		wantCode(t, err, shop.EINVALIDSTATE)
+		// An admin cannot complete an order the worker owns.
+		o3 := newOrder(e)
+		_, err = e.svc.CompleteOrder(ctx, admin, o3.ID, "")
+		wantCode(t, err, shop.EINVALIDSTATE)
+		e.svc.ClaimOrder(ctx, o3.ID, "sandbox")
+		_, err = e.svc.CompleteOrder(ctx, admin, o3.ID, "")
+		wantCode(t, err, shop.EINVALIDSTATE)
 		// An admin delivers one by hand and refunds the other.
 		done, err := e.svc.CompleteOrder(ctx, admin, o1.ID, "sent by hand")
 		if err != nil || done.Status != shop.StatusCompleted || done.FailureReason != "" {
@@ -151,7 +158,7 @@ func TestService_Fulfillment(t *testing.T) {
 		if _, err := e.svc.Refund(ctx, admin, o2.ID, "could not deliver"); err != nil {
 			t.Fatal(err)
 		}
-		if e.balance(alice) != 2*shop.TON-price100 {
+		if e.balance(alice) != 2*shop.TON-2*price100 {
 			t.Fatalf("balance = %s", e.balance(alice))
 		}
 		_, err = e.svc.CompleteOrder(ctx, admin, o2.ID, "")

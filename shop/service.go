@@ -1135,6 +1135,21 @@ func (s *Service) AssignDeposit(ctx context.Context, adminID int64, depositID ui
 	return dep, nil
 }
 
+// FindDeposit returns a deposit by id.
+//
+// Errors: NOT_FOUND.
+func (s *Service) FindDeposit(ctx context.Context, id uint64) (*Deposit, error) {
+	var dep *Deposit
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		dep, err = tx.FindDepositByID(id)
+		if ErrorCode(err) == ENOTFOUND {
+			err = Errorf(ENOTFOUND, "deposit %d not found", id)
+		}
+		return err
+	})
+	return dep, err
+}
+
 // FindDeposits lists deposits, newest first, optionally only those with
 // status; before is a deposit id cursor (0 = newest).
 func (s *Service) FindDeposits(ctx context.Context, status DepositStatus, before uint64, limit int) ([]*Deposit, error) {

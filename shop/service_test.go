@@ -686,6 +686,11 @@ func TestService_AssignDeposit(t *testing.T) {
 	if err != nil || len(unmatched) != 1 || unmatched[0].ID != dep.ID {
 		t.Fatalf("unmatched = %+v, %v", unmatched, err)
 	}
+	if got, err := e.svc.FindDeposit(ctx, dep.ID); err != nil || got.Memo != "forgot" || got.Amount != 3*shop.TON {
+		t.Fatalf("FindDeposit = %+v, %v", got, err)
+	}
+	_, err = e.svc.FindDeposit(ctx, dep.ID+100)
+	wantCode(t, err, shop.ENOTFOUND)
 	t.Run("ErrNotFound", func(t *testing.T) {
 		_, err := e.svc.AssignDeposit(ctx, admin, dep.ID+100, alice)
 		wantCode(t, err, shop.ENOTFOUND)
