@@ -59,6 +59,9 @@ const (
 	defaultTONPoll        = 3 * time.Second
 	minTONPoll            = time.Second
 	maxTONPoll            = 5 * time.Minute
+	defaultWatcherLag     = 5 * time.Minute
+	minWatcherLag         = 30 * time.Second
+	maxWatcherLag         = 24 * time.Hour
 	defaultFragmentMargin = shop.NanoTON(10_000_000) // 0.01 TON, about twice a wallet transfer's fees
 	maxFragmentMargin     = 100 * shop.TON
 	defaultWalletLow      = 5 * shop.TON
@@ -121,6 +124,10 @@ type Config struct {
 	// TONPollInterval is how often the deposit watcher asks the chain for
 	// new transactions (TON_POLL_INTERVAL), 1s to 5m. Default 3s.
 	TONPollInterval time.Duration
+	// TONWatcherLagAlert is how far the deposit watcher may fall behind the
+	// chain, or go without completing its first poll, before admins are
+	// alerted (TON_WATCHER_LAG_ALERT), 30s to 24h. Default 5m.
+	TONWatcherLagAlert time.Duration
 	// TONWalletLowBalance is the hot-wallet balance under which admins are
 	// alerted (TON_WALLET_LOW_BALANCE, in TON, 0 = never). Default 5.
 	TONWalletLowBalance shop.NanoTON
@@ -264,18 +271,6 @@ func (p *parser) baseURL(name, def string) string {
 	return def
 }
 
-func (p *parser) usd(name string, def shop.MicroUSD) shop.MicroUSD {
-	v := p.src.get(name)
-	if v == "" {
-		return def
-	}
-	n, err := shop.ParseUSD(v)
-	if err != nil {
-		p.fail(name, "must be an amount in USD such as 0.015, at most 6 decimal places (got %s)", quote(v))
-	}
-	return n
-}
-
 // ton parses an amount of TON; example is shown in the error.
 func (p *parser) ton(name string, def shop.NanoTON, example string) shop.NanoTON {
 	v := p.src.get(name)
@@ -349,6 +344,7 @@ func parse(src *source) (*Config, error) {
 	c.TONWalletMnemonic, c.mnemonicVar = strings.Join(strings.Fields(mnemonic), " "), from
 	c.TONWalletVersion = p.word("TON_WALLET_VERSION", WalletV5R1)
 	c.TONPollInterval = p.duration("TON_POLL_INTERVAL", defaultTONPoll)
+	c.TONWatcherLagAlert = p.duration("TON_WATCHER_LAG_ALERT", defaultWatcherLag)
 	c.TONWalletLowBalance = p.ton("TON_WALLET_LOW_BALANCE", defaultWalletLow, "5")
 
 	defFulfillment := FulfillmentManual
@@ -360,25 +356,19 @@ func parse(src *source) (*Config, error) {
 	c.FragmentCookies, c.cookiesVar = p.secret("FRAGMENT_COOKIES")
 	c.FragmentMargin = p.ton("FRAGMENT_MARGIN_TON", defaultFragmentMargin, "0.01")
 
-	def := shop.DefaultPricing()
-	c.Pricing = shop.Pricing{
-		USDPerStar: p.usd("USD_PER_STAR", def.USDPerStar),
-		PremiumUSD: map[int]shop.MicroUSD{},
-	}
-	for _, m := range shop.PremiumMonths {
-		c.Pricing.PremiumUSD[m] = p.usd("PREMIUM_USD_"+strconv.Itoa(m), def.PremiumUSD[m])
-	}
-	c.Pricing.FeePPM = def.FeePPM
-	if v := src.get("FEE_PERCENT"); v != "" {
-		ppm, err := shop.ParseFeePercent(v)
-		if err != nil {
-			p.fail("FEE_PERCENT", "must be a percentage from 0 to 100 with at most 4 decimal places, such as 2.5 (got %s)", quote(v))
+	c.Pricing = shop.DefaultPricing()
+	for _, name := range shop.PricingFields {
+		v := src.get(strings.ToUpper(name))
+		if v == "" {
+			continue
 		}
-		c.Pricing.FeePPM = ppm
+		pr, err := c.Pricing.With(name, v)
+		if err != nil {
+			p.fail(strings.ToUpper(name), "%s", err.Error())
+			continue
+		}
+		c.Pricing = pr
 	}
-	c.Pricing.StarsMin = p.int("STARS_MIN", def.StarsMin)
-	c.Pricing.StarsMax = p.int("STARS_MAX", def.StarsMax)
-	c.Pricing.OrderTTL = p.duration("ORDER_TTL", def.OrderTTL)
 
 	c.TONUSDRate = defaultTONUSDRate
 	if v := src.get("TON_USD_RATE"); v != "" {
@@ -529,6 +519,9 @@ func (c Config) Validate() error {
 	if c.TONPollInterval < minTONPoll || c.TONPollInterval > maxTONPoll {
 		return fail("TON_POLL_INTERVAL", "must be between 1s and 5m (got %s)", c.TONPollInterval)
 	}
+	if c.TONWatcherLagAlert < minWatcherLag || c.TONWatcherLagAlert > maxWatcherLag {
+		return fail("TON_WATCHER_LAG_ALERT", "must be between 30s and 24h (got %s)", c.TONWatcherLagAlert)
+	}
 
 	switch c.Fulfillment {
 	case FulfillmentSandbox:
@@ -604,18 +597,11 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// pricingVars are the variables behind shop.Pricing, in the snake_case that
-// Pricing.Validate names its fields with.
-var pricingVars = []string{
-	"usd_per_star", "premium_usd_3", "premium_usd_6", "premium_usd_12",
-	"fee_percent", "stars_min", "stars_max", "order_ttl",
-}
-
 // pricingError maps a Pricing.Validate message such as "stars_max must not
 // be below stars_min" to STARS_MAX: "must not be below STARS_MIN".
 func pricingError(err error) error {
 	field, problem, _ := strings.Cut(err.Error(), " ")
-	for _, v := range pricingVars {
+	for _, v := range shop.PricingFields {
 		problem = strings.ReplaceAll(problem, v, strings.ToUpper(v))
 	}
 	return &ValidationError{Var: strings.ToUpper(field), Problem: problem}

@@ -91,6 +91,7 @@ func TestLoad_Defaults(t *testing.T) {
 		TONNetwork:             NetworkSandbox,
 		TONWalletVersion:       WalletV5R1,
 		TONPollInterval:        3 * time.Second,
+		TONWatcherLagAlert:     5 * time.Minute,
 		TONWalletLowBalance:    5_000_000_000,
 		Fulfillment:            FulfillmentSandbox,
 		FragmentMargin:         10_000_000,
@@ -188,26 +189,27 @@ func TestLoad_PublicURL(t *testing.T) {
 
 func TestLoad_Values(t *testing.T) {
 	c := mustLoad(t, env{
-		"TELEGRAM_TOKEN":     " " + testToken + " ",
-		"TELEGRAM_API_URL":   "http://127.0.0.1:8081/",
-		"ADMIN_IDS":          " 5, 3 ,5,,7 ",
-		"DATA_DIR":           "/var/lib/starsbot",
-		"HTTP_ADDR":          ":8080",
-		"TON_WALLET_VERSION": "V4R2",
-		"USD_PER_STAR":       "0.02",
-		"PREMIUM_USD_12":     "30",
-		"FEE_PERCENT":        "2.5",
-		"STARS_MIN":          "100",
-		"STARS_MAX":          "5000",
-		"ORDER_TTL":          "30m",
-		"TON_USD_RATE":       "3.1234567",
-		"RATE_URL":           "https://api.example.com/price?ids=the-open-network&vs=usd",
-		"RATE_JSON_PATH":     "data.ton.usd",
-		"RATE_TTL":           "5m",
-		"API_RATE_LIMIT":     "0.5",
-		"API_RATE_BURST":     "3",
-		"LOG_LEVEL":          "DEBUG",
-		"LOG_FORMAT":         "json",
+		"TELEGRAM_TOKEN":        " " + testToken + " ",
+		"TELEGRAM_API_URL":      "http://127.0.0.1:8081/",
+		"ADMIN_IDS":             " 5, 3 ,5,,7 ",
+		"DATA_DIR":              "/var/lib/starsbot",
+		"HTTP_ADDR":             ":8080",
+		"TON_WALLET_VERSION":    "V4R2",
+		"TON_WATCHER_LAG_ALERT": "90s",
+		"USD_PER_STAR":          "0.02",
+		"PREMIUM_USD_12":        "30",
+		"FEE_PERCENT":           "2.5",
+		"STARS_MIN":             "100",
+		"STARS_MAX":             "5000",
+		"ORDER_TTL":             "30m",
+		"TON_USD_RATE":          "3.1234567",
+		"RATE_URL":              "https://api.example.com/price?ids=the-open-network&vs=usd",
+		"RATE_JSON_PATH":        "data.ton.usd",
+		"RATE_TTL":              "5m",
+		"API_RATE_LIMIT":        "0.5",
+		"API_RATE_BURST":        "3",
+		"LOG_LEVEL":             "DEBUG",
+		"LOG_FORMAT":            "json",
 	})
 	check := func(field string, got, want any) {
 		t.Helper()
@@ -221,6 +223,7 @@ func TestLoad_Values(t *testing.T) {
 	check("DBPath", c.DBPath(), "/var/lib/starsbot/starsbot.db")
 	check("PublicURL", c.PublicURL, "http://localhost:8080")
 	check("TONWalletVersion", c.TONWalletVersion, WalletV4R2)
+	check("TONWatcherLagAlert", c.TONWatcherLagAlert, 90*time.Second)
 	check("Pricing", c.Pricing, shop.Pricing{
 		USDPerStar: 20_000,
 		PremiumUSD: map[int]shop.MicroUSD{3: 11_990_000, 6: 15_990_000, 12: 30_000_000},
@@ -386,6 +389,13 @@ func TestLoad_Rules(t *testing.T) {
 		{"mainnet address on testnet", testnet.with("TON_DEPOSIT_ADDRESS", testFriendly), "TON_DEPOSIT_ADDRESS"},
 		{"poll interval too short", env{"TON_POLL_INTERVAL": "100ms"}, "TON_POLL_INTERVAL"},
 		{"poll interval too long", env{"TON_POLL_INTERVAL": "1h"}, "TON_POLL_INTERVAL"},
+		{"watcher lag alert too small", env{"TON_WATCHER_LAG_ALERT": "29s"}, "TON_WATCHER_LAG_ALERT"},
+		{"watcher lag alert too large", env{"TON_WATCHER_LAG_ALERT": "24h1s"}, "TON_WATCHER_LAG_ALERT"},
+		{"watcher lag alert negative", env{"TON_WATCHER_LAG_ALERT": "-5m"}, "TON_WATCHER_LAG_ALERT"},
+		{"watcher lag alert word", env{"TON_WATCHER_LAG_ALERT": "soon"}, "TON_WATCHER_LAG_ALERT"},
+		{"watcher lag alert days", env{"TON_WATCHER_LAG_ALERT": "1d"}, "TON_WATCHER_LAG_ALERT"},
+		{"watcher lag alert bounds low", env{"TON_WATCHER_LAG_ALERT": "30s"}, ""},
+		{"watcher lag alert bounds high", env{"TON_WATCHER_LAG_ALERT": "24h"}, ""},
 		{"fragment margin negative", env{"FRAGMENT_MARGIN_TON": "-1"}, "FRAGMENT_MARGIN_TON"},
 		{"fragment margin too large", env{"FRAGMENT_MARGIN_TON": "101"}, "FRAGMENT_MARGIN_TON"},
 		{"fragment margin zero", env{"FRAGMENT_MARGIN_TON": "0"}, ""},
@@ -429,7 +439,15 @@ func TestLoad_RuleMessages(t *testing.T) {
 		{"rate", testnet.with("TON_USD_RATE", ""), "config: TON_USD_RATE: must be set on testnet/mainnet when RATE_URL is empty"},
 		{"mnemonic count", env{"TON_WALLET_MNEMONIC": "abandon ability able"}, "config: TON_WALLET_MNEMONIC: must be 24 words (got 3)"},
 		{"stars max", env{"STARS_MAX": "10"}, "config: STARS_MAX: must not be below STARS_MIN"},
+		{"watcher lag small", env{"TON_WATCHER_LAG_ALERT": "10s"}, "config: TON_WATCHER_LAG_ALERT: must be between 30s and 24h (got 10s)"},
+		{"watcher lag syntax", env{"TON_WATCHER_LAG_ALERT": "5 min"}, `config: TON_WATCHER_LAG_ALERT: must be a duration such as 90s, 15m or 1h (got "5 min")`},
 		{"premium", env{"PREMIUM_USD_6": "0"}, "config: PREMIUM_USD_6: must be positive and at most 10000"},
+		{"usd syntax", env{"USD_PER_STAR": "abc"}, `config: USD_PER_STAR: must be an amount in USD such as 0.015, at most 6 decimal places (got "abc")`},
+		{"premium syntax", env{"PREMIUM_USD_12": "1.0000001"}, `config: PREMIUM_USD_12: must be an amount in USD such as 0.015, at most 6 decimal places (got "1.0000001")`},
+		{"fee syntax", env{"FEE_PERCENT": "five"}, `config: FEE_PERCENT: must be a percentage from 0 to 100 with at most 4 decimal places, such as 2.5 (got "five")`},
+		{"stars syntax", env{"STARS_MIN": "fifty"}, `config: STARS_MIN: must be a whole number (got "fifty")`},
+		{"ttl syntax", env{"ORDER_TTL": "8d"}, `config: ORDER_TTL: must be a duration such as 90s, 15m or 1h (got "8d")`},
+		{"first pricing error", env{"ORDER_TTL": "x", "STARS_MAX": "y"}, `config: STARS_MAX: must be a whole number (got "y")`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -479,7 +497,7 @@ func TestValidationError_Error(t *testing.T) {
 
 // Every variable Pricing.Validate can name maps back to a real variable.
 func TestPricingVars(t *testing.T) {
-	for _, v := range pricingVars {
+	for _, v := range shop.PricingFields {
 		if !slices.Contains(variables, strings.ToUpper(v)) {
 			t.Errorf("pricing field %s is not a known variable", v)
 		}

@@ -170,3 +170,27 @@ func TestLoad_SecretFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestVariables checks that the list of variables a CONFIG_FILE may set is
+// exactly what Load reads, so that no setting works from the environment
+// but is refused in the file.
+func TestVariables(t *testing.T) {
+	read := map[string]bool{}
+	_, err := Load(func(name string) string {
+		read[name] = true
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(read, "CONFIG_FILE")
+	for _, v := range variables {
+		if !read[v] {
+			t.Errorf("%s is listed but never read", v)
+		}
+		delete(read, v)
+	}
+	for v := range read {
+		t.Errorf("%s is read but a CONFIG_FILE may not set it", v)
+	}
+}

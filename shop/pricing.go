@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -69,6 +72,110 @@ func (p Pricing) Validate() error {
 		}
 	}
 	return nil
+}
+
+// PricingFields names the settable fields of a price list, in display order, as
+// `/fees set` takes them; the configuration variables are the same names upper-cased.
+var PricingFields = []string{"usd_per_star", "premium_usd_3", "premium_usd_6", "premium_usd_12", "fee_percent", "stars_min", "stars_max", "order_ttl"}
+
+// With returns a copy of p with the field name set from value, parsed the way the
+// configuration parses it. It checks the syntax only: call Validate for the whole.
+//
+// Errors are plain sentences without the field's name, such as `must be a
+// whole number (got "x")`, for the caller to prefix; the value is quoted and
+// cut to a readable length. The copy never shares p's PremiumUSD map.
+func (p Pricing) With(name, value string) (Pricing, error) {
+	q := p
+	q.PremiumUSD = maps.Clone(p.PremiumUSD)
+	switch name {
+	case "usd_per_star":
+		v, err := ParseUSD(value)
+		if err != nil {
+			return p, usdSyntaxError(value)
+		}
+		q.USDPerStar = v
+	case "fee_percent":
+		v, err := ParseFeePercent(value)
+		if err != nil {
+			return p, fmt.Errorf("must be a percentage from 0 to 100 with at most 4 decimal places, such as 2.5 (got %s)", quoteValue(value))
+		}
+		q.FeePPM = v
+	case "stars_min", "stars_max":
+		v, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return p, fmt.Errorf("must be a whole number (got %s)", quoteValue(value))
+		}
+		if name == "stars_min" {
+			q.StarsMin = v
+		} else {
+			q.StarsMax = v
+		}
+	case "order_ttl":
+		v, err := time.ParseDuration(value)
+		if err != nil {
+			return p, fmt.Errorf("must be a duration such as 90s, 15m or 1h (got %s)", quoteValue(value))
+		}
+		q.OrderTTL = v
+	default:
+		m, ok := premiumField(name)
+		if !ok {
+			return p, fmt.Errorf("unknown price field %s (the fields are %s)", quoteValue(name), strings.Join(PricingFields, ", "))
+		}
+		v, err := ParseUSD(value)
+		if err != nil {
+			return p, usdSyntaxError(value)
+		}
+		if q.PremiumUSD == nil {
+			q.PremiumUSD = map[int]MicroUSD{}
+		}
+		q.PremiumUSD[m] = v
+	}
+	return q, nil
+}
+
+// Field returns the field's current value as text that With accepts (e.g. "0.015", "2.5", "50", "15m0s" or "15m").
+func (p Pricing) Field(name string) (string, bool) {
+	switch name {
+	case "usd_per_star":
+		return p.USDPerStar.String(), true
+	case "fee_percent":
+		return FormatFeePercent(p.FeePPM), true
+	case "stars_min":
+		return strconv.FormatInt(p.StarsMin, 10), true
+	case "stars_max":
+		return strconv.FormatInt(p.StarsMax, 10), true
+	case "order_ttl":
+		return p.OrderTTL.String(), true
+	}
+	if m, ok := premiumField(name); ok {
+		return p.PremiumUSD[m].String(), true
+	}
+	return "", false
+}
+
+// premiumField returns the months of a premium_usd_<months> field name.
+func premiumField(name string) (int, bool) {
+	for _, m := range PremiumMonths {
+		if name == "premium_usd_"+strconv.Itoa(m) {
+			return m, true
+		}
+	}
+	return 0, false
+}
+
+func usdSyntaxError(value string) error {
+	return fmt.Errorf("must be an amount in USD such as 0.015, at most 6 decimal places (got %s)", quoteValue(value))
+}
+
+// quoteValue renders user input for an error message: quoted, so it stays on
+// one line, and cut to a readable length. It matches the configuration's
+// quoting.
+func quoteValue(s string) string {
+	const maxRunes = 80
+	if r := []rune(s); len(r) > maxRunes {
+		s = string(r[:maxRunes]) + "..."
+	}
+	return strconv.Quote(s)
 }
 
 // ParseFeePercent parses a fee in percent with up to 4 decimals ("2.5")

@@ -1,7 +1,11 @@
 package shop
 
 import (
+	"fmt"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestPriceTON(t *testing.T) {
@@ -103,5 +107,182 @@ func TestNormalizeUsername(t *testing.T) {
 		if got, err := NormalizeUsername(in); ErrorCode(err) != EVALIDATION {
 			t.Errorf("NormalizeUsername(%q) = %q, %v; want VALIDATION_ERROR", in, got, err)
 		}
+	}
+}
+
+func TestPricing_With(t *testing.T) {
+	tests := []struct {
+		name, value string
+		check       func(Pricing) bool
+	}{
+		{"usd_per_star", "0.02", func(p Pricing) bool { return p.USDPerStar == 20_000 }},
+		{"premium_usd_3", "12", func(p Pricing) bool { return p.PremiumUSD[3] == 12*USD }},
+		{"premium_usd_6", "16.5", func(p Pricing) bool { return p.PremiumUSD[6] == 16_500_000 }},
+		{"premium_usd_12", "29.999999", func(p Pricing) bool { return p.PremiumUSD[12] == 29_999_999 }},
+		{"fee_percent", "2.5", func(p Pricing) bool { return p.FeePPM == 25_000 }},
+		{"stars_min", "100", func(p Pricing) bool { return p.StarsMin == 100 }},
+		{"stars_max", "5000", func(p Pricing) bool { return p.StarsMax == 5000 }},
+		{"order_ttl", "30m", func(p Pricing) bool { return p.OrderTTL == 30*time.Minute }},
+		// Syntax only: the range is Validate's.
+		{"stars_min", "-1", func(p Pricing) bool { return p.StarsMin == -1 }},
+		{"usd_per_star", "0", func(p Pricing) bool { return p.USDPerStar == 0 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			orig := DefaultPricing()
+			got, err := orig.With(tt.name, tt.value)
+			if err != nil {
+				t.Fatalf("With: %v", err)
+			}
+			if !tt.check(got) {
+				t.Errorf("With(%s, %s) = %+v", tt.name, tt.value, got)
+			}
+			if !reflect.DeepEqual(orig, DefaultPricing()) {
+				t.Errorf("With changed the original: %+v", orig)
+			}
+			// Exactly one field differs: every other field reads the same.
+			for _, f := range PricingFields {
+				if f == tt.name {
+					continue
+				}
+				a, _ := orig.Field(f)
+				b, _ := got.Field(f)
+				if a != b {
+					t.Errorf("field %s changed from %s to %s", f, a, b)
+				}
+			}
+		})
+	}
+}
+
+func TestPricing_WithSyntaxErrors(t *testing.T) {
+	usd := "must be an amount in USD such as 0.015, at most 6 decimal places (got %s)"
+	tests := []struct{ name, value, want string }{
+		{"usd_per_star", "abc", fmt.Sprintf(usd, `"abc"`)},
+		{"usd_per_star", "-1", fmt.Sprintf(usd, `"-1"`)},
+		{"usd_per_star", "0.0000001", fmt.Sprintf(usd, `"0.0000001"`)},
+		{"premium_usd_3", "1e3", fmt.Sprintf(usd, `"1e3"`)},
+		{"premium_usd_6", "x", fmt.Sprintf(usd, `"x"`)},
+		{"premium_usd_12", "", fmt.Sprintf(usd, `""`)},
+		{"fee_percent", "101", `must be a percentage from 0 to 100 with at most 4 decimal places, such as 2.5 (got "101")`},
+		{"fee_percent", "1.23456", `must be a percentage from 0 to 100 with at most 4 decimal places, such as 2.5 (got "1.23456")`},
+		{"stars_min", "fifty", `must be a whole number (got "fifty")`},
+		{"stars_max", "1e6", `must be a whole number (got "1e6")`},
+		{"order_ttl", "8d", `must be a duration such as 90s, 15m or 1h (got "8d")`},
+		{"order_ttl", "15", `must be a duration such as 90s, 15m or 1h (got "15")`},
+		// The value is quoted on one line and cut to 80 runes.
+		{"stars_min", "1\n2", `must be a whole number (got "1\n2")`},
+		{"stars_min", strings.Repeat("я", 100), `must be a whole number (got "` + strings.Repeat("я", 80) + `...")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			orig := DefaultPricing()
+			got, err := orig.With(tt.name, tt.value)
+			if err == nil {
+				t.Fatalf("With(%s, %q) accepted: %+v", tt.name, tt.value, got)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("error %q, want %q", err, tt.want)
+			}
+			if !reflect.DeepEqual(orig, DefaultPricing()) {
+				t.Errorf("With changed the original: %+v", orig)
+			}
+		})
+	}
+}
+
+func TestPricing_WithUnknown(t *testing.T) {
+	for _, name := range []string{"", "USD_PER_STAR", "premium_usd_1", "premium_usd_", "bogus" + strings.Repeat("x", 200)} {
+		_, err := DefaultPricing().With(name, "1")
+		if err == nil {
+			t.Fatalf("With(%q) accepted", name)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, strings.Join(PricingFields, ", ")) {
+			t.Errorf("With(%q): error %q does not list the fields", name, msg)
+		}
+		if len(msg) > 300 {
+			t.Errorf("With(%q): error is %d bytes long: the name is echoed unbounded", name, len(msg))
+		}
+		if _, ok := DefaultPricing().Field(name); ok {
+			t.Errorf("Field(%q) ok", name)
+		}
+	}
+}
+
+func TestPricing_WithDoesNotShareMap(t *testing.T) {
+	orig := DefaultPricing()
+	p, err := orig.With("premium_usd_6", "20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if orig.PremiumUSD[6] != 15_990_000 {
+		t.Fatalf("original map changed: %v", orig.PremiumUSD)
+	}
+	// Nor through another field: the copy's map is its own.
+	q, err := orig.With("stars_min", "60")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.PremiumUSD[3] = 1
+	if orig.PremiumUSD[3] != 11_990_000 || p.PremiumUSD[3] != 11_990_000 {
+		t.Errorf("maps shared: orig %v, p %v", orig.PremiumUSD, p.PremiumUSD)
+	}
+	// A nil map gets one.
+	var zero Pricing
+	z, err := zero.With("premium_usd_3", "5")
+	if err != nil || z.PremiumUSD[3] != 5*USD || zero.PremiumUSD != nil {
+		t.Errorf("With on a nil map = %v, %v (original %v)", z.PremiumUSD, err, zero.PremiumUSD)
+	}
+}
+
+func TestPricing_Field(t *testing.T) {
+	p := DefaultPricing()
+	p.FeePPM = 25_000
+	want := map[string]string{
+		"usd_per_star": "0.015", "premium_usd_3": "11.99", "premium_usd_6": "15.99", "premium_usd_12": "28.99",
+		"fee_percent": "2.5", "stars_min": "50", "stars_max": "1000000", "order_ttl": "15m0s",
+	}
+	for _, name := range PricingFields {
+		got, ok := p.Field(name)
+		if !ok || got != want[name] {
+			t.Errorf("Field(%s) = %q, %v; want %q", name, got, ok, want[name])
+		}
+	}
+	if len(want) != len(PricingFields) {
+		t.Errorf("PricingFields has %d names, want %d", len(PricingFields), len(want))
+	}
+}
+
+// Field's text goes back through With to the same price list.
+func TestPricing_FieldRoundTrip(t *testing.T) {
+	p := Pricing{
+		USDPerStar: 1,
+		PremiumUSD: map[int]MicroUSD{3: 10_000_000_000, 6: 123_456_789, 12: 1},
+		FeePPM:     1,
+		StarsMin:   1,
+		StarsMax:   100_000_000,
+		OrderTTL:   90*time.Minute + 30*time.Second,
+	}
+	all := DefaultPricing()
+	for _, name := range PricingFields {
+		text, ok := p.Field(name)
+		if !ok {
+			t.Fatalf("Field(%s) not found", name)
+		}
+		q, err := DefaultPricing().With(name, text)
+		if err != nil {
+			t.Fatalf("With(%s, Field = %q): %v", name, text, err)
+		}
+		back, _ := q.Field(name)
+		if back != text {
+			t.Errorf("%s: %q → With → Field = %q", name, text, back)
+		}
+		if all, err = all.With(name, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(all, p) {
+		t.Errorf("every field set from Field = %+v, want %+v", all, p)
 	}
 }
