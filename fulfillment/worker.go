@@ -39,8 +39,10 @@ const (
 // jitter; after MaxAttempts the order goes manual. Permanent failures
 // refund the buyer. Manual and Unhealthy failures hand the order to the
 // admins; Unhealthy also pauses the provider for PauseFor, during which new
-// orders go straight to manual instead of stalling. Orders left processing
-// by a crash are resumed from their saved delivery step.
+// orders go straight to manual instead of stalling. The first delivery
+// after that in which the provider answers (any outcome but Unhealthy)
+// tells the admins it works again. Orders left processing by a crash are
+// resumed from their saved delivery step.
 type Worker struct {
 	Shop     Shop     // required
 	Provider Provider // required
@@ -66,6 +68,7 @@ type Worker struct {
 	mu          sync.Mutex
 	pausedUntil time.Time
 	pauseReason string
+	unhealthy   bool // admins were told the provider is unhealthy, and not yet that it works again
 }
 
 // Poke makes a running worker look at the queue now (main calls it when an
@@ -149,15 +152,21 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 	}
 	log := w.logger().With("order_id", order.ID, "provider", w.Name)
 
-	if ok, reason := w.Health(); !ok && d.Payout == nil {
+	healthy, pauseReason := w.Health()
+	if !healthy && d.Payout == nil {
 		// Nothing paid yet and the provider cannot work: admins now,
 		// rather than a silent stall. A recorded payout is always
 		// resumed: money may be on its way.
-		return w.hold(ctx, order, "the provider is paused: "+reason)
+		return w.hold(ctx, order, "the provider is paused: "+pauseReason)
 	}
 
 	job := &Job{Order: order, Delivery: d, SaveFunc: w.Shop.SaveDelivery}
 	ref, err := w.deliver(ctx, job)
+	// A payout resumed during a pause proves nothing about new
+	// deliveries, which stay paused.
+	if healthy && answered(ctx, err) {
+		w.recovered(ctx)
+	}
 	if err == nil {
 		if _, err := w.Shop.CompleteOrder(context.WithoutCancel(ctx), 0, order.ID, ref); err != nil {
 			return fmt.Errorf("complete order %d: %w", order.ID, err)
@@ -264,11 +273,45 @@ func (w *Worker) pause(ctx context.Context, reason string) {
 	w.mu.Lock()
 	already := w.now().Before(w.pausedUntil)
 	w.pausedUntil, w.pauseReason = w.now().Add(d), reason
+	if !already {
+		w.unhealthy = true
+	}
 	w.mu.Unlock()
 	if !already {
 		w.notifier().Alert(ctx, shop.Alert{
 			Kind:    shop.AlertProviderUnhealthy,
 			Message: fmt.Sprintf("The %s provider is unhealthy and paused for %s: %s. Orders go to manual delivery meanwhile.", w.Name, d, reason),
+		})
+	}
+}
+
+// answered reports whether a delivery's outcome shows the provider at
+// work: any but Unhealthy, except a retryable failure during a shutdown,
+// which may be the shutdown's own doing.
+func answered(ctx context.Context, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case KindOf(err) == Unhealthy:
+		return false
+	case KindOf(err) == Retryable:
+		return ctx.Err() == nil
+	}
+	return true
+}
+
+// recovered tells admins, once after each unhealthy alert, that the
+// provider works again.
+func (w *Worker) recovered(ctx context.Context) {
+	w.mu.Lock()
+	was := w.unhealthy
+	w.unhealthy = false
+	w.mu.Unlock()
+	if was {
+		w.logger().Info("provider works again", "provider", w.Name)
+		w.notifier().Alert(ctx, shop.Alert{
+			Kind:    shop.AlertProviderHealthy,
+			Message: fmt.Sprintf("The %s provider works again; deliveries resumed.", w.Name),
 		})
 	}
 }

@@ -284,6 +284,203 @@ func TestWorker_UnhealthyPauses(t *testing.T) {
 	}
 }
 
+// outcomes is a provider that answers with the next scripted outcome; a nil
+// error is a delivery.
+type outcomes struct {
+	mu   sync.Mutex
+	next []error
+}
+
+func (p *outcomes) then(errs ...error) { p.mu.Lock(); p.next = append(p.next, errs...); p.mu.Unlock() }
+
+func (p *outcomes) CheckRecipient(ctx context.Context, kind shop.OrderType, u string) (*shop.RecipientCheck, error) {
+	return &shop.RecipientCheck{Username: u, CanReceive: true}, nil
+}
+
+func (p *outcomes) Deliver(ctx context.Context, job *fulfillment.Job) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.next) == 0 {
+		return "", errors.New("no outcome scripted")
+	}
+	err := p.next[0]
+	p.next = p.next[1:]
+	return "ref", err
+}
+
+func count(alerts []shop.Alert, kind shop.AlertKind) int {
+	n := 0
+	for _, a := range alerts {
+		if a.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+const healthyMessage = "The test provider works again; deliveries resumed."
+
+// newAlerts returns the alerts recorded since the last call.
+func (e *env) newAlerts(seen *int) []shop.Alert {
+	e.alerts.mu.Lock()
+	defer e.alerts.mu.Unlock()
+	out := append([]shop.Alert(nil), e.alerts.alerts[*seen:]...)
+	*seen = len(e.alerts.alerts)
+	return out
+}
+
+func TestWorker_HealthyAgain(t *testing.T) {
+	p := &outcomes{}
+	e := newEnv(t, p)
+	e.w.PauseFor = 10 * time.Minute
+	seen := 0
+
+	// Never unhealthy: a delivery says nothing.
+	p.then(nil)
+	e.order("pandus")
+	e.run()
+	if got := e.newAlerts(&seen); len(got) != 0 {
+		t.Fatalf("alerts for a plain delivery = %+v", got)
+	}
+
+	p.then(fulfillment.Errorf(fulfillment.Unhealthy, "session expired"))
+	e.order("pandus")
+	e.run()
+	if got := e.newAlerts(&seen); len(got) != 2 || got[0].Kind != shop.AlertProviderUnhealthy || got[1].Kind != shop.AlertManualNeeded {
+		t.Fatalf("alerts on unhealthy = %+v", got)
+	}
+
+	// After the pause a delivery works: one healthy alert.
+	e.advance(11 * time.Minute)
+	p.then(nil)
+	o := e.order("pandus")
+	e.run()
+	if got := e.status(o.ID); got.Status != shop.StatusCompleted {
+		t.Fatalf("order after the pause = %s", got.Status)
+	}
+	if got := e.newAlerts(&seen); len(got) != 1 || got[0].Kind != shop.AlertProviderHealthy || got[0].Message != healthyMessage {
+		t.Fatalf("alerts on recovery = %+v", got)
+	}
+
+	// Another delivery: nothing more.
+	p.then(nil)
+	e.order("pandus")
+	e.run()
+	if got := e.newAlerts(&seen); len(got) != 0 {
+		t.Fatalf("alerts on the next delivery = %+v", got)
+	}
+}
+
+// Any answer but Unhealthy counts: a retryable, manual or permanent
+// failure means the provider is reachable again.
+func TestWorker_HealthyAgainOnFailure(t *testing.T) {
+	for name, answer := range map[string]error{
+		"retryable": errors.New("connection reset"),
+		"manual":    fulfillment.Errorf(fulfillment.Manual, "needs a human"),
+		"permanent": fulfillment.Errorf(fulfillment.Permanent, "recipient not found"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := &outcomes{}
+			e := newEnv(t, p)
+			e.w.PauseFor = 10 * time.Minute
+			seen := 0
+			p.then(fulfillment.Errorf(fulfillment.Unhealthy, "blocked"))
+			e.order("pandus")
+			e.run()
+			e.newAlerts(&seen)
+
+			e.advance(11 * time.Minute)
+			p.then(answer)
+			e.order("pandus")
+			e.run()
+			got := e.newAlerts(&seen)
+			if len(got) == 0 || got[0].Kind != shop.AlertProviderHealthy || got[0].Message != healthyMessage {
+				t.Fatalf("alerts = %+v, want the healthy alert first", got)
+			}
+			if count(got, shop.AlertProviderHealthy) != 1 {
+				t.Fatalf("alerts = %+v: healthy more than once", got)
+			}
+
+			// Unhealthy again: a new pause, a new alert, a new recovery.
+			e.advance(time.Hour)
+			p.then(fulfillment.Errorf(fulfillment.Unhealthy, "blocked"), nil)
+			e.order("pandus")
+			e.run()
+			// (A retryable order from before is due again and meets the
+			// outage first; the new one is held for the pause.)
+			if got := e.newAlerts(&seen); len(got) == 0 || got[0].Kind != shop.AlertProviderUnhealthy || count(got, shop.AlertProviderHealthy) != 0 {
+				t.Fatalf("alerts on the second outage = %+v", got)
+			}
+			e.advance(11 * time.Minute)
+			e.order("pandus")
+			e.run()
+			if got := e.newAlerts(&seen); len(got) != 1 || got[0].Kind != shop.AlertProviderHealthy {
+				t.Fatalf("alerts on the second recovery = %+v", got)
+			}
+		})
+	}
+}
+
+// A payout resumed while the provider is paused proves nothing about new
+// deliveries: no healthy alert until one works after the pause.
+func TestWorker_NoHealthyAlertDuringPause(t *testing.T) {
+	var mu sync.Mutex
+	unhealthy := false
+	p := &scripted{fn: func(ctx context.Context, job *fulfillment.Job) (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case job.Delivery.Step == "signed":
+			return "ref", nil // the resumed payout went through
+		case unhealthy:
+			return "", fulfillment.Errorf(fulfillment.Unhealthy, "session expired")
+		}
+		job.Delivery.Payout = &shop.SignedPayout{Hash: "ab", Seqno: 1}
+		job.Delivery.Step = "signed"
+		if err := job.Save(ctx); err != nil {
+			return "", err
+		}
+		return "", errors.New("timeout waiting for the chain")
+	}}
+	e := newEnv(t, p)
+	e.w.PauseFor = 10 * time.Minute
+	seen := 0
+	paid := e.order("pandus")
+	e.run() // paid waits for its retry with a recorded payout
+	mu.Lock()
+	unhealthy = true
+	mu.Unlock()
+	e.order("pandus")
+	e.run() // paid is not due yet; the new order makes the provider unhealthy
+	if got := e.newAlerts(&seen); len(got) != 2 || got[0].Kind != shop.AlertProviderUnhealthy {
+		t.Fatalf("alerts = %+v", got)
+	}
+
+	e.advance(time.Minute) // paid is due, the pause goes on
+	e.run()
+	if got := e.status(paid.ID); got.Status != shop.StatusCompleted {
+		t.Fatalf("resumed payout order = %s", got.Status)
+	}
+	if ok, _ := e.w.Health(); ok {
+		t.Fatal("the pause ended early")
+	}
+	if got := e.newAlerts(&seen); len(got) != 0 {
+		t.Fatalf("alerts during the pause = %+v", got)
+	}
+
+	e.advance(10 * time.Minute)
+	mu.Lock()
+	unhealthy = false
+	mu.Unlock()
+	// A fresh order goes through the first step and a retryable failure:
+	// the provider answered.
+	e.order("pandus")
+	e.run()
+	if got := e.newAlerts(&seen); len(got) != 1 || got[0].Kind != shop.AlertProviderHealthy {
+		t.Fatalf("alerts after the pause = %+v", got)
+	}
+}
+
 func TestWorker_NeverRefundsAfterPayment(t *testing.T) {
 	p := &scripted{fn: func(ctx context.Context, job *fulfillment.Job) (string, error) {
 		job.Delivery.Payout = &shop.SignedPayout{Hash: "ab", Seqno: 1}
