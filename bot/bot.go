@@ -51,6 +51,23 @@ type Shop interface {
 	IssueKey(ctx context.Context, userID int64, prefix string) (string, *shop.APIKey, error)
 	RevokeKey(ctx context.Context, userID int64, prefix string) (int, error)
 	Keys(ctx context.Context, userID int64) ([]*shop.APIKey, error)
+
+	// Admin operations.
+	Stats(ctx context.Context) (*shop.Stats, error)
+	FindUserByUsername(ctx context.Context, name string) (*shop.User, error)
+	AdminCredit(ctx context.Context, adminID, userID int64, amount shop.NanoTON, reason string) (*shop.LedgerEntry, error)
+	AdminDebit(ctx context.Context, adminID, userID int64, amount shop.NanoTON, reason string) (*shop.LedgerEntry, error)
+	CompleteOrder(ctx context.Context, adminID, orderID int64, ref string) (*shop.Order, error)
+	Refund(ctx context.Context, adminID, orderID int64, reason string) (*shop.Order, error)
+	FindDeposit(ctx context.Context, id uint64) (*shop.Deposit, error)
+	FindDeposits(ctx context.Context, status shop.DepositStatus, before uint64, limit int) ([]*shop.Deposit, error)
+	AssignDeposit(ctx context.Context, adminID int64, depositID uint64, userID int64) (*shop.Deposit, error)
+	SetBanned(ctx context.Context, userID int64, banned bool) (*shop.User, error)
+	SavePricing(ctx context.Context, p shop.Pricing) error
+	ResetPricing(ctx context.Context, defaults shop.Pricing) error
+	PricingSaved(ctx context.Context) (bool, error)
+	Audit(ctx context.Context, e shop.AuditEntry) (*shop.AuditEntry, error)
+	AuditLog(ctx context.Context, limit int) ([]*shop.AuditEntry, error)
 }
 
 var _ Shop = (*shop.Service)(nil)
@@ -66,6 +83,17 @@ type Bot struct {
 	DepositAddress string       // service wallet for top-ups; default the Shop's, when it is a *shop.Service
 	Logger         *slog.Logger // default slog.Default()
 	Now            func() time.Time
+
+	// Admins are the Telegram user ids allowed the admin commands, and
+	// the chats alerts go to (ADMIN_IDS). The rest serve the admin
+	// screens; each may be nil (zero), and the screen says so.
+	Admins         []int64
+	WalletBalance  func(context.Context) (shop.NanoTON, error) // hot wallet balance for /stats
+	WatcherLag     func() (time.Duration, bool)                // deposit watcher lag for /stats
+	ProviderHealth func() (ok bool, reason string)             // fulfillment provider health for /stats
+	Backup         func(io.Writer) (int64, error)              // writes a consistent database snapshot (/backup)
+	DefaultPricing shop.Pricing                                // the configured price list, for /fees reset
+	AlertRepeat    time.Duration                               // reminder interval of an unhealthy provider; default 1h
 
 	PollTimeout   time.Duration // long-poll timeout; default 25s (whole seconds; below 1s polls short)
 	UpdateTimeout time.Duration // deadline of the context of each update; default 15s
@@ -92,6 +120,9 @@ type Bot struct {
 
 	bannedMu   sync.Mutex
 	bannedSeen map[int64]time.Time // banned users already refused, and when
+
+	alertMu          sync.Mutex
+	unhealthyAlerted time.Time // last provider-unhealthy alert sent; zero when healthy
 }
 
 // init validates the fields, applies defaults and builds the handler tree.
@@ -142,6 +173,14 @@ func (b *Bot) doInit() error {
 	}
 	if b.Sleep == nil {
 		b.Sleep = sleepCtx
+	}
+	if b.AlertRepeat == 0 {
+		b.AlertRepeat = DefaultAlertRepeat
+	}
+	for _, id := range b.Admins {
+		if id <= 0 {
+			return fmt.Errorf("bot: admin id %d is not a Telegram user id", id)
+		}
 	}
 	if b.Client == nil {
 		b.Client = &http.Client{Timeout: 30 * time.Second}
@@ -199,6 +238,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	b.tb.Me = me
 	b.Logger.Info("telegram bot started", "username", me.Username, "api_url", b.APIURL)
 	b.setCommands(ctx)
+	b.setAdminCommands(ctx)
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -215,12 +255,13 @@ func (b *Bot) Run(ctx context.Context) error {
 	return nil
 }
 
-// HandleEvent queues a shop event for the buyer's chat: deposits credited,
-// and orders paid, completed, waiting for manual delivery, refunded or
-// expired. It never blocks: when the queue is full the event is dropped
-// and logged. Subscribe it with Service.Subscribe.
+// HandleEvent queues a shop event for the buyer's chat (deposits
+// credited, and orders paid, completed, waiting for manual delivery,
+// refunded or expired) or, for an unmatched deposit, for the admins. It
+// never blocks: when the queue is full the event is dropped and logged.
+// Subscribe it with Service.Subscribe.
 func (b *Bot) HandleEvent(e shop.Event) {
-	if b.init() != nil || e.UserID <= 0 {
+	if b.init() != nil || (e.UserID <= 0 && e.Type != shop.EventUnmatchedDeposit) {
 		return
 	}
 	select {
@@ -236,6 +277,10 @@ func (b *Bot) routeEvents(ctx context.Context) {
 	for {
 		select {
 		case e := <-b.events:
+			if e.Type == shop.EventUnmatchedDeposit {
+				b.alertUnmatched(e)
+				continue
+			}
 			if !b.disp.enqueue(e.UserID, func() { b.notify(e) }) {
 				b.Logger.Warn("telegram chat queue full; notification dropped", "event", e.Type, "user_id", e.UserID)
 			}
@@ -412,23 +457,12 @@ func (b *Bot) call(ctx context.Context, client *http.Client, timeout time.Durati
 		return err
 	}
 	defer resp.Body.Close()
-	var env struct {
-		OK          bool            `json:"ok"`
-		Result      json.RawMessage `json:"result"`
-		ErrorCode   int             `json:"error_code"`
-		Description string          `json:"description"`
-		Parameters  struct {
-			RetryAfter int `json:"retry_after"`
-		} `json:"parameters"`
-	}
+	var env apiEnvelope
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&env); err != nil {
 		return fmt.Errorf("telegram %s: HTTP %d: %w", method, resp.StatusCode, err)
 	}
-	if !env.OK {
-		if env.ErrorCode == http.StatusTooManyRequests && env.Parameters.RetryAfter > 0 {
-			return &floodError{retryAfter: time.Duration(env.Parameters.RetryAfter) * time.Second}
-		}
-		return fmt.Errorf("telegram %s: %s (%d)", method, env.Description, env.ErrorCode)
+	if err := env.err(method); err != nil {
+		return err
 	}
 	if out == nil {
 		return nil

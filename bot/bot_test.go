@@ -40,8 +40,13 @@ func TestStart_Menu(t *testing.T) {
 	e.assertKeyboardData()
 
 	cmds := e.fake.CallsTo("setMyCommands")
-	if len(cmds) != 2 || cmds[1].Params["language_code"] != "ru" || !strings.Contains(cmds[1].Params["commands"], "Главное меню") {
-		t.Errorf("setMyCommands calls: %+v", cmds)
+	if len(cmds) != 3 || cmds[1].Params["language_code"] != "ru" || !strings.Contains(cmds[1].Params["commands"], "Главное меню") {
+		t.Fatalf("setMyCommands calls: %+v", cmds)
+	}
+	// Admins see the admin commands in their chat's menu; nobody else does.
+	if !strings.Contains(cmds[2].Params["scope"], `"chat_id":9`) || !strings.Contains(cmds[2].Params["commands"], `"command":"credit"`) ||
+		strings.Contains(cmds[0].Params["commands"], "credit") {
+		t.Errorf("admin commands: %+v", cmds[2])
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"starsbot/bot/bottest"
 	"starsbot/fulfillment"
 	"starsbot/shop"
+	"starsbot/store"
 	"starsbot/store/storetest"
 	"starsbot/ton"
 )
@@ -34,6 +35,7 @@ var (
 	alice  = bottest.User{ID: 1001, Username: "alice_buyer", FirstName: "Alice", LanguageCode: "en"}
 	ivan   = bottest.User{ID: 1002, Username: "ivan_petrov", FirstName: "Иван", LanguageCode: "ru"}
 	nobody = bottest.User{ID: 1003, FirstName: "Nobody", LanguageCode: "en-GB"}
+	owner  = bottest.User{ID: adminID, Username: "shop_owner", FirstName: "Owner", LanguageCode: "en"}
 )
 
 // env is the real bot on a real service and bbolt store, talking to the
@@ -42,6 +44,7 @@ type env struct {
 	t     *testing.T
 	fake  *bottest.Server
 	svc   *shop.Service
+	db    *store.DB
 	shop  bot.Shop // what the bot is given; svc unless a test wraps it
 	state *bottest.MemState
 	clock *clock
@@ -62,6 +65,20 @@ type env struct {
 	watcher *ton.Watcher
 	worker  *fulfillment.Worker
 	rest    *httptest.Server // the partner REST API over the same shop, when a test needs it
+
+	// wallet, when set before the bot starts, is the hot wallet's balance
+	// the admin screens show.
+	wallet func(context.Context) (shop.NanoTON, error)
+}
+
+// alertBot hands alerts to whichever bot is running, as main wires the
+// bot into the worker and the alarms.
+type alertBot struct{ e *env }
+
+func (a alertBot) Alert(ctx context.Context, al shop.Alert) {
+	if b := a.e.cur.Load(); b != nil {
+		b.Alert(ctx, al)
+	}
 }
 
 type clock struct {
@@ -115,10 +132,10 @@ func newEnv(t *testing.T, wrap ...func(bot.Shop) bot.Shop) *env {
 			b.HandleEvent(ev)
 		}
 	})
-	e.svc, e.shop = svc, svc
+	e.svc, e.shop, e.db = svc, svc, db
 	e.sim = &ton.SimChain{Store: db, Account: depositAddr, Now: e.clock.Now}
 	e.watcher = &ton.Watcher{Chain: e.sim, Shop: svc, Account: depositAddr, FromStart: true, Now: e.clock.Now, Logger: logger}
-	e.worker = &fulfillment.Worker{Shop: svc, Provider: fulfillment.Sandbox{Delay: -1}, Name: "sandbox", Now: e.clock.Now, Logger: logger}
+	e.worker = &fulfillment.Worker{Shop: svc, Provider: fulfillment.Sandbox{Delay: -1}, Name: "sandbox", Now: e.clock.Now, Logger: logger, Notifier: alertBot{e}}
 	for _, w := range wrap {
 		e.shop = w(e.shop)
 	}
@@ -144,6 +161,12 @@ func (e *env) newBot() *bot.Bot {
 		GlobalRate:     -1,
 		ChatRate:       -1,
 		Sleep:          e.sleep,
+		Admins:         []int64{adminID},
+		WalletBalance:  e.wallet,
+		WatcherLag:     e.watcher.Lag,
+		ProviderHealth: e.worker.Health,
+		Backup:         e.db.WriteTo,
+		DefaultPricing: shop.DefaultPricing(),
 	}
 }
 

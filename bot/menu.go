@@ -43,6 +43,8 @@ func (b *Bot) routes() {
 	b.on(cb(cbHide), b.onHide)
 	b.on(cb(cbLang), b.onLanguage)
 	b.on(cb(cbSetLang), b.onSetLanguage)
+
+	b.adminRoutes()
 }
 
 // onStart shows the main menu (the middleware has ended any flow).

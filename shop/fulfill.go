@@ -137,6 +137,9 @@ func (s *Service) CompleteOrder(ctx context.Context, adminID, orderID int64, ref
 				return Errorf(EINVALIDSTATE, "order %d is %s and belongs to the fulfillment worker; only manual orders can be marked delivered by an admin", order.ID, order.Status)
 			}
 		default:
+			if adminID != 0 {
+				return Errorf(EINVALIDSTATE, "order %d is %s; only manual orders can be marked delivered by an admin", order.ID, order.Status)
+			}
 			return Errorf(EINVALIDSTATE, "order %d is %s; only paid, processing or manual orders can be completed", order.ID, order.Status)
 		}
 		order.Status = StatusCompleted

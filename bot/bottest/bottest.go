@@ -94,6 +94,8 @@ type Call struct {
 	MessageID int               // the message sent or edited, when any
 	Text      string            // text or caption
 	Photo     []byte            // uploaded photo
+	Document  []byte            // uploaded document (sendDocument)
+	FileName  string            // the document's file name
 	Keyboard  [][]Button        // parsed reply_markup inline keyboard
 	Status    int               // HTTP status answered
 }
@@ -367,7 +369,7 @@ func (s *Server) WaitTimeout(chatID int64, substr string, d time.Duration) (Call
 				continue
 			}
 			switch c.Method {
-			case "sendMessage", "editMessageText", "sendPhoto":
+			case "sendMessage", "editMessageText", "sendPhoto", "sendDocument":
 			default:
 				continue
 			}
@@ -435,7 +437,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	method := rest
-	params, photo, err := readParams(r)
+	params, files, err := readParams(r)
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, apiError(400, "Bad Request: "+err.Error()))
 		return
@@ -454,10 +456,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer s.notifyLocked()
-	call := Call{Seq: len(s.calls) + 1, Method: method, Params: params, Photo: photo}
+	call := Call{Seq: len(s.calls) + 1, Method: method, Params: params, Photo: files["photo"].data}
+	call.Document, call.FileName = files["document"].data, files["document"].name
 	call.ChatID, _ = strconv.ParseInt(params["chat_id"], 10, 64)
 	call.Text = params["text"]
-	if method == "sendPhoto" {
+	if method == "sendPhoto" || method == "sendDocument" {
 		call.Text = params["caption"]
 	}
 	status, body := s.answerLocked(&call, params)
@@ -484,17 +487,27 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 		return http.StatusBadRequest, apiError(400, "Bad Request: "+desc)
 	}
 	switch call.Method {
-	case "sendMessage", "editMessageText", "sendPhoto":
+	case "sendMessage", "editMessageText", "sendPhoto", "sendDocument":
 		if call.ChatID == 0 {
 			return bad("chat not found")
 		}
 		limit := 4096
-		if call.Method == "sendPhoto" {
+		switch call.Method {
+		case "sendPhoto":
 			limit = 1024
 			if len(call.Photo) == 0 {
 				return bad("there is no photo in the request")
 			}
-		} else if call.Text == "" {
+		case "sendDocument":
+			limit = 1024
+			if len(call.Document) == 0 || call.FileName == "" {
+				return bad("there is no document in the request")
+			}
+			if len(call.Document) > 50<<20 {
+				return http.StatusRequestEntityTooLarge, apiError(413, "Request Entity Too Large")
+			}
+		}
+		if call.Method != "sendPhoto" && call.Method != "sendDocument" && call.Text == "" {
 			return bad("message text is empty")
 		}
 		if p["parse_mode"] == "HTML" {
@@ -630,7 +643,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // readParams reads a JSON object, a form or a multipart form into strings
 // (JSON numbers and booleans as their literal text), plus the uploaded
 // "photo" file of a multipart request.
-func readParams(r *http.Request) (map[string]string, []byte, error) {
+// upload is a file sent in a multipart request.
+type upload struct {
+	name string
+	data []byte
+}
+
+// readParams reads a request's parameters from the query, a form, a
+// multipart form (with its files, by field) or a JSON body.
+func readParams(r *http.Request) (map[string]string, map[string]upload, error) {
 	params := map[string]string{}
 	for k, v := range r.URL.Query() {
 		params[k] = v[0]
@@ -638,30 +659,35 @@ func readParams(r *http.Request) (map[string]string, []byte, error) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
 	case "multipart/form-data":
-		if err := r.ParseMultipartForm(8 << 20); err != nil {
+		if err := r.ParseMultipartForm(64 << 20); err != nil {
 			return nil, nil, err
 		}
-		var photo []byte
+		files := map[string]upload{}
 		for k, v := range r.MultipartForm.Value {
 			if k == "photo" {
 				// telebot uploads readers without a file name, which Go
 				// parses as a plain value.
-				photo = []byte(v[0])
+				files[k] = upload{data: []byte(v[0])}
 				continue
 			}
 			params[k] = v[0]
 		}
-		if fs := r.MultipartForm.File["photo"]; len(fs) > 0 {
+		for field, fs := range r.MultipartForm.File {
+			if len(fs) == 0 {
+				continue
+			}
 			f, err := fs[0].Open()
 			if err != nil {
 				return nil, nil, err
 			}
-			defer f.Close()
-			if photo, err = io.ReadAll(f); err != nil {
+			data, err := io.ReadAll(f)
+			f.Close()
+			if err != nil {
 				return nil, nil, err
 			}
+			files[field] = upload{name: fs[0].Filename, data: data}
 		}
-		return params, photo, nil
+		return params, files, nil
 	case "application/x-www-form-urlencoded":
 		if err := r.ParseForm(); err != nil {
 			return nil, nil, err
