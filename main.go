@@ -170,6 +170,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"fulfillment", cfg.Fulfillment,
 		"rate_source", rateSourceName(cfg),
 	)
+	// Alerts go to the admins through the bot, or only to the log
+	// without one.
+	var notifier fulfillment.Notifier = fulfillment.LogNotifier{Logger: logger.With("component", "alerts")}
 	var tg *bot.Bot
 	if cfg.TelegramToken != "" {
 		tg = &bot.Bot{
@@ -180,8 +183,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			PublicURL:      cfg.PublicURL,
 			DepositAddress: chain.depositAddress,
 			Logger:         logger.With("component", "bot"),
+			Admins:         cfg.AdminIDs,
+			WatcherLag:     watcher.Lag,
+			ProviderHealth: worker.Health,
+			Backup:         db.WriteTo,
+			DefaultPricing: cfg.Pricing,
+		}
+		if chain.wallet != nil {
+			tg.WalletBalance = chain.wallet.Balance
 		}
 		svc.Subscribe(tg.HandleEvent)
+		notifier = tg
+		if len(cfg.AdminIDs) == 0 {
+			logger.Warn("ADMIN_IDS is empty: nobody can run the admin commands, and alerts only reach this log")
+		}
+	}
+	worker.Notifier = notifier
+	lagAlarm := &ton.LagAlarm{
+		Watcher: watcher,
+		Max:     cfg.TONWatcherLagAlert,
+		Alert:   notifier.Alert,
+		Logger:  logger.With("component", "ton"),
 	}
 	if cfg.Sandbox() && cfg.TelegramToken == "" {
 		if err := printSandboxPartner(ctx, svc, cfg.PublicURL, stdout); err != nil {
@@ -194,11 +216,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error { return watcher.Run(ctx) })
 	g.Go(func() error { return worker.Run(ctx) })
+	g.Go(func() error { return lagAlarm.Run(ctx) })
 	if tg != nil {
 		g.Go(func() error { return tg.Run(ctx) })
 	}
 	if chain.wallet != nil && cfg.TONWalletLowBalance > 0 {
-		alarm := &fulfillment.BalanceAlarm{Wallet: chain.wallet, Threshold: cfg.TONWalletLowBalance, Notifier: worker.Notifier, Logger: flog}
+		alarm := &fulfillment.BalanceAlarm{Wallet: chain.wallet, Threshold: cfg.TONWalletLowBalance, Notifier: notifier, Logger: flog}
 		g.Go(func() error { return alarm.Run(ctx) })
 	}
 	<-ctx.Done()

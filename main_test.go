@@ -40,7 +40,7 @@ func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	const token = "123456789:AAsecretsecretsecretsecretsecret"
 	tg := bottest.New(t, token)
-	env := envOf(map[string]string{"DATA_DIR": dir, "HTTP_ADDR": "127.0.0.1:0", "TELEGRAM_TOKEN": token, "TELEGRAM_API_URL": tg.URL})
+	env := envOf(map[string]string{"DATA_DIR": dir, "HTTP_ADDR": "127.0.0.1:0", "TELEGRAM_TOKEN": token, "TELEGRAM_API_URL": tg.URL, "ADMIN_IDS": "77"})
 	var stdout, stderr syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -53,6 +53,30 @@ func TestRun(t *testing.T) {
 	user := bottest.User{ID: 4242, Username: "carol_c", LanguageCode: "en"}
 	tg.Send(user, "/start")
 	tg.Wait(user.ID, "Stars")
+	// The admin's screens read the live components, and alerts reach the
+	// admin: a sandbox transfer with an unknown memo.
+	admin := bottest.User{ID: 77, Username: "shop_admin", LanguageCode: "en"}
+	tg.Send(admin, "/stats")
+	stats := tg.Wait(admin.ID, "Shop statistics")
+	for _, want := range []string{"Users: 1 ", "Hot wallet: not configured", "Deposit watcher lag: ", "Provider: healthy"} {
+		if !strings.Contains(stats.Text, want) {
+			t.Errorf("/stats lacks %q:\n%s", want, stats.Text)
+		}
+	}
+	if r, err := http.Post(base+"/sandbox/v1/deposits", "application/json", strings.NewReader(`{"memo":"nobody-here","amount_ton":"2"}`)); err != nil || r.StatusCode != http.StatusOK {
+		t.Fatalf("sandbox deposit: %v %v", r, err)
+	}
+	tg.Wait(admin.ID, "Unmatched deposit")
+	tg.Send(admin, "/backup")
+	tg.Wait(admin.ID, "Database snapshot")
+	tg.Send(user, "/stats")
+	tg.Send(user, "/help")
+	tg.Wait(user.ID, "How it works")
+	for _, c := range tg.Calls() {
+		if c.ChatID == user.ID && strings.Contains(c.Text, "statistics") {
+			t.Errorf("a non-admin got the statistics")
+		}
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run = %v", err)
