@@ -600,26 +600,29 @@ func (b *Bot) onAdminPending(t *adminTurn) error {
 	return t.show(s.String(), kb)
 }
 
-// buttonOrder reads the order of an order button; it must still be manual.
-func (b *Bot) buttonOrder(t *adminTurn) (*shop.Order, error) {
+// pendingOrder reads the order a Delivered or Refund button names. When
+// it returns nil the turn is answered: the button is stale, or the order
+// is no longer waiting for an admin.
+func (b *Bot) pendingOrder(t *adminTurn) (*shop.Order, error) {
 	id, ok := parseID(t.Data())
 	if !ok {
-		return nil, nil
+		return nil, t.stale()
 	}
-	return b.Shop.FindOrder(t.ctx, 0, id)
-}
-
-func (b *Bot) onAdminDeliverAsk(t *adminTurn) error {
-	o, err := b.buttonOrder(t)
-	if o == nil || err != nil {
-		if err == nil {
-			return t.stale()
-		}
-		return err
+	o, err := b.Shop.FindOrder(t.ctx, 0, id)
+	if err != nil {
+		return nil, err
 	}
 	if o.Status != shop.StatusManual {
 		t.result = "order is " + string(o.Status)
-		return t.show(fmt.Sprintf("Order #%d is %s now; nothing to do.", o.ID, o.Status), keyboard{{button("⏳ Pending", cbAdm, viewPending)}})
+		return nil, t.show(fmt.Sprintf("Order #%d is %s now; nothing to do.", o.ID, o.Status), keyboard{{button("⏳ Pending", cbAdm, viewPending)}})
+	}
+	return o, nil
+}
+
+func (b *Bot) onAdminDeliverAsk(t *adminTurn) error {
+	o, err := b.pendingOrder(t)
+	if o == nil {
+		return err
 	}
 	id := strconv.FormatInt(o.ID, 10)
 	return t.show(fmt.Sprintf("Mark order #%d delivered?\n%s · %s TON · buyer %d\n\nDeliver it by hand first: the buyer will be told it was delivered.",
@@ -677,16 +680,9 @@ func buyerTold(o *shop.Order) string {
 }
 
 func (b *Bot) onAdminRefundAsk(t *adminTurn) error {
-	o, err := b.buttonOrder(t)
-	if o == nil || err != nil {
-		if err == nil {
-			return t.stale()
-		}
+	o, err := b.pendingOrder(t)
+	if o == nil {
 		return err
-	}
-	if o.Status != shop.StatusManual {
-		t.result = "order is " + string(o.Status)
-		return t.show(fmt.Sprintf("Order #%d is %s now; nothing to do.", o.ID, o.Status), keyboard{{button("⏳ Pending", cbAdm, viewPending)}})
 	}
 	id := strconv.FormatInt(o.ID, 10)
 	return t.show(fmt.Sprintf("Refund order #%d?\n%s · buyer %d\n%s TON go back to the buyer's balance.",

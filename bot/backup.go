@@ -56,7 +56,7 @@ func (b *Bot) onAdminBackup(t *adminTurn) error {
 	t.result = fmt.Sprintf("ok: %d bytes, sha256 %s", size, sum)
 	if size > maxBackupSize {
 		t.result = fmt.Sprintf("refused: %d bytes is over the upload limit", size)
-		return t.say(fmt.Sprintf("⚠️ The snapshot is %d bytes, over the 50 MB a bot may upload. Copy DATA_DIR/starsbot.db from the server instead (it is safe while the service runs only with a tool that takes a read transaction; otherwise stop the service first).", size), nil)
+		return t.say(fmt.Sprintf("⚠️ The snapshot is %d bytes, over the 50 MB a bot may upload. Stop the service and copy DATA_DIR/starsbot.db on the server instead.", size), nil)
 	}
 	name := "starsbot-" + b.Now().UTC().Format("20060102-150405") + ".db"
 	caption := fmt.Sprintf("💾 Database snapshot, %d bytes\nSHA-256 <code>%s</code>\nRestore: stop starsbot and put this file in place of DATA_DIR/starsbot.db.", size, sum)
