@@ -625,8 +625,8 @@ func (b *Bot) onAdminDeliverAsk(t *adminTurn) error {
 		return err
 	}
 	id := strconv.FormatInt(o.ID, 10)
-	return t.show(fmt.Sprintf("Mark order #%d delivered?\n%s · %s TON · buyer %d\n\nDeliver it by hand first: the buyer will be told it was delivered.",
-		o.ID, adminItem(o), o.PriceTON, o.UserID),
+	return t.show(fmt.Sprintf("Mark order #%d delivered?\n%s · %s TON · buyer %d%s\n\nDeliver it by hand first: the buyer will be told it was delivered.",
+		o.ID, adminItem(o), o.PriceTON, o.UserID, heldBecause(o)),
 		keyboard{{button("✅ Yes, #"+id+" was delivered", cbAdmDel, id), button("« Back", cbAdm, viewPending)}})
 }
 
@@ -671,6 +671,15 @@ func (b *Bot) deliverOrder(t *adminTurn, id int64, ref string) error {
 	return t.show(fmt.Sprintf("✅ Order #%d marked delivered. %s", o.ID, buyerTold(o)), keyboard{{button("⏳ Pending", cbAdm, viewPending), adminMenuButton()}})
 }
 
+// heldBecause is the reason an order waits for an admin, as a line, so
+// that a confirmation replacing the alert keeps it.
+func heldBecause(o *shop.Order) string {
+	if o.FailureReason == "" {
+		return ""
+	}
+	return "\nWhy manual: " + html.EscapeString(truncateRunes(o.FailureReason, 200))
+}
+
 // buyerTold says whether the buyer hears of an order's change in the bot.
 func buyerTold(o *shop.Order) string {
 	if o.Source == "bot" {
@@ -685,8 +694,8 @@ func (b *Bot) onAdminRefundAsk(t *adminTurn) error {
 		return err
 	}
 	id := strconv.FormatInt(o.ID, 10)
-	return t.show(fmt.Sprintf("Refund order #%d?\n%s · buyer %d\n%s TON go back to the buyer's balance.",
-		o.ID, adminItem(o), o.UserID, o.PriceTON),
+	return t.show(fmt.Sprintf("Refund order #%d?\n%s · buyer %d%s\n%s TON go back to the buyer's balance.",
+		o.ID, adminItem(o), o.UserID, heldBecause(o), o.PriceTON),
 		keyboard{{button("↩ Yes, refund #"+id, cbAdmRef, id), button("« Back", cbAdm, viewPending)}})
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"starsbot/shop"
@@ -23,7 +24,8 @@ func (b *Bot) Alert(ctx context.Context, a shop.Alert) {
 	if b.init() != nil {
 		return
 	}
-	if !b.alertDue(a) {
+	due, undo := b.alertDue(a)
+	if !due {
 		b.Logger.Info("admin alert not repeated yet", "kind", a.Kind, "message", a.Message)
 		return
 	}
@@ -38,36 +40,62 @@ func (b *Bot) Alert(ctx context.Context, a shop.Alert) {
 		id := strconv.FormatInt(a.OrderID, 10)
 		kb = keyboard{{button("✅ #"+id+" delivered", cbAdmDelAsk, id), button("↩ Refund #"+id, cbAdmRefAsk, id)}}
 	}
+	// When no admin got the alert, the repeat policy must not count it
+	// as sent: the next occurrence is reported at once.
+	var pending atomic.Int32
+	var delivered atomic.Bool
+	pending.Store(int32(len(b.Admins)))
+	done := func(ok bool) {
+		if ok {
+			delivered.Store(true)
+		}
+		if pending.Add(-1) == 0 && !delivered.Load() {
+			undo()
+		}
+	}
 	for _, admin := range b.Admins {
 		ok := b.disp.enqueue(admin, func() {
 			ctx, cancel := context.WithTimeout(b.baseContext(), b.UpdateTimeout)
 			defer cancel()
-			if _, err := b.sendText(ctx, admin, text, kb); err != nil {
+			_, err := b.sendText(ctx, admin, text, kb)
+			if err != nil {
 				b.Logger.Warn("admin alert not delivered", "admin_id", admin, "kind", a.Kind, "error", b.redact(err))
 			}
+			done(err == nil)
 		})
 		if !ok {
 			b.Logger.Warn("admin alert dropped: chat queue full or bot stopped", "admin_id", admin, "kind", a.Kind)
+			done(false)
 		}
 	}
 }
 
 // alertDue applies the repeat policy: an unhealthy provider is reported
 // once, then at most every AlertRepeat until a healthy alert resets it.
-func (b *Bot) alertDue(a shop.Alert) bool {
+// undo forgets that the alert was sent, for when it reached no admin.
+func (b *Bot) alertDue(a shop.Alert) (due bool, undo func()) {
 	b.alertMu.Lock()
 	defer b.alertMu.Unlock()
 	now := b.Now()
+	undo = func() {}
 	switch a.Kind {
 	case shop.AlertProviderUnhealthy:
 		if !b.unhealthyAlerted.IsZero() && now.Sub(b.unhealthyAlerted) < b.AlertRepeat {
-			return false
+			return false, undo
 		}
+		prev := b.unhealthyAlerted
 		b.unhealthyAlerted = now
+		undo = func() {
+			b.alertMu.Lock()
+			defer b.alertMu.Unlock()
+			if b.unhealthyAlerted.Equal(now) {
+				b.unhealthyAlerted = prev
+			}
+		}
 	case shop.AlertProviderHealthy:
 		b.unhealthyAlerted = time.Time{}
 	}
-	return true
+	return true, undo
 }
 
 func alertIcon(k shop.AlertKind) string {
