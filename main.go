@@ -187,6 +187,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			WatcherLag:     watcher.Lag,
 			ProviderHealth: worker.Health,
 			Backup:         db.WriteTo,
+			BackupDir:      cfg.DataDir, // writable wherever the database is, also on a read-only root
 			DefaultPricing: cfg.Pricing,
 		}
 		if chain.wallet != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -630,12 +631,9 @@ func TestAdmin_Backup(t *testing.T) {
 	if log := e.auditLog(); len(log) != 1 || log[0].Action != "backup" || !strings.Contains(log[0].Result, hex.EncodeToString(sum[:])) {
 		t.Errorf("audit: %+v", log)
 	}
-	// No temporary file is left behind.
-	left, _ := filepath.Glob(filepath.Join(os.TempDir(), "starsbot-backup-*"))
-	for _, f := range left {
-		if info, err := os.Stat(f); err == nil && time.Since(info.ModTime()) < time.Minute {
-			t.Errorf("temporary file left: %s", f)
-		}
+	// No staged snapshot is left behind.
+	if left, _ := os.ReadDir(e.backupDir); len(left) != 0 {
+		t.Errorf("%d files left in the backup directory: %s", len(left), left[0].Name())
 	}
 }
 
@@ -662,4 +660,52 @@ func TestAdmin_Audit(t *testing.T) {
 		}
 	}
 	e.admin("/audit 50", "Audit log")
+}
+
+// TestAdmin_BackupFailures covers a snapshot over the upload limit, a
+// failing snapshot and a failing upload: the admin is told, nothing is
+// left on disk, and each is audited.
+func TestAdmin_BackupFailures(t *testing.T) {
+	e := newEnv(t)
+	run := func(backup func(io.Writer) (int64, error)) {
+		e.stop()
+		b := e.newBot()
+		b.Backup = backup
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- b.Run(ctx) }()
+		e.cur.Store(b)
+		e.stop = func() { e.stopRun(b, cancel, done) }
+	}
+	run(func(w io.Writer) (int64, error) { return io.CopyN(w, zeros{}, 50<<20+1) })
+	e.admin("/backup", "over the 50 MB a bot may upload")
+	run(func(w io.Writer) (int64, error) { return 0, fmt.Errorf("disk on fire") })
+	e.admin("/backup", "Internal error; see the log.")
+	run(e.db.WriteTo)
+	e.fake.FailNext("sendDocument", 3600)
+	e.admin("/backup", "Internal error; see the log.")
+	if n := len(e.fake.CallsTo("sendDocument")); n != 1 {
+		t.Errorf("%d uploads, want the one refused", n)
+	}
+	if left, _ := os.ReadDir(e.backupDir); len(left) != 0 {
+		t.Errorf("%d files left in the backup directory", len(left))
+	}
+	if !strings.Contains(e.logText(), "disk on fire") {
+		t.Error("the snapshot error is not logged")
+	}
+	var results []string
+	for _, a := range e.auditLog() {
+		results = append(results, a.Result)
+	}
+	if len(results) != 3 || !strings.HasPrefix(results[2], "refused: 52428801 bytes") ||
+		results[1] != "error: Internal error; see the log." || results[0] != results[1] {
+		t.Errorf("audit results: %q", results)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

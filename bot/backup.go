@@ -34,7 +34,7 @@ func (b *Bot) onAdminBackup(t *adminTurn) error {
 	// A large snapshot takes longer than a chat update may.
 	ctx, cancel := context.WithTimeout(b.baseContext(), backupDeadline)
 	defer cancel()
-	f, err := os.CreateTemp("", "starsbot-backup-*.db") // mode 0600
+	f, err := os.CreateTemp(b.BackupDir, "starsbot-backup-*.db") // mode 0600
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}

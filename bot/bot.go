@@ -92,6 +92,7 @@ type Bot struct {
 	WatcherLag     func() (time.Duration, bool)                // deposit watcher lag for /stats
 	ProviderHealth func() (ok bool, reason string)             // fulfillment provider health for /stats
 	Backup         func(io.Writer) (int64, error)              // writes a consistent database snapshot (/backup)
+	BackupDir      string                                      // where /backup stages its snapshot; default os.TempDir()
 	DefaultPricing shop.Pricing                                // the configured price list, for /fees reset
 	AlertRepeat    time.Duration                               // reminder interval of an unhealthy provider; default 1h
 

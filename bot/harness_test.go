@@ -69,6 +69,8 @@ type env struct {
 	// wallet, when set before the bot starts, is the hot wallet's balance
 	// the admin screens show.
 	wallet func(context.Context) (shop.NanoTON, error)
+
+	backupDir string // where /backup stages its snapshot
 }
 
 // alertBot hands alerts to whichever bot is running, as main wires the
@@ -117,7 +119,7 @@ func (e *env) logText() string {
 func newEnv(t *testing.T, wrap ...func(bot.Shop) bot.Shop) *env {
 	t.Helper()
 	db := storetest.Open(t)
-	e := &env{t: t, state: &bottest.MemState{}, clock: &clock{now: time.Date(2026, 4, 16, 11, 0, 0, 0, time.UTC)}}
+	e := &env{t: t, state: &bottest.MemState{}, clock: &clock{now: time.Date(2026, 4, 16, 11, 0, 0, 0, time.UTC)}, backupDir: t.TempDir()}
 	e.fake = bottest.New(t, token)
 	logger := slog.New(slog.NewTextHandler(lockedWriter{e}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc, err := shop.NewService(db, shop.StaticRate{TONUSD: testRate, Since: e.clock.Now()}, shop.DefaultPricing(), depositAddr)
@@ -166,6 +168,7 @@ func (e *env) newBot() *bot.Bot {
 		WatcherLag:     e.watcher.Lag,
 		ProviderHealth: e.worker.Health,
 		Backup:         e.db.WriteTo,
+		BackupDir:      e.backupDir,
 		DefaultPricing: shop.DefaultPricing(),
 	}
 }
