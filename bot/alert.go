@@ -34,7 +34,9 @@ func (b *Bot) Alert(ctx context.Context, a shop.Alert) {
 		b.Logger.Warn("no admin to alert: set ADMIN_IDS", "kind", a.Kind)
 		return
 	}
-	text := alertIcon(a.Kind) + " " + html.EscapeString(a.Message)
+	// A message is at most 4096 characters; an alert's text comes from
+	// our own code, but a provider's reason inside it is not ours to bound.
+	text := alertIcon(a.Kind) + " " + html.EscapeString(truncateRunes(a.Message, 3000))
 	var kb keyboard
 	if a.Kind == shop.AlertManualNeeded && a.OrderID > 0 {
 		id := strconv.FormatInt(a.OrderID, 10)

@@ -610,3 +610,14 @@ func TestAlert_LostUnhealthyAlertIsNotCounted(t *testing.T) {
 	e.fake.Wait(owner.ID, "marker")
 	alertExpectCount(t, e, owner.ID, "down 3", 0)
 }
+
+// TestAlert_LongMessage checks that an alert with an unbounded reason
+// still fits one Telegram message.
+func TestAlert_LongMessage(t *testing.T) {
+	e := newEnv(t)
+	e.cur.Load().Alert(context.Background(), shop.Alert{Kind: shop.AlertManualNeeded, OrderID: 5, Message: "reason: " + strings.Repeat("<x>", 3000)})
+	c := e.fake.Wait(owner.ID, "Manual delivery needed")
+	if plain := alertCheckHTML(t, c.Text); len([]rune(plain)) > 4096 {
+		t.Errorf("alert of %d characters", len([]rune(plain)))
+	}
+}
