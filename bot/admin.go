@@ -186,6 +186,21 @@ func (b *Bot) adminWrap(action string, fn func(*adminTurn) error) tele.HandlerFu
 	}
 }
 
+// say and show send the admin's reply. A reply that cannot be delivered
+// is logged and noted in the audit entry, but is not the action's error:
+// the action itself may well have been done.
+func (t *adminTurn) say(text string, kb keyboard) error { return t.sent(t.turn.say(text, kb)) }
+
+func (t *adminTurn) show(text string, kb keyboard) error { return t.sent(t.turn.show(text, kb)) }
+
+func (t *adminTurn) sent(err error) error {
+	if err != nil {
+		t.b.Logger.Warn("telegram admin reply not delivered", "action", t.action, "error", t.b.redact(err))
+		t.result += "; reply not delivered"
+	}
+	return nil
+}
+
 // audit writes t to the audit log; a failure is logged, never shown.
 func (b *Bot) audit(t *adminTurn) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 5*time.Second)

@@ -709,3 +709,37 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// TestAdmin_ReplyLost checks that a credit whose reply cannot be delivered
+// is done once and audited as done.
+func TestAdmin_ReplyLost(t *testing.T) {
+	e := newEnv(t)
+	e.startChat(alice)
+	e.admin("/credit 1001 2 goodwill", "Credit <b>2 TON</b>")
+	// The edit, its fallback message and alice's notice all fail (the
+	// last two in either order).
+	e.fake.FailNext("editMessageText", 3600)
+	e.fake.FailNext("sendMessage", 3600)
+	e.fake.FailNext("sendMessage", 3600)
+	e.fake.Press(owner, "Credit 2 TON")
+	deadline := time.Now().Add(bottest.DefaultWait)
+	for refused := 0; refused < 2; {
+		refused = 0
+		for _, c := range e.fake.CallsTo("sendMessage") {
+			if c.Status == 429 {
+				refused++
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d refused messages", refused)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if u := e.user(alice); u.Balance != 2*shop.TON {
+		t.Fatalf("balance %s", u.Balance)
+	}
+	log := e.auditLog()
+	if len(log) != 2 || log[0].Action != "credit" || !strings.HasPrefix(log[0].Result, "ok: ledger entry") || !strings.HasSuffix(log[0].Result, "; reply not delivered") {
+		t.Errorf("audit: %+v", log[0])
+	}
+}
