@@ -278,6 +278,16 @@ func (b *Bot) findUser(ctx context.Context, arg string) (*shop.User, error) {
 	return b.Shop.FindUserByUsername(ctx, arg)
 }
 
+// userArg resolves the one argument of a command that names a user. When
+// it returns nil the turn is answered (usage) or err says why.
+func (b *Bot) userArg(t *adminTurn, use string) (*shop.User, error) {
+	args := strings.Fields(t.args)
+	if len(args) != 1 {
+		return nil, t.usage("give one user id or @username", use)
+	}
+	return b.findUser(t.ctx, args[0])
+}
+
 // parseID parses a positive record id.
 func parseID(s string) (int64, bool) {
 	id, err := strconv.ParseInt(s, 10, 64)
@@ -399,12 +409,8 @@ func (b *Bot) onAdminStats(t *adminTurn) error {
 
 func (b *Bot) onAdminUser(t *adminTurn) error {
 	const use = "/user &lt;id|@username&gt;"
-	args := strings.Fields(t.args)
-	if len(args) != 1 {
-		return t.usage("give one user id or @username", use)
-	}
-	u, err := b.findUser(t.ctx, args[0])
-	if err != nil {
+	u, err := b.userArg(t, use)
+	if u == nil {
 		return err
 	}
 	orders, _, err := b.Shop.FindOrders(t.ctx, shop.OrderFilter{UserID: u.ID, Limit: userOrders})
@@ -797,12 +803,8 @@ func (b *Bot) onAdminBan(t *adminTurn, ban bool) error {
 	if !ban {
 		use = "/unban &lt;user id|@username&gt;"
 	}
-	args := strings.Fields(t.args)
-	if len(args) != 1 {
-		return t.usage("give one user id or @username", use)
-	}
-	u, err := b.findUser(t.ctx, args[0])
-	if err != nil {
+	u, err := b.userArg(t, use)
+	if u == nil {
 		return err
 	}
 	if ban && b.isAdmin(u.ID) {
@@ -824,12 +826,8 @@ func (b *Bot) onAdminBan(t *adminTurn, ban bool) error {
 
 func (b *Bot) onAdminRevokeKey(t *adminTurn) error {
 	const use = "/revokekey &lt;user id|@username&gt;"
-	args := strings.Fields(t.args)
-	if len(args) != 1 {
-		return t.usage("give one user id or @username", use)
-	}
-	u, err := b.findUser(t.ctx, args[0])
-	if err != nil {
+	u, err := b.userArg(t, use)
+	if u == nil {
 		return err
 	}
 	n, err := b.Shop.RevokeKey(t.ctx, u.ID, "")
