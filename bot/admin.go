@@ -437,7 +437,7 @@ func (b *Bot) onAdminUser(t *adminTurn) error {
 		s.WriteString("\nnone")
 	}
 	for _, o := range orders {
-		fmt.Fprintf(&s, "\n#%d · %s · %s TON · %s · %s", o.ID, adminItem(o), o.PriceTON, o.Status, formatTime(o.CreatedAt))
+		fmt.Fprintf(&s, "\n#%d · %s · %s TON · %s · %s", o.ID, orderItem(t.lang, o), o.PriceTON, o.Status, formatTime(o.CreatedAt))
 	}
 	s.WriteString("\n\n<b>Last ledger entries</b>")
 	if len(entries) == 0 {
@@ -464,23 +464,6 @@ func (b *Bot) onAdminUser(t *adminTurn) error {
 		fmt.Fprintf(&s, "\n%s… · issued %s · %s", html.EscapeString(k.Prefix), formatDate(k.CreatedAt), state)
 	}
 	return t.show(s.String(), nil)
-}
-
-// adminItem says what an order buys, for admins.
-func adminItem(o *shop.Order) string {
-	what := fmt.Sprintf("%d Stars", o.Stars)
-	if o.Type == shop.OrderPremium {
-		what = fmt.Sprintf("Premium %d months", o.Months)
-	}
-	return what + " for @" + html.EscapeString(o.Recipient)
-}
-
-// signed renders a signed amount with an explicit "+".
-func signed(n shop.NanoTON) string {
-	if n > 0 {
-		return "+" + n.String()
-	}
-	return n.String()
 }
 
 // ---- credit and debit ----------------------------------------------------
@@ -609,7 +592,7 @@ func (b *Bot) onAdminPending(t *adminTurn) error {
 			fmt.Fprintf(&s, "\n…and %d more after these.", len(orders)-pendingShown)
 			break
 		}
-		fmt.Fprintf(&s, "\n#%d · %s · %s TON · buyer %d · paid %s", o.ID, adminItem(o), o.PriceTON, o.UserID, formatTime(o.PaidAt))
+		fmt.Fprintf(&s, "\n#%d · %s · %s TON · buyer %d · paid %s", o.ID, orderItem(t.lang, o), o.PriceTON, o.UserID, formatTime(o.PaidAt))
 		if o.FailureReason != "" {
 			fmt.Fprintf(&s, "\n   %s", html.EscapeString(truncateRunes(o.FailureReason, 120)))
 		}
@@ -647,7 +630,7 @@ func (b *Bot) onAdminDeliverAsk(t *adminTurn) error {
 	}
 	id := strconv.FormatInt(o.ID, 10)
 	return t.show(fmt.Sprintf("Mark order #%d delivered?\n%s · %s TON · buyer %d%s\n\nDeliver it by hand first: the buyer will be told it was delivered.",
-		o.ID, adminItem(o), o.PriceTON, o.UserID, heldBecause(o)),
+		o.ID, orderItem(t.lang, o), o.PriceTON, o.UserID, heldBecause(o)),
 		keyboard{{button("✅ Yes, #"+id+" was delivered", cbAdmDel, id), button("« Back", cbAdm, viewPending)}})
 }
 
@@ -716,7 +699,7 @@ func (b *Bot) onAdminRefundAsk(t *adminTurn) error {
 	}
 	id := strconv.FormatInt(o.ID, 10)
 	return t.show(fmt.Sprintf("Refund order #%d?\n%s · buyer %d%s\n%s TON go back to the buyer's balance.",
-		o.ID, adminItem(o), o.UserID, heldBecause(o), o.PriceTON),
+		o.ID, orderItem(t.lang, o), o.UserID, heldBecause(o), o.PriceTON),
 		keyboard{{button("↩ Yes, refund #"+id, cbAdmRef, id), button("« Back", cbAdm, viewPending)}})
 }
 

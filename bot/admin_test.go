@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"starsbot/bot"
 	"starsbot/bot/bottest"
 	"starsbot/fulfillment"
 	"starsbot/shop"
@@ -47,13 +48,7 @@ func (e *env) auditLog() []*shop.AuditEntry {
 // the admins.
 func (e *env) manualOrder(u bottest.User) *shop.Order {
 	e.t.Helper()
-	o, err := e.svc.CreateOrder(context.Background(), shop.CreateOrderRequest{
-		UserID: u.ID, Type: shop.OrderStars, Stars: 100, Recipient: fulfillment.SandboxManual,
-		PaymentMethod: shop.PayBalance, Source: "bot",
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	o := alertBuy(e.t, e, u, fulfillment.SandboxManual)
 	e.deliver()
 	return e.order(o.ID)
 }
@@ -220,7 +215,7 @@ func TestAdmin_User(t *testing.T) {
 	for _, arg := range []string{"1001", "@alice_buyer", "alice_buyer"} {
 		got := e.admin("/user "+arg, "User @alice_buyer (1001)")
 		for _, want := range []string{
-			"Balance: <b>" + (2*shop.TON - price100).String() + " TON", fmt.Sprintf("#%d · 100 Stars for @sandbox_manual", o.ID),
+			"Balance: <b>" + (2*shop.TON - price100).String() + " TON", fmt.Sprintf("#%d · ⭐ 100 Stars for @sandbox_manual", o.ID),
 			"deposit · +2 TON", "order · -" + price100.String(), "sk_… · issued 2026-04-16 · active", e.user(alice).Memo,
 		} {
 			if !strings.Contains(got.Text, want) {
@@ -668,14 +663,7 @@ func TestAdmin_Audit(t *testing.T) {
 func TestAdmin_BackupFailures(t *testing.T) {
 	e := newEnv(t)
 	run := func(backup func(io.Writer) (int64, error)) {
-		e.stop()
-		b := e.newBot()
-		b.Backup = backup
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- b.Run(ctx) }()
-		e.cur.Store(b)
-		e.stop = func() { e.stopRun(b, cancel, done) }
+		e.restart(func(b *bot.Bot) { b.Backup = backup })
 	}
 	run(func(w io.Writer) (int64, error) { return io.CopyN(w, zeros{}, 50<<20+1) })
 	e.admin("/backup", "over the 50 MB a bot may upload")

@@ -77,15 +77,7 @@ func alertLogger(e *env) *slog.Logger {
 // admins, runs it until the test ends, and returns it.
 func alertRunBot(t *testing.T, e *env, admins []int64) *bot.Bot {
 	t.Helper()
-	e.stop()
-	b := e.newBot()
-	b.Admins = admins
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	e.cur.Store(b)
-	t.Cleanup(func() { e.stopRun(b, cancel, done) })
-	return b
+	return e.restart(func(b *bot.Bot) { b.Admins = admins })
 }
 
 // alertBuy creates a paid balance order in the bot for u.

@@ -23,11 +23,7 @@ func (b *Bot) onBalance(t *turn) error {
 	}
 	var hist strings.Builder
 	for _, e := range entries {
-		sign := ""
-		if e.Amount > 0 {
-			sign = "+"
-		}
-		hist.WriteString(t.T("balance.entry", sign+e.Amount.String(), t.T("ledger."+string(e.Type)), formatTime(e.CreatedAt)))
+		hist.WriteString(t.T("balance.entry", signed(e.Amount), t.T("ledger."+string(e.Type)), formatTime(e.CreatedAt)))
 		hist.WriteByte('\n')
 	}
 	if len(entries) == 0 {
@@ -63,6 +59,14 @@ func formatTime(tm time.Time) string {
 		return "—"
 	}
 	return tm.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// signed renders a signed amount with an explicit "+" for a credit.
+func signed(n shop.NanoTON) string {
+	if n > 0 {
+		return "+" + n.String()
+	}
+	return n.String()
 }
 
 // formatDate renders a date for users.

@@ -173,16 +173,20 @@ func (e *env) newBot() *bot.Bot {
 	}
 }
 
-// start runs a new Bot; stop cancels it and checks that Run returns nil
-// promptly.
-func (e *env) start() {
+// start runs a new Bot, adjusted by configure; stop cancels it and checks
+// that Run returns nil promptly.
+func (e *env) start(configure ...func(*bot.Bot)) *bot.Bot {
 	b := e.newBot()
+	for _, c := range configure {
+		c(b)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
 	e.cur.Store(b)
 	var once sync.Once
 	e.stop = func() { once.Do(func() { e.stopRun(b, cancel, done) }) }
+	return b
 }
 
 // stopRun cancels b's Run and checks that it returns nil promptly. It may
@@ -201,10 +205,10 @@ func (e *env) stopRun(b *bot.Bot, cancel func(), done chan error) {
 }
 
 // restart stops the bot and starts a new one over the same store and
-// state, as a process restart would.
-func (e *env) restart() {
+// state, as a process restart would, adjusted by configure.
+func (e *env) restart(configure ...func(*bot.Bot)) *bot.Bot {
 	e.stop()
-	e.start()
+	return e.start(configure...)
 }
 
 func (e *env) sleep(ctx context.Context, d time.Duration) error {
