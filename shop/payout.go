@@ -9,6 +9,10 @@ type Payout struct {
 	Amount  NanoTON // > 0
 	Payload []byte  // BOC of the message body cell, forwarded unchanged; nil = no body
 	Bounce  bool    // whether the internal message is bounceable
+	// ValidUntil, if set, caps the signed message's validity: the wallet
+	// signs it valid until the earlier of this and its own TTL (the payee's
+	// own deadline, e.g. Fragment's validUntil).
+	ValidUntil time.Time
 }
 
 // SignedPayout is a payout signed by the hot wallet and ready to be
@@ -21,6 +25,13 @@ type SignedPayout struct {
 	Seqno      uint32    // the wallet seqno the message is signed for
 	ValidUntil time.Time // the wallet refuses the message after this time
 	SignedAt   time.Time
+	// What the message pays, so that its transaction is confirmed only by
+	// an out-message with exactly this destination, amount and body.
+	// Empty in records made before they were kept: then any sent message
+	// confirms.
+	To       string  // the payout's destination, as given
+	Amount   NanoTON // the payout's amount
+	BodyHash string  // hash of the body cell, lowercase hex; "" = no body
 }
 
 // PayoutState is what the chain says about a signed payout.
@@ -35,7 +46,8 @@ const (
 	// payment.
 	PayoutConfirmed PayoutState = "confirmed"
 	// PayoutFailed: the wallet accepted the message (its seqno is spent)
-	// but the payment was not sent (e.g. not enough funds).
+	// but the payment was not sent (e.g. not enough funds), or it was sent
+	// and bounced back from the destination (Bounced).
 	PayoutFailed PayoutState = "failed"
 	// PayoutExpired: the message can never be executed (its validity
 	// ended, or its seqno was used by another message) and no transaction
@@ -49,6 +61,9 @@ type PayoutResult struct {
 	TxHash string // the wallet's transaction, lowercase hex; set when Confirmed or Failed
 	TxLT   uint64
 	Reason string // why Failed or Expired, for logs and admins
+	// Bounced: the payment left the wallet and the destination bounced it
+	// back (the value, less fees, returned to the wallet).
+	Bounced bool
 }
 
 // WalletInfo describes the hot wallet, as TonConnect-style clients (e.g.

@@ -32,6 +32,12 @@ const (
 const (
 	defaultWalletPoll = 2 * time.Second
 	defaultWalletTTL  = 120 * time.Second
+	// defaultBounceWindow is how long, in chain time after the paying
+	// transaction, a payout waits for a bounce before it is confirmed.
+	defaultBounceWindow = 20 * time.Second
+	// minValidity is the least validity a message is signed with: a payee
+	// deadline closer than this refuses the payout before signing.
+	minValidity = 10 * time.Second
 	// clockSkew is how far our clock may be from block time: a message is
 	// expired only this long after its valid_until, and the search for its
 	// transaction goes back this far before it was signed.
@@ -79,6 +85,11 @@ type Wallet struct {
 	Logger       *slog.Logger     // default slog.Default()
 	PollInterval time.Duration    // between outcome checks while waiting; default 2s
 	TTL          time.Duration    // how long a signed message stays valid; default 120s
+	// BounceWindow is how long after the paying transaction (in chain
+	// time) a bounce of the payment is waited for before the payout is
+	// confirmed; default 20s. A bounceable payment to a contract that
+	// refuses it comes back to the wallet within a few blocks.
+	BounceWindow time.Duration
 
 	api     tonapi.APIClientWrapped
 	w       *wallet.Wallet
@@ -222,6 +233,9 @@ func (w *Wallet) Send(ctx context.Context, p shop.Payout, record func(context.Co
 	if err != nil {
 		return nil, err
 	}
+	if !p.ValidUntil.IsZero() && p.ValidUntil.Before(w.now().Add(minValidity)) {
+		return nil, fmt.Errorf("ton: payout must be paid by %s, too soon to sign", p.ValidUntil.UTC().Format(time.RFC3339))
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 
@@ -242,9 +256,13 @@ func (w *Wallet) Send(ctx context.Context, p shop.Payout, record func(context.Co
 		}
 		seqno = uint32(n.Uint64())
 	}
-	sp, ext, err := w.sign(ctx, msg, seqno, !deployed)
+	sp, ext, err := w.sign(ctx, msg, seqno, !deployed, p.ValidUntil)
 	if err != nil {
 		return nil, err
+	}
+	sp.To, sp.Amount = p.To, p.Amount
+	if msg.InternalMessage.Body != nil {
+		sp.BodyHash = hex.EncodeToString(msg.InternalMessage.Body.Hash())
 	}
 	if err := record(ctx, sp); err != nil {
 		return nil, err
@@ -304,16 +322,20 @@ func payoutMessage(p shop.Payout) (*wallet.Message, error) {
 	}, nil
 }
 
-// sign signs msg for seqno without sending it.
+// sign signs msg for seqno without sending it, valid until w.Now()+w.TTL or
+// until, if that is earlier and set.
 //
 // tonutils' specs compute valid_until as the wall clock plus their TTL
 // (v4r2.go, v5r1.go) and take no clock, so the TTL is set to our deadline
-// (w.Now()+w.TTL) minus the wall clock just before signing, and
+// minus the wall clock just before signing, and
 // valid_until is read back from the signed body; if a second ticked in
 // between, the message (never recorded nor sent) is signed again.
-func (w *Wallet) sign(ctx context.Context, msg *wallet.Message, seqno uint32, withStateInit bool) (*shop.SignedPayout, *tlb.ExternalMessage, error) {
+func (w *Wallet) sign(ctx context.Context, msg *wallet.Message, seqno uint32, withStateInit bool, until time.Time) (*shop.SignedPayout, *tlb.ExternalMessage, error) {
 	now := w.now()
 	deadline := now.Add(w.ttl()).Unix()
+	if !until.IsZero() && until.Unix() < deadline {
+		deadline = until.Unix()
+	}
 	w.spec.SetSeqnoFetcher(func(context.Context, uint32) (uint32, error) { return seqno, nil })
 	for range 3 {
 		ttl := deadline - time.Now().Unix()
@@ -453,6 +475,9 @@ func (w *Wallet) wait(ctx context.Context, sp *shop.SignedPayout, ext *tlb.Exter
 		case res.State != shop.PayoutPending:
 			w.logger().Info("payout done", "hash", sp.Hash, "state", res.State, "tx", res.TxHash, "reason", res.Reason)
 			return res, nil
+		case res.TxHash != "":
+			// Executed; waiting out the bounce window. Nothing to send.
+			w.now()
 		default:
 			if now := w.now(); !now.After(sp.ValidUntil) && (sentAt.IsZero() || now.Sub(sentAt) >= rebroadcastEvery) {
 				w.broadcast(ctx, ext, sp)
@@ -479,12 +504,12 @@ func (w *Wallet) check(ctx context.Context, sp *shop.SignedPayout) (*shop.Payout
 	if err != nil {
 		return nil, err
 	}
-	tx, err := w.findTx(ctx, acc, hash, sp.SignedAt.Add(-clockSkew))
+	tx, later, err := w.findTx(ctx, acc, hash, sp.SignedAt.Add(-clockSkew))
 	if err != nil {
 		return nil, err
 	}
 	if tx != nil {
-		return outcome(tx), nil
+		return w.settle(ctx, master, sp, tx, later)
 	}
 	if seqno > sp.Seqno {
 		return &shop.PayoutResult{State: shop.PayoutExpired, Reason: fmt.Sprintf("seqno %d used by another message (wallet seqno is %d)", sp.Seqno, seqno)}, nil
@@ -542,38 +567,162 @@ func (w *Wallet) accountSeqno(acc *tlb.Account) (uint32, error) {
 
 // findTx pages back through the wallet's transactions from acc's newest
 // until one older than since, looking for the one whose inbound external
-// message has the normalized hash want.
-func (w *Wallet) findTx(ctx context.Context, acc *tlb.Account, want []byte, since time.Time) (*tlb.Transaction, error) {
+// message has the normalized hash want. It also returns the transactions
+// newer than that one whose inbound message is a bounce (where a bounce of
+// its payment would be).
+func (w *Wallet) findTx(ctx context.Context, acc *tlb.Account, want []byte, since time.Time) (*tlb.Transaction, []*tlb.InternalMessage, error) {
 	if !acc.IsActive {
-		return nil, nil
+		return nil, nil, nil
 	}
+	var bounces []*tlb.InternalMessage
 	lt, hash := acc.LastTxLT, acc.LastTxHash
 	for lt != 0 {
 		list, err := w.api.ListTransactions(ctx, w.addr, maxLitePage, lt, hash)
 		if err != nil {
-			return nil, fmt.Errorf("ton: wallet transactions from lt %d: %w", lt, err)
+			return nil, nil, fmt.Errorf("ton: wallet transactions from lt %d: %w", lt, err)
 		}
 		if len(list) == 0 || list[0].PrevTxLT >= lt {
-			return nil, fmt.Errorf("ton: wallet transactions from lt %d: no progress", lt)
+			return nil, nil, fmt.Errorf("ton: wallet transactions from lt %d: no progress", lt)
 		}
 		for i := len(list) - 1; i >= 0; i-- { // newest first
 			tx := list[i]
-			if in := tx.IO.In; in != nil && in.MsgType == tlb.MsgTypeExternalIn {
-				if ext, ok := in.Msg.(*tlb.ExternalMessage); ok && ext != nil && bytes.Equal(ext.NormalizedHash(), want) {
-					return tx, nil
+			if in := tx.IO.In; in != nil {
+				switch m := in.Msg.(type) {
+				case *tlb.ExternalMessage:
+					if m != nil && bytes.Equal(m.NormalizedHash(), want) {
+						return tx, bounces, nil
+					}
+				case *tlb.InternalMessage:
+					if m != nil && m.Bounced {
+						bounces = append(bounces, m)
+					}
 				}
 			}
 			if time.Unix(int64(tx.Now), 0).Before(since) {
-				return nil, nil
+				return nil, nil, nil
 			}
 		}
 		lt, hash = list[0].PrevTxLT, list[0].PrevTxHash
 	}
-	return nil, nil
+	return nil, nil, nil
 }
 
-// outcome says whether the wallet's transaction of our message paid.
-func outcome(tx *tlb.Transaction) *shop.PayoutResult {
+// settle decides the outcome of sp from its transaction tx and the bounces
+// that reached the wallet after it: a payment that was sent is confirmed
+// only once BounceWindow of chain time has passed with no bounce of it;
+// until then it is Pending with the transaction known.
+func (w *Wallet) settle(ctx context.Context, master *tonapi.BlockIDExt, sp *shop.SignedPayout, tx *tlb.Transaction, later []*tlb.InternalMessage) (*shop.PayoutResult, error) {
+	res := outcome(tx, sp)
+	if res.State != shop.PayoutConfirmed {
+		return res, nil
+	}
+	for _, b := range later {
+		if bounceOf(b, tx, sp) {
+			return &shop.PayoutResult{
+				State: shop.PayoutFailed, TxHash: res.TxHash, TxLT: res.TxLT, Bounced: true,
+				Reason: fmt.Sprintf("the payment bounced back from %s (%s TON returned)", b.SrcAddr, shop.NanoTON(b.Amount.Nano().Int64())),
+			}, nil
+		}
+	}
+	h, err := w.api.WaitForBlock(master.SeqNo).GetBlockHeader(ctx, master)
+	if err != nil {
+		return nil, fmt.Errorf("ton: masterchain block %d header: %w", master.SeqNo, err)
+	}
+	if int64(h.GenUtime)-int64(tx.Now) < int64(w.bounceWindow()/time.Second) {
+		return &shop.PayoutResult{State: shop.PayoutPending, TxHash: res.TxHash, TxLT: res.TxLT}, nil
+	}
+	return res, nil
+}
+
+// bounceOf reports whether b, an inbound bounced message, may be the bounce
+// of sp's payment sent by tx: from sp's destination, created after tx, not
+// worth more than was paid, and, in the classic bounce body (0xffffffff
+// then the first bits of the original body), starting with sp's body. A
+// bounce that cannot be told apart from another payment's counts as sp's:
+// the order then goes to an admin, which is safe; missing one is not.
+func bounceOf(b *tlb.InternalMessage, tx *tlb.Transaction, sp *shop.SignedPayout) bool {
+	if sp.To == "" || b.SrcAddr == nil || b.CreatedLT <= tx.LT {
+		return false
+	}
+	to, err := ParseAddress(sp.To)
+	if err != nil || !b.SrcAddr.Equals(to) {
+		return false
+	}
+	if v := b.Amount.Nano(); v.IsInt64() && v.Int64() > int64(sp.Amount) {
+		return false
+	}
+	var sent *cell.Cell
+	if m := paidMessage(tx, sp); m != nil {
+		sent = m.Body
+	}
+	if b.Body == nil || sent == nil {
+		return true
+	}
+	s, err := b.Body.BeginParse()
+	if err != nil {
+		return true
+	}
+	if op, err := s.LoadUInt(32); err != nil || op != 0xffffffff {
+		return true // another bounce format: assume ours
+	}
+	got, err := s.LoadSlice(min(s.BitsLeft(), 256))
+	if err != nil {
+		return true
+	}
+	orig := sent.MustBeginParse()
+	want, err := orig.LoadSlice(min(orig.BitsLeft(), uint(len(got))*8, 256))
+	if err != nil {
+		return true
+	}
+	n := min(len(got), len(want))
+	return bytes.Equal(got[:n], want[:n])
+}
+
+// paidMessage returns the out-message of tx that pays sp: to sp.To, of
+// sp.Amount, with a body hashing to sp.BodyHash. A record without To
+// (made before these were kept) accepts any internal out-message.
+func paidMessage(tx *tlb.Transaction, sp *shop.SignedPayout) *tlb.InternalMessage {
+	if tx.IO.Out == nil || tx.OutMsgCount == 0 {
+		return nil
+	}
+	msgs, err := tx.IO.Out.ToSlice()
+	if err != nil {
+		return nil
+	}
+	var to *address.Address
+	if sp.To != "" {
+		if to, err = ParseAddress(sp.To); err != nil {
+			return nil
+		}
+	}
+	for _, m := range msgs {
+		in, ok := m.Msg.(*tlb.InternalMessage)
+		if !ok || in == nil {
+			continue
+		}
+		if to == nil {
+			return in
+		}
+		if in.DstAddr == nil || !in.DstAddr.Equals(to) {
+			continue
+		}
+		if v := in.Amount.Nano(); !v.IsInt64() || v.Int64() != int64(sp.Amount) {
+			continue
+		}
+		hash := ""
+		if in.Body != nil && (in.Body.BitsSize() > 0 || in.Body.RefsNum() > 0) {
+			hash = hex.EncodeToString(in.Body.Hash())
+		}
+		if hash == sp.BodyHash {
+			return in
+		}
+	}
+	return nil
+}
+
+// outcome says whether the wallet's transaction of our message sent the
+// payment sp describes.
+func outcome(tx *tlb.Transaction, sp *shop.SignedPayout) *shop.PayoutResult {
 	failed := func(format string, args ...any) *shop.PayoutResult {
 		return &shop.PayoutResult{State: shop.PayoutFailed, TxHash: hex.EncodeToString(tx.Hash), TxLT: tx.LT, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -607,6 +756,8 @@ func outcome(tx *tlb.Transaction) *shop.PayoutResult {
 		return failed("action phase failed, result code %d%s", a.ResultCode, reason)
 	case tx.OutMsgCount < 1:
 		return failed("no message sent (%d of %d actions skipped, e.g. for lack of funds)", a.SkippedActions, a.TotalActions)
+	case paidMessage(tx, sp) == nil:
+		return failed("the transaction sent no message paying %s TON to %s with the signed body", sp.Amount, sp.To)
 	}
 	return &shop.PayoutResult{State: shop.PayoutConfirmed, TxHash: hex.EncodeToString(tx.Hash), TxLT: tx.LT}
 }
@@ -623,6 +774,13 @@ func (w *Wallet) ttl() time.Duration {
 		return w.TTL
 	}
 	return defaultWalletTTL
+}
+
+func (w *Wallet) bounceWindow() time.Duration {
+	if w.BounceWindow > 0 {
+		return w.BounceWindow
+	}
+	return defaultBounceWindow
 }
 
 func (w *Wallet) pollInterval() time.Duration {

@@ -61,6 +61,12 @@ func (c *walletClock) Now() time.Time {
 	return t
 }
 
+func (c *walletClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
 func (c *walletClock) peek() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -73,6 +79,7 @@ const (
 	execNoFunds = "nofunds" // action phase fails with result code 37
 	execSkipped = "skipped" // mode +2: the action is skipped, nothing sent
 	execNever   = "never"   // broadcasts are lost
+	execAltered = "altered" // the sent message is not the signed one (1 nanoTON less)
 )
 
 // fakeWalletAPI is a chain holding one wallet account. A broadcast message
@@ -100,7 +107,10 @@ type fakeWalletAPI struct {
 	drop       int           // broadcasts to lose
 	lag        time.Duration // block time behind the clock
 	mode       string        // how accepted messages execute
-	onAccount  func(n int)
+	// bounce, if set, makes the destination bounce each payment: the
+	// wallet then receives a bounced message built by bounce from it.
+	bounce    func(sent *tlb.InternalMessage) *tlb.InternalMessage
+	onAccount func(n int)
 }
 
 func newFakeWalletAPI(clock *walletClock, version string) *fakeWalletAPI {
@@ -241,8 +251,71 @@ func (f *fakeWalletAPI) execute(ext *tlb.ExternalMessage) error {
 		action = &tlb.ActionPhase{Valid: true, NoFunds: true, ResultCode: 37, TotalActions: 1}
 	case execSkipped:
 		action = &tlb.ActionPhase{Success: true, Valid: true, TotalActions: 1, SkippedActions: 1}
+	case execAltered:
+		m := *out
+		m.Amount = tlb.FromNanoTONU(out.Amount.Nano().Uint64() - 1)
+		sent = &m
 	}
-	return f.appendTx(ext, action, sent)
+	if err := f.appendTx(ext, action, sent); err != nil {
+		return err
+	}
+	if f.bounce != nil && sent != nil {
+		b := f.bounce(sent)
+		b.CreatedLT = f.txs[len(f.txs)-1].LT + 100
+		return f.appendIn(b)
+	}
+	return nil
+}
+
+// classicBounce is how the destination bounces a message: the value less
+// fees, and a body of 0xffffffff followed by the first 256 bits of the
+// original body (the TON whitepaper's bounce format).
+func classicBounce(sent *tlb.InternalMessage) *tlb.InternalMessage {
+	body := cell.BeginCell().MustStoreUInt(0xffffffff, 32)
+	if sent.Body != nil {
+		s := sent.Body.MustBeginParse()
+		n := min(s.BitsLeft(), 256)
+		body.MustStoreSlice(s.MustLoadSlice(n), n)
+	}
+	return &tlb.InternalMessage{
+		IHRDisabled: true, Bounced: true,
+		SrcAddr: sent.DstAddr, Amount: tlb.FromNanoTONU(sent.Amount.Nano().Uint64() - 5_000_000),
+		Body: body.EndCell(),
+	}
+}
+
+// appendIn records a transaction of an inbound internal message; f.mu is held.
+func (f *fakeWalletAPI) appendIn(in *tlb.InternalMessage) error {
+	m := *in
+	m.DstAddr = f.addr
+	prev := f.txs[len(f.txs)-1]
+	tx := &tlb.Transaction{
+		AccountAddr: f.addr.Data(),
+		LT:          m.CreatedLT + 1,
+		PrevTxHash:  prev.Hash,
+		PrevTxLT:    prev.LT,
+		Now:         uint32(f.clock.peek().Unix()),
+		OrigStatus:  tlb.AccountStatusActive,
+		EndStatus:   tlb.AccountStatusActive,
+		StateUpdate: tlb.HashUpdate{OldHash: make([]byte, 32), NewHash: make([]byte, 32)},
+		Description: prev.Description,
+	}
+	tx.IO.In = &tlb.Message{MsgType: tlb.MsgTypeInternal, Msg: &m}
+	c, err := tlb.ToCell(tx)
+	if err != nil {
+		return err
+	}
+	if c, err = cell.FromBOC(c.ToBOC()); err != nil {
+		return err
+	}
+	var parsed tlb.Transaction
+	if err := tlb.Parse(&parsed, c); err != nil {
+		return err
+	}
+	parsed.Hash = c.Hash()
+	f.txs = append(f.txs, &parsed)
+	f.balance += m.Amount.Nano().Uint64()
+	return nil
 }
 
 // foreign executes another message of the wallet, spending its seqno.
@@ -702,6 +775,35 @@ func TestWallet_SendOutcomes(t *testing.T) {
 			reason: "message expired",
 		},
 		{
+			name:   "sent message is not the signed payment",
+			step:   time.Second,
+			setup:  func(f *fakeWalletAPI) { f.mode = execAltered },
+			state:  shop.PayoutFailed,
+			reason: "sent no message paying",
+			tx:     true,
+		},
+		{
+			name:   "bounced by the destination",
+			step:   time.Second,
+			setup:  func(f *fakeWalletAPI) { f.bounce = classicBounce },
+			state:  shop.PayoutFailed,
+			reason: "bounced back",
+			tx:     true,
+		},
+		{
+			name: "a bounce of another payment to the same address",
+			step: time.Second,
+			setup: func(f *fakeWalletAPI) {
+				f.bounce = func(sent *tlb.InternalMessage) *tlb.InternalMessage {
+					other := *sent
+					other.Body = cell.BeginCell().MustStoreUInt(0, 32).MustStoreStringSnake("50 Telegram Stars Ref#other").EndCell()
+					return classicBounce(&other)
+				}
+			},
+			state: shop.PayoutConfirmed,
+			tx:    true,
+		},
+		{
 			name:  "dropped, then lands after a re-broadcast",
 			step:  3 * time.Second,
 			setup: func(f *fakeWalletAPI) { f.drop = 2 },
@@ -734,7 +836,7 @@ func TestWallet_SendOutcomes(t *testing.T) {
 			sent, sentAt, txs, _, _ := f.snapshot()
 			var ours *tlb.Transaction
 			for _, tx := range txs {
-				if hex.EncodeToString(tx.IO.In.AsExternalIn().NormalizedHash()) == sp.Hash {
+				if ext, ok := tx.IO.In.Msg.(*tlb.ExternalMessage); ok && hex.EncodeToString(ext.NormalizedHash()) == sp.Hash {
 					ours = tx
 				}
 			}
@@ -875,6 +977,13 @@ func TestWallet_PendingUntilCancelled(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	// Within the bounce window it is pending with its transaction known;
+	// after it, confirmed.
+	res, err = w.Check(t.Context(), sp)
+	if err != nil || res.State != shop.PayoutPending || res.TxHash == "" {
+		t.Fatalf("Check in the bounce window = %+v, %v", res, err)
+	}
+	f.clock.advance(defaultBounceWindow)
 	res, err = w.Check(t.Context(), sp)
 	if err != nil || res.State != shop.PayoutConfirmed {
 		t.Fatalf("Check = %+v, %v", res, err)
@@ -1013,6 +1122,7 @@ func TestWallet_SendBadInputs(t *testing.T) {
 		{"zero amount", func(p *shop.Payout) { p.Amount = 0 }, "not positive"},
 		{"negative amount", func(p *shop.Payout) { p.Amount = -1 }, "not positive"},
 		{"garbage payload", func(p *shop.Payout) { p.Payload = []byte("te6cc garbage") }, "payload is not a valid BOC"},
+		{"payee deadline too close", func(p *shop.Payout) { p.ValidUntil = walletT0.Add(5 * time.Second) }, "too soon to sign"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1032,7 +1142,7 @@ func TestWallet_SendBadInputs(t *testing.T) {
 		})
 	}
 	t.Run("raw address accepted", func(t *testing.T) {
-		f := newFakeWalletAPI(&walletClock{t: walletT0}, WalletV4R2).deployed(7, 10e9)
+		f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, WalletV4R2).deployed(7, 10e9)
 		w := newTestWallet(t, f, WalletV4R2)
 		p := testPayout(t)
 		p.To = address.MustParseAddr(walletTestDest).StringRaw()
@@ -1041,6 +1151,36 @@ func TestWallet_SendBadInputs(t *testing.T) {
 			t.Fatalf("Send = %+v, %v", res, err)
 		}
 	})
+}
+
+// TestWallet_SendPayeeDeadline: a payee's deadline earlier than the
+// wallet's TTL is the message's valid_until (Fragment's validUntil).
+func TestWallet_SendPayeeDeadline(t *testing.T) {
+	for _, version := range []string{WalletV4R2, WalletV5R1} {
+		t.Run(version, func(t *testing.T) {
+			f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, version).deployed(7, 10e9)
+			w := newTestWallet(t, f, version)
+			p := testPayout(t)
+			p.ValidUntil = walletT0.Add(45 * time.Second)
+			var sp *shop.SignedPayout
+			res, err := w.Send(t.Context(), p, capture(&sp, nil))
+			if err != nil || res.State != shop.PayoutConfirmed {
+				t.Fatalf("Send = %+v, %v", res, err)
+			}
+			_, validUntil, _, _, err := decodeWalletBody(version, parseBOCExternal(t, sp.BOC).Body)
+			if err != nil || int64(validUntil) != p.ValidUntil.Unix() || !sp.ValidUntil.Equal(p.ValidUntil) {
+				t.Errorf("signed valid until %d (recorded %v), want %v", validUntil, sp.ValidUntil, p.ValidUntil)
+			}
+			// A later deadline than the TTL leaves the TTL.
+			p.ValidUntil = f.clock.peek().Add(time.Hour)
+			if _, err := w.Send(t.Context(), p, capture(&sp, nil)); err != nil {
+				t.Fatal(err)
+			}
+			if !sp.ValidUntil.Before(p.ValidUntil.Add(-time.Minute)) {
+				t.Errorf("signed valid until %v, want the wallet's TTL", sp.ValidUntil)
+			}
+		})
+	}
 }
 
 func TestWallet_Balance(t *testing.T) {
