@@ -94,6 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("pricing: %w", err)
 	}
 	svc.Logger = logger.With("component", "shop")
+	svc.MinDeposit = cfg.TONMinDeposit
 	if saved, err := svc.LoadPricing(ctx); err != nil {
 		return fmt.Errorf("saved pricing: %w", err)
 	} else if saved {
@@ -190,6 +191,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			BackupDir:      cfg.DataDir, // writable wherever the database is, also on a read-only root
 			DefaultPricing: cfg.Pricing,
 		}
+		tg.AlertBatchWindow = cfg.AlertBatchWindow
 		if chain.wallet != nil {
 			tg.WalletBalance = chain.wallet.Balance
 		}

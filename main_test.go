@@ -135,6 +135,11 @@ func TestRun_SandboxPartner(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	// Dust first: below TON_MIN_DEPOSIT's default 0.01, it is ignored
+	// even with the partner's memo (the balance below stays 10).
+	if code, body := call("POST", "/sandbox/v1/deposits", "", `{"memo":"`+memo+`","amount_ton":"0.009999999"}`); code != 200 {
+		t.Fatalf("dust deposit: %d %s", code, body)
+	}
 	if code, body := call("POST", "/sandbox/v1/deposits", "", `{"memo":"`+memo+`","amount_ton":"10"}`); code != 200 {
 		t.Fatalf("deposit: %d %s", code, body)
 	}
@@ -169,7 +174,8 @@ func TestRun_SandboxPartner(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if code, body := call("GET", "/metrics", "", ""); code != 200 || !strings.Contains(body, `starsbot_shop_events_total{type="deposit_credited"} 1`) {
+	if code, body := call("GET", "/metrics", "", ""); code != 200 || !strings.Contains(body, `starsbot_shop_events_total{type="deposit_credited"} 1`) ||
+		!strings.Contains(body, `starsbot_shop_events_total{type="deposit_ignored"} 1`) {
 		t.Errorf("metrics: %d %s", code, body)
 	}
 	if log := stderr.String(); strings.Contains(log, osk[4:]) || strings.Contains(log, sk[3:]) {

@@ -37,6 +37,7 @@ const (
 	viewStats     = "stats"
 	viewPending   = "pending"
 	viewUnmatched = "unmatched"
+	viewDust      = "dust"
 	viewFees      = "fees"
 	viewAudit     = "audit"
 )
@@ -91,7 +92,7 @@ var adminCommands = []struct{ name, usage, about string }{
 	{"pending", "/pending", "orders waiting for manual delivery"},
 	{"deliver", "/deliver &lt;order&gt; [reference]", "mark a manual order delivered"},
 	{"refund", "/refund &lt;order&gt; &lt;reason&gt;", "refund an order to the buyer's balance"},
-	{"unmatched", "/unmatched", "deposits whose memo matched nothing"},
+	{"unmatched", "/unmatched [dust]", "deposits whose memo matched nothing; dust: transfers below the minimum, ignored"},
 	{"assign", "/assign &lt;deposit&gt; &lt;user&gt;", "credit an unmatched deposit to a user"},
 	{"ban", "/ban &lt;user&gt;", "stop a user from buying and using API keys"},
 	{"unban", "/unban &lt;user&gt;", "lift a ban"},
@@ -345,6 +346,8 @@ func (b *Bot) onAdminView(t *adminTurn) error {
 		return b.onAdminPending(t)
 	case viewUnmatched:
 		return b.onAdminUnmatched(t)
+	case viewDust:
+		return b.showDust(t)
 	case viewFees:
 		return b.showFees(t, "")
 	case viewAudit:
@@ -366,7 +369,8 @@ func (b *Bot) onAdminStats(t *adminTurn) error {
 	fmt.Fprintf(&s, "Users: %d (partners with an active key: %d)\n", st.Users, st.Partners)
 	fmt.Fprintf(&s, "Deposits today: %s\nDeposits 7 days: %s\nDeposits all time: %s\n",
 		deposits(st.DepositsToday), deposits(st.Deposits7Days), deposits(st.DepositsAll))
-	fmt.Fprintf(&s, "Unmatched deposits: %s\n\n", deposits(st.Unmatched))
+	fmt.Fprintf(&s, "Unmatched deposits: %s\n", deposits(st.Unmatched))
+	fmt.Fprintf(&s, "Dust ignored (below the minimum deposit, not counted above): %s\n\n", deposits(st.Dust))
 	s.WriteString("Orders:")
 	for _, status := range shop.OrderStatuses {
 		fmt.Fprintf(&s, " %s %d ·", status, st.OrdersByStatus[status])
@@ -737,25 +741,68 @@ func (b *Bot) refundOrder(t *adminTurn, id int64, reason string) error {
 // ---- deposits ------------------------------------------------------------
 
 func (b *Bot) onAdminUnmatched(t *adminTurn) error {
+	switch strings.ToLower(t.args) {
+	case "":
+	case "dust":
+		return b.showDust(t)
+	default:
+		return t.usage("the only argument /unmatched takes is dust, got "+echo(t.args), "/unmatched [dust]")
+	}
 	deps, err := b.Shop.FindDeposits(t.ctx, shop.DepositUnmatched, 0, unmatchedShown)
 	if err != nil {
 		return err
 	}
 	if len(deps) == 0 {
-		return t.show("✅ No unmatched deposit.", keyboard{{adminMenuButton()}})
+		return t.show("✅ No unmatched deposit.", keyboard{{button("🧹 Dust", cbAdm, viewDust), adminMenuButton()}})
 	}
 	var s strings.Builder
 	fmt.Fprintf(&s, "❓ <b>Unmatched deposits</b> (newest first, at most %d)\n", unmatchedShown)
 	for i, d := range deps {
-		line := fmt.Sprintf("\n#%d · <b>%s TON</b> · memo <code>%s</code> · from <code>%s</code> · %s",
-			d.ID, d.Amount, html.EscapeString(truncateRunes(d.Memo, 64)), html.EscapeString(d.From), formatTime(d.ChainTime))
-		if !fits(&s, line) {
+		if !fits(&s, "\n"+depositLine(d)) {
 			fmt.Fprintf(&s, "\n…and %d more.", len(deps)-i)
 			break
 		}
 	}
 	s.WriteString("\n\nCredit one to a user: /assign &lt;deposit&gt; &lt;user id|@username&gt;")
-	return t.show(s.String(), keyboard{{button("🔄 Refresh", cbAdm, viewUnmatched), adminMenuButton()}})
+	return t.show(s.String(), keyboard{{button("🔄 Refresh", cbAdm, viewUnmatched), button("🧹 Dust", cbAdm, viewDust), adminMenuButton()}})
+}
+
+// showDust lists the newest ignored deposits: transfers below the minimum
+// deposit, never credited.
+func (b *Bot) showDust(t *adminTurn) error {
+	st, err := b.Shop.Stats(t.ctx)
+	if err != nil {
+		return err
+	}
+	deps, err := b.Shop.FindDeposits(t.ctx, shop.DepositIgnored, 0, unmatchedShown)
+	if err != nil {
+		return err
+	}
+	kb := keyboard{{button("❓ Unmatched", cbAdm, viewUnmatched), adminMenuButton()}}
+	if len(deps) == 0 {
+		return t.show("🧹 No dust: no transfer below the minimum deposit.", kb)
+	}
+	var s strings.Builder
+	fmt.Fprintf(&s, "🧹 <b>Dust</b>: %d transfers below the minimum deposit, %s TON in all, never credited or alerted. The newest, at most %d:\n",
+		st.Dust.Count, st.Dust.Amount, unmatchedShown)
+	for i, d := range deps {
+		if !fits(&s, "\n"+depositLine(d)) {
+			fmt.Fprintf(&s, "\n…and %d more.", len(deps)-i)
+			break
+		}
+	}
+	return t.show(s.String(), kb)
+}
+
+// depositLine is one deposit in an admin listing; what came from the chain
+// is made plain and escaped.
+func depositLine(d *shop.Deposit) string {
+	what := "memo <code>" + html.EscapeString(plainText(d.Memo, unmatchedField)) + "</code>"
+	if d.Memo == "" {
+		what = "<i>" + html.EscapeString(noMemoText(d.Reason)) + "</i>"
+	}
+	return fmt.Sprintf("#%d · <b>%s TON</b> · %s · from <code>%s</code> · %s",
+		d.ID, d.Amount, what, html.EscapeString(plainText(d.From, unmatchedField)), formatTime(d.ChainTime))
 }
 
 func (b *Bot) onAdminAssign(t *adminTurn) error {

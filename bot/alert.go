@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"math"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"starsbot/shop"
 )
@@ -120,22 +124,199 @@ func alertIcon(k shop.AlertKind) string {
 	return "⚠️"
 }
 
-// alertUnmatched tells admins about a deposit whose memo matched nothing.
-func (b *Bot) alertUnmatched(e shop.Event) {
+// DefaultAlertBatchWindow is how often, at most, admins get a message
+// about unmatched deposits (ALERT_BATCH_WINDOW).
+const DefaultAlertBatchWindow = time.Minute
+
+// Bounds of one unmatched-deposits alert: at most unmatchedListed deposits
+// are listed, in at most unmatchedBudget characters (Alert cuts at 3000),
+// each memo or sender cut to unmatchedField characters.
+const (
+	unmatchedListed = 10
+	unmatchedBudget = 2600
+	unmatchedField  = 64
+)
+
+// unmatchedBatch collects unmatched-deposit events between two alerts.
+type unmatchedBatch struct {
+	events   []shop.Event // the first unmatchedListed of the batch
+	count    int          // all of them
+	total    shop.NanoTON // their amount, saturating
+	lastSent time.Time    // when the last unmatched-deposits alert went out
+	armed    func() bool  // stops the pending flush; nil when none is pending
+	stopped  bool         // Run has ended: nothing more is armed
+}
+
+// take empties the batch and notes now as the time of its alert.
+func (u *unmatchedBatch) take(now time.Time) unmatchedBatch {
+	out := unmatchedBatch{events: u.events, count: u.count, total: u.total}
+	u.events, u.count, u.total, u.lastSent = nil, 0, 0, now
+	return out
+}
+
+// queueUnmatched batches the alerts of deposits whose memo matched nothing,
+// so that a flood of transfers cannot flood the admins: at most one message
+// per AlertBatchWindow lists them all. The first one after a quiet window
+// goes out at once; the ones that arrive within the window after a message
+// wait until it ends and go out together (a timer, armed by the first of
+// them). Nothing is lost beyond the message: every unmatched deposit is in
+// the store, listed by /unmatched, and each alert is logged.
+func (b *Bot) queueUnmatched(e shop.Event) {
+	b.unmatchedMu.Lock()
+	u := &b.unmatched
+	u.count++
+	u.total = addSaturating(u.total, e.Amount)
+	if len(u.events) < unmatchedListed {
+		u.events = append(u.events, e)
+	}
+	now := b.Now()
+	wait := min(u.lastSent.Add(b.AlertBatchWindow).Sub(now), b.AlertBatchWindow)
+	if u.armed == nil && !u.stopped && (u.lastSent.IsZero() || wait <= 0) {
+		batch := u.take(now)
+		b.unmatchedMu.Unlock()
+		b.alertUnmatched(batch)
+		return
+	}
+	if u.armed == nil && !u.stopped {
+		u.armed = b.AfterFunc(wait, b.flushUnmatched)
+	}
+	pending := u.count
+	b.unmatchedMu.Unlock()
+	b.Logger.Debug("unmatched deposit alert batched", "deposit_id", e.DepositID, "pending", pending)
+}
+
+// flushUnmatched sends the batch collected since the last alert, if any.
+func (b *Bot) flushUnmatched() {
+	b.unmatchedMu.Lock()
+	u := &b.unmatched
+	u.armed = nil
+	if u.count == 0 {
+		b.unmatchedMu.Unlock()
+		return
+	}
+	batch := u.take(b.Now())
+	b.unmatchedMu.Unlock()
+	b.alertUnmatched(batch)
+}
+
+// stopUnmatched, when Run ends, stops the pending flush and sends what it
+// held at once, while the chat queues still take messages.
+func (b *Bot) stopUnmatched() {
+	b.unmatchedMu.Lock()
+	u := &b.unmatched
+	if u.armed != nil {
+		u.armed()
+		u.armed = nil
+	}
+	u.stopped = true
+	b.unmatchedMu.Unlock()
+	b.flushUnmatched()
+}
+
+func addSaturating(a, b shop.NanoTON) shop.NanoTON {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// alertUnmatched tells admins about a batch of deposits whose memo matched
+// nothing: one deposit in full, several as a list.
+func (b *Bot) alertUnmatched(batch unmatchedBatch) {
 	ctx, cancel := context.WithTimeout(b.baseContext(), b.UpdateTimeout)
 	defer cancel()
-	msg := fmt.Sprintf("Deposit #%d of %s TON arrived with a memo that matches no user or order.", e.DepositID, e.Amount)
-	if d, err := b.Shop.FindDeposit(ctx, e.DepositID); err == nil {
-		msg = fmt.Sprintf("Deposit #%d of %s TON from %s arrived with the memo %s, which matches no user or order.",
-			d.ID, d.Amount, d.From, strconv.Quote(truncateRunes(d.Memo, 64)))
-	} else {
-		b.Logger.Warn("unmatched deposit not found", "deposit_id", e.DepositID, "error", err)
+	find := func(e shop.Event) *shop.Deposit {
+		d, err := b.Shop.FindDeposit(ctx, e.DepositID)
+		if err != nil {
+			b.Logger.Warn("unmatched deposit not found", "deposit_id", e.DepositID, "error", err)
+			return nil
+		}
+		return d
 	}
-	b.Alert(ctx, shop.Alert{
-		Kind:    shop.AlertUnmatchedDeposit,
-		Amount:  e.Amount,
-		Message: msg + fmt.Sprintf(" Credit it with /assign %d <user id or @username>.", e.DepositID),
-	})
+	if batch.count == 1 && len(batch.events) == 1 {
+		e := batch.events[0]
+		msg := fmt.Sprintf("Deposit #%d of %s TON arrived and matches no user or order.", e.DepositID, e.Amount)
+		if d := find(e); d != nil && d.Memo != "" {
+			msg = fmt.Sprintf("Deposit #%d of %s TON from %s arrived with the memo %s, which matches no user or order.",
+				d.ID, d.Amount, plainText(d.From, unmatchedField), quoteMemo(d.Memo))
+		} else if d != nil {
+			msg = fmt.Sprintf("Deposit #%d of %s TON from %s arrived with %s, so it matches no user or order.",
+				d.ID, d.Amount, plainText(d.From, unmatchedField), noMemoText(d.Reason))
+		}
+		b.Alert(ctx, shop.Alert{
+			Kind:    shop.AlertUnmatchedDeposit,
+			Amount:  e.Amount,
+			Message: msg + fmt.Sprintf(" Credit it with /assign %d <user id or @username>.", e.DepositID),
+		})
+		return
+	}
+	var s strings.Builder
+	fmt.Fprintf(&s, "%d deposits, %s TON in total, match no user or order:\n", batch.count, batch.total)
+	listed := 0
+	for _, e := range batch.events {
+		line := fmt.Sprintf("\n#%d · %s TON", e.DepositID, e.Amount)
+		if d := find(e); d != nil {
+			line += " · from " + plainText(d.From, unmatchedField) + " · "
+			if d.Memo != "" {
+				line += "memo " + quoteMemo(d.Memo)
+			} else {
+				line += noMemoText(d.Reason)
+			}
+		}
+		if utf8.RuneCountInString(s.String())+utf8.RuneCountInString(line) > unmatchedBudget {
+			break
+		}
+		s.WriteString(line)
+		listed++
+	}
+	if more := batch.count - listed; more > 0 {
+		fmt.Fprintf(&s, "\n…and %d more.", more)
+	}
+	s.WriteString("\n\nAll of them: /unmatched. Credit one with /assign <deposit> <user id or @username>.")
+	b.Alert(ctx, shop.Alert{Kind: shop.AlertUnmatchedDeposit, Amount: batch.total, Message: s.String()})
+}
+
+// quoteMemo shows a memo from the chain to admins: made plain, cut, and
+// quoted as a Go string (quotes inside escaped, so the end is unambiguous).
+func quoteMemo(memo string) string { return strconv.Quote(plainText(memo, unmatchedField)) }
+
+// plainText makes text from the chain (hostile) safe to show in one line:
+// line breaks and tabs become spaces, other control and format characters
+// (bidirectional overrides, zero-width characters) become U+FFFD, and it
+// is cut to n characters. HTML escaping is still the caller's.
+func plainText(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			return ' '
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(s, string(utf8.RuneError)))
+	return truncateRunes(s, n)
+}
+
+// noMemoText says, for admins, what came instead of a memo (a deposit's
+// Reason).
+func noMemoText(reason string) string {
+	switch reason {
+	case shop.NoMemoEmpty:
+		return "an empty comment"
+	case shop.NoMemoEncrypted:
+		return "an encrypted comment, which the shop cannot read (ask the sender)"
+	case shop.NoMemoBinary:
+		return "a binary comment, not text"
+	case shop.NoMemoMalformed:
+		return "a malformed comment"
+	case shop.NoMemoJetton:
+		return "a jetton transfer notification (TON attached to a token transfer)"
+	case shop.NoMemoOther:
+		return "a message that is not a comment"
+	case shop.ReasonDust:
+		return "dust, below the minimum deposit"
+	}
+	return "no comment"
 }
 
 // setAdminCommands shows each admin the admin commands in Telegram's

@@ -95,6 +95,9 @@ type Bot struct {
 	BackupDir      string                                      // where /backup stages its snapshot; default os.TempDir()
 	DefaultPricing shop.Pricing                                // the configured price list, for /fees reset
 	AlertRepeat    time.Duration                               // reminder interval of an unhealthy provider; default 1h
+	// AlertBatchWindow is how often, at most, admins get a message about
+	// unmatched deposits (ALERT_BATCH_WINDOW); default 1m.
+	AlertBatchWindow time.Duration
 
 	PollTimeout   time.Duration // long-poll timeout; default 25s (whole seconds; below 1s polls short)
 	UpdateTimeout time.Duration // deadline of the context of each update; default 15s
@@ -106,8 +109,12 @@ type Bot struct {
 	ShutdownGrace time.Duration // how long Run lets accepted updates finish after ctx is done; default 10s
 	// Sleep waits d or until ctx is done; default a timer. Tests replace it
 	// to observe flood waits without waiting.
-	Sleep  func(ctx context.Context, d time.Duration) error
-	Client *http.Client // HTTP client for the Bot API; default one with sane timeouts
+	Sleep func(ctx context.Context, d time.Duration) error
+	// AfterFunc calls f once, after d, in its own goroutine, unless stop
+	// is called first; default time.AfterFunc. Tests replace it to end an
+	// alert batch window without waiting.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	Client    *http.Client // HTTP client for the Bot API; default one with sane timeouts
 
 	initOnce sync.Once
 	initErr  error
@@ -124,6 +131,9 @@ type Bot struct {
 
 	alertMu          sync.Mutex
 	unhealthyAlerted time.Time // last provider-unhealthy alert sent; zero when healthy
+
+	unmatchedMu sync.Mutex
+	unmatched   unmatchedBatch // unmatched deposits waiting for their alert
 }
 
 // init validates the fields, applies defaults and builds the handler tree.
@@ -177,6 +187,12 @@ func (b *Bot) doInit() error {
 	}
 	if b.AlertRepeat == 0 {
 		b.AlertRepeat = DefaultAlertRepeat
+	}
+	if b.AlertBatchWindow <= 0 {
+		b.AlertBatchWindow = DefaultAlertBatchWindow
+	}
+	if b.AfterFunc == nil {
+		b.AfterFunc = func(d time.Duration, f func()) func() bool { return time.AfterFunc(d, f).Stop }
 	}
 	for _, id := range b.Admins {
 		if id <= 0 {
@@ -249,6 +265,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	}()
 	b.poll(ctx)
 	wg.Wait()
+	b.stopUnmatched()
 	grace := time.AfterFunc(b.ShutdownGrace, cancelBase)
 	defer grace.Stop()
 	b.disp.closeAndWait()
@@ -279,7 +296,7 @@ func (b *Bot) routeEvents(ctx context.Context) {
 		select {
 		case e := <-b.events:
 			if e.Type == shop.EventUnmatchedDeposit {
-				b.alertUnmatched(e)
+				b.queueUnmatched(e)
 				continue
 			}
 			if !b.disp.enqueue(e.UserID, func() { b.notify(e) }) {

@@ -65,6 +65,11 @@ const (
 	defaultFragmentMargin = shop.NanoTON(10_000_000) // 0.01 TON, about twice a wallet transfer's fees
 	maxFragmentMargin     = 100 * shop.TON
 	defaultWalletLow      = 5 * shop.TON
+	defaultMinDeposit     = shop.NanoTON(10_000_000) // 0.01 TON: 1-nanoTON spam is far below, real top-ups far above
+	maxMinDeposit         = shop.TON
+	defaultAlertBatch     = time.Minute
+	minAlertBatch         = time.Second
+	maxAlertBatch         = time.Hour
 	defaultMaxAttempts    = 6
 	maxMaxAttempts        = 100
 	defaultAPIRateLimit   = 20
@@ -131,6 +136,14 @@ type Config struct {
 	// TONWalletLowBalance is the hot-wallet balance under which admins are
 	// alerted (TON_WALLET_LOW_BALANCE, in TON, 0 = never). Default 5.
 	TONWalletLowBalance shop.NanoTON
+	// TONMinDeposit is the smallest transfer that is booked
+	// (TON_MIN_DEPOSIT, in TON, 0 to 1; 0 = every positive amount): a smaller
+	// one, whatever its memo, is recorded as ignored dust, never credited
+	// and never alerted. Default 0.01.
+	TONMinDeposit shop.NanoTON
+	// AlertBatchWindow is how often, at most, admins get a message about
+	// unmatched deposits (ALERT_BATCH_WINDOW), 1s to 1h. Default 1m.
+	AlertBatchWindow time.Duration
 
 	// Fulfillment is FulfillmentSandbox, FulfillmentManual or
 	// FulfillmentFragment (FULFILLMENT). Default sandbox on the sandbox
@@ -346,6 +359,8 @@ func parse(src *source) (*Config, error) {
 	c.TONPollInterval = p.duration("TON_POLL_INTERVAL", defaultTONPoll)
 	c.TONWatcherLagAlert = p.duration("TON_WATCHER_LAG_ALERT", defaultWatcherLag)
 	c.TONWalletLowBalance = p.ton("TON_WALLET_LOW_BALANCE", defaultWalletLow, "5")
+	c.TONMinDeposit = p.ton("TON_MIN_DEPOSIT", defaultMinDeposit, "0.01")
+	c.AlertBatchWindow = p.duration("ALERT_BATCH_WINDOW", defaultAlertBatch)
 
 	defFulfillment := FulfillmentManual
 	if c.TONNetwork == NetworkSandbox {
@@ -544,6 +559,12 @@ func (c Config) Validate() error {
 
 	if c.TONWalletLowBalance < 0 {
 		return fail("TON_WALLET_LOW_BALANCE", "must not be negative (got %s)", c.TONWalletLowBalance)
+	}
+	if c.TONMinDeposit < 0 || c.TONMinDeposit > maxMinDeposit {
+		return fail("TON_MIN_DEPOSIT", "must be from 0 to %s TON (got %s)", maxMinDeposit, c.TONMinDeposit)
+	}
+	if c.AlertBatchWindow < minAlertBatch || c.AlertBatchWindow > maxAlertBatch {
+		return fail("ALERT_BATCH_WINDOW", "must be between 1s and 1h (got %s)", c.AlertBatchWindow)
 	}
 	if c.FulfillmentMaxAttempts < 1 || c.FulfillmentMaxAttempts > maxMaxAttempts {
 		return fail("FULFILLMENT_MAX_ATTEMPTS", "must be from 1 to %d (got %d)", maxMaxAttempts, c.FulfillmentMaxAttempts)

@@ -93,6 +93,8 @@ func TestLoad_Defaults(t *testing.T) {
 		TONPollInterval:        3 * time.Second,
 		TONWatcherLagAlert:     5 * time.Minute,
 		TONWalletLowBalance:    5_000_000_000,
+		TONMinDeposit:          10_000_000,
+		AlertBatchWindow:       time.Minute,
 		Fulfillment:            FulfillmentSandbox,
 		FragmentMargin:         10_000_000,
 		FulfillmentMaxAttempts: 6,
@@ -196,6 +198,8 @@ func TestLoad_Values(t *testing.T) {
 		"HTTP_ADDR":             ":8080",
 		"TON_WALLET_VERSION":    "V4R2",
 		"TON_WATCHER_LAG_ALERT": "90s",
+		"TON_MIN_DEPOSIT":       "0.05",
+		"ALERT_BATCH_WINDOW":    "5m",
 		"USD_PER_STAR":          "0.02",
 		"PREMIUM_USD_12":        "30",
 		"FEE_PERCENT":           "2.5",
@@ -224,6 +228,8 @@ func TestLoad_Values(t *testing.T) {
 	check("PublicURL", c.PublicURL, "http://localhost:8080")
 	check("TONWalletVersion", c.TONWalletVersion, WalletV4R2)
 	check("TONWatcherLagAlert", c.TONWatcherLagAlert, 90*time.Second)
+	check("TONMinDeposit", c.TONMinDeposit, shop.NanoTON(50_000_000))
+	check("AlertBatchWindow", c.AlertBatchWindow, 5*time.Minute)
 	check("Pricing", c.Pricing, shop.Pricing{
 		USDPerStar: 20_000,
 		PremiumUSD: map[int]shop.MicroUSD{3: 11_990_000, 6: 15_990_000, 12: 30_000_000},
@@ -396,6 +402,19 @@ func TestLoad_Rules(t *testing.T) {
 		{"watcher lag alert days", env{"TON_WATCHER_LAG_ALERT": "1d"}, "TON_WATCHER_LAG_ALERT"},
 		{"watcher lag alert bounds low", env{"TON_WATCHER_LAG_ALERT": "30s"}, ""},
 		{"watcher lag alert bounds high", env{"TON_WATCHER_LAG_ALERT": "24h"}, ""},
+		{"min deposit negative", env{"TON_MIN_DEPOSIT": "-0.01"}, "TON_MIN_DEPOSIT"},
+		{"min deposit too large", env{"TON_MIN_DEPOSIT": "1.000000001"}, "TON_MIN_DEPOSIT"},
+		{"min deposit word", env{"TON_MIN_DEPOSIT": "dust"}, "TON_MIN_DEPOSIT"},
+		{"min deposit too precise", env{"TON_MIN_DEPOSIT": "0.0000000001"}, "TON_MIN_DEPOSIT"},
+		{"min deposit zero disables", env{"TON_MIN_DEPOSIT": "0"}, ""},
+		{"min deposit bounds high", env{"TON_MIN_DEPOSIT": "1"}, ""},
+		{"min deposit one nanoton", env{"TON_MIN_DEPOSIT": "0.000000001"}, ""},
+		{"alert batch window too small", env{"ALERT_BATCH_WINDOW": "999ms"}, "ALERT_BATCH_WINDOW"},
+		{"alert batch window too large", env{"ALERT_BATCH_WINDOW": "1h1s"}, "ALERT_BATCH_WINDOW"},
+		{"alert batch window zero", env{"ALERT_BATCH_WINDOW": "0"}, "ALERT_BATCH_WINDOW"},
+		{"alert batch window word", env{"ALERT_BATCH_WINDOW": "minute"}, "ALERT_BATCH_WINDOW"},
+		{"alert batch window bounds low", env{"ALERT_BATCH_WINDOW": "1s"}, ""},
+		{"alert batch window bounds high", env{"ALERT_BATCH_WINDOW": "1h"}, ""},
 		{"fragment margin negative", env{"FRAGMENT_MARGIN_TON": "-1"}, "FRAGMENT_MARGIN_TON"},
 		{"fragment margin too large", env{"FRAGMENT_MARGIN_TON": "101"}, "FRAGMENT_MARGIN_TON"},
 		{"fragment margin zero", env{"FRAGMENT_MARGIN_TON": "0"}, ""},
@@ -441,6 +460,9 @@ func TestLoad_RuleMessages(t *testing.T) {
 		{"stars max", env{"STARS_MAX": "10"}, "config: STARS_MAX: must not be below STARS_MIN"},
 		{"watcher lag small", env{"TON_WATCHER_LAG_ALERT": "10s"}, "config: TON_WATCHER_LAG_ALERT: must be between 30s and 24h (got 10s)"},
 		{"watcher lag syntax", env{"TON_WATCHER_LAG_ALERT": "5 min"}, `config: TON_WATCHER_LAG_ALERT: must be a duration such as 90s, 15m or 1h (got "5 min")`},
+		{"min deposit range", env{"TON_MIN_DEPOSIT": "2"}, "config: TON_MIN_DEPOSIT: must be from 0 to 1 TON (got 2)"},
+		{"min deposit syntax", env{"TON_MIN_DEPOSIT": "1 nano"}, `config: TON_MIN_DEPOSIT: must be an amount of TON such as 0.01 (got "1 nano")`},
+		{"alert batch range", env{"ALERT_BATCH_WINDOW": "2h"}, "config: ALERT_BATCH_WINDOW: must be between 1s and 1h (got 2h0m0s)"},
 		{"premium", env{"PREMIUM_USD_6": "0"}, "config: PREMIUM_USD_6: must be positive and at most 10000"},
 		{"usd syntax", env{"USD_PER_STAR": "abc"}, `config: USD_PER_STAR: must be an amount in USD such as 0.015, at most 6 decimal places (got "abc")`},
 		{"premium syntax", env{"PREMIUM_USD_12": "1.0000001"}, `config: PREMIUM_USD_12: must be an amount in USD such as 0.015, at most 6 decimal places (got "1.0000001")`},

@@ -59,6 +59,8 @@ func (c Config) attrs() []slog.Attr {
 		slog.Duration("ton_poll_interval", c.TONPollInterval),
 		slog.String("ton_wallet_low_balance", c.TONWalletLowBalance.String()),
 		slog.Duration("ton_watcher_lag_alert", c.TONWatcherLagAlert),
+		slog.String("ton_min_deposit", c.TONMinDeposit.String()),
+		slog.Duration("alert_batch_window", c.AlertBatchWindow),
 		slog.String("fulfillment", c.Fulfillment),
 		slog.Int64("fulfillment_max_attempts", c.FulfillmentMaxAttempts),
 		slog.String("fragment_cookies", redact(c.FragmentCookies)),

@@ -17,11 +17,12 @@ type DepositTotals struct {
 // Stats is the shop at a glance, for admins.
 type Stats struct {
 	Users          int
-	Partners       int // users with at least one active API key
-	DepositsToday  DepositTotals
+	Partners       int           // users with at least one active API key
+	DepositsToday  DepositTotals // deposits booked since midnight UTC, dust not included
 	Deposits7Days  DepositTotals
 	DepositsAll    DepositTotals
 	Unmatched      DepositTotals // unmatched deposits waiting for an admin
+	Dust           DepositTotals // ignored deposits below MinDeposit, all time (not in the totals above)
 	OrdersByStatus map[OrderStatus]int
 	Revenue        NanoTON // sum of the prices of completed orders
 	FeeIncome      NanoTON // the fee part of that revenue
@@ -76,6 +77,11 @@ func (s *Service) Stats(ctx context.Context) (*Stats, error) {
 			}
 			for _, d := range page {
 				add := func(t *DepositTotals) { t.Count++; t.Amount += d.Amount }
+				before = d.ID
+				if d.Status == DepositIgnored {
+					add(&st.Dust)
+					continue
+				}
 				add(&st.DepositsAll)
 				if !d.CreatedAt.Before(week) {
 					add(&st.Deposits7Days)
@@ -86,7 +92,6 @@ func (s *Service) Stats(ctx context.Context) (*Stats, error) {
 				if d.Status == DepositUnmatched {
 					add(&st.Unmatched)
 				}
-				before = d.ID
 			}
 			if len(page) < MaxPageSize {
 				return nil

@@ -13,6 +13,7 @@ const (
 	EventOrderCompleted   EventType = "order_completed"   // an order was delivered
 	EventOrderManual      EventType = "order_manual"      // an order waits for an admin to deliver it
 	EventUnmatchedDeposit EventType = "unmatched_deposit" // a transfer's memo matched nothing
+	EventDepositIgnored   EventType = "deposit_ignored"   // a transfer below the minimum deposit was recorded as dust (for metrics; nobody is told)
 	EventAdminCredit      EventType = "admin_credit"      // an admin credited a user
 )
 

@@ -32,6 +32,12 @@ type Service struct {
 	Now            func() time.Time // default time.Now
 	Logger         *slog.Logger     // default slog.Default()
 
+	// MinDeposit is the smallest transfer the shop books (TON_MIN_DEPOSIT).
+	// A smaller one, whatever its memo, is recorded as an ignored deposit
+	// (dust): never credited, never alerted. 0 (the default) books every
+	// positive amount.
+	MinDeposit NanoTON
+
 	pricing atomic.Pointer[Pricing]
 
 	mu          sync.Mutex
@@ -939,14 +945,22 @@ const (
 // hash, and, when cur is not nil, saves the watcher's cursor in the same
 // store transaction so that a crash neither skips nor doubles a deposit.
 //
-// The memo (trimmed, case-insensitive) decides where the money goes:
+// A transfer of less than MinDeposit is dust (1-nanoTON spam carries
+// advertising comments to busy wallets): it is recorded as an ignored
+// deposit with Reason ReasonDust, so that it is counted and listed but
+// never credited, never pays an order and never alerts anyone; only an
+// EventDepositIgnored is emitted.
+//
+// Otherwise the memo (trimmed, case-insensitive) decides where the money goes:
 //   - a user's personal memo: the whole amount to that user's balance;
 //   - a pending order's memo, amount ≥ price, sent before the order
 //     expired: the order is paid and queued, any surplus goes to the
 //     buyer's balance;
 //   - an order's memo otherwise (underpaid, late, cancelled, already paid):
 //     the whole amount goes to the buyer's balance;
-//   - anything else: an unmatched deposit, kept for an admin to assign.
+//   - anything else, a transfer without a memo included: an unmatched
+//     deposit, kept for an admin to assign, with the transfer's
+//     NoMemoReason as its Reason.
 //
 // A transaction hash seen before returns the deposit recorded then and
 // changes nothing (but the cursor).
@@ -1024,6 +1038,13 @@ func (t *Transfer) normalize() error {
 		return Errorf(EVALIDATION, "sender address too long")
 	}
 	t.Memo = truncateUTF8(strings.ToValidUTF8(t.Memo, "\uFFFD"), maxMemoBytes)
+	switch {
+	case strings.TrimSpace(t.Memo) != "":
+		t.NoMemoReason = ""
+	case t.NoMemoReason == "":
+	case !slices.Contains(noMemoReasons, t.NoMemoReason):
+		t.NoMemoReason = NoMemoOther // not ours to store verbatim
+	}
 	return nil
 }
 
@@ -1038,6 +1059,15 @@ func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
 	var events []Event
 	now := s.now()
 	dep := &Deposit{TxHash: t.Hash, LT: t.LT, From: t.From, Amount: t.Amount, Memo: t.Memo, ChainTime: t.Time.UTC(), CreatedAt: now}
+	if t.Amount < s.MinDeposit {
+		// Dust: before any memo is looked at, so that it can neither
+		// credit a balance nor pay (or count towards) an order.
+		dep.Status, dep.Reason = DepositIgnored, ReasonDust
+		if err := tx.PutDeposit(dep); err != nil {
+			return nil, nil, err
+		}
+		return dep, []Event{{Type: EventDepositIgnored, DepositID: dep.ID, Amount: dep.Amount}}, nil
+	}
 	memo := NormalizeMemo(t.Memo)
 
 	credit := func(user *User, amount NanoTON, orderID int64) error {
@@ -1050,7 +1080,7 @@ func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
 	}
 
 	if memo == "" {
-		dep.Status = DepositUnmatched
+		dep.Status, dep.Reason = DepositUnmatched, t.NoMemoReason
 	} else if user, err := tx.FindUserByMemo(memo); err == nil {
 		dep.Status, dep.UserID = DepositCredited, user.ID
 		if err := credit(user, t.Amount, 0); err != nil {

@@ -24,7 +24,9 @@ const maxProblems = 50
 //     record whose indexed field matches, and each record that should be
 //     indexed is;
 //   - each record is stored under its own id or key, ids are within their
-//     bucket's sequence, and queued orders exist.
+//     bucket's sequence, and queued orders exist;
+//   - an ignored deposit (dust) moved no money: no user, no order, and no
+//     ledger entry carries its tx hash.
 //
 // Tests run it after each scenario (see package storetest).
 func (db *DB) Check(ctx context.Context) error {
@@ -42,6 +44,8 @@ type checker struct {
 	t        *tx
 	problems []error
 	dropped  int
+
+	ledgerHashes map[string]uint64 // tx hash (hashKey) of ledger entries → an entry id, filled by ledger
 }
 
 func (c *checker) addf(format string, args ...any) {
@@ -252,7 +256,11 @@ func (c *checker) orderIndexes() {
 
 func (c *checker) ledger() {
 	seq := c.t.bucket(bucketLedger).Sequence()
+	c.ledgerHashes = map[string]uint64{}
 	each(c, bucketLedger, func(k []byte, e *ledgerRecord) {
+		if h := hashKey(e.TxHash); h != "" {
+			c.ledgerHashes[h] = e.ID
+		}
 		if !bytes.Equal(k, u64(e.ID)) {
 			c.addf("ledger entry %d stored under key %x", e.ID, k)
 		}
@@ -313,6 +321,14 @@ func (c *checker) deposits() {
 		if hash := hashKey(d.TxHash); hash != "" {
 			if v := c.t.bucket(bucketDepositHashes).Get([]byte(hash)); !bytes.Equal(v, key) {
 				c.addf("deposit %d: tx hash %q is not indexed to it", d.ID, hash)
+			}
+		}
+		if d.Status == string(shop.DepositIgnored) {
+			if d.UserID != 0 || d.OrderID != 0 {
+				c.addf("deposit %d: ignored, but names user %d, order %d", d.ID, d.UserID, d.OrderID)
+			}
+			if id, ok := c.ledgerHashes[hashKey(d.TxHash)]; ok {
+				c.addf("deposit %d: ignored, but ledger entry %d carries its tx hash", d.ID, id)
 			}
 		}
 	})

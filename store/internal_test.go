@@ -275,6 +275,25 @@ func TestDB_Check(t *testing.T) {
 			want: []string{`deposit 1: tx hash "cafe" is not indexed to it`, `deposit_hashes "beef": deposit 1 has tx hash "cafe"`},
 		},
 		{
+			name: "IgnoredDepositMovedMoney",
+			corrupt: func(tb testing.TB, db *DB) {
+				mustUpdate(tb, db, func(t *tx) error {
+					// Dust that a bug credited to user 1 (the seed's ledger
+					// entry gets its hash) and tied to an order.
+					if err := t.PutDeposit(&shop.Deposit{TxHash: "d057", Status: shop.DepositIgnored, Reason: shop.ReasonDust, UserID: 1, OrderID: 1}); err != nil {
+						return err
+					}
+					e, err := get[ledgerRecord](t.bucket(bucketLedger), u64(1))
+					if err != nil {
+						return err
+					}
+					e.TxHash = "D057"
+					return put(t.bucket(bucketLedger), u64(1), e)
+				})
+			},
+			want: []string{"deposit 2: ignored, but names user 1, order 1", "deposit 2: ignored, but ledger entry 1 carries its tx hash"},
+		},
+		{
 			name: "DanglingUserLedger",
 			corrupt: func(tb testing.TB, db *DB) {
 				raw(tb, db, func(btx *bolt.Tx) error { return btx.Bucket(bucketUserLedger).Put(cat(i64(1), u64(77)), nil) })

@@ -133,6 +133,7 @@ func TestTx_Deposit(t *testing.T) {
 		Amount:    1_500_000_000,
 		Memo:      "ap1 ",
 		Status:    shop.DepositCredited,
+		Reason:    "any text", // the store keeps what it is given
 		UserID:    1,
 		OrderID:   0,
 		AdminID:   0,

@@ -211,6 +211,7 @@ type depositRecord struct {
 	Amount    int64     `json:"amount_nano"`
 	Memo      string    `json:"memo,omitempty"`
 	Status    string    `json:"status"`
+	Reason    string    `json:"reason,omitempty"`
 	UserID    int64     `json:"user_id,omitempty"`
 	OrderID   int64     `json:"order_id,omitempty"`
 	AdminID   int64     `json:"admin_id,omitempty"`
@@ -227,6 +228,7 @@ func newDepositRecord(d *shop.Deposit) *depositRecord {
 		Amount:    int64(d.Amount),
 		Memo:      d.Memo,
 		Status:    string(d.Status),
+		Reason:    d.Reason,
 		UserID:    d.UserID,
 		OrderID:   d.OrderID,
 		AdminID:   d.AdminID,
@@ -244,6 +246,7 @@ func (r *depositRecord) deposit() *shop.Deposit {
 		Amount:    shop.NanoTON(r.Amount),
 		Memo:      r.Memo,
 		Status:    shop.DepositStatus(r.Status),
+		Reason:    r.Reason,
 		UserID:    r.UserID,
 		OrderID:   r.OrderID,
 		AdminID:   r.AdminID,

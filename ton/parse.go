@@ -21,8 +21,13 @@ const (
 	SkipOutgoing    = "outgoing"      // the transaction sent something (a bounce back, a payout)
 	SkipZeroValue   = "zero_value"    // the message carried no TON
 	SkipTooLarge    = "too_large"     // more than math.MaxInt64 nanoTON (beyond the total supply)
-	SkipNotComment  = "not_comment"   // body is not a text comment (other op, encrypted, malformed)
-	SkipInvalidUTF8 = "invalid_utf8"  // text comment that is not UTF-8 (incl. 0xff "binary comments")
+)
+
+// Message body ops ParseTransfer tells apart.
+const (
+	opComment            = 0x00000000 // text comment: snake-encoded UTF-8 follows
+	opEncryptedComment   = 0x2167da4b // wallet.EncryptedCommentOpcode (Tonkeeper's encrypted comment)
+	opJettonNotification = 0x7362d09c // jetton transfer_notification (jetton.TransferNotification)
 )
 
 // maxMemoBytes is the longest memo ParseTransfer returns; longer comments
@@ -37,12 +42,23 @@ const maxFromBytes = 128
 // A deposit is an internal inbound message that is not a bounce, whose
 // transaction produced no outgoing message (tx.OutMsgCount == 0: at
 // tonutils-go v1.18.0 tx.IO.Out is non-nil even when empty), with a positive
-// value and a body that is either a text comment (32-bit op 0, then a
-// byte-aligned snake string, valid UTF-8) or empty. An empty body is what
-// wallets send for a transfer without a comment (tonutils' own
-// Wallet.BuildTransfer leaves Body nil for comment ""); it is kept as a
-// transfer with Memo "" so that the money becomes an unmatched deposit for
-// an admin instead of being lost.
+// value. Every such message is a transfer, whatever its body: TON that
+// arrived must not vanish. When the body is a text comment (32-bit op 0,
+// then a byte-aligned snake string, valid UTF-8, not blank) it is the memo;
+// otherwise Memo is "" and NoMemoReason says what came instead:
+//   - shop.NoMemoNone: no body, or an empty one (what wallets send for a
+//     transfer without a comment; tonutils' own Wallet.BuildTransfer leaves
+//     Body nil for comment "");
+//   - shop.NoMemoEmpty: op 0 with only white space;
+//   - shop.NoMemoEncrypted: an encrypted comment (op 0x2167da4b);
+//   - shop.NoMemoBinary: op 0 whose bytes are not UTF-8 (0xff binary comments);
+//   - shop.NoMemoMalformed: op 0 that is not a well-formed snake string;
+//   - shop.NoMemoJetton: a jetton transfer notification (op 0x7362d09c): its
+//     TON is the forward amount, never read by its forward comment;
+//   - shop.NoMemoOther: any other op, or a body too short for one.
+//
+// The shop decides what becomes of it (dust below its minimum, unmatched
+// for an admin otherwise); ParseTransfer applies no amount threshold.
 //
 // The memo is the comment trimmed of surrounding white space, cut to at most
 // maxMemoBytes on a UTF-8 boundary; case and inner characters are kept as
@@ -77,17 +93,15 @@ func ParseTransfer(tx *tlb.Transaction) (t shop.Transfer, skip string) {
 	if !nano.IsInt64() {
 		return shop.Transfer{}, SkipTooLarge
 	}
-	memo, skip := comment(in.Body)
-	if skip != "" {
-		return shop.Transfer{}, skip
-	}
+	memo, reason := comment(in.Body)
 	return shop.Transfer{
-		Hash:   hex.EncodeToString(tx.Hash),
-		LT:     tx.LT,
-		Time:   time.Unix(int64(tx.Now), 0).UTC(),
-		From:   sender(in.SrcAddr),
-		Amount: shop.NanoTON(nano.Int64()),
-		Memo:   memo,
+		Hash:         hex.EncodeToString(tx.Hash),
+		LT:           tx.LT,
+		Time:         time.Unix(int64(tx.Now), 0).UTC(),
+		From:         sender(in.SrcAddr),
+		Amount:       shop.NanoTON(nano.Int64()),
+		Memo:         memo,
+		NoMemoReason: reason,
 	}, ""
 }
 
@@ -104,31 +118,41 @@ func sender(a *address.Address) string {
 	return s
 }
 
-// comment reads a message body as a text comment. An absent or empty body
-// is a transfer without a comment (memo "").
-func comment(body *cell.Cell) (memo string, skip string) {
+// comment reads a message body as a text comment: the memo, or "" and why
+// there is none (a shop.NoMemo… reason).
+func comment(body *cell.Cell) (memo string, noMemo string) {
 	if body == nil {
-		return "", ""
+		return "", shop.NoMemoNone
 	}
 	s, err := body.BeginParse()
 	if err != nil {
-		return "", SkipNotComment
+		return "", shop.NoMemoOther
 	}
 	if s.BitsLeft() == 0 && s.RefsNum() == 0 {
-		return "", ""
+		return "", shop.NoMemoNone
 	}
 	op, err := s.LoadUInt(32)
-	if err != nil || op != 0 {
-		return "", SkipNotComment
+	switch {
+	case err != nil:
+		return "", shop.NoMemoOther
+	case op == opEncryptedComment:
+		return "", shop.NoMemoEncrypted
+	case op == opJettonNotification:
+		return "", shop.NoMemoJetton
+	case op != opComment:
+		return "", shop.NoMemoOther
 	}
 	text, ok := snake(s)
 	if !ok {
-		return "", SkipNotComment
+		return "", shop.NoMemoMalformed
 	}
 	if !utf8.Valid(text) {
-		return "", SkipInvalidUTF8
+		return "", shop.NoMemoBinary
 	}
-	return cutMemo(strings.TrimSpace(string(text))), ""
+	if memo = cutMemo(strings.TrimSpace(string(text))); memo == "" {
+		return "", shop.NoMemoEmpty
+	}
+	return memo, ""
 }
 
 // snake reads the rest of s as snake data: whole bytes in each cell, at

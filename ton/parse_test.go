@@ -124,6 +124,7 @@ func TestParseTransfer(t *testing.T) {
 		skip   string
 		amount shop.NanoTON
 		memo   string
+		reason string // NoMemoReason
 	}{
 		{
 			name: "plain deposit",
@@ -173,7 +174,7 @@ func TestParseTransfer(t *testing.T) {
 			name:   "empty body: transfer without comment",
 			tx:     func(t *testing.T) *tlb.Transaction { return depositTx(t, internal(tlb.MustFromTON("5"), nil)) },
 			amount: 5_000_000_000,
-			memo:   "",
+			reason: shop.NoMemoNone,
 		},
 		{
 			name: "empty comment",
@@ -181,7 +182,7 @@ func TestParseTransfer(t *testing.T) {
 				return depositTx(t, internal(tlb.MustFromTON("5"), commentCell(t, "")))
 			},
 			amount: 5_000_000_000,
-			memo:   "",
+			reason: shop.NoMemoEmpty,
 		},
 		{
 			name: "blank comment",
@@ -189,7 +190,7 @@ func TestParseTransfer(t *testing.T) {
 				return depositTx(t, internal(tlb.MustFromTON("5"), commentCell(t, "   ")))
 			},
 			amount: 5_000_000_000,
-			memo:   "",
+			reason: shop.NoMemoEmpty,
 		},
 		{
 			name: "one nanoton",
@@ -221,7 +222,7 @@ func TestParseTransfer(t *testing.T) {
 			memo:   "m",
 		},
 
-		// Skipped.
+		// Skipped: not deposits at all.
 		{
 			name: "bounced",
 			tx: func(t *testing.T) *tlb.Transaction {
@@ -293,27 +294,31 @@ func TestParseTransfer(t *testing.T) {
 			},
 			skip: SkipTooLarge,
 		},
+		// Value without a text comment: a transfer, with the reason (issue 13, item 9).
 		{
 			name: "binary body (jetton transfer notification op)",
 			tx: func(t *testing.T) *tlb.Transaction {
 				body := cell.BeginCell().MustStoreUInt(0x7362d09c, 32).MustStoreUInt(42, 64).EndCell()
 				return depositTx(t, internal(tlb.FromNanoTONU(1), body))
 			},
-			skip: SkipNotComment,
+			amount: 1,
+			reason: shop.NoMemoJetton,
 		},
 		{
 			name: "encrypted comment",
 			tx: func(t *testing.T) *tlb.Transaction {
 				return depositTx(t, internal(tlb.MustFromTON("1"), rawBody(wallet.EncryptedCommentOpcode, make([]byte, 64))))
 			},
-			skip: SkipNotComment,
+			amount: 1_000_000_000,
+			reason: shop.NoMemoEncrypted,
 		},
 		{
 			name: "body shorter than an op",
 			tx: func(t *testing.T) *tlb.Transaction {
 				return depositTx(t, internal(tlb.MustFromTON("1"), cell.BeginCell().MustStoreUInt(0, 16).EndCell()))
 			},
-			skip: SkipNotComment,
+			amount: 1_000_000_000,
+			reason: shop.NoMemoOther,
 		},
 		{
 			name: "comment not byte-aligned",
@@ -321,7 +326,8 @@ func TestParseTransfer(t *testing.T) {
 				body := cell.BeginCell().MustStoreUInt(0, 32).MustStoreSlice([]byte("abc"), 20).EndCell()
 				return depositTx(t, internal(tlb.MustFromTON("1"), body))
 			},
-			skip: SkipNotComment,
+			amount: 1_000_000_000,
+			reason: shop.NoMemoMalformed,
 		},
 		{
 			name: "comment with two refs is not a snake",
@@ -331,7 +337,8 @@ func TestParseTransfer(t *testing.T) {
 					MustStoreRef(tail).MustStoreRef(tail).EndCell()
 				return depositTx(t, internal(tlb.MustFromTON("1"), body))
 			},
-			skip: SkipNotComment,
+			amount: 1_000_000_000,
+			reason: shop.NoMemoMalformed,
 		},
 		{
 			name: "body with refs but no bits",
@@ -339,29 +346,34 @@ func TestParseTransfer(t *testing.T) {
 				body := cell.BeginCell().MustStoreRef(commentCell(t, "ORDER-7F3K2Q")).EndCell()
 				return depositTx(t, internal(tlb.MustFromTON("1"), body))
 			},
-			skip: SkipNotComment,
+			amount: 1_000_000_000,
+			reason: shop.NoMemoOther,
 		},
 		{
 			name: "invalid UTF-8 comment",
 			tx: func(t *testing.T) *tlb.Transaction {
 				return depositTx(t, internal(tlb.MustFromTON("1"), rawBody(0, []byte("ORDER-\xc3\x28"))))
 			},
-			skip: SkipInvalidUTF8,
+			amount: 1_000_000_000,
+			reason: shop.NoMemoBinary,
 		},
 		{
 			name: "invalid UTF-8 in a later cell",
 			tx: func(t *testing.T) *tlb.Transaction {
 				return depositTx(t, internal(tlb.MustFromTON("1"), rawBody(0, []byte(strings.Repeat("a", 200)+"\xff"))))
 			},
-			skip: SkipInvalidUTF8,
+			amount: 1_000_000_000,
+			reason: shop.NoMemoBinary,
 		},
 		{
 			name: "binary comment (0xff prefix)",
 			tx: func(t *testing.T) *tlb.Transaction {
 				return depositTx(t, internal(tlb.MustFromTON("1"), rawBody(0, []byte("\xff\x01\x02"))))
 			},
-			skip: SkipInvalidUTF8,
+			amount: 1_000_000_000,
+			reason: shop.NoMemoBinary,
 		},
+		// Skipped again.
 		{
 			name: "external inbound message",
 			tx: func(t *testing.T) *tlb.Transaction {
@@ -434,7 +446,7 @@ func TestParseTransfer(t *testing.T) {
 				return tx
 			},
 			amount: 1_000_000_000,
-			memo:   "",
+			reason: shop.NoMemoNone,
 		},
 	}
 
@@ -472,6 +484,9 @@ func TestParseTransfer(t *testing.T) {
 			}
 			if got.Memo != tc.memo {
 				t.Errorf("Memo = %q (%d bytes), want %q (%d bytes)", got.Memo, len(got.Memo), tc.memo, len(tc.memo))
+			}
+			if got.NoMemoReason != tc.reason {
+				t.Errorf("NoMemoReason = %q, want %q", got.NoMemoReason, tc.reason)
 			}
 			if !utf8.ValidString(got.Memo) || len(got.Memo) > maxMemoBytes {
 				t.Errorf("Memo invalid or too long: %d bytes", len(got.Memo))
@@ -569,6 +584,12 @@ func FuzzParseTransfer(f *testing.F) {
 		}
 		if len(got.Hash) != 64 || got.From != testSenderEQ {
 			t.Fatalf("Hash %q From %q", got.Hash, got.From)
+		}
+		if (got.Memo == "") == (got.NoMemoReason == "") {
+			t.Fatalf("Memo %q with NoMemoReason %q: exactly one must be set", got.Memo, got.NoMemoReason)
+		}
+		if got.NoMemoReason != "" {
+			return
 		}
 		// Whatever we accepted as text, tonutils' lenient reader reads the
 		// same (InternalMessage.Comment, tlb/message.go:171).
