@@ -73,8 +73,10 @@ func openChain(ctx context.Context, cfg *config.Config, db *store.DB, logger *sl
 }
 
 // newProvider builds the fulfillment provider FULFILLMENT names; config has
-// checked that fragment has its cookies and wallet.
-func newProvider(cfg *config.Config, chain *chainSetup, logger *slog.Logger) (fulfillment.Provider, error) {
+// checked that fragment has its cookies and wallet. sessions keeps
+// Fragment's renewed cookies, sealed with a key derived from the wallet's
+// seed.
+func newProvider(cfg *config.Config, chain *chainSetup, sessions fulfillment.SessionStore, logger *slog.Logger) (fulfillment.Provider, error) {
 	switch cfg.Fulfillment {
 	case config.FulfillmentSandbox:
 		return fulfillment.Sandbox{}, nil
@@ -86,6 +88,7 @@ func newProvider(cfg *config.Config, chain *chainSetup, logger *slog.Logger) (fu
 			Cookies:   cfg.FragmentCookies,
 			Wallet:    chain.wallet,
 			Tolerance: cfg.FragmentMargin,
+			Sessions:  sessions,
 			Logger:    logger,
 		}, nil
 	}

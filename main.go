@@ -104,7 +104,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	svc.Subscribe(metrics.ObserveEvent)
 
 	flog := logger.With("component", "fulfillment")
-	provider, err := newProvider(cfg, chain, flog)
+	provider, err := newProvider(cfg, chain, svc, flog)
 	if err != nil {
 		return err
 	}

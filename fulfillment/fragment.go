@@ -65,9 +65,15 @@ type Fragment struct {
 	HashTTL    time.Duration // how long a scraped api hash is reused; default DefaultFragmentHashTTL
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Sessions keeps the renewed cookies across restarts, sealed with a key
+	// the Wallet derives from its seed (KeyDeriver); nil: not kept.
+	Sessions SessionStore
 
 	mu     sync.Mutex
 	hashes map[string]fragmentHash // by page
+
+	sessionOnce sync.Once
+	sess        *fragmentSession // fragment_session.go
 }
 
 var _ Provider = (*Fragment)(nil)
@@ -561,29 +567,20 @@ func fragmentAccount(info shop.WalletInfo) (string, error) {
 }
 
 // checkCookies makes sure the session cookies are there and well-formed,
-// without ever showing them.
+// without ever showing them: FRAGMENT_COOKIES, then the session's jar.
 func (f *Fragment) checkCookies() error {
 	c := strings.TrimSpace(f.Cookies)
 	if c == "" || strings.ContainsAny(c, "\r\n\x00") {
-		return Errorf(Unhealthy, "the Fragment cookies are missing or malformed")
+		return Errorf(Unhealthy, "the Fragment cookies are missing or malformed. %s", fragmentLoginSteps)
 	}
-	cookies, err := http.ParseCookie(c)
-	if err != nil {
-		return Errorf(Unhealthy, "the Fragment cookies are malformed")
+	if _, err := http.ParseCookie(c); err != nil {
+		return Errorf(Unhealthy, "the Fragment cookies are malformed. %s", fragmentLoginSteps)
 	}
-	have := make(map[string]bool, len(cookies))
-	for _, ck := range cookies {
-		have[ck.Name] = ck.Value != ""
-	}
-	for _, name := range []string{"stel_ssid", "stel_dt", "stel_token", "stel_ton_token"} {
-		if !have[name] {
-			return Errorf(Unhealthy, "the Fragment cookies lack %s", name)
-		}
-	}
-	return nil
+	return f.checkSession()
 }
 
-func (f *Fragment) cookieHeader() string { return strings.TrimSpace(f.Cookies) }
+// cookieHeader is the Cookie header of the session's jar.
+func (f *Fragment) cookieHeader() string { return f.session().header() }
 
 func (f *Fragment) baseURL() string {
 	if f.BaseURL == "" {

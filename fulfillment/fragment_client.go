@@ -44,15 +44,29 @@ type fragmentHash struct {
 // call posts method with form to Fragment's API, on behalf of page (the
 // page whose hash and Referer the call needs), and decodes the answer into
 // out (nil: ignore it). When Fragment answers "Bad request" or "Session
-// expired" it refreshes the page's hash and tries once more; a second such
-// answer is Unhealthy. Every error is an *Error.
+// expired" it refreshes the page's hash and tries once more. When the
+// wallet connection is gone (need_ton, or "Please reconnect your wallet"
+// with a fresh hash) it renews it from the seed (fragment_tonproof.go) and
+// tries once more. What persists, and what needs a human (the Telegram
+// login, verification), is Unhealthy with the steps to fix it. Every error
+// is an *Error.
 func (f *Fragment) call(ctx context.Context, page, method string, form url.Values, out any) error {
 	form.Set("method", method)
-	for refreshed := false; ; refreshed = true {
-		hash, err := f.apiHash(ctx, page, refreshed)
+	s := f.session()
+	renewed := false
+	if !s.has(fragmentWalletCookie) && f.canRenewWallet() {
+		if err := f.renewWallet(ctx, s.issued()); err != nil {
+			return err
+		}
+		renewed = true
+	}
+	for refresh, refreshed := false, false; ; {
+		hash, err := f.apiHash(ctx, page, refresh)
 		if err != nil {
 			return err
 		}
+		refresh = false
+		issued := s.issued()
 		body, err := f.post(ctx, page, hash, form)
 		if err != nil {
 			f.logger().Debug("fragment call failed", "method", method, "error", err)
@@ -62,12 +76,24 @@ func (f *Fragment) call(ctx context.Context, page, method string, form url.Value
 		if err != nil {
 			return err
 		}
-		if env.sessionExpired() {
-			f.logger().Debug("fragment session problem", "method", method, "refreshed", refreshed)
-			if !refreshed {
-				continue
+		switch p := env.sessionProblem(); {
+		case (p == fragmentStale || p == fragmentWalletStale) && !refreshed:
+			f.logger().Debug("fragment session problem; reloading the api hash", "method", method)
+			refresh, refreshed = true, true
+			continue
+		case p == fragmentWalletGone || p == fragmentWalletStale:
+			if renewed {
+				return Wrap(Unhealthy, "Fragment still has no wallet connection after it was renewed from the hot wallet's seed. "+fragmentWalletSteps, env.refusal())
 			}
-			return Wrap(Unhealthy, "Fragment session expired: the cookies need renewing", env.refusal())
+			if err := f.renewWallet(ctx, issued); err != nil {
+				return err
+			}
+			renewed, refresh = true, true
+			continue
+		case p != fragmentNoProblem:
+			err := env.sessionFailure(p)
+			f.logger().Debug("fragment session refused", "method", method, "error", err)
+			return err
 		}
 		if err := env.failure(); err != nil {
 			f.logger().Debug("fragment refused", "method", method, "error", err)
@@ -108,31 +134,42 @@ func (f *Fragment) apiHash(ctx context.Context, page string, refresh bool) (stri
 
 // fetchHash loads page with the session cookies and scrapes its api hash.
 func (f *Fragment) fetchHash(ctx context.Context, page string) (string, error) {
+	body, err := f.fetchPage(ctx, page)
+	if err != nil {
+		return "", err
+	}
+	m := fragmentHashRE.FindSubmatch(body)
+	if m == nil {
+		return "", Errorf(Unhealthy, "the Fragment page has no API hash: logged out, or the page changed. %s", fragmentLoginSteps)
+	}
+	f.logger().Debug("fragment api hash loaded", "page", page)
+	return string(m[1]), nil
+}
+
+// fetchPage loads page with the session cookies and returns (the start
+// of) its HTML. The answer's Set-Cookie headers go into the jar.
+func (f *Fragment) fetchPage(ctx context.Context, page string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.baseURL()+page, nil)
 	if err != nil {
-		return "", Wrap(Unhealthy, "the Fragment base URL is invalid", err)
+		return nil, Wrap(Unhealthy, "the Fragment base URL is invalid", err)
 	}
 	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
 	req.Header.Set("User-Agent", fragmentUserAgent)
 	req.Header.Set("Cookie", f.cookieHeader())
 	resp, err := f.client().Do(req)
 	if err != nil {
-		return "", fragmentTransportError("load the page", err)
+		return nil, fragmentTransportError("load the page", err)
 	}
 	defer resp.Body.Close()
+	f.applySetCookies(ctx, resp)
 	if err := fragmentStatusError(resp.StatusCode); err != nil {
-		return "", err
+		return nil, err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, fragmentMaxPage))
 	if err != nil {
-		return "", fragmentTransportError("read the page", err)
+		return nil, fragmentTransportError("read the page", err)
 	}
-	m := fragmentHashRE.FindSubmatch(body)
-	if m == nil {
-		return "", Errorf(Unhealthy, "the Fragment page has no API hash: logged out, or the page changed")
-	}
-	f.logger().Debug("fragment api hash loaded", "page", page)
-	return string(m[1]), nil
+	return body, nil
 }
 
 // post sends one API call and returns the answer's body.
@@ -155,6 +192,7 @@ func (f *Fragment) post(ctx context.Context, page, hash string, form url.Values)
 		return nil, fragmentTransportError("call "+form.Get("method"), err)
 	}
 	defer resp.Body.Close()
+	f.applySetCookies(ctx, resp)
 	if err := fragmentStatusError(resp.StatusCode); err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"html"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -32,13 +33,15 @@ import (
 	"starsbot/shop"
 )
 
-// Session cookies the fake accepts; any other value is refused.
+// Session cookies the fake accepts at start; any other value is refused.
+// They change: RotateSSID and checkTonProofAuth issue new values with
+// Set-Cookie (session.go), and Cookie returns the current ones.
 const (
 	SSID     = "fake-ssid-3c1f9a77d2"
 	DT       = "-180"
 	Token    = "fake-token-SECRET-91c2b7e4"
 	TONToken = "fake-ton-token-SECRET-55d0aa13"
-	// Cookies is the Cookie header of the fake's session.
+	// Cookies is the Cookie header of the fake's session at start.
 	Cookies = "stel_ssid=" + SSID + "; stel_dt=" + DT + "; stel_token=" + Token + "; stel_ton_token=" + TONToken
 )
 
@@ -146,6 +149,7 @@ type Server struct {
 	calls          map[string]int
 	pageLoads      map[string]int
 	requirePayment bool
+	sess           session // session.go
 }
 
 // New starts a fake fragment.com, closed when the test ends.
@@ -160,12 +164,14 @@ func New(tb testing.TB) *Server {
 		fails:      make(map[string][]Failure),
 		calls:      make(map[string]int),
 		pageLoads:  make(map[string]int),
+		sess:       newSession(),
 	}
 	s.rotate()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+StarsPage, s.servePage)
 	mux.HandleFunc("GET "+PremiumPage, s.servePage)
-	mux.HandleFunc("POST /api", s.serveAPI)
+	mux.HandleFunc("GET /{$}", s.servePage) // HomePage
+	mux.HandleFunc("POST /api", withSetCookies(s.serveAPI))
 	s.Server = httptest.NewServer(mux)
 	tb.Cleanup(s.Close)
 	return s
@@ -371,24 +377,32 @@ func token(n int, parts ...any) string {
 // rotate issues new api hashes. Callers hold mu.
 func (s *Server) rotate() {
 	s.hashes = make(map[string]string, 2)
-	for _, page := range []string{StarsPage, PremiumPage} {
+	for _, page := range []string{StarsPage, PremiumPage, HomePage} {
 		b := make([]byte, 9)
 		rand.Read(b)
 		s.hashes[page] = hex.EncodeToString(b)
 	}
 }
 
+// servePage serves a page: the api hash in ajInit's apiUrl (the
+// unattributed fragment_api.py, code-index id 62115643264; S1qwy
+// FragmentAPI/utils/auth.py _parse_init_page; OneZee23), the ton_proof
+// challenge in Wallet.init (S1qwy _parse_init_page; the same
+// fragment_api.py says both are bound to the session and re-issued on every
+// page GET) and tonRate (dreminDev src/services/premium.service.ts).
+// stel_ssid may be renewed with Set-Cookie (RotateSSID, session.go).
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.pageLoads[r.URL.Path]++
 	hash := s.hashes[r.URL.Path]
+	s.pageCookies(w)
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Fragment</title></head>
 <body><main class="tm-main">…</main>
 <script>ajInit({"version":1066,"apiUrl":"\/api?hash=%s","unauth":false,"aj":true,"state":{"tonRate":3.12}});
-Wallet.init({"ton_proof":"%s"});</script></body></html>`, hash, token(32, "proof", hash))
+Wallet.init({"ton_proof":"%s"});</script></body></html>`, hash, proofPayload(hash))
 }
 
 // call is one API call being served.
@@ -465,6 +479,10 @@ func (s *Server) serveLocked(r *http.Request, method string) (answer, bool) {
 }
 
 // checkSession checks the headers, the hash and the cookies of a call.
+// "Bad request" for a hash of another session: the unattributed fake-server
+// suite (code-index id 61921743753). "Session expired. Please reconnect
+// your wallet" for another page's hash: the unattributed fragment_api.py
+// (code-index id 62115643264). The cookies: checkCookies (session.go).
 func (s *Server) checkSession(r *http.Request, method string) (answer, bool) {
 	h := r.Header
 	if h.Get("X-Requested-With") != "XMLHttpRequest" ||
@@ -477,7 +495,7 @@ func (s *Server) checkSession(r *http.Request, method string) (answer, bool) {
 	}
 	hash := r.URL.Query().Get("hash")
 	page := pageOf(method)
-	current := hash != "" && slices.Contains([]string{s.hashes[StarsPage], s.hashes[PremiumPage]}, hash)
+	current := hash != "" && slices.Contains(slices.Collect(maps.Values(s.hashes)), hash)
 	switch {
 	case !current:
 		return jsonFail("Bad request"), true
@@ -486,15 +504,7 @@ func (s *Server) checkSession(r *http.Request, method string) (answer, bool) {
 	case page != "" && h.Get("Referer") != s.URL+page:
 		return jsonFail("Bad request"), true
 	}
-	for name, want := range map[string]string{"stel_ssid": SSID, "stel_dt": DT, "stel_token": Token} {
-		if c, err := r.Cookie(name); err != nil || c.Value != want {
-			return jsonError("Access denied"), true
-		}
-	}
-	if c, err := r.Cookie("stel_ton_token"); err != nil || c.Value != TONToken {
-		return jsonOK(map[string]any{"need_ton": true}), true
-	}
-	return answer{}, false
+	return s.checkCookies(r, method)
 }
 
 // pageOf is the page whose hash method needs; "" for either.
@@ -583,6 +593,8 @@ func (s *Server) dispatch(c *call) answer {
 		return s.link(c, shop.OrderPremium)
 	case "confirmReq":
 		return s.confirm(c)
+	case "checkTonProofAuth":
+		return s.checkTonProofAuth(c)
 	}
 	return jsonFail("Unknown method")
 }
