@@ -187,6 +187,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Admins:         cfg.AdminIDs,
 			WatcherLag:     watcher.Lag,
 			ProviderHealth: worker.Health,
+			ProviderNotice: worker.Notice,
 			Backup:         db.WriteTo,
 			BackupDir:      cfg.DataDir, // writable wherever the database is, also on a read-only root
 			DefaultPricing: cfg.Pricing,
@@ -241,6 +242,9 @@ func providerProbe(name string, w *fulfillment.Worker) api.Probe {
 	return func(context.Context) api.Component {
 		if ok, reason := w.Health(); !ok {
 			return api.Component{Status: api.ComponentDegraded, Detail: name + " paused: " + reason}
+		}
+		if n := w.Notice(); n != "" {
+			return api.Component{Status: api.ComponentOK, Detail: name + "; note: " + n}
 		}
 		return api.Component{Status: api.ComponentOK, Detail: name}
 	}

@@ -233,7 +233,7 @@ func TestRun_Errors(t *testing.T) {
 		{"unreachable liteserver config", testnet("TON_CONFIG_URL", "http://127.0.0.1:1/global.config.json"), nil, "TON_CONFIG_URL"},
 		{"deposit address checksum", testnet("TON_DEPOSIT_ADDRESS", "0QA3V5Wt4nKDBalItBQ3g6TDAiknFw_gT11cXzZdZFMP7uC6"), nil, "TON_DEPOSIT_ADDRESS"},
 		{"mainnet address on testnet", testnet("TON_DEPOSIT_ADDRESS", "UQBFJTkJ5hZdH7i6rWQTnm43zn6h2dPBV9lFZ2e98WvWABy_"), nil, "TON_DEPOSIT_ADDRESS"},
-		{"fragment without cookies", testnet("FULFILLMENT", "fragment"), nil, "FRAGMENT_COOKIES"},
+		{"fragment on testnet", testnet("FULFILLMENT", "fragment"), nil, "fragment.com exists only on mainnet"},
 		{"arguments", map[string]string{}, []string{"serve"}, "unexpected arguments"},
 		{"unwritable data dir", map[string]string{"DATA_DIR": "/proc/starsbot-no"}, nil, "open store"},
 	}

@@ -406,6 +406,11 @@ func (b *Bot) onAdminStats(t *adminTurn) error {
 			fmt.Fprintf(&s, "Provider: ⚠️ paused: %s\n", html.EscapeString(reason))
 		}
 	}
+	if b.ProviderNotice != nil {
+		if n := b.ProviderNotice(); n != "" {
+			fmt.Fprintf(&s, "Provider note: %s\n", html.EscapeString(n))
+		}
+	}
 	return t.show(s.String(), keyboard{{button("🔄 Refresh", cbAdm, viewStats), adminMenuButton()}})
 }
 

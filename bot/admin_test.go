@@ -190,7 +190,7 @@ func TestAdmin_MenuAndStats(t *testing.T) {
 	e.wallet = func(context.Context) (shop.NanoTON, error) { return 0, fmt.Errorf("liteserver timeout") }
 	e.restart()
 	stats = e.admin("/stats", "Shop statistics")
-	if !strings.Contains(stats.Text, "Hot wallet: balance unknown") {
+	if !strings.Contains(stats.Text, "Hot wallet: balance unknown") || strings.Contains(stats.Text, "Provider note") {
 		t.Errorf("stats with a broken wallet:\n%s", stats.Text)
 	}
 	var actions []string
@@ -199,6 +199,13 @@ func TestAdmin_MenuAndStats(t *testing.T) {
 	}
 	if strings.Join(actions, ",") != "stats,view stats,admin" {
 		t.Errorf("audit log: %v", actions)
+	}
+	// What the provider says admins should know is shown, escaped.
+	e.notice = func() string { return "the wallet linked to the Fragment account is 0:ab<cd>, not the hot wallet" }
+	e.restart()
+	stats = e.admin("/stats", "Shop statistics")
+	if !strings.Contains(stats.Text, "Provider note: the wallet linked to the Fragment account is 0:ab&lt;cd&gt;, not the hot wallet") {
+		t.Errorf("stats lack the provider's note:\n%s", stats.Text)
 	}
 }
 

@@ -69,6 +69,7 @@ type env struct {
 	// wallet, when set before the bot starts, is the hot wallet's balance
 	// the admin screens show.
 	wallet func(context.Context) (shop.NanoTON, error)
+	notice func() string // the provider's notice for /stats; nil: none
 
 	backupDir string // where /backup stages its snapshot
 }
@@ -167,6 +168,7 @@ func (e *env) newBot() *bot.Bot {
 		WalletBalance:  e.wallet,
 		WatcherLag:     e.watcher.Lag,
 		ProviderHealth: e.worker.Health,
+		ProviderNotice: e.notice,
 		Backup:         e.db.WriteTo,
 		BackupDir:      e.backupDir,
 		DefaultPricing: shop.DefaultPricing(),

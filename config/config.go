@@ -546,8 +546,9 @@ func (c Config) Validate() error {
 	case FulfillmentManual:
 	case FulfillmentFragment:
 		switch {
-		case !live:
-			return fail("FULFILLMENT", "fragment needs TON_NETWORK=testnet or mainnet (the sandbox chain cannot pay Fragment)")
+		case c.TONNetwork != NetworkMainnet:
+			// Every public client hard-codes chain -239 (notes/fragment.md §1.3).
+			return fail("FULFILLMENT", "fragment needs TON_NETWORK=mainnet: fragment.com exists only on mainnet, it cannot be paid from %s", c.TONNetwork)
 		case c.FragmentCookies == "":
 			return fail("FRAGMENT_COOKIES", "must be set when FULFILLMENT=fragment")
 		case c.TONWalletMnemonic == "":

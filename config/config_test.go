@@ -361,7 +361,7 @@ func TestLoad_Errors(t *testing.T) {
 }
 
 func TestLoad_Rules(t *testing.T) {
-	fragment := testnet.with("FULFILLMENT", "fragment", "FRAGMENT_COOKIES", testCookies, "TON_WALLET_MNEMONIC", testMnemonic)
+	fragment := testnet.with("FULFILLMENT", "fragment", "FRAGMENT_COOKIES", testCookies, "TON_WALLET_MNEMONIC", testMnemonic, "TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", testFriendly)
 	tests := []struct {
 		name    string
 		env     env
@@ -372,8 +372,8 @@ func TestLoad_Rules(t *testing.T) {
 		{"sandbox fulfillment on mainnet", testnet.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", testFriendly, "FULFILLMENT", "sandbox"), "FULFILLMENT"},
 		{"manual on sandbox", env{"FULFILLMENT": "manual"}, ""},
 		{"manual on mainnet", testnet.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", testFriendly, "FULFILLMENT", "manual"), ""},
-		{"fragment", fragment, ""},
-		{"fragment on mainnet", fragment.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", testFriendly), ""},
+		{"fragment on mainnet", fragment, ""},
+		{"fragment on testnet", fragment.with("TON_NETWORK", "testnet", "TON_DEPOSIT_ADDRESS", ""), "FULFILLMENT"},
 		{"fragment on sandbox", fragment.with("TON_NETWORK", "sandbox"), "FULFILLMENT"},
 		{"fragment without cookies", fragment.with("FRAGMENT_COOKIES", ""), "FRAGMENT_COOKIES"},
 		{"fragment without mnemonic", fragment.with("TON_WALLET_MNEMONIC", ""), "TON_WALLET_MNEMONIC"},

@@ -124,7 +124,7 @@ func TestLoad_SecretFiles(t *testing.T) {
 	})
 
 	t.Run("fragment from files", func(t *testing.T) {
-		mustLoad(t, testnet.with("FULFILLMENT", "fragment", "TON_WALLET_MNEMONIC_FILE", mnemonicFile, "FRAGMENT_COOKIES_FILE", cookiesFile))
+		mustLoad(t, testnet.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", testFriendly, "FULFILLMENT", "fragment", "TON_WALLET_MNEMONIC_FILE", mnemonicFile, "FRAGMENT_COOKIES_FILE", cookiesFile))
 	})
 
 	t.Run("environment pair overrides file pair", func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -30,14 +29,22 @@ const (
 	fragmentStepInitiated = "initiated" // Fragment created RequestID
 	fragmentStepLinked    = "linked"    // Fragment said what to pay: PayTo, PayAmount, Payload
 	fragmentStepSigned    = "signed"    // the payment is signed and recorded: Payout
-	fragmentStepPaid      = "paid"      // the payment is on chain: Paid
-	fragmentStepConfirmed = "confirmed" // Fragment acknowledged it: Confirmed, Ref
+	fragmentStepPaid      = "paid"      // the payment is on chain, sent as signed and not bounced: Paid; delivered
+	fragmentStepConfirmed = "confirmed" // Fragment also acknowledged the confirm call: Confirmed, Ref
 )
 
-// fragmentConfirmMethod is the confirm call Fragment names in
-// confirm_method; after a restart, when the live answer is gone, it is
-// called with {id: RequestID}.
+// fragmentConfirmMethod is the confirm call used when Fragment names none
+// (pyfragment and Darkildo never read confirm_method; S1qwy sends confirmReq
+// with {id}), and after a restart of a record made before it was kept.
 const fragmentConfirmMethod = "confirmReq"
+
+// fragmentConfirmTimeout bounds the best-effort confirm call: the order is
+// delivered by then, and a slow Fragment must not hold the worker.
+const fragmentConfirmTimeout = 20 * time.Second
+
+// fragmentMinValidity is how long Fragment's payment request must still be
+// valid for us to sign it.
+const fragmentMinValidity = 30 * time.Second
 
 // fragmentDevice is the TonConnect device description Fragment wants with
 // link and confirm calls; it checks only that it is well-formed.
@@ -71,6 +78,7 @@ type Fragment struct {
 
 	mu     sync.Mutex
 	hashes map[string]fragmentHash // by page
+	linked string                  // Fragment's linked wallet when it is not the hot wallet (raw), once seen
 
 	sessionOnce sync.Once
 	sess        *fragmentSession // fragment_session.go
@@ -125,13 +133,17 @@ func (f *Fragment) CheckRecipient(ctx context.Context, kind shop.OrderType, user
 }
 
 // Deliver buys job.Order on Fragment and pays it from Wallet, or resumes a
-// delivery from job.Delivery: a recorded payment is only ever checked and
-// confirmed, never made again. It returns the wallet's transaction hash (or
-// Fragment's request id) as the reference. Failures are *Error: Permanent
-// only before any payment (recipient not found, cannot receive, already
-// Premium), Manual when an admin must decide (margin check, Fragment format
-// changed, payment not confirmed by Fragment), Unhealthy when the session or
-// the wallet cannot work, Retryable otherwise.
+// delivery from job.Delivery: a recorded payment is only ever checked,
+// never made again. The order is delivered when the chain shows our
+// transaction sent the payment Fragment asked for (its address, amount and
+// Ref# payload) and it did not bounce: Fragment matches payments by the
+// Ref# comment. The confirm call Fragment names is then made best-effort:
+// no public client depends on its answer. Deliver returns the wallet's
+// transaction hash as the reference. Failures are *Error: Permanent only
+// before any payment (recipient not found, cannot receive, already
+// Premium), Manual when an admin must decide (margin check, a payment
+// request we cannot pay safely, a bounced payment), Unhealthy when the
+// session or the wallet cannot work, Retryable otherwise.
 func (f *Fragment) Deliver(ctx context.Context, job *Job) (string, error) {
 	fl, err := f.prepare(job)
 	if err != nil {
@@ -141,8 +153,12 @@ func (f *Fragment) Deliver(ctx context.Context, job *Job) (string, error) {
 	switch {
 	case d.Confirmed:
 		return fragmentRef(d), nil
-	case d.Paid != nil:
-		return f.confirm(ctx, job, fl, nil)
+	case d.Paid != nil && d.Paid.State == shop.PayoutConfirmed:
+		// Delivered before a crash; the confirm call may not have been made.
+		f.confirm(ctx, job, fl, nil)
+		return fragmentRef(d), nil
+	case d.Paid != nil && d.Paid.Bounced:
+		return "", Errorf(Manual, "the payment to Fragment bounced back (tx %s); an admin must check the order on fragment.com and deliver or refund it", d.Paid.TxHash)
 	case d.Payout != nil:
 		return f.resume(ctx, job, fl)
 	}
@@ -189,10 +205,10 @@ func (f *Fragment) buy(ctx context.Context, job *Job, fl fragmentFlow) (string, 
 	if err := f.checkMargin(job); err != nil {
 		return "", err
 	}
-	if !link.validUntil.IsZero() && !f.now().Add(30*time.Second).Before(link.validUntil) {
+	if !link.validUntil.IsZero() && !f.now().Add(fragmentMinValidity).Before(link.validUntil) {
 		return "", Errorf(Retryable, "Fragment's payment request expired before payment, will retry")
 	}
-	res, err := f.pay(ctx, job)
+	res, err := f.pay(ctx, job, link.validUntil)
 	if err != nil {
 		return "", err
 	}
@@ -211,9 +227,15 @@ func (f *Fragment) initiate(ctx context.Context, job *Job, fl fragmentFlow) erro
 	if err != nil {
 		return err
 	}
+	// The state update's answer is ignored, as pyfragment does: a real
+	// answer was {"error": …} with fresh cookies (pyfragment issue #36).
+	// If it mattered, the init call says so.
 	dh := strconv.FormatInt(100_000_000+rand.Int64N(2_147_483_647-100_000_000+1), 10)
 	if err := f.call(ctx, fl.page, fl.update, url.Values{"mode": {"new"}, "lv": {"false"}, "dh": {dh}}, nil); err != nil {
-		return err
+		if ctx.Err() != nil {
+			return Wrap(Retryable, "Fragment request interrupted, will retry", ctx.Err())
+		}
+		f.logger().Warn("fragment state update failed; going on", "order_id", o.ID, "method", fl.update, "error", err)
 	}
 	var r struct {
 		ReqID fragmentText `json:"req_id"`
@@ -279,6 +301,7 @@ type fragmentLink struct {
 	payTo      string
 	amount     shop.NanoTON
 	payload    []byte
+	comment    string    // the payload's text
 	validUntil time.Time // zero: not given
 	confirm    *fragmentConfirm
 }
@@ -313,11 +336,17 @@ func (f *Fragment) link(ctx context.Context, job *Job, fl fragmentFlow) (*fragme
 	if err := f.call(ctx, fl.page, fl.link, form, &r); err != nil {
 		return nil, err
 	}
-	l, err := parseFragmentLink(&r, info.RawAddress)
+	l, err := parseFragmentLink(&r, d.RequestID)
+	if err == nil {
+		if cerr := checkFragmentComment(l.comment, job.Order); cerr != nil {
+			err = Wrap(Manual, "Fragment asks for a payment that does not match the order", cerr)
+		}
+	}
 	if err != nil {
 		f.logger().Warn("fragment payment request refused", "order_id", job.Order.ID, "req_id", d.RequestID, "error", err)
 		return nil, err
 	}
+	f.noteLinkedWallet(r.Transaction.From, info)
 	d.PayTo, d.PayAmount, d.Payload, d.Step = l.payTo, l.amount, l.payload, fragmentStepLinked
 	d.ConfirmMethod, d.ConfirmParams = l.confirm.method, l.confirm.params
 	if err := job.Save(ctx); err != nil {
@@ -327,63 +356,113 @@ func (f *Fragment) link(ctx context.Context, job *Job, fl fragmentFlow) (*fragme
 	return l, nil
 }
 
-// parseFragmentLink validates a link answer: exactly one message to pay,
-// with a whole positive nanoTON amount, a BOC payload, from our wallet, and
-// a confirm call. Anything else means Fragment's format changed: Manual.
-func parseFragmentLink(r *fragmentLinkAnswer, ourRaw string) (*fragmentLink, error) {
-	changed := func(what string) error {
-		return Wrap(Manual, "Fragment format changed", fmt.Errorf("payment request: %s", what))
+// parseFragmentLink validates a link answer before anything is signed:
+// exactly one message, to a valid address, of a whole positive nanoTON
+// amount (a string or a number), whose payload is a TON comment with Ref#
+// (fragmentPaymentComment). Anything else is Manual: we cannot pay it
+// safely. transaction.from is not checked here: it is the wallet linked to
+// the Fragment account (pyfragment CHANGELOG 2026.2.3,
+// services/tonapi/transaction.py), which may differ from the hot wallet,
+// and Fragment matches a TON payment by its Ref# whoever pays. The confirm
+// call is optional: a missing or unusable one falls back to confirmReq
+// with {id}.
+func parseFragmentLink(r *fragmentLinkAnswer, reqID string) (*fragmentLink, error) {
+	refuse := func(what string) error {
+		return Wrap(Manual, "Fragment asks for a payment we cannot make safely", fmt.Errorf("payment request: %s", what))
 	}
 	tx := r.Transaction
 	switch {
 	case tx == nil:
-		return nil, changed("no transaction")
+		return nil, refuse("no transaction")
 	case len(tx.Messages) != 1:
-		return nil, changed(fmt.Sprintf("%d messages instead of 1", len(tx.Messages)))
-	case tx.From != "" && !strings.EqualFold(tx.From, ourRaw):
-		return nil, changed("the payment is expected from another wallet")
+		return nil, refuse(fmt.Sprintf("%d messages instead of 1", len(tx.Messages)))
 	}
 	m := tx.Messages[0]
 	if !fragmentAddrRE.MatchString(m.Address) {
-		return nil, changed("invalid address")
+		return nil, refuse("invalid address")
+	}
+	if _, err := parseTONAddress(m.Address); err != nil {
+		return nil, refuse("invalid address")
 	}
 	amount, err := parseNano(string(m.Amount))
 	if err != nil {
-		return nil, changed("amount: " + err.Error())
+		return nil, refuse("amount: " + err.Error())
 	}
 	payload, err := decodeBase64Lenient(m.Payload)
 	if err != nil {
-		return nil, changed("payload is not base64")
+		return nil, refuse("payload is not base64")
 	}
-	if len(payload) < 4 || string(payload[:4]) != "\xb5\xee\x9c\x72" {
-		return nil, changed("payload is not a BOC")
-	}
-	confirm, err := parseFragmentConfirm(r.ConfirmMethod, r.ConfirmParams)
+	comment, err := fragmentPaymentComment(payload)
 	if err != nil {
-		return nil, changed(err.Error())
+		return nil, refuse(err.Error())
 	}
-	l := &fragmentLink{payTo: m.Address, amount: amount, payload: payload, confirm: confirm}
-	if v, err := strconv.ParseInt(string(tx.ValidUntil), 10, 64); err == nil && v > 0 {
+	l := &fragmentLink{payTo: m.Address, amount: amount, payload: payload, comment: comment, confirm: parseFragmentConfirm(r.ConfirmMethod, r.ConfirmParams, reqID)}
+	if v, err := strconv.ParseInt(strings.TrimSpace(string(tx.ValidUntil)), 10, 64); err == nil && v > 0 {
 		l.validUntil = time.Unix(v, 0)
 	}
 	return l, nil
 }
 
-// parseFragmentConfirm validates confirm_method and confirm_params: an
-// identifier, and string or number values.
-func parseFragmentConfirm(method string, params map[string]json.RawMessage) (*fragmentConfirm, error) {
+// parseFragmentConfirm reads confirm_method and confirm_params: an
+// identifier, and string or number values. When there is no usable one it
+// is confirmReq with {id: reqID} (S1qwy fragment-api-py
+// FragmentAPI/methods/purchase.py sends exactly that).
+func parseFragmentConfirm(method string, params map[string]json.RawMessage, reqID string) *fragmentConfirm {
+	fallback := &fragmentConfirm{method: fragmentConfirmMethod, params: map[string]string{"id": reqID}}
 	if !fragmentIdentRE.MatchString(method) {
-		return nil, fmt.Errorf("no valid confirm_method")
+		return fallback
 	}
 	c := &fragmentConfirm{method: method, params: make(map[string]string, len(params))}
 	for k, raw := range params {
 		var v fragmentText
-		if !fragmentIdentRE.MatchString(k) || json.Unmarshal(raw, &v) != nil {
-			return nil, fmt.Errorf("invalid confirm_params")
+		if !fragmentIdentRE.MatchString(k) || json.Unmarshal(raw, &v) != nil || len(v) > 256 {
+			return fallback
 		}
 		c.params[k] = string(v)
 	}
-	return c, nil
+	if len(c.params) == 0 {
+		c.params["id"] = reqID
+	}
+	return c
+}
+
+// noteLinkedWallet reports, once per wallet, that Fragment's linked wallet
+// (transaction.from) is not the hot wallet: the hot wallet pays anyway,
+// and admins see it in /stats and /api/v1/health (Notice). An unparsable
+// from is logged and ignored: nothing depends on it.
+func (f *Fragment) noteLinkedWallet(from string, info shop.WalletInfo) {
+	from = strings.TrimSpace(from)
+	if from == "" {
+		return
+	}
+	a, err := parseTONAddress(from)
+	if err != nil {
+		f.logger().Warn("fragment names an unreadable linked wallet; ignored", "from", fragmentSanitize(from))
+		return
+	}
+	raw := a.StringRaw()
+	if sameTONAddress(raw, info.RawAddress) {
+		raw = ""
+	}
+	f.mu.Lock()
+	seen := f.linked == raw
+	f.linked = raw
+	f.mu.Unlock()
+	if !seen && raw != "" {
+		f.logger().Warn("the wallet linked to the Fragment account is not the hot wallet; paying from the hot wallet, Fragment matches payments by Ref#",
+			"linked_wallet", raw, "hot_wallet", info.RawAddress)
+	}
+}
+
+// Notice is what admins should know about the provider although it works:
+// Fragment's linked wallet when it is not the hot wallet; "" otherwise.
+func (f *Fragment) Notice() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.linked == "" {
+		return ""
+	}
+	return "the wallet linked to the Fragment account is " + f.linked + ", not the hot wallet; orders are paid from the hot wallet (Fragment matches payments by their Ref#)"
 }
 
 // checkMargin refuses to pay more than the buyer paid minus Tolerance.
@@ -397,11 +476,12 @@ func (f *Fragment) checkMargin(job *Job) error {
 	return nil
 }
 
-// pay signs, records (Step "signed" with Payout) and broadcasts the payment.
+// pay signs, records (Step "signed" with Payout) and broadcasts the payment,
+// valid no longer than Fragment's request (until; zero: the wallet's TTL).
 // The wallet broadcasts only if the record was saved.
-func (f *Fragment) pay(ctx context.Context, job *Job) (*shop.PayoutResult, error) {
+func (f *Fragment) pay(ctx context.Context, job *Job, until time.Time) (*shop.PayoutResult, error) {
 	d := job.Delivery
-	p := shop.Payout{To: d.PayTo, Amount: d.PayAmount, Payload: d.Payload, Bounce: true}
+	p := shop.Payout{To: d.PayTo, Amount: d.PayAmount, Payload: d.Payload, Bounce: true, ValidUntil: until}
 	record := func(ctx context.Context, sp *shop.SignedPayout) error {
 		step := d.Step
 		d.Payout, d.Step = sp, fragmentStepSigned
@@ -437,27 +517,39 @@ func (f *Fragment) resume(ctx context.Context, job *Job, fl fragmentFlow) (strin
 	return f.settle(ctx, job, fl, res, nil)
 }
 
-// settle acts on a payment's outcome: a confirmed payment is recorded (Step
-// "paid") and confirmed to Fragment; an expired or failed one is forgotten
-// so that the next attempt starts over.
+// settle acts on a payment's outcome: a confirmed payment (sent as signed,
+// not bounced) is recorded (Step "paid"), which delivers the order, and
+// then confirmed to Fragment best-effort; a bounced one goes to an admin
+// with its record kept; an expired or failed one is forgotten so that the
+// next attempt starts over.
 func (f *Fragment) settle(ctx context.Context, job *Job, fl fragmentFlow, res *shop.PayoutResult, live *fragmentConfirm) (string, error) {
 	d := job.Delivery
-	switch res.State {
-	case shop.PayoutConfirmed:
+	switch {
+	case res.State == shop.PayoutConfirmed:
 		paid := *res
 		d.Paid, d.Step = &paid, fragmentStepPaid
+		d.Ref = res.TxHash
 		if err := job.Save(ctx); err != nil {
 			return "", err
 		}
 		f.logger().Info("fragment paid", "order_id", job.Order.ID, "req_id", d.RequestID, "tx_hash", res.TxHash, "amount", d.PayAmount.String())
-		return f.confirm(ctx, job, fl, live)
-	case shop.PayoutExpired:
+		f.confirm(ctx, job, fl, live)
+		return fragmentRef(d), nil
+	case res.State == shop.PayoutFailed && res.Bounced:
+		failed := *res
+		d.Paid = &failed
+		if err := job.Save(ctx); err != nil {
+			return "", err
+		}
+		f.logger().Warn("fragment payment bounced", "order_id", job.Order.ID, "req_id", d.RequestID, "tx_hash", res.TxHash, "reason", res.Reason)
+		return "", Errorf(Manual, "the payment to Fragment bounced back (tx %s): %s; an admin must check the order on fragment.com and deliver or refund it", res.TxHash, fragmentSanitize(res.Reason))
+	case res.State == shop.PayoutExpired:
 		fragmentReset(d)
 		if err := job.Save(ctx); err != nil {
 			return "", err
 		}
 		return "", Wrap(Retryable, "payment expired, will retry", fmt.Errorf("expired: %s", fragmentSanitize(res.Reason)))
-	case shop.PayoutFailed:
+	case res.State == shop.PayoutFailed:
 		fragmentReset(d)
 		if err := job.Save(ctx); err != nil {
 			return "", err
@@ -471,14 +563,20 @@ func (f *Fragment) settle(ctx context.Context, job *Job, fl fragmentFlow, res *s
 }
 
 // confirm tells Fragment the payment was made, with the signed message's
-// BOC, and records it: Step "confirmed" with Confirmed and Ref. live is the
-// confirm call Fragment named; nil after a restart. Money has left the
-// wallet: a refusal is Manual, never Permanent.
-func (f *Fragment) confirm(ctx context.Context, job *Job, fl fragmentFlow, live *fragmentConfirm) (string, error) {
+// BOC, best-effort: the order is delivered already (the chain shows the
+// payment), no public client depends on this call's answer (S1qwy sends
+// confirmReq and ignores any error; pyfragment and Darkildo never call it),
+// and nobody has recorded a real one. Whatever happens is logged; an answer
+// with "ok" true is recorded as Confirmed (Step "confirmed"). live is the
+// confirm call Fragment named; nil after a restart.
+func (f *Fragment) confirm(ctx context.Context, job *Job, fl fragmentFlow, live *fragmentConfirm) {
 	d := job.Delivery
 	if d.Payout == nil || len(d.Payout.BOC) == 0 {
-		return "", Errorf(Manual, "Fragment was paid but the signed message is missing; an admin must confirm it")
+		f.logger().Warn("fragment confirm skipped: the signed message is missing", "order_id", job.Order.ID, "req_id", d.RequestID)
+		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, fragmentConfirmTimeout)
+	defer cancel()
 	c := live
 	switch {
 	case c != nil:
@@ -487,46 +585,32 @@ func (f *Fragment) confirm(ctx context.Context, job *Job, fl fragmentFlow, live 
 	default: // a delivery recorded before the confirm call was kept
 		c = &fragmentConfirm{method: fragmentConfirmMethod, params: map[string]string{"id": d.RequestID}}
 	}
-	account, err := fragmentAccount(f.Wallet.Info())
-	if err != nil {
-		return "", err
-	}
 	form := url.Values{}
 	for k, v := range c.params {
 		form.Set(k, v)
 	}
 	form.Set("boc", base64.StdEncoding.EncodeToString(d.Payout.BOC))
-	form.Set("account", account)
+	if account, err := fragmentAccount(f.Wallet.Info()); err == nil {
+		form.Set("account", account)
+	}
 	form.Set("device", fragmentDevice)
 	var r struct {
-		OK *bool `json:"ok"`
+		OK fragmentFlag `json:"ok"`
 	}
 	if err := f.call(ctx, fl.page, c.method, form, &r); err != nil {
-		return "", fragmentConfirmError(err)
+		f.logger().Warn("fragment confirm call failed; the order is delivered (paid on chain)", "order_id", job.Order.ID, "req_id", d.RequestID, "method", c.method, "error", err)
+		return
 	}
-	if r.OK == nil || !*r.OK {
-		return "", Errorf(Manual, "Fragment did not acknowledge the payment; an admin must check it")
+	if !r.OK {
+		f.logger().Warn("fragment confirm answer not understood; the order is delivered (paid on chain)", "order_id", job.Order.ID, "req_id", d.RequestID, "method", c.method)
+		return
 	}
 	d.Confirmed, d.Ref, d.Step = true, fragmentRef(d), fragmentStepConfirmed
 	if err := job.Save(ctx); err != nil {
-		return "", err
+		f.logger().Warn("fragment confirm not recorded", "order_id", job.Order.ID, "error", err)
+		return
 	}
 	f.logger().Info("fragment confirmed", "order_id", job.Order.ID, "req_id", d.RequestID, "ref", d.Ref)
-	return d.Ref, nil
-}
-
-// fragmentConfirmError maps a failed confirm call: Fragment's refusals become
-// Manual (it was paid; only an admin can settle it); transport failures stay
-// Retryable and session failures Unhealthy.
-func fragmentConfirmError(err error) error {
-	refusal, refused := errors.AsType[*fragmentRefusal](err)
-	switch k := KindOf(err); {
-	case refused && k != Unhealthy:
-		return Wrap(Manual, "Fragment was paid but did not confirm the payment; an admin must check it", refusal)
-	case k == Permanent:
-		return Wrap(Manual, "Fragment was paid but did not confirm the payment; an admin must check it", err)
-	}
-	return err
 }
 
 // fragmentRef is the delivery reference: the payment's transaction hash,

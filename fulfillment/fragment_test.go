@@ -44,6 +44,7 @@ const (
 	walletExpire                 // sign and record, never broadcast: Expired
 	walletNoFunds                // broadcast; the wallet cannot pay: Failed
 	walletUnreachable            // fail before signing
+	walletBounce                 // broadcast; Fragment's address bounces the payment back: Failed, Bounced
 )
 
 // fakeWallet is the hot wallet and the chain: it signs, records, broadcasts
@@ -68,6 +69,7 @@ type fakeMsg struct {
 	sp      shop.SignedPayout
 	onChain bool
 	expired bool
+	bounced bool
 	state   shop.PayoutState
 }
 
@@ -166,8 +168,12 @@ func (w *fakeWallet) broadcast(m *fakeMsg) {
 		return
 	}
 	m.onChain = true
-	if w.mode == walletNoFunds {
+	switch w.mode {
+	case walletNoFunds:
 		m.state = shop.PayoutFailed
+		return
+	case walletBounce:
+		m.state, m.bounced = shop.PayoutFailed, true
 		return
 	}
 	m.state = shop.PayoutConfirmed
@@ -179,7 +185,10 @@ func (w *fakeWallet) broadcast(m *fakeMsg) {
 
 func (m *fakeMsg) result() *shop.PayoutResult {
 	r := &shop.PayoutResult{State: m.state, TxHash: "tx" + m.sp.Hash[:30], TxLT: uint64(m.sp.Seqno)}
-	if m.state == shop.PayoutFailed {
+	switch {
+	case m.bounced:
+		r.Reason, r.Bounced = "the payment bounced back", true
+	case m.state == shop.PayoutFailed:
 		r.Reason = "not enough funds"
 	}
 	return r
@@ -350,14 +359,30 @@ func (h *harness) payments() int {
 	return n
 }
 
-// requirePaidOnce checks that exactly one payment was signed and made and
-// that Fragment confirmed exactly that request with the paying message.
-func (h *harness) requireDeliveredOnce(ref string) {
+// requirePaidOnce checks that exactly one payment was signed and made, that
+// it is recorded as the delivery (step paid or confirmed) and that ref is
+// its transaction hash: the order is delivered, whatever the confirm call
+// answered.
+func (h *harness) requirePaidOnce(ref string) {
 	h.t.Helper()
 	sigs, _ := h.wallet.counts()
 	if sigs != 1 || h.payments() != 1 {
 		h.t.Fatalf("signatures %d, payments %d; want 1 and 1", sigs, h.payments())
 	}
+	d := h.store.load()
+	if ref == "" || d.Paid == nil || d.Paid.State != shop.PayoutConfirmed || ref != d.Paid.TxHash || d.Ref != ref {
+		h.t.Errorf("ref %q is not the recorded payment's transaction hash (%+v, ref %q)", ref, d.Paid, d.Ref)
+	}
+	if d.Step != fragmentStepPaid && d.Step != fragmentStepConfirmed {
+		h.t.Errorf("saved step %q, want paid or confirmed", d.Step)
+	}
+}
+
+// requireDeliveredOnce is requirePaidOnce, and Fragment confirmed exactly
+// that request with the paying message.
+func (h *harness) requireDeliveredOnce(ref string) {
+	h.t.Helper()
+	h.requirePaidOnce(ref)
 	var confirmed []fragmenttest.Request
 	for _, r := range h.srv.Requests() {
 		if r.Confirmed {
@@ -416,14 +441,21 @@ func TestFragment_Deliver(t *testing.T) {
 			if !bytes.Equal(r.Payload, want) {
 				t.Fatalf("fake Fragment's payload is not the real one")
 			}
-			if sent := h.wallet.sent[0]; !bytes.Equal(sent.Payload, want) || sent.Amount != r.Amount || sent.To != fragmenttest.Address {
-				t.Errorf("paid %s TON to %s with payload %x; want %s TON to %s with %x", sent.Amount, sent.To, sent.Payload, r.Amount, fragmenttest.Address, want)
+			addr := fragmenttest.StarsAddress
+			if tt.kind == shop.OrderPremium {
+				addr = fragmenttest.PremiumAddress
+			}
+			if sent := h.wallet.sent[0]; !bytes.Equal(sent.Payload, want) || sent.Amount != r.Amount || sent.To != addr {
+				t.Errorf("paid %s TON to %s with payload %x; want %s TON to %s with %x", sent.Amount, sent.To, sent.Payload, r.Amount, addr, want)
+			}
+			if sent := h.wallet.sent[0]; sent.ValidUntil.IsZero() || sent.ValidUntil.After(time.Now().Add(10*time.Minute)) {
+				t.Errorf("signed valid until %v, want Fragment's validUntil", sent.ValidUntil)
 			}
 			if r.ShowSender != (tt.kind == shop.OrderPremium) || r.Username != strings.ToLower(testRecipient) {
 				t.Errorf("request %+v", r)
 			}
 			d := h.store.load()
-			if d.PayTo != fragmenttest.Address || d.PayAmount != r.Amount || !bytes.Equal(d.Payload, want) {
+			if d.PayTo != addr || d.PayAmount != r.Amount || !bytes.Equal(d.Payload, want) {
 				t.Errorf("saved link: %s %s %x", d.PayTo, d.PayAmount, d.Payload)
 			}
 			if got, wantSteps := h.store.steps, []string{"initiated", "linked", "signed", "paid", "confirmed"}; !slices.Equal(got, wantSteps) {
@@ -516,7 +548,7 @@ func TestFragment_Deliver_Errors(t *testing.T) {
 		{"PremiumUserNotFound", shop.OrderPremium, []failure{{"searchPremiumGiftRecipient", fragmenttest.UserNotFound}}, Permanent},
 		{"AlreadySubscribed", shop.OrderPremium, []failure{{"initGiftPremiumRequest", fragmenttest.AlreadySubscribed}}, Permanent},
 		{"PriceChanged", shop.OrderStars, []failure{{initReq, fragmenttest.PriceChanged}}, Retryable},
-		{"UnknownError", shop.OrderStars, []failure{{update, fragmenttest.UnknownError}}, Retryable},
+		{"UnknownError", shop.OrderStars, []failure{{initReq, fragmenttest.UnknownError}}, Retryable},
 		{"HTTP429", shop.OrderStars, []failure{{search, fragmenttest.HTTP429}}, Retryable},
 		{"HTTP502", shop.OrderStars, []failure{{link, fragmenttest.HTTP500}}, Retryable},
 		{"HTTP403", shop.OrderStars, []failure{{search, fragmenttest.HTTP403}}, Unhealthy},
@@ -528,7 +560,9 @@ func TestFragment_Deliver_Errors(t *testing.T) {
 		{"SessionExpiredTwice", shop.OrderStars, []failure{{initReq, fragmenttest.SessionExpired}, {initReq, fragmenttest.SessionExpired}}, Unhealthy},
 		{"BadRequestTwice", shop.OrderStars, []failure{{search, fragmenttest.BadRequest}, {search, fragmenttest.BadRequest}}, Unhealthy},
 		{"TwoMessages", shop.OrderStars, []failure{{link, fragmenttest.TwoMessages}}, Manual},
-		{"WrongFrom", shop.OrderStars, []failure{{link, fragmenttest.WrongFrom}}, Manual},
+		{"JettonPayload", shop.OrderStars, []failure{{link, fragmenttest.JettonRequest}}, Manual},
+		{"WrongQuantity", shop.OrderStars, []failure{{link, fragmenttest.WrongQuantity}}, Manual},
+		{"WrongMonths", shop.OrderPremium, []failure{{"getGiftPremiumLink", fragmenttest.WrongQuantity}}, Manual},
 		{"FloatAmount", shop.OrderStars, []failure{{link, fragmenttest.FloatAmount}}, Manual},
 		{"BadPayload", shop.OrderStars, []failure{{link, fragmenttest.BadPayload}}, Manual},
 		{"OldQRAnswer", shop.OrderStars, []failure{{link, fragmenttest.NoTransaction}}, Manual},
@@ -678,8 +712,6 @@ func TestFragment_Crash(t *testing.T) {
 		{"AfterBroadcastPending", func(h *harness) { h.wallet.setMode(walletPending) }},
 		{"AfterPaymentBeforePaidSaved", func(h *harness) { h.store.failAt = fragmentStepPaid }},
 		{"AfterPaidSaved", func(h *harness) { h.store.dieAfter = fragmentStepPaid }},
-		{"ConfirmLost", func(h *harness) { h.srv.Fail("confirmReq", fragmenttest.HTTP500) }},
-		{"AfterConfirmBeforeSave", func(h *harness) { h.store.failAt = fragmentStepConfirmed }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, shop.OrderStars)
@@ -801,35 +833,250 @@ func TestFragment_LinkExpired(t *testing.T) {
 	}
 }
 
-func TestFragment_ConfirmRefused(t *testing.T) {
+// TestFragment_ConfirmIsBestEffort: whatever the confirm call answers (no
+// real answer is recorded), the order is delivered once the chain shows
+// the payment, with one payment and its tx hash as the reference.
+func TestFragment_ConfirmIsBestEffort(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		fails []fragmenttest.Failure
-		want  Kind
 	}{
-		{"WrongBOC", []fragmenttest.Failure{fragmenttest.WrongBOC}, Manual},
-		{"PaymentNotFound", []fragmenttest.Failure{fragmenttest.PaymentNotFound}, Manual},
-		{"NotFoundAfterPayment", []fragmenttest.Failure{fragmenttest.UserNotFound}, Manual},
-		{"UnknownError", []fragmenttest.Failure{fragmenttest.UnknownError}, Manual},
-		{"AccessDenied", []fragmenttest.Failure{fragmenttest.AccessDenied}, Unhealthy},
-		{"SessionExpiredTwice", []fragmenttest.Failure{fragmenttest.SessionExpired, fragmenttest.SessionExpired}, Unhealthy},
-		{"HTTP429", []fragmenttest.Failure{fragmenttest.HTTP429}, Retryable},
+		{"WrongBOC", []fragmenttest.Failure{fragmenttest.WrongBOC}},
+		{"PaymentNotFound", []fragmenttest.Failure{fragmenttest.PaymentNotFound}},
+		{"ErrorWithoutOK", []fragmenttest.Failure{fragmenttest.ConfirmError}},
+		{"EmptyAnswer", []fragmenttest.Failure{fragmenttest.ConfirmEmpty}},
+		{"HTMLAnswer", []fragmenttest.Failure{fragmenttest.ConfirmHTML}},
+		{"UnknownError", []fragmenttest.Failure{fragmenttest.UnknownError}},
+		{"AccessDenied", []fragmenttest.Failure{fragmenttest.AccessDenied}},
+		{"SessionExpiredTwice", []fragmenttest.Failure{fragmenttest.SessionExpired, fragmenttest.SessionExpired}},
+		{"HTTP429", []fragmenttest.Failure{fragmenttest.HTTP429}},
+		{"HTTP502", []fragmenttest.Failure{fragmenttest.HTTP500}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, shop.OrderStars)
 			for _, f := range tt.fails {
 				h.srv.Fail("confirmReq", f)
 			}
-			_, err := h.deliver()
-			if KindOf(err) != tt.want {
-				t.Fatalf("got %v, want %s", err, tt.want)
+			ref, err := h.deliver()
+			if err != nil {
+				t.Fatalf("got %v, want delivered", err)
 			}
-			d := h.store.load()
-			if h.payments() != 1 || d.Paid == nil || d.Step != fragmentStepPaid || d.Confirmed {
-				t.Errorf("payments %d, saved step %q", h.payments(), d.Step)
+			h.requirePaidOnce(ref)
+			if d := h.store.load(); d.Step != fragmentStepPaid || d.Confirmed {
+				t.Errorf("saved step %q, confirmed %v", d.Step, d.Confirmed)
+			}
+			if !strings.Contains(h.logs.String(), "the order is delivered (paid on chain)") {
+				t.Errorf("the confirm outcome is not logged")
+			}
+			// A later attempt (a crash before the worker completed the
+			// order) pays nothing and returns the same reference.
+			again, err := h.deliver()
+			if err != nil || again != ref {
+				t.Fatalf("again: %q, %v", again, err)
+			}
+			h.requirePaidOnce(again)
+		})
+	}
+	t.Run("MissingConfirmMethodFallsBack", func(t *testing.T) {
+		h := newHarness(t, shop.OrderStars)
+		h.srv.SetShapes(fragmenttest.Shapes{NoConfirm: true})
+		ref, err := h.deliver()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.requireDeliveredOnce(ref) // confirmReq with {id} confirmed it
+	})
+	t.Run("ConfirmErrorThenChainConfirms", func(t *testing.T) {
+		// The payment is pending on chain when the first attempt stops;
+		// the next finds it confirmed, and the confirm call's error answer
+		// changes nothing.
+		h := newHarness(t, shop.OrderStars)
+		h.wallet.setMode(walletStuck)
+		h.srv.Fail("confirmReq", fragmenttest.ConfirmError)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		if _, err := h.deliverWith(ctx, h.fragment()); KindOf(err) != Retryable {
+			t.Fatalf("pending: got %v", err)
+		}
+		if h.srv.Calls("confirmReq") != 0 {
+			t.Fatal("confirm called before the chain confirmed the payment")
+		}
+		h.wallet.setMode(walletNormal)
+		ref, err := h.deliver()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.requirePaidOnce(ref)
+		if h.srv.Calls("confirmReq") != 1 {
+			t.Errorf("confirm called %d times", h.srv.Calls("confirmReq"))
+		}
+	})
+	t.Run("ChainNeverConfirms", func(t *testing.T) {
+		// Nothing is delivered, confirmed or paid twice while the payment
+		// stays pending, however often the worker comes back.
+		h := newHarness(t, shop.OrderStars)
+		h.wallet.setMode(walletStuck)
+		for range 3 {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			_, err := h.deliverWith(ctx, h.fragment())
+			cancel()
+			if KindOf(err) != Retryable {
+				t.Fatalf("got %v, want Retryable", err)
+			}
+		}
+		sigs, _ := h.wallet.counts()
+		d := h.store.load()
+		if sigs != 1 || h.payments() != 0 || h.srv.Calls("confirmReq") != 0 || d.Paid != nil || !d.PaymentMayBeOut() {
+			t.Errorf("signatures %d, payments %d, confirm calls %d, paid %v", sigs, h.payments(), h.srv.Calls("confirmReq"), d.Paid)
+		}
+	})
+}
+
+// TestFragment_Bounced: a payment that came back from Fragment's address
+// goes to an admin with its record kept; it is never paid again.
+func TestFragment_Bounced(t *testing.T) {
+	h := newHarness(t, shop.OrderStars)
+	h.wallet.setMode(walletBounce)
+	_, err := h.deliver()
+	if KindOf(err) != Manual || !strings.Contains(ReasonOf(err), "bounced back") {
+		t.Fatalf("got %v, want Manual: bounced", err)
+	}
+	d := h.store.load()
+	if d.Payout == nil || d.Paid == nil || !d.Paid.Bounced || !d.PaymentMayBeOut() {
+		t.Fatalf("bounce not recorded: %+v", d)
+	}
+	h.wallet.setMode(walletNormal)
+	if _, err := h.deliver(); KindOf(err) != Manual {
+		t.Fatalf("again: got %v, want Manual", err)
+	}
+	if sigs, _ := h.wallet.counts(); sigs != 1 || h.srv.Calls("confirmReq") != 0 {
+		t.Errorf("signatures %d, confirm calls %d", sigs, h.srv.Calls("confirmReq"))
+	}
+}
+
+// TestFragment_LinkedWalletDiffers: transaction.from is the wallet linked
+// to the Fragment account, not the signer (pyfragment CHANGELOG 2026.2.3);
+// the hot wallet pays anyway, and admins are told once.
+func TestFragment_LinkedWalletDiffers(t *testing.T) {
+	const linked = "0:dfec1432befd22c3dab019a242de41b915c817fb110cbbc6036d60bc3a586104" // a real wallet that paid Fragment (answers.json)
+	h := newHarness(t, shop.OrderStars)
+	h.srv.SetLinkedWallet(linked)
+	f := h.fragment()
+	ref, err := h.deliverWith(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.requireDeliveredOnce(ref)
+	if n := f.Notice(); !strings.Contains(n, linked) || !strings.Contains(n, "not the hot wallet") {
+		t.Errorf("Notice() = %q", n)
+	}
+	// A second order through the same process warns no more.
+	h.order.ID, h.store = 8, &deliveryStore{saved: shop.Delivery{OrderID: 8, Provider: "fragment"}}
+	if _, err := h.deliverWith(context.Background(), f); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(h.logs.String(), "is not the hot wallet"); n != 1 {
+		t.Errorf("linked wallet reported %d times, want once", n)
+	}
+}
+
+// TestFragment_AnswerShapes: every form a field of the link answer may
+// take is paid the same: amounts and validUntil as numbers or strings,
+// addresses raw or user-friendly, from as our own address in any form.
+func TestFragment_AnswerShapes(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		sh   fragmenttest.Shapes
+	}{
+		{"AmountNumber", fragmenttest.Shapes{AmountNumber: true}},
+		{"ValidUntilString", fragmenttest.Shapes{ValidUntilString: true}},
+		{"RawAddress", fragmenttest.Shapes{AddressForm: "raw"}},
+		{"NonBounceableAddress", fragmenttest.Shapes{AddressForm: "non-bounceable"}},
+		{"OwnAddressFriendly", fragmenttest.Shapes{FromFriendly: true}},
+		{"AllAtOnce", fragmenttest.Shapes{AmountNumber: true, ValidUntilString: true, AddressForm: "raw", FromFriendly: true, NoConfirm: true}},
+	} {
+		for _, kind := range []shop.OrderType{shop.OrderStars, shop.OrderPremium} {
+			t.Run(tt.name+"/"+string(kind), func(t *testing.T) {
+				h := newHarness(t, kind)
+				h.srv.SetShapes(tt.sh)
+				f := h.fragment()
+				ref, err := h.deliverWith(context.Background(), f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.requireDeliveredOnce(ref)
+				if n := f.Notice(); n != "" {
+					t.Errorf("our own wallet reported as another: %q", n)
+				}
+				if sent := h.wallet.sent[0]; sent.ValidUntil.IsZero() {
+					t.Errorf("validUntil not passed to the wallet")
+				}
+			})
+		}
+	}
+}
+
+// TestFragment_ShortValidity: a request valid for less than the margin is
+// not signed; one valid a little longer is signed valid until Fragment's
+// deadline, not the wallet's longer TTL.
+func TestFragment_ShortValidity(t *testing.T) {
+	h := newHarness(t, shop.OrderStars)
+	h.srv.SetValidity(20 * time.Second)
+	if _, err := h.deliver(); KindOf(err) != Retryable {
+		t.Fatalf("got %v, want Retryable", err)
+	}
+	if sigs, _ := h.wallet.counts(); sigs != 0 {
+		t.Fatal("signed a request about to expire")
+	}
+	h.srv.SetValidity(90 * time.Second)
+	ref, err := h.deliver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.requireDeliveredOnce(ref)
+	if until := h.wallet.sent[0].ValidUntil; until.After(time.Now().Add(90*time.Second)) || until.Before(time.Now().Add(60*time.Second)) {
+		t.Errorf("signed valid until %v, want Fragment's deadline about 90 s from now", until)
+	}
+}
+
+// TestFragment_UpdateStateErrorIgnored: the state update's error answer
+// (pyfragment issue #36) is logged, and the purchase goes on to init.
+func TestFragment_UpdateStateErrorIgnored(t *testing.T) {
+	for _, kind := range []shop.OrderType{shop.OrderStars, shop.OrderPremium} {
+		t.Run(string(kind), func(t *testing.T) {
+			h := newHarness(t, kind)
+			update := "updateStarsBuyState"
+			if kind == shop.OrderPremium {
+				update = "updatePremiumState"
+			}
+			h.srv.Fail(update, fragmenttest.UpdateError)
+			ref, err := h.deliver()
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.requireDeliveredOnce(ref)
+			if !strings.Contains(h.logs.String(), "fragment state update failed; going on") {
+				t.Error("the update error is not logged")
 			}
 		})
 	}
+	t.Run("ColdInitRetried", func(t *testing.T) {
+		// When the update did not take, init says the price changed: a
+		// retry, never a refund.
+		h := newHarness(t, shop.OrderStars)
+		h.srv.Fail("updateStarsBuyState", fragmenttest.HTTP500)
+		if _, err := h.deliver(); KindOf(err) != Retryable {
+			t.Fatalf("got %v, want Retryable", err)
+		}
+		if h.srv.Calls("initBuyStarsRequest") != 1 {
+			t.Errorf("init not called after the failed update")
+		}
+		ref, err := h.deliver()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.requireDeliveredOnce(ref)
+	})
 }
 
 func TestFragment_Transport(t *testing.T) {
@@ -973,7 +1220,7 @@ func TestParseNano(t *testing.T) {
 // TestCommentBOC checks that the fake builds payloads exactly as Fragment
 // does, by rebuilding the real ones.
 func TestCommentBOC(t *testing.T) {
-	if got := fragmenttest.CommentBOC("100 Telegram Stars \n\nRef#", "Xq7Lm2pA"); !bytes.Equal(got, mustDecode(t, fragmenttest.StarsPayload)) {
+	if got := fragmenttest.CommentBOC("100 Telegram Stars \n\nRef#bvq2qiNYM", ""); !bytes.Equal(got, mustDecode(t, fragmenttest.StarsPayload)) {
 		t.Errorf("stars: got %x", got)
 	}
 	if got := fragmenttest.CommentBOC("Telegram Premium for 3 months \n\nRef", "#3pWJtbdbu"); !bytes.Equal(got, mustDecode(t, fragmenttest.PremiumPayload)) {

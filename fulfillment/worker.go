@@ -95,6 +95,15 @@ func (w *Worker) Health() (ok bool, reason string) {
 	return true, ""
 }
 
+// Notice returns what the provider says admins should know although it
+// works (e.g. Fragment's linked wallet is not the hot wallet), or "".
+func (w *Worker) Notice() string {
+	if n, ok := w.Provider.(interface{ Notice() string }); ok {
+		return n.Notice()
+	}
+	return ""
+}
+
 // Run delivers queued orders until ctx is done. A store error is logged
 // and retried at the next scan.
 func (w *Worker) Run(ctx context.Context) error {

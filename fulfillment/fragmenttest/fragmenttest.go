@@ -13,12 +13,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"html"
 	"maps"
 	"net/http"
@@ -29,6 +27,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xssnick/tonutils-go/address"
+	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"starsbot/shop"
 )
@@ -45,23 +46,67 @@ const (
 	Cookies = "stel_ssid=" + SSID + "; stel_dt=" + DT + "; stel_token=" + Token + "; stel_ton_token=" + TONToken
 )
 
-// Address is where the fake asks to be paid.
-const Address = "EQBAjaOyi2wGWlk-EDkSabqqnF-MrrwMadnwqrurKpkla9nE"
-
-// Real payloads from Fragment, url-safe and unpadded as Fragment sends them:
-// a text comment (op 0) whose Ref# tail is in a child cell. The first Stars
-// request of 100 Stars and the first Premium request of 3 months get exactly
-// these; later requests get other Ref codes in the same layout.
+// Where Fragment asks to be paid: the destinations of real on-chain Fragment
+// payments in shared/fixtures/ton/transactions.json, in the bounceable form
+// of the composed link answers in shared/fixtures/fragment/answers.json.
 const (
-	StarsPayload   = "te6cckEBAgEAKgABOgAAAAAxMDAgVGVsZWdyYW0gU3RhcnMgCgpSZWYjAQAQWHE3TG0ycEEtgYCh"
-	PremiumPayload = "te6cckEBAgEANgABTgAAAABUZWxlZ3JhbSBQcmVtaXVtIGZvciAzIG1vbnRocyAKClJlZgEAFCMzcFdKdGJkYnVUH7wM"
+	// StarsAddress: fragment_stars_payment_100 (tx f61215e2…, mainnet, May
+	// 2026; tonutils-go v1.18.0 tvm/testdata/tvm_replay_fat_block_66519406.json).
+	StarsAddress = "EQCFJEP4WZ_mpdo0_kMEmsTgvrMHG7K_tWY16pQhKHwoOoy2"
+	// PremiumAddress: fragment_premium_payment_two_cells (tx 1bb443f1…,
+	// Dec 2023; tonkeeper/opentonapi pkg/api/testdata/block-txs-2.json).
+	PremiumAddress = "EQBAjaOyi2wGWlk-EDkSabqqnF-MrrwMadnwqrurKpkla9nE"
+)
+
+// Real payloads, url-safe and unpadded BOCs without CRC as Fragment sends
+// them. The first Stars request of 100 Stars and the first Premium request
+// of 3 months get exactly these; later requests get other Ref codes in the
+// same layout.
+const (
+	// StarsPayload is one cell, "100 Telegram Stars \n\nRef#bvq2qiNYM": the
+	// body of the on-chain payment fragment_stars_payment_100 (composed
+	// getBuyStarsLink answer in shared/fixtures/fragment/answers.json).
+	StarsPayload = "te6ccgEBAQEAKAAATAAAAAAxMDAgVGVsZWdyYW0gU3RhcnMgCgpSZWYjYnZxMnFpTllN"
+	// PremiumPayload is "Telegram Premium for 3 months \n\nRef" with
+	// "#3pWJtbdbu" in a child cell: bohd4nx/pyfragment
+	// tests/001_test_decode.py real_premium_3m.
+	PremiumPayload = "te6ccgEBAgEANgABTgAAAABUZWxlZ3JhbSBQcmVtaXVtIGZvciAzIG1vbnRocyAKClJlZgEAFCMzcFdKdGJkYnU"
+	// JettonPayload is what Fragment asks for payment_method=usdt_ton: a
+	// jetton transfer (op 0x0f8a7ea5) of 0.75 USDT with the comment "50
+	// Telegram Stars \n\nRef#m9JhZwApQ" forwarded: bohd4nx/pyfragment
+	// tests/001_test_decode.py real_stars_50.
+	JettonPayload = "te6ccgEBAgEAfgABqA-KfqVP885dhccidjC3GwgBCkiH8LM_zUu0afyGCTWJwX1mDjdlf2rMa9UoQlD4UHUAF1jLlcMomlo5RJTwl8jnDDdfdhc7EgQQWPqFQ9IjyLPCAwEASgAAAAA1MCBUZWxlZ3JhbSBTdGFycyAKClJlZiNtOUpoWndBcFE"
 )
 
 // Ref codes of the real payloads.
 const (
-	starsRefCode   = "Xq7Lm2pA"
+	starsRefCode   = "bvq2qiNYM"
 	premiumRefCode = "3pWJtbdbu"
 )
+
+// Shapes picks, for the link answer, among the forms of a field that
+// sources show or that are plausible but unrecorded (the real answer's
+// forms are not recorded: shared/fixtures/README.md). The provider must
+// handle every one.
+type Shapes struct {
+	// AmountNumber: messages[].amount as a JSON number, not a string (the
+	// "robustness" composed answer; buyaobilian1/autobuytgvip-saas
+	// crawler.go types the older rawRequest amount as uint64).
+	AmountNumber bool
+	// ValidUntilString: transaction.validUntil as a string (DRM src/types.ts
+	// and OZ type it as a number; a string is not recorded).
+	ValidUntilString bool
+	// AddressForm of messages[].address: "" or "bounceable" (EQ…, the
+	// composed answers), "non-bounceable" (UQ…, DRM's test mock writes
+	// "UQ..."), "raw" (0:…, the robustness composed answer).
+	AddressForm string
+	// FromFriendly: transaction.from in user-friendly non-bounceable form
+	// (the UQ… composed answer) instead of raw (DRM, OZ, TSB call it raw).
+	FromFriendly bool
+	// NoConfirm: no confirm_method / confirm_params (the robustness composed
+	// answer; pyfragment and Darkildo never read them).
+	NoConfirm bool
+}
 
 // Pages that carry the api hash.
 const (
@@ -99,7 +144,12 @@ const (
 	WrongBOC                             // confirm: {"ok":false,"error":"Wrong boc"}
 	PaymentNotFound                      // confirm: {"ok":false,"error":"Payment not found"}
 	TwoMessages                          // link: two messages to pay
-	WrongFrom                            // link: transaction.from is another wallet
+	JettonRequest                        // link: the usdt_ton jetton-transfer payload (JettonPayload)
+	WrongQuantity                        // link: a payload for another quantity than requested
+	UpdateError                          // update*State: {"error": …} (pyfragment issue #36: keys ['error'], text not logged)
+	ConfirmError                         // confirm: {"error": …} with no ok (shape of OZ's thrown error; text unrecorded)
+	ConfirmEmpty                         // confirm: {} (nobody recorded the real answer)
+	ConfirmHTML                          // confirm: an HTML page with status 200
 	FloatAmount                          // link: the amount as a float
 	BadPayload                           // link: a payload that is not a BOC
 	NoTransaction                        // link: the old QR answer, without a transaction
@@ -150,6 +200,9 @@ type Server struct {
 	pageLoads      map[string]int
 	requirePayment bool
 	sess           session // session.go
+	shapes         Shapes
+	linked         string        // transaction.from when set: the Fragment account's linked wallet
+	validity       time.Duration // how long a payment request is valid
 }
 
 // New starts a fake fragment.com, closed when the test ends.
@@ -205,6 +258,31 @@ func (s *Server) SetMonthPrice(p shop.NanoTON) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.monthPrice = p
+}
+
+// SetShapes sets the forms of the link answer's fields.
+func (s *Server) SetShapes(sh Shapes) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shapes = sh
+}
+
+// SetLinkedWallet makes link answers name addr as transaction.from: the
+// wallet linked to the Fragment account, which may differ from the wallet
+// that signs (bohd4nx/pyfragment CHANGELOG 2026.2.3 and
+// services/tonapi/transaction.py). "" echoes the account's address.
+func (s *Server) SetLinkedWallet(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.linked = addr
+}
+
+// SetValidity sets how long a payment request (validUntil) is valid after
+// the link call; default 10 minutes. No source records Fragment's value.
+func (s *Server) SetValidity(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.validity = d
 }
 
 // SetRequirePayment makes confirm calls fail with "Payment not found" unless
@@ -304,14 +382,21 @@ func (s *Server) Pay(p Payment) error {
 	return nil
 }
 
+// match finds the request a payment pays. Fragment matches a TON payment
+// by the Ref# code of its comment (notes §2.2: DRM CHANGELOG 0.2.2; any
+// wallet may pay), sent to the request's address in any written form.
 func (s *Server) match(to string, amount shop.NanoTON, payload []byte) (*Request, error) {
-	if to != Address {
-		return nil, fmt.Errorf("fragmenttest: payment to %q, not to Fragment", to)
+	ref, err := refOf(payload)
+	if err != nil {
+		return nil, fmt.Errorf("fragmenttest: %w", err)
 	}
 	for _, id := range s.order {
 		r := s.reqs[id]
-		if !bytes.Equal(r.Payload, payload) {
+		if want, _ := refOf(r.Payload); want != ref {
 			continue
+		}
+		if !sameAddress(to, addressOf(r.Kind)) {
+			return nil, fmt.Errorf("fragmenttest: payment to %q, not to Fragment's %s address", to, r.Kind)
 		}
 		if !r.Linked {
 			return nil, fmt.Errorf("fragmenttest: payment for request %s before its link", id)
@@ -333,34 +418,89 @@ func (r *Request) clone() Request {
 }
 
 // CommentBOC serializes a text comment (op 0) whose text is head followed
-// by tail, tail in a child cell: the layout of Fragment's payloads. head
-// must fit one cell (≤ 123 bytes), tail too (≤ 127 bytes).
+// by tail, tail in a child cell when not empty, as a BOC without CRC: the
+// layouts of Fragment's payloads (StarsPayload, PremiumPayload). head must
+// fit one cell (≤ 123 bytes), tail too (≤ 127 bytes).
 func CommentBOC(head, tail string) []byte {
-	root := append([]byte{0, 0, 0, 0}, head...)
-	if len(root) > 127 || len(tail) > 127 {
+	if len(head) > 123 || len(tail) > 127 {
 		panic("fragmenttest: comment too long for one cell")
 	}
-	var cells []byte
-	cells = append(cells, 1, byte(2*len(root))) // one ref, byte-aligned data
-	cells = append(cells, root...)
-	cells = append(cells, 1) // ref to cell 1
-	cells = append(cells, 0, byte(2*len(tail)))
-	cells = append(cells, tail...)
-	b := []byte{0xb5, 0xee, 0x9c, 0x72, 0x41, 1, 2, 1, 0, byte(len(cells)), 0}
-	b = append(b, cells...)
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+	b := cell.BeginCell().MustStoreUInt(0, 32).MustStoreSlice([]byte(head), uint(8*len(head)))
+	if tail != "" {
+		b.MustStoreRef(cell.BeginCell().MustStoreSlice([]byte(tail), uint(8*len(tail))).EndCell())
+	}
+	return b.EndCell().ToBOCWithFlags(false)
 }
 
-// payloadFor builds the payload of a request.
+// payloadFor builds the payload of a request: Stars in one cell (the
+// on-chain fragment_stars_payment_100), Premium with the Ref# tail in a
+// child cell (pyfragment real_premium_3m, "Telegram Premium for 1 year").
 func payloadFor(kind shop.OrderType, qty int64, code string) []byte {
 	if kind == shop.OrderStars {
-		return CommentBOC(fmt.Sprintf("%d Telegram Stars \n\nRef#", qty), code)
+		return CommentBOC(fmt.Sprintf("%d Telegram Stars \n\nRef#%s", qty, code), "")
 	}
 	period := fmt.Sprintf("%d months", qty)
 	if qty == 12 {
 		period = "1 year"
 	}
 	return CommentBOC("Telegram Premium for "+period+" \n\nRef", "#"+code)
+}
+
+// addressOf is where requests of kind are paid.
+func addressOf(kind shop.OrderType) string {
+	if kind == shop.OrderStars {
+		return StarsAddress
+	}
+	return PremiumAddress
+}
+
+// refOf is the Ref# code of a payload's comment.
+func refOf(payload []byte) (string, error) {
+	c, err := cell.FromBOC(payload)
+	if err != nil {
+		return "", errors.New("the payload is not a BOC")
+	}
+	sl := c.MustBeginParse()
+	if op, err := sl.LoadUInt(32); err != nil || op != 0 {
+		return "", errors.New("the payload is not a text comment")
+	}
+	text, err := sl.LoadStringSnake()
+	if err != nil {
+		return "", errors.New("the payload's comment is malformed")
+	}
+	_, ref, ok := strings.Cut(text, "Ref#")
+	if !ok || ref == "" {
+		return "", errors.New("the payload's comment has no Ref#")
+	}
+	return ref, nil
+}
+
+// sameAddress compares addresses in any written form.
+func sameAddress(a, b string) bool {
+	parse := func(s string) (*address.Address, error) {
+		if strings.Contains(s, ":") {
+			return address.ParseRawAddr(s)
+		}
+		return address.ParseAddr(s)
+	}
+	x, err := parse(a)
+	if err != nil {
+		return false
+	}
+	y, err := parse(b)
+	return err == nil && x.Equals(y)
+}
+
+// writeAddress writes addr in form (Shapes.AddressForm).
+func writeAddress(addr, form string) string {
+	a := address.MustParseAddr(addr)
+	switch form {
+	case "non-bounceable":
+		return a.Bounce(false).String()
+	case "raw":
+		return a.StringRaw()
+	}
+	return a.Bounce(true).String()
 }
 
 // token derives a deterministic base62 string of n characters from parts.
@@ -469,8 +609,14 @@ func (s *Server) serveLocked(r *http.Request, method string) (answer, bool) {
 		switch f {
 		case Slow:
 			return answer{}, true
-		case TwoMessages, WrongFrom, FloatAmount, BadPayload, NoTransaction:
+		case TwoMessages, FloatAmount, BadPayload, NoTransaction, JettonRequest, WrongQuantity:
 			c.quirk = f
+		case UpdateError:
+			// Whether the state changed is not recorded; the fake lets the
+			// init call decide, as with a successful update (PriceChanged
+			// on init covers a cold state).
+			s.primed[pageKind(method)] = true
+			return s.failure(f), false
 		default:
 			return s.failure(f), false
 		}
@@ -505,6 +651,14 @@ func (s *Server) checkSession(r *http.Request, method string) (answer, bool) {
 		return jsonFail("Bad request"), true
 	}
 	return s.checkCookies(r, method)
+}
+
+// pageKind is the order type of a page's method.
+func pageKind(method string) shop.OrderType {
+	if pageOf(method) == PremiumPage {
+		return shop.OrderPremium
+	}
+	return shop.OrderStars
 }
 
 // pageOf is the page whose hash method needs; "" for either.
@@ -557,6 +711,15 @@ func (s *Server) failure(f Failure) answer {
 		return jsonFail("Wrong boc")
 	case PaymentNotFound:
 		return jsonFail("Payment not found")
+	case UpdateError:
+		// pyfragment issue #36 logged only the key; the text is not recorded.
+		return jsonError("<unrecorded error text>")
+	case ConfirmError:
+		return jsonError("<unrecorded error text>")
+	case ConfirmEmpty:
+		return jsonOK(map[string]any{})
+	case ConfirmHTML:
+		return answer{http.StatusOK, nil}
 	}
 	panic(fmt.Sprintf("fragmenttest: failure %d cannot be answered alone", f))
 }
@@ -740,7 +903,7 @@ func (s *Server) link(c *call, kind shop.OrderType) answer {
 	}
 	if c.form("transaction") != "1" || c.quirk == NoTransaction {
 		// The old QR path.
-		return jsonOK(map[string]any{"ok": true, "qr_link": "ton://transfer/" + Address, "expire_after": 300, "check_method": "checkReq", "check_params": map[string]any{"id": r.ID}})
+		return jsonOK(map[string]any{"ok": true, "qr_link": "ton://transfer/" + addressOf(kind), "expire_after": 300, "check_method": "checkReq", "check_params": map[string]any{"id": r.ID}})
 	}
 	ss := c.form("show_sender")
 	a, valid := parseAccountDevice(c)
@@ -748,33 +911,61 @@ func (s *Server) link(c *call, kind shop.OrderType) answer {
 		return jsonError("Bad request")
 	}
 	r.ShowSender, r.Linked = ss == "1", true
-	msg := map[string]any{
-		"address": Address,
-		"amount":  strconv.FormatInt(int64(r.Amount), 10),
-		"payload": base64.RawURLEncoding.EncodeToString(r.Payload),
+	sh := s.shapes
+	payload := r.Payload
+	switch c.quirk {
+	case JettonRequest:
+		payload, _ = base64.RawURLEncoding.DecodeString(JettonPayload)
+	case WrongQuantity:
+		payload = payloadFor(r.Kind, r.Quantity*2, "wrongQty1")
 	}
-	from := a.Address
+	msg := map[string]any{
+		"address": writeAddress(addressOf(r.Kind), sh.AddressForm),
+		"amount":  strconv.FormatInt(int64(r.Amount), 10),
+		"payload": base64.RawURLEncoding.EncodeToString(payload),
+	}
+	if sh.AmountNumber {
+		msg["amount"] = int64(r.Amount)
+	}
+	from := a.Address // the account's raw address (DRM, OZ, TSB call from raw)
+	if sh.FromFriendly {
+		if raw, err := address.ParseRawAddr(a.Address); err == nil {
+			from = raw.Bounce(false).String()
+		}
+	}
+	if s.linked != "" {
+		from = s.linked
+	}
 	msgs := []any{msg}
 	switch c.quirk {
 	case TwoMessages:
 		msgs = append(msgs, msg)
-	case WrongFrom:
-		from = "0:" + strings.Repeat("ab", 32)
 	case FloatAmount:
 		msg["amount"] = r.Amount.String() + "e9"
 	case BadPayload:
 		msg["payload"] = base64.RawURLEncoding.EncodeToString([]byte("Telegram Stars Ref#x"))
 	}
-	return jsonOK(map[string]any{
+	validity := s.validity
+	if validity == 0 {
+		validity = 10 * time.Minute
+	}
+	var validUntil any = time.Now().Add(validity).Unix()
+	if sh.ValidUntilString {
+		validUntil = strconv.FormatInt(validUntil.(int64), 10)
+	}
+	body := map[string]any{
 		"ok": true,
 		"transaction": map[string]any{
-			"validUntil": time.Now().Add(10 * time.Minute).Unix(),
+			"validUntil": validUntil,
 			"from":       from,
 			"messages":   msgs,
 		},
-		"confirm_method": "confirmReq",
-		"confirm_params": map[string]any{"id": r.ID},
-	})
+	}
+	if !sh.NoConfirm {
+		body["confirm_method"] = "confirmReq"
+		body["confirm_params"] = map[string]any{"id": r.ID}
+	}
+	return jsonOK(body)
 }
 
 func (s *Server) confirm(c *call) answer {
