@@ -608,9 +608,11 @@ func (w *Wallet) findTx(ctx context.Context, acc *tlb.Account, want []byte, sinc
 }
 
 // settle decides the outcome of sp from its transaction tx and the bounces
-// that reached the wallet after it: a payment that was sent is confirmed
-// only once BounceWindow of chain time has passed with no bounce of it;
-// until then it is Pending with the transaction known.
+// that reached the wallet after it. A payment that was sent is confirmed
+// when the destination's transaction of it is found and not aborted, or,
+// where that cannot be read, once BounceWindow of chain time has passed
+// with no bounce of it; until then it is Pending with the transaction
+// known.
 func (w *Wallet) settle(ctx context.Context, master *tonapi.BlockIDExt, sp *shop.SignedPayout, tx *tlb.Transaction, later []*tlb.InternalMessage) (*shop.PayoutResult, error) {
 	res := outcome(tx, sp)
 	if res.State != shop.PayoutConfirmed {
@@ -628,10 +630,97 @@ func (w *Wallet) settle(ctx context.Context, master *tonapi.BlockIDExt, sp *shop
 	if err != nil {
 		return nil, fmt.Errorf("ton: masterchain block %d header: %w", master.SeqNo, err)
 	}
-	if int64(h.GenUtime)-int64(tx.Now) < int64(w.bounceWindow()/time.Second) {
+	age := time.Duration(int64(h.GenUtime)-int64(tx.Now)) * time.Second
+	// Where the destination's own transaction of the payment can be found,
+	// it tells at once: processed without abort, the payment arrived and
+	// will not bounce; aborted, it bounces. Still in transit: pending, for
+	// at most maxTransit, then the bounce window decides.
+	if m := paidMessage(tx, sp); m != nil && sp.To != "" {
+		dtx, inTransit, err := w.destinationTx(ctx, master, m)
+		switch {
+		case err != nil:
+			w.logger().Debug("payout destination lookup failed; waiting out the bounce window", "hash", sp.Hash, "error", err)
+		case dtx != nil && aborted(dtx):
+			return &shop.PayoutResult{
+				State: shop.PayoutFailed, TxHash: res.TxHash, TxLT: res.TxLT, Bounced: true,
+				Reason: fmt.Sprintf("the destination's transaction %x aborted: the payment bounces back", dtx.Hash),
+			}, nil
+		case dtx != nil:
+			return res, nil
+		case inTransit && age < maxTransit:
+			return &shop.PayoutResult{State: shop.PayoutPending, TxHash: res.TxHash, TxLT: res.TxLT}, nil
+		}
+	}
+	if age < w.bounceWindow() {
 		return &shop.PayoutResult{State: shop.PayoutPending, TxHash: res.TxHash, TxLT: res.TxLT}, nil
 	}
 	return res, nil
+}
+
+// maxTransit is how long a payment may look in transit (sent, not yet
+// processed by its destination) before the bounce window decides alone.
+const maxTransit = 2 * time.Minute
+
+// maxDestPages bounds the search of the destination's history for the
+// transaction of a payment; past it the bounce window decides.
+const maxDestPages = 8
+
+// destinationTx finds the transaction in which the destination processed
+// msg, the out-message of our wallet: an inbound internal message from us
+// with msg's creation lt. inTransit reports that the destination's history
+// was read back past msg's creation without finding it (not processed
+// yet). Neither (nil, false, nil): the destination's history is not
+// readable far enough (not active, too busy).
+func (w *Wallet) destinationTx(ctx context.Context, master *tonapi.BlockIDExt, msg *tlb.InternalMessage) (tx *tlb.Transaction, inTransit bool, err error) {
+	if msg.DstAddr == nil {
+		return nil, false, nil
+	}
+	acc, err := w.api.WaitForBlock(master.SeqNo).GetAccount(ctx, master, msg.DstAddr)
+	if err != nil {
+		return nil, false, fmt.Errorf("ton: destination account: %w", err)
+	}
+	if !acc.IsActive {
+		return nil, false, nil
+	}
+	lt, hash := acc.LastTxLT, acc.LastTxHash
+	for range maxDestPages {
+		if lt == 0 || lt <= msg.CreatedLT {
+			return nil, true, nil
+		}
+		list, err := w.api.ListTransactions(ctx, msg.DstAddr, maxLitePage, lt, hash)
+		if err != nil {
+			return nil, false, fmt.Errorf("ton: destination transactions from lt %d: %w", lt, err)
+		}
+		if len(list) == 0 || list[0].PrevTxLT >= lt {
+			return nil, false, fmt.Errorf("ton: destination transactions from lt %d: no progress", lt)
+		}
+		for i := len(list) - 1; i >= 0; i-- { // newest first
+			t := list[i]
+			if t.LT <= msg.CreatedLT {
+				return nil, true, nil
+			}
+			if t.IO.In == nil {
+				continue
+			}
+			if in, ok := t.IO.In.Msg.(*tlb.InternalMessage); ok && in != nil && in.CreatedLT == msg.CreatedLT && in.SrcAddr != nil && in.SrcAddr.Equals(w.addr) {
+				return t, false, nil
+			}
+		}
+		lt, hash = list[0].PrevTxLT, list[0].PrevTxHash
+	}
+	return nil, false, nil
+}
+
+// aborted reports whether a transaction was aborted (a bounceable inbound
+// message then bounces).
+func aborted(tx *tlb.Transaction) bool {
+	switch d := tx.Description.(type) {
+	case tlb.TransactionDescriptionOrdinary:
+		return d.Aborted
+	case *tlb.TransactionDescriptionOrdinary:
+		return d.Aborted
+	}
+	return false
 }
 
 // bounceOf reports whether b, an inbound bounced message, may be the bounce

@@ -109,7 +109,10 @@ type fakeWalletAPI struct {
 	mode       string        // how accepted messages execute
 	// bounce, if set, makes the destination bounce each payment: the
 	// wallet then receives a bounced message built by bounce from it.
-	bounce    func(sent *tlb.InternalMessage) *tlb.InternalMessage
+	bounce func(sent *tlb.InternalMessage) *tlb.InternalMessage
+	// dest, if set, is the payee's account: its transactions of our
+	// payments are readable, as on a real chain.
+	dest      *fakeDest
 	onAccount func(n int)
 }
 
@@ -169,6 +172,12 @@ func (f *fakeWalletAPI) GetAccount(ctx context.Context, b *tonapi.BlockIDExt, ad
 			acc.State.LastTransactionLT = last.LT
 		}
 	}
+	if d := f.dest; d != nil && addr.Equals(d.addr) && len(d.txs) > 0 {
+		last := d.txs[len(d.txs)-1]
+		acc.IsActive = true
+		acc.State = &tlb.AccountState{IsValid: true, Address: addr, AccountStorage: tlb.AccountStorage{Status: tlb.AccountStatusActive}}
+		acc.LastTxLT, acc.LastTxHash = last.LT, last.Hash
+	}
 	f.mu.Unlock()
 	if hook != nil {
 		hook(n)
@@ -194,15 +203,66 @@ func (f *fakeWalletAPI) RunGetMethod(ctx context.Context, b *tonapi.BlockIDExt, 
 func (f *fakeWalletAPI) ListTransactions(ctx context.Context, addr *address.Address, num uint32, lt uint64, hash []byte) ([]*tlb.Transaction, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !addr.Equals(f.addr) {
+	txs := f.txs
+	switch {
+	case f.dest != nil && addr.Equals(f.dest.addr):
+		txs = f.dest.txs
+	case !addr.Equals(f.addr):
 		return nil, tonapi.ErrNoTransactionsWereFound
 	}
-	i := slices.IndexFunc(f.txs, func(tx *tlb.Transaction) bool { return tx.LT == lt && bytes.Equal(tx.Hash, hash) })
+	i := slices.IndexFunc(txs, func(tx *tlb.Transaction) bool { return tx.LT == lt && bytes.Equal(tx.Hash, hash) })
 	if i < 0 {
 		return nil, tonapi.LSError{Code: -400, Text: "lt not in db"}
 	}
 	from := max(0, i-int(min(num, 16))+1)
-	return slices.Clone(f.txs[from : i+1]), nil
+	return slices.Clone(txs[from : i+1]), nil
+}
+
+// fakeDest is the payee's account: busy with others' transactions, and
+// processing our payments as they arrive (or holding them in transit).
+type fakeDest struct {
+	addr    *address.Address
+	txs     []*tlb.Transaction
+	hold    bool // our payments stay in transit
+	abort   bool // our payments' transactions abort (and bounce)
+	traffic int  // other transactions after each of ours
+}
+
+// receive records the destination's transaction of m (or others'
+// traffic when from is nil); f.mu is held.
+func (d *fakeDest) receive(m *tlb.InternalMessage, aborted bool) error {
+	lt := m.CreatedLT + 1
+	var prevLT uint64
+	prevHash := make([]byte, 32)
+	if n := len(d.txs); n > 0 {
+		prevLT, prevHash = d.txs[n-1].LT, d.txs[n-1].Hash
+		lt = max(lt, prevLT+1)
+	}
+	in := *m
+	tx := &tlb.Transaction{
+		AccountAddr: d.addr.Data(), LT: lt, PrevTxHash: prevHash, PrevTxLT: prevLT, Now: m.CreatedAt,
+		OrigStatus: tlb.AccountStatusActive, EndStatus: tlb.AccountStatusActive,
+		StateUpdate: tlb.HashUpdate{OldHash: make([]byte, 32), NewHash: make([]byte, 32)},
+		Description: tlb.TransactionDescriptionOrdinary{
+			ComputePhase: tlb.ComputePhase{Phase: tlb.ComputePhaseSkipped{Reason: tlb.ComputeSkipReason{Type: tlb.ComputeSkipReasonNoGas}}},
+			Aborted:      aborted,
+		},
+	}
+	tx.IO.In = &tlb.Message{MsgType: tlb.MsgTypeInternal, Msg: &in}
+	c, err := tlb.ToCell(tx)
+	if err != nil {
+		return err
+	}
+	if c, err = cell.FromBOC(c.ToBOC()); err != nil {
+		return err
+	}
+	var parsed tlb.Transaction
+	if err := tlb.Parse(&parsed, c); err != nil {
+		return err
+	}
+	parsed.Hash = c.Hash()
+	d.txs = append(d.txs, &parsed)
+	return nil
 }
 
 func (f *fakeWalletAPI) SendExternalMessage(ctx context.Context, ext *tlb.ExternalMessage) error {
@@ -378,6 +438,18 @@ func (f *fakeWalletAPI) appendTx(ext *tlb.ExternalMessage, action *tlb.ActionPha
 		tx.IO.Out = &tlb.MessagesList{List: out}
 		tx.OutMsgCount = 1
 		f.balance -= sent.Amount.Nano().Uint64()
+		if d := f.dest; d != nil && !d.hold && m.DstAddr.Equals(d.addr) {
+			if err := d.receive(&m, d.abort); err != nil {
+				return err
+			}
+			for i := range d.traffic {
+				other := m
+				other.SrcAddr = address.NewAddress(0, 0, bytes.Repeat([]byte{byte(i + 1)}, 32))
+				if err := d.receive(&other, false); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	// As ListTransactions hands it over: parsed from its serialization.
 	c, err := tlb.ToCell(tx)
@@ -1204,4 +1276,80 @@ func TestWallet_Balance(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWallet_DestinationDecides: where the payee's transaction of the
+// payment is readable it decides at once (no bounce window): processed →
+// confirmed, aborted → bounced, not yet processed → pending. Past what the
+// search reads, the bounce window decides.
+func TestWallet_DestinationDecides(t *testing.T) {
+	dest := address.MustParseAddr(walletTestDest)
+	tests := []struct {
+		name   string
+		dest   fakeDest
+		state  shop.PayoutState
+		bounce bool
+		window bool // decided only after the bounce window
+	}{
+		{"processed", fakeDest{traffic: 3}, shop.PayoutConfirmed, false, false},
+		{"aborted", fakeDest{abort: true}, shop.PayoutFailed, true, false},
+		{"too busy to read", fakeDest{traffic: 16*maxDestPages + 5}, shop.PayoutConfirmed, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, WalletV4R2).deployed(7, 10e9)
+			w := newTestWallet(t, f, WalletV4R2)
+			d := tc.dest
+			d.addr = dest
+			f.set(func(f *fakeWalletAPI) {
+				f.dest = &d
+				// The destination is an active account with history.
+				if err := d.receive(&tlb.InternalMessage{SrcAddr: address.NewAddress(0, 0, make([]byte, 32)), DstAddr: dest, Amount: tlb.FromNanoTONU(1), CreatedLT: 1000, CreatedAt: uint32(walletT0.Unix())}, false); err != nil {
+					t.Fatal(err)
+				}
+			})
+			res, err := w.Send(t.Context(), testPayout(t), func(context.Context, *shop.SignedPayout) error { return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.State != tc.state || res.Bounced != tc.bounce || res.TxHash == "" {
+				t.Fatalf("result %+v, want %s bounced %t", res, tc.state, tc.bounce)
+			}
+			t.Logf("decided after %v of simulated chain time", f.clock.peek().Sub(walletT0))
+			if waited := f.clock.peek().Sub(walletT0); (waited >= defaultBounceWindow) != tc.window {
+				t.Errorf("decided after %v of chain time; bounce window used %t, want %t", waited, waited >= defaultBounceWindow, tc.window)
+			}
+		})
+	}
+	t.Run("in transit", func(t *testing.T) {
+		f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, WalletV4R2).deployed(7, 10e9)
+		w := newTestWallet(t, f, WalletV4R2)
+		d := &fakeDest{addr: dest, hold: true}
+		f.set(func(f *fakeWalletAPI) {
+			f.dest = d
+			if err := d.receive(&tlb.InternalMessage{SrcAddr: address.NewAddress(0, 0, make([]byte, 32)), DstAddr: dest, Amount: tlb.FromNanoTONU(1), CreatedLT: 1000, CreatedAt: uint32(walletT0.Unix())}, false); err != nil {
+				t.Fatal(err)
+			}
+		})
+		var sp *shop.SignedPayout
+		ctx, cancel := context.WithCancel(t.Context())
+		f.set(func(f *fakeWalletAPI) {
+			f.onAccount = func(n int) {
+				if n == 80 { // well past the bounce window
+					cancel()
+				}
+			}
+		})
+		res, err := w.Send(ctx, testPayout(t), capture(&sp, nil))
+		if !errors.Is(err, context.Canceled) || res.State != shop.PayoutPending {
+			t.Fatalf("Send = %+v, %v; want pending while in transit", res, err)
+		}
+		// Past maxTransit the bounce window decides: no bounce came.
+		f.set(func(f *fakeWalletAPI) { f.onAccount = nil })
+		f.clock.advance(maxTransit)
+		res, err = w.Check(t.Context(), sp)
+		if err != nil || res.State != shop.PayoutConfirmed {
+			t.Fatalf("Check = %+v, %v", res, err)
+		}
+	})
 }
