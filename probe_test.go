@@ -12,7 +12,9 @@ import (
 // noticeProvider is a working provider with something admins should know.
 type noticeProvider struct{ fulfillment.Sandbox }
 
-func (noticeProvider) Notice() string { return "the wallet linked to the Fragment account is 0:ab, not the hot wallet" }
+func (noticeProvider) Notice() string {
+	return "the wallet linked to the Fragment account is 0:ab, not the hot wallet"
+}
 
 // TestProviderProbe: /api/v1/health's provider entry carries the
 // provider's notice while it works.
