@@ -2,7 +2,9 @@ package fragmenttest
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -14,8 +16,9 @@ import (
 
 // This file is the fake's session: which cookie values it accepts, the
 // Set-Cookie headers it sends, and checkTonProofAuth. Each behaviour names
-// its public source; what no source records is marked as the fake's own
-// choice, and the provider must not depend on it.
+// its public source (short forms: fragmenttest.go's package comment); what
+// no source records is marked as the fake's own choice, and the provider
+// must not depend on it.
 
 // HomePage is fragment.com's home page, where S1qwy/fragment-api-py
 // FragmentAPI/utils/auth.py auth_ton_proof reads the api hash and the
@@ -48,7 +51,9 @@ func newSession() session {
 // Source: S1qwy auth.py auth_ton_proof starts a session with only stel_dt,
 // then reads stel_ssid out of its cookie jar after GET / and
 // checkTonProofAuth: Fragment sets stel_ssid with Set-Cookie. How often it
-// renews it is not recorded; the period is the test's choice.
+// renews it is not recorded; the period is the test's choice. Unrecorded
+// too: that the old value is refused from then on (the fake's strictness;
+// the provider always sends the newest value in its jar).
 func (s *Server) RotateSSID(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -94,6 +99,12 @@ func (s *Server) Cookie(name string) string {
 
 // pageCookies counts a page load and, when it is time, rotates stel_ssid
 // with a Set-Cookie (see RotateSSID). Callers hold mu.
+//
+// The cookie's attributes (Path=/, Max-Age of 30 days, HttpOnly, Secure, no
+// Domain) and its value's format are unrecorded: the fake's own. The
+// provider takes any Set-Cookie for its host, deletes on Max-Age ≤ 0 or a
+// past Expires, and ignores other domains (fragment_session.go
+// applySetCookies).
 func (s *Server) pageCookies(w http.ResponseWriter) {
 	ss := &s.sess
 	ss.loads++
@@ -114,8 +125,17 @@ func (s *Server) checkCookies(r *http.Request, method string) (answer, bool) {
 	ss := &s.sess
 	for _, c := range []struct{ name, want string }{{"stel_ssid", ss.ssid}, {"stel_dt", DT}, {"stel_token", ss.token}} {
 		if got, err := r.Cookie(c.name); err != nil || c.want == "" || got.Value != c.want {
-			// dreminDev/telegram-fragment-api CHANGELOG 0.1.2: a request
-			// without its cookies is answered "Access denied".
+			// answers.json #33: DRM CHANGELOG.md 0.1.2, a request whose
+			// Cookie header was stripped is answered "Access denied".
+			// Unrecorded: the answer when only one of these cookies is
+			// missing or stale. TSB (code-index id 62115643264) records
+			// {"need_verify": true, "error": "Unknown error"} for a session
+			// without the Telegram login (NeedVerify serves that one); and
+			// that a wrong stel_dt (a timezone offset, notes §1.2) is
+			// refused at all is the fake's choice (S1Q
+			// REQUIRED_COOKIE_KEYS includes it). The provider reads both
+			// answers as a lost login, Unhealthy with the steps for a
+			// human (fragment_session.go sessionProblem, sessionFailure).
 			return jsonError("Access denied"), true
 		}
 	}
@@ -133,13 +153,20 @@ func walletGone(method string) answer {
 		// (code-index id 62115643264): link methods answer this when the
 		// wallet binding of the session expired, and it re-runs
 		// checkTonProofAuth. For confirmReq no source records an answer:
-		// the fake's choice.
+		// the fake's choice; the provider's confirm call is best-effort
+		// and only logs a failure (fragment.go confirm), after renewing
+		// the wallet as for any call (fragment_client.go call).
 		return jsonError("Session expired. Please reconnect your wallet")
 	}
 	// dreminDev/telegram-fragment-api test/stars.service.test.ts line 106
 	// and the same fragment_api.py: initBuyStarsRequest answers
-	// {need_ton: true} while no wallet is confirmed. The fake answers every
-	// other method so too: no source records what they answer.
+	// {need_ton: true} while no wallet is confirmed (answers.json #31).
+	// The fake answers every other method so too: no source records what
+	// they answer (S1Q needs stel_ton_token only "for wallet/write ops",
+	// notes §1.2, so the search and the state update may well succeed
+	// without it). The provider does not depend on which call says it: it
+	// renews the wallet on need_ton from any call, and without the cookie
+	// before the first one (fragment_client.go call).
 	return jsonOK(map[string]any{"need_ton": true})
 }
 
@@ -156,9 +183,13 @@ func walletGone(method string) answer {
 // Answer: {"verified": true} (the unattributed fragment_api.py, code-index
 // id 62115643264, connect_wallet: `if not result.get("verified")`); the
 // token arrives through the client's cookie jar (S1qwy auth.py reads
-// stel_ton_token from session.cookies after this POST). A refusal is
-// {"error": …}: that client prints result.get('error'); the texts are the
-// fake's own.
+// stel_ton_token from session.cookies after this POST; its attributes, as
+// those of stel_ssid in pageCookies, are unrecorded: the fake's own). A
+// refusal is {"error": …}: that client prints result.get('error').
+// Unrecorded: the refusal texts "Invalid account" and "Invalid proof", the
+// fake's own; the provider must not depend on them (it reads only
+// "verified" and treats any other answer as a failed renewal, Unhealthy
+// with the steps: fragment_tonproof.go tonProofAuth).
 func (s *Server) checkTonProofAuth(c *call) answer {
 	a, valid := parseAccountDevice(c)
 	if !valid {
@@ -189,8 +220,16 @@ func (s *Server) checkTonProofAuth(c *call) answer {
 }
 
 // proofPayload is the ton_proof challenge of the page whose api hash is
-// hash (in Wallet.init on that page).
-func proofPayload(hash string) string { return token(32, "proof", hash) }
+// hash (in Wallet.init on that page): lower-case hex, as TSB (code-index id
+// 62115643264: `Wallet.init({ton_proof: "<random_hex>", ...})`, matched
+// with `"ton_proof":"([a-f0-9]+)"`) and the mock page of code-index id
+// 67128787525 ("5550ffd0ff31a55ca4", 18 digits) show it. That it is
+// derived from the hash is the fake's own: TSB says both are issued per
+// session and page GET.
+func proofPayload(hash string) string {
+	sum := sha256.Sum256([]byte("proof\x00" + hash))
+	return hex.EncodeToString(sum[:9])
+}
 
 // setCookiesKey keys the Set-Cookie headers an API answer collects.
 type setCookiesKey struct{}
