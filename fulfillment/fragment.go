@@ -275,7 +275,12 @@ func (f *Fragment) search(ctx context.Context, fl fragmentFlow, username, qty st
 	if err := f.call(ctx, fl.page, fl.search, form, &r); err != nil {
 		return "", err
 	}
-	if r.Found == nil || r.Found.Recipient == "" || len(r.Found.Recipient) > 1024 {
+	switch {
+	case r.Found != nil && r.Found.Recipient == "":
+		// {"found": {}}: pyfragment purchase.py reads it as not found
+		// (tests/004_test_stars.py).
+		return "", Errorf(Permanent, "recipient not found on Telegram")
+	case r.Found == nil || len(r.Found.Recipient) > 1024:
 		return "", Errorf(Retryable, "unexpected answer from Fragment's recipient search")
 	}
 	return r.Found.Recipient, nil

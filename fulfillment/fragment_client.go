@@ -68,6 +68,13 @@ func (f *Fragment) call(ctx context.Context, page, method string, form url.Value
 		refresh = false
 		issued := s.issued()
 		body, err := f.post(ctx, page, hash, form)
+		if errors.Is(err, errFragmentUnauthorized) && !refreshed {
+			// An expired api hash (TSB, code-index id 62115643264,
+			// _api_request): reload it and try once more.
+			f.logger().Debug("fragment answered 401; reloading the api hash", "method", method)
+			refresh, refreshed = true, true
+			continue
+		}
 		if err != nil {
 			f.logger().Debug("fragment call failed", "method", method, "error", err)
 			return err
@@ -193,6 +200,9 @@ func (f *Fragment) post(ctx context.Context, page, hash string, form url.Values)
 	}
 	defer resp.Body.Close()
 	f.applySetCookies(ctx, resp)
+	if resp.StatusCode == http.StatusUnauthorized {
+		return nil, errFragmentUnauthorized
+	}
 	if err := fragmentStatusError(resp.StatusCode); err != nil {
 		return nil, err
 	}
@@ -226,6 +236,10 @@ func fragmentTransportError(what string, err error) *Error {
 	}
 	return Wrap(Retryable, "Fragment is unreachable, will retry", fmt.Errorf("%s: %w", what, err))
 }
+
+// errFragmentUnauthorized is an API call's HTTP 401: call reloads the api
+// hash once, then it stands.
+var errFragmentUnauthorized = Errorf(Unhealthy, "Fragment refused access (HTTP 401): cookies expired or IP blocked")
 
 // fragmentStatusError maps an HTTP status other than 2xx to an *Error.
 func fragmentStatusError(code int) *Error {

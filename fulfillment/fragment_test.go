@@ -552,6 +552,8 @@ func TestFragment_Deliver_Errors(t *testing.T) {
 		{"HTTP429", shop.OrderStars, []failure{{search, fragmenttest.HTTP429}}, Retryable},
 		{"HTTP502", shop.OrderStars, []failure{{link, fragmenttest.HTTP500}}, Retryable},
 		{"HTTP403", shop.OrderStars, []failure{{search, fragmenttest.HTTP403}}, Unhealthy},
+		{"HTTP401Twice", shop.OrderStars, []failure{{search, fragmenttest.HTTP401}, {search, fragmenttest.HTTP401}}, Unhealthy},
+		{"FoundEmpty", shop.OrderStars, []failure{{search, fragmenttest.FoundEmpty}}, Permanent},
 		{"NeedVerify", shop.OrderStars, []failure{{link, fragmenttest.NeedVerify}}, Unhealthy},
 		{"NeedVerifyPremium", shop.OrderPremium, []failure{{"getGiftPremiumLink", fragmenttest.NeedVerify}}, Unhealthy},
 		{"NeedTON", shop.OrderStars, []failure{{initReq, fragmenttest.NeedTON}}, Unhealthy},
@@ -616,22 +618,28 @@ func TestFragment_PriceChangedOnce(t *testing.T) {
 }
 
 func TestFragment_SessionExpiredOnce(t *testing.T) {
-	for _, method := range []string{"searchStarsRecipient", "initBuyStarsRequest", "getBuyStarsLink", "confirmReq"} {
-		t.Run(method, func(t *testing.T) {
-			h := newHarness(t, shop.OrderStars)
-			h.srv.Fail(method, fragmenttest.SessionExpired)
-			ref, err := h.deliver()
-			if err != nil {
-				t.Fatal(err)
-			}
-			h.requireDeliveredOnce(ref)
-			if n := h.srv.PageLoads(fragmenttest.StarsPage); n != 2 {
-				t.Errorf("page loaded %d times, want 2 (one refresh)", n)
-			}
-			if n := h.srv.Calls(method); n != 2 {
-				t.Errorf("%s called %d times, want 2", method, n)
-			}
-		})
+	for _, f := range []fragmenttest.Failure{fragmenttest.SessionExpired, fragmenttest.HTTP401} {
+		for _, method := range []string{"searchStarsRecipient", "initBuyStarsRequest", "getBuyStarsLink", "confirmReq"} {
+			t.Run(fmt.Sprint(f, "/", method), func(t *testing.T) {
+				testSessionExpiredOnce(t, method, f)
+			})
+		}
+	}
+}
+
+func testSessionExpiredOnce(t *testing.T, method string, f fragmenttest.Failure) {
+	h := newHarness(t, shop.OrderStars)
+	h.srv.Fail(method, f)
+	ref, err := h.deliver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.requireDeliveredOnce(ref)
+	if n := h.srv.PageLoads(fragmenttest.StarsPage); n != 2 {
+		t.Errorf("page loaded %d times, want 2 (one refresh)", n)
+	}
+	if n := h.srv.Calls(method); n != 2 {
+		t.Errorf("%s called %d times, want 2", method, n)
 	}
 }
 

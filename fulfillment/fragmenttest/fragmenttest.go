@@ -164,6 +164,8 @@ const (
 	UnknownError                         // unrecorded: an error text nobody knows
 	HTTP429                              // HTTP 429 (clients' handling only: notes §3.2)
 	HTTP403                              // HTTP 403 (answers.json #45; notes §3.2)
+	HTTP401                              // HTTP 401; the hashes rotate (TSB fragment_api.py _api_request reloads the hash on it)
+	FoundEmpty                           // search: {"found": {}} (PYF tests/004_test_stars.py: user not found)
 	HTTP500                              // HTTP 502 (clients' handling only: notes §3.2)
 	Slow                                 // no answer until the client gives up (unrecorded)
 	WrongBOC                             // confirm: {"ok":false,"error":"Wrong boc"} (answers.json #19)
@@ -830,6 +832,17 @@ func (s *Server) failure(f Failure) answer {
 		// retries it, S1Q utils/retry.py, GO RateLimitError; notes §3.2).
 		// The provider reads the status only: Retryable.
 		return answer{http.StatusTooManyRequests, nil}
+	case HTTP401:
+		// TSB (code-index id 62115643264) _api_request: a 401 means the api
+		// hash expired; it reloads the page and retries once. The fake
+		// rotates the hashes, as for SessionExpired.
+		s.rotate()
+		return answer{http.StatusUnauthorized, nil}
+	case FoundEmpty:
+		// bohd4nx/pyfragment tests/004_test_stars.py line 114 mocks
+		// {"found": {}}, which pyfragment purchase.py lines 64-66 read as
+		// "user not found".
+		return jsonOK(map[string]any{"found": map[string]any{}})
 	case HTTP403:
 		// answers.json #45: PYF issue #33, a 403 on GET /stars/buy; OZ
 		// docs/PROXY_SETUP.md line 7, Cloudflare's 403 (notes §3.2). On
