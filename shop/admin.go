@@ -2,7 +2,6 @@ package shop
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -158,19 +157,6 @@ func (s *Service) AuditLog(ctx context.Context, limit int) ([]*AuditEntry, error
 	return out, err
 }
 
-// settingPricing is the setting that holds an admin's price list.
-const settingPricing = "pricing"
-
-// pricingRecord is the JSON of a price list kept in the store.
-type pricingRecord struct {
-	USDPerStar MicroUSD         `json:"usd_per_star"`
-	PremiumUSD map[int]MicroUSD `json:"premium_usd"`
-	FeePPM     int64            `json:"fee_ppm"`
-	StarsMin   int64            `json:"stars_min"`
-	StarsMax   int64            `json:"stars_max"`
-	OrderTTL   time.Duration    `json:"order_ttl"`
-}
-
 // SavePricing validates p, keeps it in the store (it outlives restarts and
 // overrides the configured defaults until ResetPricing) and puts it in
 // force.
@@ -180,11 +166,7 @@ func (s *Service) SavePricing(ctx context.Context, p Pricing) error {
 	if err := p.Validate(); err != nil {
 		return Errorf(EVALIDATION, "%s", err.Error())
 	}
-	b, err := json.Marshal(pricingRecord(p))
-	if err != nil {
-		return err
-	}
-	if err := s.Store.Update(ctx, func(tx Tx) error { return tx.PutSetting(settingPricing, b) }); err != nil {
+	if err := s.Store.Update(ctx, func(tx Tx) error { return tx.PutPricing(&p) }); err != nil {
 		return err
 	}
 	return s.SetPricing(p)
@@ -194,19 +176,17 @@ func (s *Service) SavePricing(ctx context.Context, p Pricing) error {
 // reports whether there was one. main calls it at start, after NewService
 // with the configured defaults.
 func (s *Service) LoadPricing(ctx context.Context) (bool, error) {
-	var b []byte
+	var p *Pricing
 	err := s.Store.View(ctx, func(tx Tx) (err error) {
-		b, err = tx.FindSetting(settingPricing)
+		p, err = tx.FindPricing()
 		return err
 	})
-	if err != nil || b == nil {
-		return false, err
-	}
-	var r pricingRecord
-	if err := json.Unmarshal(b, &r); err != nil {
+	if err != nil {
 		return false, fmt.Errorf("shop: saved pricing: %w", err)
+	} else if p == nil {
+		return false, nil
 	}
-	if err := s.SetPricing(Pricing(r)); err != nil {
+	if err := s.SetPricing(*p); err != nil {
 		return false, fmt.Errorf("shop: saved pricing: %w", err)
 	}
 	return true, nil
@@ -217,8 +197,8 @@ func (s *Service) LoadPricing(ctx context.Context) (bool, error) {
 func (s *Service) PricingSaved(ctx context.Context) (bool, error) {
 	var saved bool
 	err := s.Store.View(ctx, func(tx Tx) error {
-		b, err := tx.FindSetting(settingPricing)
-		saved = b != nil
+		p, err := tx.FindPricing()
+		saved = p != nil
 		return err
 	})
 	return saved, err
@@ -231,7 +211,7 @@ func (s *Service) ResetPricing(ctx context.Context, defaults Pricing) error {
 	if err := defaults.Validate(); err != nil {
 		return Errorf(EVALIDATION, "%s", err.Error())
 	}
-	if err := s.Store.Update(ctx, func(tx Tx) error { return tx.PutSetting(settingPricing, nil) }); err != nil {
+	if err := s.Store.Update(ctx, func(tx Tx) error { return tx.PutPricing(nil) }); err != nil {
 		return err
 	}
 	return s.SetPricing(defaults)

@@ -378,3 +378,14 @@ type auditRecord struct {
 	Result  string    `json:"result,omitempty"`
 	Time    time.Time `json:"time"`
 }
+
+// pricingRecord is an admin's price list, kept as the setting
+// settingPricing.
+type pricingRecord struct {
+	USDPerStar shop.MicroUSD         `json:"usd_per_star"`
+	PremiumUSD map[int]shop.MicroUSD `json:"premium_usd"`
+	FeePPM     int64                 `json:"fee_ppm"`
+	StarsMin   int64                 `json:"stars_min"`
+	StarsMax   int64                 `json:"stars_max"`
+	OrderTTL   time.Duration         `json:"order_ttl"`
+}
