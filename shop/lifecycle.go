@@ -3,106 +3,152 @@ package shop
 import (
 	"context"
 	"strings"
+	"time"
 )
 
-// QueuedOrder is an order waiting on the fulfillment queue, with its
-// delivery record (nil before the first attempt).
-type QueuedOrder struct {
-	OrderID  int64
-	Delivery *Delivery
+// OrderStatus is where an order is in its life.
+//
+//	pending_payment → paid → processing → completed
+//	pending_payment → cancelled | expired
+//	paid | processing → manual → completed | refunded
+//	paid | processing → failed → refunded
+type OrderStatus string
+
+// Order statuses; the words are part of the partner contract.
+const (
+	StatusPendingPayment OrderStatus = "pending_payment"
+	StatusPaid           OrderStatus = "paid"
+	StatusProcessing     OrderStatus = "processing"
+	StatusCompleted      OrderStatus = "completed"
+	StatusCancelled      OrderStatus = "cancelled"
+	StatusExpired        OrderStatus = "expired"
+	StatusManual         OrderStatus = "manual"
+	StatusFailed         OrderStatus = "failed"
+	StatusRefunded       OrderStatus = "refunded"
+)
+
+// OrderStatuses lists every status, in lifecycle order.
+var OrderStatuses = []OrderStatus{
+	StatusPendingPayment, StatusPaid, StatusProcessing, StatusCompleted,
+	StatusCancelled, StatusExpired, StatusManual, StatusFailed, StatusRefunded,
 }
 
-// Queue returns up to limit orders on the fulfillment queue, oldest first.
-func (s *Service) Queue(ctx context.Context, limit int) ([]QueuedOrder, error) {
-	var out []QueuedOrder
-	err := s.Store.View(ctx, func(tx Tx) error {
-		ids, err := tx.Queued(limit)
-		if err != nil {
+// Valid reports whether s is a known status.
+func (s OrderStatus) Valid() bool {
+	for _, v := range OrderStatuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Final reports whether no further transition can happen.
+func (s OrderStatus) Final() bool {
+	return s == StatusCompleted || s == StatusCancelled || s == StatusExpired || s == StatusRefunded
+}
+
+// markPaid moves order to paid, stores it and queues it for fulfillment.
+func (s *Service) markPaid(tx Tx, order *Order, txHash string) error {
+	order.Status = StatusPaid
+	order.PaidAt = s.now()
+	order.PaidTxHash = txHash
+	if err := tx.PutOrder(order); err != nil {
+		return err
+	}
+	return tx.Enqueue(order.ID)
+}
+
+// CancelOrder cancels an unpaid order of its owner. Cancelling an order
+// that is already cancelled returns it unchanged, so a retried cancel
+// succeeds.
+//
+// Errors: NOT_FOUND (no such order, or not the user's),
+// ORDER_NOT_CANCELLABLE (neither pending_payment nor cancelled).
+func (s *Service) CancelOrder(ctx context.Context, userID, orderID int64) (*Order, error) {
+	var order *Order
+	err := s.Store.Update(ctx, func(tx Tx) error {
+		var err error
+		if order, err = findOwnOrder(tx, userID, orderID); err != nil {
 			return err
 		}
-		for _, id := range ids {
-			d, err := tx.FindDelivery(id)
-			if ErrorCode(err) == ENOTFOUND {
-				d, err = nil, nil
+		if order.Status == StatusCancelled {
+			return nil
+		}
+		if order.Status != StatusPendingPayment {
+			return Errorf(ENOTCANCELLABLE, "order %d is %s; only pending_payment orders can be cancelled", order.ID, order.Status)
+		}
+		order.Status = StatusCancelled
+		return tx.PutOrder(order)
+	})
+	return order, err
+}
+
+// ExpireOrders moves every pending_payment order whose TTL has passed to
+// expired and forgets idempotency keys older than 24 h. It returns how many
+// orders expired. A payment that arrives later still reaches the buyer's
+// balance (see CreditDeposit).
+func (s *Service) ExpireOrders(ctx context.Context) (int, error) {
+	now := s.now()
+	var due []int64
+	err := s.Store.View(ctx, func(tx Tx) error {
+		due = due[:0]
+		return tx.ForEachOrderByStatus(StatusPendingPayment, func(o *Order) error {
+			if !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt) {
+				due = append(due, o.ID)
 			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	var expired []*Order
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		expired = expired[:0]
+		for _, id := range due {
+			o, err := tx.FindOrderByID(id)
 			if err != nil {
 				return err
 			}
-			out = append(out, QueuedOrder{OrderID: id, Delivery: d})
+			if o.Status != StatusPendingPayment { // paid or cancelled meanwhile
+				continue
+			}
+			o.Status = StatusExpired
+			if err := tx.PutOrder(o); err != nil {
+				return err
+			}
+			expired = append(expired, o)
 		}
-		return nil
-	})
-	return out, err
-}
-
-// ClaimOrder starts or resumes the delivery of a queued order by provider:
-// a paid order becomes processing with a new delivery record; an order
-// already processing (the worker stopped mid-delivery) is returned with its
-// record as saved, to be resumed from its step.
-//
-// Errors: NOT_FOUND; INVALID_STATE when the order is no longer paid or
-// processing (an admin took it over, it was refunded) — it is then removed
-// from the queue.
-func (s *Service) ClaimOrder(ctx context.Context, orderID int64, provider string) (*Order, *Delivery, error) {
-	var order *Order
-	var d *Delivery
-	stale := false
-	err := s.Store.Update(ctx, func(tx Tx) error {
-		stale = false
-		var err error
-		if order, err = tx.FindOrderByID(orderID); err != nil {
-			return err
-		}
-		switch order.Status {
-		case StatusPaid, StatusProcessing:
-		default:
-			stale = true
-			return tx.Dequeue(orderID)
-		}
-		d, err = tx.FindDelivery(orderID)
-		if ErrorCode(err) == ENOTFOUND {
-			d, err = &Delivery{OrderID: orderID}, nil
-		}
-		if err != nil {
-			return err
-		}
-		if d.Provider == "" || (order.Status == StatusPaid && d.Payout == nil) {
-			d.Provider = provider
-		}
-		d.UpdatedAt = s.now()
-		order.Status = StatusProcessing
-		if err := tx.PutOrder(order); err != nil {
-			return err
-		}
-		return tx.PutDelivery(d)
+		_, err := tx.DeleteIdempotencyExpired(now)
+		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return 0, err
 	}
-	if stale {
-		return nil, nil, Errorf(EINVALIDSTATE, "order %d is %s; only paid or processing orders can be delivered", order.ID, order.Status)
+	for _, o := range expired {
+		s.emit(Event{Type: EventOrderExpired, UserID: o.UserID, OrderID: o.ID})
 	}
-	return order, d, nil
+	return len(expired), nil
 }
 
-// SaveDelivery records a delivery's progress. It is refused unless the
-// order is processing, so a worker that lost the order (an admin took it
-// over) cannot overwrite what happened since.
-//
-// Errors: NOT_FOUND, INVALID_STATE.
-func (s *Service) SaveDelivery(ctx context.Context, d *Delivery) error {
-	return s.Store.Update(ctx, func(tx Tx) error {
-		order, err := tx.FindOrderByID(d.OrderID)
-		if err != nil {
-			return err
+// RunMaintenance calls ExpireOrders every interval until ctx is done.
+// Failures are logged and retried at the next tick.
+func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := s.ExpireOrders(ctx); err != nil && ctx.Err() == nil {
+			s.logger().Error("expire orders", "error", err)
+		} else if n > 0 {
+			s.logger().Info("orders expired", "count", n)
 		}
-		if order.Status != StatusProcessing {
-			return Errorf(EINVALIDSTATE, "order %d is %s, not processing", order.ID, order.Status)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
 		}
-		c := *d
-		c.UpdatedAt = s.now()
-		return tx.PutDelivery(&c)
-	})
+	}
 }
 
 // CompleteOrder marks an order delivered with a reference (tx hash or the
