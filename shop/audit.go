@@ -29,9 +29,9 @@ func (s *Service) Audit(ctx context.Context, e AuditEntry) (*AuditEntry, error) 
 		return nil, Errorf(EVALIDATION, "an audit entry needs an admin and an action")
 	}
 	e.ID = 0
-	e.Action = truncateUTF8(e.Action, maxAuditAction)
-	e.Args = truncateUTF8(strings.ToValidUTF8(e.Args, "?"), maxAuditText)
-	e.Result = truncateUTF8(strings.ToValidUTF8(e.Result, "?"), maxAuditText)
+	e.Action = TruncateUTF8(e.Action, maxAuditAction)
+	e.Args = TruncateUTF8(strings.ToValidUTF8(e.Args, "?"), maxAuditText)
+	e.Result = TruncateUTF8(strings.ToValidUTF8(e.Result, "?"), maxAuditText)
 	e.Time = s.now()
 	err := s.Store.Update(ctx, func(tx Tx) error {
 		c := e

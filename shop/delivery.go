@@ -89,9 +89,7 @@ func (s *Service) ClaimOrder(ctx context.Context, orderID int64, provider string
 		if order, err = tx.FindOrderByID(orderID); err != nil {
 			return err
 		}
-		switch order.Status {
-		case StatusPaid, StatusProcessing:
-		default:
+		if !order.Status.Delivering() {
 			stale = true
 			return tx.Dequeue(orderID)
 		}
@@ -106,7 +104,11 @@ func (s *Service) ClaimOrder(ctx context.Context, orderID int64, provider string
 			d.Provider = provider
 		}
 		d.UpdatedAt = s.now()
-		order.Status = StatusProcessing
+		if order.Status == StatusPaid {
+			if err := order.moveTo(StatusProcessing); err != nil {
+				return err
+			}
+		}
 		if err := tx.PutOrder(order); err != nil {
 			return err
 		}

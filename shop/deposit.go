@@ -86,11 +86,12 @@ type Cursor struct {
 	Time    time.Time
 }
 
-// Limits on what the chain may hand us.
+// Limits on what the chain may hand us. The chain watcher cuts what it
+// reads to them (package ton).
 const (
-	maxMemoBytes   = 512
-	maxTxHashBytes = 128
-	maxAddrBytes   = 128
+	MaxMemoBytes    = 512 // a transfer's memo, in bytes; longer memos are cut on a UTF-8 boundary
+	MaxAddressBytes = 128 // a sender address, in bytes
+	maxTxHashBytes  = 128
 )
 
 // CreditDeposit books an incoming transfer, exactly once per transaction
@@ -138,7 +139,7 @@ func (s *Service) CreditDeposits(ctx context.Context, ts []Transfer, cur *Cursor
 	for i := range ts {
 		if err := ts[i].normalize(); err != nil {
 			if len(ts) > 1 {
-				return nil, Errorf(EVALIDATION, "transfer %d (%s): %s", i, truncateUTF8(ts[i].Hash, 16), ErrorMessage(err))
+				return nil, Errorf(EVALIDATION, "transfer %d (%s): %s", i, TruncateUTF8(ts[i].Hash, 16), ErrorMessage(err))
 			}
 			return nil, err
 		}
@@ -186,10 +187,10 @@ func (t *Transfer) normalize() error {
 	if t.Amount <= 0 {
 		return Errorf(EVALIDATION, "deposit amount must be positive")
 	}
-	if len(t.From) > maxAddrBytes {
+	if len(t.From) > MaxAddressBytes {
 		return Errorf(EVALIDATION, "sender address too long")
 	}
-	t.Memo = truncateUTF8(strings.ToValidUTF8(t.Memo, "\uFFFD"), maxMemoBytes)
+	t.Memo = TruncateUTF8(strings.ToValidUTF8(t.Memo, "\uFFFD"), MaxMemoBytes)
 	switch {
 	case strings.TrimSpace(t.Memo) != "":
 		t.NoMemoReason = ""
@@ -250,7 +251,7 @@ func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
 		if sentAt.IsZero() {
 			sentAt = now
 		}
-		onTime := (order.Status == StatusPendingPayment || order.Status == StatusExpired) && sentAt.Before(order.ExpiresAt)
+		onTime := order.Status.CanBecome(StatusPaid) && sentAt.Before(order.ExpiresAt) // pending_payment, or expired since it was sent
 		surplus := t.Amount
 		if onTime && t.Amount >= order.PriceTON {
 			dep.Status = DepositOrderPaid

@@ -2,16 +2,34 @@ package shop
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
 
-// OrderStatus is where an order is in its life.
+// OrderStatus is where an order is in its life. Every order is created
+// pending_payment, and every later change of status goes through
+// Order.moveTo, which allows only the transitions of the lifecycle table,
+// orderTransitions:
 //
-//	pending_payment → paid → processing → completed
-//	pending_payment → cancelled | expired
-//	paid | processing → manual → completed | refunded
-//	paid | processing → failed → refunded
+//	from             to          by
+//	pending_payment  paid        CreateOrder (balance), CreditDeposit (ton_memo)
+//	pending_payment  cancelled   CancelOrder (the owner)
+//	pending_payment  expired     ExpireOrders (TTL passed unpaid)
+//	expired          paid        CreditDeposit: a transfer sent before the TTL, booked after it
+//	paid             processing  ClaimOrder (the fulfillment worker)
+//	paid|processing  completed   CompleteOrder (the worker)
+//	paid|processing  manual      HoldOrder (to the admins)
+//	paid|processing  refunded    FailOrder (not deliverable: refunded at once)
+//	manual           completed   CompleteOrder (an admin, after delivering by hand)
+//	paid|manual      refunded    Refund (an admin)
+//
+// completed, cancelled and refunded are final. expired is not: a transfer
+// sent before the deadline still pays the order. failed is a word of the
+// partner contract (a status filter, a by_status count) but is never
+// stored: an order that cannot be delivered is refunded in the same
+// transaction (FailOrder), so it is stored refunded.
 type OrderStatus string
 
 // Order statuses; the words are part of the partner contract.
@@ -22,35 +40,63 @@ const (
 	StatusCompleted      OrderStatus = "completed"
 	StatusCancelled      OrderStatus = "cancelled"
 	StatusExpired        OrderStatus = "expired"
-	StatusManual         OrderStatus = "manual"
-	StatusFailed         OrderStatus = "failed"
+	StatusManual         OrderStatus = "manual" // waits for an admin to deliver or refund it (HoldOrder)
+	StatusFailed         OrderStatus = "failed" // never stored; see OrderStatus
 	StatusRefunded       OrderStatus = "refunded"
 )
 
-// OrderStatuses lists every status, in lifecycle order.
+// OrderStatuses lists every status of the partner contract, in lifecycle
+// order.
 var OrderStatuses = []OrderStatus{
 	StatusPendingPayment, StatusPaid, StatusProcessing, StatusCompleted,
 	StatusCancelled, StatusExpired, StatusManual, StatusFailed, StatusRefunded,
 }
 
-// Valid reports whether s is a known status.
-func (s OrderStatus) Valid() bool {
-	for _, v := range OrderStatuses {
-		if s == v {
-			return true
-		}
-	}
-	return false
+// orderTransitions is the order lifecycle: the statuses each status may
+// become. A status without an entry is final.
+var orderTransitions = map[OrderStatus][]OrderStatus{
+	StatusPendingPayment: {StatusPaid, StatusCancelled, StatusExpired},
+	StatusExpired:        {StatusPaid},
+	StatusPaid:           {StatusProcessing, StatusCompleted, StatusManual, StatusRefunded},
+	StatusProcessing:     {StatusCompleted, StatusManual, StatusRefunded},
+	StatusManual:         {StatusCompleted, StatusRefunded},
 }
 
-// Final reports whether no further transition can happen.
-func (s OrderStatus) Final() bool {
-	return s == StatusCompleted || s == StatusCancelled || s == StatusExpired || s == StatusRefunded
+// Valid reports whether s is a known status.
+func (s OrderStatus) Valid() bool { return slices.Contains(OrderStatuses, s) }
+
+// CanBecome reports whether the lifecycle allows an order in s to move to
+// next. Staying in s is not a transition.
+func (s OrderStatus) CanBecome(next OrderStatus) bool {
+	return slices.Contains(orderTransitions[s], next)
+}
+
+// Final reports whether no transition leaves s: completed, cancelled,
+// refunded (and failed, which is never stored). expired is not final.
+func (s OrderStatus) Final() bool { return s.Valid() && len(orderTransitions[s]) == 0 }
+
+// Delivering reports whether an order in s is with the fulfillment worker
+// (paid or processing), so that the outcome of its delivery is not known
+// yet. Any other status of a paid order is that outcome: completed, manual
+// or refunded.
+func (s OrderStatus) Delivering() bool { return s == StatusPaid || s == StatusProcessing }
+
+// moveTo changes o's status to next. Callers check the state first and
+// answer with their own errors; a change the lifecycle table does not
+// allow is a bug, refused as an internal error.
+func (o *Order) moveTo(next OrderStatus) error {
+	if !o.Status.CanBecome(next) {
+		return fmt.Errorf("shop: order %d: %s -> %s is not in the order lifecycle", o.ID, o.Status, next)
+	}
+	o.Status = next
+	return nil
 }
 
 // markPaid moves order to paid, stores it and queues it for fulfillment.
 func (s *Service) markPaid(tx Tx, order *Order, txHash string) error {
-	order.Status = StatusPaid
+	if err := order.moveTo(StatusPaid); err != nil {
+		return err
+	}
 	order.PaidAt = s.now()
 	order.PaidTxHash = txHash
 	if err := tx.PutOrder(order); err != nil {
@@ -78,7 +124,9 @@ func (s *Service) CancelOrder(ctx context.Context, userID, orderID int64) (*Orde
 		if order.Status != StatusPendingPayment {
 			return Errorf(ENOTCANCELLABLE, "order %d is %s; only pending_payment orders can be cancelled", order.ID, order.Status)
 		}
-		order.Status = StatusCancelled
+		if err := order.moveTo(StatusCancelled); err != nil {
+			return err
+		}
 		return tx.PutOrder(order)
 	})
 	return order, err
@@ -114,7 +162,9 @@ func (s *Service) ExpireOrders(ctx context.Context) (int, error) {
 			if o.Status != StatusPendingPayment { // paid or cancelled meanwhile
 				continue
 			}
-			o.Status = StatusExpired
+			if err := o.moveTo(StatusExpired); err != nil {
+				return err
+			}
 			if err := tx.PutOrder(o); err != nil {
 				return err
 			}
@@ -188,7 +238,9 @@ func (s *Service) CompleteOrder(ctx context.Context, adminID, orderID int64, ref
 			}
 			return Errorf(EINVALIDSTATE, "order %d is %s; only paid, processing or manual orders can be completed", order.ID, order.Status)
 		}
-		order.Status = StatusCompleted
+		if err := order.moveTo(StatusCompleted); err != nil {
+			return err
+		}
 		order.CompletedAt = s.now()
 		order.FulfillmentRef = ref
 		if adminID != 0 {
@@ -215,21 +267,22 @@ func (s *Service) CompleteOrder(ctx context.Context, adminID, orderID int64, ref
 // Errors: VALIDATION_ERROR, NOT_FOUND, INVALID_STATE (not paid or
 // processing).
 func (s *Service) HoldOrder(ctx context.Context, orderID int64, reason string) (*Order, error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" {
-		return nil, Errorf(EVALIDATION, "holding an order needs a reason")
+	reason, err := cutReason(reason, "holding an order needs a reason")
+	if err != nil {
+		return nil, err
 	}
-	reason = truncateUTF8(reason, 256)
 	var order *Order
-	err := s.Store.Update(ctx, func(tx Tx) error {
+	err = s.Store.Update(ctx, func(tx Tx) error {
 		var err error
 		if order, err = tx.FindOrderByID(orderID); err != nil {
 			return err
 		}
-		if order.Status != StatusPaid && order.Status != StatusProcessing {
+		if !order.Status.Delivering() {
 			return Errorf(EINVALIDSTATE, "order %d is %s; only paid or processing orders can go manual", order.ID, order.Status)
 		}
-		order.Status = StatusManual
+		if err := order.moveTo(StatusManual); err != nil {
+			return err
+		}
 		order.FailureReason = reason
 		if err := tx.PutOrder(order); err != nil {
 			return err
@@ -251,19 +304,18 @@ func (s *Service) HoldOrder(ctx context.Context, orderID int64, reason string) (
 //
 // Errors: VALIDATION_ERROR, NOT_FOUND, INVALID_STATE.
 func (s *Service) FailOrder(ctx context.Context, orderID int64, reason string) (*Order, error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" {
-		return nil, Errorf(EVALIDATION, "failing an order needs a reason")
+	reason, err := cutReason(reason, "failing an order needs a reason")
+	if err != nil {
+		return nil, err
 	}
-	reason = truncateUTF8(reason, 256)
 	var order *Order
 	var balance NanoTON
-	err := s.Store.Update(ctx, func(tx Tx) error {
+	err = s.Store.Update(ctx, func(tx Tx) error {
 		var err error
 		if order, err = tx.FindOrderByID(orderID); err != nil {
 			return err
 		}
-		if order.Status != StatusPaid && order.Status != StatusProcessing {
+		if !order.Status.Delivering() {
 			return Errorf(EINVALIDSTATE, "order %d is %s; only paid or processing orders can fail", order.ID, order.Status)
 		}
 		d, err := tx.FindDelivery(orderID)
@@ -273,7 +325,6 @@ func (s *Service) FailOrder(ctx context.Context, orderID int64, reason string) (
 		if d.PaymentMayBeOut() {
 			return Errorf(EINVALIDSTATE, "order %d: a payment for it may have been sent; it needs an admin", order.ID)
 		}
-		order.Status = StatusFailed
 		balance, err = s.refund(tx, order, 0, reason)
 		return err
 	})

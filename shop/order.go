@@ -111,6 +111,14 @@ func NormalizeUsername(s string) (string, error) {
 	return s, nil
 }
 
+// PayoutBudget is the most the shop pays a fulfillment provider to deliver
+// o: what the buyer paid, less tolerance, the margin kept for network fees
+// (a negative tolerance counts as none). A provider that asks for more is
+// not paid: the order goes to the admins.
+func (o *Order) PayoutBudget(tolerance NanoTON) NanoTON {
+	return o.PriceTON - max(tolerance, 0)
+}
+
 // SimpleRef is the order's id in the simple API's form,
 // "api_buy_<order id>_<stars>_<created unix>": unique because it carries the
 // order id, and resolvable with ParseSimpleRef.
@@ -382,7 +390,7 @@ func (s *Service) FindOrdersByReference(ctx context.Context, userID int64, ref s
 // Errors: VALIDATION_ERROR (unknown status or type, negative cursor).
 func (s *Service) FindOrders(ctx context.Context, f OrderFilter) (orders []*Order, next int64, err error) {
 	if f.Status != "" && !f.Status.Valid() {
-		return nil, 0, Errorf(EVALIDATION, "unknown status %q", truncateUTF8(string(f.Status), 32))
+		return nil, 0, Errorf(EVALIDATION, "unknown status %q", TruncateUTF8(string(f.Status), 32))
 	}
 	if f.Type != "" && f.Type != OrderStars && f.Type != OrderPremium {
 		return nil, 0, Errorf(EVALIDATION, "order_type must be stars or premium")

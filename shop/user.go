@@ -90,7 +90,7 @@ func (s *Service) EnsureUser(ctx context.Context, u UserUpdate) (*User, error) {
 				Username:     username,
 				Language:     NormalizeLanguage(u.LanguageCode),
 				Memo:         memo,
-				StartPayload: truncateUTF8(u.StartPayload, 64),
+				StartPayload: TruncateUTF8(u.StartPayload, 64),
 				CreatedAt:    s.now(),
 			}
 		default:

@@ -488,7 +488,7 @@ func TestParseTransfer(t *testing.T) {
 			if got.NoMemoReason != tc.reason {
 				t.Errorf("NoMemoReason = %q, want %q", got.NoMemoReason, tc.reason)
 			}
-			if !utf8.ValidString(got.Memo) || len(got.Memo) > maxMemoBytes {
+			if !utf8.ValidString(got.Memo) || len(got.Memo) > shop.MaxMemoBytes {
 				t.Errorf("Memo invalid or too long: %d bytes", len(got.Memo))
 			}
 		})
@@ -576,7 +576,7 @@ func FuzzParseTransfer(f *testing.F) {
 		if got.Amount <= 0 || uint64(got.Amount) != amount {
 			t.Fatalf("Amount = %d, sent %d", got.Amount, amount)
 		}
-		if !utf8.ValidString(got.Memo) || len(got.Memo) > maxMemoBytes {
+		if !utf8.ValidString(got.Memo) || len(got.Memo) > shop.MaxMemoBytes {
 			t.Fatalf("Memo invalid or too long: %q", got.Memo)
 		}
 		if got.Memo != strings.TrimSpace(got.Memo) {
