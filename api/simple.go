@@ -87,7 +87,7 @@ func (s *Server) simpleBuy(w http.ResponseWriter, r *http.Request) error {
 		PaymentMethod:  shop.PayBalance,
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 		Fingerprint:    fingerprint(r, body),
-		Source:         "simple_api",
+		Source:         shop.SourceSimpleAPI,
 	})
 	if err != nil {
 		return err

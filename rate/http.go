@@ -174,7 +174,7 @@ func (h *HTTP) record(ctx context.Context, v shop.MicroUSD, err error) func() {
 		serving = "last_good"
 	}
 	return func() {
-		h.logger().Warn("rate fetch failed", "url", urlWithoutQuery(h.URL), "err", err, "serving", serving)
+		h.logger().Warn("rate fetch failed", "url", urlWithoutQuery(h.URL), "error", err, "serving", serving)
 	}
 }
 

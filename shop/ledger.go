@@ -116,6 +116,24 @@ func (s *Service) refund(tx Tx, order *Order, adminID int64, reason string) (Nan
 	return balance, tx.Dequeue(order.ID)
 }
 
+// BalanceAfter is the rule of every balance change: the balance after
+// adding amount (negative for a debit), refused when it would fall below
+// zero (INSUFFICIENT_BALANCE) or overflow. post applies it to every ledger
+// entry; a front door may call it to preview a change (an admin's debit)
+// before asking for confirmation.
+//
+// Errors: INSUFFICIENT_BALANCE; an internal error on overflow.
+func (u *User) BalanceAfter(amount NanoTON) (NanoTON, error) {
+	if amount > 0 && u.Balance > math.MaxInt64-amount {
+		return 0, errors.New("balance overflow")
+	}
+	after := u.Balance + amount
+	if after < 0 {
+		return 0, Errorf(EINSUFFICIENT, "insufficient balance: %s TON needed, the balance is %s TON", -amount, u.Balance)
+	}
+	return after, nil
+}
+
 // post applies a ledger entry to user's balance: it refuses a negative
 // result (INSUFFICIENT_BALANCE) or an overflow, appends the entry with its
 // BalanceAfter and stores the user. It is the only place a balance changes.
@@ -123,12 +141,9 @@ func (s *Service) post(tx Tx, user *User, e *LedgerEntry) (NanoTON, error) {
 	if e.Amount == 0 {
 		return 0, errors.New("ledger entry of zero")
 	}
-	if e.Amount > 0 && user.Balance > math.MaxInt64-e.Amount {
-		return 0, errors.New("balance overflow")
-	}
-	after := user.Balance + e.Amount
-	if after < 0 {
-		return 0, Errorf(EINSUFFICIENT, "insufficient balance: %s TON needed, the balance is %s TON", -e.Amount, user.Balance)
+	after, err := user.BalanceAfter(e.Amount)
+	if err != nil {
+		return 0, err
 	}
 	e.UserID = user.ID
 	e.BalanceAfter = after

@@ -21,6 +21,16 @@ const (
 	OrderPremium OrderType = "premium"
 )
 
+// OrderSource is the front door that created an order.
+type OrderSource string
+
+// Order sources.
+const (
+	SourceBot       OrderSource = "bot"        // the Telegram bot
+	SourceAPI       OrderSource = "api"        // the orders API (osk_ keys)
+	SourceSimpleAPI OrderSource = "simple_api" // the simple API (sk_ keys)
+)
+
 // PaymentMethod is how an order is paid.
 type PaymentMethod string
 
@@ -44,11 +54,11 @@ type Order struct {
 	FeeTON          NanoTON  // the part of PriceTON that is the service fee
 	TONUSD          MicroUSD // the rate the price was computed with
 	PaymentMethod   PaymentMethod
-	PaymentAddress  string    // ton_memo: where to send TON
-	PaymentMemo     string    // ton_memo: the order's own memo, e.g. "STARS-a1b2c3"
-	ClientReference string    // partner's free text, ≤ 128 characters
-	Source          string    // which front door created it: "bot", "api", "simple_api"
-	ExpiresAt       time.Time // ton_memo: payment deadline; zero for balance orders
+	PaymentAddress  string      // ton_memo: where to send TON
+	PaymentMemo     string      // ton_memo: the order's own memo, e.g. "STARS-a1b2c3"
+	ClientReference string      // partner's free text, ≤ 128 characters
+	Source          OrderSource // which front door created it
+	ExpiresAt       time.Time   // ton_memo: payment deadline; zero for balance orders
 	CreatedAt       time.Time
 	PaidAt          time.Time
 	CompletedAt     time.Time
@@ -160,7 +170,7 @@ type CreateOrderRequest struct {
 	ClientReference string        // optional, ≤ 128 characters
 	IdempotencyKey  string        // optional, ≤ 128 printable ASCII characters
 	Fingerprint     string        // optional: identifies the request for IdempotencyKey (the API passes a hash of the raw body); default: a hash of the normalized fields
-	Source          string        // front door: "bot", "api", "simple_api"
+	Source          OrderSource   // front door
 }
 
 // CreateOrder prices and creates an order. A balance order is paid at once:

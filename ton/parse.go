@@ -62,7 +62,8 @@ func ParseTransfer(tx *tlb.Transaction) (t shop.Transfer, skip string) {
 		return shop.Transfer{}, SkipNoInMessage
 	}
 	// The type switch on the concrete message, not MsgType + AsInternal
-	// (an unchecked assertion that panics on a mismatch, tlb/message.go:500).
+	// (an unchecked assertion that panics on a mismatch: (*tlb.Message).AsInternal
+	// in tonutils-go's tlb/message.go).
 	var in *tlb.InternalMessage
 	switch m := tx.IO.In.Msg.(type) {
 	case *tlb.InternalMessage:
@@ -150,7 +151,7 @@ func comment(body *cell.Cell) (memo string, noMemo string) {
 
 // snake reads the rest of s as snake data: whole bytes in each cell, at
 // most one ref, continued in that ref. It is Slice.LoadBinarySnake
-// (tvm/cell/slice.go:898) made strict: that one pads a cell whose bit count
+// (tonutils-go's tvm/cell/slice.go) made strict: that one pads a cell whose bit count
 // is not a multiple of 8 with zero bits instead of failing.
 func snake(s *cell.Slice) ([]byte, bool) {
 	var data []byte

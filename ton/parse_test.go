@@ -31,7 +31,7 @@ const (
 // chainTx builds a transaction of the service wallet as tonutils-go would
 // hand it to us: tx is serialized with tlb.ToCell and read back with
 // tlb.Parse (at v1.18.0 that runs the hand-written
-// (*Transaction).LoadFromCell, tlb/transaction_fast.go:1566), and Hash is
+// (*Transaction).LoadFromCell in tlb/transaction_fast.go), and Hash is
 // the cell hash, as ListTransactions sets it.
 func chainTx(t testing.TB, tx *tlb.Transaction) *tlb.Transaction {
 	t.Helper()
@@ -592,7 +592,7 @@ func FuzzParseTransfer(f *testing.F) {
 			return
 		}
 		// Whatever we accepted as text, tonutils' lenient reader reads the
-		// same (InternalMessage.Comment, tlb/message.go:171).
+		// same (InternalMessage.Comment in tlb/message.go).
 		in := tx.IO.In.Msg.(*tlb.InternalMessage)
 		if want := cutMemo(strings.TrimSpace(in.Comment())); got.Memo != want {
 			t.Fatalf("Memo = %q, tonutils Comment() gives %q", got.Memo, want)
