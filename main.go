@@ -22,6 +22,7 @@ import (
 	"starsbot/bot"
 	"starsbot/config"
 	"starsbot/fulfillment"
+	"starsbot/rate"
 	"starsbot/shop"
 	"starsbot/store"
 	"starsbot/ton"
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var rates shop.RateSource = shop.StaticRate{TONUSD: cfg.TONUSDRate, Since: time.Now()}
 	if cfg.RateURL != "" {
-		rates = &shop.HTTPRate{
+		rates = &rate.HTTP{
 			URL:      cfg.RateURL,
 			Path:     cfg.RateJSONPath,
 			TTL:      cfg.RateTTL,

@@ -27,6 +27,7 @@ type Shop interface {
 	FindOrders(ctx context.Context, f shop.OrderFilter) ([]*shop.Order, int64, error)
 	OrderStats(ctx context.Context, userID int64) (*shop.OrderStats, error)
 	Ledger(ctx context.Context, f shop.LedgerFilter) ([]*shop.LedgerEntry, uint64, error)
+	Subscribe(fn func(shop.Event))
 }
 
 var _ Shop = (*shop.Service)(nil)
@@ -87,12 +88,16 @@ type Server struct {
 	handler  http.Handler
 	limiters *limiters
 	stopping chan struct{} // closed when Run's context ends
+	waiters  orderWaiters  // POST /buy requests waiting for a delivery
 }
 
 // Handler returns the API's http.Handler, building it on first use.
 func (s *Server) Handler() http.Handler {
 	s.once.Do(func() {
 		s.stopping = make(chan struct{})
+		if s.Shop != nil {
+			s.Shop.Subscribe(s.waiters.observe)
+		}
 		s.handler = s.buildHandler()
 	})
 	return s.handler

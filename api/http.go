@@ -24,15 +24,13 @@ const (
 	dialectSimple                // sk_ keys: plain shapes
 )
 
-// statusOf maps error codes to HTTP statuses (STYLE B3): the one place.
+// statusOf maps error codes to HTTP statuses: the one place.
 func statusOf(code string) int {
 	switch code {
 	case shop.EVALIDATION:
 		return http.StatusBadRequest
 	case shop.EUNAUTHORIZED:
 		return http.StatusUnauthorized
-	case shop.EFORBIDDEN:
-		return http.StatusForbidden
 	case shop.ENOTFOUND, shop.ERECIPIENT:
 		return http.StatusNotFound
 	case shop.EINSUFFICIENT:

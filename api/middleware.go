@@ -88,7 +88,7 @@ func (s *Server) authorize(r *http.Request, rt route, d dialect) (context.Contex
 	if wait, ok := s.limiters.allow(apiKey.Hash, s.now()); !ok {
 		return nil, &retryAfter{err: shop.Errorf(shop.ERATELIMITED, "rate limit exceeded: at most %s requests per second, bursts of %d", formatRate(s.limiters.rate), s.limiters.burst), after: wait}
 	}
-	return shop.NewContextWithPartner(r.Context(), user, apiKey), nil
+	return newContextWithPartner(r.Context(), user, apiKey), nil
 }
 
 // bearer returns the key of an "Authorization: Bearer <key>" header, or "".
@@ -103,7 +103,7 @@ func bearer(r *http.Request) string {
 // partner returns the authenticated user of a request served by an
 // authenticated route.
 func partner(r *http.Request) *shop.User {
-	u, _ := shop.PartnerFromContext(r.Context())
+	u, _ := partnerFromContext(r.Context())
 	return u
 }
 

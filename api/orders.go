@@ -133,7 +133,7 @@ func orderRequest(r *http.Request, body any, recipient, method, currency, ref *s
 		UserID:         partner(r).ID,
 		PaymentMethod:  shop.PayTONMemo,
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
-		Source:         "api",
+		Source:         shop.SourceAPI,
 	}
 	if recipient == nil {
 		return req, shop.Errorf(shop.EVALIDATION, "recipient_username is required")

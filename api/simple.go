@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"starsbot/shop"
@@ -10,11 +11,9 @@ import (
 
 // The simple contract's fixed sentences.
 const (
-	msgDeposit     = "Send TON to the wallet with this memo (comment) to top up your API balance."
-	msgSentSelf    = "Stars sent to your Telegram account."
-	msgManual      = "Order created. Stars will be delivered manually."
-	buyPollInitial = 50 * time.Millisecond
-	buyPollMax     = 500 * time.Millisecond
+	msgDeposit  = "Send TON to the wallet with this memo (comment) to top up your API balance."
+	msgSentSelf = "Stars sent to your Telegram account."
+	msgManual   = "Order created. Stars will be delivered manually."
 )
 
 // simpleBalanceJSON is GET /balance for sk_ keys.
@@ -88,7 +87,7 @@ func (s *Server) simpleBuy(w http.ResponseWriter, r *http.Request) error {
 		PaymentMethod:  shop.PayBalance,
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 		Fingerprint:    fingerprint(r, body),
-		Source:         "simple_api",
+		Source:         shop.SourceSimpleAPI,
 	})
 	if err != nil {
 		return err
@@ -105,7 +104,7 @@ func (s *Server) simpleBuy(w http.ResponseWriter, r *http.Request) error {
 		if to != nil {
 			out.Message = "Stars sent to @" + *to + "."
 		}
-	case shop.StatusFailed, shop.StatusRefunded:
+	case shop.StatusRefunded:
 		reason := order.FailureReason
 		if reason == "" {
 			reason = "delivery failed"
@@ -116,15 +115,26 @@ func (s *Server) simpleBuy(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// awaitDelivery polls order until it is delivered, handed to an admin, or
-// failed, or until BuyWait passes, the client leaves or the server stops.
+// awaitDelivery waits until order's delivery has an outcome (the shop's
+// lifecycle: it is no longer Delivering), or until BuyWait passes, the
+// client leaves or the server stops, and returns the order as it last read
+// it. It wakes on the shop's events about the order, not on a timer.
 func (s *Server) awaitDelivery(ctx context.Context, order *shop.Order) (*shop.Order, error) {
+	if !order.Status.Delivering() {
+		return order, nil
+	}
+	changed := s.waiters.add(order.ID)
+	defer s.waiters.remove(order.ID, changed)
 	deadline := time.NewTimer(s.buyWait())
 	defer deadline.Stop()
-	delay := buyPollInitial
 	for {
-		switch order.Status {
-		case shop.StatusCompleted, shop.StatusManual, shop.StatusFailed, shop.StatusRefunded:
+		// Read after subscribing, so that no change is missed.
+		next, err := s.Shop.FindOrder(context.WithoutCancel(ctx), order.UserID, order.ID)
+		if err != nil {
+			return nil, err
+		}
+		order = next
+		if !order.Status.Delivering() {
 			return order, nil
 		}
 		select {
@@ -134,13 +144,54 @@ func (s *Server) awaitDelivery(ctx context.Context, order *shop.Order) (*shop.Or
 			return order, nil
 		case <-s.stopping:
 			return order, nil
-		case <-time.After(delay):
+		case <-changed:
 		}
-		delay = min(2*delay, buyPollMax)
-		next, err := s.Shop.FindOrder(context.WithoutCancel(ctx), order.UserID, order.ID)
-		if err != nil {
-			return nil, err
+	}
+}
+
+// orderWaiters wakes requests waiting on orders when the shop emits an
+// event about them.
+type orderWaiters struct {
+	mu sync.Mutex
+	m  map[int64]map[chan struct{}]bool
+}
+
+// add returns a channel that receives after any event about order id.
+func (w *orderWaiters) add(id int64) chan struct{} {
+	ch := make(chan struct{}, 1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = make(map[int64]map[chan struct{}]bool)
+	}
+	if w.m[id] == nil {
+		w.m[id] = make(map[chan struct{}]bool)
+	}
+	w.m[id][ch] = true
+	return ch
+}
+
+// remove forgets a channel returned by add.
+func (w *orderWaiters) remove(id int64, ch chan struct{}) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.m[id], ch)
+	if len(w.m[id]) == 0 {
+		delete(w.m, id)
+	}
+}
+
+// observe is the shop's event handler: it never blocks.
+func (w *orderWaiters) observe(e shop.Event) {
+	if e.OrderID == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for ch := range w.m[e.OrderID] {
+		select {
+		case ch <- struct{}{}:
+		default: // already signalled
 		}
-		order = next
 	}
 }

@@ -470,11 +470,11 @@ func (f *Fragment) Notice() string {
 	return "the wallet linked to the Fragment account is " + f.linked + ", not the hot wallet; orders are paid from the hot wallet (Fragment matches payments by their Ref#)"
 }
 
-// checkMargin refuses to pay more than the buyer paid minus Tolerance.
+// checkMargin refuses to pay more than the shop's budget for the order
+// (shop.Order.PayoutBudget with Tolerance).
 func (f *Fragment) checkMargin(job *Job) error {
 	o, d := job.Order, job.Delivery
-	budget := o.PriceTON - max(f.Tolerance, 0)
-	if d.PayAmount > budget {
+	if d.PayAmount > o.PayoutBudget(f.Tolerance) {
 		f.logger().Warn("fragment margin check failed", "order_id", o.ID, "asks", d.PayAmount.String(), "paid", o.PriceTON.String(), "tolerance", max(f.Tolerance, 0).String())
 		return Errorf(Manual, "Fragment asks %s TON, the buyer paid %s TON", d.PayAmount, o.PriceTON)
 	}

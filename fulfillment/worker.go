@@ -185,18 +185,18 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 	}
 
 	kind, reason := KindOf(err), ReasonOf(err)
-	if kind == Permanent && job.Delivery.PaymentMayBeOut() {
-		kind = Manual // never refund automatically what may have been paid for
-	}
 	switch kind {
 	case Permanent:
-		log.Info("order cannot be delivered; refunding", "reason", reason, "error", err)
+		// The shop refuses to refund an order a payment may have left
+		// for (shop.Delivery.PaymentMayBeOut): it then goes to the admins.
 		_, ferr := w.Shop.FailOrder(context.WithoutCancel(ctx), order.ID, reason)
 		if shop.ErrorCode(ferr) == shop.EINVALIDSTATE {
+			log.Warn("order needs an admin", "reason", reason, "error", err, "refund_refused", ferr)
 			return w.hold(ctx, order, reason)
 		} else if ferr != nil {
 			return fmt.Errorf("fail order %d: %w", order.ID, ferr)
 		}
+		log.Info("order cannot be delivered; refunded", "reason", reason, "error", err)
 		return nil
 	case Manual:
 		log.Warn("order needs an admin", "reason", reason, "error", err)

@@ -1,6 +1,9 @@
 package shop
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Delivery is the fulfillment worker's record of one order's delivery: the
 // step it reached and what the provider was told and paid, so that after a
@@ -38,25 +41,104 @@ func (d *Delivery) PaymentMayBeOut() bool {
 	return d != nil && d.Payout != nil && (d.Paid == nil || d.Paid.State != PayoutExpired)
 }
 
-// AlertKind names a situation admins must know about.
-type AlertKind string
+// QueuedOrder is an order waiting on the fulfillment queue, with its
+// delivery record (nil before the first attempt).
+type QueuedOrder struct {
+	OrderID  int64
+	Delivery *Delivery
+}
 
-// Alert kinds.
-const (
-	AlertManualNeeded      AlertKind = "manual_needed"      // an order waits for an admin to deliver or refund it
-	AlertProviderUnhealthy AlertKind = "provider_unhealthy" // the provider cannot deliver (cookies expired, verification needed, blocked)
-	AlertProviderHealthy   AlertKind = "provider_healthy"   // the provider works again
-	AlertWalletLow         AlertKind = "wallet_low"         // the hot wallet's balance fell below the threshold
-	AlertUnmatchedDeposit  AlertKind = "unmatched_deposit"  // a transfer's memo matched nothing
-	AlertWatcherLag        AlertKind = "watcher_lag"        // the deposit watcher is behind the chain
-	AlertWatcherCaughtUp   AlertKind = "watcher_caught_up"  // the deposit watcher is current again
-)
+// Queue returns up to limit orders on the fulfillment queue, oldest first.
+func (s *Service) Queue(ctx context.Context, limit int) ([]QueuedOrder, error) {
+	var out []QueuedOrder
+	err := s.Store.View(ctx, func(tx Tx) error {
+		ids, err := tx.Queued(limit)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			d, err := tx.FindDelivery(id)
+			if ErrorCode(err) == ENOTFOUND {
+				d, err = nil, nil
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, QueuedOrder{OrderID: id, Delivery: d})
+		}
+		return nil
+	})
+	return out, err
+}
 
-// Alert is a message for the shop's admins. Message is plain text, safe to
-// show (no secrets).
-type Alert struct {
-	Kind    AlertKind
-	OrderID int64   // the order concerned, if any
-	Amount  NanoTON // a balance or amount concerned, if any
-	Message string
+// ClaimOrder starts or resumes the delivery of a queued order by provider:
+// a paid order becomes processing with a new delivery record; an order
+// already processing (the worker stopped mid-delivery) is returned with its
+// record as saved, to be resumed from its step.
+//
+// Errors: NOT_FOUND; INVALID_STATE when the order is no longer paid or
+// processing (an admin took it over, it was refunded) — it is then removed
+// from the queue.
+func (s *Service) ClaimOrder(ctx context.Context, orderID int64, provider string) (*Order, *Delivery, error) {
+	var order *Order
+	var d *Delivery
+	stale := false
+	err := s.Store.Update(ctx, func(tx Tx) error {
+		stale = false
+		var err error
+		if order, err = tx.FindOrderByID(orderID); err != nil {
+			return err
+		}
+		if !order.Status.Delivering() {
+			stale = true
+			return tx.Dequeue(orderID)
+		}
+		d, err = tx.FindDelivery(orderID)
+		if ErrorCode(err) == ENOTFOUND {
+			d, err = &Delivery{OrderID: orderID}, nil
+		}
+		if err != nil {
+			return err
+		}
+		if d.Provider == "" || (order.Status == StatusPaid && d.Payout == nil) {
+			d.Provider = provider
+		}
+		d.UpdatedAt = s.now()
+		if order.Status == StatusPaid {
+			if err := order.moveTo(StatusProcessing); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutOrder(order); err != nil {
+			return err
+		}
+		return tx.PutDelivery(d)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if stale {
+		return nil, nil, Errorf(EINVALIDSTATE, "order %d is %s; only paid or processing orders can be delivered", order.ID, order.Status)
+	}
+	return order, d, nil
+}
+
+// SaveDelivery records a delivery's progress. It is refused unless the
+// order is processing, so a worker that lost the order (an admin took it
+// over) cannot overwrite what happened since.
+//
+// Errors: NOT_FOUND, INVALID_STATE.
+func (s *Service) SaveDelivery(ctx context.Context, d *Delivery) error {
+	return s.Store.Update(ctx, func(tx Tx) error {
+		order, err := tx.FindOrderByID(d.OrderID)
+		if err != nil {
+			return err
+		}
+		if order.Status != StatusProcessing {
+			return Errorf(EINVALIDSTATE, "order %d is %s, not processing", order.ID, order.Status)
+		}
+		c := *d
+		c.UpdatedAt = s.now()
+		return tx.PutDelivery(&c)
+	})
 }

@@ -1,6 +1,12 @@
 package shop
 
-import "time"
+import (
+	"context"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"time"
+)
 
 // DepositStatus is what became of an incoming transfer.
 type DepositStatus string
@@ -78,4 +84,280 @@ type Cursor struct {
 	LT      uint64
 	Hash    string // lowercase hex
 	Time    time.Time
+}
+
+// Limits on what the chain may hand us. The chain watcher cuts what it
+// reads to them (package ton).
+const (
+	MaxMemoBytes    = 512 // a transfer's memo, in bytes; longer memos are cut on a UTF-8 boundary
+	MaxAddressBytes = 128 // a sender address, in bytes
+	maxTxHashBytes  = 128
+)
+
+// CreditDeposit books an incoming transfer, exactly once per transaction
+// hash, and, when cur is not nil, saves the watcher's cursor in the same
+// store transaction so that a crash neither skips nor doubles a deposit.
+//
+// A transfer of less than MinDeposit is dust (1-nanoTON spam carries
+// advertising comments to busy wallets): it is recorded as an ignored
+// deposit with Reason ReasonDust, so that it is counted and listed but
+// never credited, never pays an order and never alerts anyone; only an
+// EventDepositIgnored is emitted.
+//
+// Otherwise the memo (trimmed, case-insensitive) decides where the money goes:
+//   - a user's personal memo: the whole amount to that user's balance;
+//   - a pending order's memo, amount ≥ price, sent before the order
+//     expired: the order is paid and queued, any surplus goes to the
+//     buyer's balance;
+//   - an order's memo otherwise (underpaid, late, cancelled, already paid):
+//     the whole amount goes to the buyer's balance;
+//   - anything else, a transfer without a memo included: an unmatched
+//     deposit, kept for an admin to assign, with the transfer's
+//     NoMemoReason as its Reason.
+//
+// A transaction hash seen before returns the deposit recorded then and
+// changes nothing (but the cursor).
+//
+// Errors: VALIDATION_ERROR (bad hash, non-positive amount, oversized
+// fields).
+func (s *Service) CreditDeposit(ctx context.Context, t Transfer, cur *Cursor) (*Deposit, error) {
+	deps, err := s.CreditDeposits(ctx, []Transfer{t}, cur)
+	if err != nil {
+		return nil, err
+	}
+	return deps[0], nil
+}
+
+// CreditDeposits books transfers in one store transaction, in order, each as
+// CreditDeposit would, and saves cur (when not nil) in the same
+// transaction. The chain watcher uses it to catch up many transfers with one
+// commit. If any transfer is invalid nothing is booked.
+//
+// Errors: VALIDATION_ERROR (naming the first invalid transfer).
+func (s *Service) CreditDeposits(ctx context.Context, ts []Transfer, cur *Cursor) ([]*Deposit, error) {
+	ts = slices.Clone(ts)
+	for i := range ts {
+		if err := ts[i].normalize(); err != nil {
+			if len(ts) > 1 {
+				return nil, Errorf(EVALIDATION, "transfer %d (%s): %s", i, TruncateUTF8(ts[i].Hash, 16), ErrorMessage(err))
+			}
+			return nil, err
+		}
+	}
+	if cur != nil {
+		c := *cur
+		c.Hash = strings.ToLower(c.Hash)
+		cur = &c
+	}
+	var deps []*Deposit
+	var events []Event
+	err := s.Store.Update(ctx, func(tx Tx) error {
+		deps, events = deps[:0], events[:0]
+		if cur != nil {
+			if err := tx.PutCursor(cur); err != nil {
+				return err
+			}
+		}
+		for i := range ts {
+			dep, evs, err := s.credit(tx, &ts[i])
+			if err != nil {
+				return err
+			}
+			deps, events = append(deps, dep), append(events, evs...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(events...)
+	return deps, nil
+}
+
+// normalize validates a transfer from the chain and puts it in canonical
+// form.
+func (t *Transfer) normalize() error {
+	t.Hash = strings.ToLower(strings.TrimSpace(t.Hash))
+	if t.Hash == "" || len(t.Hash) > maxTxHashBytes {
+		return Errorf(EVALIDATION, "tx hash must be 1-%d hex characters", maxTxHashBytes)
+	}
+	if _, err := hex.DecodeString(t.Hash); err != nil {
+		return Errorf(EVALIDATION, "tx hash must be hex")
+	}
+	if t.Amount <= 0 {
+		return Errorf(EVALIDATION, "deposit amount must be positive")
+	}
+	if len(t.From) > MaxAddressBytes {
+		return Errorf(EVALIDATION, "sender address too long")
+	}
+	t.Memo = TruncateUTF8(strings.ToValidUTF8(t.Memo, "\uFFFD"), MaxMemoBytes)
+	switch {
+	case strings.TrimSpace(t.Memo) != "":
+		t.NoMemoReason = ""
+	case t.NoMemoReason == "":
+	case !slices.Contains(noMemoReasons, t.NoMemoReason):
+		t.NoMemoReason = NoMemoOther // not ours to store verbatim
+	}
+	return nil
+}
+
+// credit books one normalized transfer in tx, exactly once per hash, and
+// returns its deposit and the events to emit after commit.
+func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
+	if old, err := tx.FindDepositByHash(t.Hash); err == nil {
+		return old, nil, nil
+	} else if ErrorCode(err) != ENOTFOUND {
+		return nil, nil, err
+	}
+	var events []Event
+	now := s.now()
+	dep := &Deposit{TxHash: t.Hash, LT: t.LT, From: t.From, Amount: t.Amount, Memo: t.Memo, ChainTime: t.Time.UTC(), CreatedAt: now}
+	if t.Amount < s.MinDeposit {
+		// Dust: before any memo is looked at, so that it can neither
+		// credit a balance nor pay (or count towards) an order.
+		dep.Status, dep.Reason = DepositIgnored, ReasonDust
+		if err := tx.PutDeposit(dep); err != nil {
+			return nil, nil, err
+		}
+		return dep, []Event{{Type: EventDepositIgnored, DepositID: dep.ID, Amount: dep.Amount}}, nil
+	}
+	memo := NormalizeMemo(t.Memo)
+
+	credit := func(user *User, amount NanoTON, orderID int64) error {
+		balance, err := s.post(tx, user, &LedgerEntry{Type: LedgerDeposit, Amount: amount, TxHash: t.Hash, OrderID: orderID})
+		if err != nil {
+			return err
+		}
+		events = append(events, Event{Type: EventDepositCredited, UserID: user.ID, OrderID: orderID, Amount: amount, Balance: balance})
+		return nil
+	}
+
+	if memo == "" {
+		dep.Status, dep.Reason = DepositUnmatched, t.NoMemoReason
+	} else if user, err := tx.FindUserByMemo(memo); err == nil {
+		dep.Status, dep.UserID = DepositCredited, user.ID
+		if err := credit(user, t.Amount, 0); err != nil {
+			return nil, nil, err
+		}
+	} else if ErrorCode(err) != ENOTFOUND {
+		return nil, nil, err
+	} else if order, err := tx.FindOrderByMemo(memo); err == nil {
+		owner, err := findUser(tx, order.UserID)
+		if err != nil {
+			return nil, nil, err
+		}
+		dep.UserID, dep.OrderID, dep.Status = owner.ID, order.ID, DepositCredited
+		sentAt := dep.ChainTime
+		if sentAt.IsZero() {
+			sentAt = now
+		}
+		onTime := order.Status.CanBecome(StatusPaid) && sentAt.Before(order.ExpiresAt) // pending_payment, or expired since it was sent
+		surplus := t.Amount
+		if onTime && t.Amount >= order.PriceTON {
+			dep.Status = DepositOrderPaid
+			surplus = t.Amount - order.PriceTON
+			if err := s.markPaid(tx, order, t.Hash); err != nil {
+				return nil, nil, err
+			}
+			events = append(events, Event{Type: EventOrderPaid, UserID: order.UserID, OrderID: order.ID})
+		}
+		if surplus > 0 {
+			if err := credit(owner, surplus, order.ID); err != nil {
+				return nil, nil, err
+			}
+		}
+	} else if ErrorCode(err) != ENOTFOUND {
+		return nil, nil, err
+	} else {
+		dep.Status = DepositUnmatched
+	}
+	if err := tx.PutDeposit(dep); err != nil {
+		return nil, nil, err
+	}
+	if dep.Status == DepositUnmatched {
+		events = append(events, Event{Type: EventUnmatchedDeposit, Amount: dep.Amount})
+	}
+	for i := range events {
+		events[i].DepositID = dep.ID
+	}
+	return dep, events, nil
+}
+
+// AssignDeposit credits an unmatched deposit to a user, once, on an admin's
+// decision.
+//
+// Errors: NOT_FOUND (deposit or user), INVALID_STATE (not unmatched).
+func (s *Service) AssignDeposit(ctx context.Context, adminID int64, depositID uint64, userID int64) (*Deposit, error) {
+	var dep *Deposit
+	var balance NanoTON
+	err := s.Store.Update(ctx, func(tx Tx) error {
+		var err error
+		dep, err = tx.FindDepositByID(depositID)
+		if ErrorCode(err) == ENOTFOUND {
+			return Errorf(ENOTFOUND, "deposit %d not found", depositID)
+		} else if err != nil {
+			return err
+		}
+		if dep.Status != DepositUnmatched {
+			return Errorf(EINVALIDSTATE, "deposit %d is %s, not unmatched", dep.ID, dep.Status)
+		}
+		user, err := findUser(tx, userID)
+		if err != nil {
+			return err
+		}
+		if balance, err = s.post(tx, user, &LedgerEntry{Type: LedgerDeposit, Amount: dep.Amount, TxHash: dep.TxHash, AdminID: adminID, Reason: "assigned unmatched deposit"}); err != nil {
+			return err
+		}
+		dep.Status, dep.UserID, dep.AdminID = DepositAssigned, user.ID, adminID
+		return tx.PutDeposit(dep)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(Event{Type: EventDepositCredited, UserID: userID, DepositID: dep.ID, Amount: dep.Amount, Balance: balance})
+	return dep, nil
+}
+
+// FindDeposit returns a deposit by id.
+//
+// Errors: NOT_FOUND.
+func (s *Service) FindDeposit(ctx context.Context, id uint64) (*Deposit, error) {
+	var dep *Deposit
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		dep, err = tx.FindDepositByID(id)
+		if ErrorCode(err) == ENOTFOUND {
+			err = Errorf(ENOTFOUND, "deposit %d not found", id)
+		}
+		return err
+	})
+	return dep, err
+}
+
+// FindDeposits lists deposits, newest first, optionally only those with
+// status; before is a deposit id cursor (0 = newest).
+func (s *Service) FindDeposits(ctx context.Context, status DepositStatus, before uint64, limit int) ([]*Deposit, error) {
+	var deps []*Deposit
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		deps, err = tx.FindDeposits(status, before, ClampLimit(limit))
+		return err
+	})
+	return deps, err
+}
+
+// Cursor returns the chain watcher's saved position on account.
+//
+// Errors: NOT_FOUND (first start).
+func (s *Service) Cursor(ctx context.Context, account string) (*Cursor, error) {
+	var cur *Cursor
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		cur, err = tx.FindCursor(account)
+		return err
+	})
+	return cur, err
+}
+
+// SaveCursor saves the watcher's position after transactions that credit
+// nothing (CreditDeposit saves it together with a credit).
+func (s *Service) SaveCursor(ctx context.Context, cur *Cursor) error {
+	return s.Store.Update(ctx, func(tx Tx) error { return tx.PutCursor(cur) })
 }

@@ -3,7 +3,28 @@
 // Telegram bot and the partner REST API) call. Every rule about money lives
 // here and nowhere else.
 //
+// Each entity's type and its Service operations share a file:
+//
+//	service.go    Service, NewService, Subscribe (events: event.go)
+//	user.go       users: EnsureUser, SetLanguage, SetBanned, FindUser…
+//	pricing.go    the price list: Pricing, SetPricing, SavePricing…
+//	quote.go      Quote: what a purchase costs now
+//	rate.go       the TON/USD rate: Rate, RateSource, StaticRate
+//	recipient.go  CheckRecipient
+//	order.go      orders: CreateOrder, FindOrder, FindOrders, OrderStats…
+//	lifecycle.go  OrderStatus, its transitions table and every status change
+//	delivery.go   the fulfillment worker's record: ClaimOrder, SaveDelivery
+//	ledger.go     the one place a balance changes: post, AdminCredit,
+//	              AdminDebit, Refund
+//	deposit.go    incoming transfers: CreditDeposits, AssignDeposit, cursors
+//	apikey.go     API keys: IssueKey, RevokeKey, Authenticate
+//	stats.go, audit.go, session.go, alert.go, payout.go: admin views, the
+//	              audit log, the provider's session, alerts, hot-wallet payouts
+//	memo.go, text.go, money.go: memos, free-text rules, NanoTON and MicroUSD
+//
 // The package imports only the standard library. Persistence is reached
 // through the Store and Tx interfaces declared in store.go and implemented by
-// package store (bbolt).
+// package store (bbolt). Adapters (the HTTP rate source in package rate, the
+// chain watcher, the fulfillment provider) implement the interfaces declared
+// here.
 package shop

@@ -18,9 +18,14 @@ const (
 	ENOTCANCELLABLE = "ORDER_NOT_CANCELLABLE"
 	EINTERNAL       = "INTERNAL_ERROR"
 	EINVALIDSTATE   = "INVALID_STATE" // admin operations on a record in the wrong state
-	EFORBIDDEN      = "FORBIDDEN"     // banned account
 	errInternalMsg  = "Internal error."
 )
+
+// EFORBIDDEN is never returned: a banned account gets EUNAUTHORIZED ("this
+// account is banned"), the answer the partner contract documents.
+//
+// Deprecated: kept only until the bot stops mapping it.
+const EFORBIDDEN = "FORBIDDEN"
 
 // Error is an application error with a machine-readable Code and a Message
 // that is safe to show to the caller. Any error that is not an *Error is an

@@ -1,6 +1,10 @@
 package shop
 
 import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -17,47 +21,15 @@ const (
 	OrderPremium OrderType = "premium"
 )
 
-// OrderStatus is where an order is in its life.
-//
-//	pending_payment → paid → processing → completed
-//	pending_payment → cancelled | expired
-//	paid | processing → manual → completed | refunded
-//	paid | processing → failed → refunded
-type OrderStatus string
+// OrderSource is the front door that created an order.
+type OrderSource string
 
-// Order statuses; the words are part of the partner contract.
+// Order sources.
 const (
-	StatusPendingPayment OrderStatus = "pending_payment"
-	StatusPaid           OrderStatus = "paid"
-	StatusProcessing     OrderStatus = "processing"
-	StatusCompleted      OrderStatus = "completed"
-	StatusCancelled      OrderStatus = "cancelled"
-	StatusExpired        OrderStatus = "expired"
-	StatusManual         OrderStatus = "manual"
-	StatusFailed         OrderStatus = "failed"
-	StatusRefunded       OrderStatus = "refunded"
+	SourceBot       OrderSource = "bot"        // the Telegram bot
+	SourceAPI       OrderSource = "api"        // the orders API (osk_ keys)
+	SourceSimpleAPI OrderSource = "simple_api" // the simple API (sk_ keys)
 )
-
-// OrderStatuses lists every status, in lifecycle order.
-var OrderStatuses = []OrderStatus{
-	StatusPendingPayment, StatusPaid, StatusProcessing, StatusCompleted,
-	StatusCancelled, StatusExpired, StatusManual, StatusFailed, StatusRefunded,
-}
-
-// Valid reports whether s is a known status.
-func (s OrderStatus) Valid() bool {
-	for _, v := range OrderStatuses {
-		if s == v {
-			return true
-		}
-	}
-	return false
-}
-
-// Final reports whether no further transition can happen.
-func (s OrderStatus) Final() bool {
-	return s == StatusCompleted || s == StatusCancelled || s == StatusExpired || s == StatusRefunded
-}
 
 // PaymentMethod is how an order is paid.
 type PaymentMethod string
@@ -82,11 +54,11 @@ type Order struct {
 	FeeTON          NanoTON  // the part of PriceTON that is the service fee
 	TONUSD          MicroUSD // the rate the price was computed with
 	PaymentMethod   PaymentMethod
-	PaymentAddress  string    // ton_memo: where to send TON
-	PaymentMemo     string    // ton_memo: the order's own memo, e.g. "STARS-a1b2c3"
-	ClientReference string    // partner's free text, ≤ 128 characters
-	Source          string    // which front door created it: "bot", "api", "simple_api"
-	ExpiresAt       time.Time // ton_memo: payment deadline; zero for balance orders
+	PaymentAddress  string      // ton_memo: where to send TON
+	PaymentMemo     string      // ton_memo: the order's own memo, e.g. "STARS-a1b2c3"
+	ClientReference string      // partner's free text, ≤ 128 characters
+	Source          OrderSource // which front door created it
+	ExpiresAt       time.Time   // ton_memo: payment deadline; zero for balance orders
 	CreatedAt       time.Time
 	PaidAt          time.Time
 	CompletedAt     time.Time
@@ -149,8 +121,13 @@ func NormalizeUsername(s string) (string, error) {
 	return s, nil
 }
 
-// NormalizeMemo is how memos are compared: trimmed and upper-cased.
-func NormalizeMemo(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+// PayoutBudget is the most the shop pays a fulfillment provider to deliver
+// o: what the buyer paid, less tolerance, the margin kept for network fees
+// (a negative tolerance counts as none). A provider that asks for more is
+// not paid: the order goes to the admins.
+func (o *Order) PayoutBudget(tolerance NanoTON) NanoTON {
+	return o.PriceTON - max(tolerance, 0)
+}
 
 // SimpleRef is the order's id in the simple API's form,
 // "api_buy_<order id>_<stars>_<created unix>": unique because it carries the
@@ -180,4 +157,293 @@ func ParseSimpleRef(s string) (int64, bool) {
 		return 0, false
 	}
 	return id, true
+}
+
+// CreateOrderRequest is a buyer's request for an order.
+type CreateOrderRequest struct {
+	UserID          int64         // buyer; required
+	Type            OrderType     // stars or premium
+	Stars           int64         // stars: quantity within the limits
+	Months          int           // premium: 3, 6 or 12
+	Recipient       string        // Telegram username; "@name" and t.me links accepted
+	PaymentMethod   PaymentMethod // balance or ton_memo
+	ClientReference string        // optional, ≤ 128 characters
+	IdempotencyKey  string        // optional, ≤ 128 printable ASCII characters
+	Fingerprint     string        // optional: identifies the request for IdempotencyKey (the API passes a hash of the raw body); default: a hash of the normalized fields
+	Source          OrderSource   // front door
+}
+
+// CreateOrder prices and creates an order. A balance order is paid at once:
+// the balance is debited, the ledger written and the order queued for
+// fulfillment in one transaction. A ton_memo order gets its own memo and the
+// deposit address and waits for payment until its TTL.
+//
+// With an IdempotencyKey, a repeat of the same request by the same user
+// within 24 h returns the order the first one created, and a different
+// request under the same key fails.
+//
+// When the service has a recipient lookup, a recipient the provider says
+// cannot receive the order is refused before anything is written.
+//
+// Errors: VALIDATION_ERROR, NOT_FOUND (no such user), UNAUTHORIZED (user
+// banned), RECIPIENT_NOT_FOUND, INSUFFICIENT_BALANCE, IDEMPOTENCY_CONFLICT,
+// INTERNAL_ERROR.
+func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Order, error) {
+	if err := s.normalizeOrderRequest(&req); err != nil {
+		return nil, err
+	}
+	quote, err := s.Quote(ctx, QuoteRequest{Type: req.Type, Stars: req.Stars, Months: req.Months})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkNewRecipient(ctx, &req); err != nil {
+		return nil, err
+	}
+	fingerprint := req.fingerprint()
+	ttl := s.Pricing().OrderTTL
+
+	var order *Order
+	var paid bool
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		order, paid = nil, false
+		now := s.now()
+		if req.IdempotencyKey != "" {
+			rec, err := tx.FindIdempotency(req.UserID, req.IdempotencyKey)
+			if err == nil && rec.ExpiresAt.After(now) {
+				if subtle.ConstantTimeCompare([]byte(rec.Fingerprint), []byte(fingerprint)) != 1 {
+					return Errorf(ECONFLICT, "Idempotency-Key was already used with a different request")
+				}
+				order, err = tx.FindOrderByID(rec.OrderID)
+				return err
+			} else if err != nil && ErrorCode(err) != ENOTFOUND {
+				return err
+			}
+		}
+		user, err := findUser(tx, req.UserID)
+		if err != nil {
+			return err
+		}
+		if user.Banned {
+			return Errorf(EUNAUTHORIZED, "this account is banned")
+		}
+		id, err := tx.NextOrderID()
+		if err != nil {
+			return err
+		}
+		order = &Order{
+			ID:              id,
+			UserID:          user.ID,
+			Status:          StatusPendingPayment,
+			Type:            quote.Type,
+			Stars:           quote.Stars,
+			Months:          quote.Months,
+			Recipient:       req.Recipient,
+			PriceTON:        quote.PriceTON,
+			PriceUSD:        quote.PriceUSD,
+			FeeTON:          quote.FeeTON,
+			TONUSD:          quote.Rate.TONUSD,
+			PaymentMethod:   req.PaymentMethod,
+			ClientReference: req.ClientReference,
+			Source:          req.Source,
+			CreatedAt:       now,
+		}
+		switch req.PaymentMethod {
+		case PayBalance:
+			if user.Balance < order.PriceTON {
+				return Errorf(EINSUFFICIENT, "insufficient balance: the order costs %s TON, the balance is %s TON", order.PriceTON, user.Balance)
+			}
+			if _, err := s.post(tx, user, &LedgerEntry{Type: LedgerOrder, Amount: -order.PriceTON, OrderID: order.ID}); err != nil {
+				return err
+			}
+			if err := s.markPaid(tx, order, ""); err != nil {
+				return err
+			}
+			paid = true
+		case PayTONMemo:
+			prefix := "STARS-"
+			if order.Type == OrderPremium {
+				prefix = "PREMIUM-"
+			}
+			if order.PaymentMemo, err = newMemo(tx, func() string { return prefix + randomHex(3) }); err != nil {
+				return err
+			}
+			order.PaymentAddress = s.DepositAddress
+			order.ExpiresAt = now.Add(ttl)
+			if err := tx.PutOrder(order); err != nil {
+				return err
+			}
+		}
+		if req.IdempotencyKey != "" {
+			return tx.PutIdempotency(&Idempotency{
+				UserID:      req.UserID,
+				Key:         req.IdempotencyKey,
+				Fingerprint: fingerprint,
+				OrderID:     order.ID,
+				ExpiresAt:   now.Add(IdempotencyTTL),
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if paid {
+		s.emit(Event{Type: EventOrderPaid, UserID: order.UserID, OrderID: order.ID})
+	}
+	return order, nil
+}
+
+// normalizeOrderRequest validates req and puts its fields in canonical form.
+func (s *Service) normalizeOrderRequest(req *CreateOrderRequest) error {
+	if req.UserID <= 0 {
+		return Errorf(EVALIDATION, "user id must be positive")
+	}
+	var err error
+	if req.Recipient, err = NormalizeUsername(req.Recipient); err != nil {
+		return err
+	}
+	switch req.PaymentMethod {
+	case PayBalance, PayTONMemo:
+	default:
+		return Errorf(EVALIDATION, "payment_method must be ton_memo or balance")
+	}
+	switch req.Type {
+	case OrderStars:
+		req.Months = 0
+	case OrderPremium:
+		req.Stars = 0
+	}
+	if err := validateText("client_reference", req.ClientReference, MaxClientReference); err != nil {
+		return err
+	}
+	if len(req.IdempotencyKey) > MaxIdempotencyKey {
+		return Errorf(EVALIDATION, "Idempotency-Key must be at most %d characters", MaxIdempotencyKey)
+	}
+	for i := 0; i < len(req.IdempotencyKey); i++ {
+		if c := req.IdempotencyKey[i]; c < 0x21 || c > 0x7e {
+			return Errorf(EVALIDATION, "Idempotency-Key must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
+// fingerprint identifies the request for idempotency: the caller's
+// Fingerprint if given, else a hash of the normalized request, so that the
+// same request written differently ("@Name" or "name") matches.
+func (r *CreateOrderRequest) fingerprint() string {
+	if r.Fingerprint != "" {
+		sum := sha256.Sum256([]byte("caller\x00" + r.Fingerprint))
+		return hex.EncodeToString(sum[:])
+	}
+	sum := sha256.Sum256(fmt.Appendf(nil, "v1\x00%s\x00%d\x00%d\x00%s\x00%s\x00%s",
+		r.Type, r.Stars, r.Months, strings.ToLower(r.Recipient), r.PaymentMethod, r.ClientReference))
+	return hex.EncodeToString(sum[:])
+}
+
+// FindOrder returns an order by id. userID 0 means any owner (admins);
+// otherwise another user's order is NOT_FOUND.
+//
+// Errors: NOT_FOUND.
+func (s *Service) FindOrder(ctx context.Context, userID, orderID int64) (*Order, error) {
+	var order *Order
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		order, err = findOwnOrder(tx, userID, orderID)
+		return err
+	})
+	return order, err
+}
+
+func findOwnOrder(tx Tx, userID, orderID int64) (*Order, error) {
+	o, err := tx.FindOrderByID(orderID)
+	if ErrorCode(err) == ENOTFOUND || (err == nil && userID != 0 && o.UserID != userID) {
+		return nil, Errorf(ENOTFOUND, "order %d not found", orderID)
+	}
+	return o, err
+}
+
+// FindOrderByMemo returns the order with a payment memo (case-insensitive).
+// userID 0 means any owner.
+//
+// Errors: NOT_FOUND.
+func (s *Service) FindOrderByMemo(ctx context.Context, userID int64, memo string) (*Order, error) {
+	var order *Order
+	err := s.Store.View(ctx, func(tx Tx) error {
+		o, err := tx.FindOrderByMemo(NormalizeMemo(memo))
+		if ErrorCode(err) == ENOTFOUND || (err == nil && userID != 0 && o.UserID != userID) {
+			return Errorf(ENOTFOUND, "no order with this memo")
+		}
+		order = o
+		return err
+	})
+	return order, err
+}
+
+// FindOrdersByReference returns all of a user's orders with a
+// client_reference, newest first; none is an empty list.
+//
+// Errors: VALIDATION_ERROR (reference too long or not text).
+func (s *Service) FindOrdersByReference(ctx context.Context, userID int64, ref string) ([]*Order, error) {
+	if err := validateText("client_reference", ref, MaxClientReference); err != nil {
+		return nil, err
+	}
+	var orders []*Order
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		orders, err = tx.FindOrdersByReference(userID, ref)
+		return err
+	})
+	return orders, err
+}
+
+// FindOrders lists orders matching f, newest first. next is the cursor for
+// the following page (pass it as f.Before), 0 when there is none.
+//
+// Errors: VALIDATION_ERROR (unknown status or type, negative cursor).
+func (s *Service) FindOrders(ctx context.Context, f OrderFilter) (orders []*Order, next int64, err error) {
+	if f.Status != "" && !f.Status.Valid() {
+		return nil, 0, Errorf(EVALIDATION, "unknown status %q", TruncateUTF8(string(f.Status), 32))
+	}
+	if f.Type != "" && f.Type != OrderStars && f.Type != OrderPremium {
+		return nil, 0, Errorf(EVALIDATION, "order_type must be stars or premium")
+	}
+	if f.Before < 0 {
+		return nil, 0, Errorf(EVALIDATION, "invalid cursor")
+	}
+	f.Limit = ClampLimit(f.Limit)
+	var more bool
+	err = s.Store.View(ctx, func(tx Tx) (err error) {
+		orders, more, err = tx.FindOrders(f)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	if more && len(orders) > 0 {
+		next = orders[len(orders)-1].ID
+	}
+	return orders, next, nil
+}
+
+// OrderStats summarizes a user's orders: counts by status, TON spent on
+// orders that were not refunded, and what was delivered.
+func (s *Service) OrderStats(ctx context.Context, userID int64) (*OrderStats, error) {
+	st := &OrderStats{ByStatus: make(map[OrderStatus]int, len(OrderStatuses))}
+	for _, status := range OrderStatuses {
+		st.ByStatus[status] = 0
+	}
+	err := s.Store.View(ctx, func(tx Tx) error {
+		return tx.ForEachOrderOfUser(userID, func(o *Order) error {
+			st.Total++
+			st.ByStatus[o.Status]++
+			switch o.Status {
+			case StatusPaid, StatusProcessing, StatusManual, StatusCompleted:
+				st.SpentTON += o.PriceTON
+			}
+			if o.Status == StatusCompleted {
+				st.StarsDelivered += o.Stars
+				st.MonthsDelivered += int64(o.Months)
+			}
+			return nil
+		})
+	})
+	return st, err
 }

@@ -194,29 +194,6 @@ func ParseFeePercent(s string) (int64, error) {
 // FormatFeePercent renders a fee in parts per million as a percent: "2.5".
 func FormatFeePercent(ppm int64) string { return formatDecimal(ppm, 4) }
 
-// Rate is a TON/USD exchange rate and where it came from.
-type Rate struct {
-	TONUSD    MicroUSD  // USD per TON, in micro-USD; > 0
-	Source    string    // "static", or the rate source's name
-	UpdatedAt time.Time // when the source last produced this value
-}
-
-// RateSource supplies the current TON/USD rate.
-type RateSource interface {
-	// Rate returns the current rate. Implementations with a fallback never
-	// fail; an error means no rate at all is known.
-	Rate(ctx context.Context) (Rate, error)
-}
-
-// ValidateRate reports whether a TON/USD rate is within [MinTONUSD,
-// MaxTONUSD].
-func ValidateRate(v MicroUSD) error {
-	if v < MinTONUSD || v > MaxTONUSD {
-		return fmt.Errorf("TON/USD rate %s is outside [%s, %s]", v, MinTONUSD, MaxTONUSD)
-	}
-	return nil
-}
-
 // PriceTON converts a USD amount to nanoTON at rate tonUSD with a fee in
 // parts per million, rounding up once, to the nanoTON, in the shop's favour:
 //
@@ -260,3 +237,80 @@ func ceilDiv(usd, tonUSD MicroUSD, feePPM int64) (NanoTON, error) {
 
 // premiumMonthsValid reports whether m is a Premium duration for sale.
 func premiumMonthsValid(m int) bool { return slices.Contains(PremiumMonths, m) }
+
+// Pricing returns the price list and limits in force.
+func (s *Service) Pricing() Pricing { return *s.pricing.Load() }
+
+// SetPricing replaces the price list after validating it (VALIDATION_ERROR).
+func (s *Service) SetPricing(p Pricing) error {
+	if err := p.Validate(); err != nil {
+		return Errorf(EVALIDATION, "%s", err.Error())
+	}
+	months := make(map[int]MicroUSD, len(p.PremiumUSD))
+	for k, v := range p.PremiumUSD {
+		months[k] = v
+	}
+	p.PremiumUSD = months
+	s.pricing.Store(&p)
+	return nil
+}
+
+// SavePricing validates p, keeps it in the store (it outlives restarts and
+// overrides the configured defaults until ResetPricing) and puts it in
+// force.
+//
+// Errors: VALIDATION_ERROR.
+func (s *Service) SavePricing(ctx context.Context, p Pricing) error {
+	if err := p.Validate(); err != nil {
+		return Errorf(EVALIDATION, "%s", err.Error())
+	}
+	if err := s.Store.Update(ctx, func(tx Tx) error { return tx.PutPricing(&p) }); err != nil {
+		return err
+	}
+	return s.SetPricing(p)
+}
+
+// LoadPricing puts in force the price list an admin saved, if any, and
+// reports whether there was one. main calls it at start, after NewService
+// with the configured defaults.
+func (s *Service) LoadPricing(ctx context.Context) (bool, error) {
+	var p *Pricing
+	err := s.Store.View(ctx, func(tx Tx) (err error) {
+		p, err = tx.FindPricing()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("shop: saved pricing: %w", err)
+	} else if p == nil {
+		return false, nil
+	}
+	if err := s.SetPricing(*p); err != nil {
+		return false, fmt.Errorf("shop: saved pricing: %w", err)
+	}
+	return true, nil
+}
+
+// PricingSaved reports whether a price list saved by an admin is in the
+// store, overriding the configured one.
+func (s *Service) PricingSaved(ctx context.Context) (bool, error) {
+	var saved bool
+	err := s.Store.View(ctx, func(tx Tx) error {
+		p, err := tx.FindPricing()
+		saved = p != nil
+		return err
+	})
+	return saved, err
+}
+
+// ResetPricing forgets the saved price list and puts defaults in force.
+//
+// Errors: VALIDATION_ERROR (defaults invalid).
+func (s *Service) ResetPricing(ctx context.Context, defaults Pricing) error {
+	if err := defaults.Validate(); err != nil {
+		return Errorf(EVALIDATION, "%s", err.Error())
+	}
+	if err := s.Store.Update(ctx, func(tx Tx) error { return tx.PutPricing(nil) }); err != nil {
+		return err
+	}
+	return s.SetPricing(defaults)
+}

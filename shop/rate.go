@@ -2,32 +2,13 @@ package shop
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 )
 
-// Rate sources, as reported in Rate.Source.
-const (
-	rateSourceStatic = "static"
-	rateSourceHTTP   = "http"
-)
-
-// HTTPRate defaults and limits.
-const (
-	defaultRateTTL     = 60 * time.Second
-	defaultRateMaxAge  = 15 * time.Minute
-	defaultRateTimeout = 5 * time.Second
-	maxRateBody        = 1 << 20
-)
+// rateSourceStatic is StaticRate's Rate.Source.
+const rateSourceStatic = "static"
 
 // StaticRate is a fixed TON/USD rate, from TON_USD_RATE. It reports Source
 // "static" and UpdatedAt Since.
@@ -44,296 +25,39 @@ func (s StaticRate) Rate(ctx context.Context) (Rate, error) {
 	return Rate{TONUSD: s.TONUSD, Source: rateSourceStatic, UpdatedAt: s.Since}, nil
 }
 
-// HTTPRate fetches the TON/USD rate from a JSON HTTP endpoint (RATE_URL) and
-// caches it for TTL. When fetching fails it keeps serving the last good rate
-// until it is MaxAge old, then serves Fallback. It is safe for concurrent use
-// and must not be copied after first use.
-//
-// At most one fetch runs at a time: callers arriving during a fetch get the
-// last good rate if it is younger than MaxAge, or else wait for the fetch.
-// After a failed fetch the next one also waits TTL, so a source that is down
-// or rate-limiting is asked at most once per TTL.
-//
-// A fetched value is rejected (and counts as a failed fetch) if it is outside
-// [0.01, 100000] USD, or if it moved more than 50% from a last good rate
-// younger than MaxAge. A last good rate older than MaxAge is not compared
-// against, so a real move that large is accepted once the old rate expires.
-type HTTPRate struct {
-	URL      string           // endpoint; required. Its query may hold an API key and is never logged.
-	Path     string           // dot-separated field path into the JSON document, e.g. "the-open-network.usd" or "data.0.price" (numeric segments index arrays); required
-	TTL      time.Duration    // how long a fetched rate is served before refetching; default 60s
-	MaxAge   time.Duration    // how long the last good rate may still be served when fetching fails; default 15m
-	Fallback RateSource       // used when there is no good rate younger than MaxAge, normally a StaticRate; required
-	Client   *http.Client     // default: a client with a 5s timeout
-	Now      func() time.Time // default time.Now
-	Logger   *slog.Logger     // default slog.Default()
-
-	mu       sync.Mutex
-	good     Rate          // last good rate; TONUSD is 0 until the first successful fetch
-	lastErr  error         // error of the latest fetch; nil after a success
-	failing  bool          // the latest fetch failed: a failure streak is on
-	failedAt time.Time     // when the latest failed fetch ended
-	inflight chan struct{} // closed when the fetch in progress ends; nil when none runs
+// Rate is a TON/USD exchange rate and where it came from.
+type Rate struct {
+	TONUSD    MicroUSD  // USD per TON, in micro-USD; > 0
+	Source    string    // "static", or the rate source's name
+	UpdatedAt time.Time // when the source last produced this value
 }
 
-// Rate returns the current rate: the cached one while younger than TTL,
-// else a freshly fetched one (Source "http", UpdatedAt the fetch time). If
-// the fetch fails it returns the last good rate while it is younger than
-// MaxAge (with its old UpdatedAt, so callers see its age), and otherwise
-// Fallback's rate. It fails only if Fallback is nil or fails. A failure
-// streak is logged once, at warn, naming the URL without its query.
-func (h *HTTPRate) Rate(ctx context.Context) (Rate, error) {
-	if h.Fallback == nil {
-		return Rate{}, errors.New("HTTPRate.Fallback is required")
-	}
-	h.mu.Lock()
-	now := h.now()
-	switch {
-	case h.fresh(now):
-		r := h.good
-		h.mu.Unlock()
-		return r, nil
-	case h.inflight != nil:
-		done, r, usable := h.inflight, h.good, h.usable(now)
-		h.mu.Unlock()
-		if usable {
-			return r, nil
-		}
-		select {
-		case <-done:
-		case <-ctx.Done():
-		}
-	case h.failing && now.Sub(h.failedAt) < h.ttl():
-		h.mu.Unlock()
-	default:
-		done := make(chan struct{})
-		h.inflight = done
-		h.mu.Unlock()
-		h.refresh(ctx, done)
-	}
-	return h.current(ctx)
+// RateSource supplies the current TON/USD rate.
+type RateSource interface {
+	// Rate returns the current rate. Implementations with a fallback never
+	// fail; an error means no rate at all is known.
+	Rate(ctx context.Context) (Rate, error)
 }
 
-// LastError returns the error of the latest fetch, or nil if it succeeded or
-// none has been made, for health reporting. A fetch abandoned because the
-// caller's context was canceled does not count. The error never contains
-// the URL.
-func (h *HTTPRate) LastError() error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.lastErr
-}
-
-// current returns the last good rate if it may still be served, else
-// Fallback's rate.
-func (h *HTTPRate) current(ctx context.Context) (Rate, error) {
-	h.mu.Lock()
-	now := h.now()
-	r, ok := h.good, h.fresh(now) || h.usable(now)
-	h.mu.Unlock()
-	if ok {
-		return r, nil
-	}
-	return h.Fallback.Rate(ctx)
-}
-
-// refresh runs the one fetch in flight and records its outcome; done is
-// closed when it ends, even on panic, so that waiters never hang.
-func (h *HTTPRate) refresh(ctx context.Context, done chan struct{}) {
-	v, err := MicroUSD(0), errors.New("rate fetch did not complete")
-	defer func() {
-		h.mu.Lock()
-		log := h.record(ctx, v, err)
-		h.inflight = nil
-		close(done)
-		h.mu.Unlock()
-		if log != nil {
-			log()
-		}
-	}()
-	v, err = h.fetch(ctx)
-}
-
-// record stores the outcome of a fetch, with h.mu held. It returns the
-// logging to do once h.mu is released, or nil.
-func (h *HTTPRate) record(ctx context.Context, v MicroUSD, err error) func() {
-	now := h.now()
-	if err == nil {
-		err = h.checkJump(v, now)
-	}
-	if err == nil {
-		recovered := h.failing
-		h.good = Rate{TONUSD: v, Source: rateSourceHTTP, UpdatedAt: now}
-		h.lastErr, h.failing, h.failedAt = nil, false, time.Time{}
-		if !recovered {
-			return nil
-		}
-		return func() {
-			h.logger().Info("rate fetch recovered", "url", urlWithoutQuery(h.URL), "ton_usd", v.String())
-		}
-	}
-	if errors.Is(ctx.Err(), context.Canceled) {
-		// The caller gave up; that says nothing about the source.
-		return nil
-	}
-	first := !h.failing
-	h.lastErr, h.failing, h.failedAt = err, true, now
-	if !first {
-		return nil
-	}
-	serving := "fallback"
-	if h.usable(now) {
-		serving = "last_good"
-	}
-	return func() {
-		h.logger().Warn("rate fetch failed", "url", urlWithoutQuery(h.URL), "err", err, "serving", serving)
-	}
-}
-
-// checkJump rejects v if it moved more than 50% from a last good rate that
-// may still be served; h.mu is held.
-func (h *HTTPRate) checkJump(v MicroUSD, now time.Time) error {
-	old := h.good.TONUSD
-	if old <= 0 || !h.usable(now) {
-		return nil
-	}
-	d := v - old
-	if d < 0 {
-		d = -d
-	}
-	if 2*d > old {
-		return fmt.Errorf("TON/USD rate %s moved more than 50%% from %s", v, old)
+// ValidateRate reports whether a TON/USD rate is within [MinTONUSD,
+// MaxTONUSD].
+func ValidateRate(v MicroUSD) error {
+	if v < MinTONUSD || v > MaxTONUSD {
+		return fmt.Errorf("TON/USD rate %s is outside [%s, %s]", v, MinTONUSD, MaxTONUSD)
 	}
 	return nil
 }
 
-// fetch gets and parses the rate. Its errors never contain the URL, whose
-// query may hold an API key.
-func (h *HTTPRate) fetch(ctx context.Context) (MicroUSD, error) {
-	if h.URL == "" || h.Path == "" {
-		return 0, errors.New("HTTPRate.URL and HTTPRate.Path are required")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.URL, nil)
+// Rate returns the current TON/USD rate, the one quotes use.
+//
+// Errors: INTERNAL_ERROR (no rate available).
+func (s *Service) Rate(ctx context.Context) (Rate, error) {
+	rate, err := s.Rates.Rate(ctx)
 	if err != nil {
-		return 0, errors.New("invalid rate URL") // the parse error quotes the whole URL
+		return Rate{}, fmt.Errorf("rate: %w", err)
 	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := h.client().Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // *url.Error quotes the whole URL
-		}
-		return 0, fmt.Errorf("fetch TON/USD rate: %w", err)
+	if rate.TONUSD <= 0 {
+		return Rate{}, fmt.Errorf("rate source %q returned a non-positive rate", rate.Source)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return 0, fmt.Errorf("fetch TON/USD rate: status %s", resp.Status)
-	}
-	dec := json.NewDecoder(io.LimitReader(resp.Body, maxRateBody))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return 0, fmt.Errorf("decode TON/USD rate: %w", err)
-	}
-	s, err := lookupJSONPath(doc, h.Path)
-	if err != nil {
-		return 0, fmt.Errorf("decode TON/USD rate: %w", err)
-	}
-	v, err := ParseRate(s)
-	if err != nil {
-		return 0, fmt.Errorf("decode TON/USD rate: %w", err)
-	}
-	if err := ValidateRate(v); err != nil {
-		return 0, err
-	}
-	return v, nil
-}
-
-// lookupJSONPath walks a dot-separated path through a document decoded with
-// UseNumber and returns the leaf's decimal text: the literal digits of a
-// JSON number, or the contents of a JSON string.
-func lookupJSONPath(doc any, path string) (string, error) {
-	cur := doc
-	for seg := range strings.SplitSeq(path, ".") {
-		switch node := cur.(type) {
-		case map[string]any:
-			next, ok := node[seg]
-			if !ok {
-				return "", fmt.Errorf("path %q: no field %q", path, seg)
-			}
-			cur = next
-		case []any:
-			i, err := strconv.Atoi(seg)
-			if err != nil || i < 0 || i >= len(node) {
-				return "", fmt.Errorf("path %q: no array element %q", path, seg)
-			}
-			cur = node[i]
-		default:
-			return "", fmt.Errorf("path %q: %q is not inside an object or array", path, seg)
-		}
-	}
-	switch leaf := cur.(type) {
-	case json.Number:
-		return leaf.String(), nil
-	case string:
-		return leaf, nil
-	}
-	return "", fmt.Errorf("path %q: value is not a number or a string", path)
-}
-
-// urlWithoutQuery returns scheme://host/path of raw, dropping any user
-// info, query and fragment, for logging.
-func urlWithoutQuery(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(invalid URL)"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-}
-
-// fresh reports whether the last good rate is younger than TTL; h.mu is held.
-func (h *HTTPRate) fresh(now time.Time) bool {
-	return h.good.TONUSD > 0 && now.Sub(h.good.UpdatedAt) < h.ttl()
-}
-
-// usable reports whether the last good rate is younger than MaxAge; h.mu is
-// held.
-func (h *HTTPRate) usable(now time.Time) bool {
-	return h.good.TONUSD > 0 && now.Sub(h.good.UpdatedAt) < h.maxAge()
-}
-
-func (h *HTTPRate) ttl() time.Duration {
-	if h.TTL > 0 {
-		return h.TTL
-	}
-	return defaultRateTTL
-}
-
-func (h *HTTPRate) maxAge() time.Duration {
-	if h.MaxAge > 0 {
-		return h.MaxAge
-	}
-	return defaultRateMaxAge
-}
-
-func (h *HTTPRate) client() *http.Client {
-	if h.Client != nil {
-		return h.Client
-	}
-	return &http.Client{Timeout: defaultRateTimeout}
-}
-
-func (h *HTTPRate) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
-}
-
-func (h *HTTPRate) logger() *slog.Logger {
-	if h.Logger != nil {
-		return h.Logger
-	}
-	return slog.Default()
+	return rate, nil
 }

@@ -123,6 +123,12 @@ type Tx interface {
 	// PutSetting sets a setting; nil value unsets it.
 	PutSetting(key string, value []byte) error
 
+	// FindPricing returns the price list an admin saved, or nil if there is
+	// none. It is not validated.
+	FindPricing() (*Pricing, error)
+	// PutPricing saves an admin's price list; nil forgets it.
+	PutPricing(p *Pricing) error
+
 	// FindCursor returns the chain watcher's cursor for an account.
 	FindCursor(account string) (*Cursor, error)
 	// PutCursor saves a cursor.

@@ -28,7 +28,7 @@
 //	deliveries      orderID → deliveryRecord (the fulfillment worker's progress)
 //	chat_state      chatID → the bot's flow state of a chat (opaque bytes)
 //	audit           entryID → auditRecord (ids from the bucket sequence)
-//	settings        name → value (e.g. "pricing": an admin's price list, JSON)
+//	settings        name → value ("pricing": an admin's price list, pricingRecord; "fragment_session": an opaque sealed blob)
 //
 // Update commits concurrent updates together, one fsync for all of them
 // (group commit): a group is committed as soon as the previous commit ends,

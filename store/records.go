@@ -121,7 +121,7 @@ func newOrderRecord(o *shop.Order) *orderRecord {
 		PaymentAddress:  o.PaymentAddress,
 		PaymentMemo:     o.PaymentMemo,
 		ClientReference: o.ClientReference,
-		Source:          o.Source,
+		Source:          string(o.Source),
 		ExpiresAt:       o.ExpiresAt,
 		CreatedAt:       o.CreatedAt,
 		PaidAt:          o.PaidAt,
@@ -149,7 +149,7 @@ func (r *orderRecord) order() *shop.Order {
 		PaymentAddress:  r.PaymentAddress,
 		PaymentMemo:     r.PaymentMemo,
 		ClientReference: r.ClientReference,
-		Source:          r.Source,
+		Source:          shop.OrderSource(r.Source),
 		ExpiresAt:       r.ExpiresAt,
 		CreatedAt:       r.CreatedAt,
 		PaidAt:          r.PaidAt,
@@ -377,4 +377,15 @@ type auditRecord struct {
 	Args    string    `json:"args,omitempty"`
 	Result  string    `json:"result,omitempty"`
 	Time    time.Time `json:"time"`
+}
+
+// pricingRecord is an admin's price list, kept as the setting
+// settingPricing.
+type pricingRecord struct {
+	USDPerStar shop.MicroUSD         `json:"usd_per_star"`
+	PremiumUSD map[int]shop.MicroUSD `json:"premium_usd"`
+	FeePPM     int64                 `json:"fee_ppm"`
+	StarsMin   int64                 `json:"stars_min"`
+	StarsMax   int64                 `json:"stars_max"`
+	OrderTTL   time.Duration         `json:"order_ttl"`
 }

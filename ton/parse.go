@@ -30,13 +30,6 @@ const (
 	opJettonNotification = 0x7362d09c // jetton transfer_notification (jetton.TransferNotification)
 )
 
-// maxMemoBytes is the longest memo ParseTransfer returns; longer comments
-// are cut on a UTF-8 boundary. It equals the shop's limit.
-const maxMemoBytes = 512
-
-// maxFromBytes is the shop's limit on the sender address.
-const maxFromBytes = 128
-
 // ParseTransfer turns a transaction of our deposit wallet into a shop.Transfer, or says why it is not a deposit.
 //
 // A deposit is an internal inbound message that is not a bounce, whose
@@ -61,7 +54,7 @@ const maxFromBytes = 128
 // for an admin otherwise); ParseTransfer applies no amount threshold.
 //
 // The memo is the comment trimmed of surrounding white space, cut to at most
-// maxMemoBytes on a UTF-8 boundary; case and inner characters are kept as
+// shop.MaxMemoBytes on a UTF-8 boundary; case and inner characters are kept as
 // sent. Hash is hex of tx.Hash, which the caller must have set (ListTransactions
 // does). ParseTransfer never panics, whatever tx holds.
 func ParseTransfer(tx *tlb.Transaction) (t shop.Transfer, skip string) {
@@ -69,7 +62,8 @@ func ParseTransfer(tx *tlb.Transaction) (t shop.Transfer, skip string) {
 		return shop.Transfer{}, SkipNoInMessage
 	}
 	// The type switch on the concrete message, not MsgType + AsInternal
-	// (an unchecked assertion that panics on a mismatch, tlb/message.go:500).
+	// (an unchecked assertion that panics on a mismatch: (*tlb.Message).AsInternal
+	// in tonutils-go's tlb/message.go).
 	var in *tlb.InternalMessage
 	switch m := tx.IO.In.Msg.(type) {
 	case *tlb.InternalMessage:
@@ -112,7 +106,7 @@ func sender(a *address.Address) string {
 		return ""
 	}
 	s := a.String()
-	if len(s) > maxFromBytes { // only non-standard (var) addresses; never on a real transfer
+	if len(s) > shop.MaxAddressBytes { // only non-standard (var) addresses; never on a real transfer
 		return ""
 	}
 	return s
@@ -157,7 +151,7 @@ func comment(body *cell.Cell) (memo string, noMemo string) {
 
 // snake reads the rest of s as snake data: whole bytes in each cell, at
 // most one ref, continued in that ref. It is Slice.LoadBinarySnake
-// (tvm/cell/slice.go:898) made strict: that one pads a cell whose bit count
+// (tonutils-go's tvm/cell/slice.go) made strict: that one pads a cell whose bit count
 // is not a multiple of 8 with zero bits instead of failing.
 func snake(s *cell.Slice) ([]byte, bool) {
 	var data []byte
@@ -184,15 +178,8 @@ func snake(s *cell.Slice) ([]byte, bool) {
 	}
 }
 
-// cutMemo cuts s to at most maxMemoBytes without splitting a rune, and
+// cutMemo cuts s to at most shop.MaxMemoBytes without splitting a rune, and
 // trims white space the cut may have left at the end.
 func cutMemo(s string) string {
-	if len(s) <= maxMemoBytes {
-		return s
-	}
-	n := maxMemoBytes
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return strings.TrimSpace(s[:n])
+	return strings.TrimSpace(shop.TruncateUTF8(s, shop.MaxMemoBytes))
 }

@@ -31,7 +31,7 @@ const (
 // chainTx builds a transaction of the service wallet as tonutils-go would
 // hand it to us: tx is serialized with tlb.ToCell and read back with
 // tlb.Parse (at v1.18.0 that runs the hand-written
-// (*Transaction).LoadFromCell, tlb/transaction_fast.go:1566), and Hash is
+// (*Transaction).LoadFromCell in tlb/transaction_fast.go), and Hash is
 // the cell hash, as ListTransactions sets it.
 func chainTx(t testing.TB, tx *tlb.Transaction) *tlb.Transaction {
 	t.Helper()
@@ -488,7 +488,7 @@ func TestParseTransfer(t *testing.T) {
 			if got.NoMemoReason != tc.reason {
 				t.Errorf("NoMemoReason = %q, want %q", got.NoMemoReason, tc.reason)
 			}
-			if !utf8.ValidString(got.Memo) || len(got.Memo) > maxMemoBytes {
+			if !utf8.ValidString(got.Memo) || len(got.Memo) > shop.MaxMemoBytes {
 				t.Errorf("Memo invalid or too long: %d bytes", len(got.Memo))
 			}
 		})
@@ -576,7 +576,7 @@ func FuzzParseTransfer(f *testing.F) {
 		if got.Amount <= 0 || uint64(got.Amount) != amount {
 			t.Fatalf("Amount = %d, sent %d", got.Amount, amount)
 		}
-		if !utf8.ValidString(got.Memo) || len(got.Memo) > maxMemoBytes {
+		if !utf8.ValidString(got.Memo) || len(got.Memo) > shop.MaxMemoBytes {
 			t.Fatalf("Memo invalid or too long: %q", got.Memo)
 		}
 		if got.Memo != strings.TrimSpace(got.Memo) {
@@ -592,7 +592,7 @@ func FuzzParseTransfer(f *testing.F) {
 			return
 		}
 		// Whatever we accepted as text, tonutils' lenient reader reads the
-		// same (InternalMessage.Comment, tlb/message.go:171).
+		// same (InternalMessage.Comment in tlb/message.go).
 		in := tx.IO.In.Msg.(*tlb.InternalMessage)
 		if want := cutMemo(strings.TrimSpace(in.Comment())); got.Memo != want {
 			t.Fatalf("Memo = %q, tonutils Comment() gives %q", got.Memo, want)

@@ -449,7 +449,7 @@ func (w *Wallet) verify(sp *shop.SignedPayout) (*tlb.ExternalMessage, error) {
 // duplicate with an error, and a message may land even so.
 func (w *Wallet) broadcast(ctx context.Context, ext *tlb.ExternalMessage, sp *shop.SignedPayout) {
 	if err := w.api.SendExternalMessage(ctx, ext); err != nil {
-		w.logger().Warn("payout broadcast failed", "hash", sp.Hash, "seqno", sp.Seqno, "err", err)
+		w.logger().Warn("payout broadcast failed", "hash", sp.Hash, "seqno", sp.Seqno, "error", err)
 	}
 }
 
@@ -470,7 +470,7 @@ func (w *Wallet) wait(ctx context.Context, sp *shop.SignedPayout, ext *tlb.Exter
 		switch {
 		case err != nil:
 			if ctx.Err() == nil {
-				w.logger().Warn("payout check failed", "hash", sp.Hash, "err", err)
+				w.logger().Warn("payout check failed", "hash", sp.Hash, "error", err)
 			}
 		case res.State != shop.PayoutPending:
 			w.logger().Info("payout done", "hash", sp.Hash, "state", res.State, "tx", res.TxHash, "reason", res.Reason)

@@ -1,8 +1,6 @@
 package store
 
 import (
-	"fmt"
-
 	"starsbot/shop"
 )
 
@@ -36,31 +34,4 @@ func (t *tx) FindAudit(limit int) ([]*shop.AuditEntry, error) {
 		out = append(out, &shop.AuditEntry{ID: r.ID, AdminID: r.AdminID, Action: r.Action, Args: r.Args, Result: r.Result, Time: r.Time})
 	}
 	return out, nil
-}
-
-// maxSetting bounds a setting's value.
-const maxSetting = 64 << 10
-
-// FindSetting returns the value of a setting, or nil if it is unset.
-func (t *tx) FindSetting(key string) ([]byte, error) {
-	v := t.bucket(bucketSettings).Get([]byte(key))
-	if v == nil {
-		return nil, nil
-	}
-	return append([]byte(nil), v...), nil
-}
-
-// PutSetting sets a setting; a nil or empty value unsets it.
-func (t *tx) PutSetting(key string, value []byte) error {
-	if err := t.writable("put setting"); err != nil {
-		return err
-	}
-	if key == "" || len(value) > maxSetting {
-		return fmt.Errorf("store: put setting %q: empty name or value over %d bytes", key, maxSetting)
-	}
-	b := t.bucket(bucketSettings)
-	if len(value) == 0 {
-		return b.Delete([]byte(key))
-	}
-	return b.Put([]byte(key), value)
 }

@@ -1,0 +1,336 @@
+package shop
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// OrderStatus is where an order is in its life. Every order is created
+// pending_payment, and every later change of status goes through
+// Order.moveTo, which allows only the transitions of the lifecycle table,
+// orderTransitions:
+//
+//	from             to          by
+//	pending_payment  paid        CreateOrder (balance), CreditDeposit (ton_memo)
+//	pending_payment  cancelled   CancelOrder (the owner)
+//	pending_payment  expired     ExpireOrders (TTL passed unpaid)
+//	expired          paid        CreditDeposit: a transfer sent before the TTL, booked after it
+//	paid             processing  ClaimOrder (the fulfillment worker)
+//	paid|processing  completed   CompleteOrder (the worker)
+//	paid|processing  manual      HoldOrder (to the admins)
+//	paid|processing  refunded    FailOrder (not deliverable: refunded at once)
+//	manual           completed   CompleteOrder (an admin, after delivering by hand)
+//	paid|manual      refunded    Refund (an admin)
+//
+// completed, cancelled and refunded are final. expired is not: a transfer
+// sent before the deadline still pays the order. failed is a word of the
+// partner contract (a status filter, a by_status count) but is never
+// stored: an order that cannot be delivered is refunded in the same
+// transaction (FailOrder), so it is stored refunded.
+type OrderStatus string
+
+// Order statuses; the words are part of the partner contract.
+const (
+	StatusPendingPayment OrderStatus = "pending_payment"
+	StatusPaid           OrderStatus = "paid"
+	StatusProcessing     OrderStatus = "processing"
+	StatusCompleted      OrderStatus = "completed"
+	StatusCancelled      OrderStatus = "cancelled"
+	StatusExpired        OrderStatus = "expired"
+	StatusManual         OrderStatus = "manual" // waits for an admin to deliver or refund it (HoldOrder)
+	StatusFailed         OrderStatus = "failed" // never stored; see OrderStatus
+	StatusRefunded       OrderStatus = "refunded"
+)
+
+// OrderStatuses lists every status of the partner contract, in lifecycle
+// order.
+var OrderStatuses = []OrderStatus{
+	StatusPendingPayment, StatusPaid, StatusProcessing, StatusCompleted,
+	StatusCancelled, StatusExpired, StatusManual, StatusFailed, StatusRefunded,
+}
+
+// orderTransitions is the order lifecycle: the statuses each status may
+// become. A status without an entry is final.
+var orderTransitions = map[OrderStatus][]OrderStatus{
+	StatusPendingPayment: {StatusPaid, StatusCancelled, StatusExpired},
+	StatusExpired:        {StatusPaid},
+	StatusPaid:           {StatusProcessing, StatusCompleted, StatusManual, StatusRefunded},
+	StatusProcessing:     {StatusCompleted, StatusManual, StatusRefunded},
+	StatusManual:         {StatusCompleted, StatusRefunded},
+}
+
+// Valid reports whether s is a known status.
+func (s OrderStatus) Valid() bool { return slices.Contains(OrderStatuses, s) }
+
+// CanBecome reports whether the lifecycle allows an order in s to move to
+// next. Staying in s is not a transition.
+func (s OrderStatus) CanBecome(next OrderStatus) bool {
+	return slices.Contains(orderTransitions[s], next)
+}
+
+// Final reports whether no transition leaves s: completed, cancelled,
+// refunded (and failed, which is never stored). expired is not final.
+func (s OrderStatus) Final() bool { return s.Valid() && len(orderTransitions[s]) == 0 }
+
+// Delivering reports whether an order in s is with the fulfillment worker
+// (paid or processing), so that the outcome of its delivery is not known
+// yet. Any other status of a paid order is that outcome: completed, manual
+// or refunded.
+func (s OrderStatus) Delivering() bool { return s == StatusPaid || s == StatusProcessing }
+
+// moveTo changes o's status to next. Callers check the state first and
+// answer with their own errors; a change the lifecycle table does not
+// allow is a bug, refused as an internal error.
+func (o *Order) moveTo(next OrderStatus) error {
+	if !o.Status.CanBecome(next) {
+		return fmt.Errorf("shop: order %d: %s -> %s is not in the order lifecycle", o.ID, o.Status, next)
+	}
+	o.Status = next
+	return nil
+}
+
+// markPaid moves order to paid, stores it and queues it for fulfillment.
+func (s *Service) markPaid(tx Tx, order *Order, txHash string) error {
+	if err := order.moveTo(StatusPaid); err != nil {
+		return err
+	}
+	order.PaidAt = s.now()
+	order.PaidTxHash = txHash
+	if err := tx.PutOrder(order); err != nil {
+		return err
+	}
+	return tx.Enqueue(order.ID)
+}
+
+// CancelOrder cancels an unpaid order of its owner. Cancelling an order
+// that is already cancelled returns it unchanged, so a retried cancel
+// succeeds.
+//
+// Errors: NOT_FOUND (no such order, or not the user's),
+// ORDER_NOT_CANCELLABLE (neither pending_payment nor cancelled).
+func (s *Service) CancelOrder(ctx context.Context, userID, orderID int64) (*Order, error) {
+	var order *Order
+	err := s.Store.Update(ctx, func(tx Tx) error {
+		var err error
+		if order, err = findOwnOrder(tx, userID, orderID); err != nil {
+			return err
+		}
+		if order.Status == StatusCancelled {
+			return nil
+		}
+		if order.Status != StatusPendingPayment {
+			return Errorf(ENOTCANCELLABLE, "order %d is %s; only pending_payment orders can be cancelled", order.ID, order.Status)
+		}
+		if err := order.moveTo(StatusCancelled); err != nil {
+			return err
+		}
+		return tx.PutOrder(order)
+	})
+	return order, err
+}
+
+// ExpireOrders moves every pending_payment order whose TTL has passed to
+// expired and forgets idempotency keys older than 24 h. It returns how many
+// orders expired. A payment that arrives later still reaches the buyer's
+// balance (see CreditDeposit).
+func (s *Service) ExpireOrders(ctx context.Context) (int, error) {
+	now := s.now()
+	var due []int64
+	err := s.Store.View(ctx, func(tx Tx) error {
+		due = due[:0]
+		return tx.ForEachOrderByStatus(StatusPendingPayment, func(o *Order) error {
+			if !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt) {
+				due = append(due, o.ID)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	var expired []*Order
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		expired = expired[:0]
+		for _, id := range due {
+			o, err := tx.FindOrderByID(id)
+			if err != nil {
+				return err
+			}
+			if o.Status != StatusPendingPayment { // paid or cancelled meanwhile
+				continue
+			}
+			if err := o.moveTo(StatusExpired); err != nil {
+				return err
+			}
+			if err := tx.PutOrder(o); err != nil {
+				return err
+			}
+			expired = append(expired, o)
+		}
+		_, err := tx.DeleteIdempotencyExpired(now)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, o := range expired {
+		s.emit(Event{Type: EventOrderExpired, UserID: o.UserID, OrderID: o.ID})
+	}
+	return len(expired), nil
+}
+
+// RunMaintenance calls ExpireOrders every interval until ctx is done.
+// Failures are logged and retried at the next tick.
+func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := s.ExpireOrders(ctx); err != nil && ctx.Err() == nil {
+			s.logger().Error("expire orders", "error", err)
+		} else if n > 0 {
+			s.logger().Info("orders expired", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// CompleteOrder marks an order delivered with a reference (tx hash or the
+// provider's id) and takes it off the queue. adminID is 0 for the worker,
+// which completes paid or processing orders. An admin (adminID > 0)
+// completes only a manual order, after delivering it by hand: a paid or
+// processing order belongs to the worker, which may be paying for it at
+// this very moment. Completing an already completed order returns it
+// unchanged.
+//
+// Errors: VALIDATION_ERROR (reference too long), NOT_FOUND, INVALID_STATE
+// (the worker: not paid, processing or manual; an admin: not manual).
+func (s *Service) CompleteOrder(ctx context.Context, adminID, orderID int64, ref string) (*Order, error) {
+	ref = strings.TrimSpace(ref)
+	if err := validateText("reference", ref, 256); err != nil {
+		return nil, err
+	}
+	var order *Order
+	changed := false
+	err := s.Store.Update(ctx, func(tx Tx) error {
+		changed = false
+		var err error
+		if order, err = tx.FindOrderByID(orderID); err != nil {
+			return err
+		}
+		switch order.Status {
+		case StatusCompleted:
+			return nil
+		case StatusManual:
+		case StatusPaid, StatusProcessing:
+			if adminID != 0 {
+				return Errorf(EINVALIDSTATE, "order %d is %s and belongs to the fulfillment worker; only manual orders can be marked delivered by an admin", order.ID, order.Status)
+			}
+		default:
+			if adminID != 0 {
+				return Errorf(EINVALIDSTATE, "order %d is %s; only manual orders can be marked delivered by an admin", order.ID, order.Status)
+			}
+			return Errorf(EINVALIDSTATE, "order %d is %s; only paid, processing or manual orders can be completed", order.ID, order.Status)
+		}
+		if err := order.moveTo(StatusCompleted); err != nil {
+			return err
+		}
+		order.CompletedAt = s.now()
+		order.FulfillmentRef = ref
+		if adminID != 0 {
+			order.FailureReason = ""
+		}
+		if err := tx.PutOrder(order); err != nil {
+			return err
+		}
+		changed = true
+		return tx.Dequeue(order.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		s.emit(Event{Type: EventOrderCompleted, UserID: order.UserID, OrderID: order.ID})
+	}
+	return order, nil
+}
+
+// HoldOrder hands an order to the admins: it becomes manual with reason
+// and leaves the queue. An admin then completes or refunds it.
+//
+// Errors: VALIDATION_ERROR, NOT_FOUND, INVALID_STATE (not paid or
+// processing).
+func (s *Service) HoldOrder(ctx context.Context, orderID int64, reason string) (*Order, error) {
+	reason, err := cutReason(reason, "holding an order needs a reason")
+	if err != nil {
+		return nil, err
+	}
+	var order *Order
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		var err error
+		if order, err = tx.FindOrderByID(orderID); err != nil {
+			return err
+		}
+		if !order.Status.Delivering() {
+			return Errorf(EINVALIDSTATE, "order %d is %s; only paid or processing orders can go manual", order.ID, order.Status)
+		}
+		if err := order.moveTo(StatusManual); err != nil {
+			return err
+		}
+		order.FailureReason = reason
+		if err := tx.PutOrder(order); err != nil {
+			return err
+		}
+		return tx.Dequeue(order.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(Event{Type: EventOrderManual, UserID: order.UserID, OrderID: order.ID})
+	return order, nil
+}
+
+// FailOrder records that an order cannot be delivered and refunds its
+// price to the buyer's balance with a refund ledger entry, in one
+// transaction: the order ends refunded, with reason. It is refused once a
+// payment for the order may have left the hot wallet (a signed payout that
+// did not expire): such an order must go to the admins (HoldOrder).
+//
+// Errors: VALIDATION_ERROR, NOT_FOUND, INVALID_STATE.
+func (s *Service) FailOrder(ctx context.Context, orderID int64, reason string) (*Order, error) {
+	reason, err := cutReason(reason, "failing an order needs a reason")
+	if err != nil {
+		return nil, err
+	}
+	var order *Order
+	var balance NanoTON
+	err = s.Store.Update(ctx, func(tx Tx) error {
+		var err error
+		if order, err = tx.FindOrderByID(orderID); err != nil {
+			return err
+		}
+		if !order.Status.Delivering() {
+			return Errorf(EINVALIDSTATE, "order %d is %s; only paid or processing orders can fail", order.ID, order.Status)
+		}
+		d, err := tx.FindDelivery(orderID)
+		if err != nil && ErrorCode(err) != ENOTFOUND {
+			return err
+		}
+		if d.PaymentMayBeOut() {
+			return Errorf(EINVALIDSTATE, "order %d: a payment for it may have been sent; it needs an admin", order.ID)
+		}
+		balance, err = s.refund(tx, order, 0, reason)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.emit(Event{Type: EventOrderRefunded, UserID: order.UserID, OrderID: order.ID, Amount: order.PriceTON, Balance: balance})
+	return order, nil
+}
