@@ -23,8 +23,8 @@ import (
 // Callback uniques of the admin screens.
 const (
 	cbAdm       = "adm" // view: one of the admin views below
-	cbAdmOK     = "aok" // nonce: carry out the pending credit or debit
-	cbAdmNo     = "ano" // cancel the pending credit or debit
+	cbAdmOK     = "aok" // nonce: carry out the unconfirmed credit or debit
+	cbAdmNo     = "ano" // cancel the unconfirmed credit or debit
 	cbAdmDelAsk = "ada" // order id: ask before marking it delivered
 	cbAdmDel    = "adl" // order id: mark it delivered
 	cbAdmRefAsk = "ara" // order id: ask before refunding it
@@ -35,7 +35,7 @@ const (
 const (
 	viewMenu      = "menu"
 	viewStats     = "stats"
-	viewPending   = "pending"
+	viewManual    = "manual"
 	viewUnmatched = "unmatched"
 	viewDust      = "dust"
 	viewFees      = "fees"
@@ -63,7 +63,7 @@ var adminCommands = []struct{ name, usage, about string }{
 	{"user", "/user &lt;id|@username&gt;", "a user's profile, balance, orders, ledger, keys"},
 	{"credit", "/credit &lt;user&gt; &lt;TON&gt; &lt;reason&gt;", "add to a balance (asks to confirm)"},
 	{"debit", "/debit &lt;user&gt; &lt;TON&gt; &lt;reason&gt;", "take from a balance (asks to confirm)"},
-	{"pending", "/pending", "orders waiting for manual delivery"},
+	{"manual", "/manual", "orders waiting for manual delivery"},
 	{"deliver", "/deliver &lt;order&gt; [reference]", "mark a manual order delivered"},
 	{"refund", "/refund &lt;order&gt; &lt;reason&gt;", "refund an order to the buyer's balance"},
 	{"unmatched", "/unmatched [dust]", "deposits whose memo matched nothing; dust: transfers below the minimum, ignored"},
@@ -84,7 +84,10 @@ func (b *Bot) adminRoutes() {
 	b.onAdmin("/user", "user", b.onAdminUser)
 	b.onAdmin("/credit", "credit", func(t *adminTurn) error { return b.onAdminAsk(t, "credit") })
 	b.onAdmin("/debit", "debit", func(t *adminTurn) error { return b.onAdminAsk(t, "debit") })
-	b.onAdmin("/pending", "pending", b.onAdminPending)
+	b.onAdmin("/manual", "manual", b.onAdminManual)
+	// The command's old name; "pending" is an order status of its own
+	// (pending_payment), so it is no longer shown anywhere.
+	b.onAdmin("/pending", "manual", b.onAdminManual)
 	b.onAdmin("/deliver", "deliver", b.onAdminDeliver)
 	b.onAdmin("/refund", "refund", b.onAdminRefund)
 	b.onAdmin("/unmatched", "unmatched", b.onAdminUnmatched)
@@ -148,7 +151,7 @@ func (b *Bot) adminWrap(action string, fn func(*adminTurn) error) tele.HandlerFu
 			b.audit(t)
 		}()
 		// Anything an admin does ends a flow waiting for text, and a
-		// pending confirmation, except the confirmation itself.
+		// confirmation not given yet, except the confirmation itself.
 		if action != "confirm" {
 			if err := b.clearState(ctx, t.chat); err != nil {
 				return t.fail(err)
@@ -272,7 +275,7 @@ func (b *Bot) onAdminMenu(t *adminTurn) error {
 		fmt.Fprintf(&s, "\n%s: %s", c.usage, c.about)
 	}
 	return t.show(s.String(), keyboard{
-		{button("📊 Stats", cbAdm, viewStats), button("⏳ Pending", cbAdm, viewPending)},
+		{button("📊 Stats", cbAdm, viewStats), button("⏳ Manual", cbAdm, viewManual)},
 		{button("❓ Unmatched", cbAdm, viewUnmatched), button("💲 Fees", cbAdm, viewFees)},
 		{button("📜 Audit log", cbAdm, viewAudit)},
 	})
@@ -286,8 +289,8 @@ func (b *Bot) onAdminView(t *adminTurn) error {
 		return b.onAdminMenu(t)
 	case viewStats:
 		return b.onAdminStats(t)
-	case viewPending:
-		return b.onAdminPending(t)
+	case viewManual, "pending": // "pending": buttons sent before the rename
+		return b.onAdminManual(t)
 	case viewUnmatched:
 		return b.onAdminUnmatched(t)
 	case viewDust:

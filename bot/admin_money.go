@@ -75,7 +75,7 @@ func (b *Bot) onAdminAsk(t *adminTurn, kind string) error {
 		keyboard{{button("✅ "+verb+" "+amount.String()+" TON", cbAdmOK, op.Nonce), button("✖ Cancel", cbAdmNo)}})
 }
 
-// onAdminConfirm carries out the pending credit or debit whose button was
+// onAdminConfirm carries out the unconfirmed credit or debit whose button was
 // pressed. The confirmation is consumed before the ledger changes: a
 // repeated press, or a press after a crash, can never move money twice.
 func (b *Bot) onAdminConfirm(t *adminTurn) error {
@@ -114,7 +114,7 @@ func (b *Bot) onAdminConfirm(t *adminTurn) error {
 		op.Amount, op.UserID, entry.BalanceAfter, entry.ID, note), nil)
 }
 
-// onAdminCancel drops the pending credit or debit (the middleware already
+// onAdminCancel drops the unconfirmed credit or debit (the middleware already
 // cleared the chat's state).
 func (b *Bot) onAdminCancel(t *adminTurn) error {
 	return t.show("Cancelled. Nothing changed.", nil)

@@ -16,7 +16,7 @@ import (
 // Admin screens of orders waiting for manual delivery.
 
 const (
-	pendingShown = 10 // orders listed, so a screen fits one message
+	manualShown  = 10 // orders listed, so a screen fits one message
 	refundReason = "refunded by an admin"
 )
 
@@ -42,7 +42,7 @@ func (b *Bot) manualOrders(ctx context.Context) ([]*shop.Order, error) {
 	return all, nil
 }
 
-func (b *Bot) onAdminPending(t *adminTurn) error {
+func (b *Bot) onAdminManual(t *adminTurn) error {
 	orders, err := b.manualOrders(t.ctx)
 	if err != nil {
 		return err
@@ -54,8 +54,8 @@ func (b *Bot) onAdminPending(t *adminTurn) error {
 	fmt.Fprintf(&s, "⏳ <b>%d orders wait for manual delivery</b> (oldest first)\n", len(orders))
 	kb := keyboard{}
 	for i, o := range orders {
-		if i == pendingShown {
-			fmt.Fprintf(&s, "\n…and %d more after these.", len(orders)-pendingShown)
+		if i == manualShown {
+			fmt.Fprintf(&s, "\n…and %d more after these.", len(orders)-manualShown)
 			break
 		}
 		fmt.Fprintf(&s, "\n#%d · %s · %s TON · buyer %d · paid %s", o.ID, orderItem(t.lang, o), o.PriceTON, o.UserID, formatTime(o.PaidAt))
@@ -66,14 +66,14 @@ func (b *Bot) onAdminPending(t *adminTurn) error {
 		kb = append(kb, []tele.InlineButton{button("✅ #"+id+" delivered", cbAdmDelAsk, id), button("↩ Refund #"+id, cbAdmRefAsk, id)})
 	}
 	s.WriteString("\n\nDeliver by hand, then press Delivered (or /deliver &lt;order&gt; [reference]).")
-	kb = append(kb, []tele.InlineButton{button("🔄 Refresh", cbAdm, viewPending), adminMenuButton()})
+	kb = append(kb, []tele.InlineButton{button("🔄 Refresh", cbAdm, viewManual), adminMenuButton()})
 	return t.show(s.String(), kb)
 }
 
-// pendingOrder reads the order a Delivered or Refund button names. When
+// manualOrder reads the order a Delivered or Refund button names. When
 // it returns nil the turn is answered: the button is stale, or the order
 // is no longer waiting for an admin.
-func (b *Bot) pendingOrder(t *adminTurn) (*shop.Order, error) {
+func (b *Bot) manualOrder(t *adminTurn) (*shop.Order, error) {
 	id, ok := parseID(t.Data())
 	if !ok {
 		return nil, t.stale()
@@ -84,20 +84,20 @@ func (b *Bot) pendingOrder(t *adminTurn) (*shop.Order, error) {
 	}
 	if o.Status != shop.StatusManual {
 		t.result = "order is " + string(o.Status)
-		return nil, t.show(fmt.Sprintf("Order #%d is %s now; nothing to do.", o.ID, o.Status), keyboard{{button("⏳ Pending", cbAdm, viewPending)}})
+		return nil, t.show(fmt.Sprintf("Order #%d is %s now; nothing to do.", o.ID, o.Status), keyboard{{button("⏳ Manual", cbAdm, viewManual)}})
 	}
 	return o, nil
 }
 
 func (b *Bot) onAdminDeliverAsk(t *adminTurn) error {
-	o, err := b.pendingOrder(t)
+	o, err := b.manualOrder(t)
 	if o == nil {
 		return err
 	}
 	id := strconv.FormatInt(o.ID, 10)
 	return t.show(fmt.Sprintf("Mark order #%d delivered?\n%s · %s TON · buyer %d%s\n\nDeliver it by hand first: the buyer will be told it was delivered.",
 		o.ID, orderItem(t.lang, o), o.PriceTON, o.UserID, heldBecause(o)),
-		keyboard{{button("✅ Yes, #"+id+" was delivered", cbAdmDel, id), button("« Back", cbAdm, viewPending)}})
+		keyboard{{button("✅ Yes, #"+id+" was delivered", cbAdmDel, id), button("« Back", cbAdm, viewManual)}})
 }
 
 func (b *Bot) onAdminDeliverButton(t *adminTurn) error {
@@ -133,12 +133,12 @@ func (b *Bot) deliverOrder(t *adminTurn, id int64, ref string) error {
 	}
 	if o.Status == shop.StatusCompleted {
 		t.result = "ok: already completed"
-		return t.show(fmt.Sprintf("Order #%d was already completed; nothing changed.", o.ID), keyboard{{button("⏳ Pending", cbAdm, viewPending)}})
+		return t.show(fmt.Sprintf("Order #%d was already completed; nothing changed.", o.ID), keyboard{{button("⏳ Manual", cbAdm, viewManual)}})
 	}
 	if o, err = b.Shop.CompleteOrder(t.ctx, t.admin, id, ref); err != nil {
 		return err
 	}
-	return t.show(fmt.Sprintf("✅ Order #%d marked delivered. %s", o.ID, buyerTold(o)), keyboard{{button("⏳ Pending", cbAdm, viewPending), adminMenuButton()}})
+	return t.show(fmt.Sprintf("✅ Order #%d marked delivered. %s", o.ID, buyerTold(o)), keyboard{{button("⏳ Manual", cbAdm, viewManual), adminMenuButton()}})
 }
 
 // heldBecause is the reason an order waits for an admin, as a line, so
@@ -159,14 +159,14 @@ func buyerTold(o *shop.Order) string {
 }
 
 func (b *Bot) onAdminRefundAsk(t *adminTurn) error {
-	o, err := b.pendingOrder(t)
+	o, err := b.manualOrder(t)
 	if o == nil {
 		return err
 	}
 	id := strconv.FormatInt(o.ID, 10)
 	return t.show(fmt.Sprintf("Refund order #%d?\n%s · buyer %d%s\n%s TON go back to the buyer's balance.",
 		o.ID, orderItem(t.lang, o), o.UserID, heldBecause(o), o.PriceTON),
-		keyboard{{button("↩ Yes, refund #"+id, cbAdmRef, id), button("« Back", cbAdm, viewPending)}})
+		keyboard{{button("↩ Yes, refund #"+id, cbAdmRef, id), button("« Back", cbAdm, viewManual)}})
 }
 
 func (b *Bot) onAdminRefundButton(t *adminTurn) error {
@@ -197,5 +197,5 @@ func (b *Bot) refundOrder(t *adminTurn, id int64, reason string) error {
 		return err
 	}
 	return t.show(fmt.Sprintf("↩ Order #%d refunded: %s TON back on the balance of %d. %s", o.ID, o.PriceTON, o.UserID, buyerTold(o)),
-		keyboard{{button("⏳ Pending", cbAdm, viewPending), adminMenuButton()}})
+		keyboard{{button("⏳ Manual", cbAdm, viewManual), adminMenuButton()}})
 }
