@@ -265,6 +265,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.routeEvents(ctx)
 	}()
 	b.poll(ctx)
+	b.Logger.Info("telegram bot stopping: polling ended, finishing accepted updates", "grace", b.ShutdownGrace)
 	wg.Wait()
 	b.stopUnmatched()
 	grace := time.AfterFunc(b.ShutdownGrace, cancelBase)
