@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -185,3 +186,44 @@ type nopState struct{}
 
 func (nopState) LoadChatState(context.Context, int64) ([]byte, error) { return nil, nil }
 func (nopState) SaveChatState(context.Context, int64, []byte) error   { return nil }
+
+// TestPoll_BacksOff checks that a failing getUpdates is retried after a
+// 429's retry_after, then with a doubling back-off up to 30s (a 409: another
+// process polls with the token), logged without the token, and that a
+// success resets the back-off.
+func TestPoll_BacksOff(t *testing.T) {
+	e := newEnv(t)
+	e.fake.FailNext("getUpdates", 7)
+	e.fake.Conflict(3)
+	// A poll already waiting may fetch the first /start; the second is
+	// fetched after the failures.
+	e.startChat(alice)
+	e.startChat(alice)
+	e.fake.Conflict(1)
+	e.startChat(alice)
+	e.startChat(alice)
+	want := []time.Duration{7 * time.Second, 14 * time.Second, 28 * time.Second, 30 * time.Second, 500 * time.Millisecond}
+	if got := e.sleeps(); !slices.Equal(got, want) {
+		t.Errorf("slept %v, want %v", got, want)
+	}
+	logs := e.logText()
+	if n := strings.Count(logs, "telegram getUpdates failed"); n != 5 || !strings.Contains(logs, "Conflict: terminated by other getUpdates request") {
+		t.Errorf("%d getUpdates failures logged:\n%s", n, logs)
+	}
+}
+
+// TestRun_StopsLongPollAtOnce checks that Run does not wait for a long
+// poll to run out when its context is done.
+func TestRun_StopsLongPollAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.restart(func(b *bot.Bot) { b.PollTimeout = time.Minute })
+	e.startChat(alice)
+	start := time.Now()
+	e.stop()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Run took %s to stop", d)
+	}
+	if n := e.fake.Pending(); n != 0 {
+		t.Errorf("%d updates left unconfirmed", n)
+	}
+}
