@@ -244,6 +244,37 @@ func TestAdmin_User(t *testing.T) {
 	e.admin("/user -5", "positive number")
 }
 
+// TestAdmin_CreditDebitPreviewMatchesShop holds the /credit and /debit
+// preview to the shop's own rules at their boundaries: the preview offers a
+// confirmation exactly when the shop accepts the operation.
+func TestAdmin_CreditDebitPreviewMatchesShop(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.startChat(alice)
+
+	// The reason: at most 256 characters, counted as runes.
+	long := strings.Repeat("я", 256)
+	e.admin("/credit 1001 1 "+long+"я", "the reason is 257 characters; at most 256")
+	if _, err := e.svc.AdminCredit(ctx, adminID, alice.ID, shop.TON, long+"я"); shop.ErrorCode(err) != shop.EVALIDATION {
+		t.Errorf("the shop takes a reason of 257 characters: %v", err)
+	}
+	e.admin("/credit 1001 1 "+long, "Credit <b>1 TON</b>")
+	e.fake.Press(owner, "Credit 1 TON")
+	e.fake.Wait(owner.ID, "Credited 1 TON to 1001")
+	if es := e.ledger(alice); len(es) != 1 || es[0].Reason != long {
+		t.Fatalf("ledger: %+v", es)
+	}
+
+	// The debit floor: down to zero, never below.
+	e.admin("/debit 1001 1.000000001 too much", "would make the balance negative")
+	if _, err := e.svc.AdminDebit(ctx, adminID, alice.ID, shop.TON+1, "too much"); shop.ErrorCode(err) != shop.EINSUFFICIENT {
+		t.Errorf("the shop debits below zero: %v", err)
+	}
+	e.admin("/debit 1001 1 all of it", "Balance: 1 TON → <b>0 TON</b>")
+	e.fake.Press(owner, "Debit 1 TON")
+	e.fake.Wait(owner.ID, "Debited 1 TON from 1001. Balance now <b>0 TON</b>")
+}
+
 func TestAdmin_CreditDebit(t *testing.T) {
 	e := newEnv(t)
 	e.startChat(alice)
