@@ -88,7 +88,7 @@ func TestAdmin_NonAdminGetsNoReply(t *testing.T) {
 	cmds := []string{
 		"/admin", "/stats", "/user 1001", "/user @alice_buyer",
 		"/credit 1001 5 gift", "/debit 1001 1 take",
-		"/pending", "/deliver " + id, "/refund " + id + " because", "/deliver " + id + " ref",
+		"/manual", "/pending", "/deliver " + id, "/refund " + id + " because", "/deliver " + id + " ref",
 		"/unmatched", fmt.Sprintf("/assign %d 1001", deps[0].ID),
 		"/ban 1002", "/unban 1002", "/revokekey 1001",
 		"/fees", "/fees set fee_percent 50", "/fees reset",
@@ -98,7 +98,7 @@ func TestAdmin_NonAdminGetsNoReply(t *testing.T) {
 		e.fake.Send(alice, c)
 	}
 	var forged []string
-	for _, data := range []string{"adm|stats", "adm|pending", "aok|AAAAAAAA", "ano", "ada|" + id, "adl|" + id, "ara|" + id, "arf|" + id} {
+	for _, data := range []string{"adm|stats", "adm|manual", "aok|AAAAAAAA", "ano", "ada|" + id, "adl|" + id, "ara|" + id, "arf|" + id} {
 		forged = append(forged, e.fake.Callback(alice, alice.ID, 1, "\f"+data))
 	}
 	// The admin in a group gets no answer either.
@@ -169,10 +169,15 @@ func TestAdmin_MenuAndStats(t *testing.T) {
 	}
 
 	menu := e.admin("/admin", "Shop admin")
-	for _, c := range []string{"/credit", "/pending", "/backup", "/fees", "/audit"} {
+	for _, c := range []string{"/credit", "/manual", "/backup", "/fees", "/audit"} {
 		if !strings.Contains(menu.Text, c) {
 			t.Errorf("menu lacks %s", c)
 		}
+	}
+	// Orders waiting for an admin are "manual", never "pending", which
+	// would read as the status pending_payment.
+	if strings.Contains(strings.ToLower(menu.Text), "pending") {
+		t.Errorf("menu says pending:\n%s", menu.Text)
 	}
 	e.fake.Press(owner, "Stats")
 	stats := e.fake.Wait(owner.ID, "Shop statistics")
@@ -237,6 +242,37 @@ func TestAdmin_User(t *testing.T) {
 	e.admin("/user 1 2", "Usage: /user")
 	e.admin("/user @ghost_user", "user @ghost_user not found")
 	e.admin("/user -5", "positive number")
+}
+
+// TestAdmin_CreditDebitPreviewMatchesShop holds the /credit and /debit
+// preview to the shop's own rules at their boundaries: the preview offers a
+// confirmation exactly when the shop accepts the operation.
+func TestAdmin_CreditDebitPreviewMatchesShop(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.startChat(alice)
+
+	// The reason: at most 256 characters, counted as runes.
+	long := strings.Repeat("я", 256)
+	e.admin("/credit 1001 1 "+long+"я", "the reason is 257 characters; at most 256")
+	if _, err := e.svc.AdminCredit(ctx, adminID, alice.ID, shop.TON, long+"я"); shop.ErrorCode(err) != shop.EVALIDATION {
+		t.Errorf("the shop takes a reason of 257 characters: %v", err)
+	}
+	e.admin("/credit 1001 1 "+long, "Credit <b>1 TON</b>")
+	e.fake.Press(owner, "Credit 1 TON")
+	e.fake.Wait(owner.ID, "Credited 1 TON to 1001")
+	if es := e.ledger(alice); len(es) != 1 || es[0].Reason != long {
+		t.Fatalf("ledger: %+v", es)
+	}
+
+	// The debit floor: down to zero, never below.
+	e.admin("/debit 1001 1.000000001 too much", "would make the balance negative")
+	if _, err := e.svc.AdminDebit(ctx, adminID, alice.ID, shop.TON+1, "too much"); shop.ErrorCode(err) != shop.EINSUFFICIENT {
+		t.Errorf("the shop debits below zero: %v", err)
+	}
+	e.admin("/debit 1001 1 all of it", "Balance: 1 TON → <b>0 TON</b>")
+	e.fake.Press(owner, "Debit 1 TON")
+	e.fake.Wait(owner.ID, "Debited 1 TON from 1001. Balance now <b>0 TON</b>")
 }
 
 func TestAdmin_CreditDebit(t *testing.T) {
@@ -348,11 +384,11 @@ func TestAdmin_CreditDebit(t *testing.T) {
 	}
 }
 
-func TestAdmin_PendingDeliverRefund(t *testing.T) {
+func TestAdmin_ManualDeliverRefund(t *testing.T) {
 	e := newEnv(t)
 	e.startChat(alice)
 	e.deposit(alice, "", 5*shop.TON)
-	e.admin("/pending", "No order waits for manual delivery")
+	e.admin("/manual", "No order waits for manual delivery")
 
 	o1 := e.manualOrder(alice)
 	o2 := e.manualOrder(alice)
@@ -363,7 +399,7 @@ func TestAdmin_PendingDeliverRefund(t *testing.T) {
 			t.Fatalf("order %d is %s", o.ID, o.Status)
 		}
 	}
-	list := e.admin("/pending", "4 orders wait for manual delivery")
+	list := e.admin("/manual", "4 orders wait for manual delivery")
 	i1, i2 := strings.Index(list.Text, fmt.Sprintf("#%d ·", o1.ID)), strings.Index(list.Text, fmt.Sprintf("#%d ·", o2.ID))
 	if i1 < 0 || i2 < 0 || i1 > i2 {
 		t.Errorf("not oldest first:\n%s", list.Text)
@@ -384,7 +420,7 @@ func TestAdmin_PendingDeliverRefund(t *testing.T) {
 
 	// Refunded by button, after a confirmation.
 	balance := e.user(alice).Balance
-	e.admin("/pending", "3 orders wait")
+	e.admin("/manual", "3 orders wait")
 	e.fake.Press(owner, fmt.Sprintf("Refund #%d", o2.ID))
 	e.fake.Wait(owner.ID, fmt.Sprintf("Refund order #%d?", o2.ID))
 	e.fake.Press(owner, fmt.Sprintf("Yes, refund #%d", o2.ID))
@@ -407,7 +443,7 @@ func TestAdmin_PendingDeliverRefund(t *testing.T) {
 	if got := e.order(o4.ID); got.Status != shop.StatusRefunded || got.FailureReason != "recipient changed their mind" {
 		t.Fatalf("order 4: %s %q", got.Status, got.FailureReason)
 	}
-	e.admin("/pending", "No order waits")
+	e.admin("/pending", "No order waits") // the command's old name still works
 
 	// Repeats and wrong states change nothing.
 	ledgerLen := len(e.ledger(alice))

@@ -12,6 +12,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	tele "gopkg.in/telebot.v3"
+
 	"starsbot/shop"
 )
 
@@ -323,18 +325,17 @@ func noMemoText(reason string) string {
 // command menu of their chat; a failure (an admin who never opened the
 // bot) is only logged.
 func (b *Bot) setAdminCommands(ctx context.Context) {
-	var cmds []map[string]string
+	var cmds []tele.Command
 	for _, c := range menuCommands {
-		cmds = append(cmds, map[string]string{"command": c, "description": tr(shop.Languages[0], "cmd."+c)})
+		cmds = append(cmds, tele.Command{Text: c, Description: tr(shop.Languages[0], "cmd."+c)})
 	}
 	for _, c := range adminCommands {
-		cmds = append(cmds, map[string]string{"command": c.name, "description": "admin: " + c.about})
+		cmds = append(cmds, tele.Command{Text: c.name, Description: "admin: " + c.about})
 	}
 	for _, admin := range b.Admins {
-		err := b.call(ctx, b.pollHTTP, 10*time.Second, "setMyCommands", map[string]any{
-			"commands": cmds,
-			"scope":    map[string]any{"type": "chat", "chat_id": admin},
-		}, nil)
+		call, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := b.api(call).SetCommands(cmds, tele.CommandScope{Type: tele.CommandScopeChat, ChatID: admin})
+		cancel()
 		if err != nil {
 			b.Logger.Warn("telegram setMyCommands for an admin failed", "admin_id", admin, "error", b.redact(err))
 		}

@@ -59,13 +59,7 @@ func alertExpectQuiet(t *testing.T, e *env, chat int64, d time.Duration) {
 // alertWaitLog waits until the log contains substr n times.
 func alertWaitLog(t *testing.T, e *env, substr string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(bottest.DefaultWait)
-	for strings.Count(e.logText(), substr) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("log never contained %q:\n%s", substr, e.logText())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	e.waitLog(substr, n)
 }
 
 // alertLogger writes to the env's log, like the harness's loggers.

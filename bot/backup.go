@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
-	"net/http"
 	"os"
-	"strconv"
 	"time"
+
+	tele "gopkg.in/telebot.v3"
 )
 
 // Backups go to the admin as a document. The Bot API accepts uploads of
@@ -67,72 +64,15 @@ func (b *Bot) onAdminBackup(t *adminTurn) error {
 }
 
 // sendDocument uploads the file as a document to chat, through the
-// limiter, streaming it from disk.
+// limiter, streaming it from disk. ctx bounds the upload, not Client's
+// Timeout: a large snapshot may take longer.
 func (b *Bot) sendDocument(ctx context.Context, chat int64, f *os.File, name, caption string) error {
 	return b.deliver(ctx, chat, func() error {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		pr, pw := io.Pipe()
-		mw := multipart.NewWriter(pw)
-		go func() {
-			pw.CloseWithError(func() error {
-				for _, kv := range [][2]string{{"chat_id", strconv.FormatInt(chat, 10)}, {"caption", caption}, {"parse_mode", "HTML"}} {
-					if err := mw.WriteField(kv[0], kv[1]); err != nil {
-						return err
-					}
-				}
-				part, err := mw.CreateFormFile("document", name)
-				if err != nil {
-					return err
-				}
-				if _, err := io.Copy(part, f); err != nil {
-					return err
-				}
-				return mw.Close()
-			}())
-		}()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.APIURL+"/bot"+b.Token+"/sendDocument", pr)
-		if err != nil {
-			pr.Close()
-			return err
-		}
-		req.Header.Set("Content-Type", mw.FormDataContentType())
-		client := &http.Client{Transport: b.Client.Transport} // ctx bounds the upload
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		var env apiEnvelope
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&env); err != nil {
-			return fmt.Errorf("telegram sendDocument: HTTP %d: %w", resp.StatusCode, err)
-		}
-		return env.err("sendDocument")
+		doc := &tele.Document{File: tele.FromReader(f), FileName: name, Caption: caption}
+		_, err := b.api(ctx).Send(tele.ChatID(chat), doc, &tele.SendOptions{ParseMode: tele.ModeHTML})
+		return err
 	})
-}
-
-// apiEnvelope is the Bot API's answer around every result.
-type apiEnvelope struct {
-	OK          bool            `json:"ok"`
-	Result      json.RawMessage `json:"result"`
-	ErrorCode   int             `json:"error_code"`
-	Description string          `json:"description"`
-	Parameters  struct {
-		RetryAfter int `json:"retry_after"`
-	} `json:"parameters"`
-}
-
-// err is the envelope's error, a *floodError for 429 with retry_after.
-func (env *apiEnvelope) err(method string) error {
-	if env.OK {
-		return nil
-	}
-	if env.ErrorCode == http.StatusTooManyRequests && env.Parameters.RetryAfter > 0 {
-		return &floodError{retryAfter: time.Duration(env.Parameters.RetryAfter) * time.Second}
-	}
-	if env.Description == "" {
-		return errors.New("telegram " + method + ": request failed")
-	}
-	return fmt.Errorf("telegram %s: %s (%d)", method, env.Description, env.ErrorCode)
 }

@@ -1,9 +1,7 @@
 package bot
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -109,13 +107,17 @@ type Bot struct {
 	MaxRetryAfter time.Duration // longest 429 retry_after honoured before giving up on a message; default 1m
 	ShutdownGrace time.Duration // how long Run lets accepted updates finish after ctx is done; default 10s
 	// Sleep waits d or until ctx is done; default a timer. Tests replace it
-	// to observe flood waits without waiting.
+	// to observe flood waits and polling back-off without waiting.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// AfterFunc calls f once, after d, in its own goroutine, unless stop
 	// is called first; default time.AfterFunc. Tests replace it to end an
 	// alert batch window without waiting.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
-	Client    *http.Client // HTTP client for the Bot API; default one with sane timeouts
+	// Client is the HTTP client of the Bot API; default one with a 30s
+	// Timeout. Its Timeout bounds sends and edits; long polls, getMe,
+	// setMyCommands and uploads use only its Transport, with their own
+	// deadlines (see telegram.go).
+	Client *http.Client
 
 	initOnce sync.Once
 	initErr  error
@@ -125,7 +127,6 @@ type Bot struct {
 	disp     *dispatcher
 	events   chan shop.Event
 	base     atomic.Pointer[context.Context] // parent of every update's context, set by Run
-	pollHTTP *http.Client
 
 	bannedMu   sync.Mutex
 	bannedSeen map[int64]time.Time // banned users already refused, and when
@@ -203,9 +204,6 @@ func (b *Bot) doInit() error {
 	if b.Client == nil {
 		b.Client = &http.Client{Timeout: 30 * time.Second}
 	}
-	// Long polls use their own client: no overall timeout (the context of
-	// each poll bounds it), so that PollTimeout may be anything.
-	b.pollHTTP = &http.Client{Transport: b.Client.Transport}
 	b.lim = newLimiter(b.GlobalRate, b.ChatRate, b.ChatBurst)
 	b.disp = newDispatcher(DefaultChatQueue)
 	b.events = make(chan shop.Event, DefaultEventQueue)
@@ -265,6 +263,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.routeEvents(ctx)
 	}()
 	b.poll(ctx)
+	b.Logger.Info("telegram bot stopping: polling ended, finishing accepted updates", "grace", b.ShutdownGrace)
 	wg.Wait()
 	b.stopUnmatched()
 	grace := time.AfterFunc(b.ShutdownGrace, cancelBase)
@@ -317,63 +316,7 @@ func (b *Bot) baseContext() context.Context {
 	return context.Background()
 }
 
-// ---- polling -------------------------------------------------------------
-
-// poll reads updates until ctx is done, handing each to its chat's queue.
-// Errors back off exponentially (telebot's own poller retries in a hot
-// loop). On the way out it confirms the updates it accepted, so that the
-// next start does not receive them again.
-func (b *Bot) poll(ctx context.Context) {
-	offset := 0
-	backoff := time.Duration(0)
-	defer func() {
-		if offset == 0 {
-			return
-		}
-		confirm, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		if err := b.call(confirm, b.pollHTTP, 2*time.Second, "getUpdates", map[string]any{
-			"offset": offset, "timeout": 0, "limit": 1,
-		}, nil); err != nil {
-			b.Logger.Info("telegram could not confirm the last updates", "error", b.redact(err))
-		}
-	}()
-	for ctx.Err() == nil {
-		var ups []tele.Update
-		err := b.call(ctx, b.pollHTTP, b.PollTimeout+10*time.Second, "getUpdates", map[string]any{
-			"offset":          offset,
-			"timeout":         int(b.PollTimeout / time.Second),
-			"allowed_updates": []string{"message", "callback_query"},
-		}, &ups)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			var fe *floodError
-			switch {
-			case errors.As(err, &fe):
-				backoff = fe.retryAfter
-			case backoff == 0:
-				backoff = 500 * time.Millisecond
-			default:
-				backoff = min(2*backoff, 30*time.Second)
-			}
-			b.Logger.Warn("telegram getUpdates failed", "error", b.redact(err), "retry_in", backoff)
-			if sleepCtx(ctx, backoff) != nil {
-				return
-			}
-			continue
-		}
-		backoff = 0
-		for _, u := range ups {
-			offset = u.ID + 1
-			chatID := updateChat(u)
-			if !b.disp.enqueue(chatID, func() { b.process(u) }) {
-				b.Logger.Warn("telegram chat queue full; update dropped", "chat_id", chatID, "update_id", u.ID)
-			}
-		}
-	}
-}
+// ---- updates -------------------------------------------------------------
 
 // process hands one update to telebot's router; handlers run synchronously
 // here, in the chat's queue.
@@ -411,15 +354,18 @@ var menuCommands = []string{"start", "balance", "orders", "api", "language", "he
 // only logged.
 func (b *Bot) setCommands(ctx context.Context) {
 	for _, lang := range shop.Languages {
-		var cmds []map[string]string
+		var cmds []tele.Command
 		for _, c := range menuCommands {
-			cmds = append(cmds, map[string]string{"command": c, "description": tr(lang, "cmd."+c)})
+			cmds = append(cmds, tele.Command{Text: c, Description: tr(lang, "cmd."+c)})
 		}
-		params := map[string]any{"commands": cmds}
+		opts := []any{cmds}
 		if lang != shop.Languages[0] {
-			params["language_code"] = lang
+			opts = append(opts, lang) // language_code
 		}
-		if err := b.call(ctx, b.pollHTTP, 10*time.Second, "setMyCommands", params, nil); err != nil {
+		call, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := b.api(call).SetCommands(opts...)
+		cancel()
+		if err != nil {
 			b.Logger.Warn("telegram setMyCommands failed", "language", lang, "error", b.redact(err))
 		}
 	}
@@ -431,7 +377,9 @@ func (b *Bot) getMe(ctx context.Context) (*tele.User, error) {
 	backoff := 500 * time.Millisecond
 	for {
 		var me tele.User
-		err := b.call(ctx, b.pollHTTP, 30*time.Second, "getMe", nil, &me)
+		call, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := b.raw(call, "getMe", nil, &me)
+		cancel()
 		if err == nil {
 			return &me, nil
 		}
@@ -444,65 +392,6 @@ func (b *Bot) getMe(ctx context.Context) (*tele.User, error) {
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
-}
-
-// floodError is a 429 answer to one of the bot's own calls.
-type floodError struct{ retryAfter time.Duration }
-
-func (e *floodError) Error() string {
-	return fmt.Sprintf("telegram: too many requests, retry after %s", e.retryAfter)
-}
-
-// call performs one Bot API method with a context, decoding the result into
-// out.
-func (b *Bot) call(ctx context.Context, client *http.Client, timeout time.Duration, method string, params any, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var body io.Reader = http.NoBody
-	if params != nil {
-		buf, err := json.Marshal(params)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(buf)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.APIURL+"/bot"+b.Token+"/"+method, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var env apiEnvelope
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&env); err != nil {
-		return fmt.Errorf("telegram %s: HTTP %d: %w", method, resp.StatusCode, err)
-	}
-	if err := env.err(method); err != nil {
-		return err
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(env.Result, out)
-}
-
-// redact removes the bot token from an error's text: Go's HTTP errors
-// quote the request URL, which carries the token.
-func (b *Bot) redact(err error) error {
-	if err == nil {
-		return nil
-	}
-	return errors.New(b.redactString(err.Error()))
-}
-
-func (b *Bot) redactString(s string) string {
-	if b.Token == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, b.Token, "<token>")
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -3,9 +3,12 @@
 // keys). It is the only package that imports telebot, and it holds no money
 // logic: every rule is a call to the shop's Service (see Shop).
 //
-// Runtime: Run long-polls the Bot API with its own context-aware poller
-// (telebot's Start/Stop are not used, so there is no Stop deadlock and
-// polling errors back off), and hands each update to a per-chat queue:
+// Runtime: every Bot API call goes through telebot. Run long-polls with
+// its own loop over telebot's getUpdates call, bound to Run's context
+// (telebot's Start/Stop and LongPoller are not used: Stop deadlocks unless
+// Start has begun, and LongPoller retries errors in a hot loop; see
+// telegram.go for what telebot cannot do), and hands each update to a
+// per-chat queue:
 // the updates of one chat are handled in order, chats in parallel. Each
 // handler gets a context with a timeout (ctxOf), recovers from panics, and
 // answers its button press. Shop events (HandleEvent) join the same queues,

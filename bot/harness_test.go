@@ -49,8 +49,9 @@ type env struct {
 	state *bottest.MemState
 	clock *clock
 
-	logMu sync.Mutex
-	logs  bytes.Buffer
+	logMu     sync.Mutex
+	logs      bytes.Buffer
+	logChange chan struct{} // closed and replaced at every write; nil until waited on
 
 	sleepMu sync.Mutex
 	slept   []time.Duration
@@ -106,7 +107,36 @@ type lockedWriter struct{ e *env }
 func (w lockedWriter) Write(p []byte) (int, error) {
 	w.e.logMu.Lock()
 	defer w.e.logMu.Unlock()
+	if w.e.logChange != nil {
+		close(w.e.logChange)
+		w.e.logChange = nil
+	}
 	return w.e.logs.Write(p)
+}
+
+// waitLog waits until the log contains substr at least n times, woken by
+// each write, and fails the test after bottest.DefaultWait.
+func (e *env) waitLog(substr string, n int) {
+	e.t.Helper()
+	deadline := time.NewTimer(bottest.DefaultWait)
+	defer deadline.Stop()
+	for {
+		e.logMu.Lock()
+		if strings.Count(e.logs.String(), substr) >= n {
+			e.logMu.Unlock()
+			return
+		}
+		if e.logChange == nil {
+			e.logChange = make(chan struct{})
+		}
+		ch := e.logChange
+		e.logMu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			e.t.Fatalf("the log never contained %q %d times:\n%s", substr, n, e.logText())
+		}
+	}
 }
 
 func (e *env) logText() string {

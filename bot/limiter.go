@@ -81,15 +81,12 @@ func (b *Bot) deliver(ctx context.Context, chat int64, send func() error) error 
 		}
 		err := send()
 		var fe tele.FloodError
-		var own *floodError
 		var wait time.Duration
 		switch {
 		case attempt >= 3:
 			return err
 		case errors.As(err, &fe):
 			wait = time.Duration(fe.RetryAfter) * time.Second
-		case errors.As(err, &own):
-			wait = own.retryAfter
 		default:
 			return err
 		}

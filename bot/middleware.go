@@ -14,8 +14,9 @@ import (
 	"starsbot/shop"
 )
 
-// ctxKey is where the update's context is stored in the telebot context
-// (STYLE B4); ctxOf reads it.
+// ctxKey is where the update's context is stored in the telebot context:
+// telebot handlers get no context.Context, so the middleware stores one,
+// derived from Run's, and ctxOf reads it.
 const ctxKey = "starsbot.ctx"
 
 // ctxOf returns the context of the update being handled.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,16 +53,24 @@ func TestFloodControl_RetryAfterHonoured(t *testing.T) {
 	// stalling the chat for an hour.
 	e.fake.FailNext("sendMessage", 3600)
 	e.fake.Send(alice, "/help")
-	if _, ok := e.fake.WaitTimeout(alice.ID, "How it works", 200*time.Millisecond); ok {
-		t.Errorf("message sent despite a 1h flood wait")
+	e.fake.Send(alice, "/help")
+	// A chat's updates are handled in order: once the second is answered,
+	// the first has been dealt with.
+	e.fake.Wait(alice.ID, "How it works")
+	sent := 0
+	for _, c := range e.fake.CallsTo("sendMessage") {
+		if c.Status == 200 && strings.Contains(c.Text, "How it works") {
+			sent++
+		}
+	}
+	if sent != 1 {
+		t.Errorf("%d help messages sent, want only the second: the first waited out a 1h flood wait", sent)
 	}
 	for _, d := range e.sleeps() {
 		if d >= time.Hour {
 			t.Errorf("slept %s", d)
 		}
 	}
-	e.fake.Send(alice, "/help")
-	e.fake.Wait(alice.ID, "How it works")
 }
 
 // blocking holds Ledger until released, to stop the bot mid-handler.
@@ -86,7 +95,7 @@ func TestRun_DrainsInFlightUpdate(t *testing.T) {
 	<-bl.entered
 	stopped := make(chan struct{})
 	go func() { e.stop(); close(stopped) }()
-	time.Sleep(20 * time.Millisecond) // Run has seen the cancel and is draining
+	e.waitLog("telegram bot stopping", 1) // Run has seen the cancel and is draining
 	select {
 	case <-stopped:
 		t.Fatal("Run returned with a handler in flight")
@@ -156,10 +165,7 @@ func TestTokenNeverLogged(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
-	deadline := time.Now().Add(3 * time.Second)
-	for !strings.Contains(e.logText(), "getMe failed") && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	e.waitLog("getMe failed", 1)
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v", err)
@@ -180,3 +186,44 @@ type nopState struct{}
 
 func (nopState) LoadChatState(context.Context, int64) ([]byte, error) { return nil, nil }
 func (nopState) SaveChatState(context.Context, int64, []byte) error   { return nil }
+
+// TestPoll_BacksOff checks that a failing getUpdates is retried after a
+// 429's retry_after, then with a doubling back-off up to 30s (a 409: another
+// process polls with the token), logged without the token, and that a
+// success resets the back-off.
+func TestPoll_BacksOff(t *testing.T) {
+	e := newEnv(t)
+	e.fake.FailNext("getUpdates", 7)
+	e.fake.Conflict(3)
+	// A poll already waiting may fetch the first /start; the second is
+	// fetched after the failures.
+	e.startChat(alice)
+	e.startChat(alice)
+	e.fake.Conflict(1)
+	e.startChat(alice)
+	e.startChat(alice)
+	want := []time.Duration{7 * time.Second, 14 * time.Second, 28 * time.Second, 30 * time.Second, 500 * time.Millisecond}
+	if got := e.sleeps(); !slices.Equal(got, want) {
+		t.Errorf("slept %v, want %v", got, want)
+	}
+	logs := e.logText()
+	if n := strings.Count(logs, "telegram getUpdates failed"); n != 5 || !strings.Contains(logs, "Conflict: terminated by other getUpdates request") {
+		t.Errorf("%d getUpdates failures logged:\n%s", n, logs)
+	}
+}
+
+// TestRun_StopsLongPollAtOnce checks that Run does not wait for a long
+// poll to run out when its context is done.
+func TestRun_StopsLongPollAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.restart(func(b *bot.Bot) { b.PollTimeout = time.Minute })
+	e.startChat(alice)
+	start := time.Now()
+	e.stop()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Run took %s to stop", d)
+	}
+	if n := e.fake.Pending(); n != 0 {
+		t.Errorf("%d updates left unconfirmed", n)
+	}
+}

@@ -119,6 +119,8 @@ type Server struct {
 	cursor     map[int64]int    // per chat: calls before this Seq were already waited for
 	answers    map[string]Call  // answerCallbackQuery by callback_query_id
 	failNext   map[string][]int // method → queued retry_after values for 429 answers
+	conflicts  int              // getUpdates calls still to answer 409
+	polls      int              // getUpdates calls answered
 	violations []string
 }
 
@@ -197,6 +199,22 @@ func (s *Server) FailNext(method string, retryAfter int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failNext[method] = append(s.failNext[method], retryAfter)
+}
+
+// Conflict makes the next n getUpdates calls fail with 409 Conflict, as
+// Telegram answers while another process polls with the same token.
+func (s *Server) Conflict(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conflicts += n
+}
+
+// Polls reports how many getUpdates calls the server has answered,
+// failures included.
+func (s *Server) Polls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.polls
 }
 
 // ---- injecting updates ------------------------------------------------------
@@ -590,6 +608,26 @@ func (s *Server) messageJSON(m *Message) map[string]any {
 // the requested timeout (at least a few ms, so a short-polling bot does not
 // spin) until one arrives or the client goes away.
 func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string]string) {
+	s.mu.Lock()
+	s.polls++
+	s.notifyLocked()
+	if q := s.failNext["getUpdates"]; len(q) > 0 {
+		s.failNext["getUpdates"] = q[1:]
+		s.mu.Unlock()
+		writeJSON(w, http.StatusTooManyRequests, map[string]any{
+			"ok": false, "error_code": 429,
+			"description": fmt.Sprintf("Too Many Requests: retry after %d", q[0]),
+			"parameters":  map[string]any{"retry_after": q[0]},
+		})
+		return
+	}
+	if s.conflicts > 0 {
+		s.conflicts--
+		s.mu.Unlock()
+		writeJSON(w, http.StatusConflict, apiError(409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"))
+		return
+	}
+	s.mu.Unlock()
 	offset, _ := strconv.Atoi(p["offset"])
 	timeout, _ := strconv.Atoi(p["timeout"])
 	wait := time.Duration(timeout) * time.Second
