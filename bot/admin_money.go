@@ -5,7 +5,6 @@ import (
 	"html"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"starsbot/shop"
 )
@@ -35,19 +34,6 @@ func (op *adminOp) String() string {
 
 // ---- credit and debit ----------------------------------------------------
 
-// maxAdminReason is the shop's limit on the reason of an admin credit or
-// debit, in characters.
-//
-// onAdminAsk previews two rules of the shop, so that no confirmation is
-// offered for a credit or debit the shop would refuse when it is pressed:
-// this limit, and that a debit never makes a balance negative. The shop
-// enforces both (AdminCredit, AdminDebit) and stays the authority; what
-// else it refuses is shown at the confirmation. These copies go when shop
-// offers a dry run of an admin credit or debit (issue 14, item 3); until
-// then TestAdmin_CreditDebitPreviewMatchesShop holds them to the shop's
-// rules at their boundaries.
-const maxAdminReason = 256
-
 // onAdminAsk checks a /credit or /debit and asks for confirmation, showing
 // the balance before and after. Nothing changes until the button.
 func (b *Bot) onAdminAsk(t *adminTurn, kind string) error {
@@ -60,22 +46,30 @@ func (b *Bot) onAdminAsk(t *adminTurn, kind string) error {
 	if err != nil || amount <= 0 {
 		return t.usage("the amount must be a positive number of TON such as 1.5, got "+echo(args[1]), use)
 	}
-	reason := args[2]
-	if n := utf8.RuneCountInString(reason); n > maxAdminReason {
-		return t.usage(fmt.Sprintf("the reason is %d characters; at most %d", n, maxAdminReason), use)
+	// The shop's own rules (shop.ValidateReason, User.BalanceAfter), so
+	// that no confirmation is offered for what it would refuse; it checks
+	// them again when the button is pressed.
+	reason, err := shop.ValidateReason(args[2])
+	if err != nil {
+		return t.usage(shop.ErrorMessage(err), use)
 	}
 	u, err := b.findUser(t.ctx, args[0])
 	if err != nil {
 		return err
 	}
-	after := u.Balance + amount
+	delta := amount
 	if kind == "debit" {
-		after = u.Balance - amount
-		if after < 0 {
-			t.result = "refused: balance too low"
-			return t.say(fmt.Sprintf("⚠️ %s has %s TON; a debit of %s TON would make the balance negative. Nothing changed.",
-				userLabel(u), u.Balance, amount), nil)
-		}
+		delta = -amount
+	}
+	after, err := u.BalanceAfter(delta)
+	switch {
+	case err != nil && kind == "debit":
+		t.result = "refused: balance too low"
+		return t.say(fmt.Sprintf("⚠️ %s has %s TON; a debit of %s TON would make the balance negative. Nothing changed.",
+			userLabel(u), u.Balance, amount), nil)
+	case err != nil:
+		t.result = "refused: " + err.Error()
+		return t.say("⚠️ "+html.EscapeString(shop.ErrorMessage(err))+". Nothing changed.", nil)
 	}
 	op := &adminOp{Kind: kind, UserID: u.ID, Amount: amount, Reason: reason, Nonce: newNonce()}
 	if err := b.saveState(t.ctx, t.chat, chatState{Step: stepAdminOp, Op: op}); err != nil {

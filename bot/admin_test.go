@@ -254,7 +254,7 @@ func TestAdmin_CreditDebitPreviewMatchesShop(t *testing.T) {
 
 	// The reason: at most 256 characters, counted as runes.
 	long := strings.Repeat("я", 256)
-	e.admin("/credit 1001 1 "+long+"я", "the reason is 257 characters; at most 256")
+	e.admin("/credit 1001 1 "+long+"я", "reason must be at most 256 characters")
 	if _, err := e.svc.AdminCredit(ctx, adminID, alice.ID, shop.TON, long+"я"); shop.ErrorCode(err) != shop.EVALIDATION {
 		t.Errorf("the shop takes a reason of 257 characters: %v", err)
 	}
