@@ -84,13 +84,13 @@ func newProvider(cfg *config.Config, chain *chainSetup, sessions fulfillment.Ses
 		if chain.wallet == nil {
 			return nil, &config.ValidationError{Var: "TON_WALLET_MNEMONIC", Problem: "must be set when FULFILLMENT=fragment (it pays Fragment)"}
 		}
-		return &fulfillment.Fragment{
+		return fulfillment.NewFragment(fulfillment.FragmentConfig{
 			Cookies:   cfg.FragmentCookies,
 			Wallet:    chain.wallet,
 			Tolerance: cfg.FragmentMargin,
 			Sessions:  sessions,
 			Logger:    logger,
-		}, nil
+		}), nil
 	}
 	return fulfillment.ManualProvider{}, nil
 }

@@ -112,20 +112,85 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if _, manual := provider.(fulfillment.ManualProvider); !manual {
 		svc.Recipients = provider
 	}
-	worker := &fulfillment.Worker{
+
+	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "starsbot_ton_skipped_transactions_total",
+		Help: "Transactions of the deposit wallet that were not deposits, by reason.",
+	}, []string{"reason"})
+	watcher, err := ton.NewWatcher(ton.WatcherConfig{
+		Chain:     chain.Chain,
+		Shop:      svc,
+		Account:   chain.depositAddress,
+		Interval:  cfg.TONPollInterval,
+		FromStart: chain.sim != nil, // the simulated history starts empty with the database
+		Logger:    logger.With("component", "ton"),
+		OnSkip:    func(reason string) { skipped.WithLabelValues(reason).Inc() },
+	})
+	if err != nil {
+		return err
+	}
+	metrics.Registerer().MustRegister(skipped, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "starsbot_ton_watcher_lag_seconds",
+		Help: "Now minus the time of the block the deposit watcher last read completely.",
+	}, func() float64 { lag, _ := watcher.Lag(); return lag.Seconds() }))
+
+	// Alerts go to the admins through the bot, or only to the log
+	// without one. The bot shows the worker's health, and the worker
+	// alerts through the bot: the bot is made first, and reads the
+	// worker's health through closures.
+	var worker *fulfillment.Worker
+	var notifier fulfillment.Notifier = fulfillment.LogNotifier{Logger: logger.With("component", "alerts")}
+	var tg *bot.Bot
+	if cfg.TelegramToken != "" {
+		bcfg := bot.Config{
+			Shop:             svc,
+			State:            db,
+			Token:            cfg.TelegramToken,
+			APIURL:           cfg.TelegramAPIURL,
+			PublicURL:        cfg.PublicURL,
+			DepositAddress:   chain.depositAddress,
+			Logger:           logger.With("component", "bot"),
+			Admins:           cfg.AdminIDs,
+			WatcherLag:       watcher.Lag,
+			ProviderHealth:   func() (bool, string) { return worker.Health() },
+			ProviderNotice:   func() string { return worker.Notice() },
+			Backup:           db.WriteTo,
+			BackupDir:        cfg.DataDir, // writable wherever the database is, also on a read-only root
+			DefaultPricing:   cfg.Pricing,
+			AlertBatchWindow: cfg.AlertBatchWindow,
+		}
+		if chain.wallet != nil {
+			bcfg.WalletBalance = chain.wallet.Balance
+		}
+		if tg, err = bot.New(bcfg); err != nil {
+			return err
+		}
+		notifier = tg
+		if len(cfg.AdminIDs) == 0 {
+			logger.Warn("ADMIN_IDS is empty: nobody can run the admin commands, and alerts only reach this log")
+		}
+	}
+	worker, err = fulfillment.NewWorker(fulfillment.WorkerConfig{
 		Shop:        svc,
 		Provider:    provider,
 		Name:        cfg.Fulfillment,
+		Notifier:    notifier,
 		MaxAttempts: int(cfg.FulfillmentMaxAttempts),
 		Logger:      flog,
+	})
+	if err != nil {
+		return err
 	}
 	svc.Subscribe(func(e shop.Event) {
 		if e.Type == shop.EventOrderPaid {
 			worker.Poke()
 		}
 	})
+	if tg != nil {
+		svc.Subscribe(tg.HandleEvent)
+	}
 
-	srv := &api.Server{
+	scfg := api.ServerConfig{
 		Shop:         svc,
 		Addr:         cfg.HTTPAddr,
 		TopUpAddress: chain.depositAddress,
@@ -137,30 +202,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			"store":    api.StoreProbe(db),
 			"bot":      api.StaticProbe(botComponent(cfg)),
 			"provider": providerProbe(cfg.Fulfillment, worker),
+			"chain":    chainProbe(watcher),
 		},
-	}
-	watcher := &ton.Watcher{
-		Chain:     chain.Chain,
-		Shop:      svc,
-		Account:   chain.depositAddress,
-		Interval:  cfg.TONPollInterval,
-		FromStart: chain.sim != nil, // the simulated history starts empty with the database
-		Logger:    logger.With("component", "ton"),
 	}
 	if chain.sim != nil {
 		chain.sim.OnAppend = watcher.Poke
-		srv.Sandbox = chain.sim
+		scfg.Sandbox = chain.sim
 	}
-	srv.Probes["chain"] = chainProbe(watcher)
-	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "starsbot_ton_skipped_transactions_total",
-		Help: "Transactions of the deposit wallet that were not deposits, by reason.",
-	}, []string{"reason"})
-	watcher.OnSkip = func(reason string) { skipped.WithLabelValues(reason).Inc() }
-	metrics.Registerer().MustRegister(skipped, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "starsbot_ton_watcher_lag_seconds",
-		Help: "Now minus the time of the block the deposit watcher last read completely.",
-	}, func() float64 { lag, _ := watcher.Lag(); return lag.Seconds() }))
+	srv, err := api.NewServer(scfg)
+	if err != nil {
+		return err
+	}
+	lagAlarm, err := ton.NewLagAlarm(ton.LagAlarmConfig{
+		Watcher: watcher,
+		Max:     cfg.TONWatcherLagAlert,
+		Alert:   notifier.Alert,
+		Logger:  logger.With("component", "ton"),
+	})
+	if err != nil {
+		return err
+	}
 
 	logger.Info("components",
 		"network", cfg.TONNetwork,
@@ -172,44 +233,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"fulfillment", cfg.Fulfillment,
 		"rate_source", rateSourceName(cfg),
 	)
-	// Alerts go to the admins through the bot, or only to the log
-	// without one.
-	var notifier fulfillment.Notifier = fulfillment.LogNotifier{Logger: logger.With("component", "alerts")}
-	var tg *bot.Bot
-	if cfg.TelegramToken != "" {
-		tg = &bot.Bot{
-			Shop:           svc,
-			State:          db,
-			Token:          cfg.TelegramToken,
-			APIURL:         cfg.TelegramAPIURL,
-			PublicURL:      cfg.PublicURL,
-			DepositAddress: chain.depositAddress,
-			Logger:         logger.With("component", "bot"),
-			Admins:         cfg.AdminIDs,
-			WatcherLag:     watcher.Lag,
-			ProviderHealth: worker.Health,
-			ProviderNotice: worker.Notice,
-			Backup:         db.WriteTo,
-			BackupDir:      cfg.DataDir, // writable wherever the database is, also on a read-only root
-			DefaultPricing: cfg.Pricing,
-		}
-		tg.AlertBatchWindow = cfg.AlertBatchWindow
-		if chain.wallet != nil {
-			tg.WalletBalance = chain.wallet.Balance
-		}
-		svc.Subscribe(tg.HandleEvent)
-		notifier = tg
-		if len(cfg.AdminIDs) == 0 {
-			logger.Warn("ADMIN_IDS is empty: nobody can run the admin commands, and alerts only reach this log")
-		}
-	}
-	worker.Notifier = notifier
-	lagAlarm := &ton.LagAlarm{
-		Watcher: watcher,
-		Max:     cfg.TONWatcherLagAlert,
-		Alert:   notifier.Alert,
-		Logger:  logger.With("component", "ton"),
-	}
 	if cfg.Sandbox() && cfg.TelegramToken == "" {
 		if err := printSandboxPartner(ctx, svc, cfg.PublicURL, stdout); err != nil {
 			return fmt.Errorf("sandbox partner: %w", err)
@@ -226,7 +249,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		g.Go(func() error { return tg.Run(ctx) })
 	}
 	if chain.wallet != nil && cfg.TONWalletLowBalance > 0 {
-		alarm := &fulfillment.BalanceAlarm{Wallet: chain.wallet, Threshold: cfg.TONWalletLowBalance, Notifier: notifier, Logger: flog}
+		alarm, err := fulfillment.NewBalanceAlarm(fulfillment.BalanceAlarmConfig{Wallet: chain.wallet, Threshold: cfg.TONWalletLowBalance, Notifier: notifier, Logger: flog})
+		if err != nil {
+			return err
+		}
 		g.Go(func() error { return alarm.Run(ctx) })
 	}
 	<-ctx.Done()

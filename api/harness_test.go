@@ -47,7 +47,7 @@ type harness struct {
 }
 
 // newHarness builds the harness; opts adjust the Server before it starts.
-func newHarness(t testing.TB, opts ...func(*api.Server)) *harness {
+func newHarness(t testing.TB, opts ...func(*api.ServerConfig)) *harness {
 	t.Helper()
 	h := &harness{t: t, db: storetest.Open(t), keys: map[int64]map[string]string{}}
 	logger := slog.New(slog.NewTextHandler(lockedWriter{h}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -58,7 +58,7 @@ func newHarness(t testing.TB, opts ...func(*api.Server)) *harness {
 	svc.Logger = logger
 	svc.Recipients = fulfillment.Sandbox{}
 	h.svc = svc
-	h.srv = &api.Server{
+	cfg := api.ServerConfig{
 		Shop:         svc,
 		TopUpAddress: depositAddr,
 		Probes:       map[string]api.Probe{"store": api.StoreProbe(h.db)},
@@ -66,7 +66,10 @@ func newHarness(t testing.TB, opts ...func(*api.Server)) *harness {
 		Logger:       logger,
 	}
 	for _, o := range opts {
-		o(h.srv)
+		o(&cfg)
+	}
+	if h.srv, err = api.NewServer(cfg); err != nil {
+		t.Fatal(err)
 	}
 	h.ts = httptest.NewServer(h.srv.Handler())
 	t.Cleanup(h.ts.Close)

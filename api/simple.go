@@ -125,7 +125,7 @@ func (s *Server) awaitDelivery(ctx context.Context, order *shop.Order) (*shop.Or
 	}
 	changed := s.waiters.add(order.ID)
 	defer s.waiters.remove(order.ID, changed)
-	deadline := time.NewTimer(s.buyWait())
+	deadline := time.NewTimer(s.BuyWait)
 	defer deadline.Stop()
 	for {
 		// Read after subscribing, so that no change is missed.

@@ -706,7 +706,7 @@ func TestAdmin_Audit(t *testing.T) {
 func TestAdmin_BackupFailures(t *testing.T) {
 	e := newEnv(t)
 	run := func(backup func(io.Writer) (int64, error)) {
-		e.restart(func(b *bot.Bot) { b.Backup = backup })
+		e.restart(func(c *bot.Config) { c.Backup = backup })
 	}
 	run(func(w io.Writer) (int64, error) { return io.CopyN(w, zeros{}, 50<<20+1) })
 	e.admin("/backup", "over the 50 MB a bot may upload")
