@@ -372,7 +372,7 @@ func (w *worker) settle(orderID int64) {
 	case shop.StatusCompleted:
 		_, err = w.h.svc.CompleteOrder(ctx, 0, orderID, "")
 	case shop.StatusManual:
-		_, err = w.h.svc.HoldOrder(ctx, orderID, "scripted manual delivery")
+		_, err = w.h.svc.MoveToManual(ctx, orderID, "scripted manual delivery")
 	default:
 		err = fmt.Errorf("the test worker cannot make an order %s", outcome)
 	}

@@ -18,7 +18,7 @@ type Shop interface {
 	ClaimOrder(ctx context.Context, orderID int64, provider string) (*shop.Order, *shop.Delivery, error)
 	SaveDelivery(ctx context.Context, d *shop.Delivery) error
 	CompleteOrder(ctx context.Context, adminID, orderID int64, ref string) (*shop.Order, error)
-	HoldOrder(ctx context.Context, orderID int64, reason string) (*shop.Order, error)
+	MoveToManual(ctx context.Context, orderID int64, reason string) (*shop.Order, error)
 	FailOrder(ctx context.Context, orderID int64, reason string) (*shop.Order, error)
 }
 
@@ -203,7 +203,7 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 		// Nothing paid yet and the provider cannot work: admins now,
 		// rather than a silent stall. A recorded payout is always
 		// resumed: money may be on its way.
-		return w.hold(ctx, order, "the provider is paused: "+pauseReason)
+		return w.moveToManual(ctx, order, "the provider is paused: "+pauseReason)
 	}
 
 	job := &Job{Order: order, Delivery: d, SaveFunc: w.Shop.SaveDelivery}
@@ -214,7 +214,7 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 		w.recovered(ctx)
 	}
 	if err == nil {
-		if _, err := w.Shop.CompleteOrder(context.WithoutCancel(ctx), 0, order.ID, ref); err != nil {
+		if _, err := w.Shop.CompleteOrder(context.WithoutCancel(ctx), shop.SystemActor, order.ID, ref); err != nil {
 			return fmt.Errorf("complete order %d: %w", order.ID, err)
 		}
 		log.Info("order delivered", "ref", ref)
@@ -229,7 +229,7 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 		_, ferr := w.Shop.FailOrder(context.WithoutCancel(ctx), order.ID, reason)
 		if shop.ErrorCode(ferr) == shop.EINVALIDSTATE {
 			log.Warn("order needs an admin", "reason", reason, "error", err, "refund_refused", ferr)
-			return w.hold(ctx, order, reason)
+			return w.moveToManual(ctx, order, reason)
 		} else if ferr != nil {
 			return fmt.Errorf("fail order %d: %w", order.ID, ferr)
 		}
@@ -237,11 +237,11 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 		return nil
 	case Manual:
 		log.Warn("order needs an admin", "reason", reason, "error", err)
-		return w.hold(ctx, order, reason)
+		return w.moveToManual(ctx, order, reason)
 	case Unhealthy:
 		log.Error("provider unhealthy; pausing it", "reason", reason, "error", err)
 		w.pause(ctx, reason)
-		return w.hold(ctx, order, reason)
+		return w.moveToManual(ctx, order, reason)
 	}
 
 	// Retryable.
@@ -259,7 +259,7 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 		if err := w.Shop.SaveDelivery(ctx, d); err != nil {
 			return fmt.Errorf("save delivery of order %d: %w", order.ID, err)
 		}
-		return w.hold(ctx, order, fmt.Sprintf("delivery failed %d times: %s", d.Attempts, reason))
+		return w.moveToManual(ctx, order, fmt.Sprintf("delivery failed %d times: %s", d.Attempts, reason))
 	}
 	delay := w.backoff(d.Attempts)
 	d.NextAttemptAt = w.Now().Add(delay)
@@ -287,17 +287,17 @@ func (w *Worker) deliver(ctx context.Context, job *Job) (ref string, err error) 
 	return w.Provider.Deliver(dctx, job)
 }
 
-// hold hands an order to the admins and alerts them.
-func (w *Worker) hold(ctx context.Context, order *shop.Order, reason string) error {
-	held, err := w.Shop.HoldOrder(context.WithoutCancel(ctx), order.ID, reason)
+// moveToManual hands an order to the admins and alerts them.
+func (w *Worker) moveToManual(ctx context.Context, order *shop.Order, reason string) error {
+	o, err := w.Shop.MoveToManual(context.WithoutCancel(ctx), order.ID, reason)
 	if err != nil {
-		return fmt.Errorf("hold order %d: %w", order.ID, err)
+		return fmt.Errorf("move order %d to manual: %w", order.ID, err)
 	}
 	w.Notifier.Alert(ctx, shop.Alert{
 		Kind:    shop.AlertManualNeeded,
-		OrderID: held.ID,
-		Amount:  held.PriceTON,
-		Message: fmt.Sprintf("Order %d needs manual delivery: %s for @%s, paid %s TON. Reason: %s", held.ID, describe(held), held.Recipient, held.PriceTON, reason),
+		OrderID: o.ID,
+		Amount:  o.PriceTON,
+		Message: fmt.Sprintf("Order %d needs manual delivery: %s for @%s, paid %s TON. Reason: %s", o.ID, describe(o), o.Recipient, o.PriceTON, reason),
 	})
 	return nil
 }
