@@ -96,13 +96,12 @@ func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSet
 	}
 
 	scfg := api.ServerConfig{
-		Shop:         svc,
-		Addr:         cfg.HTTPAddr,
-		TopUpAddress: chain.depositAddress,
-		Metrics:      metrics,
-		RateLimit:    cfg.APIRateLimit,
-		RateBurst:    int(cfg.APIRateBurst),
-		Logger:       logger.With("component", "api"),
+		Shop:      svc,
+		Addr:      cfg.HTTPAddr,
+		Metrics:   metrics,
+		RateLimit: cfg.APIRateLimit,
+		RateBurst: int(cfg.APIRateBurst),
+		Logger:    logger.With("component", "api"),
 		Probes: map[string]api.Probe{
 			"store":    api.StoreProbe(db),
 			"bot":      api.StaticProbe(botComponent(cfg)),
@@ -206,7 +205,7 @@ func newWatcher(cfg *config.Config, chain *chainSetup, svc *shop.Service, metric
 	watcher, err := ton.NewWatcher(ton.WatcherConfig{
 		Chain:     chain.Chain,
 		Shop:      svc,
-		Account:   chain.depositAddress,
+		Account:   svc.DepositAddress(),
 		Interval:  cfg.TONPollInterval,
 		FromStart: chain.sim != nil, // the simulated history starts empty with the database
 		Logger:    logger,
@@ -231,7 +230,6 @@ func newBot(cfg *config.Config, db *store.DB, chain *chainSetup, a *app, logger 
 		Token:            cfg.TelegramToken,
 		APIURL:           cfg.TelegramAPIURL,
 		PublicURL:        cfg.PublicURL,
-		DepositAddress:   chain.depositAddress,
 		Logger:           logger,
 		Admins:           cfg.AdminIDs,
 		WatcherLag:       a.watcher.Lag,

@@ -14,6 +14,7 @@ import (
 // Shop is the part of *shop.Service the API calls.
 type Shop interface {
 	Authenticate(ctx context.Context, plaintext string) (*shop.User, *shop.APIKey, error)
+	DepositAddress() string
 	Pricing() shop.Pricing
 	Rate(ctx context.Context) (shop.Rate, error)
 	Quote(ctx context.Context, req shop.QuoteRequest) (*shop.Quote, error)
@@ -68,17 +69,16 @@ const (
 // ServerConfig is what NewServer needs; zero optional fields take their
 // defaults.
 type ServerConfig struct {
-	Shop         Shop             // required
-	Addr         string           // listen address for Run, e.g. "127.0.0.1:8080"
-	TopUpAddress string           // the deposit address shown with balances; required
-	Sandbox      SandboxChain     // nil: POST /sandbox/v1/deposits is not served
-	Probes       map[string]Probe // components for /health; "store" should be one
-	Metrics      *Metrics         // nil: no /metrics and no recording
-	RateLimit    float64          // requests per second per key; 0 = DefaultRateLimit
-	RateBurst    int              // 0 = DefaultRateBurst
-	BuyWait      time.Duration    // how long POST /buy waits for delivery; 0 = DefaultBuyWait
-	Now          func() time.Time // default time.Now
-	Logger       *slog.Logger     // default slog.Default()
+	Shop      Shop             // required
+	Addr      string           // listen address for Run, e.g. "127.0.0.1:8080"
+	Sandbox   SandboxChain     // nil: POST /sandbox/v1/deposits is not served
+	Probes    map[string]Probe // components for /health; "store" should be one
+	Metrics   *Metrics         // nil: no /metrics and no recording
+	RateLimit float64          // requests per second per key; 0 = DefaultRateLimit
+	RateBurst int              // 0 = DefaultRateBurst
+	BuyWait   time.Duration    // how long POST /buy waits for delivery; 0 = DefaultBuyWait
+	Now       func() time.Time // default time.Now
+	Logger    *slog.Logger     // default slog.Default()
 
 	// OnListen, if set, is called by Run with the bound address.
 	OnListen func(addr net.Addr)
@@ -96,13 +96,10 @@ type Server struct {
 }
 
 // NewServer returns the API server, subscribed to cfg.Shop's events. It
-// fails if Shop or TopUpAddress is missing.
+// fails if Shop is missing.
 func NewServer(cfg ServerConfig) (*Server, error) {
-	switch {
-	case cfg.Shop == nil:
+	if cfg.Shop == nil {
 		return nil, errors.New("api: Server needs a Shop")
-	case cfg.TopUpAddress == "":
-		return nil, errors.New("api: Server needs a TopUpAddress")
 	}
 	if cfg.RateLimit <= 0 {
 		cfg.RateLimit = DefaultRateLimit

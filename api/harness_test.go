@@ -59,11 +59,10 @@ func newHarness(t testing.TB, opts ...func(*api.ServerConfig)) *harness {
 	svc.Recipients = fulfillment.Sandbox{}
 	h.svc = svc
 	cfg := api.ServerConfig{
-		Shop:         svc,
-		TopUpAddress: depositAddr,
-		Probes:       map[string]api.Probe{"store": api.StoreProbe(h.db)},
-		BuyWait:      100 * time.Millisecond,
-		Logger:       logger,
+		Shop:    svc,
+		Probes:  map[string]api.Probe{"store": api.StoreProbe(h.db)},
+		BuyWait: 100 * time.Millisecond,
+		Logger:  logger,
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -303,7 +303,7 @@ func resolveRef(doc map[string]any, ref string) (any, string) {
 func TestOpenAPI_Served(t *testing.T) {
 	// Public routes call no Shop method: one that only accepts subscribers
 	// is enough.
-	s, err := NewServer(ServerConfig{Shop: subscribeOnly{}, TopUpAddress: "EQ-unused"})
+	s, err := NewServer(ServerConfig{Shop: subscribeOnly{}})
 	if err != nil {
 		t.Fatal(err)
 	}

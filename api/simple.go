@@ -35,7 +35,7 @@ type simpleDepositJSON struct {
 }
 
 func (s *Server) simpleDeposit(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, simpleDepositJSON{Wallet: s.TopUpAddress, Memo: partner(r).Memo, Message: msgDeposit})
+	writeJSON(w, http.StatusOK, simpleDepositJSON{Wallet: s.Shop.DepositAddress(), Memo: partner(r).Memo, Message: msgDeposit})
 	return nil
 }
 

@@ -97,7 +97,7 @@ func TestServer_Run(t *testing.T) {
 	h := newHarness(t)
 	h.fund(alice, shop.TON)
 	addrc := make(chan net.Addr, 1)
-	srv, err := api.NewServer(api.ServerConfig{Shop: h.svc, Addr: "127.0.0.1:0", TopUpAddress: depositAddr, BuyWait: time.Hour, Logger: h.srv.Logger,
+	srv, err := api.NewServer(api.ServerConfig{Shop: h.svc, Addr: "127.0.0.1:0", BuyWait: time.Hour, Logger: h.srv.Logger,
 		OnListen: func(a net.Addr) { addrc <- a }})
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,7 @@ type Shop interface {
 	EnsureUser(ctx context.Context, u shop.UserUpdate) (*shop.User, error)
 	SetLanguage(ctx context.Context, userID int64, lang string) (*shop.User, error)
 	FindUser(ctx context.Context, id int64) (*shop.User, error)
+	DepositAddress() string
 	Pricing() shop.Pricing
 	Quote(ctx context.Context, req shop.QuoteRequest) (*shop.Quote, error)
 	CheckRecipient(ctx context.Context, kind shop.OrderType, username string) (*shop.RecipientCheck, error)
@@ -72,14 +73,13 @@ var _ Shop = (*shop.Service)(nil)
 
 // Config is what New needs; zero optional fields take their defaults.
 type Config struct {
-	Shop           Shop         // required; normally the *shop.Service
-	State          StateStore   // required: per-chat flow state (bbolt in production)
-	Token          string       // required; secret: never logged
-	APIURL         string       // Bot API server; default DefaultAPIURL
-	PublicURL      string       // base URL of the REST API shown to partners; optional
-	DepositAddress string       // service wallet for top-ups; default the Shop's, when it is a *shop.Service
-	Logger         *slog.Logger // default slog.Default()
-	Now            func() time.Time
+	Shop      Shop         // required; normally the *shop.Service
+	State     StateStore   // required: per-chat flow state (bbolt in production)
+	Token     string       // required; secret: never logged
+	APIURL    string       // Bot API server; default DefaultAPIURL
+	PublicURL string       // base URL of the REST API shown to partners; optional
+	Logger    *slog.Logger // default slog.Default()
+	Now       func() time.Time
 
 	// Admins are the Telegram user ids allowed the admin commands, and
 	// the chats alerts go to (ADMIN_IDS). The rest serve the admin
@@ -165,11 +165,6 @@ func (b *Bot) init() error {
 		b.APIURL = DefaultAPIURL
 	}
 	b.APIURL = strings.TrimRight(b.APIURL, "/")
-	if b.DepositAddress == "" {
-		if svc, ok := b.Shop.(*shop.Service); ok {
-			b.DepositAddress = svc.DepositAddress
-		}
-	}
 	if b.Logger == nil {
 		b.Logger = slog.Default()
 	}

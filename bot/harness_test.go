@@ -187,7 +187,6 @@ func (e *env) botConfig() bot.Config {
 		Token:          token,
 		APIURL:         e.fake.URL,
 		PublicURL:      publicURL,
-		DepositAddress: depositAddr,
 		Logger:         slog.New(slog.NewTextHandler(lockedWriter{e}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "bot"),
 		Now:            e.clock.Now,
 		PollTimeout:    time.Second,

@@ -267,7 +267,7 @@ func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Ord
 			if order.PaymentMemo, err = newMemo(tx, func() string { return prefix + randomHex(3) }); err != nil {
 				return err
 			}
-			order.PaymentAddress = s.DepositAddress
+			order.PaymentAddress = s.depositAddress
 			order.ExpiresAt = now.Add(ttl)
 			if err := tx.PutOrder(order); err != nil {
 				return err
