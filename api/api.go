@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"starsbot/shop"
@@ -15,6 +14,7 @@ import (
 // Shop is the part of *shop.Service the API calls.
 type Shop interface {
 	Authenticate(ctx context.Context, plaintext string) (*shop.User, *shop.APIKey, error)
+	DepositAddress() string
 	Pricing() shop.Pricing
 	Rate(ctx context.Context) (shop.Rate, error)
 	Quote(ctx context.Context, req shop.QuoteRequest) (*shop.Quote, error)
@@ -57,7 +57,7 @@ const (
 	ComponentDisabled = "disabled"
 )
 
-// Defaults for Server's zero fields.
+// Defaults for ServerConfig's zero fields.
 const (
 	DefaultRateLimit = 20 // requests per second per key
 	DefaultRateBurst = 40
@@ -66,42 +66,64 @@ const (
 	shutdownTimeout  = 10 * time.Second
 )
 
-// Server serves the partner API. Fill the fields, then call Handler or Run.
-// Fields must not change after the first request.
-type Server struct {
-	Shop         Shop             // required
-	Addr         string           // listen address for Run, e.g. "127.0.0.1:8080"
-	TopUpAddress string           // the deposit address shown with balances; required
-	Sandbox      SandboxChain     // nil: POST /sandbox/v1/deposits is not served
-	Probes       map[string]Probe // components for /health; "store" should be one
-	Metrics      *Metrics         // nil: no /metrics and no recording
-	RateLimit    float64          // requests per second per key; 0 = DefaultRateLimit
-	RateBurst    int              // 0 = DefaultRateBurst
-	BuyWait      time.Duration    // how long POST /buy waits for delivery; 0 = DefaultBuyWait
-	Now          func() time.Time // default time.Now
-	Logger       *slog.Logger     // default slog.Default()
+// ServerConfig is what NewServer needs; zero optional fields take their
+// defaults.
+type ServerConfig struct {
+	Shop      Shop             // required
+	Addr      string           // listen address for Run, e.g. "127.0.0.1:8080"
+	Sandbox   SandboxChain     // nil: POST /sandbox/v1/deposits is not served
+	Probes    map[string]Probe // components for /health; "store" should be one
+	Metrics   *Metrics         // nil: no /metrics and no recording
+	RateLimit float64          // requests per second per key; 0 = DefaultRateLimit
+	RateBurst int              // 0 = DefaultRateBurst
+	BuyWait   time.Duration    // how long POST /buy waits for delivery; 0 = DefaultBuyWait
+	Now       func() time.Time // default time.Now
+	Logger    *slog.Logger     // default slog.Default()
 
 	// OnListen, if set, is called by Run with the bound address.
 	OnListen func(addr net.Addr)
+}
 
-	once     sync.Once
+// Server serves the partner API. Make it with NewServer, then call Handler
+// or Run.
+type Server struct {
+	ServerConfig // as NewServer completed it; read-only
+
 	handler  http.Handler
 	limiters *limiters
 	stopping chan struct{} // closed when Run's context ends
 	waiters  orderWaiters  // POST /buy requests waiting for a delivery
 }
 
-// Handler returns the API's http.Handler, building it on first use.
-func (s *Server) Handler() http.Handler {
-	s.once.Do(func() {
-		s.stopping = make(chan struct{})
-		if s.Shop != nil {
-			s.Shop.Subscribe(s.waiters.observe)
-		}
-		s.handler = s.buildHandler()
-	})
-	return s.handler
+// NewServer returns the API server, subscribed to cfg.Shop's events. It
+// fails if Shop is missing.
+func NewServer(cfg ServerConfig) (*Server, error) {
+	if cfg.Shop == nil {
+		return nil, errors.New("api: Server needs a Shop")
+	}
+	if cfg.RateLimit <= 0 {
+		cfg.RateLimit = DefaultRateLimit
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = DefaultRateBurst
+	}
+	if cfg.BuyWait <= 0 {
+		cfg.BuyWait = DefaultBuyWait
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{ServerConfig: cfg, stopping: make(chan struct{})}
+	s.Shop.Subscribe(s.waiters.observe)
+	s.handler = s.buildHandler()
+	return s, nil
 }
+
+// Handler returns the API's http.Handler.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Run listens on Addr and serves until ctx is done, then shuts down,
 // giving in-flight requests up to 10 seconds.
@@ -114,16 +136,16 @@ func (s *Server) Run(ctx context.Context) error {
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      s.buyWait() + 30*time.Second,
+		WriteTimeout:      s.BuyWait + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.logger().Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	if s.OnListen != nil {
 		s.OnListen(ln.Addr())
 	}
-	s.logger().Info("listening", "addr", ln.Addr().String())
+	s.Logger.Info("listening", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -142,25 +164,4 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-func (s *Server) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
-
-func (s *Server) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
-
-func (s *Server) buyWait() time.Duration {
-	if s.BuyWait > 0 {
-		return s.BuyWait
-	}
-	return DefaultBuyWait
 }

@@ -73,7 +73,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	h := newHarness(t, func(s *api.Server) { s.RateLimit = 0.5; s.RateBurst = 2 })
+	h := newHarness(t, func(s *api.ServerConfig) { s.RateLimit = 0.5; s.RateBurst = 2 })
 	for range 2 {
 		h.get("/api/v1/balance", h.osk(alice)).data(t)
 	}
@@ -137,7 +137,7 @@ func TestInternalErrors(t *testing.T) {
 	for _, panics := range []bool{false, true} {
 		t.Run("panics="+strconv.FormatBool(panics), func(t *testing.T) {
 			var h *harness
-			h = newHarness(t, func(s *api.Server) { s.Shop = brokenShop{Shop: s.Shop, panics: panics} })
+			h = newHarness(t, func(s *api.ServerConfig) { s.Shop = brokenShop{Shop: s.Shop, panics: panics} })
 			msg := h.get("/api/v1/orders/1", h.osk(alice)).wantError(t, http.StatusInternalServerError, shop.EINTERNAL)
 			if msg != "Internal error." {
 				t.Errorf("message %q leaks the cause", msg)

@@ -17,7 +17,7 @@ type balanceJSON struct {
 // The balance is the one read at authentication, in the same request.
 func (s *Server) balance(w http.ResponseWriter, r *http.Request) error {
 	u := partner(r)
-	return ok(w, balanceJSON{BalanceTON: u.Balance, Currency: "TON", TopupAddress: s.TopUpAddress, TopupMemo: u.Memo})
+	return ok(w, balanceJSON{BalanceTON: u.Balance, Currency: "TON", TopupAddress: s.Shop.DepositAddress(), TopupMemo: u.Memo})
 }
 
 // ledgerJSON is one entry of GET /balance/transactions.

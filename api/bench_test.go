@@ -104,12 +104,14 @@ func benchAPIServer(b *testing.B) (url, key string) {
 	if _, err := svc.AdminCredit(ctx, 9, 1001, 1_000_000*shop.TON, "bench"); err != nil {
 		b.Fatal(err)
 	}
-	s := &api.Server{
-		Shop:         svc,
-		TopUpAddress: "UQBFJTkJ5hZdH7i6rWQTnm43zn6h2dPBV9lFZ2e98WvWABy_",
-		RateLimit:    1e9,
-		RateBurst:    1 << 30,
-		Logger:       discard,
+	s, err := api.NewServer(api.ServerConfig{
+		Shop:      svc,
+		RateLimit: 1e9,
+		RateBurst: 1 << 30,
+		Logger:    discard,
+	})
+	if err != nil {
+		b.Fatal(err)
 	}
 	srv := httptest.NewServer(s.Handler())
 	b.Cleanup(srv.Close) // registered after storetest's cleanup, so it runs first

@@ -32,7 +32,7 @@ func FuzzCreateStarsOrder(f *testing.F) {
 	} {
 		f.Add(seed.body, seed.key)
 	}
-	h := newHarness(f, func(s *api.Server) { s.RateLimit, s.RateBurst = 1e9, 1<<30 })
+	h := newHarness(f, func(s *api.ServerConfig) { s.RateLimit, s.RateBurst = 1e9, 1<<30 })
 	h.fund(alice, 5*shop.TON)
 	handler := h.srv.Handler()
 	key := h.osk(alice)

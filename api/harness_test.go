@@ -47,7 +47,7 @@ type harness struct {
 }
 
 // newHarness builds the harness; opts adjust the Server before it starts.
-func newHarness(t testing.TB, opts ...func(*api.Server)) *harness {
+func newHarness(t testing.TB, opts ...func(*api.ServerConfig)) *harness {
 	t.Helper()
 	h := &harness{t: t, db: storetest.Open(t), keys: map[int64]map[string]string{}}
 	logger := slog.New(slog.NewTextHandler(lockedWriter{h}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -58,15 +58,17 @@ func newHarness(t testing.TB, opts ...func(*api.Server)) *harness {
 	svc.Logger = logger
 	svc.Recipients = fulfillment.Sandbox{}
 	h.svc = svc
-	h.srv = &api.Server{
-		Shop:         svc,
-		TopUpAddress: depositAddr,
-		Probes:       map[string]api.Probe{"store": api.StoreProbe(h.db)},
-		BuyWait:      100 * time.Millisecond,
-		Logger:       logger,
+	cfg := api.ServerConfig{
+		Shop:    svc,
+		Probes:  map[string]api.Probe{"store": api.StoreProbe(h.db)},
+		BuyWait: 100 * time.Millisecond,
+		Logger:  logger,
 	}
 	for _, o := range opts {
-		o(h.srv)
+		o(&cfg)
+	}
+	if h.srv, err = api.NewServer(cfg); err != nil {
+		t.Fatal(err)
 	}
 	h.ts = httptest.NewServer(h.srv.Handler())
 	t.Cleanup(h.ts.Close)
@@ -369,7 +371,7 @@ func (w *worker) settle(orderID int64) {
 	case shop.StatusCompleted:
 		_, err = w.h.svc.CompleteOrder(ctx, 0, orderID, "")
 	case shop.StatusManual:
-		_, err = w.h.svc.HoldOrder(ctx, orderID, "scripted manual delivery")
+		_, err = w.h.svc.MoveToManual(ctx, orderID, "scripted manual delivery")
 	default:
 		err = fmt.Errorf("the test worker cannot make an order %s", outcome)
 	}

@@ -27,7 +27,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	h := healthJSON{Status: ComponentOK, Time: *timeJSON(s.now()), Components: make(map[string]Component, len(names))}
+	h := healthJSON{Status: ComponentOK, Time: *timeJSON(s.Now()), Components: make(map[string]Component, len(names))}
 	for _, name := range names {
 		ctx, cancel := context.WithTimeout(r.Context(), probeTimeout)
 		c := s.Probes[name](ctx)

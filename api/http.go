@@ -114,7 +114,7 @@ func (e *retryAfter) Unwrap() error { return e.err }
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, d dialect, route string, err error) {
 	code, msg := shop.ErrorCode(err), shop.ErrorMessage(err)
 	if code == shop.EINTERNAL {
-		s.logger().Error("request failed", "method", r.Method, "route", route, "error", err)
+		s.Logger.Error("request failed", "method", r.Method, "route", route, "error", err)
 	}
 	var ra *retryAfter
 	if errors.As(err, &ra) {

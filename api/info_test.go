@@ -169,7 +169,7 @@ func TestBalance(t *testing.T) {
 
 func TestHealth(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
-		h := newHarness(t, func(s *api.Server) {
+		h := newHarness(t, func(s *api.ServerConfig) {
 			s.Probes["bot"] = api.StaticProbe(api.Component{Status: api.ComponentDisabled, Detail: "TELEGRAM_TOKEN is empty"})
 		})
 		d := h.get("/api/v1/health", "").data(t)
@@ -180,7 +180,7 @@ func TestHealth(t *testing.T) {
 	})
 	t.Run("Degraded", func(t *testing.T) {
 		lag := 42.0
-		h := newHarness(t, func(s *api.Server) {
+		h := newHarness(t, func(s *api.ServerConfig) {
 			s.Probes["chain"] = api.StaticProbe(api.Component{Status: api.ComponentDegraded, LagSeconds: &lag})
 		})
 		d := h.get("/api/v1/health", "").data(t)
@@ -189,7 +189,7 @@ func TestHealth(t *testing.T) {
 		}
 	})
 	t.Run("Down", func(t *testing.T) {
-		h := newHarness(t, func(s *api.Server) {
+		h := newHarness(t, func(s *api.ServerConfig) {
 			s.Probes["provider"] = api.StaticProbe(api.Component{Status: api.ComponentDown, Detail: "cookies expired"})
 		})
 		r := h.get("/api/v1/health", "")
@@ -216,7 +216,7 @@ func (c directChain) Deposit(ctx context.Context, memo string, amount shop.NanoT
 
 func TestSandboxDeposits(t *testing.T) {
 	var h *harness
-	h = newHarness(t, func(s *api.Server) { s.Sandbox = directChain{svc: s.Shop.(*shop.Service)} })
+	h = newHarness(t, func(s *api.ServerConfig) { s.Sandbox = directChain{svc: s.Shop.(*shop.Service)} })
 	u, _ := h.svc.FindUser(context.Background(), alice)
 	hash := strings.Repeat("ab", 32)
 
@@ -262,7 +262,7 @@ func TestSandboxDeposits(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	h := newHarness(t, func(s *api.Server) { s.Metrics = api.NewMetrics() })
+	h := newHarness(t, func(s *api.ServerConfig) { s.Metrics = api.NewMetrics() })
 	h.svc.Subscribe(h.srv.Metrics.ObserveEvent)
 	h.fund(alice, shop.TON)
 	h.post(starsPath, h.osk(alice), `{"recipient_username":"pandus","quantity":100,"payment_method":"balance"}`).data(t)

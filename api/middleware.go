@@ -26,7 +26,7 @@ func (s *Server) serveRoute(rt route) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.logger().Error("panic serving request", "method", r.Method, "route", rt.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				s.Logger.Error("panic serving request", "method", r.Method, "route", rt.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if rec.status == 0 {
 					s.writeError(rec, r, d, rt.Path, shop.Errorf(shop.EINTERNAL, "Internal error."))
 				}
@@ -85,7 +85,7 @@ func (s *Server) authorize(r *http.Request, rt route, d dialect) (context.Contex
 	case rt.Access == simpleOnly && d != dialectSimple:
 		return nil, shop.Errorf(shop.EUNAUTHORIZED, "this endpoint is part of the simple API and needs an sk_ key")
 	}
-	if wait, ok := s.limiters.allow(apiKey.Hash, s.now()); !ok {
+	if wait, ok := s.limiters.allow(apiKey.Hash, s.Now()); !ok {
 		return nil, &retryAfter{err: shop.Errorf(shop.ERATELIMITED, "rate limit exceeded: at most %s requests per second, bursts of %d", formatRate(s.limiters.rate), s.limiters.burst), after: wait}
 	}
 	return newContextWithPartner(r.Context(), user, apiKey), nil
@@ -157,12 +157,6 @@ type bucket struct {
 const idleForget = 10 * time.Minute
 
 func newLimiters(perSecond float64, burst int) *limiters {
-	if perSecond <= 0 {
-		perSecond = DefaultRateLimit
-	}
-	if burst <= 0 {
-		burst = DefaultRateBurst
-	}
 	return &limiters{rate: rate.Limit(perSecond), burst: burst, buckets: map[string]*bucket{}}
 }
 

@@ -77,7 +77,7 @@ func openAPIOperations(t *testing.T, doc map[string]any) []openAPIOperation {
 }
 
 func TestOpenAPI_MatchesRoutes(t *testing.T) {
-	s := &Server{Sandbox: stubChain{}, Metrics: NewMetrics()}
+	s := &Server{ServerConfig: ServerConfig{Sandbox: stubChain{}, Metrics: NewMetrics()}}
 	doc := parseOpenAPI(t)
 	global, _ := doc["security"].([]any)
 
@@ -301,7 +301,12 @@ func resolveRef(doc map[string]any, ref string) (any, string) {
 }
 
 func TestOpenAPI_Served(t *testing.T) {
-	s := &Server{} // public routes need no Shop
+	// Public routes call no Shop method: one that only accepts subscribers
+	// is enough.
+	s, err := NewServer(ServerConfig{Shop: subscribeOnly{}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/openapi.json", nil)
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, req)
@@ -317,3 +322,8 @@ func TestOpenAPI_Served(t *testing.T) {
 		t.Errorf("body (%d bytes) differs from the embedded openapi.json (%d bytes)", rec.Body.Len(), len(openAPIDoc))
 	}
 }
+
+// subscribeOnly is a Shop whose only working method is Subscribe.
+type subscribeOnly struct{ Shop }
+
+func (subscribeOnly) Subscribe(func(shop.Event)) {}

@@ -24,7 +24,7 @@ func (s *Server) tonRate(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := rateJSON{TONUSD: rate.TONUSD, Source: rate.Source, UpdatedAt: timeJSON(rate.UpdatedAt)}
 	if !rate.UpdatedAt.IsZero() {
-		age := max(int64(s.now().Sub(rate.UpdatedAt).Seconds()), 0)
+		age := max(int64(s.Now().Sub(rate.UpdatedAt).Seconds()), 0)
 		v.AgeSeconds = &age
 	}
 	return ok(w, v)

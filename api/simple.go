@@ -35,7 +35,7 @@ type simpleDepositJSON struct {
 }
 
 func (s *Server) simpleDeposit(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, simpleDepositJSON{Wallet: s.TopUpAddress, Memo: partner(r).Memo, Message: msgDeposit})
+	writeJSON(w, http.StatusOK, simpleDepositJSON{Wallet: s.Shop.DepositAddress(), Memo: partner(r).Memo, Message: msgDeposit})
 	return nil
 }
 
@@ -125,7 +125,7 @@ func (s *Server) awaitDelivery(ctx context.Context, order *shop.Order) (*shop.Or
 	}
 	changed := s.waiters.add(order.ID)
 	defer s.waiters.remove(order.ID, changed)
-	deadline := time.NewTimer(s.buyWait())
+	deadline := time.NewTimer(s.BuyWait)
 	defer deadline.Stop()
 	for {
 		// Read after subscribing, so that no change is missed.

@@ -96,9 +96,12 @@ func TestSimpleBuy(t *testing.T) {
 func TestServer_Run(t *testing.T) {
 	h := newHarness(t)
 	h.fund(alice, shop.TON)
-	srv := &api.Server{Shop: h.svc, Addr: "127.0.0.1:0", TopUpAddress: depositAddr, BuyWait: time.Hour, Logger: h.srv.Logger}
 	addrc := make(chan net.Addr, 1)
-	srv.OnListen = func(a net.Addr) { addrc <- a }
+	srv, err := api.NewServer(api.ServerConfig{Shop: h.svc, Addr: "127.0.0.1:0", BuyWait: time.Hour, Logger: h.srv.Logger,
+		OnListen: func(a net.Addr) { addrc <- a }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()

@@ -78,7 +78,7 @@ func (b *Bot) manualOrder(t *adminTurn) (*shop.Order, error) {
 	if !ok {
 		return nil, t.stale()
 	}
-	o, err := b.Shop.FindOrder(t.ctx, 0, id)
+	o, err := b.Shop.FindOrder(t.ctx, shop.AnyOwner, id)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (b *Bot) onAdminDeliver(t *adminTurn) error {
 
 // deliverOrder marks a manual order delivered by this admin.
 func (b *Bot) deliverOrder(t *adminTurn, id int64, ref string) error {
-	o, err := b.Shop.FindOrder(t.ctx, 0, id)
+	o, err := b.Shop.FindOrder(t.ctx, shop.AnyOwner, id)
 	if err != nil {
 		return err
 	}

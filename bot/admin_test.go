@@ -448,7 +448,7 @@ func TestAdmin_ManualDeliverRefund(t *testing.T) {
 	// Repeats and wrong states change nothing.
 	ledgerLen := len(e.ledger(alice))
 	e.admin(fmt.Sprintf("/deliver %d", o1.ID), "already completed; nothing changed")
-	e.admin(fmt.Sprintf("/refund %d again", o2.ID), "only paid, manual or failed orders can be refunded")
+	e.admin(fmt.Sprintf("/refund %d again", o2.ID), "only paid or manual orders can be refunded")
 	e.admin(fmt.Sprintf("/deliver %d", o2.ID), "only manual orders can be marked delivered")
 	cb := e.fake.Callback(owner, owner.ID, list.MessageID, list.Keyboard[0][1].Data) // Refund #o1, now completed
 	e.fake.WaitAnswer(cb)
@@ -706,7 +706,7 @@ func TestAdmin_Audit(t *testing.T) {
 func TestAdmin_BackupFailures(t *testing.T) {
 	e := newEnv(t)
 	run := func(backup func(io.Writer) (int64, error)) {
-		e.restart(func(b *bot.Bot) { b.Backup = backup })
+		e.restart(func(c *bot.Config) { c.Backup = backup })
 	}
 	run(func(w io.Writer) (int64, error) { return io.CopyN(w, zeros{}, 50<<20+1) })
 	e.admin("/backup", "over the 50 MB a bot may upload")

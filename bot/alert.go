@@ -27,9 +27,6 @@ const DefaultAlertRepeat = time.Hour
 // until it is healthy again. Every alert is also logged, so that none is
 // lost when no admin is configured or Telegram is unreachable.
 func (b *Bot) Alert(ctx context.Context, a shop.Alert) {
-	if b.init() != nil {
-		return
-	}
 	due, undo := b.alertDue(a)
 	if !due {
 		b.Logger.Info("admin alert not repeated yet", "kind", a.Kind, "message", a.Message)

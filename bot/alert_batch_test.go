@@ -65,9 +65,9 @@ func (f *fakeTimers) fire() {
 func batchBot(t *testing.T, e *env) *fakeTimers {
 	t.Helper()
 	timers := &fakeTimers{}
-	e.restart(func(b *bot.Bot) {
-		b.AfterFunc = timers.AfterFunc
-		b.AlertBatchWindow = time.Minute
+	e.restart(func(c *bot.Config) {
+		c.AfterFunc = timers.AfterFunc
+		c.AlertBatchWindow = time.Minute
 	})
 	return timers
 }
@@ -143,7 +143,7 @@ func TestAlert_UnmatchedFixtures(t *testing.T) {
 	for i := range 200 {
 		chain.Add(tontest.Deliver(t, spam.In(t), uint64(1_000_000+i), time.Unix(spam.Now, 0)))
 	}
-	w := &ton.Watcher{Chain: chain, Shop: e.svc, Account: "fixtures", FromStart: true, Now: e.clock.Now, Logger: alertLogger(e)}
+	w := must(ton.NewWatcher(ton.WatcherConfig{Chain: chain, Shop: e.svc, Account: "fixtures", FromStart: true, Now: e.clock.Now, Logger: alertLogger(e)}))
 	if n, err := w.Poll(context.Background()); err != nil || n != 227 {
 		t.Fatalf("Poll = %d, %v", n, err)
 	}
@@ -224,7 +224,7 @@ func TestAlert_UnmatchedNoMemo(t *testing.T) {
 	bodies := tontest.Bodies(t, tontest.BodiesPath)
 	chain := &tontest.Chain{}
 	chain.Add(tontest.Deliver(t, tontest.Message(t, 2*shop.TON, bodies[0].Cell), 1000, e.clock.Now()))
-	w := &ton.Watcher{Chain: chain, Shop: e.svc, Account: "fixtures", FromStart: true, Now: e.clock.Now}
+	w := must(ton.NewWatcher(ton.WatcherConfig{Chain: chain, Shop: e.svc, Account: "fixtures", FromStart: true, Now: e.clock.Now}))
 	if _, err := w.Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}

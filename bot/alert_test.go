@@ -71,7 +71,7 @@ func alertLogger(e *env) *slog.Logger {
 // admins, runs it until the test ends, and returns it.
 func alertRunBot(t *testing.T, e *env, admins []int64) *bot.Bot {
 	t.Helper()
-	return e.restart(func(b *bot.Bot) { b.Admins = admins })
+	return e.restart(func(c *bot.Config) { c.Admins = admins })
 }
 
 // alertBuy creates a paid balance order in the bot for u.
@@ -214,10 +214,10 @@ func TestAlert_ProviderUnhealthy(t *testing.T) {
 	e.deposit(alice, "", 10*shop.TON)
 	p := &alertProvider{unhealthy: true}
 	const pause = 15 * time.Minute
-	w := &fulfillment.Worker{
+	w := must(fulfillment.NewWorker(fulfillment.WorkerConfig{
 		Shop: e.svc, Provider: p, Name: "fragment", Now: e.clock.Now,
 		Logger: alertLogger(e), Notifier: alertBot{e}, PauseFor: pause,
-	}
+	}))
 	// deliver buys once and runs the worker, and waits for the order's
 	// manual alert (which follows any provider alert of that pass).
 	deliver := func() *shop.Order {
@@ -356,7 +356,7 @@ func (w *alertWallet) Balance(context.Context) (shop.NanoTON, error) {
 func TestAlert_WalletLow(t *testing.T) {
 	e := newEnv(t)
 	wallet := &alertWallet{balance: 10 * shop.TON}
-	alarm := &fulfillment.BalanceAlarm{Wallet: wallet, Threshold: 5 * shop.TON, Notifier: alertBot{e}, Logger: alertLogger(e)}
+	alarm := must(fulfillment.NewBalanceAlarm(fulfillment.BalanceAlarmConfig{Wallet: wallet, Threshold: 5 * shop.TON, Notifier: alertBot{e}, Logger: alertLogger(e)}))
 	ctx := context.Background()
 	check := func(b shop.NanoTON) {
 		t.Helper()
@@ -410,7 +410,7 @@ func (l *alertLag) Lag() (time.Duration, bool) {
 func TestAlert_WatcherLag(t *testing.T) {
 	e := newEnv(t)
 	src := &alertLag{lag: 30 * time.Second, ok: true}
-	alarm := &ton.LagAlarm{Watcher: src, Max: 5 * time.Minute, Alert: alertBot{e}.Alert, Now: e.clock.Now, Logger: alertLogger(e)}
+	alarm := must(ton.NewLagAlarm(ton.LagAlarmConfig{Watcher: src, Max: 5 * time.Minute, Alert: alertBot{e}.Alert, Now: e.clock.Now, Logger: alertLogger(e)}))
 	ctx := context.Background()
 
 	alarm.Check(ctx) // under Max: nothing
@@ -444,7 +444,7 @@ func TestAlert_WatcherLag(t *testing.T) {
 func TestAlert_WatcherNeverPolled(t *testing.T) {
 	e := newEnv(t)
 	src := &alertLag{}
-	alarm := &ton.LagAlarm{Watcher: src, Max: 5 * time.Minute, Alert: alertBot{e}.Alert, Now: e.clock.Now, Logger: alertLogger(e)}
+	alarm := must(ton.NewLagAlarm(ton.LagAlarmConfig{Watcher: src, Max: 5 * time.Minute, Alert: alertBot{e}.Alert, Now: e.clock.Now, Logger: alertLogger(e)}))
 	ctx := context.Background()
 
 	alarm.Check(ctx) // just started: nothing

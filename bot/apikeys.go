@@ -62,7 +62,7 @@ func (b *Bot) issueKey(t *turn, prefix string) error {
 	b.Logger.Info("telegram API key issued", "user_id", t.user.ID, "key_hint", key.Hint)
 	base := b.publicURL()
 	text := t.T("api.key", prefix, html.EscapeString(plaintext), html.EscapeString(base),
-		html.EscapeString(t.user.Memo), html.EscapeString(b.DepositAddress),
+		html.EscapeString(t.user.Memo), html.EscapeString(b.Shop.DepositAddress()),
 		html.EscapeString(plaintext), html.EscapeString(strings.TrimRight(base, "/")))
 	kb := keyboard{{button(t.T("btn.hide_key"), cbHide, keyKind(prefix))}}
 	if t.Callback() != nil && t.Callback().Message != nil {

@@ -26,7 +26,7 @@ func issuedKey(t *testing.T, c bottest.Call) string {
 func (e *env) authenticates(key string) bool {
 	e.t.Helper()
 	if e.rest == nil {
-		srv := &api.Server{Shop: e.svc, TopUpAddress: depositAddr, Logger: slog.New(slog.DiscardHandler)}
+		srv := must(api.NewServer(api.ServerConfig{Shop: e.svc, Logger: slog.New(slog.DiscardHandler)}))
 		e.rest = httptest.NewServer(srv.Handler())
 		e.t.Cleanup(e.rest.Close)
 	}

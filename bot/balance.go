@@ -31,12 +31,13 @@ func (b *Bot) onBalance(t *turn) error {
 	}
 	memo := html.EscapeString(t.user.Memo)
 	kb := keyboard{{button(t.T("btn.orders"), cbOrders, "0"), t.btnMenu()}}
-	if b.DepositAddress == "" {
+	deposit := b.Shop.DepositAddress()
+	if deposit == "" {
 		return t.show(t.T("balance.no_address", t.user.Balance, memo, hist.String()), kb)
 	}
-	addr := html.EscapeString(b.DepositAddress)
-	link := tonLink(b.DepositAddress, 0, t.user.Memo)
-	kb = append(keyboard{{urlButton(t.T("btn.tonkeeper"), tonkeeperURL(b.DepositAddress, 0, t.user.Memo))}}, kb...)
+	addr := html.EscapeString(deposit)
+	link := tonLink(deposit, 0, t.user.Memo)
+	kb = append(keyboard{{urlButton(t.T("btn.tonkeeper"), tonkeeperURL(deposit, 0, t.user.Memo))}}, kb...)
 	if err := t.show(t.T("balance.text", t.user.Balance, addr, memo, html.EscapeString(link), hist.String()), kb); err != nil {
 		return err
 	}

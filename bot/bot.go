@@ -38,6 +38,7 @@ type Shop interface {
 	EnsureUser(ctx context.Context, u shop.UserUpdate) (*shop.User, error)
 	SetLanguage(ctx context.Context, userID int64, lang string) (*shop.User, error)
 	FindUser(ctx context.Context, id int64) (*shop.User, error)
+	DepositAddress() string
 	Pricing() shop.Pricing
 	Quote(ctx context.Context, req shop.QuoteRequest) (*shop.Quote, error)
 	CheckRecipient(ctx context.Context, kind shop.OrderType, username string) (*shop.RecipientCheck, error)
@@ -70,17 +71,15 @@ type Shop interface {
 
 var _ Shop = (*shop.Service)(nil)
 
-// Bot is the Telegram front door of the shop for end users and partners.
-// Set the fields, subscribe HandleEvent to the service, then call Run.
-type Bot struct {
-	Shop           Shop         // required; normally the *shop.Service
-	State          StateStore   // required: per-chat flow state (bbolt in production)
-	Token          string       // required; secret: never logged
-	APIURL         string       // Bot API server; default DefaultAPIURL
-	PublicURL      string       // base URL of the REST API shown to partners; optional
-	DepositAddress string       // service wallet for top-ups; default the Shop's, when it is a *shop.Service
-	Logger         *slog.Logger // default slog.Default()
-	Now            func() time.Time
+// Config is what New needs; zero optional fields take their defaults.
+type Config struct {
+	Shop      Shop         // required; normally the *shop.Service
+	State     StateStore   // required: per-chat flow state (bbolt in production)
+	Token     string       // required; secret: never logged
+	APIURL    string       // Bot API server; default DefaultAPIURL
+	PublicURL string       // base URL of the REST API shown to partners; optional
+	Logger    *slog.Logger // default slog.Default()
+	Now       func() time.Time
 
 	// Admins are the Telegram user ids allowed the admin commands, and
 	// the chats alerts go to (ADMIN_IDS). The rest serve the admin
@@ -118,15 +117,19 @@ type Bot struct {
 	// setMyCommands and uploads use only its Transport, with their own
 	// deadlines (see telegram.go).
 	Client *http.Client
+}
 
-	initOnce sync.Once
-	initErr  error
-	running  atomic.Bool
-	tb       *tele.Bot
-	lim      *limiter
-	disp     *dispatcher
-	events   chan shop.Event
-	base     atomic.Pointer[context.Context] // parent of every update's context, set by Run
+// Bot is the Telegram front door of the shop for end users and partners.
+// Make it with New, subscribe HandleEvent to the service, then call Run.
+type Bot struct {
+	Config // as New completed it; read-only
+
+	running atomic.Bool
+	tb      *tele.Bot
+	lim     *limiter
+	disp    *dispatcher
+	events  chan shop.Event
+	base    atomic.Pointer[context.Context] // parent of every update's context, set by Run
 
 	bannedMu   sync.Mutex
 	bannedSeen map[int64]time.Time // banned users already refused, and when
@@ -138,31 +141,30 @@ type Bot struct {
 	unmatched   unmatchedBatch // unmatched deposits waiting for their alert
 }
 
-// init validates the fields, applies defaults and builds the handler tree.
-// It makes no network call.
-func (b *Bot) init() error {
-	b.initOnce.Do(func() { b.initErr = b.doInit() })
-	return b.initErr
+// New validates cfg, applies defaults and builds the handler tree. It
+// makes no network call.
+func New(cfg Config) (*Bot, error) {
+	switch {
+	case cfg.Shop == nil:
+		return nil, errors.New("bot: Shop is required")
+	case cfg.State == nil:
+		return nil, errors.New("bot: State is required")
+	case cfg.Token == "":
+		return nil, errors.New("bot: Token is required")
+	}
+	b := &Bot{Config: cfg}
+	if err := b.init(); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
-func (b *Bot) doInit() error {
-	switch {
-	case b.Shop == nil:
-		return errors.New("bot: Shop is required")
-	case b.State == nil:
-		return errors.New("bot: State is required")
-	case b.Token == "":
-		return errors.New("bot: Token is required")
-	}
+// init applies the defaults and builds the handler tree.
+func (b *Bot) init() error {
 	if b.APIURL == "" {
 		b.APIURL = DefaultAPIURL
 	}
 	b.APIURL = strings.TrimRight(b.APIURL, "/")
-	if b.DepositAddress == "" {
-		if svc, ok := b.Shop.(*shop.Service); ok {
-			b.DepositAddress = svc.DepositAddress
-		}
-	}
 	if b.Logger == nil {
 		b.Logger = slog.Default()
 	}
@@ -232,12 +234,9 @@ func (b *Bot) doInit() error {
 // is done. It then stops polling, lets the updates and notifications it
 // already accepted finish (for at most ShutdownGrace; later ones are
 // dropped, and Telegram redelivers unconfirmed updates), and returns nil.
-// It fails only on a configuration error; an unreachable Bot API or a
-// rejected token is logged and retried. Run may be called once per Bot.
+// An unreachable Bot API or a rejected token is logged and retried. Run
+// may be called once per Bot.
 func (b *Bot) Run(ctx context.Context) error {
-	if err := b.init(); err != nil {
-		return err
-	}
 	if !b.running.CompareAndSwap(false, true) {
 		return errors.New("bot: Run called twice")
 	}
@@ -279,7 +278,7 @@ func (b *Bot) Run(ctx context.Context) error {
 // never blocks: when the queue is full the event is dropped and logged.
 // Subscribe it with Service.Subscribe.
 func (b *Bot) HandleEvent(e shop.Event) {
-	if b.init() != nil || (e.UserID <= 0 && e.Type != shop.EventUnmatchedDeposit) {
+	if e.UserID <= 0 && e.Type != shop.EventUnmatchedDeposit {
 		return
 	}
 	select {

@@ -55,7 +55,6 @@ func TestFail_SentenceByCode(t *testing.T) {
 		{alice, shop.Errorf(shop.ERECIPIENT, "x"), "This recipient cannot receive it.", false},
 		{alice, shop.Errorf(shop.ENOTFOUND, "x"), "Not found.", false},
 		{alice, shop.Errorf(shop.EUNAUTHORIZED, "x"), "Your account is blocked.", false},
-		{alice, shop.Errorf(shop.EFORBIDDEN, "x"), "Your account is blocked.", false},
 		{alice, shop.Errorf(shop.ENOTCANCELLABLE, "x"), "This order can no longer be cancelled.", false},
 		{alice, shop.Errorf(shop.ECONFLICT, "x"), "This offer was already used.", false},
 		{alice, shop.Errorf(shop.ERATELIMITED, "x"), "Too many requests. Please wait a moment.", false},

@@ -167,8 +167,8 @@ func newEnv(t *testing.T, wrap ...func(bot.Shop) bot.Shop) *env {
 	})
 	e.svc, e.shop, e.db = svc, svc, db
 	e.sim = &ton.SimChain{Store: db, Account: depositAddr, Now: e.clock.Now}
-	e.watcher = &ton.Watcher{Chain: e.sim, Shop: svc, Account: depositAddr, FromStart: true, Now: e.clock.Now, Logger: logger}
-	e.worker = &fulfillment.Worker{Shop: svc, Provider: fulfillment.Sandbox{Delay: -1}, Name: "sandbox", Now: e.clock.Now, Logger: logger, Notifier: alertBot{e}}
+	e.watcher = must(ton.NewWatcher(ton.WatcherConfig{Chain: e.sim, Shop: svc, Account: depositAddr, FromStart: true, Now: e.clock.Now, Logger: logger}))
+	e.worker = must(fulfillment.NewWorker(fulfillment.WorkerConfig{Shop: svc, Provider: fulfillment.Sandbox{Delay: -1}, Name: "sandbox", Now: e.clock.Now, Logger: logger, Notifier: alertBot{e}}))
 	for _, w := range wrap {
 		e.shop = w(e.shop)
 	}
@@ -180,14 +180,13 @@ func newEnv(t *testing.T, wrap ...func(bot.Shop) bot.Shop) *env {
 	return e
 }
 
-func (e *env) newBot() *bot.Bot {
-	return &bot.Bot{
+func (e *env) botConfig() bot.Config {
+	return bot.Config{
 		Shop:           e.shop,
 		State:          e.state,
 		Token:          token,
 		APIURL:         e.fake.URL,
 		PublicURL:      publicURL,
-		DepositAddress: depositAddr,
 		Logger:         slog.New(slog.NewTextHandler(lockedWriter{e}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", "bot"),
 		Now:            e.clock.Now,
 		PollTimeout:    time.Second,
@@ -207,10 +206,14 @@ func (e *env) newBot() *bot.Bot {
 
 // start runs a new Bot, adjusted by configure; stop cancels it and checks
 // that Run returns nil promptly.
-func (e *env) start(configure ...func(*bot.Bot)) *bot.Bot {
-	b := e.newBot()
+func (e *env) start(configure ...func(*bot.Config)) *bot.Bot {
+	cfg := e.botConfig()
 	for _, c := range configure {
-		c(b)
+		c(&cfg)
+	}
+	b, err := bot.New(cfg)
+	if err != nil {
+		e.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -238,7 +241,7 @@ func (e *env) stopRun(b *bot.Bot, cancel func(), done chan error) {
 
 // restart stops the bot and starts a new one over the same store and
 // state, as a process restart would, adjusted by configure.
-func (e *env) restart(configure ...func(*bot.Bot)) *bot.Bot {
+func (e *env) restart(configure ...func(*bot.Config)) *bot.Bot {
 	e.stop()
 	return e.start(configure...)
 }
@@ -370,4 +373,13 @@ func (e *env) assertKeyboardData() {
 			}
 		}
 	}
+}
+
+// must returns v, panicking on err: for constructors that fail only on a
+// missing required field, which is a mistake in the test.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

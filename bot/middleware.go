@@ -222,7 +222,7 @@ func (t *turn) fail(err error) error {
 		text = t.T("err.recipient")
 	case shop.ENOTFOUND:
 		text = t.T("err.not_found")
-	case shop.EUNAUTHORIZED, shop.EFORBIDDEN:
+	case shop.EUNAUTHORIZED:
 		text = t.T("banned")
 	case shop.ENOTCANCELLABLE:
 		text = t.T("err.not_cancellable")

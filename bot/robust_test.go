@@ -157,11 +157,13 @@ func TestTokenNeverLogged(t *testing.T) {
 	dead.Close() // every call fails with a URL error that quotes the token
 	e := &env{t: t}
 	logger := slog.New(slog.NewTextHandler(lockedWriter{e}, nil))
-	b := &bot.Bot{Shop: &shop.Service{}, State: nil, Token: token, APIURL: dead.URL, Logger: logger}
-	if err := b.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "State is required") {
-		t.Fatalf("Run without State = %v", err)
+	if _, err := bot.New(bot.Config{Shop: &shop.Service{}, State: nil, Token: token, APIURL: dead.URL, Logger: logger}); err == nil || !strings.Contains(err.Error(), "State is required") {
+		t.Fatalf("New without State = %v", err)
 	}
-	b = &bot.Bot{Shop: &shop.Service{}, State: nopState{}, Token: token, APIURL: dead.URL, Logger: logger}
+	b, err := bot.New(bot.Config{Shop: &shop.Service{}, State: nopState{}, Token: token, APIURL: dead.URL, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
@@ -216,7 +218,7 @@ func TestPoll_BacksOff(t *testing.T) {
 // poll to run out when its context is done.
 func TestRun_StopsLongPollAtOnce(t *testing.T) {
 	e := newEnv(t)
-	e.restart(func(b *bot.Bot) { b.PollTimeout = time.Minute })
+	e.restart(func(c *bot.Config) { c.PollTimeout = time.Minute })
 	e.startChat(alice)
 	start := time.Now()
 	e.stop()

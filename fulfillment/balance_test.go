@@ -23,7 +23,10 @@ func (b *balances) Balance(context.Context) (shop.NanoTON, error) {
 func TestBalanceAlarm(t *testing.T) {
 	seq := balances{10 * shop.TON, 4 * shop.TON, 3 * shop.TON, 6 * shop.TON, 2 * shop.TON}
 	rec := &recorder{}
-	a := &fulfillment.BalanceAlarm{Wallet: &seq, Threshold: 5 * shop.TON, Notifier: rec}
+	a, err := fulfillment.NewBalanceAlarm(fulfillment.BalanceAlarmConfig{Wallet: &seq, Threshold: 5 * shop.TON, Notifier: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for range 5 {
 		if err := a.Check(context.Background()); err != nil {
 			t.Fatal(err)

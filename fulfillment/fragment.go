@@ -56,13 +56,9 @@ var (
 	fragmentAddrRE  = regexp.MustCompile(`^[A-Za-z0-9_\-+/:=]{10,100}$`)
 )
 
-// Fragment is the provider that buys Stars and Premium gifts on fragment.com
-// with the session of a logged-in, KYC-verified account and pays them from
-// the hot wallet. Each delivery records its progress in job.Delivery so that
-// it resumes after a crash without paying twice. The zero value is not
-// usable: Cookies and Wallet are required. Do not copy a Fragment after
-// first use.
-type Fragment struct {
+// FragmentConfig is what NewFragment needs; zero optional fields take
+// their defaults. Its Cookies are a secret: do not print it.
+type FragmentConfig struct {
 	BaseURL    string        // default DefaultFragmentURL
 	Cookies    string        // Cookie header: stel_ssid, stel_dt, stel_token, stel_ton_token; secret, never logged. Required.
 	Wallet     Wallet        // pays Fragment. Required for Deliver.
@@ -75,6 +71,17 @@ type Fragment struct {
 	// Sessions keeps the renewed cookies across restarts, sealed with a key
 	// the Wallet derives from its seed (KeyDeriver); nil: not kept.
 	Sessions SessionStore
+}
+
+// Fragment is the provider that buys Stars and Premium gifts on fragment.com
+// with the session of a logged-in, KYC-verified account and pays them from
+// the hot wallet. Each delivery records its progress in job.Delivery so that
+// it resumes after a crash without paying twice. Make it with NewFragment;
+// do not copy a Fragment after first use.
+type Fragment struct {
+	FragmentConfig // as NewFragment completed it; read-only
+
+	client *http.Client // HTTP, never following redirects
 
 	mu     sync.Mutex
 	hashes map[string]fragmentHash // by page
@@ -85,6 +92,34 @@ type Fragment struct {
 }
 
 var _ Provider = (*Fragment)(nil)
+
+// NewFragment returns the provider over cfg's session. Cookies and Wallet
+// are required but not checked here: each delivery checks them, so that a
+// missing or expired session pauses the provider and alerts the admins
+// (who can paste new cookies) instead of stopping the program.
+func NewFragment(cfg FragmentConfig) *Fragment {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultFragmentURL
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.HashTTL <= 0 {
+		cfg.HashTTL = DefaultFragmentHashTTL
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	// A redirected API call means the session is gone, and the cookies
+	// must not travel anywhere else.
+	client := http.Client{Timeout: 30 * time.Second}
+	if cfg.HTTP != nil {
+		client = *cfg.HTTP
+	}
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &Fragment{FragmentConfig: cfg, client: &client}
+}
 
 // fragmentFlow is the sequence of API methods of one order type.
 type fragmentFlow struct {
@@ -205,7 +240,7 @@ func (f *Fragment) buy(ctx context.Context, job *Job, fl fragmentFlow) (string, 
 	if err := f.checkMargin(job); err != nil {
 		return "", err
 	}
-	if !link.validUntil.IsZero() && !f.now().Add(fragmentMinValidity).Before(link.validUntil) {
+	if !link.validUntil.IsZero() && !f.Now().Add(fragmentMinValidity).Before(link.validUntil) {
 		return "", Errorf(Retryable, "Fragment's payment request expired before payment, will retry")
 	}
 	res, err := f.pay(ctx, job, link.validUntil)
@@ -235,7 +270,7 @@ func (f *Fragment) initiate(ctx context.Context, job *Job, fl fragmentFlow) erro
 		if ctx.Err() != nil {
 			return Wrap(Retryable, "Fragment request interrupted, will retry", ctx.Err())
 		}
-		f.logger().Warn("fragment state update failed; going on", "order_id", o.ID, "method", fl.update, "error", err)
+		f.Logger.Warn("fragment state update failed; going on", "order_id", o.ID, "method", fl.update, "error", err)
 	}
 	var r struct {
 		ReqID fragmentText `json:"req_id"`
@@ -254,7 +289,7 @@ func (f *Fragment) initiate(ctx context.Context, job *Job, fl fragmentFlow) erro
 	if err := job.Save(ctx); err != nil {
 		return err
 	}
-	f.logger().Info("fragment request created", "order_id", o.ID, "req_id", d.RequestID)
+	f.Logger.Info("fragment request created", "order_id", o.ID, "req_id", d.RequestID)
 	return nil
 }
 
@@ -348,7 +383,7 @@ func (f *Fragment) link(ctx context.Context, job *Job, fl fragmentFlow) (*fragme
 		}
 	}
 	if err != nil {
-		f.logger().Warn("fragment payment request refused", "order_id", job.Order.ID, "req_id", d.RequestID, "error", err)
+		f.Logger.Warn("fragment payment request refused", "order_id", job.Order.ID, "req_id", d.RequestID, "error", err)
 		return nil, err
 	}
 	f.noteLinkedWallet(r.Transaction.From, info)
@@ -357,7 +392,7 @@ func (f *Fragment) link(ctx context.Context, job *Job, fl fragmentFlow) (*fragme
 	if err := job.Save(ctx); err != nil {
 		return nil, err
 	}
-	f.logger().Info("fragment payment requested", "order_id", job.Order.ID, "req_id", d.RequestID, "amount", l.amount.String())
+	f.Logger.Info("fragment payment requested", "order_id", job.Order.ID, "req_id", d.RequestID, "amount", l.amount.String())
 	return l, nil
 }
 
@@ -442,7 +477,7 @@ func (f *Fragment) noteLinkedWallet(from string, info shop.WalletInfo) {
 	}
 	a, err := parseTONAddress(from)
 	if err != nil {
-		f.logger().Warn("fragment names an unreadable linked wallet; ignored", "from", fragmentSanitize(from))
+		f.Logger.Warn("fragment names an unreadable linked wallet; ignored", "from", fragmentSanitize(from))
 		return
 	}
 	raw := a.StringRaw()
@@ -454,7 +489,7 @@ func (f *Fragment) noteLinkedWallet(from string, info shop.WalletInfo) {
 	f.linked = raw
 	f.mu.Unlock()
 	if !seen && raw != "" {
-		f.logger().Warn("the wallet linked to the Fragment account is not the hot wallet; paying from the hot wallet, Fragment matches payments by Ref#",
+		f.Logger.Warn("the wallet linked to the Fragment account is not the hot wallet; paying from the hot wallet, Fragment matches payments by Ref#",
 			"linked_wallet", raw, "hot_wallet", info.RawAddress)
 	}
 }
@@ -475,7 +510,7 @@ func (f *Fragment) Notice() string {
 func (f *Fragment) checkMargin(job *Job) error {
 	o, d := job.Order, job.Delivery
 	if d.PayAmount > o.PayoutBudget(f.Tolerance) {
-		f.logger().Warn("fragment margin check failed", "order_id", o.ID, "asks", d.PayAmount.String(), "paid", o.PriceTON.String(), "tolerance", max(f.Tolerance, 0).String())
+		f.Logger.Warn("fragment margin check failed", "order_id", o.ID, "asks", d.PayAmount.String(), "paid", o.PriceTON.String(), "tolerance", max(f.Tolerance, 0).String())
 		return Errorf(Manual, "Fragment asks %s TON, the buyer paid %s TON", d.PayAmount, o.PriceTON)
 	}
 	return nil
@@ -537,7 +572,7 @@ func (f *Fragment) settle(ctx context.Context, job *Job, fl fragmentFlow, res *s
 		if err := job.Save(ctx); err != nil {
 			return "", err
 		}
-		f.logger().Info("fragment paid", "order_id", job.Order.ID, "req_id", d.RequestID, "tx_hash", res.TxHash, "amount", d.PayAmount.String())
+		f.Logger.Info("fragment paid", "order_id", job.Order.ID, "req_id", d.RequestID, "tx_hash", res.TxHash, "amount", d.PayAmount.String())
 		f.confirm(ctx, job, fl, live)
 		return fragmentRef(d), nil
 	case res.State == shop.PayoutFailed && res.Bounced:
@@ -546,7 +581,7 @@ func (f *Fragment) settle(ctx context.Context, job *Job, fl fragmentFlow, res *s
 		if err := job.Save(ctx); err != nil {
 			return "", err
 		}
-		f.logger().Warn("fragment payment bounced", "order_id", job.Order.ID, "req_id", d.RequestID, "tx_hash", res.TxHash, "reason", res.Reason)
+		f.Logger.Warn("fragment payment bounced", "order_id", job.Order.ID, "req_id", d.RequestID, "tx_hash", res.TxHash, "reason", res.Reason)
 		return "", Errorf(Manual, "the payment to Fragment bounced back (tx %s): %s; an admin must check the order on fragment.com and deliver or refund it", res.TxHash, fragmentSanitize(res.Reason))
 	case res.State == shop.PayoutExpired:
 		fragmentReset(d)
@@ -577,7 +612,7 @@ func (f *Fragment) settle(ctx context.Context, job *Job, fl fragmentFlow, res *s
 func (f *Fragment) confirm(ctx context.Context, job *Job, fl fragmentFlow, live *fragmentConfirm) {
 	d := job.Delivery
 	if d.Payout == nil || len(d.Payout.BOC) == 0 {
-		f.logger().Warn("fragment confirm skipped: the signed message is missing", "order_id", job.Order.ID, "req_id", d.RequestID)
+		f.Logger.Warn("fragment confirm skipped: the signed message is missing", "order_id", job.Order.ID, "req_id", d.RequestID)
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, fragmentConfirmTimeout)
@@ -603,19 +638,19 @@ func (f *Fragment) confirm(ctx context.Context, job *Job, fl fragmentFlow, live 
 		OK fragmentFlag `json:"ok"`
 	}
 	if err := f.call(ctx, fl.page, c.method, form, &r); err != nil {
-		f.logger().Warn("fragment confirm call failed; the order is delivered (paid on chain)", "order_id", job.Order.ID, "req_id", d.RequestID, "method", c.method, "error", err)
+		f.Logger.Warn("fragment confirm call failed; the order is delivered (paid on chain)", "order_id", job.Order.ID, "req_id", d.RequestID, "method", c.method, "error", err)
 		return
 	}
 	if !r.OK {
-		f.logger().Warn("fragment confirm answer not understood; the order is delivered (paid on chain)", "order_id", job.Order.ID, "req_id", d.RequestID, "method", c.method)
+		f.Logger.Warn("fragment confirm answer not understood; the order is delivered (paid on chain)", "order_id", job.Order.ID, "req_id", d.RequestID, "method", c.method)
 		return
 	}
 	d.Confirmed, d.Ref, d.Step = true, fragmentRef(d), fragmentStepConfirmed
 	if err := job.Save(ctx); err != nil {
-		f.logger().Warn("fragment confirm not recorded", "order_id", job.Order.ID, "error", err)
+		f.Logger.Warn("fragment confirm not recorded", "order_id", job.Order.ID, "error", err)
 		return
 	}
-	f.logger().Info("fragment confirmed", "order_id", job.Order.ID, "req_id", d.RequestID, "ref", d.Ref)
+	f.Logger.Info("fragment confirmed", "order_id", job.Order.ID, "req_id", d.RequestID, "ref", d.Ref)
 }
 
 // fragmentRef is the delivery reference: the payment's transaction hash,
@@ -671,50 +706,22 @@ func (f *Fragment) checkCookies() error {
 // cookieHeader is the Cookie header of the session's jar.
 func (f *Fragment) cookieHeader() string { return f.session().header() }
 
-func (f *Fragment) baseURL() string {
-	if f.BaseURL == "" {
-		return DefaultFragmentURL
-	}
-	return strings.TrimRight(f.BaseURL, "/")
-}
-
 // origin is the scheme and host of the base URL.
 func (f *Fragment) origin() string {
-	u, err := url.Parse(f.baseURL())
+	u, err := url.Parse(f.BaseURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		return f.baseURL()
+		return f.BaseURL
 	}
 	return u.Scheme + "://" + u.Host
 }
 
-func (f *Fragment) hashTTL() time.Duration {
-	if f.HashTTL > 0 {
-		return f.HashTTL
-	}
-	return DefaultFragmentHashTTL
-}
-
-func (f *Fragment) now() time.Time {
-	if f.Now != nil {
-		return f.Now()
-	}
-	return time.Now()
-}
-
-func (f *Fragment) logger() *slog.Logger {
-	if f.Logger != nil {
-		return f.Logger
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 // String describes f without its secrets.
-func (f *Fragment) String() string { return "fragment(" + f.baseURL() + ")" }
+func (f *Fragment) String() string { return "fragment(" + f.BaseURL + ")" }
 
 // GoString describes f without its secrets, for %#v.
 func (f *Fragment) GoString() string { return f.String() }
 
 // LogValue describes f for slog without its secrets.
 func (f *Fragment) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("base_url", f.baseURL()), slog.Bool("cookies_set", f.Cookies != ""))
+	return slog.GroupValue(slog.String("base_url", f.BaseURL), slog.Bool("cookies_set", f.Cookies != ""))
 }

@@ -71,12 +71,12 @@ func (f *Fragment) call(ctx context.Context, page, method string, form url.Value
 		if errors.Is(err, errFragmentUnauthorized) && !refreshed {
 			// An expired api hash (TSB, code-index id 62115643264,
 			// _api_request): reload it and try once more.
-			f.logger().Debug("fragment answered 401; reloading the api hash", "method", method)
+			f.Logger.Debug("fragment answered 401; reloading the api hash", "method", method)
 			refresh, refreshed = true, true
 			continue
 		}
 		if err != nil {
-			f.logger().Debug("fragment call failed", "method", method, "error", err)
+			f.Logger.Debug("fragment call failed", "method", method, "error", err)
 			return err
 		}
 		env, err := parseFragmentEnvelope(body)
@@ -85,7 +85,7 @@ func (f *Fragment) call(ctx context.Context, page, method string, form url.Value
 		}
 		switch p := env.sessionProblem(); {
 		case (p == fragmentStale || p == fragmentWalletStale) && !refreshed:
-			f.logger().Debug("fragment session problem; reloading the api hash", "method", method)
+			f.Logger.Debug("fragment session problem; reloading the api hash", "method", method)
 			refresh, refreshed = true, true
 			continue
 		case p == fragmentWalletGone || p == fragmentWalletStale:
@@ -99,11 +99,11 @@ func (f *Fragment) call(ctx context.Context, page, method string, form url.Value
 			continue
 		case p != fragmentNoProblem:
 			err := env.sessionFailure(p)
-			f.logger().Debug("fragment session refused", "method", method, "error", err)
+			f.Logger.Debug("fragment session refused", "method", method, "error", err)
 			return err
 		}
 		if err := env.failure(); err != nil {
-			f.logger().Debug("fragment refused", "method", method, "error", err)
+			f.Logger.Debug("fragment refused", "method", method, "error", err)
 			return err
 		}
 		if out != nil {
@@ -111,7 +111,7 @@ func (f *Fragment) call(ctx context.Context, page, method string, form url.Value
 				return Wrap(Retryable, "unexpected answer from Fragment", fmt.Errorf("%s: %w", method, err))
 			}
 		}
-		f.logger().Debug("fragment call", "method", method)
+		f.Logger.Debug("fragment call", "method", method)
 		return nil
 	}
 }
@@ -119,11 +119,11 @@ func (f *Fragment) call(ctx context.Context, page, method string, form url.Value
 // apiHash returns the api hash of page: the cached one while younger than
 // HashTTL, else (or with refresh) a freshly scraped one.
 func (f *Fragment) apiHash(ctx context.Context, page string, refresh bool) (string, error) {
-	now := f.now()
+	now := f.Now()
 	f.mu.Lock()
 	h, ok := f.hashes[page]
 	f.mu.Unlock()
-	if ok && !refresh && !now.Before(h.at) && now.Sub(h.at) < f.hashTTL() {
+	if ok && !refresh && !now.Before(h.at) && now.Sub(h.at) < f.HashTTL {
 		return h.value, nil
 	}
 	v, err := f.fetchHash(ctx, page)
@@ -149,21 +149,21 @@ func (f *Fragment) fetchHash(ctx context.Context, page string) (string, error) {
 	if m == nil {
 		return "", Errorf(Unhealthy, "the Fragment page has no API hash: logged out, or the page changed. %s", fragmentLoginSteps)
 	}
-	f.logger().Debug("fragment api hash loaded", "page", page)
+	f.Logger.Debug("fragment api hash loaded", "page", page)
 	return string(m[1]), nil
 }
 
 // fetchPage loads page with the session cookies and returns (the start
 // of) its HTML. The answer's Set-Cookie headers go into the jar.
 func (f *Fragment) fetchPage(ctx context.Context, page string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.baseURL()+page, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.BaseURL+page, nil)
 	if err != nil {
 		return nil, Wrap(Unhealthy, "the Fragment base URL is invalid", err)
 	}
 	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
 	req.Header.Set("User-Agent", fragmentUserAgent)
 	req.Header.Set("Cookie", f.cookieHeader())
-	resp, err := f.client().Do(req)
+	resp, err := f.client.Do(req)
 	if err != nil {
 		return nil, fragmentTransportError("load the page", err)
 	}
@@ -181,11 +181,11 @@ func (f *Fragment) fetchPage(ctx context.Context, page string) ([]byte, error) {
 
 // post sends one API call and returns the answer's body.
 func (f *Fragment) post(ctx context.Context, page, hash string, form url.Values) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.baseURL()+"/api?hash="+hash, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.BaseURL+"/api?hash="+hash, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, Wrap(Unhealthy, "the Fragment base URL is invalid", err)
 	}
-	referer := f.baseURL() + page
+	referer := f.BaseURL + page
 	req.Header.Set("X-Requested-With", "XMLHttpRequest")
 	req.Header.Set("Accept", "application/json, text/javascript, */*; q=0.01")
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
@@ -194,7 +194,7 @@ func (f *Fragment) post(ctx context.Context, page, hash string, form url.Values)
 	req.Header.Set("X-Aj-Referer", referer)
 	req.Header.Set("User-Agent", fragmentUserAgent)
 	req.Header.Set("Cookie", f.cookieHeader())
-	resp, err := f.client().Do(req)
+	resp, err := f.client.Do(req)
 	if err != nil {
 		return nil, fragmentTransportError("call "+form.Get("method"), err)
 	}
@@ -214,18 +214,6 @@ func (f *Fragment) post(ctx context.Context, page, hash string, form url.Values)
 		return nil, Errorf(Retryable, "Fragment's answer is too large")
 	}
 	return body, nil
-}
-
-// client returns the HTTP client, which never follows redirects: a
-// redirected API call means the session is gone, and the cookies must not
-// travel anywhere else.
-func (f *Fragment) client() *http.Client {
-	c := http.Client{Timeout: 30 * time.Second}
-	if f.HTTP != nil {
-		c = *f.HTTP
-	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
 }
 
 // fragmentTransportError is a network failure or timeout: retryable. The

@@ -145,7 +145,7 @@ func (f *Fragment) openSession(ctx context.Context) *fragmentSession {
 	if f.Sessions == nil {
 		return s
 	}
-	log := f.logger()
+	log := f.Logger
 	kd, ok := f.Wallet.(KeyDeriver)
 	if !ok {
 		log.Warn("fragment session: the wallet derives no key, so renewed cookies are not saved")
@@ -280,7 +280,7 @@ func (f *Fragment) applySetCookies(ctx context.Context, resp *http.Response) {
 	if resp.Request != nil && resp.Request.URL != nil {
 		host = resp.Request.URL.Hostname()
 	}
-	now := f.now()
+	now := f.Now()
 	s := f.session()
 	var set, deleted, ignored []string
 	s.mu.Lock()
@@ -308,12 +308,12 @@ func (f *Fragment) applySetCookies(ctx context.Context, resp *http.Response) {
 	}
 	s.mu.Unlock()
 	if len(ignored) > 0 {
-		f.logger().Warn("fragment cookies ignored (another domain, or too large)", "cookies", ignored)
+		f.Logger.Warn("fragment cookies ignored (another domain, or too large)", "cookies", ignored)
 	}
 	if len(set)+len(deleted) == 0 {
 		return
 	}
-	f.logger().Debug("fragment cookies renewed", "set", set, "deleted", deleted)
+	f.Logger.Debug("fragment cookies renewed", "set", set, "deleted", deleted)
 	f.saveSession(ctx)
 }
 
@@ -347,11 +347,11 @@ func (f *Fragment) saveSession(ctx context.Context) {
 		err = f.Sessions.SaveFragmentSession(context.WithoutCancel(ctx), blob)
 	}
 	if err != nil {
-		f.logger().Warn("fragment session: the renewed cookies could not be saved; they are kept in memory", "error", err)
+		f.Logger.Warn("fragment session: the renewed cookies could not be saved; they are kept in memory", "error", err)
 		return
 	}
 	s.saved = version
-	f.logger().Debug("fragment session saved", "cookies", names)
+	f.Logger.Debug("fragment session saved", "cookies", names)
 }
 
 // sealFragmentSession encrypts rec with AES-256-GCM under key: a format

@@ -175,7 +175,7 @@ func newSessionEnv(t *testing.T) *sessionEnv {
 // fragment is the provider of a freshly started process configured with
 // cookies (FRAGMENT_COOKIES).
 func (e *sessionEnv) fragment(cookies string) *Fragment {
-	return &Fragment{
+	return NewFragment(FragmentConfig{
 		BaseURL:   e.srv.URL,
 		Cookies:   cookies,
 		Wallet:    e.wallet,
@@ -183,7 +183,7 @@ func (e *sessionEnv) fragment(cookies string) *Fragment {
 		Tolerance: 10_000_000,
 		Sessions:  e.svc,
 		Logger:    slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+	})
 }
 
 // deliver runs a new order of 100 Stars through f.
@@ -291,11 +291,11 @@ func TestFragmentSession_SetCookieRules(t *testing.T) {
 	}))
 	defer srv.Close()
 	logs := &syncBuffer{}
-	f := &Fragment{
+	f := NewFragment(FragmentConfig{
 		BaseURL: srv.URL,
 		Cookies: "stel_ssid=old-ssid-value; stel_dt=-180; stel_token=old-token-value; stel_ton_token=ton-value",
 		Logger:  slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	}
+	})
 	if _, err := f.fetchPage(context.Background(), "/stars/buy"); KindOf(err) != Retryable {
 		t.Fatalf("fetchPage = %v, want Retryable (HTTP 502)", err)
 	}
@@ -498,8 +498,8 @@ func TestFragmentSession_WalletRenewedFromSeed(t *testing.T) {
 		we := newFragmentWorkerEnv(t)
 		w := newProvingWallet(t, we.srv)
 		w.fakeWallet = we.wallet
-		f := &Fragment{BaseURL: we.srv.URL, Cookies: fragmenttest.Cookies, Wallet: w, HTTP: we.srv.Client(), Tolerance: 10_000_000, Sessions: we.svc, Logger: slog.New(slog.DiscardHandler)}
-		worker := &Worker{Shop: we.shop, Provider: f, Name: "fragment", Notifier: we.alerts, Now: func() time.Time { return we.now }, Logger: slog.New(slog.DiscardHandler)}
+		f := NewFragment(FragmentConfig{BaseURL: we.srv.URL, Cookies: fragmenttest.Cookies, Wallet: w, HTTP: we.srv.Client(), Tolerance: 10_000_000, Sessions: we.svc, Logger: slog.New(slog.DiscardHandler)})
+		worker := mustWorker(t, WorkerConfig{Shop: we.shop, Provider: f, Name: "fragment", Notifier: we.alerts, Now: func() time.Time { return we.now }, Logger: slog.New(slog.DiscardHandler)})
 		we.srv.ExpireTONToken()
 		o := we.order(shop.OrderStars, testRecipient)
 		we.runOnce(worker)
@@ -572,8 +572,8 @@ func TestFragmentSession_AlertCarriesSteps(t *testing.T) {
 	we := newFragmentWorkerEnv(t)
 	w := newProvingWallet(t, we.srv)
 	w.fakeWallet = we.wallet
-	f := &Fragment{BaseURL: we.srv.URL, Cookies: fragmenttest.Cookies, Wallet: w, HTTP: we.srv.Client(), Tolerance: 10_000_000, Sessions: we.svc, Logger: slog.New(slog.DiscardHandler)}
-	worker := &Worker{Shop: we.shop, Provider: f, Name: "fragment", Notifier: we.alerts, Now: func() time.Time { return we.now }, Logger: slog.New(slog.DiscardHandler)}
+	f := NewFragment(FragmentConfig{BaseURL: we.srv.URL, Cookies: fragmenttest.Cookies, Wallet: w, HTTP: we.srv.Client(), Tolerance: 10_000_000, Sessions: we.svc, Logger: slog.New(slog.DiscardHandler)})
+	worker := mustWorker(t, WorkerConfig{Shop: we.shop, Provider: f, Name: "fragment", Notifier: we.alerts, Now: func() time.Time { return we.now }, Logger: slog.New(slog.DiscardHandler)})
 	we.srv.ExpireLogin()
 	o := we.order(shop.OrderStars, testRecipient)
 	we.runOnce(worker)

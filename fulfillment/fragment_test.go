@@ -275,7 +275,7 @@ type harness struct {
 	order  *shop.Order
 	logs   *syncBuffer
 	errs   []string
-	tweak  func(*Fragment)
+	tweak  func(*FragmentConfig)
 }
 
 const testRecipient = "pavel_durov"
@@ -304,7 +304,7 @@ func newHarness(t *testing.T, kind shop.OrderType) *harness {
 
 // fragment is a Fragment as a freshly started process builds it.
 func (h *harness) fragment() *Fragment {
-	f := &Fragment{
+	cfg := FragmentConfig{
 		BaseURL:   h.srv.URL,
 		Cookies:   fragmenttest.Cookies,
 		Wallet:    h.wallet,
@@ -313,9 +313,9 @@ func (h *harness) fragment() *Fragment {
 		Logger:    slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if h.tweak != nil {
-		h.tweak(f)
+		h.tweak(&cfg)
 	}
-	return f
+	return NewFragment(cfg)
 }
 
 // deliver runs one delivery attempt in a fresh process.
@@ -425,7 +425,7 @@ func TestFragment_Deliver(t *testing.T) {
 	} {
 		t.Run(string(tt.kind), func(t *testing.T) {
 			h := newHarness(t, tt.kind)
-			h.tweak = func(f *Fragment) { f.ShowSender = tt.kind == shop.OrderPremium }
+			h.tweak = func(f *FragmentConfig) { f.ShowSender = tt.kind == shop.OrderPremium }
 			ref, err := h.deliver()
 			if err != nil {
 				t.Fatal(err)
@@ -647,7 +647,7 @@ func TestFragment_HashCache(t *testing.T) {
 	h := newHarness(t, shop.OrderStars)
 	now := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
-	h.tweak = func(f *Fragment) {
+	h.tweak = func(f *FragmentConfig) {
 		f.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	}
 	f := h.fragment()
@@ -832,7 +832,7 @@ func TestFragment_WalletOutcomes(t *testing.T) {
 
 func TestFragment_LinkExpired(t *testing.T) {
 	h := newHarness(t, shop.OrderStars)
-	h.tweak = func(f *Fragment) { f.Now = func() time.Time { return time.Now().Add(time.Hour) } }
+	h.tweak = func(f *FragmentConfig) { f.Now = func() time.Time { return time.Now().Add(time.Hour) } }
 	if _, err := h.deliver(); KindOf(err) != Retryable {
 		t.Fatalf("got %v, want Retryable", err)
 	}
@@ -1091,7 +1091,7 @@ func TestFragment_Transport(t *testing.T) {
 	t.Run("Timeout", func(t *testing.T) {
 		h := newHarness(t, shop.OrderStars)
 		h.srv.Fail("searchStarsRecipient", fragmenttest.Slow)
-		h.tweak = func(f *Fragment) { f.HTTP = &http.Client{Timeout: 200 * time.Millisecond} }
+		h.tweak = func(f *FragmentConfig) { f.HTTP = &http.Client{Timeout: 200 * time.Millisecond} }
 		if _, err := h.deliver(); KindOf(err) != Retryable {
 			t.Fatalf("got %v, want Retryable", err)
 		}
@@ -1100,7 +1100,7 @@ func TestFragment_Transport(t *testing.T) {
 		h := newHarness(t, shop.OrderStars)
 		dead := fragmenttest.New(t)
 		dead.Close()
-		h.tweak = func(f *Fragment) { f.BaseURL = dead.URL }
+		h.tweak = func(f *FragmentConfig) { f.BaseURL = dead.URL }
 		if _, err := h.deliver(); KindOf(err) != Retryable {
 			t.Fatalf("got %v, want Retryable", err)
 		}
@@ -1124,12 +1124,12 @@ func TestFragment_Config(t *testing.T) {
 	h := newHarness(t, shop.OrderStars)
 	for _, tt := range []struct {
 		name  string
-		tweak func(*Fragment)
+		tweak func(*FragmentConfig)
 		want  string
 	}{
-		{"NoWallet", func(f *Fragment) { f.Wallet = nil }, "no wallet"},
-		{"NoCookies", func(f *Fragment) { f.Cookies = "" }, "missing"},
-		{"NoTONToken", func(f *Fragment) {
+		{"NoWallet", func(f *FragmentConfig) { f.Wallet = nil }, "no wallet"},
+		{"NoCookies", func(f *FragmentConfig) { f.Cookies = "" }, "missing"},
+		{"NoTONToken", func(f *FragmentConfig) {
 			f.Cookies = "stel_ssid=" + fragmenttest.SSID + "; stel_dt=-180; stel_token=" + fragmenttest.Token
 		}, "lack stel_ton_token"},
 	} {

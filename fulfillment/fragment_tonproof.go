@@ -70,16 +70,16 @@ func (f *Fragment) renewWallet(ctx context.Context, seen uint64) error {
 	if s.issued() != seen {
 		return nil
 	}
-	now := f.now()
+	now := f.Now()
 	if r.err != nil && !now.Before(r.failedAt) && now.Sub(r.failedAt) < fragmentRenewBackoff {
 		return r.err
 	}
-	f.logger().Info("fragment wallet connection lost; renewing it from the hot wallet's seed")
+	f.Logger.Info("fragment wallet connection lost; renewing it from the hot wallet's seed")
 	if err := f.tonProofAuth(ctx, signer); err != nil {
 		if KindOf(err) == Unhealthy {
 			r.err, r.failedAt = err, now
 		}
-		f.logger().Warn("fragment wallet connection not renewed", "error", err)
+		f.Logger.Warn("fragment wallet connection not renewed", "error", err)
 		return err
 	}
 	r.err = nil
@@ -87,7 +87,7 @@ func (f *Fragment) renewWallet(ctx context.Context, seen uint64) error {
 	f.mu.Lock()
 	f.hashes = nil
 	f.mu.Unlock()
-	f.logger().Info("fragment wallet connection renewed")
+	f.Logger.Info("fragment wallet connection renewed")
 	return nil
 }
 
@@ -111,7 +111,7 @@ func (f *Fragment) tonProofAuth(ctx context.Context, signer TonProofSigner) erro
 	if hash == nil || !ok {
 		return fail("the fragment.com page has no api hash or ton_proof challenge (logged out, or the page changed)", nil)
 	}
-	ts := f.now()
+	ts := f.Now()
 	sig, err := signer.SignTonProof(fragmentProofDomain, ts, payload)
 	if err != nil {
 		return fail("the hot wallet could not sign the proof", err)

@@ -2,6 +2,7 @@ package fulfillment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -17,7 +18,7 @@ type Shop interface {
 	ClaimOrder(ctx context.Context, orderID int64, provider string) (*shop.Order, *shop.Delivery, error)
 	SaveDelivery(ctx context.Context, d *shop.Delivery) error
 	CompleteOrder(ctx context.Context, adminID, orderID int64, ref string) (*shop.Order, error)
-	HoldOrder(ctx context.Context, orderID int64, reason string) (*shop.Order, error)
+	MoveToManual(ctx context.Context, orderID int64, reason string) (*shop.Order, error)
 	FailOrder(ctx context.Context, orderID int64, reason string) (*shop.Order, error)
 }
 
@@ -33,17 +34,9 @@ const (
 	DefaultGrace       = 30 * time.Second
 )
 
-// Worker delivers paid orders: it takes them from the shop's durable queue
-// one at a time, claims each (processing), hands it to the Provider and
-// records the outcome. Retryable failures back off exponentially with
-// jitter; after MaxAttempts the order goes manual. Permanent failures
-// refund the buyer. Manual and Unhealthy failures hand the order to the
-// admins; Unhealthy also pauses the provider for PauseFor, during which new
-// orders go straight to manual instead of stalling. The first delivery
-// after that in which the provider answers (any outcome but Unhealthy)
-// tells the admins it works again. Orders left processing by a crash are
-// resumed from their saved delivery step.
-type Worker struct {
+// WorkerConfig is what NewWorker needs; zero optional fields take their
+// defaults.
+type WorkerConfig struct {
 	Shop     Shop     // required
 	Provider Provider // required
 	Name     string   // the provider's name, recorded on deliveries; required
@@ -61,9 +54,22 @@ type Worker struct {
 
 	Now    func() time.Time // default time.Now
 	Logger *slog.Logger     // default slog.Default()
+}
 
-	poke     chan struct{}
-	pokeOnce sync.Once
+// Worker delivers paid orders: it takes them from the shop's durable queue
+// one at a time, claims each (processing), hands it to the Provider and
+// records the outcome. Retryable failures back off exponentially with
+// jitter; after MaxAttempts the order goes manual. Permanent failures
+// refund the buyer. Manual and Unhealthy failures hand the order to the
+// admins; Unhealthy also pauses the provider for PauseFor, during which new
+// orders go straight to manual instead of stalling. The first delivery
+// after that in which the provider answers (any outcome but Unhealthy)
+// tells the admins it works again. Orders left processing by a crash are
+// resumed from their saved delivery step.
+type Worker struct {
+	WorkerConfig // as NewWorker completed it; read-only
+
+	poke chan struct{}
 
 	mu          sync.Mutex
 	pausedUntil time.Time
@@ -71,25 +77,61 @@ type Worker struct {
 	unhealthy   bool // admins were told the provider is unhealthy, and not yet that it works again
 }
 
+// NewWorker returns a worker of cfg.Provider. It fails if Shop, Provider
+// or Name is missing.
+func NewWorker(cfg WorkerConfig) (*Worker, error) {
+	switch {
+	case cfg.Shop == nil:
+		return nil, errors.New("fulfillment: Worker needs a Shop")
+	case cfg.Provider == nil:
+		return nil, errors.New("fulfillment: Worker needs a Provider")
+	case cfg.Name == "":
+		return nil, errors.New("fulfillment: Worker needs the provider's Name")
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = DefaultMaxAttempts
+	}
+	if cfg.Backoff <= 0 {
+		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = DefaultMaxBackoff
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.PauseFor <= 0 {
+		cfg.PauseFor = DefaultPauseFor
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = DefaultGrace
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Notifier == nil {
+		cfg.Notifier = LogNotifier{Logger: cfg.Logger}
+	}
+	return &Worker{WorkerConfig: cfg, poke: make(chan struct{}, 1)}, nil
+}
+
 // Poke makes a running worker look at the queue now (main calls it when an
 // order is paid). It never blocks.
 func (w *Worker) Poke() {
 	select {
-	case w.pokes() <- struct{}{}:
+	case w.poke <- struct{}{}:
 	default:
 	}
-}
-
-func (w *Worker) pokes() chan struct{} {
-	w.pokeOnce.Do(func() { w.poke = make(chan struct{}, 1) })
-	return w.poke
 }
 
 // Health reports whether the provider is working, and why not.
 func (w *Worker) Health() (ok bool, reason string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.now().Before(w.pausedUntil) {
+	if w.Now().Before(w.pausedUntil) {
 		return false, w.pauseReason
 	}
 	return true, ""
@@ -107,20 +149,15 @@ func (w *Worker) Notice() string {
 // Run delivers queued orders until ctx is done. A store error is logged
 // and retried at the next scan.
 func (w *Worker) Run(ctx context.Context) error {
-	interval := w.Interval
-	if interval <= 0 {
-		interval = DefaultInterval
-	}
-	poke := w.pokes()
 	for {
 		if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			w.logger().Error("fulfillment queue", "error", err)
+			w.Logger.Error("fulfillment queue", "error", err)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-poke:
-		case <-time.After(interval):
+		case <-w.poke:
+		case <-time.After(w.Interval):
 		}
 	}
 }
@@ -139,7 +176,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		if q.Delivery != nil && w.now().Before(q.Delivery.NextAttemptAt) {
+		if q.Delivery != nil && w.Now().Before(q.Delivery.NextAttemptAt) {
 			continue
 		}
 		n++
@@ -154,19 +191,19 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 func (w *Worker) process(ctx context.Context, orderID int64) error {
 	order, d, err := w.Shop.ClaimOrder(ctx, orderID, w.Name)
 	if shop.ErrorCode(err) == shop.EINVALIDSTATE {
-		w.logger().Debug("queued order is no longer deliverable", "order_id", orderID, "error", err)
+		w.Logger.Debug("queued order is no longer deliverable", "order_id", orderID, "error", err)
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("claim order %d: %w", orderID, err)
 	}
-	log := w.logger().With("order_id", order.ID, "provider", w.Name)
+	log := w.Logger.With("order_id", order.ID, "provider", w.Name)
 
 	healthy, pauseReason := w.Health()
 	if !healthy && d.Payout == nil {
 		// Nothing paid yet and the provider cannot work: admins now,
 		// rather than a silent stall. A recorded payout is always
 		// resumed: money may be on its way.
-		return w.hold(ctx, order, "the provider is paused: "+pauseReason)
+		return w.moveToManual(ctx, order, "the provider is paused: "+pauseReason)
 	}
 
 	job := &Job{Order: order, Delivery: d, SaveFunc: w.Shop.SaveDelivery}
@@ -177,7 +214,7 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 		w.recovered(ctx)
 	}
 	if err == nil {
-		if _, err := w.Shop.CompleteOrder(context.WithoutCancel(ctx), 0, order.ID, ref); err != nil {
+		if _, err := w.Shop.CompleteOrder(context.WithoutCancel(ctx), shop.SystemActor, order.ID, ref); err != nil {
 			return fmt.Errorf("complete order %d: %w", order.ID, err)
 		}
 		log.Info("order delivered", "ref", ref)
@@ -192,7 +229,7 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 		_, ferr := w.Shop.FailOrder(context.WithoutCancel(ctx), order.ID, reason)
 		if shop.ErrorCode(ferr) == shop.EINVALIDSTATE {
 			log.Warn("order needs an admin", "reason", reason, "error", err, "refund_refused", ferr)
-			return w.hold(ctx, order, reason)
+			return w.moveToManual(ctx, order, reason)
 		} else if ferr != nil {
 			return fmt.Errorf("fail order %d: %w", order.ID, ferr)
 		}
@@ -200,11 +237,11 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 		return nil
 	case Manual:
 		log.Warn("order needs an admin", "reason", reason, "error", err)
-		return w.hold(ctx, order, reason)
+		return w.moveToManual(ctx, order, reason)
 	case Unhealthy:
 		log.Error("provider unhealthy; pausing it", "reason", reason, "error", err)
 		w.pause(ctx, reason)
-		return w.hold(ctx, order, reason)
+		return w.moveToManual(ctx, order, reason)
 	}
 
 	// Retryable.
@@ -217,19 +254,15 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 	d = job.Delivery
 	d.Attempts++
 	d.LastError = reason
-	limit := w.MaxAttempts
-	if limit <= 0 {
-		limit = DefaultMaxAttempts
-	}
-	if d.Attempts >= limit {
+	if d.Attempts >= w.MaxAttempts {
 		log.Warn("delivery failed too often; handing the order to admins", "attempts", d.Attempts, "reason", reason, "error", err)
 		if err := w.Shop.SaveDelivery(ctx, d); err != nil {
 			return fmt.Errorf("save delivery of order %d: %w", order.ID, err)
 		}
-		return w.hold(ctx, order, fmt.Sprintf("delivery failed %d times: %s", d.Attempts, reason))
+		return w.moveToManual(ctx, order, fmt.Sprintf("delivery failed %d times: %s", d.Attempts, reason))
 	}
 	delay := w.backoff(d.Attempts)
-	d.NextAttemptAt = w.now().Add(delay)
+	d.NextAttemptAt = w.Now().Add(delay)
 	log.Info("delivery failed; will retry", "attempt", d.Attempts, "retry_in", delay.Round(time.Millisecond), "reason", reason, "error", err)
 	if err := w.Shop.SaveDelivery(ctx, d); err != nil {
 		return fmt.Errorf("save delivery of order %d: %w", order.ID, err)
@@ -240,35 +273,31 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 // deliver runs the provider with a context that outlives ctx by Grace, so
 // that a shutdown lets the step in progress finish or park.
 func (w *Worker) deliver(ctx context.Context, job *Job) (ref string, err error) {
-	grace := w.Grace
-	if grace <= 0 {
-		grace = DefaultGrace
-	}
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	// Cancelling dctx again after it ended is harmless.
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(w.Grace, cancel) })
 	defer stop()
 	defer func() {
 		if p := recover(); p != nil {
-			w.logger().Error("provider panicked", "order_id", job.Order.ID, "panic", p)
+			w.Logger.Error("provider panicked", "order_id", job.Order.ID, "panic", p)
 			ref, err = "", Errorf(Retryable, "internal error in the provider")
 		}
 	}()
 	return w.Provider.Deliver(dctx, job)
 }
 
-// hold hands an order to the admins and alerts them.
-func (w *Worker) hold(ctx context.Context, order *shop.Order, reason string) error {
-	held, err := w.Shop.HoldOrder(context.WithoutCancel(ctx), order.ID, reason)
+// moveToManual hands an order to the admins and alerts them.
+func (w *Worker) moveToManual(ctx context.Context, order *shop.Order, reason string) error {
+	o, err := w.Shop.MoveToManual(context.WithoutCancel(ctx), order.ID, reason)
 	if err != nil {
-		return fmt.Errorf("hold order %d: %w", order.ID, err)
+		return fmt.Errorf("move order %d to manual: %w", order.ID, err)
 	}
-	w.notifier().Alert(ctx, shop.Alert{
+	w.Notifier.Alert(ctx, shop.Alert{
 		Kind:    shop.AlertManualNeeded,
-		OrderID: held.ID,
-		Amount:  held.PriceTON,
-		Message: fmt.Sprintf("Order %d needs manual delivery: %s for @%s, paid %s TON. Reason: %s", held.ID, describe(held), held.Recipient, held.PriceTON, reason),
+		OrderID: o.ID,
+		Amount:  o.PriceTON,
+		Message: fmt.Sprintf("Order %d needs manual delivery: %s for @%s, paid %s TON. Reason: %s", o.ID, describe(o), o.Recipient, o.PriceTON, reason),
 	})
 	return nil
 }
@@ -276,18 +305,15 @@ func (w *Worker) hold(ctx context.Context, order *shop.Order, reason string) err
 // pause stops deliveries for PauseFor and alerts admins once per pause.
 func (w *Worker) pause(ctx context.Context, reason string) {
 	d := w.PauseFor
-	if d <= 0 {
-		d = DefaultPauseFor
-	}
 	w.mu.Lock()
-	already := w.now().Before(w.pausedUntil)
-	w.pausedUntil, w.pauseReason = w.now().Add(d), reason
+	already := w.Now().Before(w.pausedUntil)
+	w.pausedUntil, w.pauseReason = w.Now().Add(d), reason
 	if !already {
 		w.unhealthy = true
 	}
 	w.mu.Unlock()
 	if !already {
-		w.notifier().Alert(ctx, shop.Alert{
+		w.Notifier.Alert(ctx, shop.Alert{
 			Kind:    shop.AlertProviderUnhealthy,
 			Message: fmt.Sprintf("The %s provider is unhealthy and paused for %s: %s. Orders go to manual delivery meanwhile.", w.Name, d, reason),
 		})
@@ -317,8 +343,8 @@ func (w *Worker) recovered(ctx context.Context) {
 	w.unhealthy = false
 	w.mu.Unlock()
 	if was {
-		w.logger().Info("provider works again", "provider", w.Name)
-		w.notifier().Alert(ctx, shop.Alert{
+		w.Logger.Info("provider works again", "provider", w.Name)
+		w.Notifier.Alert(ctx, shop.Alert{
 			Kind:    shop.AlertProviderHealthy,
 			Message: fmt.Sprintf("The %s provider works again; deliveries resumed.", w.Name),
 		})
@@ -329,12 +355,6 @@ func (w *Worker) recovered(ctx context.Context) {
 // doubled per attempt, capped at MaxBackoff, with ±25% jitter.
 func (w *Worker) backoff(attempt int) time.Duration {
 	base, maxd := w.Backoff, w.MaxBackoff
-	if base <= 0 {
-		base = DefaultBackoff
-	}
-	if maxd <= 0 {
-		maxd = DefaultMaxBackoff
-	}
 	d := base
 	for i := 1; i < attempt && d < maxd; i++ {
 		d *= 2
@@ -350,27 +370,6 @@ func describe(o *shop.Order) string {
 		return fmt.Sprintf("Premium for %d months", o.Months)
 	}
 	return fmt.Sprintf("%d Stars", o.Stars)
-}
-
-func (w *Worker) notifier() Notifier {
-	if w.Notifier != nil {
-		return w.Notifier
-	}
-	return LogNotifier{Logger: w.logger()}
-}
-
-func (w *Worker) now() time.Time {
-	if w.Now != nil {
-		return w.Now()
-	}
-	return time.Now()
-}
-
-func (w *Worker) logger() *slog.Logger {
-	if w.Logger != nil {
-		return w.Logger
-	}
-	return slog.Default()
 }
 
 // LogNotifier writes alerts to a log; it stands in for the bot.

@@ -88,8 +88,17 @@ func newFragmentWorkerEnv(t *testing.T) *fragmentWorkerEnv {
 
 // worker is a worker and provider as a freshly started process builds them.
 func (e *fragmentWorkerEnv) worker() *Worker {
-	f := &Fragment{BaseURL: e.srv.URL, Cookies: fragmenttest.Cookies, Wallet: e.wallet, HTTP: e.srv.Client(), Tolerance: 10_000_000, Logger: slog.New(slog.DiscardHandler)}
-	return &Worker{Shop: e.shop, Provider: f, Name: "fragment", Notifier: e.alerts, Now: func() time.Time { return e.now }, Logger: slog.New(slog.DiscardHandler)}
+	f := NewFragment(FragmentConfig{BaseURL: e.srv.URL, Cookies: fragmenttest.Cookies, Wallet: e.wallet, HTTP: e.srv.Client(), Tolerance: 10_000_000, Logger: slog.New(slog.DiscardHandler)})
+	return mustWorker(e.t, WorkerConfig{Shop: e.shop, Provider: f, Name: "fragment", Notifier: e.alerts, Now: func() time.Time { return e.now }, Logger: slog.New(slog.DiscardHandler)})
+}
+
+func mustWorker(t testing.TB, cfg WorkerConfig) *Worker {
+	t.Helper()
+	w, err := NewWorker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
 
 func (e *fragmentWorkerEnv) order(kind shop.OrderType, recipient string) *shop.Order {

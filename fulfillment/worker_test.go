@@ -87,7 +87,11 @@ func newEnv(t *testing.T, p fulfillment.Provider) *env {
 		t.Fatal(err)
 	}
 	e.svc = svc
-	e.w = &fulfillment.Worker{Shop: svc, Provider: p, Name: "test", Notifier: e.alerts, Now: e.clock, Backoff: time.Second, MaxBackoff: time.Minute}
+	w, err := fulfillment.NewWorker(fulfillment.WorkerConfig{Shop: svc, Provider: p, Name: "test", Notifier: e.alerts, Now: e.clock, Backoff: time.Second, MaxBackoff: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.w = w
 	return e
 }
 
@@ -522,7 +526,11 @@ func TestWorker_ResumesProcessingOrder(t *testing.T) {
 		t.Fatalf("after the crash: %s", got.Status)
 	}
 	// A new worker (a restart) resumes from the saved step.
-	e.w = &fulfillment.Worker{Shop: e.svc, Provider: p, Name: "test", Notifier: e.alerts, Now: e.clock}
+	w, err := fulfillment.NewWorker(fulfillment.WorkerConfig{Shop: e.svc, Provider: p, Name: "test", Notifier: e.alerts, Now: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.w = w
 	e.advance(time.Hour)
 	e.run()
 	if got := e.status(o.ID); got.Status != shop.StatusCompleted || got.FulfillmentRef != "req-1" {

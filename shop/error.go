@@ -21,12 +21,6 @@ const (
 	errInternalMsg  = "Internal error."
 )
 
-// EFORBIDDEN is never returned: a banned account gets EUNAUTHORIZED ("this
-// account is banned"), the answer the partner contract documents.
-//
-// Deprecated: kept only until the bot stops mapping it.
-const EFORBIDDEN = "FORBIDDEN"
-
 // Error is an application error with a machine-readable Code and a Message
 // that is safe to show to the caller. Any error that is not an *Error is an
 // internal error: it is logged, and callers see only "Internal error.".

@@ -127,10 +127,10 @@ func TestService_Fulfillment(t *testing.T) {
 		e := newEnv(t)
 		e.user(alice, "alice_1", 2*shop.TON)
 		o1, o2 := newOrder(e), newOrder(e)
-		_, err := e.svc.HoldOrder(ctx, o1.ID, "")
+		_, err := e.svc.MoveToManual(ctx, o1.ID, "")
 		wantCode(t, err, shop.EVALIDATION)
 		for _, o := range []*shop.Order{o1, o2} {
-			held, err := e.svc.HoldOrder(ctx, o.ID, "margin check failed")
+			held, err := e.svc.MoveToManual(ctx, o.ID, "margin check failed")
 			if err != nil || held.Status != shop.StatusManual || held.FailureReason != "margin check failed" {
 				t.Fatalf("hold = %+v, %v", held, err)
 			}
@@ -141,7 +141,7 @@ func TestService_Fulfillment(t *testing.T) {
 		if len(queued(e)) != 0 {
 			t.Fatal("manual orders still queued")
 		}
-		_, err = e.svc.HoldOrder(ctx, o1.ID, "again")
+		_, err = e.svc.MoveToManual(ctx, o1.ID, "again")
 		wantCode(t, err, shop.EINVALIDSTATE)
 		// An admin cannot complete an order the worker owns.
 		o3 := newOrder(e)

@@ -30,7 +30,7 @@ type LedgerEntry struct {
 	BalanceAfter NanoTON    // the balance right after this entry
 	OrderID      int64      // the order concerned, if any
 	TxHash       string     // the chain transaction concerned, if any
-	AdminID      int64      // the admin who made the change, if any
+	AdminID      int64      // the admin who made the change; SystemActor if none
 	Reason       string     // free text for admin changes and refunds
 	CreatedAt    time.Time
 }
@@ -58,10 +58,10 @@ func ClampLimit(n int) int {
 }
 
 // Refund returns a paid order's price to its buyer's balance with a refund
-// ledger entry, and marks it refunded. adminID is 0 when the system refunds
+// ledger entry, and marks it refunded. adminID is SystemActor when the system refunds
 // (a permanent fulfillment failure). Orders in paid or manual can be
 // refunded; an order being processed belongs to the fulfillment worker,
-// which refunds it itself (FailOrder) or hands it to the admins (HoldOrder).
+// which refunds it itself (FailOrder) or hands it to the admins (MoveToManual).
 //
 // Errors: VALIDATION_ERROR (no reason), NOT_FOUND, INVALID_STATE.
 func (s *Service) Refund(ctx context.Context, adminID, orderID int64, reason string) (*Order, error) {
@@ -73,16 +73,13 @@ func (s *Service) Refund(ctx context.Context, adminID, orderID int64, reason str
 	var balance NanoTON
 	err = s.Store.Update(ctx, func(tx Tx) error {
 		var err error
-		if order, err = findOwnOrder(tx, 0, orderID); err != nil {
+		if order, err = findOwnOrder(tx, AnyOwner, orderID); err != nil {
 			return err
 		}
 		switch order.Status {
 		case StatusPaid, StatusManual:
 		default:
-			// The words are older than the lifecycle table and admins
-			// (and bot/admin_test.go) know them; no order is ever stored
-			// failed (see OrderStatus).
-			return Errorf(EINVALIDSTATE, "order %d is %s; only paid, manual or failed orders can be refunded", order.ID, order.Status)
+			return Errorf(EINVALIDSTATE, "order %d is %s; only paid or manual orders can be refunded", order.ID, order.Status)
 		}
 		balance, err = s.refund(tx, order, adminID, reason)
 		return err

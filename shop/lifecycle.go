@@ -20,7 +20,7 @@ import (
 //	expired          paid        CreditDeposit: a transfer sent before the TTL, booked after it
 //	paid             processing  ClaimOrder (the fulfillment worker)
 //	paid|processing  completed   CompleteOrder (the worker)
-//	paid|processing  manual      HoldOrder (to the admins)
+//	paid|processing  manual      MoveToManual (to the admins)
 //	paid|processing  refunded    FailOrder (not deliverable: refunded at once)
 //	manual           completed   CompleteOrder (an admin, after delivering by hand)
 //	paid|manual      refunded    Refund (an admin)
@@ -40,7 +40,7 @@ const (
 	StatusCompleted      OrderStatus = "completed"
 	StatusCancelled      OrderStatus = "cancelled"
 	StatusExpired        OrderStatus = "expired"
-	StatusManual         OrderStatus = "manual" // waits for an admin to deliver or refund it (HoldOrder)
+	StatusManual         OrderStatus = "manual" // waits for an admin to deliver or refund it (MoveToManual)
 	StatusFailed         OrderStatus = "failed" // never stored; see OrderStatus
 	StatusRefunded       OrderStatus = "refunded"
 )
@@ -202,8 +202,8 @@ func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) er
 }
 
 // CompleteOrder marks an order delivered with a reference (tx hash or the
-// provider's id) and takes it off the queue. adminID is 0 for the worker,
-// which completes paid or processing orders. An admin (adminID > 0)
+// provider's id) and takes it off the queue. adminID is SystemActor for the
+// worker, which completes paid or processing orders. An admin (adminID > 0)
 // completes only a manual order, after delivering it by hand: a paid or
 // processing order belongs to the worker, which may be paying for it at
 // this very moment. Completing an already completed order returns it
@@ -229,11 +229,11 @@ func (s *Service) CompleteOrder(ctx context.Context, adminID, orderID int64, ref
 			return nil
 		case StatusManual:
 		case StatusPaid, StatusProcessing:
-			if adminID != 0 {
+			if adminID != SystemActor {
 				return Errorf(EINVALIDSTATE, "order %d is %s and belongs to the fulfillment worker; only manual orders can be marked delivered by an admin", order.ID, order.Status)
 			}
 		default:
-			if adminID != 0 {
+			if adminID != SystemActor {
 				return Errorf(EINVALIDSTATE, "order %d is %s; only manual orders can be marked delivered by an admin", order.ID, order.Status)
 			}
 			return Errorf(EINVALIDSTATE, "order %d is %s; only paid, processing or manual orders can be completed", order.ID, order.Status)
@@ -243,7 +243,7 @@ func (s *Service) CompleteOrder(ctx context.Context, adminID, orderID int64, ref
 		}
 		order.CompletedAt = s.now()
 		order.FulfillmentRef = ref
-		if adminID != 0 {
+		if adminID != SystemActor {
 			order.FailureReason = ""
 		}
 		if err := tx.PutOrder(order); err != nil {
@@ -261,13 +261,13 @@ func (s *Service) CompleteOrder(ctx context.Context, adminID, orderID int64, ref
 	return order, nil
 }
 
-// HoldOrder hands an order to the admins: it becomes manual with reason
+// MoveToManual hands an order to the admins: it becomes manual with reason
 // and leaves the queue. An admin then completes or refunds it.
 //
 // Errors: VALIDATION_ERROR, NOT_FOUND, INVALID_STATE (not paid or
 // processing).
-func (s *Service) HoldOrder(ctx context.Context, orderID int64, reason string) (*Order, error) {
-	reason, err := cutReason(reason, "holding an order needs a reason")
+func (s *Service) MoveToManual(ctx context.Context, orderID int64, reason string) (*Order, error) {
+	reason, err := cutReason(reason, "moving an order to manual needs a reason")
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +300,7 @@ func (s *Service) HoldOrder(ctx context.Context, orderID int64, reason string) (
 // price to the buyer's balance with a refund ledger entry, in one
 // transaction: the order ends refunded, with reason. It is refused once a
 // payment for the order may have left the hot wallet (a signed payout that
-// did not expire): such an order must go to the admins (HoldOrder).
+// did not expire): such an order must go to the admins (MoveToManual).
 //
 // Errors: VALIDATION_ERROR, NOT_FOUND, INVALID_STATE.
 func (s *Service) FailOrder(ctx context.Context, orderID int64, reason string) (*Order, error) {
@@ -325,7 +325,7 @@ func (s *Service) FailOrder(ctx context.Context, orderID int64, reason string) (
 		if d.PaymentMayBeOut() {
 			return Errorf(EINVALIDSTATE, "order %d: a payment for it may have been sent; it needs an admin", order.ID)
 		}
-		balance, err = s.refund(tx, order, 0, reason)
+		balance, err = s.refund(tx, order, SystemActor, reason)
 		return err
 	})
 	if err != nil {

@@ -69,7 +69,7 @@ type Order struct {
 
 // OrderFilter selects orders for a listing, newest first.
 type OrderFilter struct {
-	UserID int64       // owner; 0 = every owner (admin listings)
+	UserID int64       // owner; AnyOwner = every owner (admin listings)
 	Status OrderStatus // "" = any
 	Type   OrderType   // "" = any
 	Before int64       // cursor: only orders with ID < Before; 0 = from the newest
@@ -267,7 +267,7 @@ func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Ord
 			if order.PaymentMemo, err = newMemo(tx, func() string { return prefix + randomHex(3) }); err != nil {
 				return err
 			}
-			order.PaymentAddress = s.DepositAddress
+			order.PaymentAddress = s.depositAddress
 			order.ExpiresAt = now.Add(ttl)
 			if err := tx.PutOrder(order); err != nil {
 				return err
@@ -340,8 +340,17 @@ func (r *CreateOrderRequest) fingerprint() string {
 	return hex.EncodeToString(sum[:])
 }
 
-// FindOrder returns an order by id. userID 0 means any owner (admins);
-// otherwise another user's order is NOT_FOUND.
+// AnyOwner, as the userID of FindOrder, FindOrderByMemo or OrderFilter,
+// finds orders whatever their owner (the admin screens).
+const AnyOwner int64 = 0
+
+// SystemActor, as the adminID of CompleteOrder or of a ledger entry, is
+// the program itself (the fulfillment worker, a refund after a permanent
+// failure) rather than an admin.
+const SystemActor int64 = 0
+
+// FindOrder returns an order by id. userID AnyOwner means any owner
+// (admins); otherwise another user's order is NOT_FOUND.
 //
 // Errors: NOT_FOUND.
 func (s *Service) FindOrder(ctx context.Context, userID, orderID int64) (*Order, error) {
@@ -355,21 +364,21 @@ func (s *Service) FindOrder(ctx context.Context, userID, orderID int64) (*Order,
 
 func findOwnOrder(tx Tx, userID, orderID int64) (*Order, error) {
 	o, err := tx.FindOrderByID(orderID)
-	if ErrorCode(err) == ENOTFOUND || (err == nil && userID != 0 && o.UserID != userID) {
+	if ErrorCode(err) == ENOTFOUND || (err == nil && userID != AnyOwner && o.UserID != userID) {
 		return nil, Errorf(ENOTFOUND, "order %d not found", orderID)
 	}
 	return o, err
 }
 
 // FindOrderByMemo returns the order with a payment memo (case-insensitive).
-// userID 0 means any owner.
+// userID AnyOwner means any owner.
 //
 // Errors: NOT_FOUND.
 func (s *Service) FindOrderByMemo(ctx context.Context, userID int64, memo string) (*Order, error) {
 	var order *Order
 	err := s.Store.View(ctx, func(tx Tx) error {
 		o, err := tx.FindOrderByMemo(NormalizeMemo(memo))
-		if ErrorCode(err) == ENOTFOUND || (err == nil && userID != 0 && o.UserID != userID) {
+		if ErrorCode(err) == ENOTFOUND || (err == nil && userID != AnyOwner && o.UserID != userID) {
 			return Errorf(ENOTFOUND, "no order with this memo")
 		}
 		order = o

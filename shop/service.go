@@ -11,12 +11,11 @@ import (
 // partner API call it for everything; each operation that moves money writes
 // the balance and its ledger entry in one store transaction.
 type Service struct {
-	Store          Store
-	Rates          RateSource
-	DepositAddress string           // the service wallet that receives deposits and ton_memo payments; required
-	Recipients     RecipientChecker // optional: the fulfillment provider's recipient lookup, asked before an order is created
-	Now            func() time.Time // default time.Now
-	Logger         *slog.Logger     // default slog.Default()
+	Store      Store
+	Rates      RateSource
+	Recipients RecipientChecker // optional: the fulfillment provider's recipient lookup, asked before an order is created
+	Now        func() time.Time // default time.Now
+	Logger     *slog.Logger     // default slog.Default()
 
 	// MinDeposit is the smallest transfer the shop books (TON_MIN_DEPOSIT).
 	// A smaller one, whatever its memo, is recorded as an ignored deposit
@@ -24,7 +23,8 @@ type Service struct {
 	// positive amount.
 	MinDeposit NanoTON
 
-	pricing atomic.Pointer[Pricing]
+	depositAddress string // see DepositAddress
+	pricing        atomic.Pointer[Pricing]
 
 	mu          sync.Mutex
 	subscribers []func(Event)
@@ -33,12 +33,16 @@ type Service struct {
 // NewService returns a Service over store, with rates and a validated
 // pricing. depositAddress is shown to users for top-ups and ton_memo orders.
 func NewService(store Store, rates RateSource, pricing Pricing, depositAddress string) (*Service, error) {
-	s := &Service{Store: store, Rates: rates, DepositAddress: depositAddress}
+	s := &Service{Store: store, Rates: rates, depositAddress: depositAddress}
 	if err := s.SetPricing(pricing); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// DepositAddress is the service wallet that receives deposits and ton_memo
+// payments: the one address the bot and the API show for top-ups.
+func (s *Service) DepositAddress() string { return s.depositAddress }
 
 // Subscribe registers fn to receive every Event after its transaction
 // commits. fn must not block.

@@ -35,7 +35,7 @@ func checkReason(reason, missing string) (string, error) {
 	return reason, nil
 }
 
-// cutReason is the rule for a reason the system gives (HoldOrder,
+// cutReason is the rule for a reason the system gives (MoveToManual,
 // FailOrder: often a provider's words): trimmed, not empty, and cut to
 // MaxReason characters rather than refused.
 func cutReason(reason, missing string) (string, error) {

@@ -41,11 +41,11 @@ func TestService_ReasonRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	held, err := e.svc.HoldOrder(ctx, o.ID, long)
+	held, err := e.svc.MoveToManual(ctx, o.ID, long)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if held.FailureReason != long[:2*shop.MaxReason] {
-		t.Errorf("HoldOrder with a long reason recorded %q; want it cut to %d characters", held.FailureReason, shop.MaxReason)
+		t.Errorf("MoveToManual with a long reason recorded %q; want it cut to %d characters", held.FailureReason, shop.MaxReason)
 	}
 }

@@ -36,7 +36,7 @@ func BenchmarkWatcher_CatchUp(b *testing.B) {
 	for i := range b.N {
 		chain.add(memos[i%users], shop.NanoTON(1_000_000+i), t0)
 	}
-	w := &Watcher{Chain: chain, Shop: svc, Account: account, FromStart: true}
+	w := mustWatcher(b, WatcherConfig{Chain: chain, Shop: svc, Account: account, FromStart: true})
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := time.Now()

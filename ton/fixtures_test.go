@@ -151,8 +151,11 @@ func newWatcherEnv(t *testing.T) *watcherEnv {
 	svc.MinDeposit = minDeposit
 	e := &watcherEnv{svc: svc, chain: &tontest.Chain{}, events: map[shop.EventType]int{}, skipped: map[string]int{}}
 	svc.Subscribe(func(ev shop.Event) { e.mu.Lock(); e.events[ev.Type]++; e.mu.Unlock() })
-	e.w = &ton.Watcher{Chain: e.chain, Shop: svc, Account: "fixtures", FromStart: true, Now: func() time.Time { return now },
-		OnSkip: func(r string) { e.mu.Lock(); e.skipped[r]++; e.mu.Unlock() }}
+	e.w, err = ton.NewWatcher(ton.WatcherConfig{Chain: e.chain, Shop: svc, Account: "fixtures", FromStart: true, Now: func() time.Time { return now },
+		OnSkip: func(r string) { e.mu.Lock(); e.skipped[r]++; e.mu.Unlock() }})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if e.alice, err = svc.EnsureUser(context.Background(), shop.UserUpdate{ID: 1001, Username: "alice_1"}); err != nil {
 		t.Fatal(err)
 	}

@@ -17,33 +17,49 @@ const DefaultLagCheckInterval = 15 * time.Second
 
 var _ interface{ Lag() (time.Duration, bool) } = (*Watcher)(nil)
 
-// LagAlarm alerts admins when the deposit watcher falls more than Max behind the
-// chain (or has not completed a poll within Max of starting), once, and again
-// only after it caught up; catching up is reported too.
-type LagAlarm struct {
+// LagAlarmConfig is what NewLagAlarm needs; zero optional fields take
+// their defaults.
+type LagAlarmConfig struct {
 	Watcher  interface{ Lag() (time.Duration, bool) } // required; *Watcher
 	Max      time.Duration                            // required, > 0
 	Interval time.Duration                            // how often to look; default 15s
 	Alert    func(ctx context.Context, a shop.Alert)  // required
 	Now      func() time.Time                         // default time.Now
 	Logger   *slog.Logger                             // default slog.Default()
+}
+
+// LagAlarm alerts admins when the deposit watcher falls more than Max behind the
+// chain (or has not completed a poll within Max of starting), once, and again
+// only after it caught up; catching up is reported too.
+type LagAlarm struct {
+	LagAlarmConfig // as NewLagAlarm completed it; read-only
 
 	mu      sync.Mutex
 	started time.Time // the first look: the "no poll yet" rule counts from it
 	behind  bool      // alerted, and not caught up since
 }
 
-// Run checks every Interval until ctx is done and returns nil. It returns
-// an error at once if a required field is missing.
+// NewLagAlarm returns an alarm over cfg.Watcher. It fails if Watcher or
+// Alert is missing or Max is not positive.
+func NewLagAlarm(cfg LagAlarmConfig) (*LagAlarm, error) {
+	if cfg.Watcher == nil || cfg.Alert == nil || cfg.Max <= 0 {
+		return nil, errors.New("ton: LagAlarm needs Watcher, Alert and Max > 0")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultLagCheckInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &LagAlarm{LagAlarmConfig: cfg}, nil
+}
+
+// Run checks every Interval until ctx is done and returns nil.
 func (a *LagAlarm) Run(ctx context.Context) error {
-	if a.Watcher == nil || a.Alert == nil || a.Max <= 0 {
-		return errors.New("ton: LagAlarm needs Watcher, Alert and Max > 0")
-	}
-	interval := a.Interval
-	if interval <= 0 {
-		interval = DefaultLagCheckInterval
-	}
-	t := time.NewTicker(interval)
+	t := time.NewTicker(a.Interval)
 	defer t.Stop()
 	for {
 		a.Check(ctx)
@@ -60,7 +76,7 @@ func (a *LagAlarm) Run(ctx context.Context) error {
 func (a *LagAlarm) Check(ctx context.Context) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	now := a.now()
+	now := a.Now()
 	if a.started.IsZero() {
 		a.started = now
 	}
@@ -72,7 +88,7 @@ func (a *LagAlarm) Check(ctx context.Context) {
 			return
 		}
 		a.behind = true
-		a.logger().Warn("deposit watcher has not completed a poll", "since_start", since, "max_lag", a.Max)
+		a.Logger.Warn("deposit watcher has not completed a poll", "since_start", since, "max_lag", a.Max)
 		a.Alert(ctx, shop.Alert{
 			Kind: shop.AlertWatcherLag,
 			Message: fmt.Sprintf("The deposit watcher has not completed a poll since it started %s ago (alert threshold %s): deposits are not credited.",
@@ -80,7 +96,7 @@ func (a *LagAlarm) Check(ctx context.Context) {
 		})
 	case lag > a.Max && !a.behind:
 		a.behind = true
-		a.logger().Warn("deposit watcher behind the chain", "lag", lag, "max_lag", a.Max)
+		a.Logger.Warn("deposit watcher behind the chain", "lag", lag, "max_lag", a.Max)
 		a.Alert(ctx, shop.Alert{
 			Kind: shop.AlertWatcherLag,
 			Message: fmt.Sprintf("The deposit watcher is %s behind the chain (alert threshold %s): deposits are credited late.",
@@ -88,7 +104,7 @@ func (a *LagAlarm) Check(ctx context.Context) {
 		})
 	case lag <= a.Max && a.behind:
 		a.behind = false
-		a.logger().Info("deposit watcher caught up", "lag", lag)
+		a.Logger.Info("deposit watcher caught up", "lag", lag)
 		a.Alert(ctx, shop.Alert{
 			Kind:    shop.AlertWatcherCaughtUp,
 			Message: fmt.Sprintf("The deposit watcher caught up (lag %s).", shortDuration(lag)),
@@ -107,18 +123,4 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
-}
-
-func (a *LagAlarm) now() time.Time {
-	if a.Now != nil {
-		return a.Now()
-	}
-	return time.Now()
-}
-
-func (a *LagAlarm) logger() *slog.Logger {
-	if a.Logger != nil {
-		return a.Logger
-	}
-	return slog.Default()
 }

@@ -40,7 +40,7 @@ type lagAlarmEnv struct {
 
 func newLagAlarmEnv() *lagAlarmEnv {
 	e := &lagAlarmEnv{lag: &fakeLag{}, now: t0}
-	e.a = &LagAlarm{
+	a, err := NewLagAlarm(LagAlarmConfig{
 		Watcher: e.lag,
 		Max:     5 * time.Minute,
 		Alert: func(_ context.Context, a shop.Alert) {
@@ -54,7 +54,11 @@ func newLagAlarmEnv() *lagAlarmEnv {
 			return e.now
 		},
 		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		panic(err)
 	}
+	e.a = a
 	return e
 }
 
@@ -185,14 +189,14 @@ func TestLagAlarm_Run(t *testing.T) {
 	}
 }
 
-func TestLagAlarm_RunMisconfigured(t *testing.T) {
-	for name, a := range map[string]*LagAlarm{
+func TestNewLagAlarm_Misconfigured(t *testing.T) {
+	for name, cfg := range map[string]LagAlarmConfig{
 		"no watcher": {Max: time.Minute, Alert: func(context.Context, shop.Alert) {}},
 		"no alert":   {Watcher: &fakeLag{}, Max: time.Minute},
 		"no max":     {Watcher: &fakeLag{}, Alert: func(context.Context, shop.Alert) {}},
 	} {
-		if err := a.Run(context.Background()); err == nil {
-			t.Errorf("%s: Run = nil, want an error", name)
+		if _, err := NewLagAlarm(cfg); err == nil {
+			t.Errorf("%s: NewLagAlarm succeeded, want an error", name)
 		}
 	}
 }

@@ -49,7 +49,7 @@ func TestSimChain_Watcher(t *testing.T) {
 
 	// A new watcher over the same store (a restart) sees nothing new, then
 	// the next deposit.
-	w2 := &Watcher{Chain: &SimChain{Store: e.db, Account: account}, Shop: e.svc, Account: account, FromStart: true}
+	w2 := mustWatcher(t, WatcherConfig{Chain: &SimChain{Store: e.db, Account: account}, Shop: e.svc, Account: account, FromStart: true})
 	if n, err := w2.Poll(ctx); err != nil || n != 0 {
 		t.Fatalf("after restart: %d, %v", n, err)
 	}

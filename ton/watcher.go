@@ -2,10 +2,10 @@ package ton
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,13 +29,9 @@ const (
 	maxBackoff          = time.Minute
 )
 
-// Watcher credits deposits to the service wallet. Each poll pages back from
-// the account's newest transaction to the stored cursor, then books the new
-// transactions oldest first with Credits.CreditDeposits, which saves the
-// cursor (lt, hash) in the same store transaction as the credits: a crash at
-// any point neither skips nor doubles a deposit, and a transaction seen
-// twice is booked once (by hash).
-type Watcher struct {
+// WatcherConfig is what NewWatcher needs; zero optional fields take their
+// defaults.
+type WatcherConfig struct {
 	Chain   Chain   // required
 	Shop    Credits // required
 	Account string  // the watched address, as the chain expects it; required
@@ -53,24 +49,60 @@ type Watcher struct {
 	// OnSkip, if set, is called for every transaction that is not a
 	// deposit, with its reason (for a metric).
 	OnSkip func(reason string)
+}
 
-	synced   atomic.Int64 // unix nanoseconds of the block the last complete poll read
-	poke     chan struct{}
-	pokeOnce sync.Once
+// Watcher credits deposits to the service wallet. Each poll pages back from
+// the account's newest transaction to the stored cursor, then books the new
+// transactions oldest first with Credits.CreditDeposits, which saves the
+// cursor (lt, hash) in the same store transaction as the credits: a crash at
+// any point neither skips nor doubles a deposit, and a transaction seen
+// twice is booked once (by hash).
+type Watcher struct {
+	WatcherConfig // as NewWatcher completed it; read-only
+
+	synced atomic.Int64 // unix nanoseconds of the block the last complete poll read
+	poke   chan struct{}
+}
+
+// NewWatcher returns a watcher of cfg.Account. It fails if Chain, Shop or
+// Account is missing.
+func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
+	switch {
+	case cfg.Chain == nil:
+		return nil, errors.New("ton: Watcher needs a Chain")
+	case cfg.Shop == nil:
+		return nil, errors.New("ton: Watcher needs a Shop")
+	case cfg.Account == "":
+		return nil, errors.New("ton: Watcher needs an Account")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultPollInterval
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = defaultPageSize
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = defaultBatchSize
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.OnSkip == nil {
+		cfg.OnSkip = func(string) {}
+	}
+	return &Watcher{WatcherConfig: cfg, poke: make(chan struct{}, 1)}, nil
 }
 
 // Poke makes a running watcher poll now instead of at its next interval.
 // It never blocks.
 func (w *Watcher) Poke() {
 	select {
-	case w.pokes() <- struct{}{}:
+	case w.poke <- struct{}{}:
 	default:
 	}
-}
-
-func (w *Watcher) pokes() chan struct{} {
-	w.pokeOnce.Do(func() { w.poke = make(chan struct{}, 1) })
-	return w.poke
 }
 
 // Run polls until ctx is done. Chain errors are logged and retried with
@@ -78,18 +110,14 @@ func (w *Watcher) pokes() chan struct{} {
 // that retrying cannot fix.
 func (w *Watcher) Run(ctx context.Context) error {
 	interval := w.Interval
-	if interval <= 0 {
-		interval = DefaultPollInterval
-	}
 	backoff := interval
-	poke := w.pokes()
 	for {
 		wait := interval
 		if _, err := w.Poll(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			w.logger().Warn("deposit poll failed; retrying", "error", err, "retry_in", backoff)
+			w.Logger.Warn("deposit poll failed; retrying", "error", err, "retry_in", backoff)
 			wait, backoff = backoff, min(2*backoff, maxBackoff)
 		} else {
 			backoff = interval
@@ -97,7 +125,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-poke:
+		case <-w.poke:
 		case <-time.After(wait):
 		}
 	}
@@ -126,7 +154,7 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 		if err := w.Shop.SaveCursor(ctx, &shop.Cursor{Account: w.Account, LT: head.LT, Hash: head.Hash, Time: blockTime}); err != nil {
 			return 0, fmt.Errorf("save cursor: %w", err)
 		}
-		w.logger().Info("deposit watcher starts at the current head", "lt", head.LT)
+		w.Logger.Info("deposit watcher starts at the current head", "lt", head.LT)
 		w.synced.Store(blockTime.UnixNano())
 		return 0, nil
 	case cur != nil && head.LT == cur.LT && head.Hash == cur.Hash:
@@ -139,18 +167,12 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	slices.Reverse(txs) // oldest first
-	batch := w.BatchSize
-	if batch <= 0 {
-		batch = defaultBatchSize
-	}
-	for chunk := range slices.Chunk(txs, batch) {
+	for chunk := range slices.Chunk(txs, w.BatchSize) {
 		var transfers []shop.Transfer
 		for _, t := range chunk {
 			if t.Transfer == nil {
-				w.logger().Debug("skipping a transaction that is not a deposit", "lt", t.ID.LT, "hash", t.ID.Hash, "reason", t.Skip)
-				if w.OnSkip != nil {
-					w.OnSkip(t.Skip)
-				}
+				w.Logger.Debug("skipping a transaction that is not a deposit", "lt", t.ID.LT, "hash", t.ID.Hash, "reason", t.Skip)
+				w.OnSkip(t.Skip)
 				continue
 			}
 			transfers = append(transfers, *t.Transfer)
@@ -168,14 +190,10 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 // newSince pages back from head and returns the transactions after cur,
 // newest first. It fails if the chain's history does not lead back to cur.
 func (w *Watcher) newSince(ctx context.Context, cur *shop.Cursor, head TxID) ([]Tx, error) {
-	size := w.PageSize
-	if size <= 0 {
-		size = defaultPageSize
-	}
 	var txs []Tx
 	from := head
 	for {
-		page, err := w.Chain.Transactions(ctx, w.Account, from, size)
+		page, err := w.Chain.Transactions(ctx, w.Account, from, w.PageSize)
 		if err != nil {
 			return nil, fmt.Errorf("transactions from lt %d: %w", from.LT, err)
 		}
@@ -212,19 +230,5 @@ func (w *Watcher) Lag() (lag time.Duration, ok bool) {
 	if ns == 0 {
 		return 0, false
 	}
-	return max(w.now().Sub(time.Unix(0, ns)), 0), true
-}
-
-func (w *Watcher) now() time.Time {
-	if w.Now != nil {
-		return w.Now()
-	}
-	return time.Now()
-}
-
-func (w *Watcher) logger() *slog.Logger {
-	if w.Logger != nil {
-		return w.Logger
-	}
-	return slog.Default()
+	return max(w.Now().Sub(time.Unix(0, ns)), 0), true
 }

@@ -120,7 +120,16 @@ func newEnv(t *testing.T) *env {
 	}
 	chain := &fakeChain{}
 	return &env{t: t, db: db, svc: svc, chain: chain, alice: alice,
-		w: &Watcher{Chain: chain, Shop: svc, Account: account, FromStart: true, Now: func() time.Time { return t0.Add(time.Hour) }}}
+		w: mustWatcher(t, WatcherConfig{Chain: chain, Shop: svc, Account: account, FromStart: true, Now: func() time.Time { return t0.Add(time.Hour) }})}
+}
+
+func mustWatcher(tb testing.TB, cfg WatcherConfig) *Watcher {
+	tb.Helper()
+	w, err := NewWatcher(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return w
 }
 
 func (e *env) poll() int {

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"starsbot/api"
+	"starsbot/bot"
+	"starsbot/config"
+	"starsbot/fulfillment"
+	"starsbot/rate"
+	"starsbot/shop"
+	"starsbot/store"
+	"starsbot/ton"
+)
+
+// maintenanceInterval is how often unpaid orders past their TTL are expired.
+const maintenanceInterval = 15 * time.Second
+
+// app is the program's components, wired together by wire and run by run.
+type app struct {
+	logger       *slog.Logger
+	svc          *shop.Service
+	srv          *api.Server
+	watcher      *ton.Watcher
+	worker       *fulfillment.Worker
+	lagAlarm     *ton.LagAlarm
+	bot          *bot.Bot                  // nil without TELEGRAM_TOKEN
+	balanceAlarm *fulfillment.BalanceAlarm // nil without a hot wallet or TON_WALLET_LOW_BALANCE
+}
+
+// wire builds every component over the open store and chain and connects
+// them: events to the worker and the bot, alerts to the admins, metrics
+// and health probes to the API. It starts nothing.
+func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSetup, logger *slog.Logger) (*app, error) {
+	a := &app{logger: logger}
+	svc, err := newShop(ctx, cfg, db, chain, logger)
+	if err != nil {
+		return nil, err
+	}
+	a.svc = svc
+	metrics := api.NewMetrics()
+	svc.Subscribe(metrics.ObserveEvent)
+
+	flog := logger.With("component", "fulfillment")
+	provider, err := newProvider(cfg, chain, svc, flog)
+	if err != nil {
+		return nil, err
+	}
+	if _, manual := provider.(fulfillment.ManualProvider); !manual {
+		svc.Recipients = provider
+	}
+
+	if a.watcher, err = newWatcher(cfg, chain, svc, metrics, logger.With("component", "ton")); err != nil {
+		return nil, err
+	}
+
+	// Alerts go to the admins through the bot, or only to the log
+	// without one. The bot shows the worker's health, and the worker
+	// alerts through the bot: the bot is made first, and reads the
+	// worker's health through closures.
+	var notifier fulfillment.Notifier = fulfillment.LogNotifier{Logger: logger.With("component", "alerts")}
+	if cfg.TelegramToken != "" {
+		if a.bot, err = newBot(cfg, db, chain, a, logger.With("component", "bot")); err != nil {
+			return nil, err
+		}
+		notifier = a.bot
+		if len(cfg.AdminIDs) == 0 {
+			logger.Warn("ADMIN_IDS is empty: nobody can run the admin commands, and alerts only reach this log")
+		}
+	}
+	a.worker, err = fulfillment.NewWorker(fulfillment.WorkerConfig{
+		Shop:        svc,
+		Provider:    provider,
+		Name:        cfg.Fulfillment,
+		Notifier:    notifier,
+		MaxAttempts: int(cfg.FulfillmentMaxAttempts),
+		Logger:      flog,
+	})
+	if err != nil {
+		return nil, err
+	}
+	svc.Subscribe(func(e shop.Event) {
+		if e.Type == shop.EventOrderPaid {
+			a.worker.Poke()
+		}
+	})
+	if a.bot != nil {
+		svc.Subscribe(a.bot.HandleEvent)
+	}
+
+	scfg := api.ServerConfig{
+		Shop:      svc,
+		Addr:      cfg.HTTPAddr,
+		Metrics:   metrics,
+		RateLimit: cfg.APIRateLimit,
+		RateBurst: int(cfg.APIRateBurst),
+		Logger:    logger.With("component", "api"),
+		Probes: map[string]api.Probe{
+			"store":    api.StoreProbe(db),
+			"bot":      api.StaticProbe(botComponent(cfg)),
+			"provider": providerProbe(cfg.Fulfillment, a.worker),
+			"chain":    chainProbe(a.watcher),
+		},
+	}
+	if chain.sim != nil {
+		chain.sim.OnAppend = a.watcher.Poke
+		scfg.Sandbox = chain.sim
+	}
+	if a.srv, err = api.NewServer(scfg); err != nil {
+		return nil, err
+	}
+	a.lagAlarm, err = ton.NewLagAlarm(ton.LagAlarmConfig{
+		Watcher: a.watcher,
+		Max:     cfg.TONWatcherLagAlert,
+		Alert:   notifier.Alert,
+		Logger:  logger.With("component", "ton"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if chain.wallet != nil && cfg.TONWalletLowBalance > 0 {
+		a.balanceAlarm, err = fulfillment.NewBalanceAlarm(fulfillment.BalanceAlarmConfig{Wallet: chain.wallet, Threshold: cfg.TONWalletLowBalance, Notifier: notifier, Logger: flog})
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	logger.Info("components",
+		"network", cfg.TONNetwork,
+		"db", cfg.DBPath(),
+		"deposit_address", chain.depositAddress,
+		"hot_wallet", chain.walletAddress(),
+		"api", cfg.HTTPAddr,
+		"bot", botComponent(cfg).Detail,
+		"fulfillment", cfg.Fulfillment,
+		"rate_source", rateSourceName(cfg),
+	)
+	return a, nil
+}
+
+// run runs every component until ctx is done or one fails, and waits for
+// all of them to stop.
+func (a *app) run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.svc.RunMaintenance(ctx, maintenanceInterval) })
+	g.Go(func() error { return a.srv.Run(ctx) })
+	g.Go(func() error { return a.watcher.Run(ctx) })
+	g.Go(func() error { return a.worker.Run(ctx) })
+	g.Go(func() error { return a.lagAlarm.Run(ctx) })
+	if a.bot != nil {
+		g.Go(func() error { return a.bot.Run(ctx) })
+	}
+	if a.balanceAlarm != nil {
+		g.Go(func() error { return a.balanceAlarm.Run(ctx) })
+	}
+	<-ctx.Done()
+	a.logger.Info("stopping")
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	a.logger.Info("stopped")
+	return nil
+}
+
+// newShop makes the service with its rate source and loads the price list
+// an admin saved, if any.
+func newShop(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSetup, logger *slog.Logger) (*shop.Service, error) {
+	var rates shop.RateSource = shop.StaticRate{TONUSD: cfg.TONUSDRate, Since: time.Now()}
+	if cfg.RateURL != "" {
+		rates = &rate.HTTP{
+			URL:      cfg.RateURL,
+			Path:     cfg.RateJSONPath,
+			TTL:      cfg.RateTTL,
+			Fallback: rates,
+			Logger:   logger.With("component", "rate"),
+		}
+	}
+	svc, err := shop.NewService(db, rates, cfg.Pricing, chain.depositAddress)
+	if err != nil {
+		return nil, fmt.Errorf("pricing: %w", err)
+	}
+	svc.Logger = logger.With("component", "shop")
+	svc.MinDeposit = cfg.TONMinDeposit
+	if saved, err := svc.LoadPricing(ctx); err != nil {
+		return nil, fmt.Errorf("saved pricing: %w", err)
+	} else if saved {
+		logger.Info("an admin's saved price list overrides the configured one")
+	}
+	return svc, nil
+}
+
+// newWatcher makes the deposit watcher and registers its metrics.
+func newWatcher(cfg *config.Config, chain *chainSetup, svc *shop.Service, metrics *api.Metrics, logger *slog.Logger) (*ton.Watcher, error) {
+	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "starsbot_ton_skipped_transactions_total",
+		Help: "Transactions of the deposit wallet that were not deposits, by reason.",
+	}, []string{"reason"})
+	watcher, err := ton.NewWatcher(ton.WatcherConfig{
+		Chain:     chain.Chain,
+		Shop:      svc,
+		Account:   svc.DepositAddress(),
+		Interval:  cfg.TONPollInterval,
+		FromStart: chain.sim != nil, // the simulated history starts empty with the database
+		Logger:    logger,
+		OnSkip:    func(reason string) { skipped.WithLabelValues(reason).Inc() },
+	})
+	if err != nil {
+		return nil, err
+	}
+	metrics.Registerer().MustRegister(skipped, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "starsbot_ton_watcher_lag_seconds",
+		Help: "Now minus the time of the block the deposit watcher last read completely.",
+	}, func() float64 { lag, _ := watcher.Lag(); return lag.Seconds() }))
+	return watcher, nil
+}
+
+// newBot makes the Telegram bot. It reads a.worker, which wire makes
+// after the bot, only when an admin asks for the provider's health.
+func newBot(cfg *config.Config, db *store.DB, chain *chainSetup, a *app, logger *slog.Logger) (*bot.Bot, error) {
+	bcfg := bot.Config{
+		Shop:             a.svc,
+		State:            db,
+		Token:            cfg.TelegramToken,
+		APIURL:           cfg.TelegramAPIURL,
+		PublicURL:        cfg.PublicURL,
+		Logger:           logger,
+		Admins:           cfg.AdminIDs,
+		WatcherLag:       a.watcher.Lag,
+		ProviderHealth:   func() (bool, string) { return a.worker.Health() },
+		ProviderNotice:   func() string { return a.worker.Notice() },
+		Backup:           db.WriteTo,
+		BackupDir:        cfg.DataDir, // writable wherever the database is, also on a read-only root
+		DefaultPricing:   cfg.Pricing,
+		AlertBatchWindow: cfg.AlertBatchWindow,
+	}
+	if chain.wallet != nil {
+		bcfg.WalletBalance = chain.wallet.Balance
+	}
+	return bot.New(bcfg)
+}
+
+func rateSourceName(cfg *config.Config) string {
+	if cfg.RateURL != "" {
+		return "http, static fallback"
+	}
+	return "static"
+}
