@@ -17,8 +17,8 @@ import (
 	"starsbot/api"
 	"starsbot/fulfillment"
 	"starsbot/shop"
+	"starsbot/shop/shoptest"
 	"starsbot/store"
-	"starsbot/store/storetest"
 )
 
 const (
@@ -49,12 +49,11 @@ type harness struct {
 // newHarness builds the harness; opts adjust the Server before it starts.
 func newHarness(t testing.TB, opts ...func(*api.Server)) *harness {
 	t.Helper()
-	h := &harness{t: t, db: storetest.Open(t), keys: map[int64]map[string]string{}}
+	h := &harness{t: t, keys: map[int64]map[string]string{}}
 	logger := slog.New(slog.NewTextHandler(lockedWriter{h}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := shop.NewService(h.db, shop.StaticRate{TONUSD: testRate, Since: time.Date(2026, 4, 16, 11, 0, 0, 0, time.UTC)}, shop.DefaultPricing(), depositAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := shoptest.New(t, &shoptest.Options{Start: time.Date(2026, 4, 16, 11, 0, 0, 0, time.UTC)})
+	h.db = s.DB
+	svc := s.Service
 	svc.Logger = logger
 	svc.Recipients = fulfillment.Sandbox{}
 	h.svc = svc

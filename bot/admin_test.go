@@ -17,6 +17,7 @@ import (
 	"starsbot/bot/bottest"
 	"starsbot/fulfillment"
 	"starsbot/shop"
+	"starsbot/shop/shoptest"
 	"starsbot/store"
 )
 
@@ -652,10 +653,7 @@ func TestAdmin_Backup(t *testing.T) {
 	if err := db.Check(ctx); err != nil {
 		t.Fatalf("backup check: %v", err)
 	}
-	copySvc, err := shop.NewService(db, shop.StaticRate{TONUSD: testRate, Since: e.clock.Now()}, shop.DefaultPricing(), depositAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	copySvc := shoptest.New(t, &shoptest.Options{DB: db, Start: e.clock.Now()}).Service
 	for _, u := range []bottest.User{alice, ivan} {
 		got, err := copySvc.FindUser(ctx, u.ID)
 		if err != nil || got.Balance != e.user(u).Balance || got.Memo != e.user(u).Memo {

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"starsbot/shop"
+	"starsbot/shop/shoptest"
 	"starsbot/store"
-	"starsbot/store/storetest"
 )
 
 const account = "0QA3V5Wt4nKDBalItBQ3g6TDAiknFw_gT11cXzZdZFMP7uC5"
@@ -108,12 +108,10 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	db := storetest.Open(t)
-	svc, err := shop.NewService(db, shop.StaticRate{TONUSD: 3_590_000, Since: t0}, shop.DefaultPricing(), account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Now = func() time.Time { return t0 }
+	// Retry: every CreditDeposits transaction runs twice, the first rolled
+	// back, as in a commit group where another update fails.
+	s := shoptest.New(t, &shoptest.Options{Start: t0, DepositAddress: account, Retry: true})
+	db, svc := s.DB, s.Service
 	alice, err := svc.EnsureUser(context.Background(), shop.UserUpdate{ID: 1001, Username: "alice_1"})
 	if err != nil {
 		t.Fatal(err)
