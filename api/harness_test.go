@@ -350,6 +350,9 @@ func (h *harness) startWorker(outcome map[string]shop.OrderStatus) {
 
 func (w *worker) settle(orderID int64) {
 	ctx := context.Background()
+	// Delivery takes a moment, so that a POST /buy is usually already
+	// waiting when the outcome's event arrives (it reads the order after
+	// subscribing, so it is right either way).
 	time.Sleep(10 * time.Millisecond)
 	o, err := w.h.svc.FindOrder(ctx, 0, orderID)
 	if err != nil {

@@ -580,12 +580,9 @@ func TestWorker_RunPoke(t *testing.T) {
 	if _, err := e.svc.CreditDeposit(ctx, shop.Transfer{Hash: strings.Repeat("ab", 32), LT: 5, Time: t0, From: "EQx", Amount: o.PriceTON, Memo: o.PaymentMemo}, nil); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for e.status(o.ID).Status != shop.StatusCompleted {
-		if time.Now().After(deadline) {
-			t.Fatalf("order still %s", e.status(o.ID).Status)
-		}
-		time.Sleep(5 * time.Millisecond)
+	e.shop.Events.Wait(t, shop.EventOrderCompleted, 1)
+	if got := e.status(o.ID); got.ID != o.ID || got.Status != shop.StatusCompleted {
+		t.Fatalf("order %d is %s after its order_completed event", o.ID, got.Status)
 	}
 }
 

@@ -249,13 +249,11 @@ func TestWatcher_Run(t *testing.T) {
 	e.chain.add(e.alice.Memo, shop.TON, t0)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	events := shoptest.Subscribe(e.svc)
 	go func() { done <- e.w.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.balance() != shop.TON {
-		if time.Now().After(deadline) {
-			t.Fatal("not credited after the chain recovered")
-		}
-		time.Sleep(5 * time.Millisecond)
+	events.Wait(t, shop.EventDepositCredited, 1) // after the chain recovered
+	if e.balance() != shop.TON {
+		t.Fatalf("balance %s after the deposit was credited", e.balance())
 	}
 	cancel()
 	if err := <-done; err != nil {

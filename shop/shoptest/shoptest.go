@@ -102,9 +102,8 @@ func New(tb testing.TB, opts *Options) *Shop {
 	if err != nil {
 		tb.Fatalf("shoptest: %v", err)
 	}
-	s := &Shop{DB: o.DB, Service: svc, Clock: NewClock(o.Start), Events: &Events{}}
+	s := &Shop{DB: o.DB, Service: svc, Clock: NewClock(o.Start), Events: Subscribe(svc)}
 	svc.Now = s.Clock.Now
-	svc.Subscribe(s.Events.add)
 	return s
 }
 
@@ -138,12 +137,22 @@ func (c *Clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// WaitTimeout is how long Events.Wait waits before it fails the test.
+const WaitTimeout = 10 * time.Second
+
 // Events records the events of a Service, in the order emitted. It is safe
 // for concurrent use.
 type Events struct {
 	mu      sync.Mutex
 	list    []shop.Event
 	changed chan struct{} // closed and cleared at every event; nil until waited on
+}
+
+// Subscribe returns a new record of the events svc emits from now on.
+func Subscribe(svc *shop.Service) *Events {
+	e := &Events{}
+	svc.Subscribe(e.add)
+	return e
 }
 
 func (e *Events) add(ev shop.Event) {
@@ -185,10 +194,12 @@ func (e *Events) Count(t shop.EventType) int {
 	return n
 }
 
-// Wait waits until n events of type t are recorded and not yet taken, and
-// fails the test if ctx ends first.
-func (e *Events) Wait(ctx context.Context, tb testing.TB, t shop.EventType, n int) {
+// Wait waits until n events of type t are recorded and not yet taken, woken
+// by each event, and fails the test after WaitTimeout.
+func (e *Events) Wait(tb testing.TB, t shop.EventType, n int) {
 	tb.Helper()
+	timeout := time.NewTimer(WaitTimeout)
+	defer timeout.Stop()
 	for {
 		e.mu.Lock()
 		got := 0
@@ -208,8 +219,8 @@ func (e *Events) Wait(ctx context.Context, tb testing.TB, t shop.EventType, n in
 		e.mu.Unlock()
 		select {
 		case <-ch:
-		case <-ctx.Done():
-			tb.Fatalf("shoptest: %d %s events, want %d: %v", got, t, n, context.Cause(ctx))
+		case <-timeout.C:
+			tb.Fatalf("shoptest: %d %s events after %v, want %d", got, t, WaitTimeout, n)
 		}
 	}
 }

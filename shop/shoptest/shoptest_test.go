@@ -35,7 +35,7 @@ func TestNew(t *testing.T) {
 	if n := s.Events.Count(shop.EventAdminCredit); n != 1 {
 		t.Errorf("%d balance events, want 1: %+v", n, s.Events.All())
 	}
-	s.Events.Wait(ctx, t, shop.EventAdminCredit, 1)
+	s.Events.Wait(t, shop.EventAdminCredit, 1)
 	if got := s.Events.Take(); len(got) == 0 || len(s.Events.All()) != 0 {
 		t.Errorf("Take = %+v, then All = %+v", got, s.Events.All())
 	}
@@ -71,5 +71,28 @@ func TestRetryStore(t *testing.T) {
 	runs = 0
 	if err := st.Update(ctx, func(shop.Tx) error { runs++; return errBoom }); err != errBoom || runs != 2 {
 		t.Errorf("Update = %v after %d runs, want errBoom unchanged after 2", err, runs)
+	}
+}
+
+func TestEvents_Wait(t *testing.T) {
+	s := shoptest.New(t, nil)
+	later := shoptest.Subscribe(s.Service)
+	if _, err := s.Service.EnsureUser(context.Background(), shop.UserUpdate{ID: 1001}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Service.AdminCredit(context.Background(), 9, 1001, shop.TON, "one")
+		if err == nil {
+			_, err = s.Service.AdminCredit(context.Background(), 9, 1001, shop.TON, "two")
+		}
+		done <- err
+	}()
+	later.Wait(t, shop.EventAdminCredit, 2)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := later.Count(shop.EventAdminCredit); n != 2 {
+		t.Errorf("%d admin_credit events, want 2", n)
 	}
 }
