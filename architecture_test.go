@@ -15,6 +15,7 @@ import (
 // and its packages). The root package (main) may import anything.
 var importRules = map[string][]string{
 	"shop":                     {},
+	"shop/shoptest":            {"starsbot/shop", "starsbot/store"},
 	"store":                    {"starsbot/shop", "go.etcd.io/bbolt"},
 	"store/storetest":          {"starsbot/store", "starsbot/shop", "go.etcd.io/bbolt"},
 	"api":                      {"starsbot/shop", "github.com/prometheus/", "golang.org/x/time/rate"},

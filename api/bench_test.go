@@ -15,7 +15,7 @@ import (
 
 	"starsbot/api"
 	"starsbot/shop"
-	"starsbot/store/storetest"
+	"starsbot/shop/shoptest"
 )
 
 // benchAPIParallelism × GOMAXPROCS client goroutines call the server at
@@ -89,15 +89,12 @@ func benchAPIServer(b *testing.B) (url, key string) {
 	b.Helper()
 	ctx := context.Background()
 	discard := slog.New(slog.DiscardHandler)
-	svc, err := shop.NewService(storetest.Open(b), shop.StaticRate{TONUSD: 3_590_000, Since: time.Now()}, shop.DefaultPricing(), "UQBFJTkJ5hZdH7i6rWQTnm43zn6h2dPBV9lFZ2e98WvWABy_")
-	if err != nil {
-		b.Fatal(err)
-	}
+	svc := shoptest.New(b, &shoptest.Options{Start: time.Now()}).Service
 	svc.Logger = discard
 	if _, err := svc.EnsureUser(ctx, shop.UserUpdate{ID: 1001, Username: "alice_1", LanguageCode: "en"}); err != nil {
 		b.Fatal(err)
 	}
-	key, _, err = svc.IssueKey(ctx, 1001, shop.KeyPrefixOrders)
+	key, _, err := svc.IssueKey(ctx, 1001, shop.KeyPrefixOrders)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,8 +17,8 @@ import (
 	"starsbot/api"
 	"starsbot/fulfillment"
 	"starsbot/shop"
+	"starsbot/shop/shoptest"
 	"starsbot/store"
-	"starsbot/store/storetest"
 )
 
 const (
@@ -49,12 +49,11 @@ type harness struct {
 // newHarness builds the harness; opts adjust the Server before it starts.
 func newHarness(t testing.TB, opts ...func(*api.ServerConfig)) *harness {
 	t.Helper()
-	h := &harness{t: t, db: storetest.Open(t), keys: map[int64]map[string]string{}}
+	h := &harness{t: t, keys: map[int64]map[string]string{}}
 	logger := slog.New(slog.NewTextHandler(lockedWriter{h}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := shop.NewService(h.db, shop.StaticRate{TONUSD: testRate, Since: time.Date(2026, 4, 16, 11, 0, 0, 0, time.UTC)}, shop.DefaultPricing(), depositAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := shoptest.New(t, &shoptest.Options{Start: time.Date(2026, 4, 16, 11, 0, 0, 0, time.UTC)})
+	h.db = s.DB
+	svc := s.Service
 	svc.Logger = logger
 	svc.Recipients = fulfillment.Sandbox{}
 	h.svc = svc
@@ -67,6 +66,7 @@ func newHarness(t testing.TB, opts ...func(*api.ServerConfig)) *harness {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	var err error
 	if h.srv, err = api.NewServer(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -353,6 +353,9 @@ func (h *harness) startWorker(outcome map[string]shop.OrderStatus) {
 
 func (w *worker) settle(orderID int64) {
 	ctx := context.Background()
+	// Delivery takes a moment, so that a POST /buy is usually already
+	// waiting when the outcome's event arrives (it reads the order after
+	// subscribing, so it is right either way).
 	time.Sleep(10 * time.Millisecond)
 	o, err := w.h.svc.FindOrder(ctx, 0, orderID)
 	if err != nil {

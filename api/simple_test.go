@@ -11,6 +11,7 @@ import (
 
 	"starsbot/api"
 	"starsbot/shop"
+	"starsbot/shop/shoptest"
 )
 
 func TestSimpleBuy(t *testing.T) {
@@ -107,6 +108,7 @@ func TestServer_Run(t *testing.T) {
 	go func() { done <- srv.Run(ctx) }()
 	base := "http://" + (<-addrc).String()
 
+	paid := shoptest.Subscribe(h.svc)
 	buy := make(chan string, 1)
 	go func() {
 		rq, _ := http.NewRequest("POST", base+"/api/v1/buy", strings.NewReader(`{"amount_stars":100,"to_username":"slow_user"}`))
@@ -120,13 +122,8 @@ func TestServer_Run(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		buy <- string(b)
 	}()
-	// Wait until the order exists, then stop the server.
-	for deadline := time.Now().Add(5 * time.Second); h.orderCount(alice) == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the buy never arrived")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	// Wait until the order is paid, then stop the server.
+	paid.Wait(t, shop.EventOrderPaid, 1)
 	cancel()
 	select {
 	case err := <-done:

@@ -17,6 +17,7 @@ import (
 	"starsbot/bot/bottest"
 	"starsbot/fulfillment"
 	"starsbot/shop"
+	"starsbot/shop/shoptest"
 	"starsbot/store"
 )
 
@@ -652,10 +653,7 @@ func TestAdmin_Backup(t *testing.T) {
 	if err := db.Check(ctx); err != nil {
 		t.Fatalf("backup check: %v", err)
 	}
-	copySvc, err := shop.NewService(db, shop.StaticRate{TONUSD: testRate, Since: e.clock.Now()}, shop.DefaultPricing(), depositAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	copySvc := shoptest.New(t, &shoptest.Options{DB: db, Start: e.clock.Now()}).Service
 	for _, u := range []bottest.User{alice, ivan} {
 		got, err := copySvc.FindUser(ctx, u.ID)
 		if err != nil || got.Balance != e.user(u).Balance || got.Memo != e.user(u).Memo {
@@ -753,19 +751,7 @@ func TestAdmin_ReplyLost(t *testing.T) {
 	e.fake.FailNext("sendMessage", 3600)
 	e.fake.FailNext("sendMessage", 3600)
 	e.fake.Press(owner, "Credit 2 TON")
-	deadline := time.Now().Add(bottest.DefaultWait)
-	for refused := 0; refused < 2; {
-		refused = 0
-		for _, c := range e.fake.CallsTo("sendMessage") {
-			if c.Status == 429 {
-				refused++
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d refused messages", refused)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	e.fake.WaitCalls(2, func(c bottest.Call) bool { return c.Method == "sendMessage" && c.Status == 429 })
 	if u := e.user(alice); u.Balance != 2*shop.TON {
 		t.Fatalf("balance %s", u.Balance)
 	}

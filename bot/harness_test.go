@@ -17,8 +17,8 @@ import (
 	"starsbot/bot/bottest"
 	"starsbot/fulfillment"
 	"starsbot/shop"
+	"starsbot/shop/shoptest"
 	"starsbot/store"
-	"starsbot/store/storetest"
 	"starsbot/ton"
 )
 
@@ -47,7 +47,7 @@ type env struct {
 	db    *store.DB
 	shop  bot.Shop // what the bot is given; svc unless a test wraps it
 	state *bottest.MemState
-	clock *clock
+	clock *shoptest.Clock
 
 	logMu     sync.Mutex
 	logs      bytes.Buffer
@@ -83,23 +83,6 @@ func (a alertBot) Alert(ctx context.Context, al shop.Alert) {
 	if b := a.e.cur.Load(); b != nil {
 		b.Alert(ctx, al)
 	}
-}
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 type lockedWriter struct{ e *env }
@@ -149,16 +132,12 @@ func (e *env) logText() string {
 // service the bot sees. The bot is started.
 func newEnv(t *testing.T, wrap ...func(bot.Shop) bot.Shop) *env {
 	t.Helper()
-	db := storetest.Open(t)
-	e := &env{t: t, state: &bottest.MemState{}, clock: &clock{now: time.Date(2026, 4, 16, 11, 0, 0, 0, time.UTC)}, backupDir: t.TempDir()}
+	s := shoptest.New(t, &shoptest.Options{Start: time.Date(2026, 4, 16, 11, 0, 0, 0, time.UTC)})
+	db, svc := s.DB, s.Service
+	e := &env{t: t, state: &bottest.MemState{}, clock: s.Clock, backupDir: t.TempDir()}
 	e.fake = bottest.New(t, token)
 	logger := slog.New(slog.NewTextHandler(lockedWriter{e}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := shop.NewService(db, shop.StaticRate{TONUSD: testRate, Since: e.clock.Now()}, shop.DefaultPricing(), depositAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	svc.Logger = logger
-	svc.Now = e.clock.Now
 	svc.Recipients = fulfillment.Sandbox{}
 	svc.Subscribe(func(ev shop.Event) {
 		if b := e.cur.Load(); b != nil {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -127,9 +128,28 @@ func TestLoad_Defaults(t *testing.T) {
 }
 
 func TestLoad_Nil(t *testing.T) {
-	// A nil getenv means os.Getenv; the test environment may hold anything,
-	// so only check that it does not panic.
-	_, _ = Load(nil)
+	// A nil getenv means os.Getenv. Blank every variable of the test's
+	// environment (an empty value is unset), set two, and check that Load
+	// reads exactly what Load over the same fake environment reads.
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); name != "" {
+			t.Setenv(name, "")
+		}
+	}
+	e := env{"HTTP_ADDR": "127.0.0.1:9999", "TON_USD_RATE": "3.5"}
+	for k, v := range e {
+		t.Setenv(k, v)
+	}
+	got, err := Load(nil)
+	if err != nil {
+		t.Fatalf("Load(nil): %v", err)
+	}
+	if want := mustLoad(t, e); !reflect.DeepEqual(got, want) {
+		t.Errorf("Load(nil) =\n%#v\nwant Load(fake env) =\n%#v", got, want)
+	}
+	if got.HTTPAddr != "127.0.0.1:9999" || got.TONUSDRate != 3_500_000 {
+		t.Errorf("Load(nil) did not read the environment: HTTPAddr %q, TONUSDRate %d", got.HTTPAddr, got.TONUSDRate)
+	}
 }
 
 func TestLoad_NetworkDefaults(t *testing.T) {

@@ -19,8 +19,8 @@ import (
 
 	"starsbot/fulfillment/fragmenttest"
 	"starsbot/shop"
+	"starsbot/shop/shoptest"
 	"starsbot/store"
-	"starsbot/store/storetest"
 	"starsbot/ton"
 )
 
@@ -156,11 +156,8 @@ func newSessionEnv(t *testing.T) *sessionEnv {
 	srv := fragmenttest.New(t)
 	srv.AddUser(testRecipient)
 	srv.SetRequirePayment(true)
-	db := storetest.Open(t)
-	svc, err := shop.NewService(db, shop.StaticRate{TONUSD: 3_590_000, Since: time.Now()}, shop.DefaultPricing(), testWalletInfo.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := shoptest.New(t, &shoptest.Options{Start: time.Now(), DepositAddress: testWalletInfo.Address})
+	db, svc := s.DB, s.Service
 	e := &sessionEnv{
 		t: t, srv: srv, db: db, svc: svc,
 		wallet: newProvingWallet(t, srv),

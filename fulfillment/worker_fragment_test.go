@@ -11,7 +11,7 @@ import (
 
 	"starsbot/fulfillment/fragmenttest"
 	"starsbot/shop"
-	"starsbot/store/storetest"
+	"starsbot/shop/shoptest"
 )
 
 // crashingShop is the real shop with a process death injected: the save of
@@ -64,11 +64,8 @@ type fragmentWorkerEnv struct {
 func newFragmentWorkerEnv(t *testing.T) *fragmentWorkerEnv {
 	t.Helper()
 	e := &fragmentWorkerEnv{t: t, now: time.Date(2026, 4, 16, 12, 0, 0, 0, time.UTC), alerts: &alertLog{}}
-	svc, err := shop.NewService(storetest.Open(t), shop.StaticRate{TONUSD: 3_590_000, Since: e.now}, shop.DefaultPricing(), testWalletInfo.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Now = func() time.Time { return e.now }
+	svc := shoptest.New(t, &shoptest.Options{Start: e.now, DepositAddress: testWalletInfo.Address}).Service
+	svc.Now = func() time.Time { return e.now } // the clock e.worker() gives the Worker
 	ctx := context.Background()
 	if _, err := svc.EnsureUser(ctx, shop.UserUpdate{ID: 1001, Username: "alice_1"}); err != nil {
 		t.Fatal(err)

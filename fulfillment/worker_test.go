@@ -10,7 +10,7 @@ import (
 
 	"starsbot/fulfillment"
 	"starsbot/shop"
-	"starsbot/store/storetest"
+	"starsbot/shop/shoptest"
 )
 
 const buyer = int64(1001)
@@ -64,21 +64,15 @@ type env struct {
 	svc    *shop.Service
 	w      *fulfillment.Worker
 	alerts *recorder
-
-	mu     sync.Mutex
-	now    time.Time
-	events []shop.Event
+	shop   *shoptest.Shop
 }
 
 func newEnv(t *testing.T, p fulfillment.Provider) *env {
 	t.Helper()
-	e := &env{t: t, now: t0, alerts: &recorder{}}
-	svc, err := shop.NewService(storetest.Open(t), shop.StaticRate{TONUSD: 3_590_000, Since: t0}, shop.DefaultPricing(), "UQBFJTkJ5hZdH7i6rWQTnm43zn6h2dPBV9lFZ2e98WvWABy_")
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Now = e.clock
-	svc.Subscribe(func(ev shop.Event) { e.mu.Lock(); e.events = append(e.events, ev); e.mu.Unlock() })
+	// Retry: every transaction of the worker's shop calls runs twice, the
+	// first rolled back, as in a commit group where another update fails.
+	e := &env{t: t, alerts: &recorder{}, shop: shoptest.New(t, &shoptest.Options{Start: t0, Retry: true})}
+	svc := e.shop.Service
 	ctx := context.Background()
 	if _, err := svc.EnsureUser(ctx, shop.UserUpdate{ID: buyer, Username: "alice_1"}); err != nil {
 		t.Fatal(err)
@@ -95,9 +89,9 @@ func newEnv(t *testing.T, p fulfillment.Provider) *env {
 	return e
 }
 
-func (e *env) clock() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now }
+func (e *env) clock() time.Time { return e.shop.Clock.Now() }
 
-func (e *env) advance(d time.Duration) { e.mu.Lock(); e.now = e.now.Add(d); e.mu.Unlock() }
+func (e *env) advance(d time.Duration) { e.shop.Clock.Advance(d) }
 
 func (e *env) order(recipient string) *shop.Order {
 	e.t.Helper()
@@ -136,10 +130,8 @@ func (e *env) balance() shop.NanoTON {
 }
 
 func (e *env) eventTypes(orderID int64) []shop.EventType {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	var out []shop.EventType
-	for _, ev := range e.events {
+	for _, ev := range e.shop.Events.All() {
 		if ev.OrderID == orderID {
 			out = append(out, ev.Type)
 		}
@@ -596,12 +588,9 @@ func TestWorker_RunPoke(t *testing.T) {
 	if _, err := e.svc.CreditDeposit(ctx, shop.Transfer{Hash: strings.Repeat("ab", 32), LT: 5, Time: t0, From: "EQx", Amount: o.PriceTON, Memo: o.PaymentMemo}, nil); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for e.status(o.ID).Status != shop.StatusCompleted {
-		if time.Now().After(deadline) {
-			t.Fatalf("order still %s", e.status(o.ID).Status)
-		}
-		time.Sleep(5 * time.Millisecond)
+	e.shop.Events.Wait(t, shop.EventOrderCompleted, 1)
+	if got := e.status(o.ID); got.ID != o.ID || got.Status != shop.StatusCompleted {
+		t.Fatalf("order %d is %s after its order_completed event", o.ID, got.Status)
 	}
 }
 

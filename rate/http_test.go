@@ -83,9 +83,13 @@ func (s *rateServer) respond(status int, body string) {
 }
 
 // hang makes the server answer only once release is closed (or the client
-// gives up), then with body.
-func (s *rateServer) hang(release <-chan struct{}, body string) {
+// gives up), then with body. The channel it returns is closed when the
+// first request arrives.
+func (s *rateServer) hang(release <-chan struct{}, body string) <-chan struct{} {
+	arrived := make(chan struct{})
+	var once sync.Once
 	s.set(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(arrived) })
 		select {
 		case <-release:
 			io.WriteString(w, body)
@@ -93,6 +97,7 @@ func (s *rateServer) hang(release <-chan struct{}, body string) {
 		case <-time.After(5 * time.Second):
 		}
 	})
+	return arrived
 }
 
 func (s *rateServer) lastAccept() string {
@@ -391,7 +396,7 @@ func TestHTTP_ConcurrentCallersFetchOnce(t *testing.T) {
 func TestHTTP_WaiterGivesUp(t *testing.T) {
 	s := newRateServer(t, "")
 	release := make(chan struct{})
-	s.hang(release, `{"p":3.5}`)
+	arrived := s.hang(release, `{"p":3.5}`)
 	clk := &clock{t: t0}
 	h := newRate(s, "p", clk)
 
@@ -400,8 +405,10 @@ func TestHTTP_WaiterGivesUp(t *testing.T) {
 		r, _ := h.Rate(context.Background())
 		first <- r
 	}()
-	for s.hits.Load() == 0 {
-		time.Sleep(time.Millisecond)
+	select { // the first caller's fetch is in flight
+	case <-arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first caller never reached the server")
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)

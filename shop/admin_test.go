@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"starsbot/shop"
+	"starsbot/shop/shoptest"
 )
 
 func TestService_Stats(t *testing.T) {
@@ -20,9 +21,9 @@ func TestService_Stats(t *testing.T) {
 	done, _ := e.svc.CreateOrder(ctx, starsReq(alice, shop.PayBalance))
 	e.svc.CompleteOrder(ctx, 0, done.ID, "ref")
 	e.svc.CreateOrder(ctx, starsReq(alice, shop.PayTONMemo))
-	e.svc.CreditDeposit(ctx, shop.Transfer{Hash: strings.Repeat("a", 64), LT: 1, Time: e.now, From: "EQx", Amount: 3 * shop.TON, Memo: "nobody"}, nil)
+	e.svc.CreditDeposit(ctx, shop.Transfer{Hash: strings.Repeat("a", 64), LT: 1, Time: e.clock.Now(), From: "EQx", Amount: 3 * shop.TON, Memo: "nobody"}, nil)
 	e.advance(8 * 24 * time.Hour)
-	e.svc.CreditDeposit(ctx, shop.Transfer{Hash: strings.Repeat("b", 64), LT: 2, Time: e.now, From: "EQx", Amount: shop.TON, Memo: "nobody"}, nil)
+	e.svc.CreditDeposit(ctx, shop.Transfer{Hash: strings.Repeat("b", 64), LT: 2, Time: e.clock.Now(), From: "EQx", Amount: shop.TON, Memo: "nobody"}, nil)
 
 	st, err := e.svc.Stats(ctx)
 	if err != nil {
@@ -82,7 +83,7 @@ func TestService_SavePricing(t *testing.T) {
 		t.Fatalf("PricingSaved = %v, %v", saved, err)
 	}
 	// A restarted service starts from the defaults and loads the saved list.
-	fresh, _ := shop.NewService(e.db, shop.StaticRate{TONUSD: rate, Since: e.now}, shop.DefaultPricing(), depositAddr)
+	fresh := shoptest.New(t, &shoptest.Options{DB: e.db, Retry: true}).Service
 	if ok, err := fresh.LoadPricing(ctx); !ok || err != nil {
 		t.Fatalf("LoadPricing = %v, %v", ok, err)
 	}

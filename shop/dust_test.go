@@ -25,7 +25,7 @@ func TestService_CreditDeposit_Dust(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.svc.MinDeposit = order.PriceTON + 1 // an order paid in full, yet below the limit
-	paidBelow, err := e.svc.CreditDeposit(ctx, shop.Transfer{Hash: hash(100), Time: e.now, Amount: order.PriceTON, Memo: order.PaymentMemo}, nil)
+	paidBelow, err := e.svc.CreditDeposit(ctx, shop.Transfer{Hash: hash(100), Time: e.clock.Now(), Amount: order.PriceTON, Memo: order.PaymentMemo}, nil)
 	if err != nil || paidBelow.Status != shop.DepositIgnored {
 		t.Fatalf("order paid below the limit = %+v, %v; want ignored", paidBelow, err)
 	}
@@ -72,7 +72,7 @@ func TestService_CreditDeposit_Dust(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := tt.tr
-			tr.Hash, tr.LT, tr.Time, tr.From = hash(i+1), uint64(i+1), e.now, "UQsender"
+			tr.Hash, tr.LT, tr.Time, tr.From = hash(i+1), uint64(i+1), e.clock.Now(), "UQsender"
 			before := e.balance(alice)
 			dep, err := e.svc.CreditDeposit(ctx, tr, &shop.Cursor{Account: depositAddr, LT: tr.LT, Hash: tr.Hash})
 			if err != nil {

@@ -9,53 +9,40 @@ import (
 	"time"
 
 	"starsbot/shop"
+	"starsbot/shop/shoptest"
 	"starsbot/store"
-	"starsbot/store/storetest"
 )
 
 const (
-	depositAddr = "UQBFJTkJ5hZdH7i6rWQTnm43zn6h2dPBV9lFZ2e98WvWABy_"
-	rate        = shop.MicroUSD(3_590_000) // 3.59 USD/TON
+	depositAddr = shoptest.DepositAddress
+	rate        = shoptest.Rate
 	price100    = shop.NanoTON(417_827_299)
 	alice       = int64(1001)
 	bob         = int64(1002)
 	admin       = int64(9)
 )
 
-// env is a Service on a real bbolt file with a settable clock and a log of
-// emitted events. storetest.Open runs store.Check when the test ends.
+// env is a shoptest.Shop, with helpers. Every Update runs its fn twice
+// (shoptest.Options.Retry), as the store does when another update of the
+// commit group fails, so that an operation that keeps a result from a
+// rolled-back run fails its test.
 type env struct {
-	t   *testing.T
-	db  *store.DB
-	svc *shop.Service
-
-	mu     sync.Mutex
-	now    time.Time
-	events []shop.Event
+	t      *testing.T
+	db     *store.DB
+	svc    *shop.Service
+	clock  *shoptest.Clock
+	events *shoptest.Events
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, db: storetest.Open(t), now: time.Date(2026, 4, 16, 12, 0, 0, 0, time.UTC)}
-	svc, err := shop.NewService(e.db, shop.StaticRate{TONUSD: rate, Since: e.now}, shop.DefaultPricing(), depositAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Now = func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now }
-	svc.Subscribe(func(ev shop.Event) { e.mu.Lock(); defer e.mu.Unlock(); e.events = append(e.events, ev) })
-	e.svc = svc
-	return e
+	s := shoptest.New(t, &shoptest.Options{Retry: true})
+	return &env{t: t, db: s.DB, svc: s.Service, clock: s.Clock, events: s.Events}
 }
 
-func (e *env) advance(d time.Duration) { e.mu.Lock(); e.now = e.now.Add(d); e.mu.Unlock() }
+func (e *env) advance(d time.Duration) { e.clock.Advance(d) }
 
-func (e *env) takeEvents() []shop.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	ev := e.events
-	e.events = nil
-	return ev
-}
+func (e *env) takeEvents() []shop.Event { return e.events.Take() }
 
 // user creates a user with a balance funded by an admin credit.
 func (e *env) user(id int64, name string, balance shop.NanoTON) *shop.User {
@@ -989,7 +976,7 @@ func TestService_Reopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, _ := shop.NewService(db, shop.StaticRate{TONUSD: rate}, shop.DefaultPricing(), depositAddr)
+	svc := shoptest.New(t, &shoptest.Options{DB: db, Retry: true}).Service
 	u, _ := svc.EnsureUser(ctx, shop.UserUpdate{ID: alice, Username: "alice_1"})
 	svc.AdminCredit(ctx, admin, alice, shop.TON, "funding")
 	req := starsReq(alice, shop.PayTONMemo)
@@ -1009,7 +996,7 @@ func TestService_Reopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	svc, _ = shop.NewService(db, shop.StaticRate{TONUSD: rate}, shop.DefaultPricing(), depositAddr)
+	svc = shoptest.New(t, &shoptest.Options{DB: db, Retry: true}).Service
 	if err := db.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -1049,7 +1036,7 @@ func TestService_CreditDeposits(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := func(i int, memo string, amount shop.NanoTON) shop.Transfer {
-		return shop.Transfer{Hash: fmt.Sprintf("%064x", i), LT: uint64(i), Time: e.now, Amount: amount, Memo: memo}
+		return shop.Transfer{Hash: fmt.Sprintf("%064x", i), LT: uint64(i), Time: e.clock.Now(), Amount: amount, Memo: memo}
 	}
 
 	t.Run("ErrValidation_NothingBooked", func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"starsbot/shop"
-	"starsbot/store/storetest"
+	"starsbot/shop/shoptest"
 )
 
 // BenchmarkWatcher_CatchUp measures a catch-up: b.N new transfers on the
@@ -18,11 +18,7 @@ import (
 //	go test -run '^$' -bench CatchUp -benchtime 100000x ./ton
 func BenchmarkWatcher_CatchUp(b *testing.B) {
 	ctx := context.Background()
-	db := storetest.Open(b)
-	svc, err := shop.NewService(db, shop.StaticRate{TONUSD: 3_590_000, Since: t0}, shop.DefaultPricing(), account)
-	if err != nil {
-		b.Fatal(err)
-	}
+	svc := shoptest.New(b, &shoptest.Options{Start: t0, DepositAddress: account}).Service
 	const users = 1000
 	memos := make([]string, users)
 	for i := range users {

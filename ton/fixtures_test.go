@@ -18,7 +18,7 @@ import (
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"starsbot/shop"
-	"starsbot/store/storetest"
+	"starsbot/shop/shoptest"
 	"starsbot/ton"
 	"starsbot/ton/tontest"
 )
@@ -141,16 +141,12 @@ type watcherEnv struct {
 
 func newWatcherEnv(t *testing.T) *watcherEnv {
 	t.Helper()
-	db := storetest.Open(t)
 	now := time.Date(2026, 5, 14, 0, 0, 0, 0, time.UTC)
-	svc, err := shop.NewService(db, shop.StaticRate{TONUSD: 3_590_000, Since: now}, shop.DefaultPricing(), "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Now = func() time.Time { return now }
+	svc := shoptest.New(t, &shoptest.Options{Start: now, DepositAddress: "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs"}).Service
 	svc.MinDeposit = minDeposit
 	e := &watcherEnv{svc: svc, chain: &tontest.Chain{}, events: map[shop.EventType]int{}, skipped: map[string]int{}}
 	svc.Subscribe(func(ev shop.Event) { e.mu.Lock(); e.events[ev.Type]++; e.mu.Unlock() })
+	var err error
 	e.w, err = ton.NewWatcher(ton.WatcherConfig{Chain: e.chain, Shop: svc, Account: "fixtures", FromStart: true, Now: func() time.Time { return now },
 		OnSkip: func(r string) { e.mu.Lock(); e.skipped[r]++; e.mu.Unlock() }})
 	if err != nil {

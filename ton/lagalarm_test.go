@@ -11,10 +11,15 @@ import (
 )
 
 // fakeLag is a Lag source set by the test; ok false means no poll yet.
+// When looks is set (before the alarm runs), each call to Lag first waits
+// to send on looks, until stop is closed, so that a test counts them.
 type fakeLag struct {
 	mu  sync.Mutex
 	lag time.Duration
 	ok  bool
+
+	looks chan struct{}
+	stop  chan struct{}
 }
 
 func (f *fakeLag) set(lag time.Duration) {
@@ -24,6 +29,12 @@ func (f *fakeLag) set(lag time.Duration) {
 }
 
 func (f *fakeLag) Lag() (time.Duration, bool) {
+	if f.looks != nil {
+		select {
+		case f.looks <- struct{}{}:
+		case <-f.stop:
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.lag, f.ok
@@ -152,29 +163,28 @@ func TestLagAlarm_FirstPollInTime(t *testing.T) {
 	wantNone(t, e.check(t))
 }
 
+// TestLagAlarm_Run checks that Run looks at the lag every Interval and
+// alerts once however many times it finds the watcher behind.
 func TestLagAlarm_Run(t *testing.T) {
 	e := newLagAlarmEnv()
 	e.lag.set(time.Hour)
+	e.lag.looks, e.lag.stop = make(chan struct{}), make(chan struct{})
 	e.a.Interval = time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.a.Run(ctx) }()
 
+	// The first look alerts; the next 20 must not.
+	const looks = 21
 	deadline := time.After(5 * time.Second)
-	for {
-		e.mu.Lock()
-		n := len(e.alerts)
-		e.mu.Unlock()
-		if n > 0 {
-			break
-		}
+	for i := range looks {
 		select {
+		case <-e.lag.looks:
 		case <-deadline:
-			t.Fatal("Run sent no alert")
-		case <-time.After(time.Millisecond):
+			t.Fatalf("Run looked at the lag %d times in 5s, want %d", i, looks)
 		}
 	}
-	time.Sleep(20 * time.Millisecond) // many more looks
+	close(e.lag.stop)
 	cancel()
 	select {
 	case err := <-done:
@@ -184,6 +194,7 @@ func TestLagAlarm_Run(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not stop on cancel")
 	}
+	// Run has returned: every check it made is over.
 	if len(e.alerts) != 1 || e.alerts[0].Kind != shop.AlertWatcherLag {
 		t.Errorf("alerts = %+v, want one watcher_lag", e.alerts)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/xssnick/tonutils-go/address"
 
 	"starsbot/shop"
+	"starsbot/shop/shoptest"
 )
 
 func TestSimSender(t *testing.T) {
@@ -81,16 +82,14 @@ func TestWatcher_Poke(t *testing.T) {
 	e.w.Chain = sim
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	events := shoptest.Subscribe(e.svc)
 	go func() { done <- e.w.Run(ctx) }()
 	if _, err := sim.Deposit(ctx, e.alice.Memo, shop.TON, ""); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for e.balance() != shop.TON {
-		if time.Now().After(deadline) {
-			t.Fatal("a poke did not make the watcher poll")
-		}
-		time.Sleep(5 * time.Millisecond)
+	events.Wait(t, shop.EventDepositCredited, 1) // the poke made the watcher poll
+	if e.balance() != shop.TON {
+		t.Fatalf("balance %s after the deposit was credited", e.balance())
 	}
 	cancel()
 	<-done

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"starsbot/shop"
+	"starsbot/shop/shoptest"
 	"starsbot/store"
-	"starsbot/store/storetest"
 )
 
 const account = "0QA3V5Wt4nKDBalItBQ3g6TDAiknFw_gT11cXzZdZFMP7uC5"
@@ -108,12 +108,10 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	db := storetest.Open(t)
-	svc, err := shop.NewService(db, shop.StaticRate{TONUSD: 3_590_000, Since: t0}, shop.DefaultPricing(), account)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Now = func() time.Time { return t0 }
+	// Retry: every CreditDeposits transaction runs twice, the first rolled
+	// back, as in a commit group where another update fails.
+	s := shoptest.New(t, &shoptest.Options{Start: t0, DepositAddress: account, Retry: true})
+	db, svc := s.DB, s.Service
 	alice, err := svc.EnsureUser(context.Background(), shop.UserUpdate{ID: 1001, Username: "alice_1"})
 	if err != nil {
 		t.Fatal(err)
@@ -260,13 +258,11 @@ func TestWatcher_Run(t *testing.T) {
 	e.chain.add(e.alice.Memo, shop.TON, t0)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	events := shoptest.Subscribe(e.svc)
 	go func() { done <- e.w.Run(ctx) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for e.balance() != shop.TON {
-		if time.Now().After(deadline) {
-			t.Fatal("not credited after the chain recovered")
-		}
-		time.Sleep(5 * time.Millisecond)
+	events.Wait(t, shop.EventDepositCredited, 1) // after the chain recovered
+	if e.balance() != shop.TON {
+		t.Fatalf("balance %s after the deposit was credited", e.balance())
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -402,6 +402,25 @@ func (s *Server) WaitTimeout(chatID int64, substr string, d time.Duration) (Call
 	return got, ok
 }
 
+// WaitCalls waits until n recorded calls satisfy match, and returns them.
+func (s *Server) WaitCalls(n int, match func(Call) bool) []Call {
+	s.t.Helper()
+	var got []Call
+	ok := s.waitFor(DefaultWait, func() bool {
+		got = got[:0]
+		for _, c := range s.calls {
+			if match(c) {
+				got = append(got, c)
+			}
+		}
+		return len(got) >= n
+	})
+	if !ok {
+		s.t.Fatalf("bottest: %d matching calls after %v, want %d", len(got), DefaultWait, n)
+	}
+	return got
+}
+
 // Quiet waits d and reports the messages sent to chat after the ones
 // already waited for; tests use it to assert that nothing was sent.
 func (s *Server) Quiet(chatID int64, d time.Duration) []Call {
