@@ -136,8 +136,7 @@ func (b brokenShop) FindOrder(ctx context.Context, userID, orderID int64) (*shop
 func TestInternalErrors(t *testing.T) {
 	for _, panics := range []bool{false, true} {
 		t.Run("panics="+strconv.FormatBool(panics), func(t *testing.T) {
-			var h *harness
-			h = newHarness(t, func(s *api.ServerConfig) { s.Shop = brokenShop{Shop: s.Shop, panics: panics} })
+			h := newHarness(t, func(s *api.ServerConfig) { s.Shop = brokenShop{Shop: s.Shop, panics: panics} })
 			msg := h.get("/api/v1/orders/1", h.osk(alice)).wantError(t, http.StatusInternalServerError, shop.EINTERNAL)
 			if msg != "Internal error." {
 				t.Errorf("message %q leaks the cause", msg)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"regexp"
-	"strconv"
 	"testing"
 	"time"
 
@@ -179,4 +178,4 @@ func (h *harness) order(id int64) *shop.Order {
 	return o
 }
 
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+

@@ -215,8 +215,7 @@ func (c directChain) Deposit(ctx context.Context, memo string, amount shop.NanoT
 }
 
 func TestSandboxDeposits(t *testing.T) {
-	var h *harness
-	h = newHarness(t, func(s *api.ServerConfig) { s.Sandbox = directChain{svc: s.Shop.(*shop.Service)} })
+	h := newHarness(t, func(s *api.ServerConfig) { s.Sandbox = directChain{svc: s.Shop.(*shop.Service)} })
 	u, _ := h.svc.FindUser(context.Background(), alice)
 	hash := strings.Repeat("ab", 32)
 

@@ -48,8 +48,7 @@ func (e *env) takeEvents() []shop.Event { return e.events.Take() }
 func (e *env) user(id int64, name string, balance shop.NanoTON) *shop.User {
 	e.t.Helper()
 	ctx := context.Background()
-	u, err := e.svc.EnsureUser(ctx, shop.UserUpdate{ID: id, Username: name, LanguageCode: "en"})
-	if err != nil {
+	if _, err := e.svc.EnsureUser(ctx, shop.UserUpdate{ID: id, Username: name, LanguageCode: "en"}); err != nil {
 		e.t.Fatal(err)
 	}
 	if balance > 0 {
@@ -58,7 +57,7 @@ func (e *env) user(id int64, name string, balance shop.NanoTON) *shop.User {
 		}
 	}
 	e.takeEvents()
-	u, err = e.svc.FindUser(ctx, id)
+	u, err := e.svc.FindUser(ctx, id)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -262,7 +262,9 @@ func (s *Server) AddUser(usernames ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, u := range usernames {
-		s.users[strings.ToLower(u)] = s.users[strings.ToLower(u)]
+		if _, ok := s.users[strings.ToLower(u)]; !ok {
+			s.users[strings.ToLower(u)] = false
+		}
 	}
 }
 
@@ -456,7 +458,7 @@ func CommentBOC(head, tail string) []byte {
 	if tail != "" {
 		b.MustStoreRef(cell.BeginCell().MustStoreSlice([]byte(tail), uint(8*len(tail))).EndCell())
 	}
-	return b.EndCell().ToBOCWithFlags(false)
+	return b.EndCell().ToBOCWithOptions(cell.BOCSerializeOptions{})
 }
 
 // payloadFor builds the payload of a request: Stars in one cell (the
