@@ -229,25 +229,35 @@ func (f *Fragment) prepare(job *Job) (fragmentFlow, error) {
 // buy runs a delivery from the start: request, link, margin check, payment,
 // confirmation.
 func (f *Fragment) buy(ctx context.Context, job *Job, fl fragmentFlow) (string, error) {
-	fragmentReset(job.Delivery)
-	if err := f.initiate(ctx, job, fl); err != nil {
-		return "", err
-	}
-	link, err := f.link(ctx, job, fl)
+	link, err := f.ready(ctx, job, fl)
 	if err != nil {
 		return "", err
-	}
-	if err := f.checkMargin(job); err != nil {
-		return "", err
-	}
-	if !link.validUntil.IsZero() && !f.Now().Add(fragmentMinValidity).Before(link.validUntil) {
-		return "", Errorf(Retryable, "Fragment's payment request expired before payment, will retry")
 	}
 	res, err := f.pay(ctx, job, link.validUntil)
 	if err != nil {
 		return "", err
 	}
 	return f.settle(ctx, job, fl, res, link.confirm)
+}
+
+// ready runs a delivery from the start up to its payment: request, link,
+// margin and validity checks. What to pay is recorded (Step "linked").
+func (f *Fragment) ready(ctx context.Context, job *Job, fl fragmentFlow) (*fragmentLink, error) {
+	fragmentReset(job.Delivery)
+	if err := f.initiate(ctx, job, fl); err != nil {
+		return nil, err
+	}
+	link, err := f.link(ctx, job, fl)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.checkMargin(job); err != nil {
+		return nil, err
+	}
+	if !link.validUntil.IsZero() && !f.Now().Add(fragmentMinValidity).Before(link.validUntil) {
+		return nil, Errorf(Retryable, "Fragment's payment request expired before payment, will retry")
+	}
+	return link, nil
 }
 
 // initiate finds the recipient and creates a Fragment request: Step

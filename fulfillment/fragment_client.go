@@ -235,11 +235,15 @@ func fragmentStatusError(code int) *Error {
 	case code >= 200 && code < 300:
 		return nil
 	case code == http.StatusTooManyRequests:
-		return Errorf(Retryable, "Fragment rate limit, will retry")
+		e := Errorf(Retryable, "Fragment rate limit, will retry")
+		e.Overload = true
+		return e
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return Errorf(Unhealthy, "Fragment refused access (HTTP %d): cookies expired or IP blocked", code)
 	case code >= 500:
-		return Errorf(Retryable, "Fragment server error (HTTP %d), will retry", code)
+		e := Errorf(Retryable, "Fragment server error (HTTP %d), will retry", code)
+		e.Overload = true
+		return e
 	case code >= 300 && code < 400:
 		return Errorf(Unhealthy, "Fragment redirected the request (HTTP %d): the session has probably expired", code)
 	}

@@ -83,6 +83,9 @@ type Error struct {
 	Kind   Kind
 	Reason string
 	Err    error
+	// Overload: the provider as a whole asked us to slow down (HTTP 429,
+	// 5xx); the worker holds every delivery back, not just this one.
+	Overload bool
 }
 
 func (e *Error) Error() string {
@@ -112,6 +115,12 @@ func KindOf(err error) Kind {
 		return e.Kind
 	}
 	return Retryable
+}
+
+// Overloaded reports whether err says the provider is overloaded.
+func Overloaded(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Overload
 }
 
 // ReasonOf returns err's safe Reason, or a generic sentence for errors that

@@ -17,6 +17,7 @@ type Shop interface {
 	Queue(ctx context.Context, limit int) ([]shop.QueuedOrder, error)
 	ClaimOrder(ctx context.Context, orderID int64, provider string) (*shop.Order, *shop.Delivery, error)
 	SaveDelivery(ctx context.Context, d *shop.Delivery) error
+	SaveDeliveries(ctx context.Context, ds []*shop.Delivery) error
 	CompleteOrder(ctx context.Context, adminID, orderID int64, ref string) (*shop.Order, error)
 	MoveToManual(ctx context.Context, orderID int64, reason string) (*shop.Order, error)
 	FailOrder(ctx context.Context, orderID int64, reason string) (*shop.Order, error)
@@ -51,6 +52,15 @@ type WorkerConfig struct {
 	// ctx ends, so that it finishes (or parks at a recorded step) instead
 	// of being cut mid-request. Default DefaultGrace.
 	Grace time.Duration
+	// Concurrency is how many orders are delivered (for a BatchProvider:
+	// prepared) at once; default 1. A BatchProvider's payments are made in
+	// batches of up to its BatchLimit, one batch at a time.
+	Concurrency int
+	// OnBatch, if set, is called with the size of each paid batch.
+	OnBatch func(n int)
+	// OnDelivered, if set, is called with each completed order's time from
+	// paid to completed.
+	OnDelivered func(d time.Duration)
 
 	Now    func() time.Time // default time.Now
 	Logger *slog.Logger     // default slog.Default()
@@ -75,6 +85,14 @@ type Worker struct {
 	pausedUntil time.Time
 	pauseReason string
 	unhealthy   bool // admins were told the provider is unhealthy, and not yet that it works again
+	// throttledUntil holds back new deliveries after the provider said it
+	// is overloaded (HTTP 429, 5xx), for the whole provider, not per order;
+	// throttles counts them in a row.
+	throttledUntil time.Time
+	throttles      int
+	// The queue as last scanned, for QueueStats.
+	queueDepth  int
+	oldestPaid  time.Time
 }
 
 // NewWorker returns a worker of cfg.Provider. It fails if Shop, Provider
@@ -105,6 +123,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = DefaultGrace
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 1
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -162,8 +183,23 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
-// RunOnce takes every queued order that is due, one at a time, and
-// returns how many it attempted.
+// QueueStats returns the fulfillment queue's depth and how long its oldest
+// order has waited since it was paid, as of the last scan.
+func (w *Worker) QueueStats() (depth int, oldest time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.queueDepth > 0 && !w.oldestPaid.IsZero() {
+		oldest = w.Now().Sub(w.oldestPaid)
+	}
+	return w.queueDepth, oldest
+}
+
+// RunOnce takes every queued order that is due, oldest first and
+// interleaved by owner (fairOrder), and returns how many it attempted. Up
+// to Concurrency orders are worked on at once; a BatchProvider's prepared
+// orders are paid in batches as they become ready. While the provider is
+// throttled, the orders not yet started keep their place for the next
+// scan.
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	// The whole queue: a page of orders all waiting out their backoff must
 	// not hide the due ones behind it.
@@ -171,51 +207,217 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	w.noteQueue(queue)
+	var due []shop.QueuedOrder
 	for _, q := range queue {
-		if ctx.Err() != nil {
-			break
-		}
-		if q.Delivery != nil && w.Now().Before(q.Delivery.NextAttemptAt) {
-			continue
-		}
-		n++
-		if err := w.process(ctx, q.OrderID); err != nil {
-			return n, err
+		if q.Delivery == nil || !w.Now().Before(q.Delivery.NextAttemptAt) {
+			due = append(due, q)
 		}
 	}
-	return n, nil
+	due = fairOrder(due)
+
+	bp, batching := w.Provider.(BatchProvider)
+	var ready chan *Prepared
+	if batching {
+		ready = make(chan *Prepared)
+	}
+	var (
+		wg     sync.WaitGroup
+		errMu  sync.Mutex
+		first  error
+		n      int
+		sem    = make(chan struct{}, w.Concurrency)
+		report = func(err error) {
+			if err != nil {
+				errMu.Lock()
+				if first == nil {
+					first = err
+				}
+				errMu.Unlock()
+			}
+		}
+	)
+	launched := make(chan struct{})
+	go func() {
+		defer func() {
+			wg.Wait()
+			if ready != nil {
+				close(ready)
+			}
+			close(launched)
+		}()
+		for _, q := range due {
+			if ctx.Err() != nil || w.throttled() {
+				return
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			errMu.Lock()
+			stop := first != nil
+			errMu.Unlock()
+			if stop {
+				<-sem
+				return
+			}
+			n++
+			wg.Add(1)
+			go func(id int64) {
+				defer wg.Done()
+				p, err := w.start(ctx, bp, id)
+				<-sem
+				report(err)
+				if p != nil {
+					ready <- p
+				}
+			}(q.OrderID)
+		}
+	}()
+	if batching {
+		report(w.payReady(ctx, bp, ready))
+	}
+	<-launched // n is written only by the launcher
+	errMu.Lock()
+	defer errMu.Unlock()
+	return n, first
 }
 
-// process claims and delivers one order. It returns only store errors.
-func (w *Worker) process(ctx context.Context, orderID int64) error {
+// noteQueue keeps the queue's depth and oldest paid time for QueueStats.
+func (w *Worker) noteQueue(queue []shop.QueuedOrder) {
+	var oldest time.Time
+	for _, q := range queue {
+		if !q.PaidAt.IsZero() && (oldest.IsZero() || q.PaidAt.Before(oldest)) {
+			oldest = q.PaidAt
+		}
+	}
+	w.mu.Lock()
+	w.queueDepth, w.oldestPaid = len(queue), oldest
+	w.mu.Unlock()
+}
+
+// fairOrder orders due orders oldest first, taking one order of each owner
+// in turn, so that one partner's burst cannot starve the others: owners
+// take turns in the order of their oldest due order.
+func fairOrder(qs []shop.QueuedOrder) []shop.QueuedOrder {
+	var owners []int64
+	byOwner := make(map[int64][]shop.QueuedOrder)
+	for _, q := range qs { // the queue is oldest first
+		if _, seen := byOwner[q.UserID]; !seen {
+			owners = append(owners, q.UserID)
+		}
+		byOwner[q.UserID] = append(byOwner[q.UserID], q)
+	}
+	out := make([]shop.QueuedOrder, 0, len(qs))
+	for len(out) < len(qs) {
+		for _, u := range owners {
+			if rest := byOwner[u]; len(rest) > 0 {
+				out = append(out, rest[0])
+				byOwner[u] = rest[1:]
+			}
+		}
+	}
+	return out
+}
+
+// start claims one order and works on it: with a BatchProvider, a new
+// delivery is prepared and returned for payment; anything else (a
+// recorded payment to resume, another provider) is delivered at once. It
+// returns only store errors.
+func (w *Worker) start(ctx context.Context, bp BatchProvider, orderID int64) (*Prepared, error) {
 	order, d, err := w.Shop.ClaimOrder(ctx, orderID, w.Name)
 	if shop.ErrorCode(err) == shop.EINVALIDSTATE {
 		w.Logger.Debug("queued order is no longer deliverable", "order_id", orderID, "error", err)
-		return nil
+		return nil, nil
 	} else if err != nil {
-		return fmt.Errorf("claim order %d: %w", orderID, err)
+		return nil, fmt.Errorf("claim order %d: %w", orderID, err)
 	}
-	log := w.Logger.With("order_id", order.ID, "provider", w.Name)
-
 	healthy, pauseReason := w.Health()
 	if !healthy && d.Payout == nil {
 		// Nothing paid yet and the provider cannot work: admins now,
 		// rather than a silent stall. A recorded payout is always
 		// resumed: money may be on its way.
-		return w.moveToManual(ctx, order, "the provider is paused: "+pauseReason)
+		return nil, w.moveToManual(ctx, order, "the provider is paused: "+pauseReason)
 	}
-
 	job := &Job{Order: order, Delivery: d, SaveFunc: w.Shop.SaveDelivery}
-	ref, err := w.deliver(ctx, job)
+	if bp == nil || d.Payout != nil || d.Paid != nil || d.Confirmed {
+		ref, err := w.run(ctx, job, func(ctx context.Context) (string, error) { return w.Provider.Deliver(ctx, job) })
+		return nil, w.finish(ctx, job, healthy, ref, err)
+	}
+	var p *Prepared
+	_, err = w.run(ctx, job, func(ctx context.Context) (string, error) {
+		var err error
+		p, err = bp.Prepare(ctx, job)
+		return "", err
+	})
+	if err != nil {
+		return nil, w.finish(ctx, job, healthy, "", err)
+	}
+	return p, nil
+}
+
+// payReady pays prepared orders as they arrive: each batch takes every
+// order ready when the previous batch is done (at most BatchLimit), so
+// that preparation and payment overlap. It returns the first store error.
+func (w *Worker) payReady(ctx context.Context, bp BatchProvider, ready <-chan *Prepared) error {
+	limit := max(bp.BatchLimit(), 1)
+	var first error
+	for p := range ready {
+		batch := []*Prepared{p}
+	drain:
+		for len(batch) < limit {
+			select {
+			case p, ok := <-ready:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		var outs []Outcome
+		w.run(ctx, batch[0].Job, func(ctx context.Context) (string, error) {
+			outs = bp.PayBatch(ctx, batch, w.Shop.SaveDeliveries)
+			return "", nil
+		})
+		if w.OnBatch != nil {
+			w.OnBatch(len(batch))
+		}
+		healthy, _ := w.Health()
+		for i, p := range batch {
+			o := Outcome{Err: Errorf(Retryable, "internal error in the provider")}
+			if i < len(outs) {
+				o = outs[i]
+			}
+			if err := w.finish(ctx, p.Job, healthy, o.Ref, o.Err); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+// finish records the outcome of one delivery attempt: complete, refund,
+// manual, pause, or a retry with backoff. healthy is the provider's health
+// when the attempt started. It returns only store errors.
+func (w *Worker) finish(ctx context.Context, job *Job, healthy bool, ref string, err error) error {
+	order := job.Order
+	log := w.Logger.With("order_id", order.ID, "provider", w.Name)
 	// A payout resumed during a pause proves nothing about new
 	// deliveries, which stay paused.
 	if healthy && answered(ctx, err) {
 		w.recovered(ctx)
 	}
 	if err == nil {
-		if _, err := w.Shop.CompleteOrder(context.WithoutCancel(ctx), shop.SystemActor, order.ID, ref); err != nil {
+		w.unthrottle()
+		o, err := w.Shop.CompleteOrder(context.WithoutCancel(ctx), shop.SystemActor, order.ID, ref)
+		if err != nil {
 			return fmt.Errorf("complete order %d: %w", order.ID, err)
+		}
+		if w.OnDelivered != nil && !order.PaidAt.IsZero() {
+			w.OnDelivered(o.CompletedAt.Sub(order.PaidAt))
 		}
 		log.Info("order delivered", "ref", ref)
 		return nil
@@ -245,13 +447,24 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 	}
 
 	// Retryable.
+	d := job.Delivery
 	if ctx.Err() != nil {
 		// Shutting down: the order stays processing at its recorded step
 		// and resumes on the next start; the attempt does not count.
-		log.Info("delivery parked for shutdown", "step", job.Delivery.Step)
+		log.Info("delivery parked for shutdown", "step", d.Step)
 		return nil
 	}
-	d = job.Delivery
+	if Overloaded(err) {
+		// The provider, not the order: hold every delivery back, and keep
+		// this order's place (the attempt does not count).
+		until := w.throttle()
+		d.NextAttemptAt = until
+		log.Info("provider overloaded; holding deliveries back", "until", until, "reason", reason, "error", err)
+		if err := w.Shop.SaveDelivery(ctx, d); err != nil {
+			return fmt.Errorf("save delivery of order %d: %w", order.ID, err)
+		}
+		return nil
+	}
 	d.Attempts++
 	d.LastError = reason
 	if d.Attempts >= w.MaxAttempts {
@@ -270,9 +483,38 @@ func (w *Worker) process(ctx context.Context, orderID int64) error {
 	return nil
 }
 
-// deliver runs the provider with a context that outlives ctx by Grace, so
-// that a shutdown lets the step in progress finish or park.
-func (w *Worker) deliver(ctx context.Context, job *Job) (ref string, err error) {
+// throttled reports whether new deliveries are held back.
+func (w *Worker) throttled() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.Now().Before(w.throttledUntil)
+}
+
+// throttle holds new deliveries back for the backoff of the overload
+// signals in a row, and returns until when.
+func (w *Worker) throttle() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.throttles++
+	until := w.Now().Add(w.backoff(w.throttles))
+	if until.After(w.throttledUntil) {
+		w.throttledUntil = until
+	}
+	return w.throttledUntil
+}
+
+// unthrottle ends a run of overload signals.
+func (w *Worker) unthrottle() {
+	w.mu.Lock()
+	w.throttles = 0
+	w.mu.Unlock()
+}
+
+
+// run runs a provider step with a context that outlives ctx by Grace, so
+// that a shutdown lets the step in progress finish or park; a panic is a
+// retryable error.
+func (w *Worker) run(ctx context.Context, job *Job, step func(ctx context.Context) (string, error)) (ref string, err error) {
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	// Cancelling dctx again after it ended is harmless.
@@ -284,7 +526,7 @@ func (w *Worker) deliver(ctx context.Context, job *Job) (ref string, err error) 
 			ref, err = "", Errorf(Retryable, "internal error in the provider")
 		}
 	}()
-	return w.Provider.Deliver(dctx, job)
+	return step(dctx)
 }
 
 // moveToManual hands an order to the admins and alerts them.

@@ -45,6 +45,8 @@ func (d *Delivery) PaymentMayBeOut() bool {
 // delivery record (nil before the first attempt).
 type QueuedOrder struct {
 	OrderID  int64
+	UserID   int64     // the order's owner, for fair scheduling
+	PaidAt   time.Time // when the order was paid
 	Delivery *Delivery
 }
 
@@ -64,7 +66,13 @@ func (s *Service) Queue(ctx context.Context, limit int) ([]QueuedOrder, error) {
 			if err != nil {
 				return err
 			}
-			out = append(out, QueuedOrder{OrderID: id, Delivery: d})
+			q := QueuedOrder{OrderID: id, Delivery: d}
+			if o, err := tx.FindOrderByID(id); err == nil {
+				q.UserID, q.PaidAt = o.UserID, o.PaidAt
+			} else if ErrorCode(err) != ENOTFOUND {
+				return err
+			}
+			out = append(out, q)
 		}
 		return nil
 	})
@@ -129,16 +137,36 @@ func (s *Service) ClaimOrder(ctx context.Context, orderID int64, provider string
 //
 // Errors: NOT_FOUND, INVALID_STATE.
 func (s *Service) SaveDelivery(ctx context.Context, d *Delivery) error {
+	return s.SaveDeliveries(ctx, []*Delivery{d})
+}
+
+// SaveDeliveries records the progress of several deliveries in one store
+// transaction: all or none. The worker saves a batched payment this way on
+// every order it pays before broadcasting it. It is refused, whole, unless
+// every order is processing.
+//
+// Errors: NOT_FOUND, INVALID_STATE.
+func (s *Service) SaveDeliveries(ctx context.Context, ds []*Delivery) error {
 	return s.Store.Update(ctx, func(tx Tx) error {
-		order, err := tx.FindOrderByID(d.OrderID)
-		if err != nil {
-			return err
+		for _, d := range ds {
+			order, err := tx.FindOrderByID(d.OrderID)
+			if err != nil {
+				return err
+			}
+			if order.Status != StatusProcessing {
+				return Errorf(EINVALIDSTATE, "order %d is %s, not processing", order.ID, order.Status)
+			}
+			c := *d
+			c.UpdatedAt = s.now()
+			if err := tx.PutDelivery(&c); err != nil {
+				return err
+			}
 		}
-		if order.Status != StatusProcessing {
-			return Errorf(EINVALIDSTATE, "order %d is %s, not processing", order.ID, order.Status)
-		}
-		c := *d
-		c.UpdatedAt = s.now()
-		return tx.PutDelivery(&c)
+		return nil
 	})
 }
+
+// ErrUnaffordable is what a wallet answers, before signing anything, to a
+// payment (or batch of payments) its balance cannot cover in full with its
+// fees. Test with errors.Is.
+var ErrUnaffordable = Errorf(EINSUFFICIENT, "the hot wallet's balance cannot cover this payment and its fees")
