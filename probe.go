@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"starsbot/api"
@@ -10,16 +11,21 @@ import (
 	"starsbot/ton"
 )
 
-// providerProbe reports whether the fulfillment provider works.
+// providerProbe reports whether the fulfillment provider works, and its
+// queue: depth and how long the oldest order has waited since paid.
 func providerProbe(name string, w *fulfillment.Worker) api.Probe {
 	return func(context.Context) api.Component {
+		queue := ""
+		if depth, oldest := w.QueueStats(); depth > 0 {
+			queue = fmt.Sprintf("; queue %d, oldest waiting %s", depth, oldest.Round(time.Second))
+		}
 		if ok, reason := w.Health(); !ok {
-			return api.Component{Status: api.ComponentDegraded, Detail: name + " paused: " + reason}
+			return api.Component{Status: api.ComponentDegraded, Detail: name + " paused: " + reason + queue}
 		}
 		if n := w.Notice(); n != "" {
-			return api.Component{Status: api.ComponentOK, Detail: name + "; note: " + n}
+			return api.Component{Status: api.ComponentOK, Detail: name + queue + "; note: " + n}
 		}
-		return api.Component{Status: api.ComponentOK, Detail: name}
+		return api.Component{Status: api.ComponentOK, Detail: name + queue}
 	}
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"starsbot/api"
 	"starsbot/fulfillment"
+	"starsbot/shop"
 )
 
 // noticeProvider is a working provider with something admins should know.
@@ -39,4 +41,35 @@ func newProbeWorker(t *testing.T, p fulfillment.Provider, name string) *fulfillm
 		t.Fatal(err)
 	}
 	return w
+}
+
+// queueShop is a fulfillment queue of two orders paid at paid, neither of
+// which can be claimed.
+type queueShop struct {
+	fulfillment.Shop
+	paid time.Time
+}
+
+func (s queueShop) Queue(context.Context, int) ([]shop.QueuedOrder, error) {
+	return []shop.QueuedOrder{{OrderID: 1, UserID: 7, PaidAt: s.paid}, {OrderID: 2, UserID: 8, PaidAt: s.paid.Add(time.Second)}}, nil
+}
+
+func (queueShop) ClaimOrder(context.Context, int64, string) (*shop.Order, *shop.Delivery, error) {
+	return nil, nil, shop.Errorf(shop.EINVALIDSTATE, "taken")
+}
+
+// TestProviderProbe_Queue: the provider entry shows the queue's depth and
+// how long its oldest order has waited.
+func TestProviderProbe_Queue(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	w, err := fulfillment.NewWorker(fulfillment.WorkerConfig{Shop: queueShop{paid: now.Add(-90 * time.Second)}, Provider: fulfillment.Sandbox{}, Name: "sandbox", Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c := providerProbe("sandbox", w)(context.Background()); c.Detail != "sandbox; queue 2, oldest waiting 1m30s" {
+		t.Errorf("probe = %+v", c)
+	}
 }

@@ -75,17 +75,34 @@ func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSet
 			logger.Warn("ADMIN_IDS is empty: nobody can run the admin commands, and alerts only reach this log")
 		}
 	}
+	batchSize := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "starsbot_fulfillment_batch_size",
+		Help:    "Orders paid by one hot-wallet message.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 255},
+	})
+	deliverySeconds := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "starsbot_fulfillment_delivery_seconds",
+		Help:    "Time from an order's payment to its completion by the worker.",
+		Buckets: []float64{1, 2, 5, 10, 20, 30, 45, 60, 120, 300, 600, 1800, 3600},
+	})
 	a.worker, err = fulfillment.NewWorker(fulfillment.WorkerConfig{
 		Shop:        svc,
 		Provider:    provider,
 		Name:        cfg.Fulfillment,
 		Notifier:    notifier,
 		MaxAttempts: int(cfg.FulfillmentMaxAttempts),
+		Concurrency: concurrency(cfg),
+		OnBatch:     func(n int) { batchSize.Observe(float64(n)) },
+		OnDelivered: func(d time.Duration) { deliverySeconds.Observe(d.Seconds()) },
 		Logger:      flog,
 	})
 	if err != nil {
 		return nil, err
 	}
+	metrics.Registerer().MustRegister(batchSize, deliverySeconds, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "starsbot_fulfillment_queue_depth",
+		Help: "Paid orders waiting on the fulfillment queue, as of the worker's last scan.",
+	}, func() float64 { n, _ := a.worker.QueueStats(); return float64(n) }))
 	svc.Subscribe(func(e shop.Event) {
 		if e.Type == shop.EventOrderPaid {
 			a.worker.Poke()
@@ -196,6 +213,15 @@ func newShop(ctx context.Context, cfg *config.Config, db *store.DB, chain *chain
 	return svc, nil
 }
 
+// concurrency is how many orders the worker works on at once: the
+// configured FRAGMENT_CONCURRENCY for fragment.com, one for the others.
+func concurrency(cfg *config.Config) int {
+	if cfg.Fulfillment == config.FulfillmentFragment {
+		return int(cfg.FragmentConcurrency)
+	}
+	return 1
+}
+
 // newWatcher makes the deposit watcher and registers its metrics.
 func newWatcher(cfg *config.Config, chain *chainSetup, svc *shop.Service, metrics *api.Metrics, logger *slog.Logger) (*ton.Watcher, error) {
 	skipped := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -235,6 +261,7 @@ func newBot(cfg *config.Config, db *store.DB, chain *chainSetup, a *app, logger 
 		WatcherLag:       a.watcher.Lag,
 		ProviderHealth:   func() (bool, string) { return a.worker.Health() },
 		ProviderNotice:   func() string { return a.worker.Notice() },
+		ProviderQueue:    func() (int, time.Duration) { return a.worker.QueueStats() },
 		Backup:           db.WriteTo,
 		BackupDir:        cfg.DataDir, // writable wherever the database is, also on a read-only root
 		DefaultPricing:   cfg.Pricing,

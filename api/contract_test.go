@@ -177,5 +177,3 @@ func (h *harness) order(id int64) *shop.Order {
 	}
 	return o
 }
-
-

@@ -74,6 +74,13 @@ func (b *Bot) onAdminStats(t *adminTurn) error {
 			fmt.Fprintf(&s, "Provider note: %s\n", html.EscapeString(n))
 		}
 	}
+	if b.ProviderQueue != nil {
+		if depth, oldest := b.ProviderQueue(); depth > 0 {
+			fmt.Fprintf(&s, "Delivery queue: %d orders, oldest waiting %s\n", depth, oldest.Round(time.Second))
+		} else {
+			s.WriteString("Delivery queue: empty\n")
+		}
+	}
 	return t.show(s.String(), keyboard{{button("🔄 Refresh", cbAdm, viewStats), adminMenuButton()}})
 }
 

@@ -185,7 +185,7 @@ func TestAdmin_MenuAndStats(t *testing.T) {
 	for _, want := range []string{
 		"Users: 1 ", "Deposits today: 1, 3 TON", "Deposits all time: 1, 3 TON", "Unmatched deposits: 0, 0 TON",
 		"manual 1", "completed 0", "User balances (liability): " + (3*shop.TON - price100).String() + " TON",
-		"Hot wallet: 12.5 TON", "Deposit watcher lag: 0s", "Provider: healthy",
+		"Hot wallet: 12.5 TON", "Deposit watcher lag: 0s", "Provider: healthy", "Delivery queue: ",
 	} {
 		if !strings.Contains(stats.Text, want) {
 			t.Errorf("stats lack %q:\n%s", want, stats.Text)

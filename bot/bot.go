@@ -89,6 +89,7 @@ type Config struct {
 	WatcherLag     func() (time.Duration, bool)                // deposit watcher lag for /stats
 	ProviderHealth func() (ok bool, reason string)             // fulfillment provider health for /stats
 	ProviderNotice func() string                               // what admins should know about a working provider, for /stats
+	ProviderQueue  func() (depth int, oldest time.Duration)    // the fulfillment queue's depth and oldest wait, for /stats
 	Backup         func(io.Writer) (int64, error)              // writes a consistent database snapshot (/backup)
 	BackupDir      string                                      // where /backup stages its snapshot; default os.TempDir()
 	DefaultPricing shop.Pricing                                // the configured price list, for /fees reset

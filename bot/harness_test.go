@@ -177,6 +177,7 @@ func (e *env) botConfig() bot.Config {
 		WatcherLag:     e.watcher.Lag,
 		ProviderHealth: e.worker.Health,
 		ProviderNotice: e.notice,
+		ProviderQueue:  func() (int, time.Duration) { return e.worker.QueueStats() },
 		Backup:         e.db.WriteTo,
 		BackupDir:      e.backupDir,
 		DefaultPricing: shop.DefaultPricing(),

@@ -72,6 +72,8 @@ const (
 	maxAlertBatch         = time.Hour
 	defaultMaxAttempts    = 6
 	maxMaxAttempts        = 100
+	defaultConcurrency    = 4
+	maxConcurrency        = 32
 	defaultAPIRateLimit   = 20
 	defaultAPIRateBurst   = 40
 	maxAPIRateLimit       = 10000
@@ -158,6 +160,10 @@ type Config struct {
 	// temporary errors, with exponential backoff, before the order goes to
 	// manual delivery (FULFILLMENT_MAX_ATTEMPTS, 1 to 100). Default 6.
 	FulfillmentMaxAttempts int64
+	// FragmentConcurrency is how many orders go through fragment.com's
+	// steps (search, request, link) at once; their payments are batched
+	// (FRAGMENT_CONCURRENCY, 1 to 32). Default 4.
+	FragmentConcurrency int64
 	// FragmentMargin is what must be left of the buyer's payment after
 	// paying Fragment, for network fees (FRAGMENT_MARGIN_TON, 0 to 100 TON):
 	// an order whose Fragment price exceeds its price minus this goes to
@@ -368,6 +374,7 @@ func parse(src *source) (*Config, error) {
 	}
 	c.Fulfillment = p.word("FULFILLMENT", defFulfillment)
 	c.FulfillmentMaxAttempts = p.int("FULFILLMENT_MAX_ATTEMPTS", defaultMaxAttempts)
+	c.FragmentConcurrency = p.int("FRAGMENT_CONCURRENCY", defaultConcurrency)
 	c.FragmentCookies, c.cookiesVar = p.secret("FRAGMENT_COOKIES")
 	c.FragmentMargin = p.ton("FRAGMENT_MARGIN_TON", defaultFragmentMargin, "0.01")
 
@@ -566,6 +573,9 @@ func (c Config) Validate() error {
 	}
 	if c.AlertBatchWindow < minAlertBatch || c.AlertBatchWindow > maxAlertBatch {
 		return fail("ALERT_BATCH_WINDOW", "must be between 1s and 1h (got %s)", c.AlertBatchWindow)
+	}
+	if c.FragmentConcurrency < 1 || c.FragmentConcurrency > maxConcurrency {
+		return fail("FRAGMENT_CONCURRENCY", "must be from 1 to %d (got %d)", maxConcurrency, c.FragmentConcurrency)
 	}
 	if c.FulfillmentMaxAttempts < 1 || c.FulfillmentMaxAttempts > maxMaxAttempts {
 		return fail("FULFILLMENT_MAX_ATTEMPTS", "must be from 1 to %d (got %d)", maxMaxAttempts, c.FulfillmentMaxAttempts)

@@ -63,6 +63,7 @@ func (c Config) attrs() []slog.Attr {
 		slog.Duration("alert_batch_window", c.AlertBatchWindow),
 		slog.String("fulfillment", c.Fulfillment),
 		slog.Int64("fulfillment_max_attempts", c.FulfillmentMaxAttempts),
+		slog.Int64("fragment_concurrency", c.FragmentConcurrency),
 		slog.String("fragment_cookies", redact(c.FragmentCookies)),
 		slog.String("fragment_margin_ton", c.FragmentMargin.String()),
 		slog.String("usd_per_star", c.Pricing.USDPerStar.String()),

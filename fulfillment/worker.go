@@ -91,8 +91,8 @@ type Worker struct {
 	throttledUntil time.Time
 	throttles      int
 	// The queue as last scanned, for QueueStats.
-	queueDepth  int
-	oldestPaid  time.Time
+	queueDepth int
+	oldestPaid time.Time
 }
 
 // NewWorker returns a worker of cfg.Provider. It fails if Shop, Provider
@@ -509,7 +509,6 @@ func (w *Worker) unthrottle() {
 	w.throttles = 0
 	w.mu.Unlock()
 }
-
 
 // run runs a provider step with a context that outlives ctx by Grace, so
 // that a shutdown lets the step in progress finish or park; a panic is a
