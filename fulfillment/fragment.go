@@ -86,6 +86,8 @@ type Fragment struct {
 	mu     sync.Mutex
 	hashes map[string]fragmentHash // by page
 	linked string                  // Fragment's linked wallet when it is not the hot wallet (raw), once seen
+	// pageLocks serialize each page's state update + init pair.
+	pageLocks map[string]*sync.Mutex
 
 	sessionOnce sync.Once
 	sess        *fragmentSession // fragment_session.go
@@ -272,6 +274,13 @@ func (f *Fragment) initiate(ctx context.Context, job *Job, fl fragmentFlow) erro
 	if err != nil {
 		return err
 	}
+	// The state update and the init call run as a pair, one pair at a time
+	// per page: the update sets the session's buy state and the init reads
+	// it (DRM CHANGELOG 0.2.1: a cold init is refused), and nobody has
+	// recorded whether two pairs of one session may overlap. Searches and
+	// links, which carry their own ids, run concurrently.
+	unlock := f.lockPage(fl.page)
+	defer unlock()
 	// The state update's answer is ignored, as pyfragment does: a real
 	// answer was {"error": …} with fresh cookies (pyfragment issue #36).
 	// If it mattered, the init call says so.
@@ -286,7 +295,9 @@ func (f *Fragment) initiate(ctx context.Context, job *Job, fl fragmentFlow) erro
 		ReqID fragmentText `json:"req_id"`
 	}
 	form := url.Values{"recipient": {recipient}, fl.unit: {qty}, "payment_method": {"ton"}}
-	if err := f.call(ctx, fl.page, fl.init, form, &r); err != nil {
+	err = f.call(ctx, fl.page, fl.init, form, &r)
+	unlock()
+	if err != nil {
 		return err
 	}
 	switch id := string(r.ReqID); {
@@ -301,6 +312,24 @@ func (f *Fragment) initiate(ctx context.Context, job *Job, fl fragmentFlow) erro
 	}
 	f.Logger.Info("fragment request created", "order_id", o.ID, "req_id", d.RequestID)
 	return nil
+}
+
+// lockPage takes the lock of page's buy state; the returned func releases
+// it and may be called more than once.
+func (f *Fragment) lockPage(page string) func() {
+	f.mu.Lock()
+	if f.pageLocks == nil {
+		f.pageLocks = make(map[string]*sync.Mutex)
+	}
+	l, ok := f.pageLocks[page]
+	if !ok {
+		l = new(sync.Mutex)
+		f.pageLocks[page] = l
+	}
+	f.mu.Unlock()
+	l.Lock()
+	var once sync.Once
+	return func() { once.Do(l.Unlock) }
 }
 
 // search returns Fragment's recipient token for username. For Stars qty is

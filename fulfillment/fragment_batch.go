@@ -62,7 +62,7 @@ func (f *Fragment) BatchLimit() int {
 func (f *Fragment) PayBatch(ctx context.Context, batch []*Prepared, save func(context.Context, []*shop.Delivery) error) []Outcome {
 	out := make([]Outcome, len(batch))
 	bw, ok := f.Wallet.(BatchWallet)
-	if !ok || len(batch) == 1 {
+	if !ok {
 		for i, p := range batch {
 			fp := p.state.(*fragmentPrepared)
 			res, err := f.pay(ctx, p.Job, p.Payout.ValidUntil)
@@ -103,6 +103,9 @@ func (f *Fragment) PayBatch(ctx context.Context, batch []*Prepared, save func(co
 	results, err := bw.SendBatch(ctx, ps, record)
 	recorded := batch[0].Job.Delivery.Payout != nil
 	switch {
+	case err != nil && !recorded && errors.Is(err, shop.ErrUnaffordable) && len(batch) == 1:
+		out[0] = Outcome{Err: Wrap(Unhealthy, "hot wallet could not pay: its balance is too low", err)}
+		return out
 	case err != nil && !recorded && errors.Is(err, shop.ErrUnaffordable):
 		// Never sign what the wallet cannot pay in full: halve the batch.
 		half := len(batch) / 2

@@ -144,6 +144,9 @@ func (w *fakeWallet) Resume(ctx context.Context, sp *shop.SignedPayout) (*shop.P
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	m, ok := w.msgs[sp.Hash]
+	if !ok {
+		m, ok = w.msgs[sp.Hash+"/"+sp.BodyHash] // a member of a batch
+	}
 	if !ok || !bytes.Equal(m.sp.BOC, sp.BOC) {
 		w.t.Errorf("resume of a message the wallet never signed: %s", sp.Hash)
 		return nil, errors.New("unknown message")

@@ -247,9 +247,6 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 			close(launched)
 		}()
 		for _, q := range due {
-			if ctx.Err() != nil || w.throttled() {
-				return
-			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
@@ -258,7 +255,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 			errMu.Lock()
 			stop := first != nil
 			errMu.Unlock()
-			if stop {
+			if stop || ctx.Err() != nil || w.throttled() {
 				<-sem
 				return
 			}

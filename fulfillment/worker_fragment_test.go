@@ -2,6 +2,7 @@ package fulfillment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -19,8 +20,19 @@ import (
 // panic unwinds the worker's delivery, as far as the worker's recover).
 type crashingShop struct {
 	*shop.Service
-	mu       sync.Mutex
-	dieAfter string
+	mu        sync.Mutex
+	dieAfter  string
+	failBatch bool // SaveDeliveries fails, saving nothing
+}
+
+func (s *crashingShop) SaveDeliveries(ctx context.Context, ds []*shop.Delivery) error {
+	s.mu.Lock()
+	fail := s.failBatch
+	s.mu.Unlock()
+	if fail {
+		return errors.New("disk full")
+	}
+	return s.Service.SaveDeliveries(ctx, ds)
 }
 
 func (s *crashingShop) SaveDelivery(ctx context.Context, d *shop.Delivery) error {

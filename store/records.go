@@ -309,13 +309,19 @@ type signedPayoutRecord struct {
 	Seqno      uint32    `json:"seqno"`
 	ValidUntil time.Time `json:"valid_until"`
 	SignedAt   time.Time `json:"signed_at"`
+	// What the message pays (absent in records made before they were
+	// kept: then any sent message confirms).
+	To       string       `json:"to,omitempty"`
+	Amount   shop.NanoTON `json:"amount,omitempty"`
+	BodyHash string       `json:"body_hash,omitempty"`
 }
 
 type payoutResultRecord struct {
-	State  shop.PayoutState `json:"state"`
-	TxHash string           `json:"tx_hash,omitempty"`
-	TxLT   uint64           `json:"tx_lt,omitempty"`
-	Reason string           `json:"reason,omitempty"`
+	State   shop.PayoutState `json:"state"`
+	TxHash  string           `json:"tx_hash,omitempty"`
+	TxLT    uint64           `json:"tx_lt,omitempty"`
+	Reason  string           `json:"reason,omitempty"`
+	Bounced bool             `json:"bounced,omitempty"`
 }
 
 type deliveryRecord struct {
@@ -346,10 +352,11 @@ func newDeliveryRecord(d *shop.Delivery) *deliveryRecord {
 		Ref: d.Ref, UpdatedAt: d.UpdatedAt, ConfirmMethod: d.ConfirmMethod, ConfirmParams: d.ConfirmParams,
 	}
 	if p := d.Payout; p != nil {
-		r.Payout = &signedPayoutRecord{Hash: p.Hash, BOC: p.BOC, Wallet: p.Wallet, Seqno: p.Seqno, ValidUntil: p.ValidUntil, SignedAt: p.SignedAt}
+		r.Payout = &signedPayoutRecord{Hash: p.Hash, BOC: p.BOC, Wallet: p.Wallet, Seqno: p.Seqno, ValidUntil: p.ValidUntil, SignedAt: p.SignedAt,
+			To: p.To, Amount: p.Amount, BodyHash: p.BodyHash}
 	}
 	if p := d.Paid; p != nil {
-		r.Paid = &payoutResultRecord{State: p.State, TxHash: p.TxHash, TxLT: p.TxLT, Reason: p.Reason}
+		r.Paid = &payoutResultRecord{State: p.State, TxHash: p.TxHash, TxLT: p.TxLT, Reason: p.Reason, Bounced: p.Bounced}
 	}
 	return r
 }
@@ -362,10 +369,11 @@ func (r *deliveryRecord) delivery() *shop.Delivery {
 		Ref: r.Ref, UpdatedAt: r.UpdatedAt, ConfirmMethod: r.ConfirmMethod, ConfirmParams: r.ConfirmParams,
 	}
 	if p := r.Payout; p != nil {
-		d.Payout = &shop.SignedPayout{Hash: p.Hash, BOC: p.BOC, Wallet: p.Wallet, Seqno: p.Seqno, ValidUntil: p.ValidUntil, SignedAt: p.SignedAt}
+		d.Payout = &shop.SignedPayout{Hash: p.Hash, BOC: p.BOC, Wallet: p.Wallet, Seqno: p.Seqno, ValidUntil: p.ValidUntil, SignedAt: p.SignedAt,
+			To: p.To, Amount: p.Amount, BodyHash: p.BodyHash}
 	}
 	if p := r.Paid; p != nil {
-		d.Paid = &shop.PayoutResult{State: p.State, TxHash: p.TxHash, TxLT: p.TxLT, Reason: p.Reason}
+		d.Paid = &shop.PayoutResult{State: p.State, TxHash: p.TxHash, TxLT: p.TxLT, Reason: p.Reason, Bounced: p.Bounced}
 	}
 	return d
 }
