@@ -101,6 +101,7 @@ func (w *fakeBatchWallet) SendBatch(ctx context.Context, ps []shop.Payout, recor
 		}
 		return out, nil
 	}
+	time.Sleep(w.confirm)
 	for i, m := range msgs {
 		if w.bounce != nil && w.bounce(m.p) {
 			w.broadcasts++

@@ -226,7 +226,8 @@ type Server struct {
 	calls          map[string]int
 	pageLoads      map[string]int
 	requirePayment bool
-	sess           session // session.go
+	sess           session       // session.go
+	latency        time.Duration // added to every answer
 	shapes         Shapes
 	linked         string        // transaction.from when set: the Fragment account's linked wallet
 	validity       time.Duration // how long a payment request is valid
@@ -287,6 +288,28 @@ func (s *Server) SetMonthPrice(p shop.NanoTON) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.monthPrice = p
+}
+
+// SetLatency makes every page load and API call take d before it is
+// answered, as a distant server would (for load tests; no source records
+// fragment.com's latency).
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// delay waits out the latency, or until the client gives up.
+func (s *Server) delay(r *http.Request) {
+	s.mu.Lock()
+	d := s.latency
+	s.mu.Unlock()
+	if d > 0 {
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+		}
+	}
 }
 
 // SetShapes sets the forms of the link answer's fields.
@@ -580,6 +603,7 @@ func (s *Server) rotate() {
 // "/" with only stel_dt. stel_ssid may be renewed with Set-Cookie
 // (RotateSSID, session.go).
 func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+	s.delay(r)
 	s.mu.Lock()
 	s.pageLoads[r.URL.Path]++
 	hash := s.hashes[r.URL.Path]
@@ -629,6 +653,7 @@ func jsonError(msg string) answer {
 }
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	s.delay(r)
 	if err := r.ParseForm(); err != nil {
 		// Unrecorded: the fake's own answer to a body that is not a form
 		// (net/http's text/plain error). The provider always sends a form;
