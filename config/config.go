@@ -34,8 +34,9 @@ const (
 
 // Wallet versions, the values of TON_WALLET_VERSION.
 const (
-	WalletV4R2 = "v4r2"
-	WalletV5R1 = "v5r1"
+	WalletV4R2       = "v4r2"
+	WalletV5R1       = "v5r1"
+	WalletHighloadV3 = "highload_v3"
 )
 
 // Log formats, the values of LOG_FORMAT.
@@ -125,8 +126,8 @@ type Config struct {
 	// single spaces (TON_WALLET_MNEMONIC, or the file named by
 	// TON_WALLET_MNEMONIC_FILE; secret). Default empty.
 	TONWalletMnemonic string `json:"-"`
-	// TONWalletVersion is WalletV4R2 or WalletV5R1 (TON_WALLET_VERSION).
-	// Default v5r1.
+	// TONWalletVersion is WalletV4R2, WalletV5R1 or WalletHighloadV3
+	// (TON_WALLET_VERSION). Default v5r1.
 	TONWalletVersion string
 	// TONPollInterval is how often the deposit watcher asks the chain for
 	// new transactions (TON_POLL_INTERVAL), 1s to 5m. Default 3s.
@@ -533,9 +534,9 @@ func (c Config) Validate() error {
 		}
 	}
 	switch c.TONWalletVersion {
-	case WalletV4R2, WalletV5R1:
+	case WalletV4R2, WalletV5R1, WalletHighloadV3:
 	default:
-		return fail("TON_WALLET_VERSION", "must be v4r2 or v5r1 (got %s)", quote(c.TONWalletVersion))
+		return fail("TON_WALLET_VERSION", "must be v4r2, v5r1 or highload_v3 (got %s)", quote(c.TONWalletVersion))
 	}
 
 	if c.TONPollInterval < minTONPoll || c.TONPollInterval > maxTONPoll {

@@ -550,3 +550,11 @@ func TestPricingVars(t *testing.T) {
 		}
 	}
 }
+
+func TestLoad_WalletVersions(t *testing.T) {
+	for in, want := range map[string]string{"v4r2": WalletV4R2, "V5R1": WalletV5R1, "highload_v3": WalletHighloadV3, "HIGHLOAD_V3": WalletHighloadV3} {
+		if got := mustLoad(t, env{"TON_WALLET_VERSION": in}).TONWalletVersion; got != want {
+			t.Errorf("TON_WALLET_VERSION=%s: %q, want %q", in, got, want)
+		}
+	}
+}

@@ -18,13 +18,27 @@ type Payout struct {
 // SignedPayout is a payout signed by the hot wallet and ready to be
 // broadcast. It is recorded durably before the first broadcast; after a
 // crash the same message is checked and re-broadcast, never signed again.
+//
+// One external message may pay several payouts (a batch): each has its own
+// SignedPayout with the same Hash, BOC, Wallet, Seqno, QueryID, CreatedAt,
+// ValidUntil and SignedAt, and its own Index, To, Amount and BodyHash.
+// Fields added later are zero in older records; the wallet reads what it
+// needs from the BOC.
 type SignedPayout struct {
 	Hash       string    // normalized hash of the external message, lowercase hex (what explorers show)
 	BOC        []byte    // the external message, serialized
 	Wallet     string    // the paying wallet's address
-	Seqno      uint32    // the wallet seqno the message is signed for
-	ValidUntil time.Time // the wallet refuses the message after this time
+	Seqno      uint32    // the wallet seqno the message is signed for (v4r2, v5r1; 0 for highload_v3)
+	ValidUntil time.Time // the wallet refuses the message from this time on
 	SignedAt   time.Time
+	// Index is the payout's position among the message's payments (0 for
+	// a message that pays one payout).
+	Index int
+	// QueryID and CreatedAt identify a highload_v3 message (which has no
+	// seqno): the wallet executes a query id once, and only while
+	// CreatedAt + its timeout (= ValidUntil) has not passed.
+	QueryID   uint32
+	CreatedAt time.Time
 	// What the message pays, so that its transaction is confirmed only by
 	// an out-message with exactly this destination, amount and body.
 	// Empty in records made before they were kept: then any sent message
@@ -74,5 +88,5 @@ type WalletInfo struct {
 	Chain        string // network global id: "-239" mainnet, "-3" testnet
 	PublicKey    string // ed25519 public key, lowercase hex
 	StateInitBOC []byte // the wallet's StateInit, serialized
-	Version      string // "v4r2" or "v5r1"
+	Version      string // "v4r2", "v5r1" or "highload_v3"
 }

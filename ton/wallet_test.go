@@ -114,6 +114,8 @@ type fakeWalletAPI struct {
 	// payments are readable, as on a real chain.
 	dest      *fakeDest
 	onAccount func(n int)
+	queries   map[uint32]bool // highload_v3: executed query ids
+	executed  []*fakeBody     // every accepted external body
 }
 
 func newFakeWalletAPI(clock *walletClock, version string) *fakeWalletAPI {
@@ -182,6 +184,9 @@ func (f *fakeWalletAPI) GetAccount(ctx context.Context, b *tonapi.BlockIDExt, ad
 	if hook != nil {
 		hook(n)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	return acc, nil
 }
 
@@ -223,9 +228,10 @@ func (f *fakeWalletAPI) ListTransactions(ctx context.Context, addr *address.Addr
 type fakeDest struct {
 	addr    *address.Address
 	txs     []*tlb.Transaction
-	hold    bool // our payments stay in transit
-	abort   bool // our payments' transactions abort (and bounce)
-	traffic int  // other transactions after each of ours
+	hold    bool                              // our payments stay in transit
+	abort   bool                              // our payments' transactions abort (and bounce)
+	abortIf func(m *tlb.InternalMessage) bool // only these abort
+	traffic int                               // other transactions after each of ours
 }
 
 // receive records the destination's transaction of m (or others'
@@ -284,45 +290,138 @@ func (f *fakeWalletAPI) SendExternalMessage(ctx context.Context, ext *tlb.Extern
 	return f.execute(ext)
 }
 
-// execute runs ext as the wallet contract would; f.mu is held.
+// execute runs ext as the wallet contract would (v4r2/v5r1: seqno and
+// valid_until; highload_v3: subwallet, timeout, created_at window and query
+// id once), then its actions in order: a payment the balance cannot cover
+// is skipped (mode +2). A highload pack (an internal_transfer to the wallet
+// itself) is executed in a second transaction. f.mu is held.
 func (f *fakeWalletAPI) execute(ext *tlb.ExternalMessage) error {
-	seqno, validUntil, mode, out, err := decodeWalletBody(f.version, ext.Body)
+	fb, err := decodeWalletActions(f.version, ext.Body)
 	if err != nil {
 		return err
 	}
+	now := f.clock.peek().Unix()
 	switch {
 	case !ext.DstAddr.Equals(f.addr):
 		return errors.New("cannot apply external message to current state: wrong account")
 	case !f.active && ext.StateInit == nil:
 		return errors.New("cannot apply external message to current state: account not initialized")
-	case seqno != f.seqno:
-		return fmt.Errorf("cannot apply external message to current state : exitcode=33 (seqno %d, wallet at %d)", seqno, f.seqno)
-	case int64(validUntil) < f.clock.peek().Unix():
-		return errors.New("cannot apply external message to current state : exitcode=36")
-	case mode != payoutMode:
-		return errors.New("unexpected mode")
 	}
-	var sent *tlb.InternalMessage
-	action := &tlb.ActionPhase{Success: true, Valid: true, TotalActions: 1, MessagesCreated: 1}
-	switch f.mode {
-	case execOK:
-		sent = out
-	case execNoFunds:
-		action = &tlb.ActionPhase{Valid: true, NoFunds: true, ResultCode: 37, TotalActions: 1}
-	case execSkipped:
-		action = &tlb.ActionPhase{Success: true, Valid: true, TotalActions: 1, SkippedActions: 1}
-	case execAltered:
-		m := *out
-		m.Amount = tlb.FromNanoTONU(out.Amount.Nano().Uint64() - 1)
-		sent = &m
+	if f.version == WalletHighloadV3 {
+		switch {
+		case fb.subwallet != wallet.DefaultSubwallet:
+			return errors.New("cannot apply external message to current state : exitcode=34 (subwallet)")
+		case fb.timeout != uint32(HighloadV3Timeout/time.Second):
+			return errors.New("cannot apply external message to current state : exitcode=38 (timeout)")
+		case int64(fb.createdAt) <= now-int64(fb.timeout) || int64(fb.createdAt) > now:
+			return fmt.Errorf("cannot apply external message to current state : exitcode=35 (created_at %d, now %d)", fb.createdAt, now)
+		case fb.queryID%1024 == 1023:
+			return errors.New("cannot apply external message to current state : exitcode=33 (bit number)")
+		case f.queries[fb.queryID]:
+			return errors.New("cannot apply external message to current state : exitcode=36 (query already executed)")
+		}
+		if f.queries == nil {
+			f.queries = map[uint32]bool{}
+		}
+		f.queries[fb.queryID] = true
+	} else {
+		switch {
+		case fb.seqno != f.seqno:
+			return fmt.Errorf("cannot apply external message to current state : exitcode=33 (seqno %d, wallet at %d)", fb.seqno, f.seqno)
+		case int64(fb.validUntil) < now:
+			return errors.New("cannot apply external message to current state : exitcode=36")
+		}
+		f.seqno++
 	}
-	if err := f.appendTx(ext, action, sent); err != nil {
+	for _, a := range fb.actions {
+		if a.mode != payoutMode {
+			return errors.New("unexpected mode")
+		}
+	}
+	f.executed = append(f.executed, fb)
+	sent, action := f.run(fb.actions)
+	out, err := f.appendTx(&tlb.Message{MsgType: tlb.MsgTypeExternalIn, Msg: ext}, action, sent)
+	if err != nil {
 		return err
 	}
-	if f.bounce != nil && sent != nil {
-		b := f.bounce(sent)
-		b.CreatedLT = f.txs[len(f.txs)-1].LT + 100
-		return f.appendIn(b)
+	if f.version == WalletHighloadV3 && len(out) == 1 && out[0].DstAddr.Equals(f.addr) {
+		pack := out[0]
+		actions, err := decodePack(pack, fb.queryID)
+		if err != nil {
+			return err
+		}
+		fb.packed = actions
+		f.balance += pack.Amount.Nano().Uint64()
+		sent, action := f.run(actions)
+		if out, err = f.appendTx(&tlb.Message{MsgType: tlb.MsgTypeInternal, Msg: pack}, action, sent); err != nil {
+			return err
+		}
+	}
+	return f.deliver(out)
+}
+
+// run executes actions against the balance; f.mode overrides. f.mu is held.
+func (f *fakeWalletAPI) run(actions []fakeAction) ([]*tlb.InternalMessage, *tlb.ActionPhase) {
+	n := uint16(len(actions))
+	switch f.mode {
+	case execNoFunds:
+		return nil, &tlb.ActionPhase{Valid: true, NoFunds: true, ResultCode: 37, TotalActions: n}
+	case execSkipped:
+		return nil, &tlb.ActionPhase{Success: true, Valid: true, TotalActions: n, SkippedActions: n}
+	}
+	ap := &tlb.ActionPhase{Success: true, Valid: true, TotalActions: n}
+	balance := f.balance
+	var sent []*tlb.InternalMessage
+	for i, a := range actions {
+		m := *a.msg
+		if f.mode == execAltered && i == 0 {
+			m.Amount = tlb.FromNanoTONU(m.Amount.Nano().Uint64() - 1)
+		}
+		amount := m.Amount.Nano().Uint64()
+		if amount > balance {
+			if a.mode&wallet.IgnoreErrors != 0 {
+				ap.SkippedActions++
+				continue
+			}
+			return nil, &tlb.ActionPhase{Valid: true, NoFunds: true, ResultCode: 37, TotalActions: n}
+		}
+		balance -= amount
+		sent = append(sent, &m)
+	}
+	f.balance = balance
+	ap.MessagesCreated = uint16(len(sent))
+	return sent, ap
+}
+
+// deliver hands sent payments to the payee's account and bounces them as
+// f.bounce says. f.mu is held.
+func (f *fakeWalletAPI) deliver(sent []*tlb.InternalMessage) error {
+	for _, m := range sent {
+		d := f.dest
+		if d == nil || d.hold || !m.DstAddr.Equals(d.addr) {
+			continue
+		}
+		if err := d.receive(m, d.abort || (d.abortIf != nil && d.abortIf(m))); err != nil {
+			return err
+		}
+		for i := range d.traffic {
+			other := *m
+			other.SrcAddr = address.NewAddress(0, 0, bytes.Repeat([]byte{byte(i + 1)}, 32))
+			if err := d.receive(&other, false); err != nil {
+				return err
+			}
+		}
+	}
+	if f.bounce == nil {
+		return nil
+	}
+	for _, m := range sent {
+		if b := f.bounce(m); b != nil {
+			b.CreatedLT = f.txs[len(f.txs)-1].LT + 300
+			if err := f.appendIn(b); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -383,16 +482,21 @@ func (f *fakeWalletAPI) foreign() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ext := &tlb.ExternalMessage{DstAddr: f.addr, Body: cell.BeginCell().MustStoreUInt(uint64(f.seqno), 32).EndCell()}
-	return f.appendTx(ext, &tlb.ActionPhase{Success: true, Valid: true}, nil)
+	_, err := f.appendTx(&tlb.Message{MsgType: tlb.MsgTypeExternalIn, Msg: ext}, &tlb.ActionPhase{Success: true, Valid: true}, nil)
+	f.seqno++
+	return err
 }
 
-// appendTx records the transaction of ext and spends a seqno; f.mu is held.
-func (f *fakeWalletAPI) appendTx(ext *tlb.ExternalMessage, action *tlb.ActionPhase, sent *tlb.InternalMessage) error {
+// appendTx records the wallet's transaction of the inbound message in,
+// which sent the messages sent, and returns them as sent (source, lts);
+// f.mu is held.
+func (f *fakeWalletAPI) appendTx(in *tlb.Message, action *tlb.ActionPhase, sent []*tlb.InternalMessage) ([]*tlb.InternalMessage, error) {
 	prevLT, prevHash := uint64(0), make([]byte, 32)
+	lt := uint64(47_000_000_000_000)
 	if n := len(f.txs); n > 0 {
 		prevLT, prevHash = f.txs[n-1].LT, f.txs[n-1].Hash
+		lt = prevLT + 1000
 	}
-	lt := 47_000_000_000_000 + uint64(len(f.txs)+1)*1000
 	now := uint32(f.clock.peek().Unix())
 	action.StatusChange = tlb.AccStatusChange{Type: tlb.AccStatusChangeUnchanged}
 	action.ActionListHash = make([]byte, 32)
@@ -423,51 +527,41 @@ func (f *fakeWalletAPI) appendTx(ext *tlb.ExternalMessage, action *tlb.ActionPha
 			ActionPhase: action,
 		},
 	}
-	tx.IO.In = &tlb.Message{MsgType: tlb.MsgTypeExternalIn, Msg: ext}
-	if sent != nil {
-		m := *sent
-		m.SrcAddr, m.CreatedLT, m.CreatedAt = f.addr.Bounce(true), lt+1, now
-		mc, err := tlb.ToCell(&m)
-		if err != nil {
-			return err
-		}
-		out := cell.NewDict(15)
-		if err := out.SetIntKey(big.NewInt(0), cell.BeginCell().MustStoreRef(mc).EndCell()); err != nil {
-			return err
-		}
-		tx.IO.Out = &tlb.MessagesList{List: out}
-		tx.OutMsgCount = 1
-		f.balance -= sent.Amount.Nano().Uint64()
-		if d := f.dest; d != nil && !d.hold && m.DstAddr.Equals(d.addr) {
-			if err := d.receive(&m, d.abort); err != nil {
-				return err
+	tx.IO.In = in
+	var out []*tlb.InternalMessage
+	if len(sent) > 0 {
+		dict := cell.NewDict(15)
+		for i, s := range sent {
+			m := *s
+			m.SrcAddr, m.CreatedLT, m.CreatedAt = f.addr.Bounce(true), lt+1+uint64(i), now
+			mc, err := tlb.ToCell(&m)
+			if err != nil {
+				return nil, err
 			}
-			for i := range d.traffic {
-				other := m
-				other.SrcAddr = address.NewAddress(0, 0, bytes.Repeat([]byte{byte(i + 1)}, 32))
-				if err := d.receive(&other, false); err != nil {
-					return err
-				}
+			if err := dict.SetIntKey(big.NewInt(int64(i)), cell.BeginCell().MustStoreRef(mc).EndCell()); err != nil {
+				return nil, err
 			}
+			out = append(out, &m)
 		}
+		tx.IO.Out = &tlb.MessagesList{List: dict}
+		tx.OutMsgCount = uint16(len(sent))
 	}
 	// As ListTransactions hands it over: parsed from its serialization.
 	c, err := tlb.ToCell(tx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if c, err = cell.FromBOC(c.ToBOC()); err != nil {
-		return err
+		return nil, err
 	}
 	var parsed tlb.Transaction
 	if err := tlb.Parse(&parsed, c); err != nil {
-		return err
+		return nil, err
 	}
 	parsed.Hash = c.Hash()
 	f.txs = append(f.txs, &parsed)
-	f.seqno++
 	f.exists, f.active = true, true
-	return nil
+	return out, nil
 }
 
 func (f *fakeWalletAPI) set(fn func(f *fakeWalletAPI)) {
@@ -482,61 +576,151 @@ func (f *fakeWalletAPI) snapshot() (sent [][]byte, sentAt []time.Time, txs []*tl
 	return slices.Clone(f.sent), slices.Clone(f.sentAt), slices.Clone(f.txs), f.seqno, f.seqnoCalls
 }
 
-// decodeWalletBody reads a signed external body independently of
-// wallet.go: seqno, valid_until and its single message with its mode.
-func decodeWalletBody(version string, body *cell.Cell) (seqno, validUntil uint32, mode uint8, msg *tlb.InternalMessage, err error) {
+// fakeAction is one action_send_msg of a signed body.
+type fakeAction struct {
+	mode uint8
+	msg  *tlb.InternalMessage
+}
+
+// fakeBody is a signed external body as the contract reads it.
+type fakeBody struct {
+	seqno, validUntil uint32 // v4r2, v5r1
+	subwallet         uint32
+	queryID           uint32 // highload_v3
+	createdAt         uint64
+	timeout           uint32
+	actions           []fakeAction // what the external message sends, in order
+	packed            []fakeAction // highload_v3: what its pack sent, once executed
+}
+
+// decodeWalletActions reads a signed external body independently of
+// wallet.go and walletbody.go, as the contracts do.
+func decodeWalletActions(version string, body *cell.Cell) (fb *fakeBody, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("malformed body: %v", r)
 		}
 	}()
 	s := body.MustBeginParse()
-	var ref *cell.Cell
+	fb = &fakeBody{}
 	switch version {
 	case WalletV4R2:
 		s.MustLoadSlice(512)
-		if sub := s.MustLoadUInt(32); sub != wallet.DefaultSubwallet {
-			return 0, 0, 0, nil, fmt.Errorf("subwallet %d", sub)
+		if fb.subwallet = uint32(s.MustLoadUInt(32)); fb.subwallet != wallet.DefaultSubwallet {
+			return nil, fmt.Errorf("subwallet %d", fb.subwallet)
 		}
-		validUntil, seqno = uint32(s.MustLoadUInt(32)), uint32(s.MustLoadUInt(32))
+		fb.validUntil, fb.seqno = uint32(s.MustLoadUInt(32)), uint32(s.MustLoadUInt(32))
 		if op := s.MustLoadUInt(8); op != 0 {
-			return 0, 0, 0, nil, fmt.Errorf("op %d", op)
+			return nil, fmt.Errorf("op %d", op)
 		}
-		mode = uint8(s.MustLoadUInt(8))
-		ref = s.MustLoadRef().MustToCell()
-		if s.BitsLeft() != 0 || s.RefsNum() != 0 {
-			return 0, 0, 0, nil, errors.New("more than one message")
+		for s.RefsNum() > 0 {
+			mode := uint8(s.MustLoadUInt(8))
+			var m tlb.InternalMessage
+			if err := tlb.Parse(&m, s.MustLoadRef().MustToCell()); err != nil {
+				return nil, err
+			}
+			fb.actions = append(fb.actions, fakeAction{mode, &m})
+		}
+		if s.BitsLeft() != 0 || len(fb.actions) > 4 {
+			return nil, errors.New("malformed v4 message list")
 		}
 	case WalletV5R1:
 		if op := s.MustLoadUInt(32); op != 0x7369676e {
-			return 0, 0, 0, nil, fmt.Errorf("op %#x", op)
+			return nil, fmt.Errorf("op %#x", op)
 		}
 		s.MustLoadUInt(32) // wallet id
-		validUntil, seqno = uint32(s.MustLoadUInt(32)), uint32(s.MustLoadUInt(32))
+		fb.validUntil, fb.seqno = uint32(s.MustLoadUInt(32)), uint32(s.MustLoadUInt(32))
 		if !s.MustLoadBoolBit() {
-			return 0, 0, 0, nil, errors.New("no actions")
+			return nil, errors.New("no actions")
 		}
 		list := s.MustLoadRef()
 		if s.MustLoadBoolBit() || s.BitsLeft() != 512 {
-			return 0, 0, 0, nil, errors.New("extended actions or no signature")
+			return nil, errors.New("extended actions or no signature")
 		}
-		prev := list.MustLoadRef()
-		if prev.BitsLeft() != 0 || prev.RefsNum() != 0 {
-			return 0, 0, 0, nil, errors.New("more than one message")
+		if fb.actions, err = decodeOutList(list); err != nil {
+			return nil, err
 		}
-		if tag := list.MustLoadUInt(32); tag != 0x0ec3c86d {
-			return 0, 0, 0, nil, fmt.Errorf("action %#x", tag)
+	case WalletHighloadV3:
+		s.MustLoadSlice(512)
+		in := s.MustLoadRef()
+		if s.BitsLeft() != 0 || s.RefsNum() != 0 {
+			return nil, errors.New("trailing data")
 		}
-		mode = uint8(list.MustLoadUInt(8))
-		ref = list.MustLoadRef().MustToCell()
+		fb.subwallet = uint32(in.MustLoadUInt(32))
+		ref := in.MustLoadRef()
+		mode := uint8(in.MustLoadUInt(8))
+		fb.queryID = uint32(in.MustLoadUInt(23))
+		fb.createdAt = in.MustLoadUInt(64)
+		fb.timeout = uint32(in.MustLoadUInt(22))
+		fb.validUntil = uint32(fb.createdAt) + fb.timeout
+		if in.BitsLeft() != 0 || in.RefsNum() != 0 {
+			return nil, errors.New("trailing inner data")
+		}
+		var m tlb.InternalMessage
+		if err := tlb.Parse(&m, ref.MustToCell()); err != nil {
+			return nil, err
+		}
+		fb.actions = []fakeAction{{mode, &m}}
 	default:
-		return 0, 0, 0, nil, fmt.Errorf("version %q", version)
+		return nil, fmt.Errorf("version %q", version)
 	}
-	var m tlb.InternalMessage
-	if err := tlb.Parse(&m, ref); err != nil {
+	return fb, nil
+}
+
+// decodeOutList reads an OutList of action_send_msg, first action first.
+func decodeOutList(list *cell.Slice) ([]fakeAction, error) {
+	var rev []fakeAction
+	for list.RefsNum() > 0 {
+		prev := list.MustLoadRef()
+		if tag := list.MustLoadUInt(32); tag != 0x0ec3c86d {
+			return nil, fmt.Errorf("action %#x", tag)
+		}
+		mode := uint8(list.MustLoadUInt(8))
+		var m tlb.InternalMessage
+		if err := tlb.Parse(&m, list.MustLoadRef().MustToCell()); err != nil {
+			return nil, err
+		}
+		if list.BitsLeft() != 0 {
+			return nil, errors.New("trailing action data")
+		}
+		rev = append(rev, fakeAction{mode, &m})
+		list = prev
+	}
+	if len(rev) > 255 {
+		return nil, errors.New("more than 255 actions")
+	}
+	slices.Reverse(rev)
+	return rev, nil
+}
+
+// decodePack reads a highload_v3 internal_transfer: op, query id, actions.
+func decodePack(m *tlb.InternalMessage, queryID uint32) (actions []fakeAction, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed pack: %v", r)
+		}
+	}()
+	s := m.Body.MustBeginParse()
+	if op := s.MustLoadUInt(32); op != 0xae42e5a4 {
+		return nil, fmt.Errorf("pack op %#x", op)
+	}
+	if qid := s.MustLoadUInt(64); qid != uint64(queryID) {
+		return nil, fmt.Errorf("pack query id %d", qid)
+	}
+	return decodeOutList(s.MustLoadRef())
+}
+
+// decodeWalletBody reads a signed body that sends exactly one message:
+// seqno, valid_until, the message and its mode.
+func decodeWalletBody(version string, body *cell.Cell) (seqno, validUntil uint32, mode uint8, msg *tlb.InternalMessage, err error) {
+	fb, err := decodeWalletActions(version, body)
+	if err != nil {
 		return 0, 0, 0, nil, err
 	}
-	return seqno, validUntil, mode, &m, nil
+	if len(fb.actions) != 1 {
+		return 0, 0, 0, nil, fmt.Errorf("%d messages, want one", len(fb.actions))
+	}
+	return fb.seqno, fb.validUntil, fb.actions[0].mode, fb.actions[0].msg, nil
 }
 
 // parseBOCExternal parses a broadcast BOC as a message and checks it is an
