@@ -5,6 +5,7 @@ import (
 
 	"starsbot/config"
 	"starsbot/fulfillment"
+	"starsbot/ton"
 )
 
 // newProvider builds the fulfillment provider FULFILLMENT names; config has
@@ -29,3 +30,6 @@ func newProvider(cfg *config.Config, chain *chainSetup, sessions fulfillment.Ses
 	}
 	return fulfillment.ManualProvider{}, nil
 }
+
+// The hot wallet pays Fragment in batches.
+var _ fulfillment.BatchWallet = (*ton.Wallet)(nil)

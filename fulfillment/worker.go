@@ -1,11 +1,13 @@
 package fulfillment
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -215,6 +217,11 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		}
 	}
 	due = fairOrder(due)
+	// Recorded payments first: the wallet must see a message it signed
+	// before a crash before it signs another for the same seqno.
+	slices.SortStableFunc(due, func(a, b shop.QueuedOrder) int {
+		return cmp.Compare(btoi(a.Delivery == nil || a.Delivery.Payout == nil), btoi(b.Delivery == nil || b.Delivery.Payout == nil))
+	})
 
 	bp, batching := w.Provider.(BatchProvider)
 	var ready chan *Prepared
@@ -279,6 +286,13 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	errMu.Lock()
 	defer errMu.Unlock()
 	return n, first
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // noteQueue keeps the queue's depth and oldest paid time for QueueStats.

@@ -309,6 +309,11 @@ type signedPayoutRecord struct {
 	Seqno      uint32    `json:"seqno"`
 	ValidUntil time.Time `json:"valid_until"`
 	SignedAt   time.Time `json:"signed_at"`
+	// A message's place of this payout and its highload_v3 identity (zero
+	// in older records; the wallet reads them from the BOC).
+	Index     int       `json:"index,omitempty"`
+	QueryID   uint32    `json:"query_id,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
 	// What the message pays (absent in records made before they were
 	// kept: then any sent message confirms).
 	To       string       `json:"to,omitempty"`
@@ -353,7 +358,7 @@ func newDeliveryRecord(d *shop.Delivery) *deliveryRecord {
 	}
 	if p := d.Payout; p != nil {
 		r.Payout = &signedPayoutRecord{Hash: p.Hash, BOC: p.BOC, Wallet: p.Wallet, Seqno: p.Seqno, ValidUntil: p.ValidUntil, SignedAt: p.SignedAt,
-			To: p.To, Amount: p.Amount, BodyHash: p.BodyHash}
+			Index: p.Index, QueryID: p.QueryID, CreatedAt: p.CreatedAt, To: p.To, Amount: p.Amount, BodyHash: p.BodyHash}
 	}
 	if p := d.Paid; p != nil {
 		r.Paid = &payoutResultRecord{State: p.State, TxHash: p.TxHash, TxLT: p.TxLT, Reason: p.Reason, Bounced: p.Bounced}
@@ -370,7 +375,7 @@ func (r *deliveryRecord) delivery() *shop.Delivery {
 	}
 	if p := r.Payout; p != nil {
 		d.Payout = &shop.SignedPayout{Hash: p.Hash, BOC: p.BOC, Wallet: p.Wallet, Seqno: p.Seqno, ValidUntil: p.ValidUntil, SignedAt: p.SignedAt,
-			To: p.To, Amount: p.Amount, BodyHash: p.BodyHash}
+			Index: p.Index, QueryID: p.QueryID, CreatedAt: p.CreatedAt, To: p.To, Amount: p.Amount, BodyHash: p.BodyHash}
 	}
 	if p := r.Paid; p != nil {
 		d.Paid = &shop.PayoutResult{State: p.State, TxHash: p.TxHash, TxLT: p.TxLT, Reason: p.Reason, Bounced: p.Bounced}

@@ -51,7 +51,8 @@ var (
 	ErrBatchTooLarge = errors.New("ton: batch too large for the wallet")
 	// ErrBatchUnaffordable: the wallet's balance, less what its messages
 	// in flight may still spend, is below BatchCost. Nothing is signed.
-	ErrBatchUnaffordable = errors.New("ton: the wallet cannot pay the batch in full")
+	// It is shop.ErrUnaffordable, which callers test with errors.Is.
+	ErrBatchUnaffordable = fmt.Errorf("ton: the wallet cannot pay the batch in full: %w", shop.ErrUnaffordable)
 )
 
 // HighloadV3Timeout is the highload_v3 wallet's message timeout: a message
