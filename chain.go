@@ -37,7 +37,7 @@ func openChain(ctx context.Context, cfg *config.Config, db *store.DB, logger *sl
 		if addr == "" {
 			addr = sandboxDepositAddress
 		}
-		sim := &ton.SimChain{Store: db, Account: addr}
+		sim := ton.NewSimChain(db, addr)
 		return &chainSetup{Chain: sim, sim: sim, depositAddress: addr, close: func() {}}, nil
 	}
 	if cfg.TONDepositAddress != "" {

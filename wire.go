@@ -191,13 +191,17 @@ func (a *app) run(ctx context.Context) error {
 func newShop(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSetup, logger *slog.Logger) (*shop.Service, error) {
 	var rates shop.RateSource = shop.StaticRate{TONUSD: cfg.TONUSDRate, Since: time.Now()}
 	if cfg.RateURL != "" {
-		rates = &rate.HTTP{
+		h, err := rate.NewHTTP(rate.HTTPConfig{
 			URL:      cfg.RateURL,
 			Path:     cfg.RateJSONPath,
 			TTL:      cfg.RateTTL,
 			Fallback: rates,
 			Logger:   logger.With("component", "rate"),
+		})
+		if err != nil {
+			return nil, err
 		}
+		rates = h
 	}
 	svc, err := shop.NewService(db, rates, cfg.Pricing, chain.depositAddress)
 	if err != nil {

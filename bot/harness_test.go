@@ -145,7 +145,8 @@ func newEnv(t *testing.T, wrap ...func(bot.Shop) bot.Shop) *env {
 		}
 	})
 	e.svc, e.shop, e.db = svc, svc, db
-	e.sim = &ton.SimChain{Store: db, Account: depositAddr, Now: e.clock.Now}
+	e.sim = ton.NewSimChain(db, depositAddr)
+	e.sim.Now = e.clock.Now
 	e.watcher = must(ton.NewWatcher(ton.WatcherConfig{Chain: e.sim, Shop: svc, Account: depositAddr, FromStart: true, Now: e.clock.Now, Logger: logger}))
 	e.worker = must(fulfillment.NewWorker(fulfillment.WorkerConfig{Shop: svc, Provider: fulfillment.Sandbox{Delay: -1}, Name: "sandbox", Now: e.clock.Now, Logger: logger, Notifier: alertBot{e}}))
 	for _, w := range wrap {

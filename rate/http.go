@@ -47,6 +47,18 @@ const (
 // younger than MaxAge. A last good rate older than MaxAge is not compared
 // against, so a real move that large is accepted once the old rate expires.
 type HTTP struct {
+	HTTPConfig // as NewHTTP completed it; read-only
+
+	mu       sync.Mutex
+	good     shop.Rate     // last good rate; TONUSD is 0 until the first successful fetch
+	lastErr  error         // error of the latest fetch; nil after a success
+	failing  bool          // the latest fetch failed: a failure streak is on
+	failedAt time.Time     // when the latest failed fetch ended
+	inflight chan struct{} // closed when the fetch in progress ends; nil when none runs
+}
+
+// HTTPConfig configures an HTTP rate source.
+type HTTPConfig struct {
 	URL      string           // endpoint; required. Its query may hold an API key and is never logged.
 	Path     string           // dot-separated field path into the JSON document, e.g. "the-open-network.usd" or "data.0.price" (numeric segments index arrays); required
 	TTL      time.Duration    // how long a fetched rate is served before refetching; default 60s
@@ -55,13 +67,34 @@ type HTTP struct {
 	Client   *http.Client     // default: a client with a 5s timeout
 	Now      func() time.Time // default time.Now
 	Logger   *slog.Logger     // default slog.Default()
+}
 
-	mu       sync.Mutex
-	good     shop.Rate     // last good rate; TONUSD is 0 until the first successful fetch
-	lastErr  error         // error of the latest fetch; nil after a success
-	failing  bool          // the latest fetch failed: a failure streak is on
-	failedAt time.Time     // when the latest failed fetch ended
-	inflight chan struct{} // closed when the fetch in progress ends; nil when none runs
+// NewHTTP checks cfg's required fields and fills in its defaults.
+func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
+	switch {
+	case cfg.URL == "":
+		return nil, errors.New("rate.NewHTTP: URL is required")
+	case cfg.Path == "":
+		return nil, errors.New("rate.NewHTTP: Path is required")
+	case cfg.Fallback == nil:
+		return nil, errors.New("rate.NewHTTP: Fallback is required")
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = defaultRateTTL
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = defaultRateMaxAge
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: defaultRateTimeout}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &HTTP{HTTPConfig: cfg}, nil
 }
 
 // Rate returns the current rate: the cached one while younger than TTL,
@@ -75,7 +108,7 @@ func (h *HTTP) Rate(ctx context.Context) (shop.Rate, error) {
 		return shop.Rate{}, errors.New("rate.HTTP.Fallback is required")
 	}
 	h.mu.Lock()
-	now := h.now()
+	now := h.Now()
 	switch {
 	case h.fresh(now):
 		r := h.good
@@ -91,7 +124,7 @@ func (h *HTTP) Rate(ctx context.Context) (shop.Rate, error) {
 		case <-done:
 		case <-ctx.Done():
 		}
-	case h.failing && now.Sub(h.failedAt) < h.ttl():
+	case h.failing && now.Sub(h.failedAt) < h.TTL:
 		h.mu.Unlock()
 	default:
 		done := make(chan struct{})
@@ -116,7 +149,7 @@ func (h *HTTP) LastError() error {
 // Fallback's rate.
 func (h *HTTP) current(ctx context.Context) (shop.Rate, error) {
 	h.mu.Lock()
-	now := h.now()
+	now := h.Now()
 	r, ok := h.good, h.fresh(now) || h.usable(now)
 	h.mu.Unlock()
 	if ok {
@@ -145,7 +178,7 @@ func (h *HTTP) refresh(ctx context.Context, done chan struct{}) {
 // record stores the outcome of a fetch, with h.mu held. It returns the
 // logging to do once h.mu is released, or nil.
 func (h *HTTP) record(ctx context.Context, v shop.MicroUSD, err error) func() {
-	now := h.now()
+	now := h.Now()
 	if err == nil {
 		err = h.checkJump(v, now)
 	}
@@ -157,7 +190,7 @@ func (h *HTTP) record(ctx context.Context, v shop.MicroUSD, err error) func() {
 			return nil
 		}
 		return func() {
-			h.logger().Info("rate fetch recovered", "url", urlWithoutQuery(h.URL), "ton_usd", v.String())
+			h.Logger.Info("rate fetch recovered", "url", urlWithoutQuery(h.URL), "ton_usd", v.String())
 		}
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
@@ -174,7 +207,7 @@ func (h *HTTP) record(ctx context.Context, v shop.MicroUSD, err error) func() {
 		serving = "last_good"
 	}
 	return func() {
-		h.logger().Warn("rate fetch failed", "url", urlWithoutQuery(h.URL), "error", err, "serving", serving)
+		h.Logger.Warn("rate fetch failed", "url", urlWithoutQuery(h.URL), "error", err, "serving", serving)
 	}
 }
 
@@ -206,7 +239,7 @@ func (h *HTTP) fetch(ctx context.Context) (shop.MicroUSD, error) {
 		return 0, errors.New("invalid rate URL") // the parse error quotes the whole URL
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := h.client().Do(req)
+	resp, err := h.Client.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -282,46 +315,11 @@ func urlWithoutQuery(raw string) string {
 
 // fresh reports whether the last good rate is younger than TTL; h.mu is held.
 func (h *HTTP) fresh(now time.Time) bool {
-	return h.good.TONUSD > 0 && now.Sub(h.good.UpdatedAt) < h.ttl()
+	return h.good.TONUSD > 0 && now.Sub(h.good.UpdatedAt) < h.TTL
 }
 
 // usable reports whether the last good rate is younger than MaxAge; h.mu is
 // held.
 func (h *HTTP) usable(now time.Time) bool {
-	return h.good.TONUSD > 0 && now.Sub(h.good.UpdatedAt) < h.maxAge()
-}
-
-func (h *HTTP) ttl() time.Duration {
-	if h.TTL > 0 {
-		return h.TTL
-	}
-	return defaultRateTTL
-}
-
-func (h *HTTP) maxAge() time.Duration {
-	if h.MaxAge > 0 {
-		return h.MaxAge
-	}
-	return defaultRateMaxAge
-}
-
-func (h *HTTP) client() *http.Client {
-	if h.Client != nil {
-		return h.Client
-	}
-	return &http.Client{Timeout: defaultRateTimeout}
-}
-
-func (h *HTTP) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
-}
-
-func (h *HTTP) logger() *slog.Logger {
-	if h.Logger != nil {
-		return h.Logger
-	}
-	return slog.Default()
+	return h.good.TONUSD > 0 && now.Sub(h.good.UpdatedAt) < h.MaxAge
 }

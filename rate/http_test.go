@@ -107,7 +107,7 @@ func (s *rateServer) lastAccept() string {
 }
 
 func newRate(s *rateServer, path string, clk *clock) *rate.HTTP {
-	return &rate.HTTP{
+	h, err := rate.NewHTTP(rate.HTTPConfig{
 		URL:      s.srv.URL + "/price?ids=the-open-network",
 		Path:     path,
 		TTL:      time.Minute,
@@ -115,7 +115,11 @@ func newRate(s *rateServer, path string, clk *clock) *rate.HTTP {
 		Fallback: fallback,
 		Now:      clk.Now,
 		Logger:   slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		panic(err)
 	}
+	return h
 }
 
 func mustRate(t *testing.T, src shop.RateSource) shop.Rate {

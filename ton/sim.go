@@ -35,6 +35,12 @@ type SimChain struct {
 
 var _ Chain = (*SimChain)(nil)
 
+// NewSimChain is the simulated chain of account kept in store, on the wall
+// clock; set Now or OnAppend before use to change them.
+func NewSimChain(store SimStore, account string) *SimChain {
+	return &SimChain{Store: store, Account: account, Now: time.Now}
+}
+
 // Deposit appends an incoming transfer with memo and amount to the
 // simulated chain and returns its hash. txHash is optional (64 hex
 // characters); a hash already on the chain appends nothing.
@@ -49,7 +55,7 @@ func (c *SimChain) Deposit(ctx context.Context, memo string, amount shop.NanoTON
 	} else if b, err := hex.DecodeString(txHash); err != nil || len(b) != 32 {
 		return "", shop.Errorf(shop.EVALIDATION, "tx_hash must be 64 hex characters")
 	}
-	t, appended, err := c.Store.AppendSimTransfer(ctx, c.Account, shop.Transfer{Hash: txHash, Time: c.now(), From: simSender, Amount: amount, Memo: memo})
+	t, appended, err := c.Store.AppendSimTransfer(ctx, c.Account, shop.Transfer{Hash: txHash, Time: c.Now(), From: simSender, Amount: amount, Memo: memo})
 	if err != nil {
 		return "", err
 	}
@@ -63,9 +69,9 @@ func (c *SimChain) Deposit(ctx context.Context, memo string, amount shop.NanoTON
 func (c *SimChain) LastTx(ctx context.Context, account string) (TxID, time.Time, error) {
 	ts, err := c.Store.SimTransfers(ctx, account, 0, 1)
 	if err != nil || len(ts) == 0 {
-		return TxID{}, c.now(), err
+		return TxID{}, c.Now(), err
 	}
-	return TxID{LT: ts[0].LT, Hash: ts[0].Hash}, c.now(), nil
+	return TxID{LT: ts[0].LT, Hash: ts[0].Hash}, c.Now(), nil
 }
 
 // Transactions returns up to limit simulated transfers from from back.
@@ -87,11 +93,4 @@ func (c *SimChain) Transactions(ctx context.Context, account string, from TxID, 
 		out = append(out, tx)
 	}
 	return out, nil
-}
-
-func (c *SimChain) now() time.Time {
-	if c.Now != nil {
-		return c.Now().UTC()
-	}
-	return time.Now().UTC()
 }

@@ -26,7 +26,8 @@ func TestSimSender(t *testing.T) {
 func TestSimChain_Watcher(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	sim := &SimChain{Store: e.db, Account: account, Now: func() time.Time { return t0 }}
+	sim := NewSimChain(e.db, account)
+	sim.Now = func() time.Time { return t0 }
 	e.w.Chain = sim
 	e.w.FromStart = true
 
@@ -50,7 +51,7 @@ func TestSimChain_Watcher(t *testing.T) {
 
 	// A new watcher over the same store (a restart) sees nothing new, then
 	// the next deposit.
-	w2 := mustWatcher(t, WatcherConfig{Chain: &SimChain{Store: e.db, Account: account}, Shop: e.svc, Account: account, FromStart: true})
+	w2 := mustWatcher(t, WatcherConfig{Chain: NewSimChain(e.db, account), Shop: e.svc, Account: account, FromStart: true})
 	if n, err := w2.Poll(ctx); err != nil || n != 0 {
 		t.Fatalf("after restart: %d, %v", n, err)
 	}
@@ -64,7 +65,7 @@ func TestSimChain_Watcher(t *testing.T) {
 
 func TestSimChain_DepositErrors(t *testing.T) {
 	e := newEnv(t)
-	sim := &SimChain{Store: e.db, Account: account}
+	sim := NewSimChain(e.db, account)
 	for _, tt := range []struct {
 		amount shop.NanoTON
 		hash   string
@@ -78,7 +79,8 @@ func TestSimChain_DepositErrors(t *testing.T) {
 func TestWatcher_Poke(t *testing.T) {
 	e := newEnv(t)
 	e.w.Interval = time.Hour
-	sim := &SimChain{Store: e.db, Account: account, OnAppend: e.w.Poke}
+	sim := NewSimChain(e.db, account)
+	sim.OnAppend = e.w.Poke
 	e.w.Chain = sim
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -261,13 +261,20 @@ func walletFromKey(api tonapi.APIClientWrapped, key ed25519.PrivateKey, cfg Wall
 	}
 	addr := w.WalletAddress() // non-bounceable
 	return &Wallet{
-		api:     api,
-		w:       w,
-		key:     key,
-		spec:    spec,
-		addr:    addr,
-		version: cfg.Version,
-		flights: map[*flight]struct{}{},
+		// Defaults, set once here; callers may change them before use.
+		Now:          time.Now,
+		Logger:       slog.Default(),
+		PollInterval: defaultWalletPoll,
+		TTL:          defaultWalletTTL,
+		BounceWindow: defaultBounceWindow,
+		FeeReserve:   DefaultFeeReserve,
+		api:          api,
+		w:            w,
+		key:          key,
+		spec:         spec,
+		addr:         addr,
+		version:      cfg.Version,
+		flights:      map[*flight]struct{}{},
 		// Query ids start where the clock points (one shift of 1023 ids
 		// per second, wrapping every 2.3 hours), so that a restarted
 		// process is unlikely to reuse the ids of its predecessor's
@@ -312,9 +319,6 @@ func (w *Wallet) BatchLimit() int {
 // SendBatch refuses a batch that costs more than Balance.
 func (w *Wallet) BatchCost(ps []shop.Payout) shop.NanoTON {
 	reserve := w.FeeReserve
-	if reserve <= 0 {
-		reserve = DefaultFeeReserve
-	}
 	sum := batchFeeReserve
 	for _, p := range ps {
 		add := max(p.Amount, 0) + reserve
@@ -410,9 +414,9 @@ func (w *Wallet) SendBatch(ctx context.Context, ps []shop.Payout, record func(co
 		w.dropFlight(f) // never broadcast
 		return nil, err
 	}
-	w.logger().Info("payouts signed", "hash", b.sps[0].Hash, "seqno", b.body.seqno, "query_id", b.body.queryID, "payouts", len(b.sps), "cost", int64(cost), "deploy", b.ext.StateInit != nil)
+	w.Logger.Info("payouts signed", "hash", b.sps[0].Hash, "seqno", b.body.seqno, "query_id", b.body.queryID, "payouts", len(b.sps), "cost", int64(cost), "deploy", b.ext.StateInit != nil)
 	w.broadcast(ctx, b)
-	return w.wait(ctx, b, w.now())
+	return w.wait(ctx, b, w.Now())
 }
 
 // batchMessages validates ps and builds their internal messages; until is
@@ -444,7 +448,7 @@ func (w *Wallet) batchMessages(ps []shop.Payout) ([]*wallet.Message, time.Time, 
 		}
 		if !p.ValidUntil.IsZero() {
 			if now.IsZero() {
-				now = w.now()
+				now = w.Now()
 			}
 			if p.ValidUntil.Before(now.Add(minValidity)) {
 				return fail(fmt.Errorf("ton: payout must be paid by %s, too soon to sign", p.ValidUntil.UTC().Format(time.RFC3339)))
@@ -549,7 +553,7 @@ func (w *Wallet) gate(ctx context.Context, cost shop.NanoTON) (*tonapi.BlockIDEx
 			t.Reset(0)
 			continue
 		}
-		t.Reset(w.pollInterval())
+		t.Reset(w.PollInterval)
 	}
 }
 
@@ -589,7 +593,7 @@ func (w *Wallet) seqnoBusy(ctx context.Context, master *tonapi.BlockIDExt, seqno
 // than clockSkew on our clock and on the chain's.
 func (w *Wallet) expiredByChain(ctx context.Context, master *tonapi.BlockIDExt, validUntil time.Time) (bool, error) {
 	late := validUntil.Add(clockSkew)
-	if validUntil.IsZero() || !w.now().After(late) {
+	if validUntil.IsZero() || !w.Now().After(late) {
 		return false, nil
 	}
 	// Our clock says expired; make sure the chain's time agrees, so that
@@ -625,7 +629,7 @@ func (w *Wallet) prepareHighload(ctx context.Context, ps []shop.Payout, msgs []*
 			return nil, nil, w.unaffordable(acc, cost)
 		}
 	}
-	now := w.now()
+	now := w.Now()
 	createdAt := now.Add(-highloadBackdate).Unix()
 	if !until.IsZero() {
 		// valid until created_at + timeout: backdate to meet the payee.
@@ -723,7 +727,7 @@ func (w *Wallet) reservedLocked() shop.NanoTON {
 	for f := range w.flights {
 		if !f.seqnoWallet && !f.validUntil.IsZero() {
 			if now.IsZero() {
-				now = w.now()
+				now = w.Now()
 			}
 			if now.After(f.validUntil.Add(clockSkew)) {
 				delete(w.flights, f)
@@ -912,8 +916,8 @@ func (w *Wallet) newBatch(ext *tlb.ExternalMessage, body *signedBody, signedAt t
 // from the signed body; if a second ticked in between, the message (never
 // recorded nor sent) is signed again. w.mu is held.
 func (w *Wallet) signSeqno(ctx context.Context, msgs []*wallet.Message, seqno uint32, withStateInit bool, until time.Time) (*tlb.ExternalMessage, *signedBody, time.Time, error) {
-	now := w.now()
-	deadline := now.Add(w.ttl()).Unix()
+	now := w.Now()
+	deadline := now.Add(w.TTL).Unix()
 	if !until.IsZero() && until.Unix() < deadline {
 		deadline = until.Unix()
 	}
@@ -1038,7 +1042,7 @@ func (w *Wallet) verify(sps []*shop.SignedPayout) (*batch, error) {
 // answers a duplicate with an error, and a message may land even so.
 func (w *Wallet) broadcast(ctx context.Context, b *batch) {
 	if err := w.api.SendExternalMessage(ctx, b.ext); err != nil {
-		w.logger().Warn("payout broadcast failed", "hash", b.sps[0].Hash, "seqno", b.body.seqno, "query_id", b.body.queryID, "error", err)
+		w.Logger.Warn("payout broadcast failed", "hash", b.sps[0].Hash, "seqno", b.body.seqno, "query_id", b.body.queryID, "error", err)
 	}
 }
 
@@ -1069,12 +1073,12 @@ func (w *Wallet) wait(ctx context.Context, b *batch, sentAt time.Time) ([]*shop.
 		case <-t.C:
 		}
 		res, landed, err := w.check(ctx, b, done)
-		now := w.now()
+		now := w.Now()
 		if err != nil {
 			if ctx.Err() == nil {
-				w.logger().Warn("payout check failed", "hash", hash, "error", err)
+				w.Logger.Warn("payout check failed", "hash", hash, "error", err)
 			}
-			t.Reset(w.pollInterval())
+			t.Reset(w.PollInterval)
 			continue
 		}
 		final, expired := 0, false
@@ -1090,14 +1094,14 @@ func (w *Wallet) wait(ctx context.Context, b *batch, sentAt time.Time) ([]*shop.
 			w.land(hash)
 		}
 		if final == len(res) {
-			w.logger().Info("payouts done", "hash", hash, "payouts", len(res), "first_state", res[0].State, "tx", res[0].TxHash)
+			w.Logger.Info("payouts done", "hash", hash, "payouts", len(res), "first_state", res[0].State, "tx", res[0].TxHash)
 			return done, nil
 		}
 		if !landed && !now.After(b.sps[0].ValidUntil) && (sentAt.IsZero() || now.Sub(sentAt) >= rebroadcastEvery) {
 			w.broadcast(ctx, b)
 			sentAt = now
 		}
-		t.Reset(w.pollInterval())
+		t.Reset(w.PollInterval)
 	}
 }
 
@@ -1326,7 +1330,7 @@ func (w *Wallet) settle(ctx context.Context, master *tonapi.BlockIDExt, b *batch
 		}
 		dtxs, reached, known, err := w.destinationTxs(ctx, master, msgs[0].DstAddr, msgs)
 		if err != nil {
-			w.logger().Debug("payout destination lookup failed; waiting out the bounce window", "hash", b.sps[0].Hash, "error", err)
+			w.Logger.Debug("payout destination lookup failed; waiting out the bounce window", "hash", b.sps[0].Hash, "error", err)
 			known = false
 		}
 		for _, i := range idx {
@@ -1356,7 +1360,7 @@ func (w *Wallet) settle(ctx context.Context, master *tonapi.BlockIDExt, b *batch
 			if res[i] != nil {
 				continue
 			}
-			if age < w.bounceWindow() {
+			if age < w.BounceWindow {
 				res[i] = pending
 			} else {
 				res[i] = confirmed
@@ -1540,39 +1544,4 @@ func txFailure(tx *tlb.Transaction) string {
 		return fmt.Sprintf("action phase failed, result code %d%s", a.ResultCode, reason)
 	}
 	return ""
-}
-
-func (w *Wallet) now() time.Time {
-	if w.Now != nil {
-		return w.Now()
-	}
-	return time.Now()
-}
-
-func (w *Wallet) ttl() time.Duration {
-	if w.TTL > 0 {
-		return w.TTL
-	}
-	return defaultWalletTTL
-}
-
-func (w *Wallet) bounceWindow() time.Duration {
-	if w.BounceWindow > 0 {
-		return w.BounceWindow
-	}
-	return defaultBounceWindow
-}
-
-func (w *Wallet) pollInterval() time.Duration {
-	if w.PollInterval > 0 {
-		return w.PollInterval
-	}
-	return defaultWalletPoll
-}
-
-func (w *Wallet) logger() *slog.Logger {
-	if w.Logger != nil {
-		return w.Logger
-	}
-	return slog.Default()
 }
