@@ -189,9 +189,9 @@ func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) er
 	defer t.Stop()
 	for {
 		if n, err := s.ExpireOrders(ctx); err != nil && ctx.Err() == nil {
-			s.logger().Error("expire orders", "error", err)
+			s.Logger.Error("expire orders", "error", err)
 		} else if n > 0 {
-			s.logger().Info("orders expired", "count", n)
+			s.Logger.Info("orders expired", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -70,7 +70,7 @@ func (s *Service) checkNewRecipient(ctx context.Context, req *CreateOrderRequest
 	}
 	rc, err := s.CheckRecipient(ctx, req.Type, req.Recipient)
 	if err != nil {
-		s.logger().Warn("recipient lookup failed; creating the order unchecked", "recipient", req.Recipient, "error", err)
+		s.Logger.Warn("recipient lookup failed; creating the order unchecked", "recipient", req.Recipient, "error", err)
 		return nil
 	}
 	if !rc.CanReceive {

@@ -33,7 +33,7 @@ type Service struct {
 // NewService returns a Service over store, with rates and a validated
 // pricing. depositAddress is shown to users for top-ups and ton_memo orders.
 func NewService(store Store, rates RateSource, pricing Pricing, depositAddress string) (*Service, error) {
-	s := &Service{Store: store, Rates: rates, depositAddress: depositAddress}
+	s := &Service{Store: store, Rates: rates, depositAddress: depositAddress, Now: time.Now, Logger: slog.Default()}
 	if err := s.SetPricing(pricing); err != nil {
 		return nil, err
 	}
@@ -63,16 +63,5 @@ func (s *Service) emit(events ...Event) {
 	}
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
-func (s *Service) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return slog.Default()
-}
+// now is the service's clock in UTC: every time the shop stores is UTC.
+func (s *Service) now() time.Time { return s.Now().UTC() }
