@@ -116,7 +116,7 @@ func TestAlert_UnmatchedBatched(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	e.deposit(alice, "fifth", shop.TON)
 	e.fake.Wait(owner.ID, "Deposit #5 of 1 TON")
-	alertExpectQuiet(t, e, owner.ID, alertQuiet)
+	alertExpectQuiet(t, e, owner.ID)
 	alertExpectCount(t, e, owner.ID, "Unmatched deposit", 3)
 	if got := timers.armed(); len(got) != 1 {
 		t.Errorf("timers armed %v, want still one", got)
@@ -170,7 +170,7 @@ func TestAlert_UnmatchedFixtures(t *testing.T) {
 	if strings.Contains(plain, "LiveFeed") {
 		t.Errorf("dust in the alert:\n%s", plain)
 	}
-	alertExpectQuiet(t, e, owner.ID, alertQuiet)
+	alertExpectQuiet(t, e, owner.ID)
 	alertExpectCount(t, e, owner.ID, "Unmatched deposit", 2)
 
 	// The admin screens: every unmatched one with what came instead of a
