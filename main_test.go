@@ -18,18 +18,51 @@ import (
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger's and the test's
-// goroutines.
+// goroutines; wait wakes on every write.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{} // closed and replaced at every write; nil until waited on
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// wait waits until re matches what was written and returns the match,
+// woken by each write. It gives up (nil) after d, and fails the test if
+// done receives first (run returned).
+func (s *syncBuffer) wait(t *testing.T, re *regexp.Regexp, d time.Duration, done <-chan error) []string {
+	t.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		if m := re.FindStringSubmatch(s.b.String()); m != nil {
+			s.mu.Unlock()
+			return m
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return nil
+		case err := <-done:
+			t.Fatalf("run returned early: %v\n%s", err, s.String())
+		}
+	}
+}
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
@@ -162,17 +195,12 @@ func TestRun_SandboxPartner(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"status":"paid"`) {
 		t.Fatalf("order: %d %s", code, body)
 	}
-	// The fulfillment worker delivers it through the sandbox provider.
+	// The fulfillment worker delivers it through the sandbox provider,
+	// and logs it once the order is stored as completed.
 	id := regexp.MustCompile(`"id":(\d+)`).FindStringSubmatch(body)[1]
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		code, body := call("GET", "/api/v1/orders/"+id, osk, "")
-		if code == 200 && strings.Contains(body, `"status":"completed"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("order not completed: %d %s", code, body)
-		}
-		time.Sleep(20 * time.Millisecond)
+	delivered := stderr.wait(t, regexp.MustCompile(`msg="order delivered" component=fulfillment order_id=`+id+` `), 10*time.Second, done)
+	if code, body := call("GET", "/api/v1/orders/"+id, osk, ""); delivered == nil || code != 200 || !strings.Contains(body, `"status":"completed"`) {
+		t.Fatalf("order not completed (delivery logged: %v): %d %s\n%s", delivered != nil, code, body, stderr.String())
 	}
 	if code, body := call("GET", "/metrics", "", ""); code != 200 || !strings.Contains(body, `starsbot_shop_events_total{type="deposit_credited"} 1`) ||
 		!strings.Contains(body, `starsbot_shop_events_total{type="deposit_ignored"} 1`) {
@@ -191,21 +219,11 @@ func TestRun_SandboxPartner(t *testing.T) {
 // base URL.
 func waitListening(t *testing.T, stderr *syncBuffer, done <-chan error) string {
 	t.Helper()
-	re := regexp.MustCompile(`msg=listening component=api addr=(\S+)`)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(stderr.String()); m != nil {
-			return "http://" + m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not listening after 10s; log:\n%s", stderr.String())
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run returned early: %v\n%s", err, stderr.String())
-		case <-time.After(10 * time.Millisecond):
-		}
+	m := stderr.wait(t, regexp.MustCompile(`msg=listening component=api addr=(\S+)`), 10*time.Second, done)
+	if m == nil {
+		t.Fatalf("not listening after 10s; log:\n%s", stderr.String())
 	}
+	return "http://" + m[1]
 }
 
 func TestRun_Errors(t *testing.T) {

@@ -177,7 +177,11 @@ func (b *Bot) queueUnmatched(e shop.Event) {
 		return
 	}
 	if u.armed == nil && !u.stopped {
-		u.armed = b.AfterFunc(wait, b.flushUnmatched)
+		b.work.add(1) // until the flush has run, or is stopped
+		u.armed = b.AfterFunc(wait, func() {
+			defer b.work.add(-1)
+			b.flushUnmatched()
+		})
 	}
 	pending := u.count
 	b.unmatchedMu.Unlock()
@@ -204,7 +208,9 @@ func (b *Bot) stopUnmatched() {
 	b.unmatchedMu.Lock()
 	u := &b.unmatched
 	if u.armed != nil {
-		u.armed()
+		if u.armed() {
+			b.work.add(-1) // the flush will not run
+		}
 		u.armed = nil
 	}
 	u.stopped = true

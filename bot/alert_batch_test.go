@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"starsbot/bot"
+	"starsbot/bot/bottest"
 	"starsbot/shop"
 	"starsbot/ton"
 	"starsbot/ton/tontest"
@@ -116,7 +117,7 @@ func TestAlert_UnmatchedBatched(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	e.deposit(alice, "fifth", shop.TON)
 	e.fake.Wait(owner.ID, "Deposit #5 of 1 TON")
-	alertExpectQuiet(t, e, owner.ID, alertQuiet)
+	alertExpectQuiet(t, e, owner.ID)
 	alertExpectCount(t, e, owner.ID, "Unmatched deposit", 3)
 	if got := timers.armed(); len(got) != 1 {
 		t.Errorf("timers armed %v, want still one", got)
@@ -170,7 +171,7 @@ func TestAlert_UnmatchedFixtures(t *testing.T) {
 	if strings.Contains(plain, "LiveFeed") {
 		t.Errorf("dust in the alert:\n%s", plain)
 	}
-	alertExpectQuiet(t, e, owner.ID, alertQuiet)
+	alertExpectQuiet(t, e, owner.ID)
 	alertExpectCount(t, e, owner.ID, "Unmatched deposit", 2)
 
 	// The admin screens: every unmatched one with what came instead of a
@@ -255,5 +256,42 @@ func TestAlert_UnmatchedBatchFits(t *testing.T) {
 	}
 	if n := len([]rune(plain)); n > 3000 {
 		t.Errorf("alert of %d characters", n)
+	}
+}
+
+// TestIdle checks the test seam the quiet checks stand on: Idle is not
+// satisfied while an unmatched-deposit batch waits for its timer, returns
+// only once the batch's message has been sent, and returns at once after
+// Run, even with an event the stopped bot will never sort.
+func TestIdle(t *testing.T) {
+	e := newEnv(t)
+	timers := batchBot(t, e)
+	b := e.cur.Load()
+	e.deposit(alice, "one", shop.TON)   // alerted at once
+	e.deposit(alice, "two", 2*shop.TON) // batched: a timer is armed
+	alertWaitLog(t, e, "unmatched deposit alert batched", 1)
+
+	// With the timer armed the bot cannot become idle: a short deadline
+	// only bounds how long the test waits for the error.
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := b.Idle(short); err == nil || !strings.Contains(err.Error(), "waiting for its timer: true") {
+		t.Fatalf("Idle with a batch pending = %v, want an error naming it", err)
+	}
+
+	timers.fire()
+	ctx, cancel := context.WithTimeout(context.Background(), bottest.DefaultWait)
+	defer cancel()
+	if err := b.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// No wait: once idle, the batch's message has been sent.
+	alertExpectCount(t, e, owner.ID, "Deposit #2 of 2 TON", 1)
+	alertExpectCount(t, e, owner.ID, "Unmatched deposit", 2)
+
+	e.stop()
+	b.HandleEvent(shop.Event{Type: shop.EventDepositCredited, UserID: alice.ID, Amount: shop.TON})
+	if err := b.Idle(ctx); err != nil {
+		t.Fatalf("Idle after Run returned = %v", err)
 	}
 }

@@ -17,9 +17,6 @@ import (
 	"starsbot/ton"
 )
 
-// alertQuiet is how long a test listens to be sure nothing more is sent.
-const alertQuiet = 200 * time.Millisecond
-
 // alertSent returns the messages successfully sent to chat whose text
 // contains substr, oldest first. Alerts to one chat go out in the order
 // they were raised, so once a later message has arrived, alertSent also
@@ -47,11 +44,11 @@ func alertExpectCount(t *testing.T, e *env, chat int64, substr string, n int) {
 	}
 }
 
-// alertExpectQuiet fails the test if anything is sent to chat, beyond the
-// messages already waited for, within alertQuiet.
-func alertExpectQuiet(t *testing.T, e *env, chat int64, d time.Duration) {
+// alertExpectQuiet fails the test if anything was sent to chat, beyond
+// the messages already waited for, once the bot is idle.
+func alertExpectQuiet(t *testing.T, e *env, chat int64) {
 	t.Helper()
-	for _, c := range e.fake.Quiet(chat, d) {
+	for _, c := range e.quiet(chat) {
 		t.Errorf("unexpected %s to chat %d: %q", c.Method, chat, c.Text)
 	}
 }
@@ -146,7 +143,7 @@ func TestAlert_ManualNeeded(t *testing.T) {
 	// The order is held: another pass of the worker does nothing, and no
 	// second alert goes out.
 	e.deliver()
-	alertExpectQuiet(t, e, owner.ID, alertQuiet)
+	alertExpectQuiet(t, e, owner.ID)
 	alertExpectCount(t, e, owner.ID, "Manual delivery needed", 1)
 
 	// The buyer is told her order waits, in her words, but never sees the
@@ -285,7 +282,7 @@ func TestAlert_ProviderUnhealthy(t *testing.T) {
 	e.fake.Wait(owner.ID, "Provider unhealthy")
 	waitManual(o)
 	alertExpectCount(t, e, owner.ID, "Provider unhealthy", 3)
-	alertExpectQuiet(t, e, owner.ID, alertQuiet)
+	alertExpectQuiet(t, e, owner.ID)
 	e.assertKeyboardData()
 }
 
@@ -332,7 +329,7 @@ func TestAlert_ProviderUnhealthyRepeatPolicy(t *testing.T) {
 
 	// Other kinds are never held back by the bot: their sources dedupe.
 	alertExpectCount(t, e, owner.ID, "marker", 3)
-	alertExpectQuiet(t, e, owner.ID, alertQuiet)
+	alertExpectQuiet(t, e, owner.ID)
 }
 
 // alertWallet is a hot wallet whose balance the test sets.
@@ -368,7 +365,7 @@ func TestAlert_WalletLow(t *testing.T) {
 
 	check(10 * shop.TON) // above: nothing
 	check(5 * shop.TON)  // at the threshold: nothing
-	alertExpectQuiet(t, e, owner.ID, alertQuiet)
+	alertExpectQuiet(t, e, owner.ID)
 
 	check(5*shop.TON/2 - 1) // below: one alert
 	c := e.fake.Wait(owner.ID, "Hot wallet low")
@@ -384,7 +381,7 @@ func TestAlert_WalletLow(t *testing.T) {
 		t.Errorf("second wallet alert:\n%s", plain)
 	}
 	check(2 * shop.TON)
-	alertExpectQuiet(t, e, owner.ID, alertQuiet)
+	alertExpectQuiet(t, e, owner.ID)
 	alertExpectCount(t, e, owner.ID, "Hot wallet low", 2)
 }
 
@@ -416,7 +413,7 @@ func TestAlert_WatcherLag(t *testing.T) {
 	alarm.Check(ctx) // under Max: nothing
 	src.set(5*time.Minute, true)
 	alarm.Check(ctx) // at Max: nothing
-	alertExpectQuiet(t, e, owner.ID, alertQuiet)
+	alertExpectQuiet(t, e, owner.ID)
 
 	src.set(10*time.Minute, true)
 	alarm.Check(ctx)
@@ -436,7 +433,7 @@ func TestAlert_WatcherLag(t *testing.T) {
 		t.Errorf("caught-up alert:\n%s", plain)
 	}
 	alarm.Check(ctx)
-	alertExpectQuiet(t, e, owner.ID, alertQuiet)
+	alertExpectQuiet(t, e, owner.ID)
 	alertExpectCount(t, e, owner.ID, "Deposit watcher behind", 1)
 	alertExpectCount(t, e, owner.ID, "caught up", 1)
 }
@@ -461,7 +458,7 @@ func TestAlert_WatcherNeverPolled(t *testing.T) {
 	src.set(0, true)
 	alarm.Check(ctx)
 	e.fake.Wait(owner.ID, "Deposit watcher caught up")
-	alertExpectQuiet(t, e, owner.ID, alertQuiet)
+	alertExpectQuiet(t, e, owner.ID)
 	alertExpectCount(t, e, owner.ID, "Deposit watcher behind", 1)
 }
 
@@ -498,11 +495,11 @@ func TestAlert_UnmatchedDeposit(t *testing.T) {
 	if _, err := e.watcher.Poll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	alertExpectQuiet(t, e, owner.ID, alertQuiet)
+	alertExpectQuiet(t, e, owner.ID)
 	alertExpectCount(t, e, owner.ID, "Unmatched deposit", 1)
 	// The sender cannot be told, and alice, who merely uses the bot, is
 	// not.
-	alertExpectQuiet(t, e, alice.ID, 0)
+	alertExpectQuiet(t, e, alice.ID)
 	if got := e.user(alice).Balance; got != 0 {
 		t.Errorf("alice's balance = %s, want 0", got)
 	}
@@ -525,7 +522,7 @@ func TestAlert_NoAdmins(t *testing.T) {
 		t.Errorf("unmatched deposit alert not logged:\n%s", logs)
 	}
 
-	e.fake.Quiet(alice.ID, alertQuiet)
+	e.quiet(alice.ID)
 	for _, c := range e.fake.CallsTo("sendMessage") {
 		if c.ChatID != alice.ID {
 			t.Errorf("sendMessage to chat %d without any admin: %q", c.ChatID, c.Text)
@@ -543,7 +540,7 @@ func TestAlert_EveryAdmin(t *testing.T) {
 		if len(c.Keyboard) != 1 || len(c.Keyboard[0]) != 2 {
 			t.Errorf("chat %d: buttons %v", chat, c.Keyboard)
 		}
-		alertExpectQuiet(t, e, chat, 0)
+		alertExpectQuiet(t, e, chat)
 	}
 }
 

@@ -110,8 +110,9 @@ type Config struct {
 	// to observe flood waits and polling back-off without waiting.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// AfterFunc calls f once, after d, in its own goroutine, unless stop
-	// is called first; default time.AfterFunc. Tests replace it to end an
-	// alert batch window without waiting.
+	// is called first; stop reports whether it kept f from running, as
+	// time.Timer.Stop does. Default time.AfterFunc. Tests replace it to
+	// end an alert batch window without waiting.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	// Client is the HTTP client of the Bot API; default one with a 30s
 	// Timeout. Its Timeout bounds sends and edits; long polls, getMe,
@@ -131,6 +132,8 @@ type Bot struct {
 	disp    *dispatcher
 	events  chan shop.Event
 	base    atomic.Pointer[context.Context] // parent of every update's context, set by Run
+	work    *inflight                       // what Idle waits for
+	stopped chan struct{}                   // closed when Run returns
 
 	bannedMu   sync.Mutex
 	bannedSeen map[int64]time.Time // banned users already refused, and when
@@ -208,7 +211,9 @@ func (b *Bot) init() error {
 		b.Client = &http.Client{Timeout: 30 * time.Second}
 	}
 	b.lim = newLimiter(b.GlobalRate, b.ChatRate, b.ChatBurst)
-	b.disp = newDispatcher(DefaultChatQueue)
+	b.work = newInflight()
+	b.stopped = make(chan struct{})
+	b.disp = newDispatcher(DefaultChatQueue, b.work)
 	b.events = make(chan shop.Event, DefaultEventQueue)
 	b.bannedSeen = map[int64]time.Time{}
 
@@ -241,6 +246,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	if !b.running.CompareAndSwap(false, true) {
 		return errors.New("bot: Run called twice")
 	}
+	defer close(b.stopped)
 	// Handlers outlive ctx by up to ShutdownGrace, so that a reply is not
 	// cut off halfway through a shop operation.
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
@@ -282,9 +288,11 @@ func (b *Bot) HandleEvent(e shop.Event) {
 	if e.UserID <= 0 && e.Type != shop.EventUnmatchedDeposit {
 		return
 	}
+	b.work.add(1)
 	select {
 	case b.events <- e:
 	default:
+		b.work.add(-1)
 		b.Logger.Warn("telegram notification queue full; event dropped", "event", e.Type, "user_id", e.UserID, "order_id", e.OrderID)
 	}
 }
@@ -297,11 +305,10 @@ func (b *Bot) routeEvents(ctx context.Context) {
 		case e := <-b.events:
 			if e.Type == shop.EventUnmatchedDeposit {
 				b.queueUnmatched(e)
-				continue
-			}
-			if !b.disp.enqueue(e.UserID, func() { b.notify(e) }) {
+			} else if !b.disp.enqueue(e.UserID, func() { b.notify(e) }) {
 				b.Logger.Warn("telegram chat queue full; notification dropped", "event", e.Type, "user_id", e.UserID)
 			}
+			b.work.add(-1) // after what it caused was counted
 		case <-ctx.Done():
 			return
 		}
@@ -409,16 +416,18 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // dispatcher runs jobs one at a time per chat, in arrival order, and chats
 // in parallel. A chat's worker goroutine exists only while it has work.
+// Each accepted job counts in busy until it has run.
 type dispatcher struct {
 	max    int
+	busy   *inflight
 	mu     sync.Mutex
 	queues map[int64][]func() // present while the chat's worker runs
 	closed bool
 	wg     sync.WaitGroup
 }
 
-func newDispatcher(max int) *dispatcher {
-	return &dispatcher{max: max, queues: map[int64][]func(){}}
+func newDispatcher(max int, work *inflight) *dispatcher {
+	return &dispatcher{max: max, busy: work, queues: map[int64][]func(){}}
 }
 
 // enqueue adds job to chat's queue; false if the queue is full or closed.
@@ -433,6 +442,7 @@ func (d *dispatcher) enqueue(chat int64, job func()) bool {
 		return false
 	}
 	d.queues[chat] = append(q, job)
+	d.busy.add(1)
 	if !running {
 		d.wg.Add(1)
 		go d.work(chat)
@@ -455,6 +465,7 @@ func (d *dispatcher) work(chat int64) {
 		d.queues[chat] = q[1:]
 		d.mu.Unlock()
 		job()
+		d.busy.add(-1)
 	}
 }
 

@@ -437,7 +437,7 @@ func TestNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.HandleEvent(shop.Event{Type: shop.EventOrderCompleted, UserID: ivan.ID, OrderID: api.ID})
-	if got := e.fake.Quiet(ivan.ID, 50*time.Millisecond); len(got) != 0 {
+	if got := e.quiet(ivan.ID); len(got) != 0 {
 		t.Errorf("API order pushed: %+v", got)
 	}
 }
@@ -478,7 +478,7 @@ func TestGroupChat_Refused(t *testing.T) {
 	e.fake.SendText(alice, group, "/start")
 	e.fake.Wait(group.ID, "private chat")
 	e.fake.SendText(alice, group, "just chatting")
-	if got := e.fake.Quiet(group.ID, 50*time.Millisecond); len(got) != 0 {
+	if got := e.quiet(group.ID); len(got) != 0 {
 		t.Errorf("bot answered group chatter: %+v", got)
 	}
 	keys, err := e.svc.Keys(context.Background(), alice.ID)
@@ -507,7 +507,7 @@ func TestBanned(t *testing.T) {
 	e.fake.Send(alice, "hello")
 	id := e.fake.Callback(alice, alice.ID, 1, "\fbal")
 	e.fake.WaitAnswer(id)
-	if got := e.fake.Quiet(alice.ID, 50*time.Millisecond); len(got) != 0 {
+	if got := e.quiet(alice.ID); len(got) != 0 {
 		t.Errorf("banned user got more messages: %+v", got)
 	}
 	if keys, _ := e.svc.Keys(context.Background(), alice.ID); len(keys) != 0 {

@@ -227,6 +227,24 @@ func (e *env) restart(configure ...func(*bot.Config)) *bot.Bot {
 	return e.start(configure...)
 }
 
+// idle waits until the running bot is idle (bot.Bot.Idle): what it was
+// handed has been processed and sent. With no bot running, nothing is
+// sent.
+func (e *env) idle(ctx context.Context) error {
+	if b := e.cur.Load(); b != nil {
+		return b.Idle(ctx)
+	}
+	return nil
+}
+
+// quiet returns the calls to chat after the ones already waited for, once
+// the bot has fetched every update and is idle: a test asserts that
+// nothing more is sent by checking that it is empty.
+func (e *env) quiet(chat int64) []bottest.Call {
+	e.t.Helper()
+	return e.fake.Quiet(chat, e.idle)
+}
+
 func (e *env) sleep(ctx context.Context, d time.Duration) error {
 	e.sleepMu.Lock()
 	e.slept = append(e.slept, d)

@@ -121,6 +121,7 @@ type Server struct {
 	failNext   map[string][]int // method → queued retry_after values for 429 answers
 	conflicts  int              // getUpdates calls still to answer 409
 	polls      int              // getUpdates calls answered
+	taken      int              // highest update id the bot asked past (getUpdates offset - 1)
 	violations []string
 }
 
@@ -421,10 +422,27 @@ func (s *Server) WaitCalls(n int, match func(Call) bool) []Call {
 	return got
 }
 
-// Quiet waits d and reports the messages sent to chat after the ones
-// already waited for; tests use it to assert that nothing was sent.
-func (s *Server) Quiet(chatID int64, d time.Duration) []Call {
-	time.Sleep(d)
+// Quiet reports the calls to chat (other than answerCallbackQuery) after
+// the ones already waited for, once the bot is idle: tests use it to
+// assert that nothing more is sent. It waits until the bot has fetched
+// every update injected so far (it called getUpdates with an offset past
+// them), then until idle returns (the bot's Idle: nothing in flight), for
+// at most DefaultWait each; it fails the test if either never happens.
+// It does not listen for a while: what the bot does later, prompted by
+// something that happens after Quiet, is not its concern.
+func (s *Server) Quiet(chatID int64, idle func(context.Context) error) []Call {
+	s.t.Helper()
+	s.mu.Lock()
+	last := s.nextUpdate
+	s.mu.Unlock()
+	if !s.waitFor(DefaultWait, func() bool { return s.taken >= last }) {
+		s.t.Fatalf("bottest: the bot never fetched update %d (getUpdates offset past it)", last)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultWait)
+	defer cancel()
+	if err := idle(ctx); err != nil {
+		s.t.Fatalf("bottest: %v", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Call
@@ -627,8 +645,12 @@ func (s *Server) messageJSON(m *Message) map[string]any {
 // the requested timeout (at least a few ms, so a short-polling bot does not
 // spin) until one arrives or the client goes away.
 func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string]string) {
+	offset, _ := strconv.Atoi(p["offset"])
 	s.mu.Lock()
 	s.polls++
+	// The bot asks past an update only once it has handed it to its
+	// queues: from here on, Idle covers it.
+	s.taken = max(s.taken, offset-1)
 	s.notifyLocked()
 	if q := s.failNext["getUpdates"]; len(q) > 0 {
 		s.failNext["getUpdates"] = q[1:]
@@ -647,7 +669,6 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string
 		return
 	}
 	s.mu.Unlock()
-	offset, _ := strconv.Atoi(p["offset"])
 	timeout, _ := strconv.Atoi(p["timeout"])
 	wait := time.Duration(timeout) * time.Second
 	if wait <= 0 {
