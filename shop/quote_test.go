@@ -363,3 +363,31 @@ func TestPurgeQuotes(t *testing.T) {
 	wantCode(t, err, shop.ENOTFOUND)
 	e.check()
 }
+
+// RunMaintenance purges forgotten quotes on its first tick.
+func TestRunMaintenance_PurgesQuotes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := newEnv(t)
+	e.user(alice, "alice_1", 0)
+	q := e.lock(alice)
+	e.advance(shop.DefaultQuoteTTL + shop.QuoteRetention + time.Second)
+	done := make(chan error, 1)
+	go func() { done <- e.svc.RunMaintenance(ctx, time.Hour) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := e.svc.FindQuote(ctx, alice, q.ID)
+		if shop.ErrorCode(err) == shop.ENOTFOUND {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("quote still there after maintenance: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	e.check()
+}
