@@ -18,6 +18,7 @@ type Shop interface {
 	Pricing() shop.Pricing
 	Rate(ctx context.Context) (shop.Rate, error)
 	Quote(ctx context.Context, req shop.QuoteRequest) (*shop.Quote, error)
+	LockQuote(ctx context.Context, userID int64, req shop.QuoteRequest) (*shop.LockedQuote, error)
 	CheckRecipient(ctx context.Context, kind shop.OrderType, username string) (*shop.RecipientCheck, error)
 	CreateOrder(ctx context.Context, req shop.CreateOrderRequest) (*shop.Order, error)
 	CancelOrder(ctx context.Context, userID, orderID int64) (*shop.Order, error)

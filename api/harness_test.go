@@ -34,11 +34,12 @@ const (
 // harness is the API over a real service on a real bbolt file, served by
 // httptest over loopback. Logs go to a buffer that tests can search.
 type harness struct {
-	t   testing.TB
-	db  *store.DB
-	svc *shop.Service
-	srv *api.Server
-	ts  *httptest.Server
+	t     testing.TB
+	db    *store.DB
+	svc   *shop.Service
+	srv   *api.Server
+	ts    *httptest.Server
+	clock *shoptest.Clock // the service's clock
 
 	keys map[int64]map[string]string // user → prefix → plaintext key
 
@@ -52,7 +53,7 @@ func newHarness(t testing.TB, opts ...func(*api.ServerConfig)) *harness {
 	h := &harness{t: t, keys: map[int64]map[string]string{}}
 	logger := slog.New(slog.NewTextHandler(lockedWriter{h}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := shoptest.New(t, &shoptest.Options{Start: time.Date(2026, 4, 16, 11, 0, 0, 0, time.UTC)})
-	h.db = s.DB
+	h.db, h.clock = s.DB, s.Clock
 	svc := s.Service
 	svc.Logger = logger
 	svc.Recipients = fulfillment.Sandbox{}

@@ -35,7 +35,7 @@ func statusOf(code string) int {
 		return http.StatusNotFound
 	case shop.EINSUFFICIENT:
 		return http.StatusPaymentRequired
-	case shop.ECONFLICT, shop.ENOTCANCELLABLE, shop.EINVALIDSTATE:
+	case shop.ECONFLICT, shop.ENOTCANCELLABLE, shop.EINVALIDSTATE, shop.EQUOTEEXPIRED, shop.EQUOTEUSED:
 		return http.StatusConflict
 	case shop.ERATELIMITED:
 		return http.StatusTooManyRequests

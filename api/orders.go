@@ -81,6 +81,7 @@ type createStarsBody struct {
 	PaymentMethod     *string `json:"payment_method"`
 	PaymentCurrency   *string `json:"payment_currency"`
 	ClientReference   *string `json:"client_reference"`
+	QuoteID           *string `json:"quote_id"`
 }
 
 // createPremiumBody is POST /orders/premium.
@@ -90,6 +91,7 @@ type createPremiumBody struct {
 	PaymentMethod     *string `json:"payment_method"`
 	PaymentCurrency   *string `json:"payment_currency"`
 	ClientReference   *string `json:"client_reference"`
+	QuoteID           *string `json:"quote_id"`
 }
 
 func (s *Server) createStarsOrder(w http.ResponseWriter, r *http.Request) error {
@@ -100,7 +102,7 @@ func (s *Server) createStarsOrder(w http.ResponseWriter, r *http.Request) error 
 	if body.Quantity == nil {
 		return shop.Errorf(shop.EVALIDATION, "quantity is required")
 	}
-	req, err := orderRequest(r, body, body.RecipientUsername, body.PaymentMethod, body.PaymentCurrency, body.ClientReference)
+	req, err := orderRequest(r, body, body.RecipientUsername, body.PaymentMethod, body.PaymentCurrency, body.ClientReference, body.QuoteID)
 	if err != nil {
 		return err
 	}
@@ -116,7 +118,7 @@ func (s *Server) createPremiumOrder(w http.ResponseWriter, r *http.Request) erro
 	if body.Months == nil {
 		return shop.Errorf(shop.EVALIDATION, "months is required: 3, 6 or 12")
 	}
-	req, err := orderRequest(r, body, body.RecipientUsername, body.PaymentMethod, body.PaymentCurrency, body.ClientReference)
+	req, err := orderRequest(r, body, body.RecipientUsername, body.PaymentMethod, body.PaymentCurrency, body.ClientReference, body.QuoteID)
 	if err != nil {
 		return err
 	}
@@ -125,10 +127,12 @@ func (s *Server) createPremiumOrder(w http.ResponseWriter, r *http.Request) erro
 }
 
 // orderRequest checks the fields both order bodies share and fills a
-// request for the authenticated partner. The idempotency fingerprint is the
+// request for the authenticated partner. With a quote_id the order costs
+// the quote's price; shop checks that the quote is the partner's, for this
+// item, unused and unexpired. The idempotency fingerprint is the
 // route and the decoded body, so a retry that re-serializes the same JSON
 // differently still matches.
-func orderRequest(r *http.Request, body any, recipient, method, currency, ref *string) (shop.CreateOrderRequest, error) {
+func orderRequest(r *http.Request, body any, recipient, method, currency, ref, quoteID *string) (shop.CreateOrderRequest, error) {
 	req := shop.CreateOrderRequest{
 		UserID:         partner(r).ID,
 		PaymentMethod:  shop.PayTONMemo,
@@ -147,6 +151,12 @@ func orderRequest(r *http.Request, body any, recipient, method, currency, ref *s
 	}
 	if ref != nil {
 		req.ClientReference = *ref
+	}
+	if quoteID != nil {
+		req.QuoteID = *quoteID
+		if req.QuoteID == "" {
+			return req, shop.Errorf(shop.EVALIDATION, "quote_id must not be empty: leave it out for the current price")
+		}
 	}
 	req.Fingerprint = fingerprint(r, body)
 	return req, nil

@@ -98,6 +98,10 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, req shop.Quote
 	if err != nil {
 		return err
 	}
+	return ok(w, estimateView(q))
+}
+
+func estimateView(q *shop.Quote) estimateJSON {
 	v := estimateJSON{
 		OrderType:  q.Type,
 		PriceTON:   q.PriceTON,
@@ -112,7 +116,55 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, req shop.Quote
 	} else {
 		v.Months = &q.Months
 	}
-	return ok(w, v)
+	return v
+}
+
+// quoteBody is POST /quotes.
+type quoteBody struct {
+	OrderType *string `json:"order_type"`
+	Quantity  *int64  `json:"quantity"`
+	Months    *int    `json:"months"`
+}
+
+// quoteJSON is a locked quote: an estimate held for the partner until
+// expires_at.
+type quoteJSON struct {
+	QuoteID string `json:"quote_id"`
+	estimateJSON
+	ExpiresAt *string `json:"expires_at"`
+	CreatedAt *string `json:"created_at"`
+}
+
+// createQuote locks the current price of Stars or Premium for the partner:
+// an order created with the quote_id before expires_at costs exactly
+// price_ton.
+func (s *Server) createQuote(w http.ResponseWriter, r *http.Request) error {
+	body, err := decode[quoteBody](w, r)
+	if err != nil {
+		return err
+	}
+	var req shop.QuoteRequest
+	switch {
+	case body.OrderType == nil:
+		return shop.Errorf(shop.EVALIDATION, "order_type is required: stars or premium")
+	case *body.OrderType == string(shop.OrderStars):
+		if body.Quantity == nil || body.Months != nil {
+			return shop.Errorf(shop.EVALIDATION, "a stars quote needs quantity and no months")
+		}
+		req = shop.QuoteRequest{Type: shop.OrderStars, Stars: *body.Quantity}
+	case *body.OrderType == string(shop.OrderPremium):
+		if body.Months == nil || body.Quantity != nil {
+			return shop.Errorf(shop.EVALIDATION, "a premium quote needs months (3, 6 or 12) and no quantity")
+		}
+		req = shop.QuoteRequest{Type: shop.OrderPremium, Months: *body.Months}
+	default:
+		return shop.Errorf(shop.EVALIDATION, "order_type must be stars or premium")
+	}
+	q, err := s.Shop.LockQuote(r.Context(), partner(r).ID, req)
+	if err != nil {
+		return err
+	}
+	return ok(w, quoteJSON{QuoteID: q.ID, estimateJSON: estimateView(&q.Quote), ExpiresAt: timeJSON(q.ExpiresAt), CreatedAt: timeJSON(q.CreatedAt)})
 }
 
 // recipientJSON is GET /recipients/stars and /premium.

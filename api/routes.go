@@ -46,6 +46,7 @@ func (s *Server) routes() []route {
 		{Method: "GET", Path: "/api/v1/pricing/fee", Access: ordersOnly, Orders: s.fee},
 		{Method: "GET", Path: "/api/v1/pricing/estimate/stars", Access: ordersOnly, Orders: s.estimateStars},
 		{Method: "GET", Path: "/api/v1/pricing/estimate/premium", Access: ordersOnly, Orders: s.estimatePremium},
+		{Method: "POST", Path: "/api/v1/quotes", Access: ordersOnly, Orders: s.createQuote},
 		{Method: "GET", Path: "/api/v1/recipients/stars", Access: ordersOnly, Orders: s.recipientStars},
 		{Method: "GET", Path: "/api/v1/recipients/premium", Access: ordersOnly, Orders: s.recipientPremium},
 		{Method: "GET", Path: "/api/v1/balance", Access: bothKeys, Orders: s.balance, Simple: s.simpleBalance},

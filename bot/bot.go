@@ -40,7 +40,8 @@ type Shop interface {
 	FindUser(ctx context.Context, id int64) (*shop.User, error)
 	DepositAddress() string
 	Pricing() shop.Pricing
-	Quote(ctx context.Context, req shop.QuoteRequest) (*shop.Quote, error)
+	LockQuote(ctx context.Context, userID int64, req shop.QuoteRequest) (*shop.LockedQuote, error)
+	FindQuote(ctx context.Context, userID int64, id string) (*shop.LockedQuote, error)
 	CheckRecipient(ctx context.Context, kind shop.OrderType, username string) (*shop.RecipientCheck, error)
 	CreateOrder(ctx context.Context, req shop.CreateOrderRequest) (*shop.Order, error)
 	CancelOrder(ctx context.Context, userID, orderID int64) (*shop.Order, error)

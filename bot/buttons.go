@@ -26,7 +26,7 @@ const (
 	cbOther       = "rot"  // kind: ask for a username
 	cbAmount      = "amt"  // kind|quantity|recipient: quote
 	cbCustom      = "amo"  // recipient: ask for a number of stars
-	cbPay         = "pay"  // nonce|method|kind|quantity|recipient: create the order
+	cbPay         = "pay"  // quote id|method|recipient: create the order of a locked quote (before: nonce|method|kind|quantity|recipient)
 	cbBalance     = "bal"  // balance and top-up
 	cbOrders      = "ol"   // before: orders page
 	cbOrder       = "od"   // order id: detail

@@ -131,7 +131,7 @@ func (b *Bot) onAmount(t *turn) error {
 	if err != nil {
 		return t.answer(t.T("err.stale_button"), true)
 	}
-	return b.quote(t, args[0], n, args[2])
+	return b.quote(t, args[0], n, args[2], "")
 }
 
 // onCustomAmount waits for a typed number of stars.
@@ -159,14 +159,16 @@ func (b *Bot) onAmountText(t *turn, st *chatState, text string) error {
 	if err := b.clearState(t.ctx, t.chat); err != nil {
 		return t.fail(err)
 	}
-	return b.quote(t, st.Kind, n, st.Recipient)
+	return b.quote(t, st.Kind, n, st.Recipient, "")
 }
 
-// quote prices the purchase and offers Confirm (pay from balance), Pay by
-// TON transfer and Cancel. Both payment buttons carry one fresh nonce, the
-// order's idempotency key: whatever is tapped, twice or replayed, this
-// quote yields at most one order.
-func (b *Bot) quote(t *turn, kind string, n int64, recipient string) error {
+// quote locks the purchase's price for the user (shop.LockQuote, QUOTE_TTL)
+// and offers Confirm (pay from balance), Pay by TON transfer and Cancel.
+// Both payment buttons carry the quote's id, which is also the order's
+// idempotency key: whatever is tapped, twice or replayed, this quote
+// yields at most one order, at exactly the price shown. notice, if not
+// empty, heads the message (why the user is asked again).
+func (b *Bot) quote(t *turn, kind string, n int64, recipient, notice string) error {
 	typ, ok := orderType(kind)
 	recipient, err := shop.NormalizeUsername(recipient)
 	if !ok || err != nil {
@@ -178,19 +180,18 @@ func (b *Bot) quote(t *turn, kind string, n int64, recipient string) error {
 	} else {
 		req.Months = int(n)
 	}
-	q, err := b.Shop.Quote(t.ctx, req)
+	q, err := b.Shop.LockQuote(t.ctx, t.user.ID, req)
 	if shop.ErrorCode(err) == shop.EVALIDATION {
 		p := b.Shop.Pricing()
 		return t.say(t.T("buy.bad_amount", p.StarsMin, p.StarsMax), keyboard{{t.btnMenu()}})
 	} else if err != nil {
 		return t.fail(err)
 	}
-	nonce := newNonce()
-	qty := strconv.FormatInt(n, 10)
-	text := t.T("buy.quote", t.item(typ, n, recipient), q.PriceTON, t.user.Balance)
+	text := notice + t.T("buy.quote", t.item(typ, n, recipient), q.PriceTON, t.user.Balance) +
+		"\n\n" + t.T("buy.held", int64(q.ExpiresAt.Sub(q.CreatedAt).Seconds()))
 	kb := keyboard{
-		{button(t.T("btn.confirm", q.PriceTON), cbPay, nonce, payBalance, kind, qty, recipient)},
-		{button(t.T("btn.pay_ton"), cbPay, nonce, payTON, kind, qty, recipient)},
+		{button(t.T("btn.confirm", q.PriceTON), cbPay, q.ID, payBalance, recipient)},
+		{button(t.T("btn.pay_ton"), cbPay, q.ID, payTON, recipient)},
 		{button(t.T("btn.cancel"), cbMenu)},
 	}
 	return t.show(text, kb)
@@ -216,52 +217,70 @@ func orderItem(lang string, o *shop.Order) string {
 	return itemText(lang, o.Type, n, o.Recipient)
 }
 
-// onPay creates the order of a quote, paid from the balance or by a TON
-// transfer, with the button's nonce as idempotency key.
+// quotedAmount is the quantity of a quote: Stars, or Premium months.
+func quotedAmount(q *shop.LockedQuote) (kind string, n int64) {
+	if q.Type == shop.OrderPremium {
+		return kindPremium, int64(q.Months)
+	}
+	return kindStars, q.Stars
+}
+
+// onPay creates the order of a locked quote, paid from the balance or by a
+// TON transfer, at the quote's price, with the quote's id as idempotency
+// key. A quote that expired is never charged: the user sees the current
+// price and is asked again.
 func (b *Bot) onPay(t *turn) error {
 	args := t.Args()
-	if len(args) != 5 || !validNonce(args[0]) || (args[1] != payBalance && args[1] != payTON) {
+	if len(args) == 5 && validNonce(args[0]) {
+		// A button from before prices were locked: price it now and ask.
+		n, err := strconv.ParseInt(args[3], 10, 64)
+		if err != nil {
+			return t.answer(t.T("err.stale_button"), true)
+		}
+		return b.quote(t, args[2], n, args[4], t.T("buy.price_gone"))
+	}
+	if len(args) != 3 || (args[1] != payBalance && args[1] != payTON) {
 		return t.answer(t.T("err.stale_button"), true)
 	}
-	nonce, method, kind := args[0], args[1], args[2]
-	typ, ok := orderType(kind)
-	n, err := strconv.ParseInt(args[3], 10, 64)
-	if !ok || err != nil {
+	quoteID, method, recipient := args[0], args[1], args[2]
+	q, err := b.Shop.FindQuote(t.ctx, t.user.ID, quoteID)
+	switch shop.ErrorCode(err) {
+	case "":
+	case shop.ENOTFOUND, shop.EVALIDATION: // forgotten long after it expired, another user's, or forged
 		return t.answer(t.T("err.stale_button"), true)
+	default:
+		return t.fail(err)
 	}
+	kind, n := quotedAmount(q)
 	req := shop.CreateOrderRequest{
 		UserID:         t.user.ID,
-		Type:           typ,
-		Recipient:      args[4],
+		Type:           q.Type,
+		Stars:          q.Stars,
+		Months:         q.Months,
+		Recipient:      recipient,
 		PaymentMethod:  shop.PayBalance,
-		IdempotencyKey: "bot-" + nonce,
-		Source:         "bot",
+		IdempotencyKey: "bot-" + quoteID,
+		QuoteID:        quoteID,
+		Source:         shop.SourceBot,
 	}
 	if method == payTON {
 		req.PaymentMethod = shop.PayTONMemo
-	}
-	if typ == shop.OrderStars {
-		req.Stars = n
-	} else {
-		req.Months = int(n)
 	}
 	order, err := b.Shop.CreateOrder(t.ctx, req)
 	switch shop.ErrorCode(err) {
 	case "":
 	case shop.EINSUFFICIENT:
-		q, qerr := b.Shop.Quote(t.ctx, shop.QuoteRequest{Type: typ, Stars: req.Stars, Months: req.Months})
-		if qerr != nil {
-			return t.fail(qerr)
-		}
-		return t.show(t.T("buy.insufficient", t.item(typ, n, args[4]), q.PriceTON, t.user.Balance), keyboard{
+		return t.show(t.T("buy.insufficient", t.item(q.Type, n, recipient), q.PriceTON, t.user.Balance), keyboard{
 			{button(t.T("btn.topup"), cbBalance)},
-			{button(t.T("btn.pay_ton"), cbPay, nonce, payTON, kind, args[3], args[4])},
+			{button(t.T("btn.pay_ton"), cbPay, quoteID, payTON, recipient)},
 			{button(t.T("btn.cancel"), cbMenu)},
 		})
-	case shop.ECONFLICT:
+	case shop.EQUOTEEXPIRED:
+		return b.quote(t, kind, n, recipient, t.T("buy.requote", q.PriceTON))
+	case shop.ECONFLICT, shop.EQUOTEUSED:
 		return t.show(t.T("err.conflict"), keyboard{{t.btnMenu()}})
 	case shop.ERECIPIENT:
-		return t.show(t.T("buy.cannot_receive."+kind, html.EscapeString(args[4]), t.T("buy.not_found")), keyboard{{t.btnMenu()}})
+		return t.show(t.T("buy.cannot_receive."+kind, html.EscapeString(recipient), t.T("buy.not_found")), keyboard{{t.btnMenu()}})
 	default:
 		return t.fail(err)
 	}

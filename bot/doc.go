@@ -15,7 +15,9 @@
 // so a notification never overtakes the reply it follows.
 //
 // Safety: private chats only; the buttons that create orders carry a
-// one-time nonce used as the order's idempotency key; callback data stays
+// locked quote (shop.LockQuote), so they charge exactly the price they
+// show or, once it expired, show the new price and ask again; the quote's
+// id is the order's idempotency key; callback data stays
 // within 64 bytes; banned users get one short refusal; outbound messages
 // go through a limiter (about 30 per second overall, 1 per second per
 // chat) that honours 429 retry_after. Multi-step flows keep their state in

@@ -101,6 +101,9 @@ var catalogs = map[string]map[string]string{
 		"buy.bad_amount":       "Please send a whole number of Stars from %d to %d. Nothing was ordered.",
 		"buy.quote": "🧾 <b>Your order</b>\n\n%s\nPrice: <b>%s TON</b>\nYour balance: %s TON\n\n" +
 			"Pay from your balance, or pay this order directly with a TON transfer.",
+		"buy.held":       "🔒 This price is held for %d s: either button charges exactly it. After that I'll show the current price before charging anything.",
+		"buy.requote":    "⏳ <b>The price %s TON is no longer held.</b> Nothing was charged. Here is the current price; confirm again to buy.\n\n",
+		"buy.price_gone": "⏳ <b>That price is no longer held.</b> Nothing was charged. Here is the current price; confirm again to buy.\n\n",
 		"buy.insufficient": "⚠️ <b>Not enough balance</b>\n\n%s\nPrice: <b>%s TON</b>\nYour balance: %s TON\n\n" +
 			"Top up your balance, or pay this order directly with a TON transfer.",
 		"buy.paid":     "✅ <b>Order #%d is paid</b>\n\n%s\n%s TON was taken from your balance. Delivery has started; I'll tell you when it's done.",
@@ -253,6 +256,9 @@ var catalogs = map[string]map[string]string{
 		"buy.bad_amount":       "Отправьте целое число Stars от %d до %d. Заказ не создан.",
 		"buy.quote": "🧾 <b>Ваш заказ</b>\n\n%s\nЦена: <b>%s TON</b>\nВаш баланс: %s TON\n\n" +
 			"Оплатите с баланса или напрямую переводом TON.",
+		"buy.held":       "🔒 Эта цена действует %d сек.: любая из кнопок спишет ровно её. Потом я сначала покажу актуальную цену и ничего не спишу без подтверждения.",
+		"buy.requote":    "⏳ <b>Цена %s TON больше не действует.</b> Ничего не списано. Вот актуальная цена; подтвердите ещё раз, чтобы купить.\n\n",
+		"buy.price_gone": "⏳ <b>Эта цена больше не действует.</b> Ничего не списано. Вот актуальная цена; подтвердите ещё раз, чтобы купить.\n\n",
 		"buy.insufficient": "⚠️ <b>Недостаточно средств</b>\n\n%s\nЦена: <b>%s TON</b>\nВаш баланс: %s TON\n\n" +
 			"Пополните баланс или оплатите этот заказ напрямую переводом TON.",
 		"buy.paid":     "✅ <b>Заказ #%d оплачен</b>\n\n%s\nС баланса списано %s TON. Доставка началась; я сообщу, когда всё будет готово.",

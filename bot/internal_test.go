@@ -25,6 +25,7 @@ func TestButton_CallbackDataFits(t *testing.T) {
 	if !validNonce(nonce) {
 		t.Fatalf("newNonce() = %q is not valid", nonce)
 	}
+	quoteID := strings.Repeat("Q", shop.QuoteIDLen)
 	cases := []struct {
 		unique string
 		args   []string
@@ -35,8 +36,8 @@ func TestButton_CallbackDataFits(t *testing.T) {
 		{cbAmount, []string{kindStars, maxStars, longName}},
 		{cbAmount, []string{kindPremium, "12", longName}},
 		{cbCustom, []string{longName}},
-		{cbPay, []string{nonce, payBalance, kindStars, maxStars, longName}},
-		{cbPay, []string{nonce, payTON, kindPremium, "12", longName}},
+		{cbPay, []string{quoteID, payBalance, longName}},
+		{cbPay, []string{quoteID, payTON, longName}},
 		{cbOrders, []string{maxID}}, {cbOrder, []string{maxID}}, {cbCancelOrder, []string{maxID}},
 		{cbAPI, []string{keySimple}}, {cbRotateAsk, []string{keyOrders}}, {cbRotate, []string{keyOrders}},
 		{cbRevokeAsk, []string{keySimple}}, {cbRevoke, []string{keySimple}}, {cbHide, []string{keyOrders}},

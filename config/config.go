@@ -176,6 +176,10 @@ type Config struct {
 	// FEE_PERCENT (0, up to 4 decimals), STARS_MIN (50), STARS_MAX (1000000)
 	// and ORDER_TTL (15m).
 	Pricing shop.Pricing
+	// QuoteTTL is how long a locked quote holds its price (QUOTE_TTL), for
+	// POST /api/v1/quotes and the bot's Confirm button, 10s to 10m. Default
+	// 60s.
+	QuoteTTL time.Duration
 
 	// TONUSDRate is the static TON/USD rate, the fallback when RateURL is set
 	// (TON_USD_RATE). Default 3.6; on testnet/mainnet it must be given
@@ -393,6 +397,8 @@ func parse(src *source) (*Config, error) {
 		c.Pricing = pr
 	}
 
+	c.QuoteTTL = p.duration("QUOTE_TTL", shop.DefaultQuoteTTL)
+
 	c.TONUSDRate = defaultTONUSDRate
 	if v := src.get("TON_USD_RATE"); v != "" {
 		rate, err := shop.ParseRate(v)
@@ -587,6 +593,9 @@ func (c Config) Validate() error {
 
 	if err := c.Pricing.Validate(); err != nil {
 		return pricingError(err)
+	}
+	if c.QuoteTTL < shop.MinQuoteTTL || c.QuoteTTL > shop.MaxQuoteTTL {
+		return fail("QUOTE_TTL", "must be between 10s and 10m (got %s)", c.QuoteTTL)
 	}
 
 	if err := shop.ValidateRate(c.TONUSDRate); err != nil {

@@ -104,6 +104,7 @@ func TestLoad_Defaults(t *testing.T) {
 		TONUSDRate:             3_600_000,
 		RateJSONPath:           "the-open-network.usd",
 		RateTTL:                time.Minute,
+		QuoteTTL:               time.Minute,
 		APIRateLimit:           20,
 		APIRateBurst:           40,
 		LogLevel:               slog.LevelInfo,
@@ -232,6 +233,7 @@ func TestLoad_Values(t *testing.T) {
 		"RATE_URL":              "https://api.example.com/price?ids=the-open-network&vs=usd",
 		"RATE_JSON_PATH":        "data.ton.usd",
 		"RATE_TTL":              "5m",
+		"QUOTE_TTL":             "90s",
 		"API_RATE_LIMIT":        "0.5",
 		"API_RATE_BURST":        "3",
 		"LOG_LEVEL":             "DEBUG",
@@ -265,6 +267,7 @@ func TestLoad_Values(t *testing.T) {
 	check("RateURL", c.RateURL, "https://api.example.com/price?ids=the-open-network&vs=usd")
 	check("RateJSONPath", c.RateJSONPath, "data.ton.usd")
 	check("RateTTL", c.RateTTL, 5*time.Minute)
+	check("QuoteTTL", c.QuoteTTL, 90*time.Second)
 	check("APIRateLimit", c.APIRateLimit, 0.5)
 	check("APIRateBurst", c.APIRateBurst, int64(3))
 	check("LogLevel", c.LogLevel, slog.LevelDebug)
@@ -455,6 +458,13 @@ func TestLoad_Rules(t *testing.T) {
 		{"fee 100", env{"FEE_PERCENT": "100"}, ""},
 		{"rate ttl bounds low", env{"RATE_TTL": "5s"}, ""},
 		{"rate ttl bounds high", env{"RATE_TTL": "1h"}, ""},
+		{"quote ttl too short", env{"QUOTE_TTL": "9s"}, "QUOTE_TTL"},
+		{"quote ttl too long", env{"QUOTE_TTL": "10m1s"}, "QUOTE_TTL"},
+		{"quote ttl zero", env{"QUOTE_TTL": "0"}, "QUOTE_TTL"},
+		{"quote ttl negative", env{"QUOTE_TTL": "-1m"}, "QUOTE_TTL"},
+		{"quote ttl word", env{"QUOTE_TTL": "minute"}, "QUOTE_TTL"},
+		{"quote ttl bounds low", env{"QUOTE_TTL": "10s"}, ""},
+		{"quote ttl bounds high", env{"QUOTE_TTL": "10m"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -488,6 +498,8 @@ func TestLoad_RuleMessages(t *testing.T) {
 		{"min deposit range", env{"TON_MIN_DEPOSIT": "2"}, "config: TON_MIN_DEPOSIT: must be from 0 to 1 TON (got 2)"},
 		{"min deposit syntax", env{"TON_MIN_DEPOSIT": "1 nano"}, `config: TON_MIN_DEPOSIT: must be an amount of TON such as 0.01 (got "1 nano")`},
 		{"alert batch range", env{"ALERT_BATCH_WINDOW": "2h"}, "config: ALERT_BATCH_WINDOW: must be between 1s and 1h (got 2h0m0s)"},
+		{"quote ttl range", env{"QUOTE_TTL": "1h"}, "config: QUOTE_TTL: must be between 10s and 10m (got 1h0m0s)"},
+		{"quote ttl syntax", env{"QUOTE_TTL": "60"}, `config: QUOTE_TTL: must be a duration such as 90s, 15m or 1h (got "60")`},
 		{"premium", env{"PREMIUM_USD_6": "0"}, "config: PREMIUM_USD_6: must be positive and at most 10000"},
 		{"usd syntax", env{"USD_PER_STAR": "abc"}, `config: USD_PER_STAR: must be an amount in USD such as 0.015, at most 6 decimal places (got "abc")`},
 		{"premium syntax", env{"PREMIUM_USD_12": "1.0000001"}, `config: PREMIUM_USD_12: must be an amount in USD such as 0.015, at most 6 decimal places (got "1.0000001")`},

@@ -8,7 +8,8 @@
 //	service.go    Service, NewService, Subscribe (events: event.go)
 //	user.go       users: EnsureUser, SetLanguage, SetBanned, FindUser…
 //	pricing.go    the price list: Pricing, SetPricing, SavePricing…
-//	quote.go      Quote: what a purchase costs now
+//	quote.go      Quote: what a purchase costs now; LockQuote: that price
+//	              held for one user and item (QUOTE_TTL), FindQuote, PurgeQuotes
 //	rate.go       the TON/USD rate: Rate, RateSource, StaticRate
 //	recipient.go  CheckRecipient
 //	order.go      orders: CreateOrder, FindOrder, FindOrders, OrderStats…

@@ -18,6 +18,8 @@ const (
 	ENOTCANCELLABLE = "ORDER_NOT_CANCELLABLE"
 	EINTERNAL       = "INTERNAL_ERROR"
 	EINVALIDSTATE   = "INVALID_STATE" // admin operations on a record in the wrong state
+	EQUOTEEXPIRED   = "QUOTE_EXPIRED" // an order's locked quote expired: request a new quote
+	EQUOTEUSED      = "QUOTE_USED"    // an order's locked quote already paid for another order
 	errInternalMsg  = "Internal error."
 )
 

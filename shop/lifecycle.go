@@ -182,8 +182,8 @@ func (s *Service) ExpireOrders(ctx context.Context) (int, error) {
 	return len(expired), nil
 }
 
-// RunMaintenance calls ExpireOrders every interval until ctx is done.
-// Failures are logged and retried at the next tick.
+// RunMaintenance calls ExpireOrders and PurgeQuotes every interval until
+// ctx is done. Failures are logged and retried at the next tick.
 func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -192,6 +192,11 @@ func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) er
 			s.Logger.Error("expire orders", "error", err)
 		} else if n > 0 {
 			s.Logger.Info("orders expired", "count", n)
+		}
+		if n, err := s.PurgeQuotes(ctx); err != nil && ctx.Err() == nil {
+			s.logger().Error("purge quotes", "error", err)
+		} else if n > 0 {
+			s.logger().Debug("expired quotes deleted", "count", n)
 		}
 		select {
 		case <-ctx.Done():

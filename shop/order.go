@@ -169,6 +169,7 @@ type CreateOrderRequest struct {
 	PaymentMethod   PaymentMethod // balance or ton_memo
 	ClientReference string        // optional, ≤ 128 characters
 	IdempotencyKey  string        // optional, ≤ 128 printable ASCII characters
+	QuoteID         string        // optional: a LockedQuote of UserID for this item; the order costs exactly its price
 	Fingerprint     string        // optional: identifies the request for IdempotencyKey (the API passes a hash of the raw body); default: a hash of the normalized fields
 	Source          OrderSource   // front door
 }
@@ -178,23 +179,33 @@ type CreateOrderRequest struct {
 // fulfillment in one transaction. A ton_memo order gets its own memo and the
 // deposit address and waits for payment until its TTL.
 //
+// With a QuoteID the order is priced by that locked quote, not by the
+// price list and rate of now: it must be the user's, for the same item,
+// unexpired and unused; the order uses it up.
+//
 // With an IdempotencyKey, a repeat of the same request by the same user
-// within 24 h returns the order the first one created, and a different
-// request under the same key fails.
+// within 24 h returns the order the first one created (even when its quote
+// has expired since), and a different request under the same key fails.
 //
 // When the service has a recipient lookup, a recipient the provider says
 // cannot receive the order is refused before anything is written.
 //
-// Errors: VALIDATION_ERROR, NOT_FOUND (no such user), UNAUTHORIZED (user
-// banned), RECIPIENT_NOT_FOUND, INSUFFICIENT_BALANCE, IDEMPOTENCY_CONFLICT,
-// INTERNAL_ERROR.
+// Errors: VALIDATION_ERROR (also: a quote for another item), NOT_FOUND (no
+// such user; no such quote, or another user's), UNAUTHORIZED (user banned),
+// RECIPIENT_NOT_FOUND, INSUFFICIENT_BALANCE, IDEMPOTENCY_CONFLICT,
+// QUOTE_EXPIRED, QUOTE_USED, INTERNAL_ERROR.
 func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Order, error) {
 	if err := s.normalizeOrderRequest(&req); err != nil {
 		return nil, err
 	}
-	quote, err := s.Quote(ctx, QuoteRequest{Type: req.Type, Stars: req.Stars, Months: req.Months})
-	if err != nil {
-		return nil, err
+	// Without a locked quote, the price of now; with one, the quote's,
+	// set in the transaction.
+	quote := &Quote{Type: req.Type, Stars: req.Stars, Months: req.Months}
+	if req.QuoteID == "" {
+		var err error
+		if quote, err = s.Quote(ctx, QuoteRequest{Type: req.Type, Stars: req.Stars, Months: req.Months}); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.checkNewRecipient(ctx, &req); err != nil {
 		return nil, err
@@ -204,7 +215,7 @@ func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Ord
 
 	var order *Order
 	var paid bool
-	err = s.Store.Update(ctx, func(tx Tx) error {
+	err := s.Store.Update(ctx, func(tx Tx) error {
 		order, paid = nil, false
 		now := s.now()
 		if req.IdempotencyKey != "" {
@@ -246,6 +257,11 @@ func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Ord
 			ClientReference: req.ClientReference,
 			Source:          req.Source,
 			CreatedAt:       now,
+		}
+		if req.QuoteID != "" {
+			if err := useQuote(tx, now, req.QuoteID, order); err != nil {
+				return err
+			}
 		}
 		switch req.PaymentMethod {
 		case PayBalance:
@@ -316,6 +332,14 @@ func (s *Service) normalizeOrderRequest(req *CreateOrderRequest) error {
 	if err := validateText("client_reference", req.ClientReference, MaxClientReference); err != nil {
 		return err
 	}
+	if req.QuoteID != "" {
+		if req.Type != OrderStars && req.Type != OrderPremium {
+			return Errorf(EVALIDATION, "order_type must be stars or premium")
+		}
+		if err := validQuoteID(req.QuoteID); err != nil {
+			return err
+		}
+	}
 	if len(req.IdempotencyKey) > MaxIdempotencyKey {
 		return Errorf(EVALIDATION, "Idempotency-Key must be at most %d characters", MaxIdempotencyKey)
 	}
@@ -335,8 +359,12 @@ func (r *CreateOrderRequest) fingerprint() string {
 		sum := sha256.Sum256([]byte("caller\x00" + r.Fingerprint))
 		return hex.EncodeToString(sum[:])
 	}
-	sum := sha256.Sum256(fmt.Appendf(nil, "v1\x00%s\x00%d\x00%d\x00%s\x00%s\x00%s",
-		r.Type, r.Stars, r.Months, strings.ToLower(r.Recipient), r.PaymentMethod, r.ClientReference))
+	b := fmt.Appendf(nil, "v1\x00%s\x00%d\x00%d\x00%s\x00%s\x00%s",
+		r.Type, r.Stars, r.Months, strings.ToLower(r.Recipient), r.PaymentMethod, r.ClientReference)
+	if r.QuoteID != "" { // appended only when set: older fingerprints stay valid
+		b = fmt.Appendf(b, "\x00quote\x00%s", r.QuoteID)
+	}
+	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
 

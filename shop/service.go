@@ -23,6 +23,10 @@ type Service struct {
 	// positive amount.
 	MinDeposit NanoTON
 
+	// QuoteTTL is how long a locked quote holds its price (QUOTE_TTL); 0
+	// is DefaultQuoteTTL.
+	QuoteTTL time.Duration
+
 	depositAddress string // see DepositAddress
 	pricing        atomic.Pointer[Pricing]
 

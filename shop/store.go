@@ -118,6 +118,16 @@ type Tx interface {
 	// FindAudit returns up to limit audit entries, newest first.
 	FindAudit(limit int) ([]*AuditEntry, error)
 
+	// PutQuote creates or replaces a locked quote, keyed by q.ID, and keeps
+	// the expiry index in step.
+	PutQuote(q *LockedQuote) error
+	// FindQuote returns the locked quote with id (exact, case-sensitive).
+	FindQuote(id string) (*LockedQuote, error)
+	// DeleteQuotesExpired removes up to limit quotes whose ExpiresAt is
+	// before before, soonest expired first, and returns how many. It reads
+	// only what it deletes, and one more index entry.
+	DeleteQuotesExpired(before time.Time, limit int) (int, error)
+
 	// FindSetting returns the value of a setting, or nil if it is unset.
 	FindSetting(key string) ([]byte, error)
 	// PutSetting sets a setting; nil value unsets it.

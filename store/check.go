@@ -26,7 +26,10 @@ const maxProblems = 50
 //   - each record is stored under its own id or key, ids are within their
 //     bucket's sequence, and queued orders exist;
 //   - an ignored deposit (dust) moved no money: no user, no order, and no
-//     ledger entry carries its tx hash.
+//     ledger entry carries its tx hash;
+//   - each locked quote is indexed by its expiry, belongs to an existing
+//     user, prices a positive amount, and if used names an order of its
+//     owner for the same item at the quoted price.
 //
 // Tests run it after each scenario (see package storetest).
 func (db *DB) Check(ctx context.Context) error {
@@ -65,6 +68,7 @@ func (c *checker) run() {
 	c.orderIndexes()
 	c.ledger()
 	c.deposits()
+	c.quotes()
 	c.misc()
 	if c.dropped > 0 {
 		c.problems = append(c.problems, fmt.Errorf("store check: %d more problems not shown", c.dropped))
@@ -341,6 +345,46 @@ func (c *checker) deposits() {
 			c.addf("deposit_hashes %q: deposit %d missing", k, tailID(v))
 		} else if hashKey(d.TxHash) != string(k) {
 			c.addf("deposit_hashes %q: deposit %d has tx hash %q", k, d.ID, d.TxHash)
+		}
+	})
+}
+
+func (c *checker) quotes() {
+	each(c, bucketQuotes, func(k []byte, q *quoteRecord) {
+		if q.ID == "" || string(k) != q.ID {
+			c.addf("quote %q stored under key %q", q.ID, k)
+		}
+		if !c.has(bucketQuoteExpiry, quoteExpiryKey(q.ExpiresAt, q.ID)) {
+			c.addf("quote %q: missing from quote_expiry", q.ID)
+		}
+		if !c.has(bucketUsers, i64(q.UserID)) {
+			c.addf("quote %q: user %d missing", q.ID, q.UserID)
+		}
+		if q.PriceTON <= 0 || q.FeeTON < 0 || q.FeeTON > q.PriceTON {
+			c.addf("quote %q: price %d, fee %d", q.ID, q.PriceTON, q.FeeTON)
+		}
+		if q.OrderID == 0 {
+			return
+		}
+		o := lookup[orderRecord](c, bucketOrders, i64(q.OrderID))
+		switch {
+		case o == nil:
+			c.addf("quote %q: order %d missing", q.ID, q.OrderID)
+		case o.UserID != q.UserID:
+			c.addf("quote %q of user %d: order %d belongs to user %d", q.ID, q.UserID, o.ID, o.UserID)
+		case o.Type != q.Type || o.Stars != q.Stars || o.Months != q.Months || o.PriceTON != q.PriceTON:
+			c.addf("quote %q (%s %d/%d at %d): order %d is %s %d/%d at %d", q.ID, q.Type, q.Stars, q.Months, q.PriceTON, o.ID, o.Type, o.Stars, o.Months, o.PriceTON)
+		}
+	})
+	c.keys(bucketQuoteExpiry, func(k, _ []byte) {
+		if len(k) <= 8 {
+			c.addf("quote_expiry: malformed key %x", k)
+			return
+		}
+		if q := lookup[quoteRecord](c, bucketQuotes, k[8:]); q == nil {
+			c.addf("quote_expiry %x: quote %q missing", k[:8], k[8:])
+		} else if !bytes.Equal(quoteExpiryKey(q.ExpiresAt, q.ID), k) {
+			c.addf("quote_expiry %x: quote %q expires at %s", k[:8], k[8:], q.ExpiresAt)
 		}
 	})
 }

@@ -28,6 +28,8 @@
 //	deliveries      orderID → deliveryRecord (the fulfillment worker's progress)
 //	chat_state      chatID → the bot's flow state of a chat (opaque bytes)
 //	audit           entryID → auditRecord (ids from the bucket sequence)
+//	quotes          quoteID → quoteRecord (locked quotes; deleted QuoteRetention after they expire)
+//	quote_expiry    expiresAt (Unix ns, big-endian) ‖ quoteID → empty
 //	settings        name → value ("pricing": an admin's price list, pricingRecord; "fragment_session": an opaque sealed blob)
 //
 // Update commits concurrent updates together, one fsync for all of them

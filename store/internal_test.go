@@ -188,6 +188,38 @@ func TestDB_Check(t *testing.T) {
 			want: []string{"delivery: order 77 missing"},
 		},
 		{
+			name: "QuoteIndexMissing",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					return putJSON(tb, btx.Bucket(bucketQuotes), []byte("q1"), &quoteRecord{ID: "q1", UserID: 1, Type: "stars", Stars: 100, PriceTON: 5, ExpiresAt: time.Unix(100, 0)})
+				})
+			},
+			want: []string{`quote "q1": missing from quote_expiry`},
+		},
+		{
+			name: "QuoteIndexDangling",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					return btx.Bucket(bucketQuoteExpiry).Put(quoteExpiryKey(time.Unix(100, 0), "ghost"), nil)
+				})
+			},
+			want: []string{`quote "ghost" missing`},
+		},
+		{
+			name: "QuoteUsedByWrongOrder",
+			corrupt: func(tb testing.TB, db *DB) {
+				mustUpdate(tb, db, func(t *tx) error {
+					q := &shop.LockedQuote{ID: "q2", UserID: 1, OrderID: 1, ExpiresAt: time.Unix(100, 0),
+						Quote: shop.Quote{Type: shop.OrderStars, Stars: 100, PriceTON: 5}}
+					if err := t.PutQuote(q); err != nil {
+						return err
+					}
+					return t.PutQuote(&shop.LockedQuote{ID: "q3", UserID: 8, ExpiresAt: time.Unix(100, 0), Quote: shop.Quote{Type: shop.OrderStars, Stars: 100, PriceTON: 5}})
+				})
+			},
+			want: []string{`quote "q2" (stars 100/0 at 5): order 1 is  0/0 at 0`, `quote "q3": user 8 missing`},
+		},
+		{
 			name: "DanglingUsername",
 			corrupt: func(tb testing.TB, db *DB) {
 				raw(tb, db, func(btx *bolt.Tx) error { return btx.Bucket(bucketUsernames).Put([]byte("ghost"), i64(42)) })

@@ -33,6 +33,8 @@ var (
 	bucketChatState     = []byte("chat_state")
 	bucketAudit         = []byte("audit")
 	bucketSettings      = []byte("settings")
+	bucketQuotes        = []byte("quotes")
+	bucketQuoteExpiry   = []byte("quote_expiry")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketUsers, bucketUsernames, bucketMemos, bucketAPIKeys,
@@ -40,7 +42,7 @@ var (
 		bucketOrderRefs, bucketLedger, bucketUserLedger, bucketDeposits,
 		bucketDepositHashes, bucketIdempotency, bucketQueue, bucketCursors,
 		bucketSimChain, bucketSimHashes, bucketDeliveries, bucketChatState,
-		bucketAudit, bucketSettings,
+		bucketAudit, bucketSettings, bucketQuotes, bucketQuoteExpiry,
 	}
 
 	keySchemaVersion = []byte("schema_version")

@@ -283,6 +283,64 @@ func (r *idempotencyRecord) idempotency() *shop.Idempotency {
 	}
 }
 
+type quoteRecord struct {
+	ID            string    `json:"id"`
+	UserID        int64     `json:"user_id"`
+	Type          string    `json:"type"`
+	Stars         int64     `json:"stars,omitempty"`
+	Months        int       `json:"months,omitempty"`
+	PriceUSD      int64     `json:"price_usd_micro"`
+	FeePPM        int64     `json:"fee_ppm"`
+	FeeTON        int64     `json:"fee_ton_nano"`
+	PriceTON      int64     `json:"price_ton_nano"`
+	TONUSD        int64     `json:"ton_usd_micro"`
+	RateSource    string    `json:"rate_source,omitempty"`
+	RateUpdatedAt time.Time `json:"rate_updated_at,omitzero"`
+	CreatedAt     time.Time `json:"created_at,omitzero"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	OrderID       int64     `json:"order_id,omitempty"`
+}
+
+func newQuoteRecord(q *shop.LockedQuote) *quoteRecord {
+	return &quoteRecord{
+		ID:            q.ID,
+		UserID:        q.UserID,
+		Type:          string(q.Type),
+		Stars:         q.Stars,
+		Months:        q.Months,
+		PriceUSD:      int64(q.PriceUSD),
+		FeePPM:        q.FeePPM,
+		FeeTON:        int64(q.FeeTON),
+		PriceTON:      int64(q.PriceTON),
+		TONUSD:        int64(q.Rate.TONUSD),
+		RateSource:    q.Rate.Source,
+		RateUpdatedAt: q.Rate.UpdatedAt,
+		CreatedAt:     q.CreatedAt,
+		ExpiresAt:     q.ExpiresAt,
+		OrderID:       q.OrderID,
+	}
+}
+
+func (r *quoteRecord) quote() *shop.LockedQuote {
+	return &shop.LockedQuote{
+		Quote: shop.Quote{
+			Type:     shop.OrderType(r.Type),
+			Stars:    r.Stars,
+			Months:   r.Months,
+			PriceUSD: shop.MicroUSD(r.PriceUSD),
+			FeePPM:   r.FeePPM,
+			FeeTON:   shop.NanoTON(r.FeeTON),
+			PriceTON: shop.NanoTON(r.PriceTON),
+			Rate:     shop.Rate{TONUSD: shop.MicroUSD(r.TONUSD), Source: r.RateSource, UpdatedAt: r.RateUpdatedAt},
+		},
+		ID:        r.ID,
+		UserID:    r.UserID,
+		CreatedAt: r.CreatedAt,
+		ExpiresAt: r.ExpiresAt,
+		OrderID:   r.OrderID,
+	}
+}
+
 type queueRecord struct {
 	EnqueuedAt time.Time `json:"enqueued_at"`
 }
