@@ -194,9 +194,9 @@ func (s *Service) RunMaintenance(ctx context.Context, interval time.Duration) er
 			s.Logger.Info("orders expired", "count", n)
 		}
 		if n, err := s.PurgeQuotes(ctx); err != nil && ctx.Err() == nil {
-			s.logger().Error("purge quotes", "error", err)
+			s.Logger.Error("purge quotes", "error", err)
 		} else if n > 0 {
-			s.logger().Debug("expired quotes deleted", "count", n)
+			s.Logger.Debug("expired quotes deleted", "count", n)
 		}
 		select {
 		case <-ctx.Done():
