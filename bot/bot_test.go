@@ -113,7 +113,13 @@ func TestBuyStars_ForMe(t *testing.T) {
 
 func TestBuyStars_InsufficientBalance(t *testing.T) {
 	e := newEnv(t)
+	e.startChat(alice)
+	e.deposit(alice, "", shop.TON/2)
 	buyStarsQuote(e, alice, "someone_x", "100")
+	// The balance runs short between the quote and Confirm.
+	if _, err := e.svc.AdminDebit(context.Background(), adminID, alice.ID, shop.TON/4, "test"); err != nil {
+		t.Fatal(err)
+	}
 	e.fake.Press(alice, "Confirm")
 	c := e.fake.Wait(alice.ID, "Not enough balance")
 	m, _, _ := e.fake.FindButton(alice.ID, "Top up")

@@ -163,7 +163,9 @@ func (b *Bot) onAmountText(t *turn, st *chatState, text string) error {
 }
 
 // quote locks the purchase's price for the user (shop.LockQuote, QUOTE_TTL)
-// and offers Confirm (pay from balance), Pay by TON transfer and Cancel.
+// and offers Confirm (pay from balance), Pay by TON transfer and Cancel;
+// when the balance is short of the price, Pay by TON transfer, Top up and
+// Cancel.
 // Both payment buttons carry the quote's id, which is also the order's
 // idempotency key: whatever is tapped, twice or replayed, this quote
 // yields at most one order, at exactly the price shown. notice, if not
@@ -187,8 +189,17 @@ func (b *Bot) quote(t *turn, kind string, n int64, recipient, notice string) err
 	} else if err != nil {
 		return t.fail(err)
 	}
-	text := notice + t.T("buy.quote", t.item(typ, n, recipient), q.PriceTON, t.user.Balance) +
-		"\n\n" + t.T("buy.held", int64(q.ExpiresAt.Sub(q.CreatedAt).Seconds()))
+	held := "\n\n" + t.T("buy.held", int64(q.ExpiresAt.Sub(q.CreatedAt).Seconds()))
+	if t.user.Balance < q.PriceTON {
+		// The balance cannot pay it: lead with paying by wallet, then
+		// topping up; no button that could only fail.
+		return t.show(notice+t.T("buy.quote_short", t.item(typ, n, recipient), q.PriceTON, t.user.Balance)+held, keyboard{
+			{button(t.T("btn.pay_ton"), cbPay, q.ID, payTON, recipient)},
+			{button(t.T("btn.topup"), cbBalance)},
+			{button(t.T("btn.cancel"), cbMenu)},
+		})
+	}
+	text := notice + t.T("buy.quote", t.item(typ, n, recipient), q.PriceTON, t.user.Balance) + held
 	kb := keyboard{
 		{button(t.T("btn.confirm", q.PriceTON), cbPay, q.ID, payBalance, recipient)},
 		{button(t.T("btn.pay_ton"), cbPay, q.ID, payTON, recipient)},

@@ -101,6 +101,8 @@ var catalogs = map[string]map[string]string{
 		"buy.bad_amount":       "Please send a whole number of Stars from %d to %d. Nothing was ordered.",
 		"buy.quote": "🧾 <b>Your order</b>\n\n%s\nPrice: <b>%s TON</b>\nYour balance: %s TON\n\n" +
 			"Pay from your balance, or pay this order directly with a TON transfer.",
+		"buy.quote_short": "🧾 <b>Your order</b>\n\n%s\nPrice: <b>%s TON</b>\nYour balance: %s TON, not enough for this order.\n\n" +
+			"Pay it directly with a TON transfer from your wallet, or top up your balance first.",
 		"buy.held":       "🔒 This price is held for %d s: either button charges exactly it. After that I'll show the current price before charging anything.",
 		"buy.requote":    "⏳ <b>The price %s TON is no longer held.</b> Nothing was charged. Here is the current price; confirm again to buy.\n\n",
 		"buy.price_gone": "⏳ <b>That price is no longer held.</b> Nothing was charged. Here is the current price; confirm again to buy.\n\n",
@@ -256,6 +258,8 @@ var catalogs = map[string]map[string]string{
 		"buy.bad_amount":       "Отправьте целое число Stars от %d до %d. Заказ не создан.",
 		"buy.quote": "🧾 <b>Ваш заказ</b>\n\n%s\nЦена: <b>%s TON</b>\nВаш баланс: %s TON\n\n" +
 			"Оплатите с баланса или напрямую переводом TON.",
+		"buy.quote_short": "🧾 <b>Ваш заказ</b>\n\n%s\nЦена: <b>%s TON</b>\nВаш баланс: %s TON — на этот заказ не хватает.\n\n" +
+			"Оплатите его напрямую переводом TON из кошелька или сначала пополните баланс.",
 		"buy.held":       "🔒 Эта цена действует %d сек.: любая из кнопок спишет ровно её. Потом я сначала покажу актуальную цену и ничего не спишу без подтверждения.",
 		"buy.requote":    "⏳ <b>Цена %s TON больше не действует.</b> Ничего не списано. Вот актуальная цена; подтвердите ещё раз, чтобы купить.\n\n",
 		"buy.price_gone": "⏳ <b>Эта цена больше не действует.</b> Ничего не списано. Вот актуальная цена; подтвердите ещё раз, чтобы купить.\n\n",

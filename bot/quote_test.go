@@ -188,7 +188,12 @@ func TestPayTON_Quote(t *testing.T) {
 // transfer" button pays exactly that, even after a fee change.
 func TestConfirm_Insufficient_KeepsQuote(t *testing.T) {
 	e := newEnv(t)
+	e.startChat(alice)
+	e.deposit(alice, "", shop.TON/2)
 	buyStarsQuote(e, alice, "@someone_x", "100")
+	if _, err := e.svc.AdminDebit(context.Background(), adminID, alice.ID, shop.TON/4, "test"); err != nil {
+		t.Fatal(err)
+	}
 	e.fake.Press(alice, "Confirm")
 	c := e.fake.Wait(alice.ID, "Not enough balance")
 	if !strings.Contains(c.Text, price100.String()+" TON") {
