@@ -50,6 +50,8 @@ func (e *env) authenticates(key string) bool {
 func TestAPI_IssueShowOnceRotateRevoke(t *testing.T) {
 	e := newEnv(t)
 	e.fake.Send(alice, "/api")
+	e.fake.Wait(alice.ID, "orders API (osk_ keys)")
+	e.fake.Press(alice, "Create an orders API key")
 	msg := e.fake.Wait(alice.ID, "Your new osk_ API key")
 	key := issuedKey(t, msg)
 	memo := e.user(alice).Memo
@@ -90,6 +92,8 @@ func TestAPI_IssueShowOnceRotateRevoke(t *testing.T) {
 
 	// The simple API key.
 	e.fake.Send(alice, "/api sk")
+	e.fake.Wait(alice.ID, "simple API (sk_ keys)")
+	e.fake.Press(alice, "Create a simple API key")
 	sk := issuedKey(t, e.fake.Wait(alice.ID, "Your new sk_ API key"))
 	if !strings.HasPrefix(sk, "sk_") || !e.authenticates(sk) || !e.authenticates(rotated) {
 		t.Errorf("sk_ key: works=%v; osk_ still works=%v", e.authenticates(sk), e.authenticates(rotated))
@@ -121,6 +125,8 @@ func TestAPI_MenuButtonRussian(t *testing.T) {
 	e := newEnv(t)
 	e.startChat(ivan)
 	e.fake.Press(ivan, "API")
+	e.fake.Wait(ivan.ID, "API для партнёров")
+	e.fake.Press(ivan, "Создать ключ API заказов")
 	key := issuedKey(t, e.fake.Wait(ivan.ID, "Ваш новый API-ключ osk_"))
 	if !e.authenticates(key) {
 		t.Errorf("key does not authenticate")

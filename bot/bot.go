@@ -78,7 +78,7 @@ type Config struct {
 	State     StateStore   // required: per-chat flow state (bbolt in production)
 	Token     string       // required; secret: never logged
 	APIURL    string       // Bot API server; default DefaultAPIURL
-	PublicURL string       // base URL of the REST API shown to partners; optional
+	PublicURL string       // base URL of the REST API shown to partners; optional: empty or a loopback host (localhost, 127.0.0.1) is shown as "the API is not public"
 	Logger    *slog.Logger // default slog.Default()
 	Now       func() time.Time
 
@@ -355,8 +355,10 @@ func updateChat(u tele.Update) int64 {
 	return 0
 }
 
-// menuCommands are the commands shown in Telegram's command menu.
-var menuCommands = []string{"start", "balance", "orders", "api", "language", "help"}
+// menuCommands are the commands shown in Telegram's command menu: the
+// buyer's. Partners reach the API from the 🔑 API button (or by typing
+// /api, which still works).
+var menuCommands = []string{"start", "balance", "orders", "language", "help"}
 
 // setCommands publishes the command menu in each language; a failure is
 // only logged.

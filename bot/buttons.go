@@ -31,7 +31,8 @@ const (
 	cbOrders      = "ol"   // before: orders page
 	cbOrder       = "od"   // order id: detail
 	cbCancelOrder = "oc"   // order id: cancel an unpaid order
-	cbAPI         = "api"  // key kind: API screen (issues a key if none)
+	cbAPI         = "api"  // key kind: API screen (explains the API and offers to create a key if none)
+	cbCreateKey   = "akn"  // key kind: create a key (an explicit press on the API screen)
 	cbRotateAsk   = "akr"  // key kind: confirm rotation
 	cbRotate      = "aky"  // key kind: rotate
 	cbRevokeAsk   = "akv"  // key kind: confirm revocation

@@ -30,47 +30,48 @@ var catalogs = map[string]map[string]string{
 			"⭐ <b>Buy Stars</b>: choose the recipient (you, or any @username), the amount (%d to %d stars), and pay from your balance or by a TON transfer.\n" +
 			"💎 <b>Premium</b>: 3, 6 or 12 months for anyone.\n" +
 			"💰 <b>Balance</b>: top up by sending TON with your personal memo.\n" +
-			"🔑 <b>API</b>: partners get an API key with /api (or /api sk for the simple API).\n\n" +
-			"Commands: /start, /balance, /orders, /api, /language, /help",
+			"🔑 <b>API</b>: for shops and developers who buy from their own code; the 🔑 API button explains it.\n\n" +
+			"Commands: /start, /balance, /orders, /language, /help",
 		"help.short": "I didn't understand that. Use the menu below, or /help.",
 
 		"cmd.start":    "Main menu",
 		"cmd.balance":  "Balance and top-up",
 		"cmd.orders":   "My orders",
-		"cmd.api":      "Partner API key (/api sk for the simple API)",
 		"cmd.language": "Language",
 		"cmd.help":     "Help",
 
-		"btn.buy_stars":    "⭐ Buy Stars",
-		"btn.premium":      "💎 Premium",
-		"btn.balance":      "💰 Balance & top-up",
-		"btn.orders":       "📦 My orders",
-		"btn.api":          "🔑 API",
-		"btn.language":     "🌐 Language",
-		"btn.help":         "❓ Help",
-		"btn.menu":         "🏠 Menu",
-		"btn.cancel":       "✖ Cancel",
-		"btn.me":           "👤 Me",
-		"btn.me_named":     "👤 Me (@%s)",
-		"btn.someone":      "🎁 Someone else",
-		"btn.months":       "%d months",
-		"btn.other_amount": "✏️ Other amount",
-		"btn.confirm":      "✅ Confirm: pay %s TON from balance",
-		"btn.pay_ton":      "💎 Pay by TON transfer",
-		"btn.topup":        "💰 Top up balance",
-		"btn.tonkeeper":    "Open in Tonkeeper",
-		"btn.cancel_order": "✖ Cancel order",
-		"btn.newest":       "« Newest",
-		"btn.older":        "Older »",
-		"btn.back_orders":  "‹ My orders",
-		"btn.key_simple":   "Simple API key (sk_)",
-		"btn.key_orders":   "Orders API key (osk_)",
-		"btn.rotate":       "🔄 Rotate",
-		"btn.revoke":       "🗑 Revoke",
-		"btn.hide_key":     "✅ I saved it, hide the key",
-		"btn.yes_rotate":   "Yes, rotate the key",
-		"btn.yes_revoke":   "Yes, revoke the key",
-		"btn.new_key":      "🔑 Get a new key",
+		"btn.buy_stars":         "⭐ Buy Stars",
+		"btn.premium":           "💎 Premium",
+		"btn.balance":           "💰 Balance & top-up",
+		"btn.orders":            "📦 My orders",
+		"btn.api":               "🔑 API",
+		"btn.language":          "🌐 Language",
+		"btn.help":              "❓ Help",
+		"btn.menu":              "🏠 Menu",
+		"btn.cancel":            "✖ Cancel",
+		"btn.me":                "👤 Me",
+		"btn.me_named":          "👤 Me (@%s)",
+		"btn.someone":           "🎁 Someone else",
+		"btn.months":            "%d months",
+		"btn.other_amount":      "✏️ Other amount",
+		"btn.confirm":           "✅ Confirm: pay %s TON from balance",
+		"btn.pay_ton":           "💎 Pay by TON transfer",
+		"btn.topup":             "💰 Top up balance",
+		"btn.tonkeeper":         "Open in Tonkeeper",
+		"btn.cancel_order":      "✖ Cancel order",
+		"btn.newest":            "« Newest",
+		"btn.older":             "Older »",
+		"btn.back_orders":       "‹ My orders",
+		"btn.key_simple":        "Simple API key (sk_)",
+		"btn.key_orders":        "Orders API key (osk_)",
+		"btn.rotate":            "🔄 Rotate",
+		"btn.revoke":            "🗑 Revoke",
+		"btn.hide_key":          "✅ I saved it, hide the key",
+		"btn.yes_rotate":        "Yes, rotate the key",
+		"btn.yes_revoke":        "Yes, revoke the key",
+		"btn.new_key":           "🔑 Get a new key",
+		"btn.create_key_orders": "🔑 Create an orders API key (osk_)",
+		"btn.create_key_simple": "Create a simple API key (sk_)",
 
 		"err.stale_button":    "This button is no longer valid. Send /start.",
 		"err.internal":        "Something went wrong on our side. Please try again later.",
@@ -159,14 +160,21 @@ var catalogs = map[string]map[string]string{
 		"status.failed":          "failed",
 		"status.refunded":        "refunded",
 
+		"api.intro": "🔑 <b>Partner API</b>\n\n" +
+			"For shops and developers who buy Stars and Premium from their own code, over HTTP. " +
+			"You don't need it to buy here: the buttons do everything.\n\n" +
+			"An API key spends your balance just as you can, so create one only when you are about to use it, and keep it secret. " +
+			"There are two APIs: the orders API (osk_ keys) and the simple API (sk_ keys).\n\n%s",
+		"api.base":       "Base URL: <code>%s</code>",
+		"api.not_public": "⚠️ The API of this shop is not public yet: there is no address to reach it from outside. Ask the shop's operator before integrating.",
 		"api.status": "🔑 <b>Partner API</b>\n\nYour %s key: <code>%s</code>, created %s.\n" +
 			"The full key was shown only once; we keep only its hash. Lost it? Rotate it.\n\n" +
-			"Base URL: <code>%s</code>\nBalance top-up memo: <code>%s</code>",
+			"%s\nBalance top-up memo: <code>%s</code>",
 		"api.key": "🔑 <b>Your new %s API key</b>\n\n<code>%s</code>\n\n" +
 			"⚠️ This is the only time the key is shown. Copy it now and keep it secret: it spends your balance. " +
 			"We store only its hash; if you lose it, rotate it.\n\n" +
-			"Base URL: <code>%s</code>\nBalance top-up memo: <code>%s</code> (send TON to <code>%s</code>)\n\n" +
-			"Try it:\n<pre>curl -H \"Authorization: Bearer %s\" %s/api/v1/balance</pre>",
+			"%s\nBalance top-up memo: <code>%s</code> (send TON to <code>%s</code>)%s",
+		"api.try":        "\n\nTry it:\n<pre>curl -H \"Authorization: Bearer %s\" %s/api/v1/balance</pre>",
 		"api.rotate_ask": "🔄 Rotate your %s key? The current key stops working at once, and a new one is shown once.",
 		"api.revoke_ask": "🗑 Revoke your %s key? Requests with it will be refused at once.",
 		"api.revoked":    "Your %s key is revoked.",
@@ -187,47 +195,48 @@ var catalogs = map[string]map[string]string{
 			"⭐ <b>Купить Stars</b>: выберите получателя (себя или любой @username), количество (от %d до %d звёзд) и оплатите с баланса или переводом TON.\n" +
 			"💎 <b>Premium</b>: 3, 6 или 12 месяцев кому угодно.\n" +
 			"💰 <b>Баланс</b>: пополняется переводом TON с вашим личным комментарием (memo).\n" +
-			"🔑 <b>API</b>: партнёры получают API-ключ командой /api (или /api sk для простого API).\n\n" +
-			"Команды: /start, /balance, /orders, /api, /language, /help",
+			"🔑 <b>API</b>: для магазинов и разработчиков, которые покупают из своего кода; подробности — по кнопке 🔑 API.\n\n" +
+			"Команды: /start, /balance, /orders, /language, /help",
 		"help.short": "Я не понял. Воспользуйтесь меню ниже или /help.",
 
 		"cmd.start":    "Главное меню",
 		"cmd.balance":  "Баланс и пополнение",
 		"cmd.orders":   "Мои заказы",
-		"cmd.api":      "API-ключ партнёра (/api sk — для простого API)",
 		"cmd.language": "Язык",
 		"cmd.help":     "Помощь",
 
-		"btn.buy_stars":    "⭐ Купить Stars",
-		"btn.premium":      "💎 Premium",
-		"btn.balance":      "💰 Баланс и пополнение",
-		"btn.orders":       "📦 Мои заказы",
-		"btn.api":          "🔑 API",
-		"btn.language":     "🌐 Язык",
-		"btn.help":         "❓ Помощь",
-		"btn.menu":         "🏠 Меню",
-		"btn.cancel":       "✖ Отмена",
-		"btn.me":           "👤 Себе",
-		"btn.me_named":     "👤 Себе (@%s)",
-		"btn.someone":      "🎁 Другому",
-		"btn.months":       "%d мес.",
-		"btn.other_amount": "✏️ Другое количество",
-		"btn.confirm":      "✅ Подтвердить: %s TON с баланса",
-		"btn.pay_ton":      "💎 Оплатить переводом TON",
-		"btn.topup":        "💰 Пополнить баланс",
-		"btn.tonkeeper":    "Открыть в Tonkeeper",
-		"btn.cancel_order": "✖ Отменить заказ",
-		"btn.newest":       "« Новые",
-		"btn.older":        "Старше »",
-		"btn.back_orders":  "‹ Мои заказы",
-		"btn.key_simple":   "Ключ простого API (sk_)",
-		"btn.key_orders":   "Ключ API заказов (osk_)",
-		"btn.rotate":       "🔄 Перевыпустить",
-		"btn.revoke":       "🗑 Отозвать",
-		"btn.hide_key":     "✅ Я сохранил, скрыть ключ",
-		"btn.yes_rotate":   "Да, перевыпустить ключ",
-		"btn.yes_revoke":   "Да, отозвать ключ",
-		"btn.new_key":      "🔑 Получить новый ключ",
+		"btn.buy_stars":         "⭐ Купить Stars",
+		"btn.premium":           "💎 Premium",
+		"btn.balance":           "💰 Баланс и пополнение",
+		"btn.orders":            "📦 Мои заказы",
+		"btn.api":               "🔑 API",
+		"btn.language":          "🌐 Язык",
+		"btn.help":              "❓ Помощь",
+		"btn.menu":              "🏠 Меню",
+		"btn.cancel":            "✖ Отмена",
+		"btn.me":                "👤 Себе",
+		"btn.me_named":          "👤 Себе (@%s)",
+		"btn.someone":           "🎁 Другому",
+		"btn.months":            "%d мес.",
+		"btn.other_amount":      "✏️ Другое количество",
+		"btn.confirm":           "✅ Подтвердить: %s TON с баланса",
+		"btn.pay_ton":           "💎 Оплатить переводом TON",
+		"btn.topup":             "💰 Пополнить баланс",
+		"btn.tonkeeper":         "Открыть в Tonkeeper",
+		"btn.cancel_order":      "✖ Отменить заказ",
+		"btn.newest":            "« Новые",
+		"btn.older":             "Старше »",
+		"btn.back_orders":       "‹ Мои заказы",
+		"btn.key_simple":        "Ключ простого API (sk_)",
+		"btn.key_orders":        "Ключ API заказов (osk_)",
+		"btn.rotate":            "🔄 Перевыпустить",
+		"btn.revoke":            "🗑 Отозвать",
+		"btn.hide_key":          "✅ Я сохранил, скрыть ключ",
+		"btn.yes_rotate":        "Да, перевыпустить ключ",
+		"btn.yes_revoke":        "Да, отозвать ключ",
+		"btn.new_key":           "🔑 Получить новый ключ",
+		"btn.create_key_orders": "🔑 Создать ключ API заказов (osk_)",
+		"btn.create_key_simple": "Создать ключ простого API (sk_)",
 
 		"err.stale_button":    "Эта кнопка больше не действует. Отправьте /start.",
 		"err.internal":        "У нас что-то пошло не так. Попробуйте позже.",
@@ -316,14 +325,21 @@ var catalogs = map[string]map[string]string{
 		"status.failed":          "ошибка",
 		"status.refunded":        "возвращён",
 
+		"api.intro": "🔑 <b>API для партнёров</b>\n\n" +
+			"Для магазинов и разработчиков, которые покупают Stars и Premium из своего кода по HTTP. " +
+			"Чтобы покупать здесь, API не нужен: всё делается кнопками.\n\n" +
+			"API-ключ тратит ваш баланс так же, как вы сами, поэтому создавайте его, только когда он действительно понадобится, и храните в секрете. " +
+			"API два: API заказов (ключи osk_) и простой API (ключи sk_).\n\n%s",
+		"api.base":       "Базовый URL: <code>%s</code>",
+		"api.not_public": "⚠️ API этого магазина пока не открыт: снаружи к нему не обратиться. Прежде чем интегрироваться, спросите оператора магазина.",
 		"api.status": "🔑 <b>API для партнёров</b>\n\nВаш ключ %s: <code>%s</code>, создан %s.\n" +
 			"Полный ключ показывался только один раз; мы храним лишь его хеш. Потеряли — перевыпустите.\n\n" +
-			"Базовый URL: <code>%s</code>\nКомментарий для пополнения баланса: <code>%s</code>",
+			"%s\nКомментарий для пополнения баланса: <code>%s</code>",
 		"api.key": "🔑 <b>Ваш новый API-ключ %s</b>\n\n<code>%s</code>\n\n" +
 			"⚠️ Ключ показывается только сейчас. Скопируйте его и храните в секрете: с ним тратится ваш баланс. " +
 			"Мы храним лишь его хеш; если потеряете — перевыпустите.\n\n" +
-			"Базовый URL: <code>%s</code>\nКомментарий для пополнения баланса: <code>%s</code> (TON на адрес <code>%s</code>)\n\n" +
-			"Попробуйте:\n<pre>curl -H \"Authorization: Bearer %s\" %s/api/v1/balance</pre>",
+			"%s\nКомментарий для пополнения баланса: <code>%s</code> (TON на адрес <code>%s</code>)%s",
+		"api.try":        "\n\nПопробуйте:\n<pre>curl -H \"Authorization: Bearer %s\" %s/api/v1/balance</pre>",
 		"api.rotate_ask": "🔄 Перевыпустить ключ %s? Текущий ключ сразу перестанет работать, новый будет показан один раз.",
 		"api.revoke_ask": "🗑 Отозвать ключ %s? Запросы с ним сразу будут отклоняться.",
 		"api.revoked":    "Ваш ключ %s отозван.",

@@ -36,6 +36,7 @@ func (b *Bot) routes() {
 	b.on(cb(cbOrder), b.onOrder)
 	b.on(cb(cbCancelOrder), b.onCancelOrder)
 	b.on(cb(cbAPI), b.onAPIButton)
+	b.on(cb(cbCreateKey), b.onCreateKey)
 	b.on(cb(cbRotateAsk), b.onRotateAsk)
 	b.on(cb(cbRotate), b.onRotate)
 	b.on(cb(cbRevokeAsk), b.onRevokeAsk)

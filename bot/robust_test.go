@@ -148,6 +148,8 @@ func TestHTMLEscaping(t *testing.T) {
 		t.Errorf("reason not escaped:\n%s", r.Text)
 	}
 	e.fake.Send(alice, "/api")
+	e.fake.Wait(alice.ID, "Partner API")
+	e.fake.Press(alice, "Create an orders API key")
 	e.fake.Wait(alice.ID, "Your new osk_ API key")
 	// The fake server rejects (and fails the test on) malformed HTML.
 }
