@@ -22,8 +22,8 @@ const (
 	cbMenu        = "m"    // main menu
 	cbHelp        = "help" // help text
 	cbBuy         = "buy"  // kind: choose the recipient
-	cbMe          = "rme"  // kind: recipient is the user
-	cbOther       = "rot"  // kind: ask for a username
+	cbMe          = "rme"  // kind[|quantity]: recipient is the user (quantity: chosen by a deep link)
+	cbOther       = "rot"  // kind[|quantity]: ask for a username
 	cbAmount      = "amt"  // kind|quantity|recipient: quote
 	cbCustom      = "amo"  // recipient: ask for a number of stars
 	cbPay         = "pay"  // quote id|method|recipient: create the order of a locked quote (before: nonce|method|kind|quantity|recipient)

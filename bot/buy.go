@@ -2,6 +2,7 @@ package bot
 
 import (
 	"html"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,42 +21,76 @@ func (b *Bot) onBuy(t *turn) error {
 	if _, ok := orderType(kind); !ok {
 		return t.answer(t.T("err.stale_button"), true)
 	}
+	return t.show(t.whoFor(kind, 0))
+}
+
+// whoFor asks who the purchase is for; n, when not 0, is the amount (or
+// months) a deep link already chose, carried by the buttons.
+func (t *turn) whoFor(kind string, n int64) (string, keyboard) {
 	me := t.T("btn.me")
 	if t.user.Username != "" {
 		me = t.T("btn.me_named", html.EscapeString(t.user.Username))
 	}
-	return t.show(t.T("buy.who."+kind), keyboard{
-		{button(me, cbMe, kind), button(t.T("btn.someone"), cbOther, kind)},
+	args := []string{kind}
+	text := t.T("buy.who." + kind)
+	if n > 0 {
+		args = append(args, strconv.FormatInt(n, 10))
+		text = t.T("buy.who_n."+kind, n)
+	}
+	return text, keyboard{
+		{button(me, cbMe, args...), button(t.T("btn.someone"), cbOther, args...)},
 		{t.btnMenu()},
-	})
+	}
+}
+
+// recipientArgs parses the data of the Me and Someone else buttons: a
+// kind, and optionally the amount a deep link chose (0 if none).
+func recipientArgs(args []string) (kind string, n int64, ok bool) {
+	if len(args) < 1 || len(args) > 2 {
+		return "", 0, false
+	}
+	if _, ok := orderType(args[0]); !ok {
+		return "", 0, false
+	}
+	if len(args) == 2 {
+		var err error
+		if n, err = strconv.ParseInt(args[1], 10, 64); err != nil || n <= 0 {
+			return "", 0, false
+		}
+	}
+	return args[0], n, true
 }
 
 // onRecipientMe picks the user as recipient; it needs a username.
 func (b *Bot) onRecipientMe(t *turn) error {
-	kind := t.Data()
-	if _, ok := orderType(kind); !ok {
+	kind, n, ok := recipientArgs(t.Args())
+	if !ok {
 		return t.answer(t.T("err.stale_button"), true)
 	}
 	if t.user.Username == "" {
 		return t.answer(t.T("buy.no_username"), true)
+	}
+	if n > 0 {
+		return b.quote(t, kind, n, t.user.Username, "")
 	}
 	return t.show(t.pickAmount(kind, t.user.Username))
 }
 
 // onRecipientOther waits for a username.
 func (b *Bot) onRecipientOther(t *turn) error {
-	kind := t.Data()
-	if _, ok := orderType(kind); !ok {
+	kind, n, ok := recipientArgs(t.Args())
+	if !ok {
 		return t.answer(t.T("err.stale_button"), true)
 	}
-	if err := b.saveState(t.ctx, t.chat, chatState{Step: stepRecipient, Kind: kind}); err != nil {
+	if err := b.saveState(t.ctx, t.chat, chatState{Step: stepRecipient, Kind: kind, Amount: n}); err != nil {
 		return t.fail(err)
 	}
 	return t.show(t.T("buy.ask_recipient"), keyboard{{button(t.T("btn.cancel"), cbMenu)}})
 }
 
 // onRecipientText validates a typed username with the API's rules and the
-// provider's lookup, then offers the amounts.
+// provider's lookup, then offers the amounts, or quotes at once when a
+// deep link chose the amount.
 func (b *Bot) onRecipientText(t *turn, st *chatState, text string) error {
 	typ, ok := orderType(st.Kind)
 	if !ok {
@@ -89,7 +124,47 @@ func (b *Bot) onRecipientText(t *turn, st *chatState, text string) error {
 	if err := b.clearState(t.ctx, t.chat); err != nil {
 		return t.fail(err)
 	}
+	if st.Amount > 0 {
+		return b.quote(t, st.Kind, st.Amount, name, "")
+	}
 	return t.say(t.pickAmount(st.Kind, name))
+}
+
+// startPurchase handles the deep links that prefill a purchase, the
+// payload of /start: stars_<n>, stars_<n>_<username>, premium_<months>
+// and premium_<months>_<username>. It reports false for any other
+// payload (the caller shows the menu). A link with an amount outside the
+// shop's limits, or months not on offer, is refused with the menu; one
+// with a username goes through the same checks as a typed one.
+func (b *Bot) startPurchase(t *turn, payload string) (bool, error) {
+	parts := strings.SplitN(payload, "_", 3)
+	var kind string
+	switch parts[0] {
+	case "stars":
+		kind = kindStars
+	case "premium":
+		kind = kindPremium
+	default:
+		return false, nil
+	}
+	n, ok := int64(0), false
+	if len(parts) >= 2 {
+		var err error
+		n, err = strconv.ParseInt(parts[1], 10, 64)
+		if err == nil && kind == kindStars {
+			p := b.Shop.Pricing()
+			ok = n >= p.StarsMin && n <= p.StarsMax
+		} else if err == nil {
+			ok = slices.Contains(shop.PremiumMonths, int(n))
+		}
+	}
+	if !ok {
+		return true, t.say(t.T("start.bad_link")+"\n\n"+t.menuText(), t.menuKeyboard())
+	}
+	if len(parts) == 3 {
+		return true, b.onRecipientText(t, &chatState{Step: stepRecipient, Kind: kind, Amount: n}, parts[2])
+	}
+	return true, t.say(t.whoFor(kind, n))
 }
 
 // pickAmount is the amount (Stars) or duration (Premium) choice.

@@ -90,6 +90,9 @@ var catalogs = map[string]map[string]string{
 
 		"buy.who.s":            "⭐ <b>Buy Stars</b>\n\nWho are the Stars for?",
 		"buy.who.p":            "💎 <b>Telegram Premium</b>\n\nWho is Premium for?",
+		"buy.who_n.s":          "⭐ <b>Buy %d Stars</b>\n\nWho are the Stars for?",
+		"buy.who_n.p":          "💎 <b>Telegram Premium, %d months</b>\n\nWho is Premium for?",
+		"start.bad_link":       "⚠️ This link asks for an amount the shop does not offer, so nothing was prefilled. Choose below.",
 		"buy.no_username":      "You have no Telegram username. Set one in Telegram's settings, or choose \"Someone else\".",
 		"buy.ask_recipient":    "Send the recipient's Telegram username: @username, username or a t.me/username link.",
 		"buy.bad_username":     "That is not a Telegram username. A username has 5 to 32 letters, digits or underscores, like @durov. Try again:",
@@ -255,6 +258,9 @@ var catalogs = map[string]map[string]string{
 
 		"buy.who.s":            "⭐ <b>Купить Stars</b>\n\nКому отправить Stars?",
 		"buy.who.p":            "💎 <b>Telegram Premium</b>\n\nКому подарить Premium?",
+		"buy.who_n.s":          "⭐ <b>Купить %d Stars</b>\n\nКому отправить Stars?",
+		"buy.who_n.p":          "💎 <b>Telegram Premium, %d мес.</b>\n\nКому подарить Premium?",
+		"start.bad_link":       "⚠️ В этой ссылке количество, которого магазин не предлагает, поэтому ничего не заполнено. Выберите ниже.",
 		"buy.no_username":      "У вас нет имени пользователя в Telegram. Задайте его в настройках Telegram или выберите «Другому».",
 		"buy.ask_recipient":    "Отправьте имя пользователя получателя: @username, username или ссылку t.me/username.",
 		"buy.bad_username":     "Это не имя пользователя Telegram. Имя состоит из 5–32 латинских букв, цифр или подчёркиваний, например @durov. Попробуйте ещё раз:",

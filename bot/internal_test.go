@@ -117,7 +117,7 @@ func TestCatalogs(t *testing.T) {
 		}
 	}
 	for _, kind := range []string{kindStars, kindPremium} {
-		used["buy.who."+kind], used["buy.cannot_receive."+kind] = true, true
+		used["buy.who."+kind], used["buy.cannot_receive."+kind], used["buy.who_n."+kind] = true, true, true
 	}
 	for _, c := range menuCommands {
 		used["cmd."+c] = true

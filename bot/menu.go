@@ -48,8 +48,15 @@ func (b *Bot) routes() {
 	b.adminRoutes()
 }
 
-// onStart shows the main menu (the middleware has ended any flow).
+// onStart shows the main menu (the middleware has ended any flow), or,
+// for a deep link that prefills a purchase (/start stars_100_durov), that
+// purchase's next step.
 func (b *Bot) onStart(t *turn) error {
+	if m := t.Message(); m != nil && isCommand(m.Text, "start") {
+		if done, err := b.startPurchase(t, strings.TrimSpace(m.Payload)); done {
+			return err
+		}
+	}
 	return t.say(t.menuText(), t.menuKeyboard())
 }
 

@@ -27,6 +27,7 @@ type chatState struct {
 	Step      string    `json:"step"`
 	Kind      string    `json:"kind"`                // kindStars or kindPremium
 	Recipient string    `json:"recipient,omitempty"` // chosen recipient, for stepAmount
+	Amount    int64     `json:"amount,omitempty"`    // Stars or months a deep link chose, for stepRecipient
 	Op        *adminOp  `json:"op,omitempty"`        // the credit or debit waiting for confirmation, for stepAdminOp
 	Updated   time.Time `json:"updated"`
 }
