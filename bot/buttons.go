@@ -38,6 +38,7 @@ const (
 	cbRevokeAsk   = "akv"  // key kind: confirm revocation
 	cbRevoke      = "akx"  // key kind: revoke
 	cbHide        = "hide" // delete this message (the one-time key)
+	cbOtherWallet = "ow"   // how to pay with any other wallet or on a computer (the ton:// link)
 	cbLang        = "lang" // language choice
 	cbSetLang     = "setl" // language code
 )
@@ -122,16 +123,66 @@ func keyKind(prefix string) string {
 	return keyOrders
 }
 
-// tonkeeperURL is Tonkeeper's universal transfer link; amount 0 leaves the
-// amount to the user.
+// Wallet links. Every transfer link carries the amount in nanoTON (an
+// integer; none when amount is 0, which leaves it to the user) and the
+// comment as the URL-encoded "text" parameter, as each wallet documents.
+
+// tonkeeperURL is Tonkeeper's universal transfer link:
+//
+//	https://app.tonkeeper.com/transfer/<address>?amount=<nanocoins>&text=<url-encoded-utf8-text>
+//
+// Source: tonkeeper/wallet-api README.md, "Unauthenticated transfers";
+// https://docs.tonconsole.com/tonkeeper/deep-linking (app.tonkeeper.com is
+// the legacy prefix of app.keeperwallet.com, "same paths and parameters").
 func tonkeeperURL(address string, amount shop.NanoTON, memo string) string {
 	return "https://app.tonkeeper.com/transfer/" + url.PathEscape(address) + transferQuery(amount, memo)
 }
 
-// tonLink is the ton:// transfer link of TON wallets, also what the QR
-// codes encode.
+// myTonWalletURL is MyTonWallet's universal transfer link:
+//
+//	https://my.tt/transfer/<address>?amount=<nanocoins>&text=<url-encoded-utf8-text>
+//
+// Source: https://docs.ton.org/ecosystem/wallet-apps/deep-links,
+// "Wallet-specific invoices" (ton-org/docs ecosystem/wallet-apps/deep-links.mdx,
+// which points to help.mytonwallet.io/intro/key-features/deeplinks-in-mytonwallet);
+// MyTonWallet reads "amount" and "text" of a transfer link
+// (mytonwalletorg/mytonwallet src/util/ton/deeplinks.ts, parseTonDeeplink).
+func myTonWalletURL(address string, amount shop.NanoTON, memo string) string {
+	return "https://my.tt/transfer/" + url.PathEscape(address) + transferQuery(amount, memo)
+}
+
+// telegramWalletURL opens Telegram Wallet (@wallet) by its public username
+// link, t.me/<username> (https://core.telegram.org/api/links, "Public
+// username links"). Telegram Wallet documents no transfer link that
+// carries an address, an amount and a comment (help.wallet.tg, docs.ton.org
+// list none), so none is made up here: the link only opens the wallet, and
+// the payment screen tells the user to copy the address, amount and memo.
+const telegramWalletURL = "https://t.me/wallet"
+
+// tonLink is the ton:// transfer link every TON wallet understands, also
+// what the QR codes encode:
+//
+//	ton://transfer/<address>?amount=<nanocoins>&text=<url-encoded-utf8-text>
+//
+// Source: https://docs.ton.org/ecosystem/wallet-apps/deep-links, "TON
+// transfer" (ton-org/docs ecosystem/wallet-apps/deep-links.mdx). The Bot
+// API allows only http(s) and tg:// in URL buttons, and Telegram Desktop
+// does not open ton:// links in bot messages (same page: "requires
+// workarounds … e.g. Telegram Desktop bots"), so it is shown as text to
+// copy (and a button explains where to paste it), never as a URL button.
 func tonLink(address string, amount shop.NanoTON, memo string) string {
 	return "ton://transfer/" + url.PathEscape(address) + transferQuery(amount, memo)
+}
+
+// walletRows are the wallet choices of a payment or top-up screen: the
+// wallets with a documented transfer link, Telegram Wallet (opened, not
+// prefilled) and the generic ton:// link for any other wallet or a
+// computer.
+func (t *turn) walletRows(address string, amount shop.NanoTON, memo string) keyboard {
+	return keyboard{
+		{urlButton(t.T("btn.tonkeeper"), tonkeeperURL(address, amount, memo)), urlButton(t.T("btn.mytonwallet"), myTonWalletURL(address, amount, memo))},
+		{urlButton(t.T("btn.telegram_wallet"), telegramWalletURL), button(t.T("btn.other_wallet"), cbOtherWallet)},
+	}
 }
 
 func transferQuery(amount shop.NanoTON, memo string) string {

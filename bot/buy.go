@@ -384,16 +384,15 @@ func (b *Bot) onPay(t *turn) error {
 }
 
 // showPayment shows how to pay a ton_memo order: address, exact amount,
-// memo, deadline, a Tonkeeper button, the ton:// link and its QR code.
+// memo, deadline, the wallet buttons (walletRows), the ton:// link and its
+// QR code.
 func (b *Bot) showPayment(t *turn, o *shop.Order) error {
 	link := tonLink(o.PaymentAddress, o.PriceTON, o.PaymentMemo)
 	text := t.T("pay.ton", o.ID, orderItem(t.lang, o), o.PriceTON,
 		html.EscapeString(o.PaymentAddress), html.EscapeString(o.PaymentMemo),
 		formatTime(o.ExpiresAt), html.EscapeString(link))
-	kb := keyboard{
-		{urlButton(t.T("btn.tonkeeper"), tonkeeperURL(o.PaymentAddress, o.PriceTON, o.PaymentMemo))},
-		{button(t.T("btn.cancel_order"), cbCancelOrder, strconv.FormatInt(o.ID, 10)), t.btnMenu()},
-	}
+	kb := append(t.walletRows(o.PaymentAddress, o.PriceTON, o.PaymentMemo),
+		[]tele.InlineButton{button(t.T("btn.cancel_order"), cbCancelOrder, strconv.FormatInt(o.ID, 10)), t.btnMenu()})
 	if err := t.show(text, kb); err != nil {
 		return err
 	}
@@ -403,4 +402,11 @@ func (b *Bot) showPayment(t *turn, o *shop.Order) error {
 		return nil
 	}
 	return t.photo(png, t.T("pay.qr", o.PriceTON, html.EscapeString(o.PaymentMemo)), nil)
+}
+
+// onOtherWallet explains how to pay with a wallet that has no button, or
+// on a computer, where Telegram does not open ton:// links: copy the TON
+// link of the screen into the browser's address bar, or scan the QR code.
+func (b *Bot) onOtherWallet(t *turn) error {
+	return t.answer(t.T("pay.other_wallet"), true)
 }

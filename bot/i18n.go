@@ -58,6 +58,9 @@ var catalogs = map[string]map[string]string{
 		"btn.pay_ton":           "💎 Pay by TON transfer",
 		"btn.topup":             "💰 Top up balance",
 		"btn.tonkeeper":         "Open in Tonkeeper",
+		"btn.mytonwallet":       "Open in MyTonWallet",
+		"btn.telegram_wallet":   "Telegram Wallet",
+		"btn.other_wallet":      "🖥 Other wallet / computer",
 		"btn.cancel_order":      "✖ Cancel order",
 		"btn.newest":            "« Newest",
 		"btn.older":             "Older »",
@@ -119,8 +122,10 @@ var catalogs = map[string]map[string]string{
 		"pay.ton": "💎 <b>Order #%d: pay by TON transfer</b>\n\n%s\n\n" +
 			"Send exactly <b>%s TON</b> to\n<code>%s</code>\nwith this comment (memo):\n<code>%s</code>\n\n" +
 			"Pay before %s. A payment without the memo, short or late cannot pay the order; it is credited to your balance instead.\n\n" +
-			"TON link: <code>%s</code>",
-		"pay.qr": "Scan with a TON wallet: %s TON, memo <code>%s</code>",
+			"Telegram Wallet has no payment link: open it and copy the address, the amount and the memo from here (tap to copy).\n" +
+			"Any other wallet, or on a computer: <code>%s</code>",
+		"pay.other_wallet": "Tap the ton:// link in the message to copy it, then paste it into your browser's address bar: your TON wallet opens with the address, amount and memo filled in. Or scan the QR code.",
+		"pay.qr":           "Scan with a TON wallet: %s TON, memo <code>%s</code>",
 
 		"balance.text": "💰 <b>Balance: %s TON</b>\n\n" +
 			"To top up, send any amount of TON to\n<code>%s</code>\nwith this comment (memo):\n<code>%s</code>\n" +
@@ -226,6 +231,9 @@ var catalogs = map[string]map[string]string{
 		"btn.pay_ton":           "💎 Оплатить переводом TON",
 		"btn.topup":             "💰 Пополнить баланс",
 		"btn.tonkeeper":         "Открыть в Tonkeeper",
+		"btn.mytonwallet":       "Открыть в MyTonWallet",
+		"btn.telegram_wallet":   "Кошелёк в Telegram",
+		"btn.other_wallet":      "🖥 Другой кошелёк / компьютер",
 		"btn.cancel_order":      "✖ Отменить заказ",
 		"btn.newest":            "« Новые",
 		"btn.older":             "Старше »",
@@ -287,8 +295,10 @@ var catalogs = map[string]map[string]string{
 		"pay.ton": "💎 <b>Заказ #%d: оплата переводом TON</b>\n\n%s\n\n" +
 			"Отправьте ровно <b>%s TON</b> на адрес\n<code>%s</code>\nс комментарием (memo):\n<code>%s</code>\n\n" +
 			"Оплатите до %s. Платёж без комментария, неполный или опоздавший не оплатит заказ — он будет зачислен на ваш баланс.\n\n" +
-			"Ссылка TON: <code>%s</code>",
-		"pay.qr": "Отсканируйте TON-кошельком: %s TON, комментарий <code>%s</code>",
+			"У Кошелька в Telegram нет платёжных ссылок: откройте его и скопируйте отсюда адрес, сумму и комментарий (нажмите, чтобы скопировать).\n" +
+			"Любой другой кошелёк или компьютер: <code>%s</code>",
+		"pay.other_wallet": "Нажмите на ссылку ton:// в сообщении, чтобы скопировать её, и вставьте в адресную строку браузера: TON-кошелёк откроется с адресом, суммой и комментарием. Или отсканируйте QR-код телефоном.",
+		"pay.qr":           "Отсканируйте TON-кошельком: %s TON, комментарий <code>%s</code>",
 
 		"balance.text": "💰 <b>Баланс: %s TON</b>\n\n" +
 			"Чтобы пополнить, отправьте любую сумму TON на адрес\n<code>%s</code>\nс комментарием (memo):\n<code>%s</code>\n" +

@@ -186,6 +186,12 @@ func TestTransferLinks(t *testing.T) {
 	if got, want := tonkeeperURL(addr, 417827299, "STARS-a1b2c3"), "https://app.tonkeeper.com/transfer/"+addr+"?amount=417827299&text=STARS-a1b2c3"; got != want {
 		t.Errorf("tonkeeperURL = %s, want %s", got, want)
 	}
+	if got, want := myTonWalletURL(addr, 417827299, "STARS-a1b2c3"), "https://my.tt/transfer/"+addr+"?amount=417827299&text=STARS-a1b2c3"; got != want {
+		t.Errorf("myTonWalletURL = %s, want %s", got, want)
+	}
+	if got, want := myTonWalletURL(addr, 0, "AP 1&2"), "https://my.tt/transfer/"+addr+"?text=AP+1%262"; got != want {
+		t.Errorf("myTonWalletURL without amount = %s, want %s", got, want)
+	}
 	if got, want := tonLink(addr, 0, "AP 1&2"), "ton://transfer/"+addr+"?text=AP+1%262"; got != want {
 		t.Errorf("tonLink = %s, want %s", got, want)
 	}

@@ -42,6 +42,7 @@ func (b *Bot) routes() {
 	b.on(cb(cbRevokeAsk), b.onRevokeAsk)
 	b.on(cb(cbRevoke), b.onRevoke)
 	b.on(cb(cbHide), b.onHide)
+	b.on(cb(cbOtherWallet), b.onOtherWallet)
 	b.on(cb(cbLang), b.onLanguage)
 	b.on(cb(cbSetLang), b.onSetLanguage)
 

@@ -108,9 +108,8 @@ func (b *Bot) showOrder(t *turn, o *shop.Order) error {
 	}
 	kb := keyboard{}
 	if pending {
-		kb = append(kb,
-			[]tele.InlineButton{urlButton(t.T("btn.tonkeeper"), tonkeeperURL(o.PaymentAddress, o.PriceTON, o.PaymentMemo))},
-			[]tele.InlineButton{button(t.T("btn.cancel_order"), cbCancelOrder, strconv.FormatInt(o.ID, 10))})
+		kb = append(kb, t.walletRows(o.PaymentAddress, o.PriceTON, o.PaymentMemo)...)
+		kb = append(kb, []tele.InlineButton{button(t.T("btn.cancel_order"), cbCancelOrder, strconv.FormatInt(o.ID, 10))})
 	}
 	kb = append(kb, []tele.InlineButton{button(t.T("btn.back_orders"), cbOrders, "0"), t.btnMenu()})
 	return t.show(s.String(), kb)
