@@ -411,7 +411,7 @@ func TestOrders_CancelPending(t *testing.T) {
 	e.fake.Press(alice, "Pay by TON transfer")
 	e.fake.Wait(alice.ID, "pay by TON transfer")
 	e.fake.Press(alice, "Cancel order")
-	e.fake.Wait(alice.ID, "Status: <b>cancelled</b>")
+	e.fake.Wait(alice.ID, "Order #1 is cancelled")
 	if got := e.orders(alice)[0].Status; got != shop.StatusCancelled {
 		t.Errorf("status = %s", got)
 	}

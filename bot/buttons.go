@@ -31,6 +31,7 @@ const (
 	cbOrders      = "ol"   // before: orders page
 	cbOrder       = "od"   // order id: detail
 	cbCancelOrder = "oc"   // order id: cancel an unpaid order
+	cbCheckPay    = "pc"   // order id: has the payment arrived? (settles the payment screen)
 	cbAPI         = "api"  // key kind: API screen (explains the API and offers to create a key if none)
 	cbCreateKey   = "akn"  // key kind: create a key (an explicit press on the API screen)
 	cbRotateAsk   = "akr"  // key kind: confirm rotation

@@ -384,24 +384,32 @@ func (b *Bot) onPay(t *turn) error {
 }
 
 // showPayment shows how to pay a ton_memo order: address, exact amount,
-// memo, deadline, the wallet buttons (walletRows), the ton:// link and its
-// QR code.
+// memo, deadline, the wallet buttons (walletRows), the ton:// link, a
+// Check payment button and the link's QR code; it records the screen so
+// that it can be edited when the order is paid, expires or is cancelled
+// (payscreen.go).
 func (b *Bot) showPayment(t *turn, o *shop.Order) error {
 	link := tonLink(o.PaymentAddress, o.PriceTON, o.PaymentMemo)
 	text := t.T("pay.ton", o.ID, orderItem(t.lang, o), o.PriceTON,
 		html.EscapeString(o.PaymentAddress), html.EscapeString(o.PaymentMemo),
 		formatTime(o.ExpiresAt), html.EscapeString(link))
+	id := strconv.FormatInt(o.ID, 10)
 	kb := append(t.walletRows(o.PaymentAddress, o.PriceTON, o.PaymentMemo),
-		[]tele.InlineButton{button(t.T("btn.cancel_order"), cbCancelOrder, strconv.FormatInt(o.ID, 10)), t.btnMenu()})
-	if err := t.show(text, kb); err != nil {
+		[]tele.InlineButton{button(t.T("btn.check_payment"), cbCheckPay, id)},
+		[]tele.InlineButton{button(t.T("btn.cancel_order"), cbCancelOrder, id), t.btnMenu()})
+	textID, err := t.showMsg(text, kb)
+	if err != nil {
 		return err
 	}
-	png, err := qrPNG(link)
-	if err != nil {
+	qrID := 0
+	if png, err := qrPNG(link); err != nil {
 		b.Logger.Error("telegram QR code failed", "error", err)
-		return nil
+	} else if qrID, err = b.sendPhoto(t.ctx, t.chat, png, t.T("pay.qr", o.PriceTON, html.EscapeString(o.PaymentMemo)), nil); err != nil {
+		b.rememberScreen(t.ctx, t.chat, o.ID, textID, 0)
+		return err
 	}
-	return t.photo(png, t.T("pay.qr", o.PriceTON, html.EscapeString(o.PaymentMemo)), nil)
+	b.rememberScreen(t.ctx, t.chat, o.ID, textID, qrID)
+	return nil
 }
 
 // onOtherWallet explains how to pay with a wallet that has no button, or

@@ -62,6 +62,7 @@ var catalogs = map[string]map[string]string{
 		"btn.telegram_wallet":   "Telegram Wallet",
 		"btn.other_wallet":      "🖥 Other wallet / computer",
 		"btn.cancel_order":      "✖ Cancel order",
+		"btn.check_payment":     "🔄 Check payment",
 		"btn.newest":            "« Newest",
 		"btn.older":             "Older »",
 		"btn.back_orders":       "‹ My orders",
@@ -124,8 +125,13 @@ var catalogs = map[string]map[string]string{
 			"Pay before %s. A payment without the memo, short or late cannot pay the order; it is credited to your balance instead.\n\n" +
 			"Telegram Wallet has no payment link: open it and copy the address, the amount and the memo from here (tap to copy).\n" +
 			"Any other wallet, or on a computer: <code>%s</code>",
-		"pay.other_wallet": "Tap the ton:// link in the message to copy it, then paste it into your browser's address bar: your TON wallet opens with the address, amount and memo filled in. Or scan the QR code.",
-		"pay.qr":           "Scan with a TON wallet: %s TON, memo <code>%s</code>",
+		"pay.other_wallet":   "Tap the ton:// link in the message to copy it, then paste it into your browser's address bar: your TON wallet opens with the address, amount and memo filled in. Or scan the QR code.",
+		"pay.qr":             "Scan with a TON wallet: %s TON, memo <code>%s</code>",
+		"pay.qr_void":        "⛔ This QR code is no longer valid. Do not pay with it.",
+		"pay.not_yet":        "No payment seen yet. A transfer shows up here within a minute or two of being sent; pay before %s.",
+		"pay.done.paid":      "✅ <b>Order #%d is paid</b>\n\n%s\nPayment of %s TON received. Status: %s. I'll tell you when it's delivered.",
+		"pay.done.expired":   "⌛ <b>Order #%d expired unpaid</b>\n\n%s\nIt could be paid until %s. Do not pay it any more: TON sent for it now goes to your balance.",
+		"pay.done.cancelled": "✖ <b>Order #%d is cancelled</b>\n\n%s\nDo not pay it: TON sent for it now goes to your balance.",
 
 		"balance.text": "💰 <b>Balance: %s TON</b>\n\n" +
 			"To top up, send any amount of TON to\n<code>%s</code>\nwith this comment (memo):\n<code>%s</code>\n" +
@@ -235,6 +241,7 @@ var catalogs = map[string]map[string]string{
 		"btn.telegram_wallet":   "Кошелёк в Telegram",
 		"btn.other_wallet":      "🖥 Другой кошелёк / компьютер",
 		"btn.cancel_order":      "✖ Отменить заказ",
+		"btn.check_payment":     "🔄 Проверить оплату",
 		"btn.newest":            "« Новые",
 		"btn.older":             "Старше »",
 		"btn.back_orders":       "‹ Мои заказы",
@@ -297,8 +304,13 @@ var catalogs = map[string]map[string]string{
 			"Оплатите до %s. Платёж без комментария, неполный или опоздавший не оплатит заказ — он будет зачислен на ваш баланс.\n\n" +
 			"У Кошелька в Telegram нет платёжных ссылок: откройте его и скопируйте отсюда адрес, сумму и комментарий (нажмите, чтобы скопировать).\n" +
 			"Любой другой кошелёк или компьютер: <code>%s</code>",
-		"pay.other_wallet": "Нажмите на ссылку ton:// в сообщении, чтобы скопировать её, и вставьте в адресную строку браузера: TON-кошелёк откроется с адресом, суммой и комментарием. Или отсканируйте QR-код телефоном.",
-		"pay.qr":           "Отсканируйте TON-кошельком: %s TON, комментарий <code>%s</code>",
+		"pay.other_wallet":   "Нажмите на ссылку ton:// в сообщении, чтобы скопировать её, и вставьте в адресную строку браузера: TON-кошелёк откроется с адресом, суммой и комментарием. Или отсканируйте QR-код телефоном.",
+		"pay.qr":             "Отсканируйте TON-кошельком: %s TON, комментарий <code>%s</code>",
+		"pay.qr_void":        "⛔ Этот QR-код больше не действует. Не платите по нему.",
+		"pay.not_yet":        "Оплата пока не видна. Перевод появляется здесь через минуту-две после отправки; оплатите до %s.",
+		"pay.done.paid":      "✅ <b>Заказ #%d оплачен</b>\n\n%s\nОплата %s TON получена. Статус: %s. Я сообщу, когда заказ будет доставлен.",
+		"pay.done.expired":   "⌛ <b>Заказ #%d истёк неоплаченным</b>\n\n%s\nОплатить его можно было до %s. Больше не платите: TON, отправленные за него теперь, поступят на ваш баланс.",
+		"pay.done.cancelled": "✖ <b>Заказ #%d отменён</b>\n\n%s\nНе оплачивайте его: TON, отправленные за него теперь, поступят на ваш баланс.",
 
 		"balance.text": "💰 <b>Баланс: %s TON</b>\n\n" +
 			"Чтобы пополнить, отправьте любую сумму TON на адрес\n<code>%s</code>\nс комментарием (memo):\n<code>%s</code>\n" +

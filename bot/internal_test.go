@@ -41,6 +41,8 @@ func TestButton_CallbackDataFits(t *testing.T) {
 		{cbOrders, []string{maxID}}, {cbOrder, []string{maxID}}, {cbCancelOrder, []string{maxID}},
 		{cbAPI, []string{keySimple}}, {cbRotateAsk, []string{keyOrders}}, {cbRotate, []string{keyOrders}},
 		{cbRevokeAsk, []string{keySimple}}, {cbRevoke, []string{keySimple}}, {cbHide, []string{keyOrders}},
+		{cbMe, []string{kindStars, maxStars}}, {cbOther, []string{kindPremium, "12"}},
+		{cbCreateKey, []string{keySimple}}, {cbCheckPay, []string{maxID}}, {cbOtherWallet, nil},
 	}
 	for _, c := range cases {
 		b := button("x", c.unique, c.args...)
@@ -197,5 +199,30 @@ func TestTransferLinks(t *testing.T) {
 	}
 	if got := tonLink(addr, 0, ""); got != "ton://transfer/"+addr {
 		t.Errorf("tonLink without memo = %s", got)
+	}
+}
+
+// The payment-screen record of a chat is bounded: at most
+// maxPaymentScreens, none older than paymentScreenTTL, and it is kept
+// apart from the chat's flow state.
+func TestPaymentScreens_Bounded(t *testing.T) {
+	now := time.Date(2026, 4, 16, 11, 0, 0, 0, time.UTC)
+	st := &bottest.MemState{}
+	b := &Bot{Config: Config{State: st, Now: func() time.Time { return now }}}
+	ctx := t.Context()
+	b.rememberScreen(ctx, 7, 1, 10, 11) // old: dropped at the next save
+	now = now.Add(paymentScreenTTL + time.Hour)
+	for i := int64(2); i < 2+2*maxPaymentScreens; i++ {
+		b.rememberScreen(ctx, 7, i, int(10*i), int(10*i+1))
+	}
+	ps, err := b.loadScreens(ctx, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps.Screens) != maxPaymentScreens || ps.Screens[0].Order != 2+maxPaymentScreens {
+		t.Errorf("kept %d screens from order %d", len(ps.Screens), ps.Screens[0].Order)
+	}
+	if raw, _ := st.LoadChatState(ctx, 7); raw != nil {
+		t.Errorf("the record landed in the chat's flow state: %s", raw)
 	}
 }

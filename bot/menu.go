@@ -35,6 +35,7 @@ func (b *Bot) routes() {
 	b.on(cb(cbOrders), b.onOrders)
 	b.on(cb(cbOrder), b.onOrder)
 	b.on(cb(cbCancelOrder), b.onCancelOrder)
+	b.on(cb(cbCheckPay), b.onCheckPayment)
 	b.on(cb(cbAPI), b.onAPIButton)
 	b.on(cb(cbCreateKey), b.onCreateKey)
 	b.on(cb(cbRotateAsk), b.onRotateAsk)

@@ -157,24 +157,40 @@ func (t *turn) say(text string, kb keyboard) error {
 // show replaces the message whose button was pressed, or sends a new
 // message when the update is not a button press (or the edit fails).
 func (t *turn) show(text string, kb keyboard) error {
+	_, err := t.showMsg(text, kb)
+	return err
+}
+
+// showMsg is show, returning the id of the message that shows text (the
+// edited one, or the new one).
+func (t *turn) showMsg(text string, kb keyboard) (int, error) {
 	cb := t.Callback()
 	if cb == nil || cb.Message == nil {
-		return t.say(text, kb)
+		return t.sayMsg(text, kb)
 	}
 	err := t.b.deliver(t.ctx, t.chat, func() error {
 		_, err := t.b.tb.Edit(cb.Message, text, t.b.opts(kb))
 		return err
 	})
 	if err == nil || errors.Is(err, tele.ErrMessageNotModified) || errors.Is(err, tele.ErrSameMessageContent) {
-		return nil
+		return cb.Message.ID, nil
 	}
 	t.b.Logger.Info("telegram edit failed; sending a new message", "chat_id", t.chat, "error", t.b.redact(err))
-	return t.say(text, kb)
+	return t.sayMsg(text, kb)
+}
+
+func (t *turn) sayMsg(text string, kb keyboard) (int, error) {
+	msg, err := t.b.sendText(t.ctx, t.chat, text, kb)
+	if err != nil || msg == nil {
+		return 0, err
+	}
+	return msg.ID, nil
 }
 
 // photo sends a PNG with a caption.
 func (t *turn) photo(png []byte, caption string, kb keyboard) error {
-	return t.b.sendPhoto(t.ctx, t.chat, png, caption, kb)
+	_, err := t.b.sendPhoto(t.ctx, t.chat, png, caption, kb)
+	return err
 }
 
 // answer answers the pressed button's callback query with a notification
@@ -261,11 +277,17 @@ func (b *Bot) sendText(ctx context.Context, chat int64, text string, kb keyboard
 	return msg, err
 }
 
-// sendPhoto sends a PNG with an HTML caption to chat through the limiter.
-func (b *Bot) sendPhoto(ctx context.Context, chat int64, png []byte, caption string, kb keyboard) error {
-	return b.deliver(ctx, chat, func() error {
+// sendPhoto sends a PNG with an HTML caption to chat through the limiter
+// and returns the sent message's id.
+func (b *Bot) sendPhoto(ctx context.Context, chat int64, png []byte, caption string, kb keyboard) (int, error) {
+	id := 0
+	err := b.deliver(ctx, chat, func() error {
 		p := &tele.Photo{File: tele.FromReader(bytes.NewReader(png)), Caption: caption}
-		_, err := b.tb.Send(tele.ChatID(chat), p, b.opts(kb))
+		msg, err := b.tb.Send(tele.ChatID(chat), p, b.opts(kb))
+		if msg != nil {
+			id = msg.ID
+		}
 		return err
 	})
+	return id, err
 }

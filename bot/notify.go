@@ -50,6 +50,9 @@ func (b *Bot) notify(e shop.Event) {
 		if o.Source != "bot" || (e.Type == shop.EventOrderPaid && o.PaymentMethod == shop.PayBalance) {
 			return
 		}
+		// The payment screen, if the bot showed one, says where the
+		// order is now and loses its QR code.
+		b.settleScreens(ctx, user.ID, lang, o, 0)
 		item := orderItem(lang, o)
 		switch e.Type {
 		case shop.EventOrderPaid:

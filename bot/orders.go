@@ -85,6 +85,16 @@ func (b *Bot) onCancelOrder(t *turn) error {
 	if err := t.answer(t.T("orders.cancelled"), false); err != nil {
 		return err
 	}
+	// Its payment screens say it is cancelled and lose their QR codes;
+	// pressed on one of them, that one is replaced here.
+	pressed := 0
+	if cb := t.Callback(); cb != nil && cb.Message != nil {
+		pressed = cb.Message.ID
+	}
+	if b.settleScreens(t.ctx, t.chat, t.lang, o, pressed) {
+		text, kb, _ := settledScreen(t.lang, o)
+		return t.show(text, kb)
+	}
 	return b.showOrder(t, o)
 }
 
@@ -108,8 +118,10 @@ func (b *Bot) showOrder(t *turn, o *shop.Order) error {
 	}
 	kb := keyboard{}
 	if pending {
+		id := strconv.FormatInt(o.ID, 10)
 		kb = append(kb, t.walletRows(o.PaymentAddress, o.PriceTON, o.PaymentMemo)...)
-		kb = append(kb, []tele.InlineButton{button(t.T("btn.cancel_order"), cbCancelOrder, strconv.FormatInt(o.ID, 10))})
+		kb = append(kb, []tele.InlineButton{button(t.T("btn.check_payment"), cbCheckPay, id)},
+			[]tele.InlineButton{button(t.T("btn.cancel_order"), cbCancelOrder, id)})
 	}
 	kb = append(kb, []tele.InlineButton{button(t.T("btn.back_orders"), cbOrders, "0"), t.btnMenu()})
 	return t.show(s.String(), kb)

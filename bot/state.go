@@ -9,6 +9,8 @@ import (
 // StateStore persists the multi-step flow state of each chat (waiting for a
 // username, waiting for a custom amount), so a flow survives a restart.
 // The bot stores small opaque JSON blobs; expiry is the bot's business.
+// Under a private chat's negated id it keeps that chat's payment screens
+// (payscreen.go); groups never get a state, so the keys cannot meet.
 type StateStore interface {
 	// LoadChatState returns the saved state of a chat, or nil, nil if none.
 	LoadChatState(ctx context.Context, chatID int64) ([]byte, error)

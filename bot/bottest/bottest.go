@@ -107,22 +107,23 @@ type Server struct {
 
 	t testing.TB
 
-	mu         sync.Mutex
-	changed    chan struct{} // closed and replaced whenever anything is recorded
-	nextUpdate int
-	nextMsg    int
-	nextCB     int
-	updates    []json.RawMessage // pending, in update_id order
-	updateIDs  []int
-	calls      []Call
-	messages   map[int]*Message // by message id
-	cursor     map[int64]int    // per chat: calls before this Seq were already waited for
-	answers    map[string]Call  // answerCallbackQuery by callback_query_id
-	failNext   map[string][]int // method → queued retry_after values for 429 answers
-	conflicts  int              // getUpdates calls still to answer 409
-	polls      int              // getUpdates calls answered
-	taken      int              // highest update id the bot asked past (getUpdates offset - 1)
-	violations []string
+	mu          sync.Mutex
+	changed     chan struct{} // closed and replaced whenever anything is recorded
+	nextUpdate  int
+	nextMsg     int
+	nextCB      int
+	updates     []json.RawMessage // pending, in update_id order
+	updateIDs   []int
+	calls       []Call
+	messages    map[int]*Message // by message id
+	cursor      map[int64]int    // per chat: calls before this Seq were already waited for
+	answers     map[string]Call  // answerCallbackQuery by callback_query_id
+	failNext    map[string][]int // method → queued retry_after values for 429 answers
+	conflicts   int              // getUpdates calls still to answer 409
+	undeletable map[int]bool     // messages deleteMessage refuses, as Telegram does after 48 hours
+	polls       int              // getUpdates calls answered
+	taken       int              // highest update id the bot asked past (getUpdates offset - 1)
+	violations  []string
 }
 
 // New starts a fake server for token and closes it when the test ends. At
@@ -200,6 +201,18 @@ func (s *Server) FailNext(method string, retryAfter int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failNext[method] = append(s.failNext[method], retryAfter)
+}
+
+// Undeletable makes deleteMessage refuse message id with Telegram's
+// answer for a message the bot may no longer delete (a bot deletes its own
+// messages in a private chat only within 48 hours of sending them).
+func (s *Server) Undeletable(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.undeletable == nil {
+		s.undeletable = map[int]bool{}
+	}
+	s.undeletable[id] = true
 }
 
 // Conflict makes the next n getUpdates calls fail with 409 Conflict, as
@@ -388,7 +401,7 @@ func (s *Server) WaitTimeout(chatID int64, substr string, d time.Duration) (Call
 				continue
 			}
 			switch c.Method {
-			case "sendMessage", "editMessageText", "sendPhoto", "sendDocument":
+			case "sendMessage", "editMessageText", "editMessageCaption", "sendPhoto", "sendDocument":
 			default:
 				continue
 			}
@@ -515,7 +528,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	call.Document, call.FileName = files["document"].data, files["document"].name
 	call.ChatID, _ = strconv.ParseInt(params["chat_id"], 10, 64)
 	call.Text = params["text"]
-	if method == "sendPhoto" || method == "sendDocument" {
+	if method == "sendPhoto" || method == "sendDocument" || method == "editMessageCaption" {
 		call.Text = params["caption"]
 	}
 	status, body := s.answerLocked(&call, params)
@@ -542,12 +555,14 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 		return http.StatusBadRequest, apiError(400, "Bad Request: "+desc)
 	}
 	switch call.Method {
-	case "sendMessage", "editMessageText", "sendPhoto", "sendDocument":
+	case "sendMessage", "editMessageText", "editMessageCaption", "sendPhoto", "sendDocument":
 		if call.ChatID == 0 {
 			return bad("chat not found")
 		}
 		limit := 4096
 		switch call.Method {
+		case "editMessageCaption":
+			limit = 1024
 		case "sendPhoto":
 			limit = 1024
 			if len(call.Photo) == 0 {
@@ -562,7 +577,7 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 				return http.StatusRequestEntityTooLarge, apiError(413, "Request Entity Too Large")
 			}
 		}
-		if call.Method != "sendPhoto" && call.Method != "sendDocument" && call.Text == "" {
+		if (call.Method == "sendMessage" || call.Method == "editMessageText") && call.Text == "" {
 			return bad("message text is empty")
 		}
 		if p["parse_mode"] == "HTML" {
@@ -581,11 +596,18 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 			return bad(err.Error())
 		}
 		call.Keyboard = kb
-		if call.Method == "editMessageText" {
+		if call.Method == "editMessageText" || call.Method == "editMessageCaption" {
 			id, _ := strconv.Atoi(p["message_id"])
 			m, ok := s.messages[id]
 			if !ok || m.ChatID != call.ChatID || m.Deleted {
 				return http.StatusBadRequest, apiError(400, "Bad Request: message to edit not found")
+			}
+			// A text message has no caption; a photo has no text.
+			if call.Method == "editMessageText" && m.Photo != nil {
+				return bad("there is no text in the message to edit")
+			}
+			if call.Method == "editMessageCaption" && m.Photo == nil {
+				return bad("there is no caption in the message to edit")
 			}
 			if m.Text == call.Text && fmt.Sprint(m.Keyboard) == fmt.Sprint(kb) {
 				return http.StatusBadRequest, apiError(400, "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
@@ -615,6 +637,9 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 		m, ok := s.messages[id]
 		if !ok || m.ChatID != call.ChatID || m.Deleted {
 			return http.StatusBadRequest, apiError(400, "Bad Request: message to delete not found")
+		}
+		if s.undeletable[id] {
+			return http.StatusBadRequest, apiError(400, "Bad Request: message can't be deleted for everyone")
 		}
 		m.Deleted = true
 		call.MessageID = id
