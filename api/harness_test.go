@@ -23,8 +23,8 @@ import (
 
 const (
 	depositAddr = "UQBFJTkJ5hZdH7i6rWQTnm43zn6h2dPBV9lFZ2e98WvWABy_"
-	testRate    = shop.MicroUSD(3_590_000) // 3.59 USD/TON: 100 stars cost 0.417827299 TON
-	price100    = shop.NanoTON(417_827_299)
+	testRate    = shop.MicroUSD(3_590_000) // 3.59 USD/TON: 100 stars cost 0.417827299 TON, 0.418 at PRICE_STEP_TON 0.001
+	price100    = shop.NanoTON(418_000_000)
 	alice       = int64(1001) // partner with both keys
 	bob         = int64(1002) // another partner
 	nobody      = int64(1003) // partner without a username

@@ -119,8 +119,8 @@ func TestQuote_FeeChanged_QuotedPriceCharged(t *testing.T) {
 		t.Errorf("premium order %v, want price %s", d, num(t, qp, "price_ton"))
 	}
 	d = h.post(starsPath, key, `{"recipient_username":"pandus","quantity":100}`).data(t)
-	if num(t, d, "price_ton") != "0.501392758" {
-		t.Errorf("unquoted order %v, want the new 0.501392758", d)
+	if num(t, d, "price_ton") != "0.502" {
+		t.Errorf("unquoted order %v, want the new 0.502 (0.501392758 rounded up to 0.001)", d)
 	}
 }
 
