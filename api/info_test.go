@@ -118,8 +118,9 @@ func TestBalance(t *testing.T) {
 
 	t.Run("Balance", func(t *testing.T) {
 		d := h.get("/api/v1/balance", key).data(t)
-		wantKeys(t, d, "balance_ton", "currency", "topup_address", "topup_memo")
-		if num(t, d, "balance_ton") != (2*shop.TON-3*price100).String() || d["currency"] != "TON" ||
+		wantKeys(t, d, "balance_ton", "balance_nanoton", "currency", "topup_address", "topup_memo")
+		wantNanoTwins(t, d)
+		if num(t, d, "balance_ton") != (2*shop.TON-3*price100).String() || d["balance_nanoton"] != "746000000" || d["currency"] != "TON" ||
 			d["topup_address"] != depositAddr || d["topup_memo"] != u.Memo {
 			t.Errorf("got %v", d)
 		}
@@ -147,7 +148,14 @@ func TestBalance(t *testing.T) {
 		}
 		order, credit := entries[0], entries[3]
 		wantTypes(t, order, map[string]string{"id": "number", "type": "string", "amount_ton": "number", "balance_after_ton": "number",
+			"amount_nanoton": "string", "balance_after_nanoton": "string",
 			"order_id": "number", "tx_hash": "null", "created_at": "string"})
+		for _, e := range entries {
+			wantNanoTwins(t, e)
+		}
+		if order["amount_nanoton"] != "-418000000" || credit["amount_nanoton"] != "2000000000" {
+			t.Errorf("amount_nanoton: %v, %v", order["amount_nanoton"], credit["amount_nanoton"])
+		}
 		if order["type"] != "order" || num(t, order, "amount_ton") != "-"+price100.String() ||
 			num(t, order, "balance_after_ton") != (2*shop.TON-3*price100).String() {
 			t.Errorf("newest entry %v", order)

@@ -337,7 +337,8 @@ func TestOrderStats(t *testing.T) {
 	h.post("/api/v1/orders/"+id+"/cancel", key, "").data(t)
 
 	d := h.get("/api/v1/orders/stats/summary", key).data(t)
-	wantTypes(t, d, map[string]string{"total_orders": "number", "by_status": "object", "total_spent_ton": "number", "stars_delivered": "number", "premium_months_delivered": "number"})
+	wantTypes(t, d, map[string]string{"total_orders": "number", "by_status": "object", "total_spent_ton": "number", "total_spent_nanoton": "string", "stars_delivered": "number", "premium_months_delivered": "number"})
+	wantNanoTwins(t, d)
 	by := d["by_status"].(map[string]any)
 	if num(t, d, "total_orders") != "2" || fmt.Sprint(by["paid"]) != "1" || fmt.Sprint(by["cancelled"]) != "1" ||
 		len(by) != len(shop.OrderStatuses) || num(t, d, "total_spent_ton") != price100.String() {
