@@ -210,6 +210,7 @@ func newShop(ctx context.Context, cfg *config.Config, db *store.DB, chain *chain
 	svc.Logger = logger.With("component", "shop")
 	svc.MinDeposit = cfg.TONMinDeposit
 	svc.QuoteTTL = cfg.QuoteTTL
+	svc.PriceStep = cfg.PriceStep
 	if saved, err := svc.LoadPricing(ctx); err != nil {
 		return nil, fmt.Errorf("saved pricing: %w", err)
 	} else if saved {

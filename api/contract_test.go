@@ -45,7 +45,13 @@ func TestContract_Orders(t *testing.T) {
 			// and the fields the issue adds
 			"payment_method": "string", "client_reference": "string",
 			"paid_at": "null", "completed_at": "null", "failure_reason": "null",
+			// and the exact twin of each TON amount (issue 16)
+			"price_nanoton": "string",
 		})
+		wantNanoTwins(t, d)
+		if d["price_nanoton"] != "418000000" || num(t, d, "price_ton") != "0.418" {
+			t.Errorf("price: %s, want the contract's 0.418, exactly", r.body)
+		}
 		if d["status"] != "pending_payment" || d["order_type"] != "stars" || num(t, d, "stars_amount") != "100" ||
 			d["recipient_username"] != "pandus" || d["payment_method"] != "ton_memo" || d["client_reference"] != "invoice-42" {
 			t.Errorf("order: %s", r.body)
@@ -81,7 +87,8 @@ func TestContract_Orders(t *testing.T) {
 	})
 	t.Run("Estimate", func(t *testing.T) {
 		d := h.get("/api/v1/pricing/estimate/stars?quantity=100", key).data(t)
-		wantTypes(t, d, map[string]string{"price_ton": "number", "price_usd": "number", "ton_usd": "number"})
+		wantTypes(t, d, map[string]string{"price_ton": "number", "price_usd": "number", "ton_usd": "number", "price_nanoton": "string", "fee_nanoton": "string"})
+		wantNanoTwins(t, d)
 		if num(t, d, "price_ton") != price100.String() || num(t, d, "price_usd") != "1.5" || num(t, d, "ton_usd") != "3.59" {
 			t.Errorf("got %v", d)
 		}
@@ -89,7 +96,8 @@ func TestContract_Orders(t *testing.T) {
 	t.Run("Balance", func(t *testing.T) {
 		r := h.do(req{method: "GET", path: "/api/v1/balance", key: key, header: map[string]string{"Accept": "application/json"}})
 		d := r.data(t)
-		wantTypes(t, d, map[string]string{"balance_ton": "number", "currency": "string", "topup_address": "string", "topup_memo": "string"})
+		wantTypes(t, d, map[string]string{"balance_ton": "number", "currency": "string", "topup_address": "string", "topup_memo": "string", "balance_nanoton": "string"})
+		wantNanoTwins(t, d)
 	})
 	t.Run("Error", func(t *testing.T) {
 		r := h.post("/api/v1/orders/stars", key, `{"recipient_username":"pandus","quantity":10,"payment_method":"ton_memo","payment_currency":"TON"}`)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,8 +24,8 @@ import (
 
 const (
 	depositAddr = "UQBFJTkJ5hZdH7i6rWQTnm43zn6h2dPBV9lFZ2e98WvWABy_"
-	testRate    = shop.MicroUSD(3_590_000) // 3.59 USD/TON: 100 stars cost 0.417827299 TON
-	price100    = shop.NanoTON(417_827_299)
+	testRate    = shop.MicroUSD(3_590_000) // 3.59 USD/TON: 100 stars cost 0.417827299 TON, 0.418 at PRICE_STEP_TON 0.001
+	price100    = shop.NanoTON(418_000_000)
 	alice       = int64(1001) // partner with both keys
 	bob         = int64(1002) // another partner
 	nobody      = int64(1003) // partner without a username
@@ -320,6 +321,49 @@ func wantTypes(t *testing.T, m map[string]any, types map[string]string) {
 		}
 		if got := jsonType(v); got != want {
 			t.Errorf("field %q is %s (%v), want %s", k, got, v, want)
+		}
+	}
+}
+
+// wantNanoTwins checks the orders dialect's exact twins in a decoded
+// object, recursively: every `X_ton` number has an `X_nanoton` string, the
+// same amount as a whole number of nanoTON, and every `X_nanoton` has its
+// `X_ton`.
+func wantNanoTwins(t *testing.T, v any) {
+	t.Helper()
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			wantNanoTwins(t, e)
+		}
+	case map[string]any:
+		for k, e := range v {
+			if base, isNano := strings.CutSuffix(k, "_nanoton"); isNano {
+				if _, has := v[base+"_ton"]; !has {
+					t.Errorf("%s without %s_ton in %v", k, base, v)
+				}
+			}
+			base, isTON := strings.CutSuffix(k, "_ton")
+			if !isTON {
+				wantNanoTwins(t, e)
+				continue
+			}
+			lit, isNum := e.(json.Number)
+			if !isNum {
+				t.Errorf("%s is %s (%v), want a number", k, jsonType(e), e)
+				continue
+			}
+			amount, err := shop.ParseTON(strings.TrimPrefix(string(lit), "-"))
+			if err != nil {
+				t.Errorf("%s = %s: %v", k, lit, err)
+				continue
+			}
+			if strings.HasPrefix(string(lit), "-") {
+				amount = -amount
+			}
+			if got, want := v[base+"_nanoton"], strconv.FormatInt(int64(amount), 10); got != want {
+				t.Errorf("%s = %s, but %s_nanoton = %#v, want %q", k, lit, base, got, want)
+			}
 		}
 	}
 }

@@ -37,9 +37,10 @@ func TestPricing(t *testing.T) {
 			fmt.Sprint(d["premium_months"]) != "[3 6 12]" || fmt.Sprint(d["premium_usd"]) != "map[12:28.99 3:11.99 6:15.99]" {
 			t.Errorf("got %v", d)
 		}
-		// The estimate includes the fee.
+		// The estimate includes the fee: 0.428272981 and 0.417827299 (no fee)
+		// rounded up to 0.001.
 		e := h.get("/api/v1/pricing/estimate/stars?quantity=100", key).data(t)
-		if num(t, e, "fee_percent") != "2.5" || num(t, e, "price_ton") != "0.428272981" || num(t, e, "fee_ton") == "0" {
+		if num(t, e, "fee_percent") != "2.5" || num(t, e, "price_ton") != "0.429" || num(t, e, "fee_ton") != "0.011" {
 			t.Errorf("estimate with fee: %v", e)
 		}
 	})
@@ -117,8 +118,9 @@ func TestBalance(t *testing.T) {
 
 	t.Run("Balance", func(t *testing.T) {
 		d := h.get("/api/v1/balance", key).data(t)
-		wantKeys(t, d, "balance_ton", "currency", "topup_address", "topup_memo")
-		if num(t, d, "balance_ton") != (2*shop.TON-3*price100).String() || d["currency"] != "TON" ||
+		wantKeys(t, d, "balance_ton", "balance_nanoton", "currency", "topup_address", "topup_memo")
+		wantNanoTwins(t, d)
+		if num(t, d, "balance_ton") != (2*shop.TON-3*price100).String() || d["balance_nanoton"] != "746000000" || d["currency"] != "TON" ||
 			d["topup_address"] != depositAddr || d["topup_memo"] != u.Memo {
 			t.Errorf("got %v", d)
 		}
@@ -146,7 +148,14 @@ func TestBalance(t *testing.T) {
 		}
 		order, credit := entries[0], entries[3]
 		wantTypes(t, order, map[string]string{"id": "number", "type": "string", "amount_ton": "number", "balance_after_ton": "number",
+			"amount_nanoton": "string", "balance_after_nanoton": "string",
 			"order_id": "number", "tx_hash": "null", "created_at": "string"})
+		for _, e := range entries {
+			wantNanoTwins(t, e)
+		}
+		if order["amount_nanoton"] != "-418000000" || credit["amount_nanoton"] != "2000000000" {
+			t.Errorf("amount_nanoton: %v, %v", order["amount_nanoton"], credit["amount_nanoton"])
+		}
 		if order["type"] != "order" || num(t, order, "amount_ton") != "-"+price100.String() ||
 			num(t, order, "balance_after_ton") != (2*shop.TON-3*price100).String() {
 			t.Errorf("newest entry %v", order)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -327,3 +328,139 @@ func TestOpenAPI_Served(t *testing.T) {
 type subscribeOnly struct{ Shop }
 
 func (subscribeOnly) Subscribe(func(shop.Event)) {}
+
+// TestOpenAPI_Money checks how the document types money, the rules that
+// keep generated clients exact (TestOpenAPI_GoClient and
+// TestOpenAPI_TypeScript generate them; this runs offline too):
+//   - every number has format double, so that no generator reads a float32;
+//   - every `X_ton` amount of the orders dialect has its `X_nanoton` twin,
+//     an exact integer string, required alike; the simple dialect has none;
+//   - no type list (`type: [number, string]`) but the nullable `[T, "null"]`,
+//     and no schema named as oapi-codegen names an operation's own types;
+//   - the orders dialect's examples show each twin equal to its amount.
+func TestOpenAPI_Money(t *testing.T) {
+	doc := parseOpenAPI(t)
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+
+	var walk func(node any, at string)
+	walk = func(node any, at string) {
+		switch n := node.(type) {
+		case map[string]any:
+			switch typ := n["type"].(type) {
+			case string:
+				if typ == "number" && n["format"] != "double" {
+					t.Errorf("%s: a number without format double (generators read float32)", at)
+				}
+			case []any:
+				if len(typ) != 2 || !slices.Contains(typ, any("null")) || slices.Contains(typ, any("number")) {
+					t.Errorf("%s: type %v: only [T, \"null\"] (and never for a number) generates cleanly", at, typ)
+				}
+			}
+			for k, v := range n {
+				if k != "example" && k != "examples" {
+					walk(v, at+"/"+k)
+				}
+			}
+		case []any:
+			for i, v := range n {
+				walk(v, at+"/"+strconv.Itoa(i))
+			}
+		}
+	}
+	walk(doc, "#")
+
+	twin := map[string]string{"#/components/schemas/TON": "#/components/schemas/NanoTON", "#/components/schemas/SignedTON": "#/components/schemas/SignedNanoTON"}
+	for name, v := range schemas {
+		props, _ := v.(map[string]any)["properties"].(map[string]any)
+		required, _ := v.(map[string]any)["required"].([]any)
+		simple := strings.HasPrefix(name, "Simple") || strings.HasSuffix(name, "Request")
+		for prop, p := range props {
+			ref, _ := p.(map[string]any)["$ref"].(string)
+			if base, ok := strings.CutSuffix(prop, "_nanoton"); ok {
+				if simple {
+					t.Errorf("%s.%s: the simple dialect and requests have no twins", name, prop)
+				} else if _, has := props[base+"_ton"]; !has {
+					t.Errorf("%s.%s without %s_ton", name, prop, base)
+				}
+				continue
+			}
+			base, ok := strings.CutSuffix(prop, "_ton")
+			if !ok || simple || twin[ref] == "" {
+				continue
+			}
+			tp, has := props[base+"_nanoton"].(map[string]any)
+			if !has || tp["$ref"] != twin[ref] {
+				t.Errorf("%s.%s (%s) has no %s_nanoton twin of %s", name, prop, ref, base, twin[ref])
+			}
+			if slices.Contains(required, any(prop)) != slices.Contains(required, any(base+"_nanoton")) {
+				t.Errorf("%s.%s and %s_nanoton are not required alike", name, prop, base)
+			}
+		}
+	}
+
+	for _, o := range openAPIOperations(t, doc) {
+		id, _ := o.op["operationId"].(string)
+		if id == "" {
+			continue
+		}
+		id = strings.ToUpper(id[:1]) + id[1:]
+		for _, generated := range []string{"Response", "Params", "JSONBody", "JSONRequestBody", "RequestBody"} {
+			if _, clash := schemas[id+generated]; clash {
+				t.Errorf("schema %s%s has the name oapi-codegen gives %s's own type", id, generated, o.key)
+			}
+		}
+		responses, _ := o.op["responses"].(map[string]any)
+		for code, r := range responses {
+			rm, _ := deref(doc, r).(map[string]any)
+			content, _ := rm["content"].(map[string]any)
+			for _, m := range content {
+				mt, _ := m.(map[string]any)
+				var examples []any
+				if ex, found := mt["example"]; found {
+					examples = append(examples, ex)
+				}
+				for name, ex := range mapOrNil(mt["examples"]) {
+					if name != "simple" {
+						examples = append(examples, mapOrNil(ex)["value"])
+					}
+				}
+				for _, ex := range examples {
+					if env := mapOrNil(ex); env["ok"] == true {
+						checkExampleTwins(t, o.key+" "+code, env["data"])
+					}
+				}
+			}
+		}
+	}
+}
+
+func mapOrNil(v any) map[string]any {
+	m, _ := v.(map[string]any)
+	return m
+}
+
+// checkExampleTwins checks that each `X_ton` number of an example has an
+// `X_nanoton` string of the same amount.
+func checkExampleTwins(t *testing.T, at string, v any) {
+	t.Helper()
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			checkExampleTwins(t, at, e)
+		}
+	case map[string]any:
+		for k, e := range v {
+			base, isTON := strings.CutSuffix(k, "_ton")
+			f, isNum := e.(float64)
+			if !isTON || !isNum {
+				checkExampleTwins(t, at, e)
+				continue
+			}
+			s, _ := v[base+"_nanoton"].(string)
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || float64(n) != math.Round(f*1e9) {
+				t.Errorf("%s example: %s %v, %s_nanoton %q", at, k, f, base, s)
+			}
+		}
+	}
+}

@@ -21,6 +21,7 @@ type orderJSON struct {
 	Months            *int               `json:"months,omitempty"`
 	RecipientUsername string             `json:"recipient_username"`
 	PriceTON          shop.NanoTON       `json:"price_ton"`
+	PriceNanoTON      nanoJSON           `json:"price_nanoton"`
 	PaymentMethod     shop.PaymentMethod `json:"payment_method"`
 	PaymentAddress    *string            `json:"payment_address"`
 	PaymentMemo       *string            `json:"payment_memo"`
@@ -40,6 +41,7 @@ func orderView(o *shop.Order) *orderJSON {
 		OrderType:         o.Type,
 		RecipientUsername: o.Recipient,
 		PriceTON:          o.PriceTON,
+		PriceNanoTON:      nanoJSON(o.PriceTON),
 		PaymentMethod:     o.PaymentMethod,
 		PaymentAddress:    stringJSON(o.PaymentAddress),
 		PaymentMemo:       stringJSON(o.PaymentMemo),
@@ -254,6 +256,7 @@ type statsJSON struct {
 	TotalOrders            int                      `json:"total_orders"`
 	ByStatus               map[shop.OrderStatus]int `json:"by_status"`
 	TotalSpentTON          shop.NanoTON             `json:"total_spent_ton"`
+	TotalSpentNanoTON      nanoJSON                 `json:"total_spent_nanoton"`
 	StarsDelivered         int64                    `json:"stars_delivered"`
 	PremiumMonthsDelivered int64                    `json:"premium_months_delivered"`
 }
@@ -267,6 +270,7 @@ func (s *Server) orderStats(w http.ResponseWriter, r *http.Request) error {
 		TotalOrders:            st.Total,
 		ByStatus:               st.ByStatus,
 		TotalSpentTON:          st.SpentTON,
+		TotalSpentNanoTON:      nanoJSON(st.SpentTON),
 		StarsDelivered:         st.StarsDelivered,
 		PremiumMonthsDelivered: st.MonthsDelivered,
 	})

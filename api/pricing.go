@@ -60,15 +60,17 @@ func (s *Server) fee(w http.ResponseWriter, r *http.Request) error {
 
 // estimateJSON is GET /pricing/estimate/stars and /premium.
 type estimateJSON struct {
-	OrderType   shop.OrderType `json:"order_type"`
-	StarsAmount *int64         `json:"stars_amount,omitempty"`
-	Months      *int           `json:"months,omitempty"`
-	PriceTON    shop.NanoTON   `json:"price_ton"`
-	PriceUSD    shop.MicroUSD  `json:"price_usd"`
-	FeeTON      shop.NanoTON   `json:"fee_ton"`
-	FeePercent  json.Number    `json:"fee_percent"`
-	TONUSD      shop.MicroUSD  `json:"ton_usd"`
-	RateSource  string         `json:"rate_source"`
+	OrderType    shop.OrderType `json:"order_type"`
+	StarsAmount  *int64         `json:"stars_amount,omitempty"`
+	Months       *int           `json:"months,omitempty"`
+	PriceTON     shop.NanoTON   `json:"price_ton"`
+	PriceNanoTON nanoJSON       `json:"price_nanoton"`
+	PriceUSD     shop.MicroUSD  `json:"price_usd"`
+	FeeTON       shop.NanoTON   `json:"fee_ton"`
+	FeeNanoTON   nanoJSON       `json:"fee_nanoton"`
+	FeePercent   json.Number    `json:"fee_percent"`
+	TONUSD       shop.MicroUSD  `json:"ton_usd"`
+	RateSource   string         `json:"rate_source"`
 }
 
 func (s *Server) estimateStars(w http.ResponseWriter, r *http.Request) error {
@@ -103,13 +105,15 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, req shop.Quote
 
 func estimateView(q *shop.Quote) estimateJSON {
 	v := estimateJSON{
-		OrderType:  q.Type,
-		PriceTON:   q.PriceTON,
-		PriceUSD:   q.PriceUSD,
-		FeeTON:     q.FeeTON,
-		FeePercent: json.Number(shop.FormatFeePercent(q.FeePPM)),
-		TONUSD:     q.Rate.TONUSD,
-		RateSource: q.Rate.Source,
+		OrderType:    q.Type,
+		PriceTON:     q.PriceTON,
+		PriceNanoTON: nanoJSON(q.PriceTON),
+		PriceUSD:     q.PriceUSD,
+		FeeTON:       q.FeeTON,
+		FeeNanoTON:   nanoJSON(q.FeeTON),
+		FeePercent:   json.Number(shop.FormatFeePercent(q.FeePPM)),
+		TONUSD:       q.Rate.TONUSD,
+		RateSource:   q.Rate.Source,
 	}
 	if q.Type == shop.OrderStars {
 		v.StarsAmount = &q.Stars

@@ -46,7 +46,9 @@ func TestCreateQuote(t *testing.T) {
 	wantTypes(t, d, map[string]string{
 		"quote_id": "string", "order_type": "string", "stars_amount": "number", "price_ton": "number", "price_usd": "number",
 		"fee_ton": "number", "fee_percent": "number", "ton_usd": "number", "rate_source": "string", "expires_at": "string", "created_at": "string",
+		"price_nanoton": "string", "fee_nanoton": "string",
 	})
+	wantNanoTwins(t, d)
 	if num(t, d, "price_ton") != price100.String() || num(t, d, "price_usd") != "1.5" || num(t, d, "ton_usd") != "3.59" || num(t, d, "stars_amount") != "100" {
 		t.Errorf("quote %v", d)
 	}
@@ -119,8 +121,8 @@ func TestQuote_FeeChanged_QuotedPriceCharged(t *testing.T) {
 		t.Errorf("premium order %v, want price %s", d, num(t, qp, "price_ton"))
 	}
 	d = h.post(starsPath, key, `{"recipient_username":"pandus","quantity":100}`).data(t)
-	if num(t, d, "price_ton") != "0.501392758" {
-		t.Errorf("unquoted order %v, want the new 0.501392758", d)
+	if num(t, d, "price_ton") != "0.502" {
+		t.Errorf("unquoted order %v, want the new 0.502 (0.501392758 rounded up to 0.001)", d)
 	}
 }
 

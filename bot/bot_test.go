@@ -70,7 +70,7 @@ func TestBuyStars_FromBalance(t *testing.T) {
 	e.fake.Wait(alice.ID, "Deposit received")
 
 	q := buyStarsQuote(e, alice, "@someone_x", "100")
-	for _, want := range []string{"100 Stars for @someone_x", "0.417827299 TON", "Your balance: 1 TON"} {
+	for _, want := range []string{"100 Stars for @someone_x", "0.418 TON", "Your balance: 1 TON"} {
 		if !strings.Contains(q.Text, want) {
 			t.Errorf("quote lacks %q:\n%s", want, q.Text)
 		}
@@ -146,7 +146,7 @@ func TestBuyStars_TONTransfer(t *testing.T) {
 		t.Fatalf("orders = %+v", os)
 	}
 	o := os[0]
-	for _, want := range []string{depositAddr, "0.417827299 TON", o.PaymentMemo, "2026-04-16", "ton://transfer/" + depositAddr + "?amount=417827299&amp;text=" + o.PaymentMemo} {
+	for _, want := range []string{depositAddr, "0.418 TON", o.PaymentMemo, "2026-04-16", "ton://transfer/" + depositAddr + "?amount=418000000&amp;text=" + o.PaymentMemo} {
 		if !strings.Contains(pay.Text, want) {
 			t.Errorf("payment message lacks %q:\n%s", want, pay.Text)
 		}
@@ -155,7 +155,7 @@ func TestBuyStars_TONTransfer(t *testing.T) {
 	if !ok {
 		t.Fatal("no Tonkeeper button")
 	}
-	if want := "https://app.tonkeeper.com/transfer/" + depositAddr + "?amount=417827299&text=" + o.PaymentMemo; b.URL != want {
+	if want := "https://app.tonkeeper.com/transfer/" + depositAddr + "?amount=418000000&text=" + o.PaymentMemo; b.URL != want {
 		t.Errorf("Tonkeeper URL = %q, want %q", b.URL, want)
 	}
 	_ = m
@@ -431,7 +431,7 @@ func TestNotifications(t *testing.T) {
 	b.HandleEvent(shop.Event{Type: shop.EventOrderManual, UserID: ivan.ID, OrderID: o.ID})
 	e.fake.Wait(ivan.ID, "требует ручной обработки")
 	b.HandleEvent(shop.Event{Type: shop.EventOrderRefunded, UserID: ivan.ID, OrderID: o.ID, Amount: price100, Balance: price100})
-	e.fake.Wait(ivan.ID, "средства возвращены: +0.417827299 TON")
+	e.fake.Wait(ivan.ID, "средства возвращены: +0.418 TON")
 	b.HandleEvent(shop.Event{Type: shop.EventOrderExpired, UserID: ivan.ID, OrderID: o.ID})
 	e.fake.Wait(ivan.ID, "истёк неоплаченным")
 
@@ -574,7 +574,7 @@ func TestDelivery_Outcomes(t *testing.T) {
 	e.fake.Press(alice, "Confirm")
 	e.fake.Wait(alice.ID, "Order #1 is paid")
 	e.deliver()
-	e.fake.Wait(alice.ID, "could not be delivered and was refunded: +0.417827299 TON")
+	e.fake.Wait(alice.ID, "could not be delivered and was refunded: +0.418 TON")
 	if got := e.orders(alice)[0]; got.Status != shop.StatusRefunded {
 		t.Fatalf("order = %s", got.Status)
 	}

@@ -26,8 +26,8 @@ const (
 	token       = "123456:TEST-secret-token_abcdefghijklmnop"
 	depositAddr = "UQBFJTkJ5hZdH7i6rWQTnm43zn6h2dPBV9lFZ2e98WvWABy_"
 	publicURL   = "https://api.example.test"
-	testRate    = shop.MicroUSD(3_590_000) // 3.59 USD/TON: 100 stars cost 0.417827299 TON
-	price100    = shop.NanoTON(417_827_299)
+	testRate    = shop.MicroUSD(3_590_000) // 3.59 USD/TON: 100 stars cost 0.417827299 TON, 0.418 at PRICE_STEP_TON 0.001
+	price100    = shop.NanoTON(418_000_000)
 	adminID     = int64(9)
 )
 

@@ -12,7 +12,7 @@ import (
 
 // price100at20 is 100 stars after an admin raised the fee to 20 %: the
 // price the issue saw charged by a Confirm button that showed price100.
-const price100at20 = shop.NanoTON(501_392_758)
+const price100at20 = shop.NanoTON(502_000_000) // 0.501392758, rounded up to 0.001
 
 // setFee changes the fee as an admin's /fees set does.
 func (e *env) setFee(ppm int64) {

@@ -180,6 +180,11 @@ type Config struct {
 	// POST /api/v1/quotes and the bot's Confirm button, 10s to 10m. Default
 	// 60s.
 	QuoteTTL time.Duration
+	// PriceStep is what every price in TON is rounded up to a whole
+	// multiple of, so that a person can read and type it (PRICE_STEP_TON,
+	// in TON, 0.000000001 to 1; 0.000000001 = exact to the nanoTON).
+	// Default 0.001.
+	PriceStep shop.NanoTON
 
 	// TONUSDRate is the static TON/USD rate, the fallback when RateURL is set
 	// (TON_USD_RATE). Default 3.6; on testnet/mainnet it must be given
@@ -398,6 +403,7 @@ func parse(src *source) (*Config, error) {
 	}
 
 	c.QuoteTTL = p.duration("QUOTE_TTL", shop.DefaultQuoteTTL)
+	c.PriceStep = p.ton("PRICE_STEP_TON", shop.DefaultPriceStep, "0.001")
 
 	c.TONUSDRate = defaultTONUSDRate
 	if v := src.get("TON_USD_RATE"); v != "" {
@@ -596,6 +602,9 @@ func (c Config) Validate() error {
 	}
 	if c.QuoteTTL < shop.MinQuoteTTL || c.QuoteTTL > shop.MaxQuoteTTL {
 		return fail("QUOTE_TTL", "must be between 10s and 10m (got %s)", c.QuoteTTL)
+	}
+	if c.PriceStep < 1 || c.PriceStep > shop.MaxPriceStep {
+		return fail("PRICE_STEP_TON", "must be from 0.000000001 to %s TON (got %s)", shop.MaxPriceStep, c.PriceStep)
 	}
 
 	if err := shop.ValidateRate(c.TONUSDRate); err != nil {

@@ -105,6 +105,7 @@ func TestLoad_Defaults(t *testing.T) {
 		RateJSONPath:           "the-open-network.usd",
 		RateTTL:                time.Minute,
 		QuoteTTL:               time.Minute,
+		PriceStep:              1_000_000,
 		APIRateLimit:           20,
 		APIRateBurst:           40,
 		LogLevel:               slog.LevelInfo,
@@ -234,6 +235,7 @@ func TestLoad_Values(t *testing.T) {
 		"RATE_JSON_PATH":        "data.ton.usd",
 		"RATE_TTL":              "5m",
 		"QUOTE_TTL":             "90s",
+		"PRICE_STEP_TON":        "0.01",
 		"API_RATE_LIMIT":        "0.5",
 		"API_RATE_BURST":        "3",
 		"LOG_LEVEL":             "DEBUG",
@@ -268,6 +270,7 @@ func TestLoad_Values(t *testing.T) {
 	check("RateJSONPath", c.RateJSONPath, "data.ton.usd")
 	check("RateTTL", c.RateTTL, 5*time.Minute)
 	check("QuoteTTL", c.QuoteTTL, 90*time.Second)
+	check("PriceStep", c.PriceStep, shop.NanoTON(10_000_000))
 	check("APIRateLimit", c.APIRateLimit, 0.5)
 	check("APIRateBurst", c.APIRateBurst, int64(3))
 	check("LogLevel", c.LogLevel, slog.LevelDebug)
@@ -465,6 +468,13 @@ func TestLoad_Rules(t *testing.T) {
 		{"quote ttl word", env{"QUOTE_TTL": "minute"}, "QUOTE_TTL"},
 		{"quote ttl bounds low", env{"QUOTE_TTL": "10s"}, ""},
 		{"quote ttl bounds high", env{"QUOTE_TTL": "10m"}, ""},
+		{"price step zero", env{"PRICE_STEP_TON": "0"}, "PRICE_STEP_TON"},
+		{"price step too large", env{"PRICE_STEP_TON": "1.000000001"}, "PRICE_STEP_TON"},
+		{"price step negative", env{"PRICE_STEP_TON": "-0.001"}, "PRICE_STEP_TON"},
+		{"price step too precise", env{"PRICE_STEP_TON": "0.0000000001"}, "PRICE_STEP_TON"},
+		{"price step word", env{"PRICE_STEP_TON": "cent"}, "PRICE_STEP_TON"},
+		{"price step bounds low", env{"PRICE_STEP_TON": "0.000000001"}, ""},
+		{"price step bounds high", env{"PRICE_STEP_TON": "1"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -500,6 +510,8 @@ func TestLoad_RuleMessages(t *testing.T) {
 		{"alert batch range", env{"ALERT_BATCH_WINDOW": "2h"}, "config: ALERT_BATCH_WINDOW: must be between 1s and 1h (got 2h0m0s)"},
 		{"quote ttl range", env{"QUOTE_TTL": "1h"}, "config: QUOTE_TTL: must be between 10s and 10m (got 1h0m0s)"},
 		{"quote ttl syntax", env{"QUOTE_TTL": "60"}, `config: QUOTE_TTL: must be a duration such as 90s, 15m or 1h (got "60")`},
+		{"price step range", env{"PRICE_STEP_TON": "2"}, "config: PRICE_STEP_TON: must be from 0.000000001 to 1 TON (got 2)"},
+		{"price step syntax", env{"PRICE_STEP_TON": "1e-3"}, `config: PRICE_STEP_TON: must be an amount of TON such as 0.001 (got "1e-3")`},
 		{"premium", env{"PREMIUM_USD_6": "0"}, "config: PREMIUM_USD_6: must be positive and at most 10000"},
 		{"usd syntax", env{"USD_PER_STAR": "abc"}, `config: USD_PER_STAR: must be an amount in USD such as 0.015, at most 6 decimal places (got "abc")`},
 		{"premium syntax", env{"PREMIUM_USD_12": "1.0000001"}, `config: PREMIUM_USD_12: must be an amount in USD such as 0.015, at most 6 decimal places (got "1.0000001")`},

@@ -194,22 +194,34 @@ func ParseFeePercent(s string) (int64, error) {
 // FormatFeePercent renders a fee in parts per million as a percent: "2.5".
 func FormatFeePercent(ppm int64) string { return formatDecimal(ppm, 4) }
 
+// DefaultPriceStep is PRICE_STEP_TON's default: prices are whole
+// thousandths of a TON (0.418), a number a person can read and type.
+const DefaultPriceStep NanoTON = TON / 1000
+
+// MaxPriceStep is the coarsest price step: one TON.
+const MaxPriceStep = TON
+
 // PriceTON converts a USD amount to nanoTON at rate tonUSD with a fee in
-// parts per million, rounding up once, to the nanoTON, in the shop's favour:
+// parts per million, rounding up once, in the shop's favour, to a whole
+// multiple of step (1 = the nanoTON):
 //
-//	ceil(usd × 1e9 × (1e6 + feePPM) / (tonUSD × 1e6))
+//	⌈usd × 1e9 × (1e6 + feePPM) / (tonUSD × 1e6 × step)⌉ × step
 //
 // It also returns the part of the price that is the fee: the price minus the
-// fee-less price (itself rounded up).
-func PriceTON(usd MicroUSD, tonUSD MicroUSD, feePPM int64) (price, fee NanoTON, err error) {
-	if usd < 0 || tonUSD <= 0 || feePPM < 0 {
+// fee-less price, itself rounded up to the step the same way, so that without a
+// fee the fee part is zero and it is always a multiple of step.
+//
+// This is the shop's one price rounding: Service.Quote calls it, and
+// estimates, locked quotes and orders all take their price from a Quote.
+func PriceTON(usd MicroUSD, tonUSD MicroUSD, feePPM int64, step NanoTON) (price, fee NanoTON, err error) {
+	if usd < 0 || tonUSD <= 0 || feePPM < 0 || step <= 0 || step > MaxPriceStep {
 		return 0, 0, errors.New("invalid pricing input")
 	}
-	base, err := ceilDiv(usd, tonUSD, 0)
+	base, err := ceilDiv(usd, tonUSD, 0, step)
 	if err != nil {
 		return 0, 0, err
 	}
-	price, err = ceilDiv(usd, tonUSD, feePPM)
+	price, err = ceilDiv(usd, tonUSD, feePPM, step)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -221,14 +233,17 @@ var (
 	bigPPM  = big.NewInt(1_000_000)
 )
 
-func ceilDiv(usd, tonUSD MicroUSD, feePPM int64) (NanoTON, error) {
+// ceilDiv is ⌈usd × 1e9 × (1e6 + feePPM) / (tonUSD × 1e6 × step)⌉ × step.
+func ceilDiv(usd, tonUSD MicroUSD, feePPM int64, step NanoTON) (NanoTON, error) {
 	num := new(big.Int).Mul(big.NewInt(int64(usd)), bigNano)
 	num.Mul(num, new(big.Int).Add(bigPPM, big.NewInt(feePPM)))
 	den := new(big.Int).Mul(big.NewInt(int64(tonUSD)), bigPPM)
+	den.Mul(den, big.NewInt(int64(step)))
 	q, r := new(big.Int).QuoRem(num, den, new(big.Int))
 	if r.Sign() > 0 {
 		q.Add(q, big.NewInt(1))
 	}
+	q.Mul(q, big.NewInt(int64(step)))
 	if !q.IsInt64() {
 		return 0, errors.New("price overflows")
 	}

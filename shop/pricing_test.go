@@ -14,34 +14,87 @@ func TestPriceTON(t *testing.T) {
 		usd       MicroUSD
 		rate      MicroUSD
 		feePPM    int64
+		step      NanoTON
 		wantPrice NanoTON
 		wantFee   NanoTON
 	}{
 		// The contract example: 100 stars × 0.015 USD at ~3.59 USD/TON ≈ 0.418 TON.
-		// 1.5 / 3.59 = 0.41782729805… → rounded up to the nanoTON.
-		{"contract example", 1_500_000, 3_590_000, 0, 417_827_299, 0},
-		{"exact division", 1_500_000, 3_000_000, 0, 500_000_000, 0},
-		{"fee 2.5%", 1_500_000, 3_000_000, 25_000, 512_500_000, 12_500_000},
-		{"fee rounds up", 1_000_000, 3_000_000, 10_000, 336_666_667, 3_333_333}, // 0.3366…; base 0.333333334
-		{"one stars max order", 15_000 * 1_000_000, 3_590_000, 0, 4_178_272_980_502, 0},
-		{"zero usd", 0, 3_590_000, 0, 0, 0},
+		// 1.5 / 3.59 = 0.41782729805… → rounded up to the nanoTON, or to the
+		// default step 0.001: exactly the contract's 0.418.
+		{"contract example, nanoTON", 1_500_000, 3_590_000, 0, 1, 417_827_299, 0},
+		{"contract example, default step", 1_500_000, 3_590_000, 0, DefaultPriceStep, 418_000_000, 0},
+		{"exact division", 1_500_000, 3_000_000, 0, 1, 500_000_000, 0},
+		{"exact division, step", 1_500_000, 3_000_000, 0, DefaultPriceStep, 500_000_000, 0},
+		{"fee 2.5%", 1_500_000, 3_000_000, 25_000, 1, 512_500_000, 12_500_000},
+		{"fee 2.5%, step", 1_500_000, 3_000_000, 25_000, DefaultPriceStep, 513_000_000, 13_000_000},     // 0.5125 → 0.513; base 0.5
+		{"fee rounds up", 1_000_000, 3_000_000, 10_000, 1, 336_666_667, 3_333_333},                      // 0.3366…; base 0.333333334
+		{"fee rounds up, step", 1_000_000, 3_000_000, 10_000, DefaultPriceStep, 337_000_000, 3_000_000}, // base 0.334
+		{"fee below a step", 1_000_000, 3_000_000, 100, DefaultPriceStep, 334_000_000, 0},               // 0.01%: both round to 0.334
+		{"step one TON", 1_500_000, 3_590_000, 0, TON, TON, 0},
+		{"step one TON, fee", 1_500_000, 3_590_000, MaxFeePPM, TON, TON, 0}, // 0.8356 rounds to 1 as 0.4178 does
+		{"exact multiple is not rounded", 3_590_000, 3_590_000, 0, DefaultPriceStep, TON, 0},
+		{"one stars max order", 15_000 * 1_000_000, 3_590_000, 0, 1, 4_178_272_980_502, 0},
+		{"one stars max order, step", 15_000 * 1_000_000, 3_590_000, 0, DefaultPriceStep, 4_178_273_000_000, 0},
+		{"zero usd", 0, 3_590_000, 0, DefaultPriceStep, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			price, fee, err := PriceTON(tt.usd, tt.rate, tt.feePPM)
+			price, fee, err := PriceTON(tt.usd, tt.rate, tt.feePPM, tt.step)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if price != tt.wantPrice || fee != tt.wantFee {
 				t.Errorf("PriceTON = %d (fee %d), want %d (fee %d)", price, fee, tt.wantPrice, tt.wantFee)
 			}
+			if price%tt.step != 0 || fee%tt.step != 0 {
+				t.Errorf("PriceTON = %d (fee %d): not multiples of the step %d", price, fee, tt.step)
+			}
 		})
 	}
-	if _, _, err := PriceTON(1, 0, 0); err == nil {
+	if _, _, err := PriceTON(1, 0, 0, 1); err == nil {
 		t.Error("zero rate accepted")
 	}
-	if _, _, err := PriceTON(1<<62, 1, MaxFeePPM); err == nil {
+	for _, step := range []NanoTON{0, -1, MaxPriceStep + 1} {
+		if _, _, err := PriceTON(1, 1, 0, step); err == nil {
+			t.Errorf("step %d accepted", step)
+		}
+	}
+	if _, _, err := PriceTON(1<<62, 1, MaxFeePPM, 1); err == nil {
 		t.Error("overflow not reported")
+	}
+	// Rounding up to the step can itself overflow: 9223372036.5 TON fits in
+	// an int64 of nanoTON, 9223372037 does not.
+	if p, _, err := PriceTON(18_446_744_073, 2, 0, 1); err != nil || p != 9_223_372_036_500_000_000 {
+		t.Errorf("largest price = %d, %v", p, err)
+	}
+	if _, _, err := PriceTON(18_446_744_073, 2, 0, MaxPriceStep); err == nil {
+		t.Error("overflow of the rounding not reported")
+	}
+}
+
+// The rounding is never more than one step, never in the buyer's favour,
+// and rounding up to a step gives what rounding up to the nanoTON and then
+// to the step gives.
+func TestPriceTON_Steps(t *testing.T) {
+	for _, usd := range []MicroUSD{1, 15_000, 750_000, 1_500_000, 11_990_000, 28_990_000, 15_000_000_000} {
+		for _, rate := range []MicroUSD{MinTONUSD, 1_234_567, 3_590_000, 5_000_000, MaxTONUSD} {
+			for _, fee := range []int64{0, 1, 25_000, MaxFeePPM} {
+				exact, _, err := PriceTON(usd, rate, fee, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, step := range []NanoTON{1, 7, 1000, DefaultPriceStep, TON / 100, TON} {
+					got, gotFee, err := PriceTON(usd, rate, fee, step)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := (exact + step - 1) / step * step
+					if got != want || got < exact || got-exact >= step || gotFee < 0 || gotFee > got || gotFee%step != 0 {
+						t.Errorf("PriceTON(%s USD, %s, %d ppm, step %d) = %d (fee %d); exact %d, want %d", usd, rate, fee, step, got, gotFee, exact, want)
+					}
+				}
+			}
+		}
 	}
 }
 

@@ -24,11 +24,12 @@ type Quote struct {
 	PriceUSD MicroUSD // list price before fee
 	FeePPM   int64
 	FeeTON   NanoTON // the fee part of PriceTON
-	PriceTON NanoTON // what the buyer pays
+	PriceTON NanoTON // what the buyer pays: a whole multiple of the price step (PRICE_STEP_TON)
 	Rate     Rate
 }
 
-// Quote prices Stars or Premium at the current rate.
+// Quote prices Stars or Premium at the current rate, rounded up to the
+// service's price step (PriceTON).
 //
 // Errors: VALIDATION_ERROR (unknown type, quantity outside the limits,
 // months not 3/6/12), INTERNAL_ERROR (no rate available).
@@ -56,10 +57,18 @@ func (s *Service) Quote(ctx context.Context, req QuoteRequest) (*Quote, error) {
 		return nil, err
 	}
 	q.Rate = rate
-	if q.PriceTON, q.FeeTON, err = PriceTON(q.PriceUSD, rate.TONUSD, p.FeePPM); err != nil {
+	if q.PriceTON, q.FeeTON, err = PriceTON(q.PriceUSD, rate.TONUSD, p.FeePPM, s.priceStep()); err != nil {
 		return nil, err
 	}
 	return q, nil
+}
+
+// priceStep is the step prices are rounded up to.
+func (s *Service) priceStep() NanoTON {
+	if s.PriceStep > 0 {
+		return s.PriceStep
+	}
+	return DefaultPriceStep
 }
 
 // Locked quotes: a price held for one user and one item.

@@ -100,7 +100,7 @@ func TestCreateOrder_Quote_FeeChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if now.PriceTON != 501_392_758 { // the 0.501392758 TON
+	if now.PriceTON != 502_000_000 { // the 0.501392758 TON, rounded up to 0.001
 		t.Fatalf("price at 20%% = %s", now.PriceTON)
 	}
 	e.advance(shop.DefaultQuoteTTL - time.Second)

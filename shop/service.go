@@ -27,6 +27,11 @@ type Service struct {
 	// is DefaultQuoteTTL.
 	QuoteTTL time.Duration
 
+	// PriceStep is what every price is rounded up to a whole multiple of
+	// (PRICE_STEP_TON), 1 nanoTON to MaxPriceStep; 0 is DefaultPriceStep
+	// (0.001 TON). Set 1 for prices exact to the nanoTON.
+	PriceStep NanoTON
+
 	depositAddress string // see DepositAddress
 	pricing        atomic.Pointer[Pricing]
 

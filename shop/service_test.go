@@ -16,7 +16,7 @@ import (
 const (
 	depositAddr = shoptest.DepositAddress
 	rate        = shoptest.Rate
-	price100    = shop.NanoTON(417_827_299)
+	price100    = shop.NanoTON(418_000_000) // 0.417827299 rounded up to the default PRICE_STEP_TON, 0.001
 	alice       = int64(1001)
 	bob         = int64(1002)
 	admin       = int64(9)
@@ -160,8 +160,8 @@ func TestService_Quote(t *testing.T) {
 	if q.PriceTON != price100 || q.PriceUSD != 1_500_000 || q.Rate.TONUSD != rate || q.Rate.Source != "static" {
 		t.Errorf("quote = %+v", q)
 	}
-	if got := q.PriceTON.String(); !strings.HasPrefix(got, "0.4178") {
-		t.Errorf("100 stars = %s TON, want ≈ 0.418", got)
+	if got := q.PriceTON.String(); got != "0.418" {
+		t.Errorf("100 stars = %s TON, want the contract's 0.418 (1.5 USD at 3.59, rounded up to 0.001)", got)
 	}
 	q, err = e.svc.Quote(ctx, shop.QuoteRequest{Type: shop.OrderPremium, Months: 12})
 	if err != nil || q.PriceUSD != 28_990_000 || q.Months != 12 {

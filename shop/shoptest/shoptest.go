@@ -30,7 +30,8 @@ const (
 	// DepositAddress is the shop's deposit address.
 	DepositAddress = "UQBFJTkJ5hZdH7i6rWQTnm43zn6h2dPBV9lFZ2e98WvWABy_"
 	// Rate is the TON/USD rate, 3.59 USD/TON: 100 stars at the default
-	// pricing cost 0.417827299 TON.
+	// pricing cost 0.417827299 TON, 0.418 rounded up to the default
+	// price step.
 	Rate = shop.MicroUSD(3_590_000)
 )
 
