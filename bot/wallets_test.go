@@ -31,8 +31,8 @@ func TestPayment_WalletChoices(t *testing.T) {
 			e.fake.Press(tc.u, tc.payTON)
 			pay := e.fake.Wait(tc.u.ID, tc.payScreen)
 			o := e.orders(tc.u)[0]
-			q := "?amount=417827299&text=" + o.PaymentMemo
-			if !strings.Contains(pay.Text, tc.tgHint) || !strings.Contains(pay.Text, "ton://transfer/"+depositAddr+"?amount=417827299&amp;text="+o.PaymentMemo) {
+			q := "?amount=418000000&text=" + o.PaymentMemo
+			if !strings.Contains(pay.Text, tc.tgHint) || !strings.Contains(pay.Text, "ton://transfer/"+depositAddr+"?amount=418000000&amp;text="+o.PaymentMemo) {
 				t.Errorf("payment screen:\n%s", pay.Text)
 			}
 			want := map[string]string{
