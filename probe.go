@@ -19,11 +19,13 @@ func providerProbe(name string, w *fulfillment.Worker) api.Probe {
 		if depth, oldest := w.QueueStats(); depth > 0 {
 			queue = fmt.Sprintf("; queue %d, oldest waiting %s", depth, oldest.Round(time.Second))
 		}
+		// A reason or notice may quote a provider's error, and /health
+		// needs no key: no credentials in URLs.
 		if ok, reason := w.Health(); !ok {
-			return api.Component{Status: api.ComponentDegraded, Detail: name + " paused: " + reason + queue}
+			return api.Component{Status: api.ComponentDegraded, Detail: name + " paused: " + config.RedactURLs(reason) + queue}
 		}
 		if n := w.Notice(); n != "" {
-			return api.Component{Status: api.ComponentOK, Detail: name + queue + "; note: " + n}
+			return api.Component{Status: api.ComponentOK, Detail: name + queue + "; note: " + config.RedactURLs(n)}
 		}
 		return api.Component{Status: api.ComponentOK, Detail: name + queue}
 	}
@@ -52,5 +54,5 @@ func botComponent(cfg *config.Config) api.Component {
 	if cfg.TelegramToken == "" {
 		return api.Component{Status: api.ComponentDisabled, Detail: "disabled: TELEGRAM_TOKEN is empty"}
 	}
-	return api.Component{Status: api.ComponentOK, Detail: "enabled: long polling " + cfg.TelegramAPIURL}
+	return api.Component{Status: api.ComponentOK, Detail: "enabled: long polling " + config.RedactURL(cfg.TelegramAPIURL)}
 }
