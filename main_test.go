@@ -175,6 +175,37 @@ func TestRun_RedactsURLCredentials(t *testing.T) {
 	}
 }
 
+// TestRun_BotUnreachable: with Telegram unreachable, /api/v1/health does
+// not call the bot ok.
+func TestRun_BotUnreachable(t *testing.T) {
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "bad gateway", http.StatusBadGateway)
+	}))
+	defer dead.Close()
+	env := envOf(map[string]string{"DATA_DIR": t.TempDir(), "HTTP_ADDR": "127.0.0.1:0", "TELEGRAM_TOKEN": "123456789:AAsecretsecretsecretsecretsecret", "TELEGRAM_API_URL": dead.URL})
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, env, &stdout, &stderr) }()
+	base := waitListening(t, &stderr, done)
+	if stderr.wait(t, regexp.MustCompile(`msg="telegram getMe failed"`), 10*time.Second, done) == nil {
+		t.Fatalf("getMe never failed:\n%s", stderr.String())
+	}
+	r, err := http.Get(base + "/api/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	if !strings.Contains(string(body), `"bot":{"status":"degraded"`) || !strings.Contains(string(body), `"status":"degraded"`) {
+		t.Errorf("health with Telegram unreachable: %s", body)
+	}
+}
+
 // TestRun_SandboxPartner starts a pure sandbox (no bot), takes the keys it
 // prints and uses them: a simulated deposit, a balance, an order.
 func TestRun_SandboxPartner(t *testing.T) {

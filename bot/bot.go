@@ -136,6 +136,9 @@ type Bot struct {
 	work    *inflight                       // what Idle waits for
 	stopped chan struct{}                   // closed when Run returns
 
+	pollOK   atomic.Int64 // b.Now() in Unix nanoseconds of the last successful getMe or getUpdates; 0 before
+	pollFail atomic.Bool  // the latest getMe or getUpdates failed
+
 	bannedMu   sync.Mutex
 	bannedSeen map[int64]time.Time // banned users already refused, and when
 
@@ -389,7 +392,11 @@ func (b *Bot) getMe(ctx context.Context) (*tele.User, error) {
 		err := b.raw(call, "getMe", nil, &me)
 		cancel()
 		if err == nil {
+			b.polled(true)
 			return &me, nil
+		}
+		if ctx.Err() == nil {
+			b.polled(false)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -400,6 +407,25 @@ func (b *Bot) getMe(ctx context.Context) (*tele.User, error) {
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
+}
+
+// LastPoll reports when the bot last reached the Bot API (a successful
+// getMe at start, then each successful long poll; zero before the first)
+// and whether its latest attempt failed: the health probe's view of
+// Telegram.
+func (b *Bot) LastPoll() (last time.Time, failing bool) {
+	if ns := b.pollOK.Load(); ns != 0 {
+		last = time.Unix(0, ns).In(time.UTC)
+	}
+	return last, b.pollFail.Load()
+}
+
+// polled records the outcome of a getMe or getUpdates.
+func (b *Bot) polled(ok bool) {
+	if ok {
+		b.pollOK.Store(b.Now().UnixNano())
+	}
+	b.pollFail.Store(!ok)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
