@@ -69,7 +69,9 @@ const (
 	DefaultAuthFailBurst = 20
 	DefaultBuyWait       = 25 * time.Second
 	maxBodyBytes         = 64 << 10
-	shutdownTimeout      = 10 * time.Second
+	// ShutdownTimeout is how long Run lets requests in flight finish
+	// after its ctx ends: within Docker's default 10 s stop timeout.
+	ShutdownTimeout = 8 * time.Second
 )
 
 // ServerConfig is what NewServer needs; zero optional fields take their
@@ -143,7 +145,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Run listens on Addr and serves until ctx is done, then shuts down,
-// giving in-flight requests up to 10 seconds.
+// giving in-flight requests up to ShutdownTimeout.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
@@ -171,7 +173,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	close(s.stopping)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()

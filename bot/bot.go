@@ -27,9 +27,9 @@ const (
 	DefaultChatRate      = 1.0 // messages per second in one chat
 	DefaultChatBurst     = 3   // messages one chat may get at once before ChatRate applies
 	DefaultMaxRetryAfter = time.Minute
-	DefaultShutdownGrace = 10 * time.Second
-	DefaultChatQueue     = 64   // pending updates and notifications per chat
-	DefaultEventQueue    = 1024 // pending events not yet sorted into chats
+	DefaultShutdownGrace = 8 * time.Second // within Docker's default 10 s stop timeout, with the store's close
+	DefaultChatQueue     = 64              // pending updates and notifications per chat
+	DefaultEventQueue    = 1024            // pending events not yet sorted into chats
 )
 
 // Shop is the part of *shop.Service the bot uses. Every rule about money,
@@ -106,7 +106,7 @@ type Config struct {
 	ChatRate      float64       // outbound messages per second per chat; default 1; <0 unlimited
 	ChatBurst     int           // default 3
 	MaxRetryAfter time.Duration // longest 429 retry_after honoured before giving up on a message; default 1m
-	ShutdownGrace time.Duration // how long Run lets accepted updates finish after ctx is done; default 10s
+	ShutdownGrace time.Duration // how long Run lets accepted updates finish after ctx is done; default 8s
 	// Sleep waits d or until ctx is done; default a timer. Tests replace it
 	// to observe flood waits and polling back-off without waiting.
 	Sleep func(ctx context.Context, d time.Duration) error
