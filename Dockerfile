@@ -1,6 +1,14 @@
 # syntax=docker/dockerfile:1
 # Build: docker build -t starsbot .
 # Run:   docker run -v starsbot-data:/data -p 8080:8080 starsbot
+#
+# Stopping: on SIGTERM starsbot lets requests, bot updates and a delivery
+# step in progress finish for at most 8 s (api.ShutdownTimeout,
+# bot.DefaultShutdownGrace, fulfillment.DefaultGrace, all at once), then
+# closes the database: within `docker stop`'s default 10 s before SIGKILL.
+# If you raise a grace, raise docker's --stop-timeout (compose:
+# stop_grace_period) above it too. A delivery cut by SIGKILL is still safe:
+# it resumes from its recorded step at the next start.
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./

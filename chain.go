@@ -46,10 +46,10 @@ func openChain(ctx context.Context, cfg *config.Config, db *store.DB, logger *sl
 			return nil, &config.ValidationError{Var: "TON_DEPOSIT_ADDRESS", Problem: "is not a valid TON address (bad checksum?)"}
 		}
 	}
-	logger.Info("connecting to liteservers", "config_url", cfg.TONConfigURL)
+	logger.Info("connecting to liteservers", "config_url", config.RedactURL(cfg.TONConfigURL))
 	client, stop, err := ton.Dial(ctx, cfg.TONConfigURL)
 	if err != nil {
-		return nil, fmt.Errorf("TON_CONFIG_URL: %w", err)
+		return nil, config.RedactError(fmt.Errorf("TON_CONFIG_URL: %w", err))
 	}
 	c := &chainSetup{Chain: &ton.Lite{API: client}, depositAddress: cfg.TONDepositAddress, close: stop}
 	if cfg.TONWalletMnemonic != "" {

@@ -30,8 +30,10 @@ func main() {
 
 // run starts every component and blocks until ctx is cancelled or a signal
 // arrives, then stops them and closes the store last. A configuration
-// problem is returned as one line naming the variable.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// problem is returned as one line naming the variable. Credentials in URLs
+// are redacted from the error and from every log line (config.RedactURL).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	defer func() { err = config.RedactError(err) }()
 	if len(args) > 0 {
 		return fmt.Errorf("unexpected arguments %q: starsbot is configured by environment variables (see README.md)", args)
 	}
@@ -74,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel, ReplaceAttr: config.RedactAttr}
 	if cfg.LogFormat == config.LogFormatJSON {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}

@@ -136,6 +136,76 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRun_RedactsURLCredentials: a Bot API URL with user info reaches
+// neither the unauthenticated /health, nor the log (the components line,
+// "telegram bot started").
+func TestRun_RedactsURLCredentials(t *testing.T) {
+	const token = "123456789:AAsecretsecretsecretsecretsecret"
+	tg := bottest.New(t, token)
+	apiURL := strings.Replace(tg.URL, "http://", "http://tguser:Pa55word@", 1)
+	env := envOf(map[string]string{"DATA_DIR": t.TempDir(), "HTTP_ADDR": "127.0.0.1:0", "TELEGRAM_TOKEN": token, "TELEGRAM_API_URL": apiURL})
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, env, &stdout, &stderr) }()
+	base := waitListening(t, &stderr, done)
+	if stderr.wait(t, regexp.MustCompile(`msg="telegram bot started"`), 10*time.Second, done) == nil {
+		t.Fatalf("the bot did not start:\n%s", stderr.String())
+	}
+	r, err := http.Get(base + "/api/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	for _, secret := range []string{"Pa55word", "tguser"} {
+		if strings.Contains(string(body), secret) {
+			t.Errorf("/health shows %q: %s", secret, body)
+		}
+		if log := stderr.String(); strings.Contains(log, secret) {
+			t.Errorf("the log shows %q:\n%s", secret, log)
+		}
+	}
+	if !strings.Contains(string(body), "long polling") {
+		t.Errorf("/health lacks the bot: %s", body)
+	}
+}
+
+// TestRun_BotUnreachable: with Telegram unreachable, /api/v1/health does
+// not call the bot ok.
+func TestRun_BotUnreachable(t *testing.T) {
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "bad gateway", http.StatusBadGateway)
+	}))
+	defer dead.Close()
+	env := envOf(map[string]string{"DATA_DIR": t.TempDir(), "HTTP_ADDR": "127.0.0.1:0", "TELEGRAM_TOKEN": "123456789:AAsecretsecretsecretsecretsecret", "TELEGRAM_API_URL": dead.URL})
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, env, &stdout, &stderr) }()
+	base := waitListening(t, &stderr, done)
+	if stderr.wait(t, regexp.MustCompile(`msg="telegram getMe failed"`), 10*time.Second, done) == nil {
+		t.Fatalf("getMe never failed:\n%s", stderr.String())
+	}
+	r, err := http.Get(base + "/api/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	if !strings.Contains(string(body), `"bot":{"status":"degraded"`) || !strings.Contains(string(body), `"status":"degraded"`) {
+		t.Errorf("health with Telegram unreachable: %s", body)
+	}
+}
+
 // TestRun_SandboxPartner starts a pure sandbox (no bot), takes the keys it
 // prints and uses them: a simulated deposit, a balance, an order.
 func TestRun_SandboxPartner(t *testing.T) {
@@ -254,6 +324,8 @@ func TestRun_Errors(t *testing.T) {
 		{"fragment on testnet", testnet("FULFILLMENT", "fragment"), nil, "fragment.com exists only on mainnet"},
 		{"arguments", map[string]string{}, []string{"serve"}, "unexpected arguments"},
 		{"unwritable data dir", map[string]string{"DATA_DIR": "/proc/starsbot-no"}, nil, "open store"},
+		{"liteserver config with credentials", testnet("TON_CONFIG_URL", "http://cfguser:Pa55word@127.0.0.1:1/global.config.json?token=T0KEN&net=test"), nil, "TON_CONFIG_URL"},
+		{"liteserver config with credentials, no servers", testnet("TON_CONFIG_URL", strings.Replace(noServers.URL, "http://", "http://cfguser:Pa55word@", 1)+"/c.json?access_token=T0KEN"), nil, "TON_CONFIG_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -264,6 +336,12 @@ func TestRun_Errors(t *testing.T) {
 			err := run(context.Background(), tt.args, envOf(tt.env), &out, &out)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("run = %v; want one line naming %s", err, tt.want)
+			}
+			// Credentials in URLs appear neither in the error nor in the log.
+			for _, secret := range []string{"Pa55word", "cfguser", "T0KEN"} {
+				if strings.Contains(err.Error(), secret) || strings.Contains(out.String(), secret) {
+					t.Errorf("%q leaks:\nerror: %v\nlog: %s", secret, err, out.String())
+				}
 			}
 		})
 	}

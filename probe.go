@@ -19,11 +19,13 @@ func providerProbe(name string, w *fulfillment.Worker) api.Probe {
 		if depth, oldest := w.QueueStats(); depth > 0 {
 			queue = fmt.Sprintf("; queue %d, oldest waiting %s", depth, oldest.Round(time.Second))
 		}
+		// A reason or notice may quote a provider's error, and /health
+		// needs no key: no credentials in URLs.
 		if ok, reason := w.Health(); !ok {
-			return api.Component{Status: api.ComponentDegraded, Detail: name + " paused: " + reason + queue}
+			return api.Component{Status: api.ComponentDegraded, Detail: name + " paused: " + config.RedactURLs(reason) + queue}
 		}
 		if n := w.Notice(); n != "" {
-			return api.Component{Status: api.ComponentOK, Detail: name + queue + "; note: " + n}
+			return api.Component{Status: api.ComponentOK, Detail: name + queue + "; note: " + config.RedactURLs(n)}
 		}
 		return api.Component{Status: api.ComponentOK, Detail: name + queue}
 	}
@@ -48,9 +50,45 @@ func chainProbe(w *ton.Watcher) api.Probe {
 	}
 }
 
+// pollSlack is how much longer than a long poll the bot may go without a
+// successful one before /health calls it degraded.
+const pollSlack = 30 * time.Second
+
+// poller is the bot's view of Telegram (bot.Bot.LastPoll).
+type poller interface {
+	LastPoll() (last time.Time, failing bool)
+}
+
+// botProbe reports the bot as it really is: ok after a successful poll
+// within maxSilence, degraded before the first, while the Bot API fails,
+// or when polls stopped succeeding. Without a token it is disabled.
+func botProbe(cfg *config.Config, b poller, maxSilence time.Duration, now func() time.Time) api.Probe {
+	c := botComponent(cfg)
+	if c.Status == api.ComponentDisabled || b == nil {
+		return api.StaticProbe(c)
+	}
+	return func(context.Context) api.Component {
+		last, failing := b.LastPoll()
+		ago := now().Sub(last).Round(time.Second)
+		switch {
+		case last.IsZero():
+			c.Status, c.Detail = api.ComponentDegraded, c.Detail+"; Telegram not reached yet"
+		case failing:
+			c.Status, c.Detail = api.ComponentDegraded, fmt.Sprintf("%s; Telegram unreachable; last successful poll %s ago", c.Detail, ago)
+		case ago > maxSilence:
+			c.Status, c.Detail = api.ComponentDegraded, fmt.Sprintf("%s; no successful poll for %s", c.Detail, ago)
+		default:
+			c.Detail = fmt.Sprintf("%s; last successful poll %s ago", c.Detail, ago)
+		}
+		return c
+	}
+}
+
+// botComponent is the configured bot: disabled, or enabled on its Bot
+// API server (credentials redacted).
 func botComponent(cfg *config.Config) api.Component {
 	if cfg.TelegramToken == "" {
 		return api.Component{Status: api.ComponentDisabled, Detail: "disabled: TELEGRAM_TOKEN is empty"}
 	}
-	return api.Component{Status: api.ComponentOK, Detail: "enabled: long polling " + cfg.TelegramAPIURL}
+	return api.Component{Status: api.ComponentOK, Detail: "enabled: long polling " + config.RedactURL(cfg.TelegramAPIURL)}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"starsbot/api"
+	"starsbot/config"
 	"starsbot/fulfillment"
 	"starsbot/shop"
 )
@@ -71,5 +72,44 @@ func TestProviderProbe_Queue(t *testing.T) {
 	}
 	if c := providerProbe("sandbox", w)(context.Background()); c.Detail != "sandbox; queue 2, oldest waiting 1m30s" {
 		t.Errorf("probe = %+v", c)
+	}
+}
+
+// fakePoller is the bot's polling state.
+type fakePoller struct {
+	last    time.Time
+	failing bool
+}
+
+func (p fakePoller) LastPoll() (time.Time, bool) { return p.last, p.failing }
+
+// TestBotProbe: /api/v1/health's bot entry is the real state of polling:
+// ok after a recent successful poll, degraded before the first one, while
+// the Bot API fails and when polls stopped succeeding.
+func TestBotProbe(t *testing.T) {
+	now := time.Date(2026, 4, 16, 11, 0, 0, 0, time.UTC)
+	cfg := &config.Config{TelegramToken: "1:x", TelegramAPIURL: "https://u:Pa55@tg.example"}
+	tests := []struct {
+		name   string
+		poller fakePoller
+		status string
+		detail string
+	}{
+		{"recent poll", fakePoller{last: now.Add(-5 * time.Second)}, api.ComponentOK, "last successful poll 5s ago"},
+		{"never reached", fakePoller{}, api.ComponentDegraded, "Telegram not reached yet"},
+		{"never reached, failing", fakePoller{failing: true}, api.ComponentDegraded, "Telegram not reached yet"},
+		{"failing", fakePoller{last: now.Add(-3 * time.Second), failing: true}, api.ComponentDegraded, "Telegram unreachable; last successful poll 3s ago"},
+		{"silent", fakePoller{last: now.Add(-2 * time.Minute)}, api.ComponentDegraded, "no successful poll for 2m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := botProbe(cfg, tt.poller, time.Minute, func() time.Time { return now })(context.Background())
+			if c.Status != tt.status || !strings.Contains(c.Detail, tt.detail) || strings.Contains(c.Detail, "Pa55") {
+				t.Errorf("probe = %+v; want %s with %q", c, tt.status, tt.detail)
+			}
+		})
+	}
+	if c := botProbe(&config.Config{}, nil, time.Minute, time.Now)(context.Background()); c.Status != api.ComponentDisabled {
+		t.Errorf("without a token: %+v", c)
 	}
 }

@@ -121,7 +121,7 @@ func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSet
 		Logger:    logger.With("component", "api"),
 		Probes: map[string]api.Probe{
 			"store":    api.StoreProbe(db),
-			"bot":      api.StaticProbe(botComponent(cfg)),
+			"bot":      newBotProbe(cfg, a.bot),
 			"provider": providerProbe(cfg.Fulfillment, a.worker),
 			"chain":    chainProbe(a.watcher),
 		},
@@ -284,4 +284,12 @@ func rateSourceName(cfg *config.Config) string {
 		return "http, static fallback"
 	}
 	return "static"
+}
+
+// newBotProbe is the bot's health probe; b is nil without a token.
+func newBotProbe(cfg *config.Config, b *bot.Bot) api.Probe {
+	if b == nil {
+		return botProbe(cfg, nil, 0, time.Now)
+	}
+	return botProbe(cfg, b, b.PollTimeout+pollSlack, time.Now)
 }

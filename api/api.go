@@ -62,9 +62,16 @@ const (
 const (
 	DefaultRateLimit = 20 // requests per second per key
 	DefaultRateBurst = 40
-	DefaultBuyWait   = 25 * time.Second
-	maxBodyBytes     = 64 << 10
-	shutdownTimeout  = 10 * time.Second
+	// Failed authentications per client address: 10 a minute, bursts of
+	// 20; beyond it the address gets 429 RATE_LIMITED on every
+	// authenticated route until its bucket refills.
+	DefaultAuthFailRate  = 10.0 / 60
+	DefaultAuthFailBurst = 20
+	DefaultBuyWait       = 25 * time.Second
+	maxBodyBytes         = 64 << 10
+	// ShutdownTimeout is how long Run lets requests in flight finish
+	// after its ctx ends: within Docker's default 10 s stop timeout.
+	ShutdownTimeout = 8 * time.Second
 )
 
 // ServerConfig is what NewServer needs; zero optional fields take their
@@ -77,9 +84,13 @@ type ServerConfig struct {
 	Metrics   *Metrics         // nil: no /metrics and no recording
 	RateLimit float64          // requests per second per key; 0 = DefaultRateLimit
 	RateBurst int              // 0 = DefaultRateBurst
-	BuyWait   time.Duration    // how long POST /buy waits for delivery; 0 = DefaultBuyWait
-	Now       func() time.Time // default time.Now
-	Logger    *slog.Logger     // default slog.Default()
+	// Failed authentications per second per client address (RemoteAddr;
+	// an IPv6 address by its /64) and their burst; 0 = the defaults.
+	AuthFailRate  float64
+	AuthFailBurst int
+	BuyWait       time.Duration    // how long POST /buy waits for delivery; 0 = DefaultBuyWait
+	Now           func() time.Time // default time.Now
+	Logger        *slog.Logger     // default slog.Default()
 
 	// OnListen, if set, is called by Run with the bound address.
 	OnListen func(addr net.Addr)
@@ -92,6 +103,7 @@ type Server struct {
 
 	handler  http.Handler
 	limiters *limiters
+	failures *authFailures // failed authentications per client address
 	stopping chan struct{} // closed when Run's context ends
 	waiters  orderWaiters  // POST /buy requests waiting for a delivery
 }
@@ -107,6 +119,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.RateBurst <= 0 {
 		cfg.RateBurst = DefaultRateBurst
+	}
+	if cfg.AuthFailRate <= 0 {
+		cfg.AuthFailRate = DefaultAuthFailRate
+	}
+	if cfg.AuthFailBurst <= 0 {
+		cfg.AuthFailBurst = DefaultAuthFailBurst
 	}
 	if cfg.BuyWait <= 0 {
 		cfg.BuyWait = DefaultBuyWait
@@ -127,7 +145,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Run listens on Addr and serves until ctx is done, then shuts down,
-// giving in-flight requests up to 10 seconds.
+// giving in-flight requests up to ShutdownTimeout.
 func (s *Server) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
@@ -155,7 +173,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	close(s.stopping)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"starsbot/api"
 	"starsbot/shop"
 )
 
@@ -109,7 +110,7 @@ func TestContract_Orders(t *testing.T) {
 
 func TestContract_Simple(t *testing.T) {
 	h := newHarness(t)
-	h.startWorker(map[string]shop.OrderStatus{"johndoe": shop.StatusCompleted, "alice_1": shop.StatusCompleted})
+	h.startWorker(map[string]shop.OrderStatus{"johndoe": shop.StatusCompleted, "alice_1": shop.StatusCompleted, "manual_user": shop.StatusManual})
 	key := h.sk(alice)
 	h.fund(alice, 1234567000) // 1.234567 TON, the contract's example balance
 
@@ -163,9 +164,21 @@ func TestContract_Simple(t *testing.T) {
 	})
 	t.Run("BuyManual", func(t *testing.T) {
 		h.fund(alice, shop.TON)
-		// No worker outcome for this recipient within BuyWait: the order
-		// is paid and waits, which the contract calls manual delivery.
-		r := h.post("/api/v1/buy", key, `{"amount_stars": 100, "to_username": "slow_user"}`)
+		// The worker hands the order to the admins: the contract calls it
+		// manual delivery.
+		r := h.post("/api/v1/buy", key, `{"amount_stars": 100, "to_username": "manual_user"}`)
+		m := r.object(t)
+		if r.status != http.StatusOK || m["to_username"] != "manual_user" || m["message"] != "Order created. Stars will be delivered manually." {
+			t.Errorf("got %d %s", r.status, r.body)
+		}
+	})
+	t.Run("BuyWaitRunsOut", func(t *testing.T) {
+		// No outcome within BuyWait: the order is paid and waits, which
+		// the contract calls manual delivery too. A loaded machine only
+		// makes the wait longer, not the answer different.
+		hs := newHarness(t, func(c *api.ServerConfig) { c.BuyWait = 50 * time.Millisecond })
+		hs.fund(alice, shop.TON)
+		r := hs.post("/api/v1/buy", hs.sk(alice), `{"amount_stars": 100, "to_username": "slow_user"}`)
 		m := r.object(t)
 		if r.status != http.StatusOK || m["to_username"] != "slow_user" || m["message"] != "Order created. Stars will be delivered manually." {
 			t.Errorf("got %d %s", r.status, r.body)

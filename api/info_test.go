@@ -260,6 +260,14 @@ func TestSandboxDeposits(t *testing.T) {
 			`{"memo":"AP1","amount_ton":"1","tx_hash":"abcd"}`,
 			`{"memo":"` + strings.Repeat("m", 121) + `","amount_ton":"1"}`,
 			`{"memo":"AP1","amount_ton":"1","extra":1}`,
+			// Control characters, JSON-escaped: a newline, a NUL, an ESC, a
+			// DEL, a C1 control.
+			`{"memo":"AP1\nAP2","amount_ton":"1"}`,
+			`{"memo":"AP1\u0000","amount_ton":"1"}`,
+			`{"memo":"\u001b[31mAP1","amount_ton":"1"}`,
+			`{"memo":"AP1\u007f","amount_ton":"1"}`,
+			`{"memo":"AP1\u0085","amount_ton":"1"}`,
+			`{"memo":"AP1\t","amount_ton":"1"}`,
 		} {
 			msg := h.post("/sandbox/v1/deposits", "", body).wantError(t, http.StatusBadRequest, shop.EVALIDATION)
 			if strings.Contains(msg, "malformed") {

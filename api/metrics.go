@@ -14,12 +14,14 @@ import (
 
 // Metrics are the API's Prometheus metrics, served at GET /metrics.
 type Metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	orders   *prometheus.CounterVec
-	events   *prometheus.CounterVec
-	registry *prometheus.Registry
-	handler  http.Handler
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	orders    *prometheus.CounterVec
+	events    *prometheus.CounterVec
+	authFail  *prometheus.CounterVec
+	throttled prometheus.Counter
+	registry  *prometheus.Registry
+	handler   http.Handler
 }
 
 // NewMetrics registers the API's metrics, the shop's event counters and the
@@ -45,8 +47,16 @@ func NewMetrics() *Metrics {
 			Name: "starsbot_shop_events_total",
 			Help: "Shop events: deposits credited, orders paid, expired, refunded, unmatched deposits, admin credits.",
 		}, []string{"type"}),
+		authFail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "starsbot_api_auth_failures_total",
+			Help: "Partner API requests that failed to authenticate, by reason: missing_key, invalid_key (unknown, malformed, revoked, banned owner), wrong_dialect.",
+		}, []string{"reason"}),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "starsbot_api_auth_throttled_total",
+			Help: "Partner API requests refused with 429 because their client address failed to authenticate too often.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.orders, m.events,
+	reg.MustRegister(m.requests, m.duration, m.orders, m.events, m.authFail, m.throttled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return m
@@ -68,6 +78,18 @@ func (s *Server) observe(method, route string, code int, d time.Duration) {
 	s.Metrics.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
 	if d > 0 {
 		s.Metrics.duration.WithLabelValues(route, method).Observe(d.Seconds())
+	}
+}
+
+func (s *Server) countAuthFailure(reason string) {
+	if s.Metrics != nil {
+		s.Metrics.authFail.WithLabelValues(reason).Inc()
+	}
+}
+
+func (s *Server) countThrottled() {
+	if s.Metrics != nil {
+		s.Metrics.throttled.Inc()
 	}
 }
 

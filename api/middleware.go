@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -70,20 +72,44 @@ func dialectFor(rt route, r *http.Request) dialect {
 // authorize authenticates the Bearer key, checks that its dialect may use
 // the route and takes a token from the key's rate-limit bucket. It returns
 // the request context carrying the partner.
+//
+// A client address that failed to authenticate too often (a missing or
+// invalid key) is refused with RATE_LIMITED before its key is looked at,
+// until its bucket refills. Failures are logged and counted, never with
+// the key.
 func (s *Server) authorize(r *http.Request, rt route, d dialect) (context.Context, error) {
+	addr, now := clientAddr(r), s.Now()
+	if wait, logAs, blocked := s.failures.blocked(addr, now); blocked {
+		s.countThrottled()
+		if logAs != "" {
+			s.Logger.Warn("failed authentications throttled", "addr", logAs,
+				"per_minute", formatRate(s.failures.rate*60), "burst", s.failures.burst, "retry_after", wait.Round(time.Second))
+		}
+		return nil, &retryAfter{err: shop.Errorf(shop.ERATELIMITED, "too many failed authentications from your address: try again later"), after: wait}
+	}
+	fail := func(reason string, err error) (context.Context, error) {
+		s.countAuthFailure(reason)
+		s.Logger.Info("API authentication failed", "addr", addr, "method", r.Method, "route", rt.Path, "reason", reason)
+		if reason != "wrong_dialect" { // a valid key on the wrong route guesses nothing
+			s.failures.fail(addr, now)
+		}
+		return nil, err
+	}
 	key := bearer(r)
 	if key == "" {
-		return nil, shop.Errorf(shop.EUNAUTHORIZED, "missing API key: send the header Authorization: Bearer <key>")
+		return fail("missing_key", shop.Errorf(shop.EUNAUTHORIZED, "missing API key: send the header Authorization: Bearer <key>"))
 	}
 	user, apiKey, err := s.Shop.Authenticate(r.Context(), key)
-	if err != nil {
+	if shop.ErrorCode(err) == shop.EUNAUTHORIZED {
+		return fail("invalid_key", err)
+	} else if err != nil {
 		return nil, err
 	}
 	switch {
 	case rt.Access == ordersOnly && d != dialectOrders:
-		return nil, shop.Errorf(shop.EUNAUTHORIZED, "this endpoint is part of the orders API and needs an osk_ key")
+		return fail("wrong_dialect", shop.Errorf(shop.EUNAUTHORIZED, "this endpoint is part of the orders API and needs an osk_ key"))
 	case rt.Access == simpleOnly && d != dialectSimple:
-		return nil, shop.Errorf(shop.EUNAUTHORIZED, "this endpoint is part of the simple API and needs an sk_ key")
+		return fail("wrong_dialect", shop.Errorf(shop.EUNAUTHORIZED, "this endpoint is part of the simple API and needs an sk_ key"))
 	}
 	if wait, ok := s.limiters.allow(apiKey.Hash, s.Now()); !ok {
 		return nil, &retryAfter{err: shop.Errorf(shop.ERATELIMITED, "rate limit exceeded: at most %s requests per second, bursts of %d", formatRate(s.limiters.rate), s.limiters.burst), after: wait}
@@ -190,4 +216,132 @@ func (l *limiters) allow(key string, now time.Time) (time.Duration, bool) {
 
 func formatRate(r rate.Limit) string {
 	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", float64(r)), "0"), ".")
+}
+
+// clientAddr is the address failed authentications are counted by: the
+// connection's peer (the project trusts no proxy header), an IPv6 address
+// by its /64, which one client usually holds whole.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// maxAuthFailAddrs bounds how many client addresses authFailures keeps.
+const maxAuthFailAddrs = 10_000
+
+// authFailures holds a token bucket of failed authentications per client
+// address. Memory is bounded: a bucket is forgotten once it has refilled
+// (it is then the same as a new one), and when max addresses are kept
+// anyway, further addresses share one overflow bucket.
+type authFailures struct {
+	rate  rate.Limit
+	burst int
+	max   int
+
+	mu        sync.Mutex
+	addrs     map[string]*failBucket
+	overflow  failBucket
+	lastSweep time.Time
+}
+
+type failBucket struct {
+	lim    *rate.Limiter
+	seen   time.Time // last failure
+	logged time.Time // last "throttled" log line
+}
+
+// throttleLogEvery is how often at most an address's throttling is logged.
+const throttleLogEvery = time.Minute
+
+// overflowAddr is the overflow bucket's name in logs.
+const overflowAddr = "(other addresses)"
+
+func newAuthFailures(perSecond float64, burst, maxAddrs int) *authFailures {
+	f := &authFailures{rate: rate.Limit(perSecond), burst: burst, max: maxAddrs, addrs: map[string]*failBucket{}}
+	f.overflow.lim = rate.NewLimiter(f.rate, f.burst)
+	return f
+}
+
+// refill is how long an untouched bucket takes to fill up again.
+func (f *authFailures) refill() time.Duration {
+	return time.Duration(float64(f.burst) / float64(f.rate) * float64(time.Second))
+}
+
+// bucket returns addr's bucket, nil if it has none and may get one
+// (create), or the overflow bucket when the map is full. Call with f.mu.
+func (f *authFailures) bucket(addr string, now time.Time, create bool) *failBucket {
+	if b := f.addrs[addr]; b != nil {
+		return b
+	}
+	if len(f.addrs) >= f.max && now.Sub(f.lastSweep) >= time.Second {
+		f.sweep(now)
+	}
+	if len(f.addrs) >= f.max {
+		return &f.overflow
+	}
+	if !create {
+		return nil
+	}
+	b := &failBucket{lim: rate.NewLimiter(f.rate, f.burst)}
+	f.addrs[addr] = b
+	return b
+}
+
+// sweep forgets the buckets that have refilled. Call with f.mu.
+func (f *authFailures) sweep(now time.Time) {
+	idle := f.refill()
+	for k, b := range f.addrs {
+		if now.Sub(b.seen) > idle {
+			delete(f.addrs, k)
+		}
+	}
+	f.lastSweep = now
+}
+
+// blocked reports whether addr has no failed authentication left and how
+// long until it has one, and the address to log it as ("": do not log;
+// once per throttleLogEvery).
+func (f *authFailures) blocked(addr string, now time.Time) (wait time.Duration, logAs string, blocked bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := f.bucket(addr, now, false)
+	if b == nil {
+		return 0, "", false
+	}
+	tokens := b.lim.TokensAt(now)
+	if tokens >= 1 {
+		return 0, "", false
+	}
+	wait = time.Duration((1 - tokens) / float64(f.rate) * float64(time.Second))
+	if now.Sub(b.logged) >= throttleLogEvery {
+		b.logged, logAs = now, addr
+		if b == &f.overflow {
+			logAs = overflowAddr
+		}
+	}
+	return wait, logAs, true
+}
+
+// fail takes a token from addr's bucket.
+func (f *authFailures) fail(addr string, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if now.Sub(f.lastSweep) > time.Minute {
+		f.sweep(now)
+	}
+	b := f.bucket(addr, now, true)
+	b.seen = now
+	b.lim.AllowN(now, 1)
 }

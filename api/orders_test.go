@@ -160,6 +160,21 @@ func TestCreateOrder_Idempotency(t *testing.T) {
 		r = h.do(req{method: "POST", path: "/api/v1/orders/premium", key: key, body: `{"recipient_username":"pandus","months":3}`, header: map[string]string{"Idempotency-Key": "key-1"}})
 		r.wantError(t, http.StatusConflict, shop.ECONFLICT)
 	})
+	t.Run("ReplayAfterStarsMinRaised", func(t *testing.T) {
+		first := post("key-min", body).data(t)
+		p := h.svc.Pricing()
+		saved := p
+		p.StarsMin = 500
+		if err := h.svc.SetPricing(p); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = h.svc.SetPricing(saved) }()
+		again := post("key-min", body).data(t)
+		if num(t, first, "id") != num(t, again, "id") {
+			t.Errorf("replay id %v, want %v", again["id"], first["id"])
+		}
+		post("key-min-2", body).wantError(t, http.StatusBadRequest, shop.EVALIDATION)
+	})
 	t.Run("KeysArePerPartner", func(t *testing.T) {
 		h.fund(bob, shop.TON)
 		r := h.do(req{method: "POST", path: starsPath, key: h.osk(bob), body: body, header: map[string]string{"Idempotency-Key": "key-1"}})

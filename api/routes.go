@@ -69,6 +69,7 @@ func (s *Server) routes() []route {
 // unknown paths (404) and wrong methods (405) in place of the mux's text.
 func (s *Server) buildHandler() http.Handler {
 	s.limiters = newLimiters(s.RateLimit, s.RateBurst)
+	s.failures = newAuthFailures(s.AuthFailRate, s.AuthFailBurst, maxAuthFailAddrs)
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.Handle(rt.Method+" "+rt.Path, s.serveRoute(rt))

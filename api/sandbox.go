@@ -43,8 +43,8 @@ func (s *Server) sandboxDeposit(w http.ResponseWriter, r *http.Request) error {
 	var memo, hash string
 	if body.Memo != nil {
 		memo = *body.Memo
-		if len(memo) > 120 {
-			return shop.Errorf(shop.EVALIDATION, "memo must be at most 120 bytes")
+		if err := shop.ValidateMemo(memo); err != nil {
+			return err
 		}
 	}
 	if body.TxHash != nil && *body.TxHash != "" {

@@ -19,6 +19,7 @@ func TestSimpleBuy(t *testing.T) {
 	h.startWorker(map[string]shop.OrderStatus{
 		"manual_user": shop.StatusManual,
 		"failed_user": shop.StatusRefunded,
+		"idem_user":   shop.StatusManual,
 	})
 	key := h.sk(alice)
 	h.fund(alice, 2*shop.TON)
@@ -80,12 +81,12 @@ func TestSimpleBuy(t *testing.T) {
 		post := func(body string) *response {
 			return h.do(req{method: "POST", path: "/api/v1/buy", key: key, body: body, header: map[string]string{"Idempotency-Key": "buy-1"}})
 		}
-		a := post(`{"amount_stars":50,"to_username":"slow_user"}`).object(t)
-		b := post(`{"amount_stars":50,"to_username":"slow_user"}`).object(t)
+		a := post(`{"amount_stars":50,"to_username":"idem_user"}`).object(t)
+		b := post(`{"amount_stars":50,"to_username":"idem_user"}`).object(t)
 		if a["order_id"] != b["order_id"] || a["order_id"] == nil {
 			t.Errorf("%v vs %v", a, b)
 		}
-		post(`{"amount_stars":51,"to_username":"slow_user"}`).wantSimpleError(t, http.StatusConflict, shop.ECONFLICT)
+		post(`{"amount_stars":51,"to_username":"idem_user"}`).wantSimpleError(t, http.StatusConflict, shop.ECONFLICT)
 		// 50 stars: 0.208913649 rounded up to 0.001.
 		if got := h.balance(alice); got != before-209_000_000 {
 			t.Errorf("balance %s, want one debit from %s", got, before)

@@ -27,9 +27,9 @@ const (
 	DefaultChatRate      = 1.0 // messages per second in one chat
 	DefaultChatBurst     = 3   // messages one chat may get at once before ChatRate applies
 	DefaultMaxRetryAfter = time.Minute
-	DefaultShutdownGrace = 10 * time.Second
-	DefaultChatQueue     = 64   // pending updates and notifications per chat
-	DefaultEventQueue    = 1024 // pending events not yet sorted into chats
+	DefaultShutdownGrace = 8 * time.Second // within Docker's default 10 s stop timeout, with the store's close
+	DefaultChatQueue     = 64              // pending updates and notifications per chat
+	DefaultEventQueue    = 1024            // pending events not yet sorted into chats
 )
 
 // Shop is the part of *shop.Service the bot uses. Every rule about money,
@@ -106,7 +106,7 @@ type Config struct {
 	ChatRate      float64       // outbound messages per second per chat; default 1; <0 unlimited
 	ChatBurst     int           // default 3
 	MaxRetryAfter time.Duration // longest 429 retry_after honoured before giving up on a message; default 1m
-	ShutdownGrace time.Duration // how long Run lets accepted updates finish after ctx is done; default 10s
+	ShutdownGrace time.Duration // how long Run lets accepted updates finish after ctx is done; default 8s
 	// Sleep waits d or until ctx is done; default a timer. Tests replace it
 	// to observe flood waits and polling back-off without waiting.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -135,6 +135,9 @@ type Bot struct {
 	base    atomic.Pointer[context.Context] // parent of every update's context, set by Run
 	work    *inflight                       // what Idle waits for
 	stopped chan struct{}                   // closed when Run returns
+
+	pollOK   atomic.Int64 // b.Now() in Unix nanoseconds of the last successful getMe or getUpdates; 0 before
+	pollFail atomic.Bool  // the latest getMe or getUpdates failed
 
 	bannedMu   sync.Mutex
 	bannedSeen map[int64]time.Time // banned users already refused, and when
@@ -391,7 +394,11 @@ func (b *Bot) getMe(ctx context.Context) (*tele.User, error) {
 		err := b.raw(call, "getMe", nil, &me)
 		cancel()
 		if err == nil {
+			b.polled(true)
 			return &me, nil
+		}
+		if ctx.Err() == nil {
+			b.polled(false)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -402,6 +409,25 @@ func (b *Bot) getMe(ctx context.Context) (*tele.User, error) {
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
+}
+
+// LastPoll reports when the bot last reached the Bot API (a successful
+// getMe at start, then each successful long poll; zero before the first)
+// and whether its latest attempt failed: the health probe's view of
+// Telegram.
+func (b *Bot) LastPoll() (last time.Time, failing bool) {
+	if ns := b.pollOK.Load(); ns != 0 {
+		last = time.Unix(0, ns).In(time.UTC)
+	}
+	return last, b.pollFail.Load()
+}
+
+// polled records the outcome of a getMe or getUpdates.
+func (b *Bot) polled(ok bool) {
+	if ok {
+		b.pollOK.Store(b.Now().UnixNano())
+	}
+	b.pollFail.Store(!ok)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

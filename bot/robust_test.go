@@ -231,3 +231,39 @@ func TestRun_StopsLongPollAtOnce(t *testing.T) {
 		t.Errorf("%d updates left unconfirmed", n)
 	}
 }
+
+// TestBot_LastPoll: the bot reports when it last reached the Bot API
+// (getMe, then each getUpdates) and whether its latest call failed, for
+// the health probe.
+func TestBot_LastPoll(t *testing.T) {
+	e := newEnv(t)
+	release := make(chan struct{})
+	sleeping := make(chan struct{}, 1)
+	b := e.restart(func(c *bot.Config) {
+		c.Sleep = func(ctx context.Context, d time.Duration) error {
+			sleeping <- struct{}{}
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	})
+	e.startChat(alice) // a successful poll
+	if last, failing := b.LastPoll(); last.IsZero() || failing {
+		t.Fatalf("after a successful poll: LastPoll = %v, %t", last, failing)
+	}
+	e.fake.Conflict(1)
+	<-sleeping // a poll failed and backs off
+	last, failing := b.LastPoll()
+	if last.IsZero() || !failing {
+		t.Errorf("while failing: LastPoll = %v, %t; want the last success, true", last, failing)
+	}
+	e.clock.Advance(time.Minute)
+	close(release)
+	e.startChat(alice)
+	if got, failing := b.LastPoll(); !got.After(last) || failing {
+		t.Errorf("after recovering: LastPoll = %v, %t", got, failing)
+	}
+}

@@ -140,6 +140,7 @@ func (b *Bot) poll(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			b.polled(false)
 			var fe tele.FloodError
 			switch {
 			case errors.As(err, &fe) && fe.RetryAfter > 0:
@@ -156,6 +157,7 @@ func (b *Bot) poll(ctx context.Context) {
 			continue
 		}
 		backoff = 0
+		b.polled(true)
 		for _, u := range ups {
 			offset = u.ID + 1
 			chatID := updateChat(u)

@@ -664,13 +664,13 @@ func checkURL(s string, base bool) string {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil || u.Opaque != "":
-		return "must be an absolute http or https URL (got " + quote(redactURL(s)) + ")"
+		return "must be an absolute http or https URL (got " + quote(RedactURL(s)) + ")"
 	case u.Scheme != "http" && u.Scheme != "https":
-		return "must be an absolute http or https URL (got " + quote(redactURL(s)) + ")"
+		return "must be an absolute http or https URL (got " + quote(RedactURL(s)) + ")"
 	case u.Host == "" || u.Hostname() == "":
-		return "must be an absolute http or https URL with a host (got " + quote(redactURL(s)) + ")"
+		return "must be an absolute http or https URL with a host (got " + quote(RedactURL(s)) + ")"
 	case base && (u.RawQuery != "" || u.Fragment != "" || u.ForceQuery):
-		return "must be a base URL without ?query or #fragment (got " + quote(redactURL(s)) + ")"
+		return "must be a base URL without ?query or #fragment (got " + quote(RedactURL(s)) + ")"
 	}
 	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -46,13 +47,13 @@ func (c Config) Format(f fmt.State, verb rune) {
 func (c Config) attrs() []slog.Attr {
 	attrs := []slog.Attr{
 		slog.String("telegram_token", redact(c.TelegramToken)),
-		slog.String("telegram_api_url", redactURL(c.TelegramAPIURL)),
+		slog.String("telegram_api_url", RedactURL(c.TelegramAPIURL)),
 		slog.Any("admin_ids", c.AdminIDs),
 		slog.String("data_dir", c.DataDir),
 		slog.String("http_addr", c.HTTPAddr),
-		slog.String("public_url", redactURL(c.PublicURL)),
+		slog.String("public_url", RedactURL(c.PublicURL)),
 		slog.String("ton_network", c.TONNetwork),
-		slog.String("ton_config_url", redactURL(c.TONConfigURL)),
+		slog.String("ton_config_url", RedactURL(c.TONConfigURL)),
 		slog.String("ton_deposit_address", c.TONDepositAddress),
 		slog.String("ton_wallet_mnemonic", redact(c.TONWalletMnemonic)),
 		slog.String("ton_wallet_version", c.TONWalletVersion),
@@ -80,7 +81,7 @@ func (c Config) attrs() []slog.Attr {
 		slog.String("price_step_ton", c.PriceStep.String()),
 		slog.String("ton_usd_rate", c.TONUSDRate.String()),
 		slog.Bool("ton_usd_rate_set", c.TONUSDRateSet),
-		slog.String("rate_url", redactURL(c.RateURL)),
+		slog.String("rate_url", RedactURL(c.RateURL)),
 		slog.String("rate_json_path", c.RateJSONPath),
 		slog.Duration("rate_ttl", c.RateTTL),
 		slog.Float64("api_rate_limit", c.APIRateLimit),
@@ -114,10 +115,11 @@ func redact(secret string) string {
 	return redacted
 }
 
-// redactURL hides credentials a URL may carry: its user info and the values
+// RedactURL hides credentials a URL may carry: its user info and the values
 // of query parameters whose names look like keys or tokens (a rate API key
-// in RATE_URL, say).
-func redactURL(s string) string {
+// in RATE_URL, say). It is the one rule for URLs shown anywhere: in the
+// settings, in /health, in logs (RedactAttr) and in errors (RedactError).
+func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		if strings.ContainsAny(s, "@?") {
@@ -160,4 +162,70 @@ func secretParam(name string) bool {
 		}
 	}
 	return false
+}
+
+// urlInText finds the URLs in a text: a scheme, "://" and everything up to
+// a space or a quote.
+var urlInText = regexp.MustCompile("[A-Za-z][A-Za-z0-9+.-]*://[^\\s\"'<>`]+")
+
+// RedactURLs applies RedactURL to every URL in a text (an error message,
+// a log line), leaving the rest as it is.
+func RedactURLs(text string) string {
+	if !strings.Contains(text, "://") {
+		return text
+	}
+	return urlInText.ReplaceAllStringFunc(text, func(u string) string {
+		// Punctuation after a URL ("…/config.json: dial tcp") is the
+		// sentence's, not the URL's.
+		trimmed := strings.TrimRight(u, ".,:;)]}")
+		return RedactURL(trimmed) + u[len(trimmed):]
+	})
+}
+
+// RedactError returns err with RedactURLs applied to its message; it
+// still unwraps to err. A nil err or one without credentials in URLs is
+// returned as it is.
+func RedactError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if red := RedactURLs(msg); red != msg {
+		return &redactedError{msg: red, err: err}
+	}
+	return err
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// RedactAttr is a slog.HandlerOptions.ReplaceAttr that applies RedactURLs
+// to every string, error and fmt.Stringer value and to the message, so that
+// no log line shows credentials in a URL, whichever package logged it.
+func RedactAttr(_ []string, a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if s := a.Value.String(); strings.Contains(s, "://") {
+			a.Value = slog.StringValue(RedactURLs(s))
+		}
+	case slog.KindAny:
+		var s string
+		switch v := a.Value.Any().(type) {
+		case error:
+			s = v.Error()
+		case fmt.Stringer:
+			s = v.String()
+		default:
+			return a
+		}
+		if strings.Contains(s, "://") {
+			a.Value = slog.StringValue(RedactURLs(s))
+		}
+	}
+	return a
 }

@@ -3,8 +3,10 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -153,8 +155,8 @@ func TestRedactURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := redactURL(tt.in); got != tt.want {
-				t.Errorf("redactURL(%q) = %q, want %q", tt.in, got, tt.want)
+			if got := RedactURL(tt.in); got != tt.want {
+				t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
 	}
@@ -165,5 +167,59 @@ func TestRedaction_URLInError(t *testing.T) {
 	checkValidationError(t, err, "TELEGRAM_API_URL", nil)
 	if err != nil && strings.Contains(err.Error(), "S3CRET") {
 		t.Errorf("error %q leaks the URL password", err)
+	}
+}
+
+func TestRedactURLs(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"no URL", "dial tcp 127.0.0.1:1: refused", "dial tcp 127.0.0.1:1: refused"},
+		{"plain URL", "GET https://ton.org/global.config.json: 404", "GET https://ton.org/global.config.json: 404"},
+		{"user info and token, then a colon",
+			"read the config http://u:S3CRET@h.example/c.json?token=T0KEN: Get \"http://u:***@h.example/c.json?token=T0KEN\": refused",
+			"read the config http://redacted@h.example/c.json?token=redacted: Get \"http://redacted@h.example/c.json?token=redacted\": refused"},
+		{"two URLs", "a https://x.example/?key=K1 b https://u:p@y.example/", "a https://x.example/?key=redacted b https://redacted@y.example/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RedactURLs(tt.in); got != tt.want {
+				t.Errorf("RedactURLs(%q)\n = %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedactError(t *testing.T) {
+	if RedactError(nil) != nil {
+		t.Error("RedactError(nil) != nil")
+	}
+	plain := errors.New("no URL here")
+	if RedactError(plain) != plain {
+		t.Error("an error without URLs is wrapped")
+	}
+	inner := errors.New("Get \"https://u:S3CRET@h.example/\": refused")
+	err := RedactError(fmt.Errorf("TON_CONFIG_URL: %w", inner))
+	if strings.Contains(err.Error(), "S3CRET") || !errors.Is(err, inner) {
+		t.Errorf("RedactError = %q (unwraps to inner: %t)", err, errors.Is(err, inner))
+	}
+}
+
+func TestRedactAttr(t *testing.T) {
+	var b strings.Builder
+	log := slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{ReplaceAttr: RedactAttr}))
+	u, _ := url.Parse("https://u:S3CRET@h.example/?access_token=T0KEN")
+	log.Info("connecting to https://u:S3CRET@h.example/",
+		"url", "https://u:S3CRET@h.example/?token=T0KEN",
+		"error", errors.New("Get \"https://u:***@h.example/?token=T0KEN\": refused"),
+		"parsed", u,
+		slog.Group("g", "url", "https://u:S3CRET@h.example/"),
+		"count", 3)
+	out := b.String()
+	for _, secret := range []string{"S3CRET", "T0KEN", "u:"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log shows %q: %s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "count=3") || !strings.Contains(out, "https://redacted@h.example/") {
+		t.Errorf("log lost its other content: %s", out)
 	}
 }

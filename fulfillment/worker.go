@@ -34,7 +34,11 @@ const (
 	DefaultMaxBackoff  = 5 * time.Minute
 	DefaultInterval    = 2 * time.Second
 	DefaultPauseFor    = 15 * time.Minute
-	DefaultGrace       = 30 * time.Second
+	// DefaultGrace fits, with the other components' graces (they run at
+	// once) and closing the store, in Docker's default 10 s stop timeout:
+	// a step cut after it parks at its recorded point and resumes at the
+	// next start.
+	DefaultGrace = 8 * time.Second
 )
 
 // WorkerConfig is what NewWorker needs; zero optional fields take their

@@ -43,3 +43,21 @@ func randomHex(nbytes int) string {
 
 // NormalizeMemo is how memos are compared: trimmed and upper-cased.
 func NormalizeMemo(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+
+// MaxTypedMemoBytes is the longest memo ValidateMemo accepts: what fits
+// in one cell of a TON text comment. (Memos read from the chain are cut to
+// MaxMemoBytes instead.)
+const MaxTypedMemoBytes = 120
+
+// ValidateMemo is the rule for a memo someone types in (a simulated
+// deposit's comment): valid UTF-8, at most MaxTypedMemoBytes bytes, no control
+// characters (C0, DEL, C1: a newline or an escape sequence would forge log
+// lines and admin messages).
+//
+// Errors: VALIDATION_ERROR.
+func ValidateMemo(memo string) error {
+	if len(memo) > MaxTypedMemoBytes {
+		return Errorf(EVALIDATION, "memo must be at most %d bytes", MaxTypedMemoBytes)
+	}
+	return validateText("memo", memo, MaxTypedMemoBytes)
+}

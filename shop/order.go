@@ -184,8 +184,9 @@ type CreateOrderRequest struct {
 // unexpired and unused; the order uses it up.
 //
 // With an IdempotencyKey, a repeat of the same request by the same user
-// within 24 h returns the order the first one created (even when its quote
-// has expired since), and a different request under the same key fails.
+// within 24 h returns the order the first one created whatever changed
+// since (the limits, the rate, the recipient, an expired quote), and a
+// different request under the same key fails.
 //
 // When the service has a recipient lookup, a recipient the provider says
 // cannot receive the order is refused before anything is written.
@@ -197,6 +198,21 @@ type CreateOrderRequest struct {
 func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Order, error) {
 	if err := s.normalizeOrderRequest(&req); err != nil {
 		return nil, err
+	}
+	fingerprint := req.fingerprint()
+	// A retry returns the order the first request created whatever changed
+	// since (the limits, the rate, the recipient, the quote), so it is looked
+	// up before anything of now is checked. The transaction below looks again
+	// for a retry racing the first request.
+	if req.IdempotencyKey != "" {
+		var order *Order
+		err := s.Store.View(ctx, func(tx Tx) (err error) {
+			order, err = replayOrder(tx, &req, fingerprint, s.now())
+			return err
+		})
+		if err != nil || order != nil {
+			return order, err
+		}
 	}
 	// Without a locked quote, the price of now; with one, the quote's,
 	// set in the transaction.
@@ -210,7 +226,6 @@ func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Ord
 	if err := s.checkNewRecipient(ctx, &req); err != nil {
 		return nil, err
 	}
-	fingerprint := req.fingerprint()
 	ttl := s.Pricing().OrderTTL
 
 	var order *Order
@@ -219,14 +234,9 @@ func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Ord
 		order, paid = nil, false
 		now := s.now()
 		if req.IdempotencyKey != "" {
-			rec, err := tx.FindIdempotency(req.UserID, req.IdempotencyKey)
-			if err == nil && rec.ExpiresAt.After(now) {
-				if subtle.ConstantTimeCompare([]byte(rec.Fingerprint), []byte(fingerprint)) != 1 {
-					return Errorf(ECONFLICT, "Idempotency-Key was already used with a different request")
-				}
-				order, err = tx.FindOrderByID(rec.OrderID)
-				return err
-			} else if err != nil && ErrorCode(err) != ENOTFOUND {
+			replay, err := replayOrder(tx, &req, fingerprint, now)
+			if err != nil || replay != nil {
+				order = replay
 				return err
 			}
 		}
@@ -307,6 +317,24 @@ func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Ord
 		s.emit(Event{Type: EventOrderPaid, UserID: order.UserID, OrderID: order.ID})
 	}
 	return order, nil
+}
+
+// replayOrder returns the order an earlier request under req's
+// IdempotencyKey created, nil if the key is unused or expired, or
+// IDEMPOTENCY_CONFLICT if the earlier request was a different one.
+func replayOrder(tx Tx, req *CreateOrderRequest, fingerprint string, now time.Time) (*Order, error) {
+	rec, err := tx.FindIdempotency(req.UserID, req.IdempotencyKey)
+	switch {
+	case ErrorCode(err) == ENOTFOUND:
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !rec.ExpiresAt.After(now):
+		return nil, nil
+	case subtle.ConstantTimeCompare([]byte(rec.Fingerprint), []byte(fingerprint)) != 1:
+		return nil, Errorf(ECONFLICT, "Idempotency-Key was already used with a different request")
+	}
+	return tx.FindOrderByID(rec.OrderID)
 }
 
 // normalizeOrderRequest validates req and puts its fields in canonical form.

@@ -52,22 +52,6 @@ func (s *Service) checkNewRecipient(ctx context.Context, req *CreateOrderRequest
 	if s.Recipients == nil {
 		return nil
 	}
-	if req.IdempotencyKey != "" {
-		// A repeat of a request that already created an order returns that
-		// order whatever the provider says now.
-		var seen bool
-		err := s.Store.View(ctx, func(tx Tx) error {
-			rec, err := tx.FindIdempotency(req.UserID, req.IdempotencyKey)
-			seen = err == nil && rec.ExpiresAt.After(s.now())
-			if ErrorCode(err) == ENOTFOUND {
-				return nil
-			}
-			return err
-		})
-		if err != nil || seen {
-			return err
-		}
-	}
 	rc, err := s.CheckRecipient(ctx, req.Type, req.Recipient)
 	if err != nil {
 		s.Logger.Warn("recipient lookup failed; creating the order unchecked", "recipient", req.Recipient, "error", err)

@@ -364,6 +364,39 @@ func TestService_CreateOrder_Idempotency(t *testing.T) {
 			t.Errorf("after 24h = %+v, %v", o4, err)
 		}
 	})
+	// A retry returns the original order whatever changed since: the
+	// limits (an admin raised STARS_MIN above its quantity), the rate source.
+	t.Run("ReplayAfterPricingChanged", func(t *testing.T) {
+		e := newEnv(t)
+		e.user(alice, "alice_1", shop.TON)
+		req := starsReq(alice, shop.PayBalance)
+		req.IdempotencyKey = "paid-1"
+		o1, err := e.svc.CreateOrder(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := shop.DefaultPricing()
+		p.StarsMin = req.Stars + 100
+		if err := e.svc.SetPricing(p); err != nil {
+			t.Fatal(err)
+		}
+		e.svc.Rates = failingRates{}
+		o2, err := e.svc.CreateOrder(ctx, req)
+		if err != nil || o2.ID != o1.ID {
+			t.Fatalf("replay after STARS_MIN raised = %+v, %v; want order %d", o2, err, o1.ID)
+		}
+		// A new key is validated against the limits of now.
+		req.IdempotencyKey = "paid-2"
+		_, err = e.svc.CreateOrder(ctx, req)
+		wantCode(t, err, shop.EVALIDATION)
+		// A different request under the old key is still a conflict.
+		req.IdempotencyKey, req.Stars = "paid-1", 101
+		_, err = e.svc.CreateOrder(ctx, req)
+		wantCode(t, err, shop.ECONFLICT)
+		if got := e.balance(alice); got != shop.TON-price100 {
+			t.Errorf("balance = %s", got)
+		}
+	})
 	t.Run("ErrConflict", func(t *testing.T) {
 		e := newEnv(t)
 		e.user(alice, "alice_1", shop.TON)

@@ -24,6 +24,19 @@ func TestValidateReason(t *testing.T) {
 	}
 }
 
+func TestValidateMemo(t *testing.T) {
+	for _, in := range []string{"", "AP123456789", "STARS-0a1b2c", "пополнение", strings.Repeat("m", shop.MaxTypedMemoBytes)} {
+		if err := shop.ValidateMemo(in); err != nil {
+			t.Errorf("ValidateMemo(%q) = %v", in, err)
+		}
+	}
+	for _, in := range []string{strings.Repeat("m", shop.MaxTypedMemoBytes+1), strings.Repeat("я", 61), "AP1\nAP2", "AP1\x00", "\x1b[31mAP1", "AP1\x7f", "AP1\u0085", "AP1\t", "bad \xff"} {
+		if err := shop.ValidateMemo(in); shop.ErrorCode(err) != shop.EVALIDATION {
+			t.Errorf("ValidateMemo(%q): %v, want VALIDATION_ERROR", in, err)
+		}
+	}
+}
+
 // TestService_ReasonRule checks that every reason follows the one rule:
 // MaxReason characters, refused from an admin, cut from the system.
 func TestService_ReasonRule(t *testing.T) {
