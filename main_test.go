@@ -247,16 +247,10 @@ func TestRun_SandboxPartner(t *testing.T) {
 		t.Fatalf("deposit: %d %s", code, body)
 	}
 	// The watcher credits the simulated transfer asynchronously, poked by
-	// the deposit.
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		code, body := call("GET", "/api/v1/balance", sk, "")
-		if code == 200 && body == `{"balance_ton":10,"currency":"TON"}`+"\n" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("balance: %d %s", code, body)
-		}
-		time.Sleep(10 * time.Millisecond)
+	// the deposit, and logs it once it is booked.
+	stderr.wait(t, regexp.MustCompile(`msg="deposit booked" .*amount=10 status=credited`), 10*time.Second, done)
+	if code, body := call("GET", "/api/v1/balance", sk, ""); code != 200 || body != `{"balance_ton":10,"currency":"TON"}`+"\n" {
+		t.Fatalf("balance: %d %s", code, body)
 	}
 	if code, body := call("GET", "/api/v1/health", "", ""); code != 200 || !strings.Contains(body, `"chain":{"status":"ok","lag_seconds":`) {
 		t.Errorf("health: %d %s", code, body)

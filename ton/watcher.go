@@ -179,8 +179,16 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 		}
 		last := chunk[len(chunk)-1]
 		next := &shop.Cursor{Account: w.Account, LT: last.ID.LT, Hash: last.ID.Hash, Time: last.Time}
-		if _, err := w.Shop.CreditDeposits(ctx, transfers, next); err != nil {
+		deps, err := w.Shop.CreditDeposits(ctx, transfers, next)
+		if err != nil {
 			return 0, fmt.Errorf("credit transactions up to lt %d: %w", last.ID.LT, err)
+		}
+		for _, d := range deps {
+			level := slog.LevelInfo
+			if d.Status == shop.DepositIgnored {
+				level = slog.LevelDebug // dust: spam, counted, not worth a line
+			}
+			w.Logger.Log(ctx, level, "deposit booked", "deposit_id", d.ID, "tx_hash", d.TxHash, "amount", d.Amount.String(), "status", d.Status)
 		}
 	}
 	w.synced.Store(blockTime.UnixNano())
