@@ -5,7 +5,9 @@
 //
 // main.go starts and stops the program; wire.go builds and connects its
 // components; chain.go sets up the TON side, provider.go the fulfillment
-// provider, probe.go the health probes and sandbox.go the sandbox partner.
+// provider, probe.go the health probes and sandbox.go the sandbox partner;
+// commands.go holds the backup, restore and check commands, and adminsock.go
+// the service's backup socket they use.
 package main
 
 import (
@@ -35,7 +37,7 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	defer func() { err = config.RedactError(err) }()
 	if len(args) > 0 {
-		return fmt.Errorf("unexpected arguments %q: starsbot is configured by environment variables (see README.md)", args)
+		return runCommand(ctx, args, getenv, stdout, stderr) // commands.go
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -56,6 +58,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			logger.Error("close store", "error", err)
 		}
 	}()
+	defer startAdmin(cfg.DataDir, db, logger.With("component", "backup"))() // adminsock.go
 
 	chain, err := openChain(ctx, cfg, db, logger.With("component", "ton"))
 	if err != nil {
