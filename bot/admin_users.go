@@ -49,6 +49,10 @@ func userLabel(u *shop.User) string {
 
 // ---- users -------------------------------------------------------------
 
+// adminUserKeys is how many API keys the /user screen lists; the rest are
+// counted. With fitHTML as the last resort, the screen fits one message.
+const adminUserKeys = 20
+
 func (b *Bot) onAdminUser(t *adminTurn) error {
 	const use = "/user &lt;id|@username&gt;"
 	u, err := b.userArg(t, use)
@@ -98,7 +102,11 @@ func (b *Bot) onAdminUser(t *adminTurn) error {
 	if len(keys) == 0 {
 		s.WriteString("\nnone")
 	}
-	for _, k := range keys {
+	for i, k := range keys {
+		if i == adminUserKeys {
+			fmt.Fprintf(&s, "\n… and %d more", len(keys)-adminUserKeys)
+			break
+		}
 		state := "active"
 		if !k.Active() {
 			state = "revoked " + formatDate(k.RevokedAt)

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"errors"
 	"html"
 	"net"
 	"net/url"
@@ -145,8 +146,15 @@ func (b *Bot) issueKey(t *turn, prefix string) error {
 // onHide deletes the one-time key message and shows the API screen.
 func (b *Bot) onHide(t *turn) error {
 	if cb := t.Callback(); cb != nil && cb.Message != nil {
-		if err := b.tb.Delete(cb.Message); err != nil {
-			b.Logger.Info("telegram delete failed", "chat_id", t.chat, "error", b.redact(err))
+		t.finish()
+		err := b.deliver(t.ctx, t.chat, func() error { return b.tb.Delete(cb.Message) })
+		if err != nil && !errors.Is(err, errBlocked) {
+			// Telegram refuses to delete a bot's message older than 48
+			// hours: the key is edited away instead.
+			b.Logger.Info("telegram delete failed; editing the key away", "chat_id", t.chat, "error", b.redact(err))
+			if err := b.editText(t.ctx, t.chat, cb.Message.ID, t.T("api.key_hidden"), nil); err != nil {
+				b.Logger.Info("telegram key message not edited", "chat_id", t.chat, "error", b.redact(err))
+			}
 		}
 	}
 	prefix := keyPrefix(t.Data())

@@ -46,7 +46,7 @@ func (b *Bot) onBalance(t *turn) error {
 		b.Logger.Error("telegram QR code failed", "error", err)
 		return nil
 	}
-	return t.photo(png, t.T("balance.qr", memo), nil)
+	return t.photo(png, t.T("balance.qr", memo))
 }
 
 // qrPNG renders content as a QR code image.

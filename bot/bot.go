@@ -134,6 +134,7 @@ type Bot struct {
 	events  chan shop.Event
 	base    atomic.Pointer[context.Context] // parent of every update's context, set by Run
 	work    *inflight                       // what Idle waits for
+	blocked blockedChats                    // users who blocked the bot
 	stopped chan struct{}                   // closed when Run returns
 
 	pollOK   atomic.Int64 // b.Now() in Unix nanoseconds of the last successful getMe or getUpdates; 0 before

@@ -404,7 +404,7 @@ func (b *Bot) showPayment(t *turn, o *shop.Order) error {
 	qrID := 0
 	if png, err := qrPNG(link); err != nil {
 		b.Logger.Error("telegram QR code failed", "error", err)
-	} else if qrID, err = b.sendPhoto(t.ctx, t.chat, png, t.T("pay.qr", o.PriceTON, html.EscapeString(o.PaymentMemo)), nil); err != nil {
+	} else if qrID, err = b.sendPhoto(t.ctx, t.chat, png, t.T("pay.qr", o.PriceTON, html.EscapeString(o.PaymentMemo))); err != nil {
 		b.rememberScreen(t.ctx, t.chat, o.ID, textID, 0)
 		return err
 	}

@@ -72,7 +72,13 @@ func (l *limiter) delay(chat int64, now time.Time) time.Duration {
 // deliver sends one outbound message to chat through the limiter, and on
 // a 429 answer waits retry_after and tries again (at most three times, and
 // never for longer than MaxRetryAfter).
+//
+// A chat whose user blocked the bot gets nothing more (errBlocked, no
+// call) until the user writes again: the first 403 is logged, once.
 func (b *Bot) deliver(ctx context.Context, chat int64, send func() error) error {
+	if b.isBlocked(chat) {
+		return errBlocked
+	}
 	for attempt := 1; ; attempt++ {
 		if d := b.lim.delay(chat, b.Now()); d > 0 {
 			if err := b.Sleep(ctx, d); err != nil {
@@ -80,6 +86,10 @@ func (b *Bot) deliver(ctx context.Context, chat int64, send func() error) error 
 			}
 		}
 		err := send()
+		if errors.Is(err, tele.ErrBlockedByUser) {
+			b.setBlocked(chat, true)
+			return errBlocked
+		}
 		var fe tele.FloodError
 		var wait time.Duration
 		switch {
@@ -101,5 +111,43 @@ func (b *Bot) deliver(ctx context.Context, chat int64, send func() error) error 
 		if err := b.Sleep(ctx, wait); err != nil {
 			return err
 		}
+	}
+}
+
+// errBlocked is returned for a message to a user who blocked the bot.
+var errBlocked = errors.New("telegram: the user blocked the bot")
+
+// blockedChats are the chats whose user blocked the bot (a 403 "bot was
+// blocked by the user"), until they write to it again.
+type blockedChats struct {
+	mu    sync.Mutex
+	chats map[int64]bool
+}
+
+func (b *Bot) isBlocked(chat int64) bool {
+	b.blocked.mu.Lock()
+	defer b.blocked.mu.Unlock()
+	return b.blocked.chats[chat]
+}
+
+// setBlocked records whether chat's user blocked the bot, and logs the
+// change.
+func (b *Bot) setBlocked(chat int64, blocked bool) {
+	b.blocked.mu.Lock()
+	was := b.blocked.chats[chat]
+	if blocked {
+		if b.blocked.chats == nil {
+			b.blocked.chats = map[int64]bool{}
+		}
+		b.blocked.chats[chat] = true
+	} else {
+		delete(b.blocked.chats, chat)
+	}
+	b.blocked.mu.Unlock()
+	switch {
+	case blocked && !was:
+		b.Logger.Warn("telegram user blocked the bot; their messages are dropped until they write again", "chat_id", chat)
+	case !blocked && was:
+		b.Logger.Info("telegram user who had blocked the bot writes again", "chat_id", chat)
 	}
 }

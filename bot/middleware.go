@@ -64,6 +64,9 @@ func (b *Bot) wrap(fn func(*turn) error) tele.HandlerFunc {
 		}
 		if ch := c.Chat(); ch != nil {
 			t.chat = ch.ID
+			if c.Sender() != nil && ch.Type == tele.ChatPrivate {
+				b.setBlocked(t.chat, false) // they write, so they unblocked it
+			}
 		}
 		defer func() {
 			if r := recover(); r != nil {
@@ -168,12 +171,16 @@ func (t *turn) showMsg(text string, kb keyboard) (int, error) {
 	if cb == nil || cb.Message == nil {
 		return t.sayMsg(text, kb)
 	}
-	err := t.b.deliver(t.ctx, t.chat, func() error {
-		_, err := t.b.tb.Edit(cb.Message, text, t.b.opts(kb))
-		return err
-	})
+	// Answer the press before editing: an edit that waits out a 429 must
+	// not keep the client's progress indicator spinning until the query
+	// is too old to answer.
+	t.finish()
+	err := t.b.editText(t.ctx, t.chat, cb.Message.ID, text, kb)
 	if err == nil || errors.Is(err, tele.ErrMessageNotModified) || errors.Is(err, tele.ErrSameMessageContent) {
 		return cb.Message.ID, nil
+	}
+	if errors.Is(err, errBlocked) {
+		return 0, err
 	}
 	t.b.Logger.Info("telegram edit failed; sending a new message", "chat_id", t.chat, "error", t.b.redact(err))
 	return t.sayMsg(text, kb)
@@ -188,8 +195,8 @@ func (t *turn) sayMsg(text string, kb keyboard) (int, error) {
 }
 
 // photo sends a PNG with a caption.
-func (t *turn) photo(png []byte, caption string, kb keyboard) error {
-	_, err := t.b.sendPhoto(t.ctx, t.chat, png, caption, kb)
+func (t *turn) photo(png []byte, caption string) error {
+	_, err := t.b.sendPhoto(t.ctx, t.chat, png, caption)
 	return err
 }
 
@@ -204,7 +211,14 @@ func (t *turn) answer(text string, alert bool) error {
 		return nil
 	}
 	t.answered = true
-	return t.b.tb.Respond(cb, &tele.CallbackResponse{Text: text, ShowAlert: alert})
+	err := t.b.tb.Respond(cb, &tele.CallbackResponse{Text: text, ShowAlert: alert})
+	if errors.Is(err, tele.ErrQueryTooOld) {
+		// Too late to answer (or answered already): the press is still
+		// handled; only its notification is lost.
+		t.b.Logger.Info("telegram callback query too old to answer", "chat_id", t.chat)
+		return nil
+	}
+	return err
 }
 
 // finish answers a button press the handler left unanswered, so that the
@@ -257,33 +271,100 @@ func (t *turn) fail(err error) error {
 
 // ---- sending -----------------------------------------------------------------
 
-// opts are the send options of every message: HTML, no link previews, and
-// the keyboard (none removes an edited message's keyboard).
-func (b *Bot) opts(kb keyboard) *tele.SendOptions {
-	o := &tele.SendOptions{ParseMode: tele.ModeHTML, DisableWebPagePreview: true}
-	if len(kb) > 0 {
-		o.ReplyMarkup = &tele.ReplyMarkup{InlineKeyboard: kb}
+// Messages are sent and edited with Bot API calls built here rather than
+// through telebot's Send and Edit, for two things telebot v3.3.8 cannot
+// do: its InlineButton always serializes "switch_inline_query_current_chat"
+// (a second, empty action on every button: markup.go, no omitempty), and
+// its SendOptions only know the deprecated "disable_web_page_preview",
+// not "link_preview_options".
+
+// inlineButtonJSON is an inline keyboard button with exactly one action:
+// a URL or callback data.
+type inlineButtonJSON struct {
+	Text         string `json:"text"`
+	URL          string `json:"url,omitempty"`
+	CallbackData string `json:"callback_data,omitempty"`
+}
+
+// markup is the reply_markup of kb, or nil for none.
+func markup(kb keyboard) any {
+	if len(kb) == 0 {
+		return nil
 	}
-	return o
+	rows := make([][]inlineButtonJSON, 0, len(kb))
+	for _, row := range kb {
+		out := make([]inlineButtonJSON, 0, len(row))
+		for _, btn := range row {
+			j := inlineButtonJSON{Text: btn.Text}
+			if btn.URL != "" {
+				j.URL = btn.URL
+			} else {
+				j.CallbackData = btn.Data
+				if btn.Unique != "" { // telebot's form; button() never makes it
+					j.CallbackData = "\f" + btn.Unique
+					if btn.Data != "" {
+						j.CallbackData += "|" + btn.Data
+					}
+				}
+			}
+			out = append(out, j)
+		}
+		rows = append(rows, out)
+	}
+	return map[string]any{"inline_keyboard": rows}
+}
+
+// textParams are the parameters of every text message: HTML, no link
+// previews, and the keyboard (none removes an edited message's keyboard).
+// The text is cut to fit one message (fitHTML).
+func textParams(chat int64, text string, kb keyboard) map[string]any {
+	p := map[string]any{
+		"chat_id":              chat,
+		"text":                 fitHTML(text, MaxMessageText),
+		"parse_mode":           tele.ModeHTML,
+		"link_preview_options": map[string]any{"is_disabled": true},
+	}
+	if m := markup(kb); m != nil {
+		p["reply_markup"] = m
+	}
+	return p
 }
 
 // sendText sends an HTML message to chat through the limiter.
 func (b *Bot) sendText(ctx context.Context, chat int64, text string, kb keyboard) (*tele.Message, error) {
 	var msg *tele.Message
-	err := b.deliver(ctx, chat, func() (err error) {
-		msg, err = b.tb.Send(tele.ChatID(chat), text, b.opts(kb))
-		return err
+	err := b.deliver(ctx, chat, func() error {
+		var m tele.Message
+		if err := b.raw(ctx, "sendMessage", textParams(chat, text, kb), &m); err != nil {
+			return err
+		}
+		msg = &m
+		return nil
 	})
 	return msg, err
 }
 
-// sendPhoto sends a PNG with an HTML caption to chat through the limiter
-// and returns the sent message's id.
-func (b *Bot) sendPhoto(ctx context.Context, chat int64, png []byte, caption string, kb keyboard) (int, error) {
+// editText replaces the text and keyboard of message id in chat.
+func (b *Bot) editText(ctx context.Context, chat int64, id int, text string, kb keyboard) error {
+	p := textParams(chat, text, kb)
+	p["message_id"] = id
+	return b.deliver(ctx, chat, func() error { return b.raw(ctx, "editMessageText", p, nil) })
+}
+
+// editCaption replaces the HTML caption of photo message id in chat and
+// removes its keyboard.
+func (b *Bot) editCaption(ctx context.Context, chat int64, id int, caption string) error {
+	p := map[string]any{"chat_id": chat, "message_id": id, "caption": caption, "parse_mode": tele.ModeHTML}
+	return b.deliver(ctx, chat, func() error { return b.raw(ctx, "editMessageCaption", p, nil) })
+}
+
+// sendPhoto sends a PNG with an HTML caption (and no keyboard) to chat
+// through the limiter and returns the sent message's id.
+func (b *Bot) sendPhoto(ctx context.Context, chat int64, png []byte, caption string) (int, error) {
 	id := 0
 	err := b.deliver(ctx, chat, func() error {
 		p := &tele.Photo{File: tele.FromReader(bytes.NewReader(png)), Caption: caption}
-		msg, err := b.tb.Send(tele.ChatID(chat), p, b.opts(kb))
+		msg, err := b.tb.Send(tele.ChatID(chat), p, &tele.SendOptions{ParseMode: tele.ModeHTML})
 		if msg != nil {
 			id = msg.ID
 		}

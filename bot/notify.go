@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 
 	"starsbot/shop"
 )
@@ -16,6 +17,10 @@ import (
 func (b *Bot) notify(e shop.Event) {
 	if b.baseContext().Err() != nil {
 		b.Logger.Warn("telegram notification dropped at shutdown", "event", e.Type, "user_id", e.UserID)
+		return
+	}
+	if b.isBlocked(e.UserID) {
+		b.Logger.Debug("telegram notification dropped: the user blocked the bot", "event", e.Type, "user_id", e.UserID)
 		return
 	}
 	ctx, cancel := context.WithTimeout(b.baseContext(), b.UpdateTimeout)
@@ -74,7 +79,7 @@ func (b *Bot) notify(e shop.Event) {
 		return
 	}
 	kb := keyboard{{button(tr(lang, "btn.orders"), cbOrders, "0"), button(tr(lang, "btn.menu"), cbMenu)}}
-	if _, err := b.sendText(ctx, user.ID, text, kb); err != nil {
+	if _, err := b.sendText(ctx, user.ID, text, kb); err != nil && !errors.Is(err, errBlocked) {
 		b.Logger.Info("telegram notification not delivered", "event", e.Type, "user_id", e.UserID, "error", b.redact(err))
 	}
 }

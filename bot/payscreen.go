@@ -165,12 +165,8 @@ func (b *Bot) settleScreens(ctx context.Context, chat int64, lang string, o *sho
 }
 
 func (b *Bot) editScreen(ctx context.Context, chat int64, id int, text string, kb keyboard) {
-	msg := &tele.StoredMessage{MessageID: strconv.Itoa(id), ChatID: chat}
-	err := b.deliver(ctx, chat, func() error {
-		_, err := b.tb.Edit(msg, text, b.opts(kb))
-		return err
-	})
-	if err != nil && !errors.Is(err, tele.ErrMessageNotModified) && !errors.Is(err, tele.ErrSameMessageContent) {
+	err := b.editText(ctx, chat, id, text, kb)
+	if err != nil && !errors.Is(err, tele.ErrMessageNotModified) && !errors.Is(err, tele.ErrSameMessageContent) && !errors.Is(err, errBlocked) {
 		b.Logger.Info("telegram payment screen not edited", "chat_id", chat, "message_id", id, "error", b.redact(err))
 	}
 }
@@ -180,15 +176,11 @@ func (b *Bot) editScreen(ctx context.Context, chat int64, id int, text string, k
 func (b *Bot) dropQR(ctx context.Context, chat int64, id int, lang string) {
 	msg := &tele.StoredMessage{MessageID: strconv.Itoa(id), ChatID: chat}
 	err := b.deliver(ctx, chat, func() error { return b.tb.Delete(msg) })
-	if err == nil {
+	if err == nil || errors.Is(err, errBlocked) {
 		return
 	}
 	b.Logger.Info("telegram QR code not deleted; captioning it void", "chat_id", chat, "message_id", id, "error", b.redact(err))
-	err = b.deliver(ctx, chat, func() error {
-		_, err := b.tb.EditCaption(msg, tr(lang, "pay.qr_void"), b.opts(nil))
-		return err
-	})
-	if err != nil {
+	if err := b.editCaption(ctx, chat, id, tr(lang, "pay.qr_void")); err != nil {
 		b.Logger.Info("telegram QR code caption not edited", "chat_id", chat, "message_id", id, "error", b.redact(err))
 	}
 }

@@ -6,8 +6,17 @@
 // It checks what the bot sends the way Telegram would: HTML in parse mode
 // HTML must be well formed with only the tags and entities the Bot API
 // accepts, callback data must be 1-64 bytes, texts and captions must fit
-// the length limits, and URL buttons must use http(s) or tg://. Any breach
-// is answered with a 400 error, as Telegram would, and fails the test.
+// the length limits (in UTF-16 code units, as Telegram counts), URL
+// buttons must use http(s) or tg://, every button must carry exactly one
+// action field, and the deprecated disable_web_page_preview is refused in
+// favour of link_preview_options. Any breach is answered with a 400 error
+// and fails the test.
+//
+// It also gives the answers Telegram gives when things go wrong, with
+// Telegram's exact descriptions: a user who blocked the bot (Block), a
+// message deleted meanwhile (DeleteByUser), an edit that changes nothing,
+// a callback query answered too late (CallbackTooOld) and a message too
+// old to delete (Undeletable).
 package bottest
 
 import (
@@ -23,6 +32,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 )
 
 // DefaultWait is how long the Wait helpers wait before failing the test.
@@ -54,6 +64,9 @@ type Button struct {
 	Text string
 	Data string // callback_data, as sent (telebot's "\f" prefix included)
 	URL  string
+	// Actions are the action fields the button carried, as sent (e.g.
+	// ["callback_data"]); the fake refuses any other number than one.
+	Actions []string
 }
 
 // Message is the fake's view of one message the bot sent, after any edits.
@@ -105,6 +118,12 @@ type Server struct {
 	*httptest.Server
 	Token string
 
+	// Idle, when set, reports when the bot has nothing in flight (the
+	// bot's Idle). The bot answers a button press before it edits the
+	// screen, so the answer alone does not mean the press is handled:
+	// WaitAnswer (and Press) then also wait for Idle.
+	Idle func(context.Context) error
+
 	t testing.TB
 
 	mu          sync.Mutex
@@ -121,6 +140,8 @@ type Server struct {
 	failNext    map[string][]int // method → queued retry_after values for 429 answers
 	conflicts   int              // getUpdates calls still to answer 409
 	undeletable map[int]bool     // messages deleteMessage refuses, as Telegram does after 48 hours
+	blocked     map[int64]bool   // users who blocked the bot, until they write again
+	queries     map[string]bool  // callback query ids issued → still answerable
 	polls       int              // getUpdates calls answered
 	taken       int              // highest update id the bot asked past (getUpdates offset - 1)
 	violations  []string
@@ -139,6 +160,8 @@ func New(t testing.TB, token string) *Server {
 		cursor:   map[int64]int{},
 		answers:  map[string]Call{},
 		failNext: map[string][]int{},
+		blocked:  map[int64]bool{},
+		queries:  map[string]bool{},
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(func() {
@@ -215,6 +238,26 @@ func (s *Server) Undeletable(id int) {
 	s.undeletable[id] = true
 }
 
+// Block makes user id block the bot: every call to their chat fails with
+// 403 until they write to the bot again (SendText or a button press, as a
+// user must unblock the bot to do either).
+func (s *Server) Block(userID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.blocked[userID] = true
+}
+
+// DeleteByUser deletes message id as the user can do in a private chat:
+// from now on it can be neither edited nor deleted.
+func (s *Server) DeleteByUser(id int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.messages[id]; ok {
+		m.Deleted = true
+	}
+	s.notifyLocked()
+}
+
 // Conflict makes the next n getUpdates calls fail with 409 Conflict, as
 // Telegram answers while another process polls with the same token.
 func (s *Server) Conflict(n int) {
@@ -277,6 +320,9 @@ func cmpOr(a, b string) string {
 // SendText injects a text message from u in chat and returns its update id.
 // It does not wait for the bot.
 func (s *Server) SendText(u User, chat Chat, text string) int {
+	s.mu.Lock()
+	delete(s.blocked, u.ID)
+	s.mu.Unlock()
 	return s.push(func(id int) any {
 		s.nextMsg++
 		msg := map[string]any{
@@ -302,13 +348,35 @@ func (s *Server) Send(u User, text string) int { return s.SendText(u, Private(u)
 
 // Callback injects a press of a button with callback data on message msgID
 // of chat by u, and returns the callback query id. It does not wait.
+//
+// Official clients send only the data of a button on the message, but the
+// fake delivers any data (a modified client, or a replay of a button the
+// bot has since edited away), so that tests can check the bot refuses it.
+// The message in the update carries its current keyboard, as Telegram's
+// does.
 func (s *Server) Callback(u User, chatID int64, msgID int, data string) string {
+	return s.callback(u, chatID, msgID, data, true)
+}
+
+// CallbackTooOld injects a press whose callback query has expired by the
+// time the bot answers it (Telegram allows a few seconds): the bot's
+// answerCallbackQuery gets 400 "query is too old…". It returns the query
+// id; WaitAnswer does not see failed answers.
+func (s *Server) CallbackTooOld(u User, chatID int64, msgID int, data string) string {
+	return s.callback(u, chatID, msgID, data, false)
+}
+
+func (s *Server) callback(u User, chatID int64, msgID int, data string, answerable bool) string {
 	s.mu.Lock()
+	delete(s.blocked, u.ID)
 	s.nextCB++
 	cbID := "cb" + strconv.Itoa(s.nextCB)
+	s.queries[cbID] = answerable
 	text := ""
+	var markup any
 	if m, ok := s.messages[msgID]; ok {
 		text = m.Text
+		markup = keyboardJSON(m.Keyboard)
 	}
 	s.mu.Unlock()
 	chatType := "private"
@@ -322,15 +390,36 @@ func (s *Server) Callback(u User, chatID int64, msgID int, data string) string {
 			"chat_instance": "ci" + strconv.FormatInt(chatID, 10),
 			"data":          data,
 			"message": map[string]any{
-				"message_id": msgID,
-				"date":       time.Now().Unix(),
-				"chat":       chatJSON(Chat{ID: chatID, Type: chatType}),
-				"from":       userJSON(BotUser),
-				"text":       text,
+				"message_id":   msgID,
+				"date":         time.Now().Unix(),
+				"chat":         chatJSON(Chat{ID: chatID, Type: chatType}),
+				"from":         userJSON(BotUser),
+				"text":         text,
+				"reply_markup": markup,
 			},
 		}}
 	})
 	return cbID
+}
+
+// keyboardJSON is kb as an InlineKeyboardMarkup, or nil.
+func keyboardJSON(kb [][]Button) any {
+	if len(kb) == 0 {
+		return nil
+	}
+	rows := []any{}
+	for _, row := range kb {
+		out := []any{}
+		for _, b := range row {
+			if b.URL != "" {
+				out = append(out, map[string]any{"text": b.Text, "url": b.URL})
+			} else {
+				out = append(out, map[string]any{"text": b.Text, "callback_data": b.Data})
+			}
+		}
+		rows = append(rows, out)
+	}
+	return map[string]any{"inline_keyboard": rows}
 }
 
 // FindButton returns the newest message in chat (not deleted) with a button
@@ -376,6 +465,13 @@ func (s *Server) WaitAnswer(id string) Call {
 	})
 	if !ok {
 		s.t.Fatalf("bottest: callback query %s was never answered", id)
+	}
+	if s.Idle != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultWait)
+		defer cancel()
+		if err := s.Idle(ctx); err != nil {
+			s.t.Fatalf("bottest: the bot is not idle after answering %s: %v", id, err)
+		}
 	}
 	return got
 }
@@ -554,6 +650,18 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 		s.violations = append(s.violations, fmt.Sprintf("%s: %s", call.Method, desc))
 		return http.StatusBadRequest, apiError(400, "Bad Request: "+desc)
 	}
+	if call.ChatID != 0 && s.blocked[call.ChatID] {
+		// Telegram's answer to any call to the private chat of a user who
+		// blocked the bot, e.g. {"ok":false,"error_code":403,"description":
+		// "Forbidden: bot was blocked by the user"} for a sendMessage in
+		// https://github.com/Achaak/toogoodtogo-bot/issues/27.
+		return http.StatusForbidden, apiError(403, "Forbidden: bot was blocked by the user")
+	}
+	if _, ok := p["disable_web_page_preview"]; ok {
+		// Deprecated since Bot API 7.0 in favour of link_preview_options
+		// (https://core.telegram.org/bots/api-changelog#december-29-2023).
+		return bad("disable_web_page_preview is deprecated; use link_preview_options")
+	}
 	switch call.Method {
 	case "sendMessage", "editMessageText", "editMessageCaption", "sendPhoto", "sendDocument":
 		if call.ChatID == 0 {
@@ -585,10 +693,10 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 			if err != nil {
 				return bad("can't parse entities: " + err.Error())
 			}
-			if n := len([]rune(plain)); n > limit {
-				return bad(fmt.Sprintf("message is too long (%d characters)", n))
+			if n := utf16Len(plain); n > limit {
+				return bad(fmt.Sprintf("message is too long (%d UTF-16 code units)", n))
 			}
-		} else if len([]rune(call.Text)) > limit {
+		} else if utf16Len(call.Text) > limit {
 			return bad("message is too long")
 		}
 		kb, err := parseKeyboard(p["reply_markup"])
@@ -600,6 +708,10 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 			id, _ := strconv.Atoi(p["message_id"])
 			m, ok := s.messages[id]
 			if !ok || m.ChatID != call.ChatID || m.Deleted {
+				// Telegram's answer for an edit of a deleted message:
+				// {"ok":false,"error_code":400,"description":"Bad Request:
+				// message to edit not found"}
+				// (https://github.com/TelegramBotAPI/errors/issues/7).
 				return http.StatusBadRequest, apiError(400, "Bad Request: message to edit not found")
 			}
 			// A text message has no caption; a photo has no text.
@@ -610,6 +722,9 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 				return bad("there is no caption in the message to edit")
 			}
 			if m.Text == call.Text && fmt.Sprint(m.Keyboard) == fmt.Sprint(kb) {
+				// Telegram's answer to an edit that changes nothing, quoted
+				// in https://github.com/eternnoir/pyTelegramBotAPI/issues/763
+				// (telebot v3.3.8 errors.go: ErrSameMessageContent).
 				return http.StatusBadRequest, apiError(400, "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message")
 			}
 			m.Text, m.Keyboard = call.Text, kb
@@ -625,7 +740,13 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 		if p["callback_query_id"] == "" {
 			return bad("query id is empty")
 		}
-		if _, dup := s.answers[p["callback_query_id"]]; dup {
+		if _, dup := s.answers[p["callback_query_id"]]; dup || !s.queries[p["callback_query_id"]] {
+			// Telegram's answer to a query answered already, too late or
+			// never issued: {"ok":false,"error_code":400,"description":"Bad
+			// Request: query is too old and response timeout expired or query
+			// ID is invalid"} in
+			// https://github.com/go-telegram-bot-api/telegram-bot-api/issues/579
+			// (telebot v3.3.8 errors.go: ErrQueryTooOld).
 			return http.StatusBadRequest, apiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
 		}
 		if n := len([]rune(p["text"])); n > 200 {
@@ -636,9 +757,16 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 		id, _ := strconv.Atoi(p["message_id"])
 		m, ok := s.messages[id]
 		if !ok || m.ChatID != call.ChatID || m.Deleted {
+			// telebot v3.3.8 errors.go: ErrNotFoundToDelete.
 			return http.StatusBadRequest, apiError(400, "Bad Request: message to delete not found")
 		}
 		if s.undeletable[id] {
+			// "A message can only be deleted if it was sent less than 48
+			// hours ago" (https://core.telegram.org/bots/api#deletemessage);
+			// Telegram then answers 400 "Bad Request: message can't be
+			// deleted for everyone", the text bots match on (e.g. the "Delete
+			// Message error after 48h" of
+			// https://github.com/messagine/messagine-bot/issues/99).
 			return http.StatusBadRequest, apiError(400, "Bad Request: message can't be deleted for everyone")
 		}
 		m.Deleted = true
@@ -822,47 +950,61 @@ func readParams(r *http.Request) (map[string]string, map[string]upload, error) {
 	return params, nil, nil
 }
 
+// buttonActions are the fields of an InlineKeyboardButton of which
+// "exactly one … must be used" (https://core.telegram.org/bots/api#inlinekeyboardbutton).
+var buttonActions = []string{"url", "callback_data", "web_app", "login_url", "switch_inline_query",
+	"switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text", "callback_game", "pay"}
+
 // parseKeyboard parses and validates a reply_markup inline keyboard.
 func parseKeyboard(raw string) ([][]Button, error) {
 	if raw == "" || raw == "null" {
 		return nil, nil
 	}
 	var rm struct {
-		InlineKeyboard [][]struct {
-			Text string  `json:"text"`
-			Data *string `json:"callback_data"`
-			URL  string  `json:"url"`
-		} `json:"inline_keyboard"`
+		InlineKeyboard [][]map[string]json.RawMessage `json:"inline_keyboard"`
 	}
 	if err := json.Unmarshal([]byte(raw), &rm); err != nil {
 		return nil, fmt.Errorf("can't parse reply keyboard markup JSON object")
+	}
+	str := func(b map[string]json.RawMessage, k string) string {
+		var v string
+		_ = json.Unmarshal(b[k], &v)
+		return v
 	}
 	var kb [][]Button
 	for _, row := range rm.InlineKeyboard {
 		var out []Button
 		for _, b := range row {
-			if b.Text == "" {
+			btn := Button{Text: str(b, "text"), URL: str(b, "url"), Data: str(b, "callback_data")}
+			if btn.Text == "" {
 				return nil, fmt.Errorf("text buttons are unallowed in the inline keyboard")
 			}
-			btn := Button{Text: b.Text, URL: b.URL}
-			if b.Data != nil {
-				btn.Data = *b.Data
+			for _, a := range buttonActions {
+				if _, ok := b[a]; ok {
+					btn.Actions = append(btn.Actions, a)
+				}
 			}
 			switch {
-			case btn.URL != "" && btn.Data != "":
-				return nil, fmt.Errorf("button %q has both url and callback_data", b.Text)
+			case len(btn.Actions) != 1:
+				return nil, fmt.Errorf("button %q must have exactly one action field, has %v", btn.Text, btn.Actions)
 			case btn.URL != "":
 				if !strings.HasPrefix(btn.URL, "https://") && !strings.HasPrefix(btn.URL, "http://") && !strings.HasPrefix(btn.URL, "tg://") {
-					return nil, fmt.Errorf("unsupported URL protocol in button %q", b.Text)
+					return nil, fmt.Errorf("unsupported URL protocol in button %q", btn.Text)
 				}
-			case len(btn.Data) < 1 || len(btn.Data) > 64:
-				return nil, fmt.Errorf("BUTTON_DATA_INVALID (button %q: %d bytes)", b.Text, len(btn.Data))
+			case btn.Actions[0] == "callback_data" && (len(btn.Data) < 1 || len(btn.Data) > 64):
+				return nil, fmt.Errorf("BUTTON_DATA_INVALID (button %q: %d bytes)", btn.Text, len(btn.Data))
 			}
 			out = append(out, btn)
 		}
 		kb = append(kb, out)
 	}
 	return kb, nil
+}
+
+// utf16Len is the length of s in UTF-16 code units, the unit of the Bot
+// API's length limits.
+func utf16Len(s string) int {
+	return len(utf16.Encode([]rune(s)))
 }
 
 // MemState is an in-memory bot.StateStore for tests, safe for concurrent
