@@ -144,33 +144,16 @@ func TestRun_RedactsURLCredentials(t *testing.T) {
 	tg := bottest.New(t, token)
 	apiURL := strings.Replace(tg.URL, "http://", "http://tguser:Pa55word@", 1)
 	env := envOf(map[string]string{"DATA_DIR": t.TempDir(), "HTTP_ADDR": "127.0.0.1:0", "TELEGRAM_TOKEN": token, "TELEGRAM_API_URL": apiURL})
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, env, &stdout, &stderr) }()
-	base := waitListening(t, &stderr, done)
-	if stderr.wait(t, regexp.MustCompile(`msg="telegram bot started"`), 10*time.Second, done) == nil {
-		t.Fatalf("the bot did not start:\n%s", stderr.String())
-	}
-	r, err := http.Get(base + "/api/v1/health")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(r.Body)
-	r.Body.Close()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run = %v", err)
-	}
+	body, log := healthOnce(t, env, `msg="telegram bot started"`)
 	for _, secret := range []string{"Pa55word", "tguser"} {
-		if strings.Contains(string(body), secret) {
+		if strings.Contains(body, secret) {
 			t.Errorf("/health shows %q: %s", secret, body)
 		}
-		if log := stderr.String(); strings.Contains(log, secret) {
+		if strings.Contains(log, secret) {
 			t.Errorf("the log shows %q:\n%s", secret, log)
 		}
 	}
-	if !strings.Contains(string(body), "long polling") {
+	if !strings.Contains(body, "long polling") {
 		t.Errorf("/health lacks the bot: %s", body)
 	}
 }
@@ -183,25 +166,8 @@ func TestRun_BotUnreachable(t *testing.T) {
 	}))
 	defer dead.Close()
 	env := envOf(map[string]string{"DATA_DIR": t.TempDir(), "HTTP_ADDR": "127.0.0.1:0", "TELEGRAM_TOKEN": "123456789:AAsecretsecretsecretsecretsecret", "TELEGRAM_API_URL": dead.URL})
-	var stdout, stderr syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, env, &stdout, &stderr) }()
-	base := waitListening(t, &stderr, done)
-	if stderr.wait(t, regexp.MustCompile(`msg="telegram getMe failed"`), 10*time.Second, done) == nil {
-		t.Fatalf("getMe never failed:\n%s", stderr.String())
-	}
-	r, err := http.Get(base + "/api/v1/health")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(r.Body)
-	r.Body.Close()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run = %v", err)
-	}
-	if !strings.Contains(string(body), `"bot":{"status":"degraded"`) || !strings.Contains(string(body), `"status":"degraded"`) {
+	body, _ := healthOnce(t, env, `msg="telegram getMe failed"`)
+	if !strings.Contains(body, `"bot":{"status":"degraded"`) || !strings.Contains(body, `"status":"degraded"`) {
 		t.Errorf("health with Telegram unreachable: %s", body)
 	}
 }
@@ -339,4 +305,30 @@ func TestRun_Errors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// healthOnce runs the service with env until its log matches logLine, reads
+// /api/v1/health once, stops it, and returns the body and the whole log.
+func healthOnce(t *testing.T, env func(string) string, logLine string) (body, log string) {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, env, &stdout, &stderr) }()
+	base := waitListening(t, &stderr, done)
+	if stderr.wait(t, regexp.MustCompile(logLine), 10*time.Second, done) == nil {
+		t.Fatalf("no log line %s:\n%s", logLine, stderr.String())
+	}
+	r, err := http.Get(base + "/api/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	return string(b), stderr.String()
 }

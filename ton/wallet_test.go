@@ -255,19 +255,11 @@ func (d *fakeDest) receive(m *tlb.InternalMessage, aborted bool) error {
 		},
 	}
 	tx.IO.In = &tlb.Message{MsgType: tlb.MsgTypeInternal, Msg: &in}
-	c, err := tlb.ToCell(tx)
+	parsed, err := asListed(tx)
 	if err != nil {
 		return err
 	}
-	if c, err = cell.FromBOC(c.ToBOC()); err != nil {
-		return err
-	}
-	var parsed tlb.Transaction
-	if err := tlb.Parse(&parsed, c); err != nil {
-		return err
-	}
-	parsed.Hash = c.Hash()
-	d.txs = append(d.txs, &parsed)
+	d.txs = append(d.txs, parsed)
 	return nil
 }
 
@@ -460,19 +452,11 @@ func (f *fakeWalletAPI) appendIn(in *tlb.InternalMessage) error {
 		Description: prev.Description,
 	}
 	tx.IO.In = &tlb.Message{MsgType: tlb.MsgTypeInternal, Msg: &m}
-	c, err := tlb.ToCell(tx)
+	parsed, err := asListed(tx)
 	if err != nil {
 		return err
 	}
-	if c, err = cell.FromBOC(c.ToBOC()); err != nil {
-		return err
-	}
-	var parsed tlb.Transaction
-	if err := tlb.Parse(&parsed, c); err != nil {
-		return err
-	}
-	parsed.Hash = c.Hash()
-	f.txs = append(f.txs, &parsed)
+	f.txs = append(f.txs, parsed)
 	f.balance += m.Amount.Nano().Uint64()
 	return nil
 }
@@ -547,19 +531,11 @@ func (f *fakeWalletAPI) appendTx(in *tlb.Message, action *tlb.ActionPhase, sent 
 		tx.OutMsgCount = uint16(len(sent))
 	}
 	// As ListTransactions hands it over: parsed from its serialization.
-	c, err := tlb.ToCell(tx)
+	parsed, err := asListed(tx)
 	if err != nil {
 		return nil, err
 	}
-	if c, err = cell.FromBOC(c.ToBOC()); err != nil {
-		return nil, err
-	}
-	var parsed tlb.Transaction
-	if err := tlb.Parse(&parsed, c); err != nil {
-		return nil, err
-	}
-	parsed.Hash = c.Hash()
-	f.txs = append(f.txs, &parsed)
+	f.txs = append(f.txs, parsed)
 	f.exists, f.active = true, true
 	return out, nil
 }
@@ -1536,4 +1512,22 @@ func TestWallet_DestinationDecides(t *testing.T) {
 			t.Fatalf("Check = %+v, %v", res, err)
 		}
 	})
+}
+
+// asListed is tx as ListTransactions hands it over: parsed from its
+// serialization, with its hash set.
+func asListed(tx *tlb.Transaction) (*tlb.Transaction, error) {
+	c, err := tlb.ToCell(tx)
+	if err != nil {
+		return nil, err
+	}
+	if c, err = cell.FromBOC(c.ToBOC()); err != nil {
+		return nil, err
+	}
+	var parsed tlb.Transaction
+	if err := tlb.Parse(&parsed, c); err != nil {
+		return nil, err
+	}
+	parsed.Hash = c.Hash()
+	return &parsed, nil
 }

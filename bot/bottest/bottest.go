@@ -259,7 +259,10 @@ func (s *Server) DeleteByUser(id int) {
 }
 
 // Conflict makes the next n getUpdates calls fail with 409 Conflict, as
-// Telegram answers while another process polls with the same token.
+// Telegram answers while another process polls with the same token: the
+// description is the one logged in pengrad/java-telegram-bot-api issue
+// #261 ("response 409 Conflict: terminated by other getUpdates request;
+// make sure that only one bot instance is running").
 func (s *Server) Conflict(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -646,6 +649,13 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 			"parameters":  map[string]any{"retry_after": q[0]},
 		}
 	}
+	// bad refuses a call that breaks the Bot API's documented rules (or
+	// ours, e.g. no deprecated disable_web_page_preview, which Telegram
+	// itself still accepts) and records it as a violation that fails the
+	// test. The descriptions after "Bad Request: " are the fake's own,
+	// unrecorded texts: the bot must never make such a call, so nothing
+	// depends on them; it treats any 400 it does not know as an error of
+	// that one call.
 	bad := func(desc string) (int, any) {
 		s.violations = append(s.violations, fmt.Sprintf("%s: %s", call.Method, desc))
 		return http.StatusBadRequest, apiError(400, "Bad Request: "+desc)
