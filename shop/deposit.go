@@ -3,6 +3,8 @@ package shop
 import (
 	"context"
 	"encoding/hex"
+	"errors"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -54,6 +56,16 @@ type Transfer struct {
 	// that an admin who assigns the deposit knows what arrived. Ignored
 	// when Memo is not empty.
 	NoMemoReason string
+
+	// Asset is what arrived: "" or AssetTON for a plain transfer; for a
+	// jetton transfer notification (TEP-74), AssetUSDT when the watcher
+	// found that JettonWallet is our own jetton wallet for the USDT master,
+	// AssetJetton otherwise. Amount is then the TON the notification
+	// carried (its forward amount), From the jetton sender (the owner of
+	// the sending jetton wallet), Memo the forward payload's comment.
+	Asset        Asset
+	JettonAmount int64  // jetton units (USDT: 6 decimals); jetton notifications only
+	JettonWallet string // the jetton wallet that sent the notification (its message's source)
 }
 
 // Deposit is the shop's record of a Transfer and what was done with it.
@@ -74,6 +86,16 @@ type Deposit struct {
 	AdminID   int64 // who assigned an unmatched deposit
 	ChainTime time.Time
 	CreatedAt time.Time
+
+	// USDT and other jetton notifications. For a USDT deposit, Amount is
+	// its value in TON: JettonAmount converted at RateTONUSD and
+	// RateUSDTUSD less FeeTON, plus the TON the notification carried.
+	Asset        Asset    // "" (TON), AssetUSDT or AssetJetton (rejected)
+	JettonAmount int64    // jetton units (USDT: 6 decimals)
+	JettonWallet string   // the jetton wallet that sent the notification
+	RateTONUSD   MicroUSD // USDT: the TON/USD rate at the moment of crediting
+	RateUSDTUSD  MicroUSD // USDT: the USDT/USD value used (USDT_USD)
+	FeeTON       NanoTON  // USDT: the fee kept (USDT_FEE_PERCENT), in TON
 }
 
 // Cursor is the chain watcher's position on one account: the newest
@@ -149,6 +171,17 @@ func (s *Service) CreditDeposits(ctx context.Context, ts []Transfer, cur *Cursor
 		c.Hash = strings.ToLower(c.Hash)
 		cur = &c
 	}
+	// USDT is valued at the rate of the moment of crediting, read once
+	// for the batch and before the store transaction (a rate source may
+	// call out). Without a rate nothing is booked and the watcher
+	// retries.
+	var rate Rate
+	if slices.ContainsFunc(ts, func(t Transfer) bool { return t.Asset == AssetUSDT }) {
+		var err error
+		if rate, err = s.Rate(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var deps []*Deposit
 	var events []Event
 	err := s.Store.Update(ctx, func(tx Tx) error {
@@ -159,7 +192,7 @@ func (s *Service) CreditDeposits(ctx context.Context, ts []Transfer, cur *Cursor
 			}
 		}
 		for i := range ts {
-			dep, evs, err := s.credit(tx, &ts[i])
+			dep, evs, err := s.credit(tx, &ts[i], rate)
 			if err != nil {
 				return err
 			}
@@ -198,12 +231,35 @@ func (t *Transfer) normalize() error {
 	case !slices.Contains(noMemoReasons, t.NoMemoReason):
 		t.NoMemoReason = NoMemoOther // not ours to store verbatim
 	}
+	switch t.Asset {
+	case "", AssetTON:
+		t.Asset, t.JettonAmount, t.JettonWallet = "", 0, ""
+	case AssetUSDT, AssetJetton:
+		if t.JettonAmount < 0 {
+			return Errorf(EVALIDATION, "jetton amount must not be negative")
+		}
+		if len(t.JettonWallet) > MaxAddressBytes {
+			return Errorf(EVALIDATION, "jetton wallet address too long")
+		}
+	default:
+		return Errorf(EVALIDATION, "unknown asset %q", TruncateUTF8(string(t.Asset), 16))
+	}
 	return nil
 }
 
 // credit books one normalized transfer in tx, exactly once per hash, and
-// returns its deposit and the events to emit after commit.
-func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
+// returns its deposit and the events to emit after commit. rate is the
+// TON/USD rate USDT is valued at (read by CreditDeposits when the batch
+// holds USDT).
+//
+// A jetton notification that is not from our USDT jetton wallet
+// (AssetJetton) is recorded as rejected (ReasonFakeJetton) and credits
+// nothing. A USDT transfer is worth its jetton amount in TON at rate, less
+// the USDT fee (USDTToTON), plus the TON its notification carried; that
+// value then follows the TON rules below (dust, personal memo, order memo,
+// unmatched), except that a USDT order (PaymentCurrency USDT) is paid when
+// the jetton amount reaches its PriceUSDT.
+func (s *Service) credit(tx Tx, t *Transfer, rate Rate) (*Deposit, []Event, error) {
 	if old, err := tx.FindDepositByHash(t.Hash); err == nil {
 		return old, nil, nil
 	} else if ErrorCode(err) != ENOTFOUND {
@@ -211,8 +267,41 @@ func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
 	}
 	var events []Event
 	now := s.now()
-	dep := &Deposit{TxHash: t.Hash, LT: t.LT, From: t.From, Amount: t.Amount, Memo: t.Memo, ChainTime: t.Time.UTC(), CreatedAt: now}
-	if t.Amount < s.MinDeposit {
+	dep := &Deposit{TxHash: t.Hash, LT: t.LT, From: t.From, Amount: t.Amount, Memo: t.Memo, ChainTime: t.Time.UTC(), CreatedAt: now,
+		Asset: t.Asset, JettonAmount: t.JettonAmount, JettonWallet: t.JettonWallet}
+	put := func() (*Deposit, []Event, error) {
+		if err := tx.PutDeposit(dep); err != nil {
+			return nil, nil, err
+		}
+		return dep, nil, nil
+	}
+	if t.Asset == AssetJetton {
+		// Anyone can deploy a jetton wallet that says "USDT": only
+		// notifications from our own wallet for the master count.
+		dep.Status, dep.Reason = DepositRejected, ReasonFakeJetton
+		return put()
+	}
+	usdt := t.Asset == AssetUSDT
+	// valueOf is what units of the transfer's USDT plus carried TON are
+	// worth in TON, and the fee kept.
+	valueOf := func(units int64, carried NanoTON) (NanoTON, NanoTON, error) {
+		if !usdt {
+			return carried, 0, nil
+		}
+		net, fee, err := s.usdtValue(units, rate.TONUSD)
+		if err != nil || net > math.MaxInt64-carried {
+			return 0, 0, errors.New("USDT value overflows")
+		}
+		return net + carried, fee, nil
+	}
+	if usdt {
+		value, fee, err := valueOf(t.JettonAmount, t.Amount)
+		if err != nil {
+			return nil, nil, err
+		}
+		dep.Amount, dep.FeeTON, dep.RateTONUSD, dep.RateUSDTUSD = value, fee, rate.TONUSD, s.USDT.usd()
+	}
+	if dep.Amount < s.MinDeposit {
 		// Dust: before any memo is looked at, so that it can neither
 		// credit a balance nor pay (or count towards) an order.
 		dep.Status, dep.Reason = DepositIgnored, ReasonDust
@@ -223,8 +312,12 @@ func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
 	}
 	memo := NormalizeMemo(t.Memo)
 
-	credit := func(user *User, amount NanoTON, orderID int64) error {
-		balance, err := s.post(tx, user, &LedgerEntry{Type: LedgerDeposit, Amount: amount, TxHash: t.Hash, OrderID: orderID})
+	credit := func(user *User, amount NanoTON, orderID int64, units int64, fee NanoTON) error {
+		e := &LedgerEntry{Type: LedgerDeposit, Amount: amount, TxHash: t.Hash, OrderID: orderID}
+		if usdt {
+			e.Asset, e.JettonAmount, e.RateTONUSD, e.RateUSDTUSD, e.FeeTON = AssetUSDT, units, dep.RateTONUSD, dep.RateUSDTUSD, fee
+		}
+		balance, err := s.post(tx, user, e)
 		if err != nil {
 			return err
 		}
@@ -236,7 +329,7 @@ func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
 		dep.Status, dep.Reason = DepositUnmatched, t.NoMemoReason
 	} else if user, err := tx.FindUserByMemo(memo); err == nil {
 		dep.Status, dep.UserID = DepositCredited, user.ID
-		if err := credit(user, t.Amount, 0); err != nil {
+		if err := credit(user, dep.Amount, 0, t.JettonAmount, dep.FeeTON); err != nil {
 			return nil, nil, err
 		}
 	} else if ErrorCode(err) != ENOTFOUND {
@@ -252,17 +345,29 @@ func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
 			sentAt = now
 		}
 		onTime := order.Status.CanBecome(StatusPaid) && sentAt.Before(order.ExpiresAt) // pending_payment, or expired since it was sent
-		surplus := t.Amount
-		if onTime && t.Amount >= order.PriceTON {
+		surplus, units, fee := dep.Amount, t.JettonAmount, dep.FeeTON
+		byUSDT := usdt && order.PaymentCurrency == AssetUSDT && order.PriceUSDT > 0
+		enough := dep.Amount >= order.PriceTON
+		if byUSDT {
+			enough = t.JettonAmount >= order.PriceUSDT // priced in USDT: paid in USDT, whatever TON is worth now
+		}
+		if onTime && enough {
 			dep.Status = DepositOrderPaid
-			surplus = t.Amount - order.PriceTON
+			if byUSDT {
+				units = t.JettonAmount - order.PriceUSDT
+				if surplus, fee, err = valueOf(units, t.Amount); err != nil {
+					return nil, nil, err
+				}
+			} else {
+				surplus = dep.Amount - order.PriceTON
+			}
 			if err := s.markPaid(tx, order, t.Hash); err != nil {
 				return nil, nil, err
 			}
 			events = append(events, Event{Type: EventOrderPaid, UserID: order.UserID, OrderID: order.ID})
 		}
 		if surplus > 0 {
-			if err := credit(owner, surplus, order.ID); err != nil {
+			if err := credit(owner, surplus, order.ID, units, fee); err != nil {
 				return nil, nil, err
 			}
 		}

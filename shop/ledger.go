@@ -33,6 +33,14 @@ type LedgerEntry struct {
 	AdminID      int64      // the admin who made the change; SystemActor if none
 	Reason       string     // free text for admin changes and refunds
 	CreatedAt    time.Time
+
+	// A deposit paid in USDT: what arrived and how it was valued. Amount
+	// is in TON as always.
+	Asset        Asset    // "" (TON) or AssetUSDT
+	JettonAmount int64    // USDT units (6 decimals) this entry credits
+	RateTONUSD   MicroUSD // the TON/USD rate at the moment of crediting
+	RateUSDTUSD  MicroUSD // USDT_USD
+	FeeTON       NanoTON  // the USDT fee kept from this entry, in TON
 }
 
 // LedgerFilter selects ledger entries of one user, newest first.

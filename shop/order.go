@@ -65,6 +65,12 @@ type Order struct {
 	FailureReason   string // why the order failed, went manual or was refunded
 	FulfillmentRef  string // tx hash or provider reference of the delivery
 	PaidTxHash      string // ton_memo: the transfer that paid it
+	// PaymentCurrency is what a ton_memo order is paid in: "" or AssetTON
+	// (a TON transfer of PriceTON), or AssetUSDT (a USDT transfer of
+	// PriceUSDT, with the same memo; a TON transfer of PriceTON pays it
+	// too). PriceUSDT is in USDT units (6 decimals), 0 unless USDT.
+	PaymentCurrency Asset
+	PriceUSDT       int64
 }
 
 // OrderFilter selects orders for a listing, newest first.
@@ -172,6 +178,9 @@ type CreateOrderRequest struct {
 	QuoteID         string        // optional: a LockedQuote of UserID for this item; the order costs exactly its price
 	Fingerprint     string        // optional: identifies the request for IdempotencyKey (the API passes a hash of the raw body); default: a hash of the normalized fields
 	Source          OrderSource   // front door
+	// PaymentCurrency: "" or AssetTON, or AssetUSDT for a ton_memo order
+	// paid by a USDT transfer (the order then shows PriceUSDT).
+	PaymentCurrency Asset
 }
 
 // CreateOrder prices and creates an order. A balance order is paid at once:
@@ -273,6 +282,12 @@ func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Ord
 				return err
 			}
 		}
+		if req.PaymentCurrency == AssetUSDT {
+			order.PaymentCurrency = AssetUSDT
+			if order.PriceUSDT, err = PriceUSDT(order.PriceTON, s.USDT.usd(), order.TONUSD, s.USDT.FeePPM); err != nil {
+				return err
+			}
+		}
 		switch req.PaymentMethod {
 		case PayBalance:
 			if user.Balance < order.PriceTON {
@@ -351,6 +366,16 @@ func (s *Service) normalizeOrderRequest(req *CreateOrderRequest) error {
 	default:
 		return Errorf(EVALIDATION, "payment_method must be ton_memo or balance")
 	}
+	switch req.PaymentCurrency {
+	case "", AssetTON:
+		req.PaymentCurrency = ""
+	case AssetUSDT:
+		if req.PaymentMethod != PayTONMemo {
+			return Errorf(EVALIDATION, "payment_currency USDT needs payment_method ton_memo")
+		}
+	default:
+		return Errorf(EVALIDATION, "payment_currency must be TON or USDT")
+	}
 	switch req.Type {
 	case OrderStars:
 		req.Months = 0
@@ -391,6 +416,9 @@ func (r *CreateOrderRequest) fingerprint() string {
 		r.Type, r.Stars, r.Months, strings.ToLower(r.Recipient), r.PaymentMethod, r.ClientReference)
 	if r.QuoteID != "" { // appended only when set: older fingerprints stay valid
 		b = fmt.Appendf(b, "\x00quote\x00%s", r.QuoteID)
+	}
+	if r.PaymentCurrency != "" { // likewise
+		b = fmt.Appendf(b, "\x00currency\x00%s", r.PaymentCurrency)
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])

@@ -32,6 +32,9 @@ type Service struct {
 	// (0.001 TON). Set 1 for prices exact to the nanoTON.
 	PriceStep NanoTON
 
+	// USDT is how USDT deposits are valued (USDT_USD, USDT_FEE_PERCENT).
+	USDT USDTConfig
+
 	depositAddress string // see DepositAddress
 	pricing        atomic.Pointer[Pricing]
 

@@ -20,6 +20,15 @@ type Stats struct {
 	DepositsAll    DepositTotals
 	Unmatched      DepositTotals // unmatched deposits waiting for an admin
 	Dust           DepositTotals // ignored deposits below MinDeposit, all time (not in the totals above)
+	// Rejected counts jetton notifications not from our USDT jetton
+	// wallet (fake jettons), all time; Amount is the TON they carried.
+	// Not in the totals above.
+	Rejected DepositTotals
+	// USDTReceived is every USDT deposit that was not dust, all time:
+	// Count, the USDT units (USDTUnits) and their value credited in TON
+	// (Amount). They are also in the totals above.
+	USDTReceived DepositTotals
+	USDTUnits    int64
 	OrdersByStatus map[OrderStatus]int
 	Revenue        NanoTON // sum of the prices of completed orders
 	FeeIncome      NanoTON // the fee part of that revenue
@@ -78,6 +87,14 @@ func (s *Service) Stats(ctx context.Context) (*Stats, error) {
 				if d.Status == DepositIgnored {
 					add(&st.Dust)
 					continue
+				}
+				if d.Status == DepositRejected {
+					add(&st.Rejected)
+					continue
+				}
+				if d.Asset == AssetUSDT {
+					add(&st.USDTReceived)
+					st.USDTUnits += d.JettonAmount
 				}
 				add(&st.DepositsAll)
 				if !d.CreatedAt.Before(week) {

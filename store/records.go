@@ -102,6 +102,8 @@ type orderRecord struct {
 	FailureReason   string    `json:"failure_reason,omitempty"`
 	FulfillmentRef  string    `json:"fulfillment_ref,omitempty"`
 	PaidTxHash      string    `json:"paid_tx_hash,omitempty"`
+	PaymentCurrency string    `json:"payment_currency,omitempty"`
+	PriceUSDT       int64     `json:"price_usdt_units,omitempty"`
 }
 
 func newOrderRecord(o *shop.Order) *orderRecord {
@@ -129,6 +131,8 @@ func newOrderRecord(o *shop.Order) *orderRecord {
 		FailureReason:   o.FailureReason,
 		FulfillmentRef:  o.FulfillmentRef,
 		PaidTxHash:      o.PaidTxHash,
+		PaymentCurrency: string(o.PaymentCurrency),
+		PriceUSDT:       o.PriceUSDT,
 	}
 }
 
@@ -157,6 +161,8 @@ func (r *orderRecord) order() *shop.Order {
 		FailureReason:   r.FailureReason,
 		FulfillmentRef:  r.FulfillmentRef,
 		PaidTxHash:      r.PaidTxHash,
+		PaymentCurrency: shop.Asset(r.PaymentCurrency),
+		PriceUSDT:       r.PriceUSDT,
 	}
 }
 
@@ -171,6 +177,11 @@ type ledgerRecord struct {
 	AdminID      int64     `json:"admin_id,omitempty"`
 	Reason       string    `json:"reason,omitempty"`
 	CreatedAt    time.Time `json:"created_at,omitzero"`
+	Asset        string    `json:"asset,omitempty"`
+	JettonAmount int64     `json:"jetton_amount,omitempty"`
+	RateTONUSD   int64     `json:"rate_ton_usd_micro,omitempty"`
+	RateUSDTUSD  int64     `json:"rate_usdt_usd_micro,omitempty"`
+	FeeTON       int64     `json:"fee_nano,omitempty"`
 }
 
 func newLedgerRecord(e *shop.LedgerEntry) *ledgerRecord {
@@ -185,6 +196,11 @@ func newLedgerRecord(e *shop.LedgerEntry) *ledgerRecord {
 		AdminID:      e.AdminID,
 		Reason:       e.Reason,
 		CreatedAt:    e.CreatedAt,
+		Asset:        string(e.Asset),
+		JettonAmount: e.JettonAmount,
+		RateTONUSD:   int64(e.RateTONUSD),
+		RateUSDTUSD:  int64(e.RateUSDTUSD),
+		FeeTON:       int64(e.FeeTON),
 	}
 }
 
@@ -200,6 +216,11 @@ func (r *ledgerRecord) entry() *shop.LedgerEntry {
 		AdminID:      r.AdminID,
 		Reason:       r.Reason,
 		CreatedAt:    r.CreatedAt,
+		Asset:        shop.Asset(r.Asset),
+		JettonAmount: r.JettonAmount,
+		RateTONUSD:   shop.MicroUSD(r.RateTONUSD),
+		RateUSDTUSD:  shop.MicroUSD(r.RateUSDTUSD),
+		FeeTON:       shop.NanoTON(r.FeeTON),
 	}
 }
 
@@ -217,6 +238,13 @@ type depositRecord struct {
 	AdminID   int64     `json:"admin_id,omitempty"`
 	ChainTime time.Time `json:"chain_time,omitzero"`
 	CreatedAt time.Time `json:"created_at,omitzero"`
+
+	Asset        string `json:"asset,omitempty"`
+	JettonAmount int64  `json:"jetton_amount,omitempty"`
+	JettonWallet string `json:"jetton_wallet,omitempty"`
+	RateTONUSD   int64  `json:"rate_ton_usd_micro,omitempty"`
+	RateUSDTUSD  int64  `json:"rate_usdt_usd_micro,omitempty"`
+	FeeTON       int64  `json:"fee_nano,omitempty"`
 }
 
 func newDepositRecord(d *shop.Deposit) *depositRecord {
@@ -234,6 +262,13 @@ func newDepositRecord(d *shop.Deposit) *depositRecord {
 		AdminID:   d.AdminID,
 		ChainTime: d.ChainTime,
 		CreatedAt: d.CreatedAt,
+
+		Asset:        string(d.Asset),
+		JettonAmount: d.JettonAmount,
+		JettonWallet: d.JettonWallet,
+		RateTONUSD:   int64(d.RateTONUSD),
+		RateUSDTUSD:  int64(d.RateUSDTUSD),
+		FeeTON:       int64(d.FeeTON),
 	}
 }
 
@@ -252,6 +287,13 @@ func (r *depositRecord) deposit() *shop.Deposit {
 		AdminID:   r.AdminID,
 		ChainTime: r.ChainTime,
 		CreatedAt: r.CreatedAt,
+
+		Asset:        shop.Asset(r.Asset),
+		JettonAmount: r.JettonAmount,
+		JettonWallet: r.JettonWallet,
+		RateTONUSD:   shop.MicroUSD(r.RateTONUSD),
+		RateUSDTUSD:  shop.MicroUSD(r.RateUSDTUSD),
+		FeeTON:       shop.NanoTON(r.FeeTON),
 	}
 }
 

@@ -19,10 +19,15 @@ type simRecord struct {
 	From   string    `json:"from"`
 	Amount int64     `json:"amount"`
 	Memo   string    `json:"memo"`
+	// A simulated jetton transfer notification (USDT, or a fake jetton).
+	Asset        string `json:"asset,omitempty"`
+	JettonAmount int64  `json:"jetton_amount,omitempty"`
+	JettonWallet string `json:"jetton_wallet,omitempty"`
 }
 
 func (r *simRecord) transfer() shop.Transfer {
-	return shop.Transfer{Hash: r.Hash, LT: r.LT, Time: r.Time, From: r.From, Amount: shop.NanoTON(r.Amount), Memo: r.Memo}
+	return shop.Transfer{Hash: r.Hash, LT: r.LT, Time: r.Time, From: r.From, Amount: shop.NanoTON(r.Amount), Memo: r.Memo,
+		Asset: shop.Asset(r.Asset), JettonAmount: r.JettonAmount, JettonWallet: r.JettonWallet}
 }
 
 func simPrefix(account string) []byte { return cat([]byte(account), []byte{0}) }
@@ -62,7 +67,8 @@ func (db *DB) AppendSimTransfer(ctx context.Context, account string, t shop.Tran
 		if k, _ := seekBefore(chain.Cursor(), prefixEnd(prefix)); isSimKey(prefix, k) {
 			lt = tailID(k) + 1000
 		}
-		rec := &simRecord{Hash: hash, LT: lt, Time: t.Time.UTC(), From: t.From, Amount: int64(t.Amount), Memo: t.Memo}
+		rec := &simRecord{Hash: hash, LT: lt, Time: t.Time.UTC(), From: t.From, Amount: int64(t.Amount), Memo: t.Memo,
+			Asset: string(t.Asset), JettonAmount: t.JettonAmount, JettonWallet: t.JettonWallet}
 		key := cat(prefix, u64(lt))
 		if err := put(chain, key, rec); err != nil {
 			return err

@@ -8,6 +8,7 @@ package ton_test
 import (
 	"context"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,11 @@ type expected struct {
 	memo   string
 	reason string             // NoMemoReason
 	status shop.DepositStatus // after the shop, with minDeposit; "" when skipped
+	// jetton notifications: their jetton amount and sender; status is
+	// rejected (no fixture comes from our USDT jetton wallet).
+	jetton       bool
+	jettonAmount int64
+	jettonFrom   string
 }
 
 func expect(t *testing.T, f tontest.Fixture) expected {
@@ -67,7 +73,27 @@ func expect(t *testing.T, f tontest.Fixture) expected {
 	case "binary_comment":
 		e.reason = shop.NoMemoBinary
 	case "jetton_notification":
-		e.reason = shop.NoMemoJetton
+		j := ff.Jetton
+		if j == nil {
+			t.Fatalf("%s: a jetton notification without its facts", f.Name)
+		}
+		e.jetton, e.status, e.jettonFrom = true, shop.DepositRejected, j.Sender
+		n, err := strconv.ParseInt(j.Amount, 10, 64)
+		if err != nil {
+			t.Fatalf("%s: jetton amount %q", f.Name, j.Amount)
+		}
+		e.jettonAmount = n
+		switch j.ForwardPayload {
+		case "text_comment":
+			e.memo = strings.TrimSpace(j.ForwardComment)
+		case "empty":
+			e.reason = shop.NoMemoNone
+		case "other_op":
+			e.reason = shop.NoMemoOther
+		default:
+			t.Fatalf("%s: forward payload %q", f.Name, j.ForwardPayload)
+		}
+		return e // rejected whatever its TON value
 	case "other_op":
 		e.reason = shop.NoMemoOther
 	default:
@@ -103,7 +129,18 @@ func TestFixtures_ParseTransfer(t *testing.T) {
 				t.Errorf("hash %s lt %d time %v; want %s %s %d", got.Hash, got.LT, got.Time, f.HashHex, f.LT, f.Now)
 			}
 			// Flags are not on the chain: the sender reads back bounceable.
-			if from := address.MustParseRawAddr(f.Facts.Sender).String(); got.From != from {
+			from := address.MustParseRawAddr(f.Facts.Sender).String()
+			if want.jetton {
+				// The message's source is the jetton wallet; From is
+				// the notification's sender.
+				if got.Asset != shop.AssetJetton || got.JettonAmount != want.jettonAmount || got.JettonWallet != from {
+					t.Errorf("jetton %q %d from wallet %q; want %q %d %q", got.Asset, got.JettonAmount, got.JettonWallet, shop.AssetJetton, want.jettonAmount, from)
+				}
+				from = address.MustParseRawAddr(want.jettonFrom).String()
+			} else if got.Asset != "" || got.JettonAmount != 0 || got.JettonWallet != "" {
+				t.Errorf("not a jetton, yet %q %d %q", got.Asset, got.JettonAmount, got.JettonWallet)
+			}
+			if got.From != from {
 				t.Errorf("From = %q, want %q", got.From, from)
 			}
 		})
@@ -183,7 +220,7 @@ func TestFixtures_Watcher(t *testing.T) {
 
 	counts := map[shop.DepositStatus]int{}
 	skips := map[string]int{}
-	var dust shop.DepositTotals
+	var dust, rejected shop.DepositTotals
 	for _, f := range fs {
 		want := expect(t, f)
 		var dep *shop.Deposit
@@ -209,6 +246,11 @@ func TestFixtures_Watcher(t *testing.T) {
 		}
 		counts[want.status]++
 		wantReason := want.reason
+		if want.status == shop.DepositRejected {
+			wantReason = shop.ReasonFakeJetton
+			rejected.Count++
+			rejected.Amount += want.amount
+		}
 		if want.status == shop.DepositIgnored {
 			wantReason = shop.ReasonDust
 			dust.Count++
@@ -221,15 +263,16 @@ func TestFixtures_Watcher(t *testing.T) {
 			t.Errorf("%s: deposit names user %d order %d", f.Name, dep.UserID, dep.OrderID)
 		}
 	}
-	// What the fixtures README and the facts say: 6 transfers below 0.01
-	// TON (four 1- or 10-nanoTON spams, a 0.001 TON spam, a 1-nanoTON
-	// jetton notification), 14 unmatched, 7 not deposits.
-	if counts[shop.DepositIgnored] != 6 || counts[shop.DepositUnmatched] != 14 {
-		t.Errorf("deposits by status %v, want 6 ignored, 14 unmatched", counts)
+	// What the fixtures README and the facts say: 5 transfers below 0.01
+	// TON (four 1- or 10-nanoTON spams, a 0.001 TON spam), 3 jetton
+	// notifications none of which comes from our USDT jetton wallet
+	// (rejected, whatever TON they carry), 12 unmatched, 7 not deposits.
+	if counts[shop.DepositIgnored] != 5 || counts[shop.DepositUnmatched] != 12 || counts[shop.DepositRejected] != 3 {
+		t.Errorf("deposits by status %v, want 5 ignored, 12 unmatched, 3 rejected", counts)
 	}
 	e.mu.Lock()
-	if e.events[shop.EventUnmatchedDeposit] != 14 || e.events[shop.EventDepositIgnored] != 6 || len(e.events) != 2 {
-		t.Errorf("events %v, want 14 unmatched_deposit and 6 deposit_ignored only", e.events)
+	if e.events[shop.EventUnmatchedDeposit] != 12 || e.events[shop.EventDepositIgnored] != 5 || len(e.events) != 2 {
+		t.Errorf("events %v, want 12 unmatched_deposit and 5 deposit_ignored only", e.events)
 	}
 	for r, n := range skips {
 		if e.skipped[r] != n {
@@ -241,8 +284,8 @@ func TestFixtures_Watcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Dust != dust || st.Unmatched.Count != 14 || st.DepositsAll.Count != 14 {
-		t.Errorf("stats: dust %+v (want %+v), unmatched %+v, all %+v", st.Dust, dust, st.Unmatched, st.DepositsAll)
+	if st.Dust != dust || st.Rejected != rejected || st.Unmatched.Count != 12 || st.DepositsAll.Count != 12 {
+		t.Errorf("stats: dust %+v (want %+v), rejected %+v (want %+v), unmatched %+v, all %+v", st.Dust, dust, st.Rejected, rejected, st.Unmatched, st.DepositsAll)
 	}
 	if u, _ := e.svc.FindUser(ctx, e.alice.ID); u.Balance != 0 {
 		t.Errorf("alice's balance %s", u.Balance)
@@ -254,7 +297,7 @@ func TestFixtures_Watcher(t *testing.T) {
 	}
 	e.poll(t)
 	e.mu.Lock()
-	if e.events[shop.EventUnmatchedDeposit] != 14 || e.events[shop.EventDepositIgnored] != 6 {
+	if e.events[shop.EventUnmatchedDeposit] != 12 || e.events[shop.EventDepositIgnored] != 5 {
 		t.Errorf("replay emitted events: %v", e.events)
 	}
 	e.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
+	"github.com/xssnick/tonutils-go/ton/jetton"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"starsbot/shop"
@@ -46,9 +47,19 @@ const (
 //   - shop.NoMemoEncrypted: an encrypted comment (op 0x2167da4b);
 //   - shop.NoMemoBinary: op 0 whose bytes are not UTF-8 (0xff binary comments);
 //   - shop.NoMemoMalformed: op 0 that is not a well-formed snake string;
-//   - shop.NoMemoJetton: a jetton transfer notification (op 0x7362d09c): its
-//     TON is the forward amount, never read by its forward comment;
+//   - shop.NoMemoJetton: a jetton transfer notification (op 0x7362d09c)
+//     that is not a well-formed TEP-74 one: only its TON counts;
 //   - shop.NoMemoOther: any other op, or a body too short for one.
+//
+// A well-formed jetton transfer_notification (TEP-74, see jetton.go) is a
+// jetton transfer: Asset shop.AssetJetton, JettonAmount its amount,
+// JettonWallet the message's source (the jetton wallet that sent it), From
+// the notification's sender (the previous owner), Amount the TON it
+// carried, and the memo read from its forward payload by the same rules as
+// a TON comment (inline or in a ref; none, binary, encrypted, other op…).
+// Whether the jetton is our USDT is for the Watcher to decide (it knows our
+// jetton wallet); ParseTransfer never says AssetUSDT. Bounced messages and
+// transactions with outgoing messages are skipped exactly as for TON.
 //
 // The shop decides what becomes of it (dust below its minimum, unmatched
 // for an admin otherwise); ParseTransfer applies no amount threshold.
@@ -87,6 +98,21 @@ func ParseTransfer(tx *tlb.Transaction) (t shop.Transfer, skip string) {
 	if !nano.IsInt64() {
 		return shop.Transfer{}, SkipTooLarge
 	}
+	if n, units, ok := notification(in.Body); ok {
+		memo, reason := comment(n.ForwardPayload)
+		return shop.Transfer{
+			Hash:         hex.EncodeToString(tx.Hash),
+			LT:           tx.LT,
+			Time:         time.Unix(int64(tx.Now), 0).UTC(),
+			From:         sender(n.Sender),
+			Amount:       shop.NanoTON(nano.Int64()),
+			Memo:         memo,
+			NoMemoReason: reason,
+			Asset:        shop.AssetJetton,
+			JettonAmount: units,
+			JettonWallet: sender(in.SrcAddr),
+		}, ""
+	}
 	memo, reason := comment(in.Body)
 	return shop.Transfer{
 		Hash:         hex.EncodeToString(tx.Hash),
@@ -97,6 +123,22 @@ func ParseTransfer(tx *tlb.Transaction) (t shop.Transfer, skip string) {
 		Memo:         memo,
 		NoMemoReason: reason,
 	}, ""
+}
+
+// notification parses body as a jetton transfer_notification when its op
+// says it is one.
+func notification(body *cell.Cell) (jetton.TransferNotification, int64, bool) {
+	if body == nil {
+		return jetton.TransferNotification{}, 0, false
+	}
+	s, err := body.BeginParse()
+	if err != nil {
+		return jetton.TransferNotification{}, 0, false
+	}
+	if op, err := s.LoadUInt(32); err != nil || op != opJettonNotification {
+		return jetton.TransferNotification{}, 0, false
+	}
+	return parseNotification(body)
 }
 
 // sender renders a source address in user-friendly form (address.String,

@@ -49,6 +49,14 @@ type WatcherConfig struct {
 	// OnSkip, if set, is called for every transaction that is not a
 	// deposit, with its reason (for a metric).
 	OnSkip func(reason string)
+
+	// USDTMaster, if set, is the USDT jetton master (USDT_MASTER): a
+	// jetton notification counts as USDT only when it comes from
+	// Account's jetton wallet for it, which the watcher asks Jettons
+	// (get_wallet_address) once per process, before its first credit.
+	// Without it every jetton notification is a fake (rejected).
+	USDTMaster string
+	Jettons    JettonWallets // required with USDTMaster
 }
 
 // Watcher credits deposits to the service wallet. Each poll pages back from
@@ -60,8 +68,9 @@ type WatcherConfig struct {
 type Watcher struct {
 	WatcherConfig // as NewWatcher completed it; read-only
 
-	synced atomic.Int64 // unix nanoseconds of the block the last complete poll read
-	poke   chan struct{}
+	synced     atomic.Int64 // unix nanoseconds of the block the last complete poll read
+	poke       chan struct{}
+	usdtWallet atomic.Pointer[string] // our jetton wallet for USDTMaster, once derived
 }
 
 // NewWatcher returns a watcher of cfg.Account. It fails if Chain, Shop or
@@ -74,6 +83,8 @@ func NewWatcher(cfg WatcherConfig) (*Watcher, error) {
 		return nil, errors.New("ton: Watcher needs a Shop")
 	case cfg.Account == "":
 		return nil, errors.New("ton: Watcher needs an Account")
+	case cfg.USDTMaster != "" && cfg.Jettons == nil:
+		return nil, errors.New("ton: Watcher needs Jettons to derive its USDT jetton wallet")
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultPollInterval
@@ -166,6 +177,10 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	usdtWallet, err := w.USDTWallet(ctx)
+	if err != nil {
+		return 0, err
+	}
 	slices.Reverse(txs) // oldest first
 	for chunk := range slices.Chunk(txs, w.BatchSize) {
 		var transfers []shop.Transfer
@@ -175,7 +190,11 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 				w.OnSkip(t.Skip)
 				continue
 			}
-			transfers = append(transfers, *t.Transfer)
+			tr := *t.Transfer
+			if tr.Asset == shop.AssetJetton && usdtWallet != "" && sameAddress(tr.JettonWallet, usdtWallet) {
+				tr.Asset = shop.AssetUSDT
+			}
+			transfers = append(transfers, tr)
 		}
 		last := chunk[len(chunk)-1]
 		next := &shop.Cursor{Account: w.Account, LT: last.ID.LT, Hash: last.ID.Hash, Time: last.Time}
@@ -193,6 +212,25 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 	}
 	w.synced.Store(blockTime.UnixNano())
 	return len(txs), nil
+}
+
+// USDTWallet is our jetton wallet for USDTMaster ("" without one): the
+// master's get_wallet_address for Account, asked once per process and kept
+// in memory (the address is deterministic; a restart asks again).
+func (w *Watcher) USDTWallet(ctx context.Context) (string, error) {
+	if w.USDTMaster == "" {
+		return "", nil
+	}
+	if p := w.usdtWallet.Load(); p != nil {
+		return *p, nil
+	}
+	addr, err := w.Jettons.JettonWallet(ctx, w.USDTMaster, w.Account)
+	if err != nil {
+		return "", fmt.Errorf("our USDT jetton wallet: %w", err)
+	}
+	w.usdtWallet.Store(&addr)
+	w.Logger.Info("USDT deposits come from our jetton wallet", "master", w.USDTMaster, "jetton_wallet", addr)
+	return addr, nil
 }
 
 // newSince pages back from head and returns the transactions after cur,

@@ -44,6 +44,16 @@ type Facts struct {
 	Body    string `json:"body"`
 	Op      string `json:"op"`
 	Comment string `json:"comment"`
+	// Jetton is the transfer_notification's fields (Body
+	// jetton_notification): ForwardPayload is text_comment, empty or
+	// other_op.
+	Jetton *struct {
+		QueryID        string `json:"query_id"`
+		Amount         string `json:"amount"`
+		Sender         string `json:"sender"` // raw address of the previous owner
+		ForwardPayload string `json:"forward_payload"`
+		ForwardComment string `json:"forward_comment"`
+	} `json:"jetton"`
 }
 
 // ValueNano is Value as nanoTON; it fails tb on a value beyond int64.
