@@ -13,13 +13,13 @@ type DepositTotals struct {
 
 // Stats is the shop at a glance, for admins.
 type Stats struct {
-	Users          int
-	Partners       int           // users with at least one active API key
-	DepositsToday  DepositTotals // deposits booked since midnight UTC, dust not included
-	Deposits7Days  DepositTotals
-	DepositsAll    DepositTotals
-	Unmatched      DepositTotals // unmatched deposits waiting for an admin
-	Dust           DepositTotals // ignored deposits below MinDeposit, all time (not in the totals above)
+	Users         int
+	Partners      int           // users with at least one active API key
+	DepositsToday DepositTotals // deposits booked since midnight UTC, dust not included
+	Deposits7Days DepositTotals
+	DepositsAll   DepositTotals
+	Unmatched     DepositTotals // unmatched deposits waiting for an admin
+	Dust          DepositTotals // ignored deposits below MinDeposit, all time (not in the totals above)
 	// Rejected counts jetton notifications not from our USDT jetton
 	// wallet (fake jettons), all time; Amount is the TON they carried.
 	// Not in the totals above.
@@ -27,8 +27,8 @@ type Stats struct {
 	// USDTReceived is every USDT deposit that was not dust, all time:
 	// Count, the USDT units (USDTUnits) and their value credited in TON
 	// (Amount). They are also in the totals above.
-	USDTReceived DepositTotals
-	USDTUnits    int64
+	USDTReceived   DepositTotals
+	USDTUnits      int64
 	OrdersByStatus map[OrderStatus]int
 	Revenue        NanoTON // sum of the prices of completed orders
 	FeeIncome      NanoTON // the fee part of that revenue
