@@ -96,3 +96,54 @@ func TestWatcher_Poke(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestSimChain_USDT: the simulated chain's USDT notifications come from the
+// jetton wallet its get_wallet_address answers, so the watcher credits
+// them; one from another jetton wallet is rejected; a repeated tx_hash is
+// one transaction.
+func TestSimChain_USDT(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	e.svc.USDT = shop.USDTConfig{FeePPM: 0}
+	sim := NewSimChain(e.db, account)
+	sim.Now = func() time.Time { return t0 }
+	e.w.Chain, e.w.USDTMaster, e.w.Jettons = sim, MainnetUSDTMaster, sim
+
+	ours, err := sim.JettonWallet(ctx, MainnetUSDTMaster, account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := SimJettonWallet(MainnetUSDTMaster, simSender)
+	if ours == other || !strings.HasPrefix(ours, "EQ") {
+		t.Fatalf("jetton wallets %s, %s", ours, other)
+	}
+	hash := strings.Repeat("cd", 32)
+	for range 2 {
+		if _, err := sim.DepositUSDT(ctx, MainnetUSDTMaster, e.alice.Memo, 3_590_000, 0, "", hash); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := sim.DepositUSDT(ctx, MainnetUSDTMaster, e.alice.Memo, 100_000_000, 0, other, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.poll(); n != 2 {
+		t.Fatalf("polled %d, want 2", n)
+	}
+	// 3.59 USDT at shoptest's 3.59 USD/TON is 1 TON, plus the 1 nanoTON
+	// the notification carried.
+	if got := e.balance(); got != shop.TON+1 {
+		t.Errorf("balance %s, want 1.000000001", got)
+	}
+	deps, err := e.svc.FindDeposits(ctx, shop.DepositRejected, 0, 0)
+	if err != nil || len(deps) != 1 || deps[0].JettonAmount != 100_000_000 || deps[0].Reason != shop.ReasonFakeJetton {
+		t.Errorf("rejected %+v, %v", deps, err)
+	}
+	for _, tt := range []struct {
+		units  int64
+		wallet string
+	}{{0, ""}, {-5, ""}, {1, "not an address"}} {
+		if _, err := sim.DepositUSDT(ctx, MainnetUSDTMaster, "m", tt.units, 0, tt.wallet, ""); shop.ErrorCode(err) != shop.EVALIDATION {
+			t.Errorf("DepositUSDT(%d, %q) = %v", tt.units, tt.wallet, err)
+		}
+	}
+}

@@ -207,7 +207,11 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 			if d.Status == shop.DepositIgnored {
 				level = slog.LevelDebug // dust: spam, counted, not worth a line
 			}
-			w.Logger.Log(ctx, level, "deposit booked", "deposit_id", d.ID, "tx_hash", d.TxHash, "amount", d.Amount.String(), "status", d.Status)
+			attrs := []any{"deposit_id", d.ID, "tx_hash", d.TxHash, "amount", d.Amount.String(), "status", d.Status}
+			if d.Asset != "" {
+				attrs = append(attrs, "asset", d.Asset, "jetton_amount", d.JettonAmount)
+			}
+			w.Logger.Log(ctx, level, "deposit booked", attrs...)
 		}
 	}
 	w.synced.Store(blockTime.UnixNano())
