@@ -14,8 +14,9 @@ import (
 // reads, the deposit address, and the hot wallet when there is one.
 type chainSetup struct {
 	ton.Chain
-	sim            *ton.SimChain // sandbox only
-	wallet         *ton.Wallet   // nil without TON_WALLET_MNEMONIC
+	sim            *ton.SimChain     // sandbox only
+	jettons        ton.JettonWallets // get_wallet_address: the liteservers, or the simulated chain
+	wallet         *ton.Wallet       // nil without TON_WALLET_MNEMONIC
 	depositAddress string
 	close          func()
 }
@@ -38,7 +39,7 @@ func openChain(ctx context.Context, cfg *config.Config, db *store.DB, logger *sl
 			addr = sandboxDepositAddress
 		}
 		sim := ton.NewSimChain(db, addr)
-		return &chainSetup{Chain: sim, sim: sim, depositAddress: addr, close: func() {}}, nil
+		return &chainSetup{Chain: sim, sim: sim, jettons: sim, depositAddress: addr, close: func() {}}, nil
 	}
 	if cfg.TONDepositAddress != "" {
 		// The checksum, which config does not check.
@@ -51,7 +52,8 @@ func openChain(ctx context.Context, cfg *config.Config, db *store.DB, logger *sl
 	if err != nil {
 		return nil, config.RedactError(fmt.Errorf("TON_CONFIG_URL: %w", err))
 	}
-	c := &chainSetup{Chain: &ton.Lite{API: client}, depositAddress: cfg.TONDepositAddress, close: stop}
+	lite := &ton.Lite{API: client}
+	c := &chainSetup{Chain: lite, jettons: lite, depositAddress: cfg.TONDepositAddress, close: stop}
 	if cfg.TONWalletMnemonic != "" {
 		w, err := ton.NewWallet(client, ton.WalletConfig{
 			Mnemonic: cfg.TONWalletMnemonic,

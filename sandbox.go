@@ -6,12 +6,29 @@ import (
 	"io"
 
 	"starsbot/shop"
+	"starsbot/ton"
 )
 
 // sandboxDepositAddress is the simulated chain's service wallet: a
 // well-formed testnet, non-bounceable address (0Q…) of no real account,
 // derived from sha256("starsbot sandbox deposit address").
 const sandboxDepositAddress = "0QA3V5Wt4nKDBalItBQ3g6TDAiknFw_gT11cXzZdZFMP7uC5"
+
+// sandboxChain is the simulated chain as the API's sandbox sees it: USDT
+// deposits come from our jetton wallet for USDT_MASTER unless the request
+// names another (a fake jetton).
+type sandboxChain struct {
+	*ton.SimChain
+	usdtMaster string // "" when USDT_MASTER is none
+}
+
+// DepositUSDT appends a simulated USDT transfer notification.
+func (c sandboxChain) DepositUSDT(ctx context.Context, memo string, units int64, carried shop.NanoTON, jettonWallet, txHash string) (string, error) {
+	if c.usdtMaster == "" {
+		return "", shop.Errorf(shop.EVALIDATION, "USDT deposits are off (USDT_MASTER is none)")
+	}
+	return c.SimChain.DepositUSDT(ctx, c.usdtMaster, memo, units, carried, jettonWallet, txHash)
+}
 
 // sandboxPartnerID is the Telegram user id of the partner that a pure
 // sandbox (no TELEGRAM_TOKEN) creates so that its API can be called at once.

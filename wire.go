@@ -128,7 +128,7 @@ func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSet
 	}
 	if chain.sim != nil {
 		chain.sim.OnAppend = a.watcher.Poke
-		scfg.Sandbox = chain.sim
+		scfg.Sandbox = sandboxChain{SimChain: chain.sim, usdtMaster: cfg.USDTMaster}
 	}
 	if a.srv, err = api.NewServer(scfg); err != nil {
 		return nil, err
@@ -209,6 +209,7 @@ func newShop(ctx context.Context, cfg *config.Config, db *store.DB, chain *chain
 	}
 	svc.Logger = logger.With("component", "shop")
 	svc.MinDeposit = cfg.TONMinDeposit
+	svc.USDT = cfg.USDT
 	svc.QuoteTTL = cfg.QuoteTTL
 	svc.PriceStep = cfg.PriceStep
 	if saved, err := svc.LoadPricing(ctx); err != nil {
@@ -242,6 +243,10 @@ func newWatcher(cfg *config.Config, chain *chainSetup, svc *shop.Service, metric
 		FromStart: chain.sim != nil, // the simulated history starts empty with the database
 		Logger:    logger,
 		OnSkip:    func(reason string) { skipped.WithLabelValues(reason).Inc() },
+		// USDT: the liteservers (or the simulated chain) answer the
+		// master's get_wallet_address for the deposit address.
+		USDTMaster: cfg.USDTMaster,
+		Jettons:    chain.jettons,
 	})
 	if err != nil {
 		return nil, err

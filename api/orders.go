@@ -32,6 +32,10 @@ type orderJSON struct {
 	CompletedAt       *string            `json:"completed_at"`
 	FailureReason     *string            `json:"failure_reason"`
 	FulfillmentRef    *string            `json:"fulfillment_ref"`
+	// PaymentCurrency is TON, or USDT for a ton_memo order paid by a
+	// USDT transfer of PriceUSDT (absent otherwise) with its memo.
+	PaymentCurrency shop.Asset   `json:"payment_currency"`
+	PriceUSDT       *json.Number `json:"price_usdt,omitempty"`
 }
 
 func orderView(o *shop.Order) *orderJSON {
@@ -52,6 +56,11 @@ func orderView(o *shop.Order) *orderJSON {
 		CompletedAt:       timeJSON(o.CompletedAt),
 		FailureReason:     stringJSON(o.FailureReason),
 		FulfillmentRef:    stringJSON(o.FulfillmentRef),
+	}
+	v.PaymentCurrency = o.PaymentCurrency.OrTON()
+	if o.PaymentCurrency == shop.AssetUSDT {
+		n := json.Number(shop.FormatUSDT(o.PriceUSDT))
+		v.PriceUSDT = &n
 	}
 	switch o.Type {
 	case shop.OrderStars:
@@ -148,8 +157,14 @@ func orderRequest(r *http.Request, body any, recipient, method, currency, ref, q
 	if method != nil {
 		req.PaymentMethod = shop.PaymentMethod(*method)
 	}
-	if currency != nil && *currency != "TON" {
-		return req, shop.Errorf(shop.EVALIDATION, "payment_currency must be TON")
+	if currency != nil {
+		switch *currency {
+		case "TON":
+		case "USDT":
+			req.PaymentCurrency = shop.AssetUSDT
+		default:
+			return req, shop.Errorf(shop.EVALIDATION, "payment_currency must be TON or USDT")
+		}
 	}
 	if ref != nil {
 		req.ClientReference = *ref

@@ -71,6 +71,14 @@ type estimateJSON struct {
 	FeePercent   json.Number    `json:"fee_percent"`
 	TONUSD       shop.MicroUSD  `json:"ton_usd"`
 	RateSource   string         `json:"rate_source"`
+	// PriceUSDT is the price for a ton_memo order paid in USDT
+	// (payment_currency USDT); absent when USDT is not accepted.
+	PriceUSDT *json.Number `json:"price_usdt,omitempty"`
+}
+
+// usdtPricer prices a quote in USDT; *shop.Service is one.
+type usdtPricer interface {
+	PriceUSDT(q *shop.Quote) (int64, bool, error)
 }
 
 func (s *Server) estimateStars(w http.ResponseWriter, r *http.Request) error {
@@ -100,7 +108,18 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, req shop.Quote
 	if err != nil {
 		return err
 	}
-	return ok(w, estimateView(q))
+	v := estimateView(q)
+	if p, isPricer := s.Shop.(usdtPricer); isPricer {
+		units, priced, err := p.PriceUSDT(q)
+		if err != nil {
+			return err
+		}
+		if priced {
+			n := json.Number(shop.FormatUSDT(units))
+			v.PriceUSDT = &n
+		}
+	}
+	return ok(w, v)
 }
 
 func estimateView(q *shop.Quote) estimateJSON {

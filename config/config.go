@@ -67,6 +67,10 @@ const (
 	maxFragmentMargin     = 100 * shop.TON
 	defaultWalletLow      = 5 * shop.TON
 	defaultMinDeposit     = shop.NanoTON(10_000_000) // 0.01 TON: 1-nanoTON spam is far below, real top-ups far above
+	// MainnetUSDTMaster is Tether's USDT jetton master on mainnet
+	// (tonutils-go v1.18.0 example/accept-payments/main.go; the TON docs'
+	// Tonkeeper link), USDT_MASTER's default: ton.MainnetUSDTMaster.
+	MainnetUSDTMaster = "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs"
 	maxMinDeposit         = shop.TON
 	defaultAlertBatch     = time.Minute
 	minAlertBatch         = time.Second
@@ -144,6 +148,15 @@ type Config struct {
 	// one, whatever its memo, is recorded as ignored dust, never credited
 	// and never alerted. Default 0.01.
 	TONMinDeposit shop.NanoTON
+	// USDTMaster is the USDT jetton master whose transfers to the deposit
+	// address are credited (USDT_MASTER; "none" turns USDT off). Default
+	// the mainnet USDT master on mainnet and in the sandbox, none on
+	// testnet (Tether has no testnet USDT).
+	USDTMaster string
+	// USDT is USDT_USD (the USD value of one USDT, 0.5 to 2; default 1)
+	// and USDT_FEE_PERCENT (kept from every USDT credit, 0 to 20, up to
+	// 4 decimals; default 0).
+	USDT shop.USDTConfig
 	// AlertBatchWindow is how often, at most, admins get a message about
 	// unmatched deposits (ALERT_BATCH_WINDOW), 1s to 1h. Default 1m.
 	AlertBatchWindow time.Duration
@@ -377,6 +390,30 @@ func parse(src *source) (*Config, error) {
 	c.TONWalletLowBalance = p.ton("TON_WALLET_LOW_BALANCE", defaultWalletLow, "5")
 	c.TONMinDeposit = p.ton("TON_MIN_DEPOSIT", defaultMinDeposit, "0.01")
 	c.AlertBatchWindow = p.duration("ALERT_BATCH_WINDOW", defaultAlertBatch)
+	defUSDTMaster := MainnetUSDTMaster
+	if c.TONNetwork == NetworkTestnet {
+		defUSDTMaster = ""
+	}
+	c.USDTMaster = p.str("USDT_MASTER", defUSDTMaster)
+	if strings.EqualFold(c.USDTMaster, "none") {
+		c.USDTMaster = ""
+	}
+	c.USDT.Off = c.USDTMaster == ""
+	c.USDT.USDUSD = shop.DefaultUSDTUSD
+	if v := src.get("USDT_USD"); v != "" {
+		usd, err := shop.ParseUSD(v)
+		if err != nil {
+			p.fail("USDT_USD", "must be the USD value of one USDT such as 1 or 0.999 (got %s)", quote(v))
+		}
+		c.USDT.USDUSD = usd
+	}
+	if v := src.get("USDT_FEE_PERCENT"); v != "" {
+		fee, err := shop.ParseFeePercent(v)
+		if err != nil {
+			p.fail("USDT_FEE_PERCENT", "must be a percentage such as 1.5, at most 4 decimal places (got %s)", quote(v))
+		}
+		c.USDT.FeePPM = fee
+	}
 
 	defFulfillment := FulfillmentManual
 	if c.TONNetwork == NetworkSandbox {
@@ -580,6 +617,20 @@ func (c Config) Validate() error {
 
 	if c.TONWalletLowBalance < 0 {
 		return fail("TON_WALLET_LOW_BALANCE", "must not be negative (got %s)", c.TONWalletLowBalance)
+	}
+	if c.USDTMaster != "" {
+		if problem := checkAddress(c.USDTMaster); problem != "" {
+			return fail("USDT_MASTER", "%s", problem)
+		}
+		if problem := checkAddressNetwork(c.USDTMaster, c.TONNetwork); problem != "" {
+			return fail("USDT_MASTER", "%s", problem)
+		}
+	}
+	if c.USDT.USDUSD < shop.MinUSDTUSD || c.USDT.USDUSD > shop.MaxUSDTUSD {
+		return fail("USDT_USD", "must be between %s and %s (got %s)", shop.MinUSDTUSD, shop.MaxUSDTUSD, c.USDT.USDUSD)
+	}
+	if c.USDT.FeePPM < 0 || c.USDT.FeePPM > shop.MaxUSDTFeePPM {
+		return fail("USDT_FEE_PERCENT", "must be from 0 to %s (got %s)", shop.FormatFeePercent(shop.MaxUSDTFeePPM), shop.FormatFeePercent(c.USDT.FeePPM))
 	}
 	if c.TONMinDeposit < 0 || c.TONMinDeposit > maxMinDeposit {
 		return fail("TON_MIN_DEPOSIT", "must be from 0 to %s TON (got %s)", maxMinDeposit, c.TONMinDeposit)

@@ -370,6 +370,9 @@ func (s *Service) normalizeOrderRequest(req *CreateOrderRequest) error {
 	case "", AssetTON:
 		req.PaymentCurrency = ""
 	case AssetUSDT:
+		if s.USDT.Off {
+			return Errorf(EVALIDATION, "payment_currency USDT is not accepted here")
+		}
 		if req.PaymentMethod != PayTONMemo {
 			return Errorf(EVALIDATION, "payment_currency USDT needs payment_method ton_memo")
 		}

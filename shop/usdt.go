@@ -63,6 +63,10 @@ type USDTConfig struct {
 	// FeePPM is kept from every USDT credit, in parts per million
 	// (USDT_FEE_PERCENT): the cost of turning USDT into TON.
 	FeePPM int64
+	// Off says USDT is not accepted (USDT_MASTER none): no order is
+	// priced in USDT. (Jetton notifications are then all rejected by the
+	// watcher, which knows no USDT jetton wallet.)
+	Off bool
 }
 
 func (c USDTConfig) usd() MicroUSD {
@@ -143,13 +147,28 @@ func FormatUSDT(units int64) string { return formatDecimal(units, USDTDecimals) 
 func ParseUSDT(s string) (int64, error) { return parseDecimal(s, USDTDecimals, false) }
 
 // PriceUSDT is the price of q in USDT units for a buyer paying by USDT
-// transfer, at q's rate and the service's USDT settings.
-func (s *Service) PriceUSDT(q *Quote) (int64, error) {
-	return PriceUSDT(q.PriceTON, s.USDT.usd(), q.Rate.TONUSD, s.USDT.FeePPM)
+// transfer, at q's rate and the service's USDT settings; ok is false when
+// USDT is off.
+func (s *Service) PriceUSDT(q *Quote) (units int64, ok bool, err error) {
+	if s.USDT.Off {
+		return 0, false, nil
+	}
+	units, err = PriceUSDT(q.PriceTON, s.USDT.usd(), q.Rate.TONUSD, s.USDT.FeePPM)
+	return units, err == nil, err
 }
 
 // usdtValue is the TON a USDT transfer is worth at rate: its jetton amount
 // converted less the fee, and the fee.
 func (s *Service) usdtValue(units int64, rate MicroUSD) (net, fee NanoTON, err error) {
 	return USDTToTON(units, s.USDT.usd(), rate, s.USDT.FeePPM)
+}
+
+// ParseUSDTJSON reads a JSON number (10.5) or string ("10.5") of USDT from
+// its literal digits, with the rules of ParseUSDT.
+func ParseUSDTJSON(b []byte) (int64, error) {
+	s, err := jsonDecimalLiteral(b)
+	if err != nil {
+		return 0, err
+	}
+	return ParseUSDT(s)
 }
