@@ -70,20 +70,20 @@ const (
 	// MainnetUSDTMaster is Tether's USDT jetton master on mainnet
 	// (tonutils-go v1.18.0 example/accept-payments/main.go; the TON docs'
 	// Tonkeeper link), USDT_MASTER's default: ton.MainnetUSDTMaster.
-	MainnetUSDTMaster = "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs"
-	maxMinDeposit         = shop.TON
-	defaultAlertBatch     = time.Minute
-	minAlertBatch         = time.Second
-	maxAlertBatch         = time.Hour
-	defaultMaxAttempts    = 6
-	maxMaxAttempts        = 100
-	defaultConcurrency    = 4
-	maxConcurrency        = 32
-	defaultAPIRateLimit   = 20
-	defaultAPIRateBurst   = 40
-	maxAPIRateLimit       = 10000
-	maxAPIRateBurst       = 100000
-	dbFileName            = "starsbot.db"
+	MainnetUSDTMaster   = "EQCxE6mUtQJKFnGfaROTKOt1lZbDiiX1kCixRv7Nw2Id_sDs"
+	maxMinDeposit       = shop.TON
+	defaultAlertBatch   = time.Minute
+	minAlertBatch       = time.Second
+	maxAlertBatch       = time.Hour
+	defaultMaxAttempts  = 6
+	maxMaxAttempts      = 100
+	defaultConcurrency  = 4
+	maxConcurrency      = 32
+	defaultAPIRateLimit = 20
+	defaultAPIRateBurst = 40
+	maxAPIRateLimit     = 10000
+	maxAPIRateBurst     = 100000
+	dbFileName          = "starsbot.db"
 )
 
 // Config is starsbot's validated configuration. Load fills every field,
