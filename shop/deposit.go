@@ -389,7 +389,8 @@ func (s *Service) credit(tx Tx, t *Transfer, rate Rate) (*Deposit, []Event, erro
 }
 
 // AssignDeposit credits an unmatched deposit to a user, once, on an admin's
-// decision.
+// decision: its Amount, which for USDT is its value in TON when it was
+// booked. A rejected deposit (a fake jetton) cannot be assigned.
 //
 // Errors: NOT_FOUND (deposit or user), INVALID_STATE (not unmatched).
 func (s *Service) AssignDeposit(ctx context.Context, adminID int64, depositID uint64, userID int64) (*Deposit, error) {
@@ -410,7 +411,11 @@ func (s *Service) AssignDeposit(ctx context.Context, adminID int64, depositID ui
 		if err != nil {
 			return err
 		}
-		if balance, err = s.post(tx, user, &LedgerEntry{Type: LedgerDeposit, Amount: dep.Amount, TxHash: dep.TxHash, AdminID: adminID, Reason: "assigned unmatched deposit"}); err != nil {
+		e := &LedgerEntry{Type: LedgerDeposit, Amount: dep.Amount, TxHash: dep.TxHash, AdminID: adminID, Reason: "assigned unmatched deposit"}
+		if dep.Asset == AssetUSDT { // valued when it was booked
+			e.Asset, e.JettonAmount, e.RateTONUSD, e.RateUSDTUSD, e.FeeTON = AssetUSDT, dep.JettonAmount, dep.RateTONUSD, dep.RateUSDTUSD, dep.FeeTON
+		}
+		if balance, err = s.post(tx, user, e); err != nil {
 			return err
 		}
 		dep.Status, dep.UserID, dep.AdminID = DepositAssigned, user.ID, adminID

@@ -9,7 +9,6 @@ package ton_test
 import (
 	"context"
 	"errors"
-	"math/big"
 	"strconv"
 	"sync"
 	"testing"
@@ -284,6 +283,19 @@ func TestJetton_Watcher(t *testing.T) {
 	if st.Rejected.Count != 1 || st.USDTReceived.Count != 3 || st.USDTUnits != 15_000_000 {
 		t.Errorf("stats: rejected %+v, USDT %+v %d units", st.Rejected, st.USDTReceived, st.USDTUnits)
 	}
+
+	// /assign: the unmatched USDT deposit is credited at its booked value,
+	// the fake one cannot be.
+	if _, err := e.s.Service.AssignDeposit(ctx, 7, e.deposit(t, fake).ID, e.alice.ID); shop.ErrorCode(err) != shop.EINVALIDSTATE {
+		t.Errorf("assigning the fake jetton: %v", err)
+	}
+	if _, err := e.s.Service.AssignDeposit(ctx, 7, e.deposit(t, noComment).ID, e.alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	entries, _, _ = e.s.Service.Ledger(ctx, shop.LedgerFilter{UserID: e.alice.ID})
+	if l := entries[0]; l.Amount != 990_000_001 || l.Asset != shop.AssetUSDT || l.JettonAmount != 4_000_000 || l.AdminID != 7 {
+		t.Errorf("assigned entry %+v", l)
+	}
 }
 
 func sameAddr(a, b string) bool {
@@ -413,24 +425,5 @@ func TestJetton_FixtureNotifications(t *testing.T) {
 	}
 	if n != 3 {
 		t.Fatalf("%d jetton notifications in the fixtures, want 3", n)
-	}
-}
-
-// TestUSDTToTON_Rounding: integer maths, rounded down in the shop's favour.
-func TestUSDTToTON_Rounding(t *testing.T) {
-	// 1 USDT at 3.59 USD/TON: 1e9/3.59 = 278551532.03… → 278551532;
-	// less 1.5%: 274373259.02 → 274373259.
-	net, fee, err := shop.USDTToTON(1_000_000, shop.USD, 3_590_000, 15_000)
-	if err != nil || net != 274_373_259 || fee != 278_551_532-274_373_259 {
-		t.Errorf("USDTToTON = %d, %d, %v", net, fee, err)
-	}
-	// A peg below 1: 0.999 USD per USDT.
-	if net, _, _ := shop.USDTToTON(4_000_000, 999_000, 4_000_000, 0); net != 999_000_000 {
-		t.Errorf("0.999 peg: %d", net)
-	}
-	// The whole USDT supply fits; 2^63 units does not overflow silently.
-	big1 := new(big.Int).Lsh(big.NewInt(1), 62)
-	if _, _, err := shop.USDTToTON(big1.Int64(), shop.USD, shop.MinTONUSD, 0); err == nil {
-		t.Error("no overflow error")
 	}
 }
