@@ -280,6 +280,10 @@ func newBot(cfg *config.Config, db *store.DB, chain *chainSetup, a *app, logger 
 	}
 	if chain.wallet != nil {
 		bcfg.WalletBalance = chain.wallet.Balance
+		if lite, ok := chain.jettons.(*ton.Lite); ok && cfg.USDTMaster != "" {
+			hot := chain.wallet.Address()
+			bcfg.WalletUSDT = func(ctx context.Context) (int64, error) { return lite.JettonBalance(ctx, cfg.USDTMaster, hot) }
+		}
 	}
 	return bot.New(bcfg)
 }

@@ -66,7 +66,7 @@ var adminCommands = []struct{ name, usage, about string }{
 	{"manual", "/manual", "orders waiting for manual delivery"},
 	{"deliver", "/deliver &lt;order&gt; [reference]", "mark a manual order delivered"},
 	{"refund", "/refund &lt;order&gt; &lt;reason&gt;", "refund an order to the buyer's balance"},
-	{"unmatched", "/unmatched [dust]", "deposits whose memo matched nothing; dust: transfers below the minimum, ignored"},
+	{"unmatched", "/unmatched [dust|rejected]", "deposits whose memo matched nothing; dust: transfers below the minimum, ignored; rejected: fake jettons"},
 	{"assign", "/assign &lt;deposit&gt; &lt;user&gt;", "credit an unmatched deposit to a user"},
 	{"ban", "/ban &lt;user&gt;", "stop a user from buying and using API keys"},
 	{"unban", "/unban &lt;user&gt;", "lift a ban"},

@@ -33,7 +33,8 @@ func (b *Bot) onAdminStats(t *adminTurn) error {
 	fmt.Fprintf(&s, "Deposits today: %s\nDeposits 7 days: %s\nDeposits all time: %s\n",
 		deposits(st.DepositsToday), deposits(st.Deposits7Days), deposits(st.DepositsAll))
 	fmt.Fprintf(&s, "Unmatched deposits: %s\n", deposits(st.Unmatched))
-	fmt.Fprintf(&s, "Dust ignored (below the minimum deposit, not counted above): %s\n\n", deposits(st.Dust))
+	fmt.Fprintf(&s, "Dust ignored (below the minimum deposit, not counted above): %s\n", deposits(st.Dust))
+	s.WriteString(b.usdtStats(t.ctx, st) + "\n")
 	s.WriteString("Orders:")
 	for _, status := range shop.OrderStatuses {
 		fmt.Fprintf(&s, " %s %d ·", status, st.OrdersByStatus[status])

@@ -135,8 +135,10 @@ func (b *Bot) onAdminUnmatched(t *adminTurn) error {
 	case "":
 	case "dust":
 		return b.showDust(t)
+	case "rejected":
+		return b.showRejected(t)
 	default:
-		return t.usage("the only argument /unmatched takes is dust, got "+echo(t.args), "/unmatched [dust]")
+		return t.usage("/unmatched takes dust or rejected, got "+echo(t.args), "/unmatched [dust|rejected]")
 	}
 	deps, err := b.Shop.FindDeposits(t.ctx, shop.DepositUnmatched, 0, unmatchedShown)
 	if err != nil {
@@ -191,8 +193,8 @@ func depositLine(d *shop.Deposit) string {
 	if d.Memo == "" {
 		what = "<i>" + html.EscapeString(noMemoText(d.Reason)) + "</i>"
 	}
-	return fmt.Sprintf("#%d · <b>%s TON</b> · %s · from <code>%s</code> · %s",
-		d.ID, d.Amount, what, html.EscapeString(plainText(d.From, unmatchedField)), formatTime(d.ChainTime))
+	return fmt.Sprintf("#%d · <b>%s TON</b>%s · %s · from <code>%s</code> · %s",
+		d.ID, d.Amount, depositAsset(d), what, html.EscapeString(plainText(d.From, unmatchedField)), formatTime(d.ChainTime))
 }
 
 func (b *Bot) onAdminAssign(t *adminTurn) error {

@@ -67,26 +67,40 @@ func (l *Lite) JettonWallet(ctx context.Context, master, owner string) (string, 
 
 // SimJettonWallet is the simulated chain's get_wallet_address: a standard
 // address whose hash part is sha256("starsbot sandbox jetton wallet" ‖ 0 ‖
-// master's workchain and hash ‖ owner's workchain and hash). A real master
+// master ‖ 0 ‖ owner), each in raw form ("0:<hex>"; as given when it does
+// not parse: the sandbox takes TON_DEPOSIT_ADDRESS without its checksum
+// checked). A real master
 // computes it from the wallet's code and data (TEP-74's
 // get_wallet_address); the sim needs only a deterministic address per
 // (master, owner) that no one else has, and SimChain sends its USDT
 // notifications from exactly this address.
 func SimJettonWallet(master, owner string) (string, error) {
-	m, err := ParseAddress(master)
-	if err != nil {
-		return "", err
-	}
-	o, err := ParseAddress(owner)
-	if err != nil {
-		return "", err
-	}
 	h := sha256.New()
 	h.Write([]byte("starsbot sandbox jetton wallet\x00"))
-	h.Write([]byte(m.StringRaw()))
+	h.Write([]byte(simRaw(master)))
 	h.Write([]byte{0})
-	h.Write([]byte(o.StringRaw()))
+	h.Write([]byte(simRaw(owner)))
 	return address.NewAddress(0, 0, h.Sum(nil)).Bounce(true).String(), nil
+}
+
+// simRaw is a's raw form, or a itself when it does not parse.
+func simRaw(a string) string {
+	if p, err := ParseAddress(a); err == nil {
+		return p.StringRaw()
+	}
+	return a
+}
+
+// simAddress parses a, or, when it does not parse (a sandbox
+// TON_DEPOSIT_ADDRESS with a bad checksum), stands for it with the
+// address whose hash part is sha256(a): the simulated chain needs some
+// address in the message, and the parser reads no destination.
+func simAddress(a string) *address.Address {
+	if p, err := ParseAddress(a); err == nil {
+		return p
+	}
+	h := sha256.Sum256([]byte(a))
+	return address.NewAddress(0, 0, h[:])
 }
 
 // JettonNotification builds a TEP-74 transfer_notification body: amount
@@ -155,4 +169,30 @@ func sameAddress(a, b string) bool {
 		return false
 	}
 	return x.Equals(y)
+}
+
+// JettonBalance is owner's balance of master's jetton in jetton units: the
+// get_wallet_data of owner's jetton wallet (tonutils-go's
+// jetton.WalletClient.GetBalance, which reads an undeployed wallet as 0).
+func (l *Lite) JettonBalance(ctx context.Context, master, owner string) (int64, error) {
+	m, err := ParseAddress(master)
+	if err != nil {
+		return 0, err
+	}
+	o, err := ParseAddress(owner)
+	if err != nil {
+		return 0, err
+	}
+	w, err := jetton.NewJettonMasterClient(l.API, m).GetJettonWallet(ctx, o)
+	if err != nil {
+		return 0, fmt.Errorf("get_wallet_address of %s on %s: %w", owner, master, err)
+	}
+	b, err := w.GetBalance(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("jetton balance of %s: %w", owner, err)
+	}
+	if !b.IsInt64() || b.Sign() < 0 {
+		return 0, fmt.Errorf("jetton balance of %s out of range: %s", owner, b)
+	}
+	return b.Int64(), nil
 }
