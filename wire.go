@@ -262,6 +262,7 @@ func newWatcher(cfg *config.Config, chain *chainSetup, svc *shop.Service, metric
 // after the bot, only when an admin asks for the provider's health.
 func newBot(cfg *config.Config, db *store.DB, chain *chainSetup, a *app, logger *slog.Logger) (*bot.Bot, error) {
 	bcfg := bot.Config{
+		USDTMaster:       cfg.USDTMaster,
 		Shop:             a.svc,
 		State:            db,
 		Token:            cfg.TelegramToken,

@@ -37,7 +37,7 @@ func (b *Bot) onBalance(t *turn) error {
 	}
 	addr := html.EscapeString(deposit)
 	link := tonLink(deposit, 0, t.user.Memo)
-	kb = append(t.walletRows(deposit, 0, t.user.Memo), kb...)
+	kb = append(append(t.walletRows(deposit, 0, t.user.Memo), b.usdtTopupRow(t)...), kb...)
 	if err := t.show(t.T("balance.text", t.user.Balance, addr, memo, html.EscapeString(link), hist.String()), kb); err != nil {
 		return err
 	}

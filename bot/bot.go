@@ -88,6 +88,7 @@ type Config struct {
 	Admins         []int64
 	WalletBalance  func(context.Context) (shop.NanoTON, error) // hot wallet balance for /stats
 	WalletUSDT     func(context.Context) (int64, error)        // hot wallet's USDT (jetton units) for /stats; nil: not shown
+	USDTMaster     string                                      // USDT jetton master of the USDT top-up and payment links; "": USDT not offered
 	WatcherLag     func() (time.Duration, bool)                // deposit watcher lag for /stats
 	ProviderHealth func() (ok bool, reason string)             // fulfillment provider health for /stats
 	ProviderNotice func() string                               // what admins should know about a working provider, for /stats

@@ -394,7 +394,7 @@ func (b *Bot) showPayment(t *turn, o *shop.Order) error {
 		html.EscapeString(o.PaymentAddress), html.EscapeString(o.PaymentMemo),
 		formatTime(o.ExpiresAt), html.EscapeString(link))
 	id := strconv.FormatInt(o.ID, 10)
-	kb := append(t.walletRows(o.PaymentAddress, o.PriceTON, o.PaymentMemo),
+	kb := append(append(t.walletRows(o.PaymentAddress, o.PriceTON, o.PaymentMemo), b.usdtPayRow(t, o)...),
 		[]tele.InlineButton{button(t.T("btn.check_payment"), cbCheckPay, id)},
 		[]tele.InlineButton{button(t.T("btn.cancel_order"), cbCancelOrder, id), t.btnMenu()})
 	textID, err := t.showMsg(text, kb)

@@ -44,6 +44,8 @@ func (b *Bot) routes() {
 	b.on(cb(cbRevoke), b.onRevoke)
 	b.on(cb(cbHide), b.onHide)
 	b.on(cb(cbOtherWallet), b.onOtherWallet)
+	b.on(cb(cbUSDTTopup), b.onUSDTTopup)
+	b.on(cb(cbUSDTPay), b.onUSDTPay)
 	b.on(cb(cbLang), b.onLanguage)
 	b.on(cb(cbSetLang), b.onSetLanguage)
 

@@ -43,7 +43,7 @@ func (b *Bot) notify(e shop.Event) {
 	var text string
 	switch e.Type {
 	case shop.EventDepositCredited:
-		text = tr(lang, "note.deposit", e.Amount, balance)
+		text = tr(lang, "note.deposit", e.Amount, balance) + b.usdtReceipt(ctx, lang, e)
 	case shop.EventAdminCredit:
 		text = tr(lang, "note.admin_credit", e.Amount, balance)
 	case shop.EventOrderPaid, shop.EventOrderCompleted, shop.EventOrderManual, shop.EventOrderRefunded, shop.EventOrderExpired:

@@ -1,6 +1,7 @@
 package shop
 
 import (
+	"context"
 	"errors"
 	"math/big"
 )
@@ -171,4 +172,58 @@ func ParseUSDTJSON(b []byte) (int64, error) {
 		return 0, err
 	}
 	return ParseUSDT(s)
+}
+
+// USDTRate is what one USDT is worth now, in TON, less the USDT fee: what
+// a top-up screen shows. ok is false when USDT is off.
+func (s *Service) USDTRate(ctx context.Context) (perUSDT NanoTON, feePPM int64, ok bool, err error) {
+	if s.USDT.Off {
+		return 0, 0, false, nil
+	}
+	rate, err := s.Rate(ctx)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	perUSDT, _, err = s.usdtValue(USDTUnit, rate.TONUSD)
+	return perUSDT, s.USDT.FeePPM, err == nil, err
+}
+
+// PayOrderInUSDT lets the buyer pay an unpaid ton_memo order by a USDT
+// transfer instead of TON: the order gets PaymentCurrency USDT and the
+// PriceUSDT of its PriceTON at the rate it was priced at (its TONUSD), as
+// if it had been created so. Its memo, deadline and TON price stay: a TON
+// transfer of PriceTON still pays it. Asking again changes nothing.
+//
+// Errors: VALIDATION_ERROR (USDT off), NOT_FOUND (no such order of the
+// user), INVALID_STATE (not an unpaid ton_memo order).
+func (s *Service) PayOrderInUSDT(ctx context.Context, userID, orderID int64) (*Order, error) {
+	if s.USDT.Off {
+		return nil, Errorf(EVALIDATION, "USDT is not accepted here")
+	}
+	var order *Order
+	err := s.Store.Update(ctx, func(tx Tx) error {
+		var err error
+		if order, err = findOwnOrder(tx, userID, orderID); err != nil {
+			return err
+		}
+		if order.PaymentMethod != PayTONMemo || order.Status != StatusPendingPayment {
+			return Errorf(EINVALIDSTATE, "order %d is %s; only an unpaid order paid by transfer can be paid in USDT", order.ID, order.Status)
+		}
+		if order.PaymentCurrency == AssetUSDT {
+			return nil
+		}
+		rate := order.TONUSD
+		if rate <= 0 {
+			return Errorf(EINVALIDSTATE, "order %d has no rate to price it in USDT", order.ID)
+		}
+		if order.PriceUSDT, err = PriceUSDT(order.PriceTON, s.USDT.usd(), rate, s.USDT.FeePPM); err != nil {
+			return err
+		}
+		order.PaymentCurrency = AssetUSDT
+		return tx.PutOrder(order)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return order, nil
 }
