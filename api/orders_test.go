@@ -63,7 +63,7 @@ func TestCreateStarsOrder(t *testing.T) {
 			{"RecipientBadChars", `{"recipient_username":"pan-dus","quantity":100}`, "recipient_username must be 5-32 letters, digits or underscores"},
 			{"RecipientNumber", `{"recipient_username":12345,"quantity":100}`, "recipient_username must be a string"},
 			{"PaymentMethod", `{"recipient_username":"pandus","quantity":100,"payment_method":"card"}`, "payment_method must be ton_memo or balance"},
-			{"Currency", `{` + ok + `,"quantity":100,"payment_currency":"USD"}`, "payment_currency must be TON"},
+			{"Currency", `{` + ok + `,"quantity":100,"payment_currency":"USD"}`, "payment_currency must be TON or USDT"},
 			{"ReferenceLong", `{` + ok + `,"quantity":100,"client_reference":"` + strings.Repeat("é", 129) + `"}`, "client_reference must be at most 128 characters"},
 			{"ReferenceControl", `{` + ok + `,"quantity":100,"client_reference":"a\u0007b"}`, "client_reference must not contain control characters"},
 			{"UnknownField", `{` + ok + `,"quantity":100,"months":3}`, `unknown field "months"`},

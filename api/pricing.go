@@ -109,17 +109,25 @@ func (s *Server) estimate(w http.ResponseWriter, r *http.Request, req shop.Quote
 		return err
 	}
 	v := estimateView(q)
-	if p, isPricer := s.Shop.(usdtPricer); isPricer {
-		units, priced, err := p.PriceUSDT(q)
-		if err != nil {
-			return err
-		}
-		if priced {
-			n := json.Number(shop.FormatUSDT(units))
-			v.PriceUSDT = &n
-		}
+	if err := s.priceUSDT(&v, q); err != nil {
+		return err
 	}
 	return ok(w, v)
+}
+
+// priceUSDT sets v's price_usdt from q when the shop accepts USDT.
+func (s *Server) priceUSDT(v *estimateJSON, q *shop.Quote) error {
+	p, isPricer := s.Shop.(usdtPricer)
+	if !isPricer {
+		return nil
+	}
+	units, priced, err := p.PriceUSDT(q)
+	if err != nil || !priced {
+		return err
+	}
+	n := json.Number(shop.FormatUSDT(units))
+	v.PriceUSDT = &n
+	return nil
 }
 
 func estimateView(q *shop.Quote) estimateJSON {
@@ -187,7 +195,11 @@ func (s *Server) createQuote(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return ok(w, quoteJSON{QuoteID: q.ID, estimateJSON: estimateView(&q.Quote), ExpiresAt: timeJSON(q.ExpiresAt), CreatedAt: timeJSON(q.CreatedAt)})
+	v := quoteJSON{QuoteID: q.ID, estimateJSON: estimateView(&q.Quote), ExpiresAt: timeJSON(q.ExpiresAt), CreatedAt: timeJSON(q.CreatedAt)}
+	if err := s.priceUSDT(&v.estimateJSON, &q.Quote); err != nil {
+		return err
+	}
+	return ok(w, v)
 }
 
 // recipientJSON is GET /recipients/stars and /premium.
