@@ -57,6 +57,7 @@ Sandbox partner ready (no real money). New API keys, issued at every start:
   simple API (sk_):  %[2]s
 Balance %[3]s TON, top-up memo %[4]s. Try:
   curl -s %[5]s/sandbox/v1/deposits -d '{"memo":"%[4]s","amount_ton":"10"}'
+  curl -s %[5]s/sandbox/v1/deposits -d '{"asset":"USDT","memo":"%[4]s","amount_usdt":"10"}'
   curl -s %[5]s/api/v1/balance -H "Authorization: Bearer %[1]s"
   curl -s %[5]s/api/v1/orders/stars -H "Authorization: Bearer %[1]s" -H "Idempotency-Key: $(uuidgen)" \
     -d '{"recipient_username":"pandus","quantity":100,"payment_method":"balance"}'

@@ -322,6 +322,19 @@ func TestJetton_WalletUnknown(t *testing.T) {
 	}
 }
 
+// TestJetton_WalletNotNeeded: TON transfers alone never wait for
+// get_wallet_address.
+func TestJetton_WalletNotNeeded(t *testing.T) {
+	e := newUSDTEnv(t, ourJW)
+	e.jettons.fail = 100
+	msg := tontest.Message(t, shop.TON, commentCell(t, e.alice.Memo))
+	e.chain.Add(tontest.Deliver(t, msg, 3101, time.Unix(1_767_225_600, 0)))
+	e.poll(t)
+	if got := e.balance(t); got != shop.TON || e.jettons.calls != 0 {
+		t.Errorf("balance %s, get_wallet_address asked %d times", got, e.jettons.calls)
+	}
+}
+
 // TestJetton_OrderInUSDT: a ton_memo order priced in USDT is paid by a USDT
 // transfer of price_usdt with its memo, the surplus going to the balance in
 // TON; a fake jetton with the memo pays nothing; too little USDT goes to the

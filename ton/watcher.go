@@ -53,7 +53,8 @@ type WatcherConfig struct {
 	// USDTMaster, if set, is the USDT jetton master (USDT_MASTER): a
 	// jetton notification counts as USDT only when it comes from
 	// Account's jetton wallet for it, which the watcher asks Jettons
-	// (get_wallet_address) once per process, before its first credit.
+	// (get_wallet_address) once per process, before it books the first
+	// jetton notification.
 	// Without it every jetton notification is a fake (rejected).
 	USDTMaster string
 	Jettons    JettonWallets // required with USDTMaster
@@ -177,9 +178,14 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	usdtWallet, err := w.USDTWallet(ctx)
-	if err != nil {
-		return 0, err
+	// Our USDT jetton wallet, asked for only when a jetton notification
+	// is to be booked: a liteserver that cannot run get_wallet_address
+	// then holds back the whole batch (the cursor stays), never TON alone.
+	var usdtWallet string
+	if slices.ContainsFunc(txs, func(t Tx) bool { return t.Transfer != nil && t.Transfer.Asset == shop.AssetJetton }) {
+		if usdtWallet, err = w.USDTWallet(ctx); err != nil {
+			return 0, err
+		}
 	}
 	slices.Reverse(txs) // oldest first
 	for chunk := range slices.Chunk(txs, w.BatchSize) {
