@@ -130,3 +130,44 @@ func TestUSDT_PayOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestUSDT_Admin: an unmatched USDT deposit is listed with its USDT and
+// assigned at its booked TON value; a fake jetton is listed by /unmatched
+// rejected, cannot be assigned, and /stats counts both.
+func TestUSDT_Admin(t *testing.T) {
+	e, w := usdtEnv(t)
+	ctx := context.Background()
+	e.startChat(alice)
+	depositUSDT(e, w, "nobody", 3_590_000) // 1 TON at 3.59, plus 1 nanoTON
+	if _, err := e.sim.DepositUSDT(ctx, ton.MainnetUSDTMaster, e.user(alice).Memo, 50_000_000, 0, "EQCD39VS5jcptHL8vMjEXrzGaRcCVYto7HUn4bpAOg8xqB2N", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deps, _ := e.svc.FindDeposits(ctx, shop.DepositUnmatched, 0, 0)
+	fakes, _ := e.svc.FindDeposits(ctx, shop.DepositRejected, 0, 0)
+	if len(deps) != 1 || len(fakes) != 1 {
+		t.Fatalf("unmatched %+v, rejected %+v", deps, fakes)
+	}
+	list := e.admin("/unmatched", "Unmatched deposits")
+	if !strings.Contains(list.Text, fmt.Sprintf("#%d · <b>1.000000001 TON</b> (3.59 USDT) · memo <code>nobody</code>", deps[0].ID)) {
+		t.Errorf("list:\n%s", list.Text)
+	}
+	rej := e.admin("/unmatched rejected", "Rejected jettons")
+	if !strings.Contains(rej.Text, "fake jetton: 50000000 units from") {
+		t.Errorf("rejected:\n%s", rej.Text)
+	}
+	e.admin(fmt.Sprintf("/assign %d @alice_buyer", fakes[0].ID), "is rejected, not unmatched")
+	e.admin(fmt.Sprintf("/assign %d @alice_buyer", deps[0].ID), "(1.000000001 TON) credited to @alice_buyer")
+	entries := e.ledger(alice)
+	if len(entries) != 1 || entries[0].Asset != shop.AssetUSDT || entries[0].JettonAmount != 3_590_000 || entries[0].Amount != shop.TON+1 {
+		t.Fatalf("ledger %+v", entries)
+	}
+	st := e.admin("/stats", "Shop statistics")
+	for _, want := range []string{"USDT received: 1 deposits, 3.59 USDT, credited 1.000000001 TON", "Fake jettons rejected (not counted above): 1"} {
+		if !strings.Contains(st.Text, want) {
+			t.Errorf("/stats lacks %q:\n%s", want, st.Text)
+		}
+	}
+}
