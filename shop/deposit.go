@@ -297,7 +297,11 @@ func (s *Service) credit(tx Tx, t *Transfer, rate Rate) (*Deposit, []Event, erro
 	if usdt {
 		value, fee, err := valueOf(t.JettonAmount, t.Amount)
 		if err != nil {
-			return nil, nil, err
+			// Beyond any nanoTON balance (no real USDT amount comes
+			// near): kept for the admins, never credited, so that it
+			// cannot stall the watcher.
+			dep.Status, dep.Reason = DepositRejected, ReasonUSDTOverflow
+			return put()
 		}
 		dep.Amount, dep.FeeTON, dep.RateTONUSD, dep.RateUSDTUSD = value, fee, rate.TONUSD, s.USDT.usd()
 	}

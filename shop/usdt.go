@@ -29,13 +29,18 @@ func (a Asset) OrTON() Asset {
 }
 
 // DepositRejected is the status of a jetton notification that did not come
-// from our own USDT jetton wallet: recorded for the admins, never credited,
-// never assigned. Its Reason is ReasonFakeJetton.
+// from our own USDT jetton wallet (Reason ReasonFakeJetton), or of a USDT
+// amount too large to value (ReasonUSDTOverflow): recorded for the admins,
+// never credited, never assigned.
 const DepositRejected DepositStatus = "rejected"
 
 // ReasonFakeJetton is the Reason of a rejected deposit: a jetton transfer
 // notification sent by a jetton wallet that is not ours for USDT_MASTER.
 const ReasonFakeJetton = "fake_jetton"
+
+// ReasonUSDTOverflow is the Reason of a rejected USDT deposit whose value
+// in TON does not fit a nanoTON amount.
+const ReasonUSDTOverflow = "usdt_overflow"
 
 // USDTDecimals is the USDT jetton's number of decimals: its amounts are in
 // millionths of a USDT (the USDT master's metadata; tonutils-go's

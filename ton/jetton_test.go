@@ -440,3 +440,15 @@ func TestJetton_FixtureNotifications(t *testing.T) {
 		t.Fatalf("%d jetton notifications in the fixtures, want 3", n)
 	}
 }
+
+// TestJetton_Overflow: a USDT amount whose TON value does not fit int64 is
+// rejected, not a stuck watcher.
+func TestJetton_Overflow(t *testing.T) {
+	e := newUSDTEnv(t, ourJW)
+	tx := notify(t, ourJW, 1<<62, 1, commentCell(t, e.alice.Memo), false, 3201)
+	e.chain.Add(tx)
+	e.poll(t)
+	if d := e.deposit(t, tx); d.Status != shop.DepositRejected || d.Reason != shop.ReasonUSDTOverflow || e.balance(t) != 0 {
+		t.Errorf("deposit %+v, balance %s", d, e.balance(t))
+	}
+}
