@@ -179,10 +179,14 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	// Our USDT jetton wallet, asked for only when a jetton notification
-	// is to be booked: a liteserver that cannot run get_wallet_address
-	// then holds back the whole batch (the cursor stays), never TON alone.
+	// is to be booked: while get_wallet_address fails, a poll that holds
+	// one books nothing (the cursor stays, nothing is lost); polls of TON
+	// transfers alone never wait on it.
+	isJetton := func(t *shop.Transfer) bool {
+		return t != nil && (t.Asset == shop.AssetJetton || t.Asset == shop.AssetUSDT)
+	}
 	var usdtWallet string
-	if slices.ContainsFunc(txs, func(t Tx) bool { return t.Transfer != nil && t.Transfer.Asset == shop.AssetJetton }) {
+	if slices.ContainsFunc(txs, func(t Tx) bool { return isJetton(t.Transfer) }) {
 		if usdtWallet, err = w.USDTWallet(ctx); err != nil {
 			return 0, err
 		}
@@ -197,8 +201,13 @@ func (w *Watcher) Poll(ctx context.Context) (int, error) {
 				continue
 			}
 			tr := *t.Transfer
-			if tr.Asset == shop.AssetJetton && usdtWallet != "" && sameAddress(tr.JettonWallet, usdtWallet) {
-				tr.Asset = shop.AssetUSDT
+			if isJetton(&tr) {
+				// Only this check makes a jetton USDT, whatever the
+				// chain said.
+				tr.Asset = shop.AssetJetton
+				if usdtWallet != "" && sameAddress(tr.JettonWallet, usdtWallet) {
+					tr.Asset = shop.AssetUSDT
+				}
 			}
 			transfers = append(transfers, tr)
 		}
