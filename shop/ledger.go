@@ -36,11 +36,15 @@ type LedgerEntry struct {
 
 	// A deposit paid in USDT: what arrived and how it was valued. Amount
 	// is in TON as always.
+	// JettonAmount and FeeTON are the USDT this entry credits and the fee
+	// kept from it; for the surplus of an order priced in USDT, the USDT
+	// beyond its price; for the surplus of an order priced in TON, the
+	// whole transfer's (its TON value paid the order first).
 	Asset        Asset    // "" (TON) or AssetUSDT
-	JettonAmount int64    // USDT units (6 decimals) this entry credits
+	JettonAmount int64    // USDT units (6 decimals)
 	RateTONUSD   MicroUSD // the TON/USD rate at the moment of crediting
 	RateUSDTUSD  MicroUSD // USDT_USD
-	FeeTON       NanoTON  // the USDT fee kept from this entry, in TON
+	FeeTON       NanoTON  // the USDT fee, in TON
 }
 
 // LedgerFilter selects ledger entries of one user, newest first.
