@@ -223,9 +223,12 @@ func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
 	}
 	memo := NormalizeMemo(t.Memo)
 
-	credit := func(user *User, amount NanoTON, orderID int64) error {
+	credit := func(user *User, amount NanoTON, orderID int64, reason string) error {
 		balance, err := s.post(tx, user, &LedgerEntry{Type: LedgerDeposit, Amount: amount, TxHash: t.Hash, OrderID: orderID})
 		if err != nil {
+			return err
+		}
+		if err := s.recordBalance(tx, PartnerBalanceCredited, user.ID, BalanceChange{Amount: amount, Balance: balance, TxHash: t.Hash, Memo: t.Memo, OrderID: orderID, Reason: reason}); err != nil {
 			return err
 		}
 		events = append(events, Event{Type: EventDepositCredited, UserID: user.ID, OrderID: orderID, Amount: amount, Balance: balance})
@@ -236,7 +239,7 @@ func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
 		dep.Status, dep.Reason = DepositUnmatched, t.NoMemoReason
 	} else if user, err := tx.FindUserByMemo(memo); err == nil {
 		dep.Status, dep.UserID = DepositCredited, user.ID
-		if err := credit(user, t.Amount, 0); err != nil {
+		if err := credit(user, t.Amount, 0, CreditDeposit); err != nil {
 			return nil, nil, err
 		}
 	} else if ErrorCode(err) != ENOTFOUND {
@@ -252,8 +255,12 @@ func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
 			sentAt = now
 		}
 		onTime := order.Status.CanBecome(StatusPaid) && sentAt.Before(order.ExpiresAt) // pending_payment, or expired since it was sent
-		surplus := t.Amount
+		surplus, reason := t.Amount, CreditLatePayment
+		if onTime {
+			reason = CreditUnderpayment
+		}
 		if onTime && t.Amount >= order.PriceTON {
+			reason = CreditOrderSurplus
 			dep.Status = DepositOrderPaid
 			surplus = t.Amount - order.PriceTON
 			if err := s.markPaid(tx, order, t.Hash); err != nil {
@@ -262,7 +269,7 @@ func (s *Service) credit(tx Tx, t *Transfer) (*Deposit, []Event, error) {
 			events = append(events, Event{Type: EventOrderPaid, UserID: order.UserID, OrderID: order.ID})
 		}
 		if surplus > 0 {
-			if err := credit(owner, surplus, order.ID); err != nil {
+			if err := credit(owner, surplus, order.ID, reason); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -309,7 +316,10 @@ func (s *Service) AssignDeposit(ctx context.Context, adminID int64, depositID ui
 			return err
 		}
 		dep.Status, dep.UserID, dep.AdminID = DepositAssigned, user.ID, adminID
-		return tx.PutDeposit(dep)
+		if err := tx.PutDeposit(dep); err != nil {
+			return err
+		}
+		return s.recordBalance(tx, PartnerBalanceCredited, user.ID, BalanceChange{Amount: dep.Amount, Balance: balance, TxHash: dep.TxHash, Memo: dep.Memo, Reason: CreditDeposit})
 	})
 	if err != nil {
 		return nil, err

@@ -1,7 +1,9 @@
 package shop
 
 import (
+	"context"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +33,14 @@ type Service struct {
 	// (PRICE_STEP_TON), 1 nanoTON to MaxPriceStep; 0 is DefaultPriceStep
 	// (0.001 TON). Set 1 for prices exact to the nanoTON.
 	PriceStep NanoTON
+
+	// WebhookHTTPSOnly refuses http:// webhook URLs (mainnet).
+	WebhookHTTPSOnly bool
+	// WebhookAllowPrivate lets webhooks go to loopback, private and other
+	// non-public addresses (WEBHOOK_ALLOW_PRIVATE).
+	WebhookAllowPrivate bool
+	// WebhookResolver resolves a webhook URL's host; nil is the system's.
+	WebhookResolver func(ctx context.Context, host string) ([]netip.Addr, error)
 
 	depositAddress string // see DepositAddress
 	pricing        atomic.Pointer[Pricing]
