@@ -182,8 +182,10 @@ type Tx interface {
 	// more exist beyond them.
 	FindWebhookDeliveries(webhookID string, before uint64, limit int) ([]*WebhookDelivery, bool, error)
 	// DueWebhookDeliveries returns up to limit pending deliveries whose
-	// NextAttemptAt is not after now, soonest first.
-	DueWebhookDeliveries(now time.Time, limit int) ([]*WebhookDelivery, error)
+	// NextAttemptAt is not after now, soonest first, passing over those of
+	// endpoints for which skip (if not nil) reports true without reading
+	// them.
+	DueWebhookDeliveries(now time.Time, limit int, skip func(webhookID string) bool) ([]*WebhookDelivery, error)
 	// DeleteWebhookDeliveriesBefore removes up to limit of the oldest
 	// deliveries created before t and returns how many.
 	DeleteWebhookDeliveriesBefore(t time.Time, limit int) (int, error)

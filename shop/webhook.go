@@ -632,16 +632,17 @@ func fanoutCursor(tx Tx) (uint64, error) {
 }
 
 // DueWebhooks returns up to limit pending deliveries whose next attempt is
-// due, soonest first, with their endpoint and event. A due delivery whose
-// endpoint was deleted or disabled, or whose event was pruned, is failed
-// here instead of being returned.
-func (s *Service) DueWebhooks(ctx context.Context, limit int) ([]DueWebhook, error) {
+// due, soonest first, with their endpoint and event, passing over the
+// endpoints skip (if not nil) names: the dispatcher's busy or backing-off
+// ones. A due delivery whose endpoint was deleted or disabled, or whose
+// event was pruned, is failed here instead of being returned.
+func (s *Service) DueWebhooks(ctx context.Context, limit int, skip func(webhookID string) bool) ([]DueWebhook, error) {
 	now := s.now()
 	var due []DueWebhook
 	var dead []uint64
 	err := s.Store.View(ctx, func(tx Tx) error {
 		due, dead = due[:0], dead[:0]
-		ds, err := tx.DueWebhookDeliveries(now, limit)
+		ds, err := tx.DueWebhookDeliveries(now, limit, skip)
 		if err != nil {
 			return err
 		}

@@ -120,13 +120,13 @@ func (c *checker) webhooks() {
 			c.addf("webhook_delivery_log %x names a missing delivery or another webhook's", k)
 		}
 	})
-	c.keys(bucketWebhookDue, func(k, _ []byte) {
+	c.keys(bucketWebhookDue, func(k, v []byte) {
 		if len(k) != 16 {
 			c.addf("webhook_due: malformed key %x", k)
 			return
 		}
 		r := lookup[webhookDeliveryRecord](c, bucketWebhookDeliveries, k[8:])
-		if r == nil || r.Status != string(shop.WebhookPending) || !bytes.Equal(webhookDueKey(r.NextAttemptAt, r.ID), k) {
+		if r == nil || r.Status != string(shop.WebhookPending) || !bytes.Equal(webhookDueKey(r.NextAttemptAt, r.ID), k) || r.WebhookID != string(v) {
 			c.addf("webhook_due %x names a missing, settled or rescheduled delivery", k)
 		}
 	})

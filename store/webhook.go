@@ -15,8 +15,8 @@ import (
 //	webhook_deliveries    u64(delivery id) → webhookDeliveryRecord; ids from the
 //	                      bucket's sequence
 //	webhook_delivery_log  webhook id + 0x00 + u64(delivery id) → nil
-//	webhook_due           i64(next attempt, Unix ns) + u64(delivery id) → nil,
-//	                      for pending deliveries only
+//	webhook_due           i64(next attempt, Unix ns) + u64(delivery id) → webhook
+//	                      id, for pending deliveries only
 var (
 	bucketWebhooks          = []byte("webhooks")
 	bucketUserWebhooks      = []byte("user_webhooks")
@@ -212,7 +212,7 @@ func (t *tx) PutWebhookDelivery(d *shop.WebhookDelivery) error {
 		}
 	}
 	if d.Status == shop.WebhookPending {
-		if err := due.Put(webhookDueKey(d.NextAttemptAt, d.ID), nil); err != nil {
+		if err := due.Put(webhookDueKey(d.NextAttemptAt, d.ID), []byte(d.WebhookID)); err != nil {
 			return err
 		}
 	}
@@ -259,13 +259,17 @@ func (t *tx) FindWebhookDeliveries(webhookID string, before uint64, limit int) (
 }
 
 // DueWebhookDeliveries returns up to limit pending deliveries due at now,
-// soonest first, walking webhook_due from its start.
-func (t *tx) DueWebhookDeliveries(now time.Time, limit int) ([]*shop.WebhookDelivery, error) {
+// soonest first, walking webhook_due from its start; skip sees the webhook
+// id each entry holds.
+func (t *tx) DueWebhookDeliveries(now time.Time, limit int, skip func(string) bool) ([]*shop.WebhookDelivery, error) {
 	end := i64(now.UnixNano())
 	b := t.bucket(bucketWebhookDeliveries)
 	var out []*shop.WebhookDelivery
 	c := t.bucket(bucketWebhookDue).Cursor()
-	for k, _ := c.First(); k != nil && len(out) < limit && bytes.Compare(k[:8], end) <= 0; k, _ = c.Next() {
+	for k, v := c.First(); k != nil && len(out) < limit && bytes.Compare(k[:8], end) <= 0; k, v = c.Next() {
+		if skip != nil && skip(string(v)) {
+			continue
+		}
 		r, err := get[webhookDeliveryRecord](b, k[8:])
 		if err != nil {
 			return nil, err
