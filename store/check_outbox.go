@@ -10,6 +10,9 @@ import (
 
 // outbox checks the outbox and its user_outbox index.
 func (c *checker) outbox() {
+	if c.t.btx.Bucket(bucketOutbox) == nil { // a file from before the outbox, opened read-only
+		return
+	}
 	seq := c.t.bucket(bucketOutbox).Sequence()
 	each(c, bucketOutbox, func(k []byte, r *outboxRecord) {
 		if !bytes.Equal(k, u64(r.Seq)) || r.Seq > seq {
@@ -55,6 +58,9 @@ func (c *checker) outbox() {
 
 // webhooks checks endpoints, deliveries and their indexes.
 func (c *checker) webhooks() {
+	if c.t.btx.Bucket(bucketWebhooks) == nil { // a file from before webhooks, opened read-only
+		return
+	}
 	enabled := map[int64]int{}
 	each(c, bucketWebhooks, func(k []byte, r *webhookRecord) {
 		if string(k) != r.ID {

@@ -21,11 +21,24 @@ var (
 	bucketUserOutbox = []byte("user_outbox")
 )
 
-// init adds the outbox's and the webhooks' buckets to those Open creates
-// and OpenReadOnly requires (keys.go lists the others).
-func init() {
-	allBuckets = append(allBuckets, bucketOutbox, bucketUserOutbox,
-		bucketWebhooks, bucketUserWebhooks, bucketWebhookDeliveries, bucketHookDeliveries, bucketWebhookDue)
+// addedBuckets came with the outbox and webhooks, in the same schema
+// version: Open creates them in an older file, OpenReadOnly (check,
+// restore of an older backup) accepts a file without them, and Check
+// passes over them there.
+var addedBuckets = [][]byte{bucketOutbox, bucketUserOutbox,
+	bucketWebhooks, bucketUserWebhooks, bucketWebhookDeliveries, bucketHookDeliveries, bucketWebhookDue}
+
+// init adds them to the buckets Open creates (keys.go lists the others).
+func init() { allBuckets = append(allBuckets, addedBuckets...) }
+
+// added reports whether name is one of addedBuckets.
+func added(name []byte) bool {
+	for _, b := range addedBuckets {
+		if bytes.Equal(b, name) {
+			return true
+		}
+	}
+	return false
 }
 
 type balanceChangeRecord struct {
