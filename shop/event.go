@@ -15,6 +15,7 @@ const (
 	EventUnmatchedDeposit EventType = "unmatched_deposit" // a transfer's memo matched nothing
 	EventDepositIgnored   EventType = "deposit_ignored"   // a transfer below the minimum deposit was recorded as dust (for metrics; nobody is told)
 	EventAdminCredit      EventType = "admin_credit"      // an admin credited a user
+	EventWebhookFailing   EventType = "webhook_failing"   // a partner's webhook endpoint has failed every delivery for WebhookWarnAfter (WebhookID); once per failing streak
 	EventWebhookDisabled  EventType = "webhook_disabled"  // a partner's webhook endpoint kept failing and was disabled (WebhookID)
 )
 

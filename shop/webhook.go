@@ -21,6 +21,7 @@ const (
 	MaxWebhookURL       = 2048                 // bytes
 	WebhookSecretPrefix = "whsec_"             // then the base64 of 32 random bytes
 	SecretOverlap       = 24 * time.Hour       // how long a rotated-out secret still signs
+	WebhookWarnAfter    = 24 * time.Hour       // failing continuously this long emits EventWebhookFailing
 	WebhookDisableAfter = 72 * time.Hour       // failing continuously this long disables an endpoint
 	MaxReplay           = 10_000               // events one replay-since queues at most
 	webhookSecretBytes  = 32                   //
@@ -82,6 +83,7 @@ type Webhook struct {
 	DisabledReason  string // "" while enabled
 	DisabledAt      time.Time
 	FailingSince    time.Time // the first failed attempt since the last success; zero when healthy
+	FailingWarned   bool      // EventWebhookFailing was emitted for this failing streak
 	CreatedAt       time.Time
 }
 
@@ -415,7 +417,7 @@ func (s *Service) EnableWebhook(ctx context.Context, userID int64, id string) (*
 		if n >= MaxWebhooks {
 			return Errorf(EVALIDATION, "at most %d enabled webhook endpoints per account; delete one first", MaxWebhooks)
 		}
-		w.DisabledReason, w.DisabledAt, w.FailingSince = "", time.Time{}, time.Time{}
+		w.DisabledReason, w.DisabledAt, w.FailingSince, w.FailingWarned = "", time.Time{}, time.Time{}, false
 		return tx.PutWebhook(w)
 	})
 	return w, err
@@ -707,9 +709,9 @@ func (s *Service) DueWebhooks(ctx context.Context, limit int, skip func(webhookI
 func (s *Service) RecordWebhookAttempt(ctx context.Context, deliveryID uint64, a WebhookAttempt) (*WebhookDelivery, error) {
 	a.Error = TruncateUTF8(strings.ToValidUTF8(a.Error, "\uFFFD"), maxAttemptError)
 	var d *WebhookDelivery
-	var disabled *Webhook
+	var disabled, warned *Webhook
 	err := s.Store.Update(ctx, func(tx Tx) error {
-		disabled = nil
+		disabled, warned = nil, nil
 		var err error
 		if d, err = tx.FindWebhookDelivery(deliveryID); err != nil || d.Status != WebhookPending {
 			return err
@@ -740,13 +742,16 @@ func (s *Service) RecordWebhookAttempt(ctx context.Context, deliveryID uint64, a
 			if w.FailingSince.IsZero() {
 				return nil
 			}
-			w.FailingSince = time.Time{}
+			w.FailingSince, w.FailingWarned = time.Time{}, false
 		case w.FailingSince.IsZero():
 			w.FailingSince = now
 		case w.Enabled() && now.Sub(w.FailingSince) >= WebhookDisableAfter:
 			w.DisabledAt = now
 			w.DisabledReason = fmt.Sprintf("every delivery failed since %s (last: %s)", w.FailingSince.Format(time.RFC3339), attemptText(a))
 			disabled = w
+		case w.Enabled() && !w.FailingWarned && now.Sub(w.FailingSince) >= WebhookWarnAfter:
+			w.FailingWarned = true
+			warned = w
 		default:
 			return nil
 		}
@@ -754,6 +759,9 @@ func (s *Service) RecordWebhookAttempt(ctx context.Context, deliveryID uint64, a
 	})
 	if err != nil {
 		return nil, err
+	}
+	if warned != nil {
+		s.emit(Event{Type: EventWebhookFailing, UserID: warned.UserID, WebhookID: warned.ID})
 	}
 	if disabled != nil {
 		s.Logger.Warn("webhook endpoint disabled", "webhook", disabled.ID, "user", disabled.UserID, "failing_since", disabled.FailingSince)

@@ -37,6 +37,7 @@ type webhookRecord struct {
 	DisabledReason  string    `json:"disabled_reason,omitempty"`
 	DisabledAt      time.Time `json:"disabled_at,omitzero"`
 	FailingSince    time.Time `json:"failing_since,omitzero"`
+	FailingWarned   bool      `json:"failing_warned,omitempty"`
 	CreatedAt       time.Time `json:"created_at,omitzero"`
 }
 
@@ -45,7 +46,7 @@ func newWebhookRecord(w *shop.Webhook) *webhookRecord {
 		ID: w.ID, UserID: w.UserID, URL: w.URL,
 		Secret: w.Secret.Reveal(), PreviousSecret: w.PreviousSecret.Reveal(), PreviousExpires: w.PreviousExpires,
 		SecretRotatedAt: w.SecretRotatedAt, DisabledReason: w.DisabledReason, DisabledAt: w.DisabledAt,
-		FailingSince: w.FailingSince, CreatedAt: w.CreatedAt,
+		FailingSince: w.FailingSince, FailingWarned: w.FailingWarned, CreatedAt: w.CreatedAt,
 	}
 	for _, t := range w.EventTypes {
 		r.EventTypes = append(r.EventTypes, string(t))
@@ -58,7 +59,7 @@ func (r *webhookRecord) webhook() *shop.Webhook {
 		ID: r.ID, UserID: r.UserID, URL: r.URL,
 		Secret: shop.WebhookSecret(r.Secret), PreviousSecret: shop.WebhookSecret(r.PreviousSecret), PreviousExpires: r.PreviousExpires,
 		SecretRotatedAt: r.SecretRotatedAt, DisabledReason: r.DisabledReason, DisabledAt: r.DisabledAt,
-		FailingSince: r.FailingSince, CreatedAt: r.CreatedAt,
+		FailingSince: r.FailingSince, FailingWarned: r.FailingWarned, CreatedAt: r.CreatedAt,
 	}
 	for _, t := range r.EventTypes {
 		w.EventTypes = append(w.EventTypes, shop.PartnerEventType(t))

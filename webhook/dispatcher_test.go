@@ -746,12 +746,14 @@ func TestDispatcher_FailsAndDisables(t *testing.T) {
 	if hook.Enabled() || !strings.Contains(hook.DisabledReason, "HTTP 503") {
 		t.Fatalf("endpoint %+v, want disabled", hook)
 	}
-	var told bool
+	var told []shop.EventType
 	for _, ev := range e.s.Events.Take() {
-		told = told || (ev.Type == shop.EventWebhookDisabled && ev.UserID == alice && ev.WebhookID == w.ID)
+		if (ev.Type == shop.EventWebhookFailing || ev.Type == shop.EventWebhookDisabled) && ev.UserID == alice && ev.WebhookID == w.ID {
+			told = append(told, ev.Type)
+		}
 	}
-	if !told {
-		t.Error("no EventWebhookDisabled")
+	if !slices.Equal(told, []shop.EventType{shop.EventWebhookFailing, shop.EventWebhookDisabled}) {
+		t.Errorf("events %v, want one EventWebhookFailing (after a day), then EventWebhookDisabled", told)
 	}
 	// Its pending deliveries are failed; a test is refused; enable works.
 	e.s.Clock.Advance(time.Hour)
