@@ -125,6 +125,9 @@ func (s *Service) Events(ctx context.Context, userID int64, after uint64, limit 
 		limit = DefaultEventPage
 	}
 	limit = min(limit, MaxEventPage)
+	if err := s.catchUpOutbox(ctx); err != nil {
+		return nil, false, err
+	}
 	var events []*OutboxEvent
 	var more bool
 	err := s.Store.View(ctx, func(tx Tx) (err error) {

@@ -145,13 +145,20 @@ type Tx interface {
 	PutCursor(c *Cursor) error
 
 	// AppendOutbox stores a partner event with the next outbox sequence
-	// number (commit order), which it sets in e.Seq, and indexes it under
-	// its user unless it is a test event (e.WebhookID set).
+	// number (commit order), which it sets in e.Seq. It is indexed under
+	// its user later, by IndexOutbox: the change's transaction writes one
+	// record only.
 	AppendOutbox(e *OutboxEvent) error
+	// IndexOutbox indexes an event under its user (unless it is a test
+	// event, e.WebhookID set) and records that every event up to e.Seq is
+	// indexed. Events are indexed in Seq order.
+	IndexOutbox(e *OutboxEvent) error
+	// OutboxIndexed returns the Seq of the last event indexed, 0 if none.
+	OutboxIndexed() (uint64, error)
 	// FindOutboxEvent returns the event with sequence number seq.
 	FindOutboxEvent(seq uint64) (*OutboxEvent, error)
-	// FindOutboxByUser returns up to limit events of a user with Seq >
-	// after, oldest first, and whether more follow.
+	// FindOutboxByUser returns up to limit indexed events of a user with
+	// Seq > after, oldest first, and whether more follow.
 	FindOutboxByUser(userID int64, after uint64, limit int) ([]*OutboxEvent, bool, error)
 	// OutboxAfter returns up to limit events of every user with Seq >
 	// after, oldest first.

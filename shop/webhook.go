@@ -17,16 +17,15 @@ import (
 
 // Webhook endpoint limits and timings.
 const (
-	MaxWebhooks         = 10                   // enabled endpoints per partner
-	MaxWebhookURL       = 2048                 // bytes
-	WebhookSecretPrefix = "whsec_"             // then the base64 of 32 random bytes
-	SecretOverlap       = 24 * time.Hour       // how long a rotated-out secret still signs
-	WebhookWarnAfter    = 24 * time.Hour       // failing continuously this long emits EventWebhookFailing
-	WebhookDisableAfter = 72 * time.Hour       // failing continuously this long disables an endpoint
-	MaxReplay           = 10_000               // events one replay-since queues at most
-	webhookSecretBytes  = 32                   //
-	maxAttemptError     = 300                  // bytes of an attempt's error kept
-	webhookFanoutCursor = "webhook_fanout_seq" // setting: the last outbox seq fanned out to deliveries
+	MaxWebhooks         = 10             // enabled endpoints per partner
+	MaxWebhookURL       = 2048           // bytes
+	WebhookSecretPrefix = "whsec_"       // then the base64 of 32 random bytes
+	SecretOverlap       = 24 * time.Hour // how long a rotated-out secret still signs
+	WebhookWarnAfter    = 24 * time.Hour // failing continuously this long emits EventWebhookFailing
+	WebhookDisableAfter = 72 * time.Hour // failing continuously this long disables an endpoint
+	MaxReplay           = 10_000         // events one replay-since queues at most
+	webhookSecretBytes  = 32             //
+	maxAttemptError     = 300            // bytes of an attempt's error kept
 )
 
 // WebhookRetrySchedule is the wait before each retry of a failed delivery:
@@ -527,6 +526,9 @@ func (s *Service) ReplayWebhookDelivery(ctx context.Context, userID int64, id st
 //
 // Errors: NOT_FOUND, INVALID_STATE (endpoint disabled).
 func (s *Service) ReplayWebhook(ctx context.Context, userID int64, id string, since time.Time) (int, error) {
+	if err := s.catchUpOutbox(ctx); err != nil {
+		return 0, err
+	}
 	var n int
 	err := s.Store.Update(ctx, func(tx Tx) error {
 		n = 0
@@ -565,15 +567,17 @@ func (s *Service) ReplayWebhook(ctx context.Context, userID int64, id string, si
 	return n, err
 }
 
-// FanOutWebhooks turns up to limit outbox events not yet fanned out into
-// pending deliveries, one per enabled endpoint of the event's owner that
-// subscribes to its type and existed when it was committed, and moves the
-// durable fan-out cursor past them in the same transaction: a crash
-// neither skips nor doubles one. It returns how many events it read.
+// FanOutWebhooks takes up to limit outbox events not yet indexed, in
+// commit order, indexes each under its user (for the feed) and turns it
+// into pending deliveries, one per enabled endpoint of the event's owner
+// that subscribes to its type and existed when it was committed. The
+// indexed mark (Tx.OutboxIndexed) is the durable fan-out cursor, moved in
+// the same transaction: a crash neither skips nor doubles an event. It
+// returns how many events it took.
 func (s *Service) FanOutWebhooks(ctx context.Context, limit int) (int, error) {
 	var pending bool
 	err := s.Store.View(ctx, func(tx Tx) error {
-		cur, err := fanoutCursor(tx)
+		cur, err := tx.OutboxIndexed()
 		if err != nil {
 			return err
 		}
@@ -587,7 +591,7 @@ func (s *Service) FanOutWebhooks(ctx context.Context, limit int) (int, error) {
 	var n int
 	err = s.Store.Update(ctx, func(tx Tx) error {
 		n = 0
-		cur, err := fanoutCursor(tx)
+		cur, err := tx.OutboxIndexed()
 		if err != nil {
 			return err
 		}
@@ -597,6 +601,9 @@ func (s *Service) FanOutWebhooks(ctx context.Context, limit int) (int, error) {
 		}
 		hooks := map[int64][]*Webhook{}
 		for _, ev := range evs {
+			if err := tx.IndexOutbox(ev); err != nil {
+				return err
+			}
 			if ev.WebhookID != "" { // a test event, queued directly
 				continue
 			}
@@ -616,21 +623,20 @@ func (s *Service) FanOutWebhooks(ctx context.Context, limit int) (int, error) {
 			}
 		}
 		n = len(evs)
-		return tx.PutSetting(webhookFanoutCursor, fmt.Appendf(nil, "%d", evs[len(evs)-1].Seq))
+		return nil
 	})
 	return n, err
 }
 
-func fanoutCursor(tx Tx) (uint64, error) {
-	v, err := tx.FindSetting(webhookFanoutCursor)
-	if err != nil || v == nil {
-		return 0, err
+// catchUpOutbox indexes (and fans out) every event committed so far, so
+// that the feed and replays see them all.
+func (s *Service) catchUpOutbox(ctx context.Context) error {
+	for {
+		n, err := s.FanOutWebhooks(ctx, pruneChunk)
+		if err != nil || n < pruneChunk {
+			return err
+		}
 	}
-	var seq uint64
-	if _, err := fmt.Sscanf(string(v), "%d", &seq); err != nil {
-		return 0, fmt.Errorf("shop: bad %s setting: %w", webhookFanoutCursor, err)
-	}
-	return seq, nil
 }
 
 // DueWebhooks returns up to limit pending deliveries whose next attempt is

@@ -110,13 +110,45 @@ func (t *tx) AppendOutbox(e *shop.OutboxEvent) error {
 	if err := put(b, u64(seq), rec); err != nil {
 		return err
 	}
+	e.Seq = seq
+	return nil
+}
+
+// keyOutboxIndexed is the setting that holds the seq of the last event
+// IndexOutbox indexed, 8 bytes big-endian.
+const keyOutboxIndexed = "outbox_indexed"
+
+// IndexOutbox puts e in user_outbox (but a test event) and moves the
+// indexed mark to e.Seq.
+func (t *tx) IndexOutbox(e *shop.OutboxEvent) error {
+	if err := t.writable("index outbox"); err != nil {
+		return err
+	}
+	last, err := t.OutboxIndexed()
+	if err != nil {
+		return err
+	}
+	if e.Seq <= last {
+		return fmt.Errorf("store: index outbox: event %d is not after the last indexed, %d", e.Seq, last)
+	}
 	if e.WebhookID == "" {
-		if err := t.bucket(bucketUserOutbox).Put(cat(i64(e.UserID), u64(seq)), nil); err != nil {
+		if err := t.bucket(bucketUserOutbox).Put(cat(i64(e.UserID), u64(e.Seq)), nil); err != nil {
 			return err
 		}
 	}
-	e.Seq = seq
-	return nil
+	return t.bucket(bucketSettings).Put([]byte(keyOutboxIndexed), u64(e.Seq))
+}
+
+// OutboxIndexed returns the seq of the last event indexed.
+func (t *tx) OutboxIndexed() (uint64, error) {
+	v := t.bucket(bucketSettings).Get([]byte(keyOutboxIndexed))
+	switch len(v) {
+	case 0:
+		return 0, nil
+	case 8:
+		return tailID(v), nil
+	}
+	return 0, fmt.Errorf("store: malformed %s setting %x", keyOutboxIndexed, v)
 }
 
 // FindOutboxEvent returns the event with sequence number seq.
