@@ -26,6 +26,7 @@ var importRules = map[string][]string{
 	"fulfillment":              {"starsbot/shop", "github.com/xssnick/tonutils-go/address", "github.com/xssnick/tonutils-go/tvm/cell"},
 	"fulfillment/fragmenttest": {"starsbot/fulfillment", "starsbot/shop", "github.com/xssnick/tonutils-go/"},
 	"rate":                     {"starsbot/shop"},
+	"webhook":                  {"starsbot/shop"},
 	"config":                   {"starsbot/shop"},
 }
 

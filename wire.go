@@ -18,6 +18,7 @@ import (
 	"starsbot/shop"
 	"starsbot/store"
 	"starsbot/ton"
+	"starsbot/webhook"
 )
 
 // maintenanceInterval is how often unpaid orders past their TTL are expired.
@@ -33,6 +34,7 @@ type app struct {
 	lagAlarm     *ton.LagAlarm
 	bot          *bot.Bot                  // nil without TELEGRAM_TOKEN
 	balanceAlarm *fulfillment.BalanceAlarm // nil without a hot wallet or TON_WALLET_LOW_BALANCE
+	webhooks     *webhook.Dispatcher
 }
 
 // wire builds every component over the open store and chain and connects
@@ -111,6 +113,9 @@ func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSet
 	if a.bot != nil {
 		svc.Subscribe(a.bot.HandleEvent)
 	}
+	if a.webhooks, err = newWebhooks(svc, metrics, logger.With("component", "webhook")); err != nil {
+		return nil, err
+	}
 
 	scfg := api.ServerConfig{
 		Shop:      svc,
@@ -171,6 +176,7 @@ func (a *app) run(ctx context.Context) error {
 	g.Go(func() error { return a.watcher.Run(ctx) })
 	g.Go(func() error { return a.worker.Run(ctx) })
 	g.Go(func() error { return a.lagAlarm.Run(ctx) })
+	g.Go(func() error { return a.webhooks.Run(ctx) })
 	if a.bot != nil {
 		g.Go(func() error { return a.bot.Run(ctx) })
 	}
@@ -212,6 +218,8 @@ func newShop(ctx context.Context, cfg *config.Config, db *store.DB, chain *chain
 	svc.USDT = cfg.USDT
 	svc.QuoteTTL = cfg.QuoteTTL
 	svc.PriceStep = cfg.PriceStep
+	svc.WebhookHTTPSOnly = cfg.TONNetwork == config.NetworkMainnet
+	svc.WebhookAllowPrivate = cfg.WebhookAllowPrivate
 	if saved, err := svc.LoadPricing(ctx); err != nil {
 		return nil, fmt.Errorf("saved pricing: %w", err)
 	} else if saved {
@@ -302,4 +310,29 @@ func newBotProbe(cfg *config.Config, b *bot.Bot) api.Probe {
 		return botProbe(cfg, nil, 0, time.Now)
 	}
 	return botProbe(cfg, b, b.PollTimeout+pollSlack, time.Now)
+}
+
+// newWebhooks makes the partner webhook dispatcher, rendering bodies with
+// the API's views, counting attempts in /metrics, and woken by every shop
+// event (each follows an outbox write).
+func newWebhooks(svc *shop.Service, metrics *api.Metrics, logger *slog.Logger) (*webhook.Dispatcher, error) {
+	attempts := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "starsbot_webhook_attempts_total",
+		Help: "Webhook delivery attempts by outcome: delivered (2xx), retry (failed, tried again later), failed (the last retry failed).",
+	}, []string{"outcome"})
+	for _, o := range []string{webhook.OutcomeDelivered, webhook.OutcomeRetry, webhook.OutcomeFailed} {
+		attempts.WithLabelValues(o)
+	}
+	metrics.Registerer().MustRegister(attempts)
+	d, err := webhook.New(webhook.Config{
+		Shop:      svc,
+		Render:    api.WebhookBody,
+		OnAttempt: func(outcome string) { attempts.WithLabelValues(outcome).Inc() },
+		Logger:    logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	svc.Subscribe(func(shop.Event) { d.Poke() })
+	return d, nil
 }

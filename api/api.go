@@ -29,6 +29,19 @@ type Shop interface {
 	OrderStats(ctx context.Context, userID int64) (*shop.OrderStats, error)
 	Ledger(ctx context.Context, f shop.LedgerFilter) ([]*shop.LedgerEntry, uint64, error)
 	Subscribe(fn func(shop.Event))
+
+	// The partner platform: the event feed and webhook endpoints.
+	Events(ctx context.Context, userID int64, after uint64, limit int) ([]*shop.OutboxEvent, bool, error)
+	CreateWebhook(ctx context.Context, userID int64, url string, types []shop.PartnerEventType) (*shop.Webhook, error)
+	Webhooks(ctx context.Context, userID int64) ([]*shop.Webhook, error)
+	FindWebhook(ctx context.Context, userID int64, id string) (*shop.Webhook, error)
+	DeleteWebhook(ctx context.Context, userID int64, id string) error
+	RotateWebhookSecret(ctx context.Context, userID int64, id string) (*shop.Webhook, error)
+	EnableWebhook(ctx context.Context, userID int64, id string) (*shop.Webhook, error)
+	TestWebhook(ctx context.Context, userID int64, id string) (*shop.WebhookDelivery, error)
+	WebhookDeliveries(ctx context.Context, userID int64, id string, before uint64, limit int) ([]*shop.WebhookDelivery, uint64, error)
+	ReplayWebhookDelivery(ctx context.Context, userID int64, id string, deliveryID uint64) (*shop.WebhookDelivery, error)
+	ReplayWebhook(ctx context.Context, userID int64, id string, since time.Time) (int, error)
 }
 
 var _ Shop = (*shop.Service)(nil)

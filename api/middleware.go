@@ -58,6 +58,8 @@ func (s *Server) serveRoute(rt route) http.Handler {
 // written in: the presented key's, else the route's own.
 func dialectFor(rt route, r *http.Request) dialect {
 	switch key := bearer(r); {
+	case rt.Plain:
+		return dialectSimple
 	case strings.HasPrefix(key, shop.KeyPrefixOrders):
 		return dialectOrders
 	case strings.HasPrefix(key, shop.KeyPrefixSimple):

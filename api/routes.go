@@ -28,6 +28,13 @@ type route struct {
 	Access access
 	Orders handler // osk_ keys, and public routes
 	Simple handler // sk_ keys
+	Plain  bool    // errors in the simple shape whatever the key (the webhook and event routes)
+}
+
+// partnerRoute is a route of the partner platform (webhooks, the event
+// feed): either key, plain answers, errors in the simple shape.
+func partnerRoute(method, path string, h handler) route {
+	return route{Method: method, Path: path, Access: bothKeys, Orders: h, Simple: h, Plain: true}
 }
 
 // routes lists every route the server serves, in the order of the
@@ -55,6 +62,17 @@ func (s *Server) routes() []route {
 		{Method: "GET", Path: "/api/v1/deposit", Access: simpleOnly, Simple: s.simpleDeposit},
 		{Method: "POST", Path: "/api/v1/buy", Access: simpleOnly, Simple: s.simpleBuy},
 		{Method: "GET", Path: "/api/v1/openapi.json", Access: public, Orders: s.openAPI},
+		partnerRoute("GET", "/api/v1/events", s.events),
+		partnerRoute("POST", "/api/v1/webhooks", s.createWebhook),
+		partnerRoute("GET", "/api/v1/webhooks", s.listWebhooks),
+		partnerRoute("GET", "/api/v1/webhooks/{id}", s.getWebhook),
+		partnerRoute("DELETE", "/api/v1/webhooks/{id}", s.deleteWebhook),
+		partnerRoute("POST", "/api/v1/webhooks/{id}/rotate-secret", s.rotateWebhookSecret),
+		partnerRoute("POST", "/api/v1/webhooks/{id}/enable", s.enableWebhook),
+		partnerRoute("POST", "/api/v1/webhooks/{id}/test", s.testWebhook),
+		partnerRoute("GET", "/api/v1/webhooks/{id}/deliveries", s.listDeliveries),
+		partnerRoute("POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/replay", s.replayDelivery),
+		partnerRoute("POST", "/api/v1/webhooks/{id}/replay", s.replayWebhook),
 	}
 	if s.Sandbox != nil {
 		rs = append(rs, route{Method: "POST", Path: "/sandbox/v1/deposits", Access: public, Orders: s.sandboxDeposit})
@@ -87,7 +105,7 @@ func (s *Server) buildHandler() http.Handler {
 // exists under other methods, else 404.
 func (s *Server) unmatched(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
 	var allow []string
-	for _, m := range []string{"GET", "POST"} {
+	for _, m := range []string{"GET", "POST", "DELETE"} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := mux.Handler(probe); pattern != "" {

@@ -75,6 +75,8 @@ func (b *Bot) notify(e shop.Event) {
 		case shop.EventOrderExpired:
 			text = tr(lang, "note.expired", o.ID, item)
 		}
+	case shop.EventWebhookDisabled:
+		text = tr(lang, "note.hook_off", e.WebhookID)
 	default:
 		return
 	}

@@ -193,6 +193,11 @@ type Config struct {
 	// POST /api/v1/quotes and the bot's Confirm button, 10s to 10m. Default
 	// 60s.
 	QuoteTTL time.Duration
+	// WebhookAllowPrivate lets partner webhooks go to loopback, private,
+	// link-local and other non-public addresses
+	// (WEBHOOK_ALLOW_PRIVATE, true or false). Default true on the sandbox
+	// network only. On mainnet webhook URLs must also be https.
+	WebhookAllowPrivate bool
 	// PriceStep is what every price in TON is rounded up to a whole
 	// multiple of, so that a person can read and type it (PRICE_STEP_TON,
 	// in TON, 0.000000001 to 1; 0.000000001 = exact to the nanoTON).
@@ -440,6 +445,14 @@ func parse(src *source) (*Config, error) {
 	}
 
 	c.QuoteTTL = p.duration("QUOTE_TTL", shop.DefaultQuoteTTL)
+	c.WebhookAllowPrivate = c.TONNetwork == NetworkSandbox
+	if v := src.get("WEBHOOK_ALLOW_PRIVATE"); v != "" {
+		allow, err := strconv.ParseBool(v)
+		if err != nil {
+			p.fail("WEBHOOK_ALLOW_PRIVATE", "must be true or false (got %s)", quote(v))
+		}
+		c.WebhookAllowPrivate = allow
+	}
 	c.PriceStep = p.ton("PRICE_STEP_TON", shop.DefaultPriceStep, "0.001")
 
 	c.TONUSDRate = defaultTONUSDRate

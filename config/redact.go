@@ -81,6 +81,7 @@ func (c Config) attrs() []slog.Attr {
 		slog.Int64("stars_max", c.Pricing.StarsMax),
 		slog.Duration("order_ttl", c.Pricing.OrderTTL),
 		slog.Duration("quote_ttl", c.QuoteTTL),
+		slog.Bool("webhook_allow_private", c.WebhookAllowPrivate),
 		slog.String("price_step_ton", c.PriceStep.String()),
 		slog.String("ton_usd_rate", c.TONUSDRate.String()),
 		slog.Bool("ton_usd_rate_set", c.TONUSDRateSet),

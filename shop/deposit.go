@@ -316,13 +316,19 @@ func (s *Service) credit(tx Tx, t *Transfer, rate Rate) (*Deposit, []Event, erro
 	}
 	memo := NormalizeMemo(t.Memo)
 
-	credit := func(user *User, amount NanoTON, orderID int64, units int64, fee NanoTON) error {
+	credit := func(user *User, amount NanoTON, orderID int64, units int64, fee NanoTON, reason string) error {
 		e := &LedgerEntry{Type: LedgerDeposit, Amount: amount, TxHash: t.Hash, OrderID: orderID}
+		change := BalanceChange{Amount: amount, TxHash: t.Hash, Memo: t.Memo, OrderID: orderID, Reason: reason}
 		if usdt {
 			e.Asset, e.JettonAmount, e.RateTONUSD, e.RateUSDTUSD, e.FeeTON = AssetUSDT, units, dep.RateTONUSD, dep.RateUSDTUSD, fee
+			change.Asset, change.JettonAmount = AssetUSDT, units
 		}
 		balance, err := s.post(tx, user, e)
 		if err != nil {
+			return err
+		}
+		change.Balance = balance
+		if err := s.recordBalance(tx, PartnerBalanceCredited, user.ID, change); err != nil {
 			return err
 		}
 		events = append(events, Event{Type: EventDepositCredited, UserID: user.ID, OrderID: orderID, Amount: amount, Balance: balance})
@@ -333,7 +339,7 @@ func (s *Service) credit(tx Tx, t *Transfer, rate Rate) (*Deposit, []Event, erro
 		dep.Status, dep.Reason = DepositUnmatched, t.NoMemoReason
 	} else if user, err := tx.FindUserByMemo(memo); err == nil {
 		dep.Status, dep.UserID = DepositCredited, user.ID
-		if err := credit(user, dep.Amount, 0, t.JettonAmount, dep.FeeTON); err != nil {
+		if err := credit(user, dep.Amount, 0, t.JettonAmount, dep.FeeTON, CreditDeposit); err != nil {
 			return nil, nil, err
 		}
 	} else if ErrorCode(err) != ENOTFOUND {
@@ -355,7 +361,12 @@ func (s *Service) credit(tx Tx, t *Transfer, rate Rate) (*Deposit, []Event, erro
 		if byUSDT {
 			enough = t.JettonAmount >= order.PriceUSDT // priced in USDT: paid in USDT, whatever TON is worth now
 		}
+		reason := CreditLatePayment
+		if onTime {
+			reason = CreditUnderpayment
+		}
 		if onTime && enough {
+			reason = CreditOrderSurplus
 			dep.Status = DepositOrderPaid
 			if byUSDT {
 				units = t.JettonAmount - order.PriceUSDT
@@ -371,7 +382,7 @@ func (s *Service) credit(tx Tx, t *Transfer, rate Rate) (*Deposit, []Event, erro
 			events = append(events, Event{Type: EventOrderPaid, UserID: order.UserID, OrderID: order.ID})
 		}
 		if surplus > 0 {
-			if err := credit(owner, surplus, order.ID, units, fee); err != nil {
+			if err := credit(owner, surplus, order.ID, units, fee, reason); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -423,7 +434,14 @@ func (s *Service) AssignDeposit(ctx context.Context, adminID int64, depositID ui
 			return err
 		}
 		dep.Status, dep.UserID, dep.AdminID = DepositAssigned, user.ID, adminID
-		return tx.PutDeposit(dep)
+		if err := tx.PutDeposit(dep); err != nil {
+			return err
+		}
+		change := BalanceChange{Amount: dep.Amount, Balance: balance, TxHash: dep.TxHash, Memo: dep.Memo, Reason: CreditDeposit}
+		if dep.Asset == AssetUSDT {
+			change.Asset, change.JettonAmount = AssetUSDT, dep.JettonAmount
+		}
+		return s.recordBalance(tx, PartnerBalanceCredited, user.ID, change)
 	})
 	if err != nil {
 		return nil, err

@@ -18,6 +18,10 @@
 //	ledger.go     the one place a balance changes: post, AdminCredit,
 //	              AdminDebit, Refund
 //	deposit.go    incoming transfers: CreditDeposits, AssignDeposit, cursors
+//	outbox.go     partner events, written in the change's transaction: record,
+//	              Events (the feed), PruneOutbox
+//	webhook.go    partner webhook endpoints and deliveries: CreateWebhook…,
+//	              FanOutWebhooks, DueWebhooks, RecordWebhookAttempt
 //	apikey.go     API keys: IssueKey, RevokeKey, Authenticate
 //	stats.go, audit.go, session.go, alert.go, payout.go: admin views, the
 //	              audit log, the provider's session, alerts, hot-wallet payouts

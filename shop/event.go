@@ -15,6 +15,8 @@ const (
 	EventUnmatchedDeposit EventType = "unmatched_deposit" // a transfer's memo matched nothing
 	EventDepositIgnored   EventType = "deposit_ignored"   // a transfer below the minimum deposit was recorded as dust (for metrics; nobody is told)
 	EventAdminCredit      EventType = "admin_credit"      // an admin credited a user
+	EventWebhookFailing   EventType = "webhook_failing"   // a partner's webhook endpoint has failed every delivery for WebhookWarnAfter (WebhookID); once per failing streak
+	EventWebhookDisabled  EventType = "webhook_disabled"  // a partner's webhook endpoint kept failing and was disabled (WebhookID)
 )
 
 // Event is emitted after the transaction that caused it has committed.
@@ -26,4 +28,5 @@ type Event struct {
 	DepositID uint64  // the deposit concerned, if any
 	Amount    NanoTON // the amount credited or refunded, if any
 	Balance   NanoTON // the user's balance after the event, if it changed
+	WebhookID string  // the webhook endpoint concerned, if any
 }

@@ -122,6 +122,9 @@ func (s *Service) refund(tx Tx, order *Order, adminID int64, reason string) (Nan
 	if err := tx.PutOrder(order); err != nil {
 		return 0, err
 	}
+	if err := s.recordOrder(tx, PartnerOrderRefunded, order); err != nil {
+		return 0, err
+	}
 	return balance, tx.Dequeue(order.ID)
 }
 
@@ -195,8 +198,13 @@ func (s *Service) adminPost(ctx context.Context, adminID, userID int64, typ Ledg
 			return err
 		}
 		entry = &LedgerEntry{Type: typ, Amount: amount, AdminID: adminID, Reason: reason}
-		_, err = s.post(tx, user, entry)
-		return err
+		if _, err = s.post(tx, user, entry); err != nil {
+			return err
+		}
+		if typ == LedgerAdminCredit {
+			return s.recordBalance(tx, PartnerBalanceCredited, user.ID, BalanceChange{Amount: amount, Balance: entry.BalanceAfter, Reason: CreditAdmin})
+		}
+		return s.recordBalance(tx, PartnerBalanceDebited, user.ID, BalanceChange{Amount: -amount, Balance: entry.BalanceAfter, Reason: DebitAdmin, Note: reason})
 	})
 	if err != nil {
 		return nil, err

@@ -102,6 +102,9 @@ func (s *Service) markPaid(tx Tx, order *Order, txHash string) error {
 	if err := tx.PutOrder(order); err != nil {
 		return err
 	}
+	if err := s.recordOrder(tx, PartnerOrderPaid, order); err != nil {
+		return err
+	}
 	return tx.Enqueue(order.ID)
 }
 
@@ -127,7 +130,10 @@ func (s *Service) CancelOrder(ctx context.Context, userID, orderID int64) (*Orde
 		if err := order.moveTo(StatusCancelled); err != nil {
 			return err
 		}
-		return tx.PutOrder(order)
+		if err := tx.PutOrder(order); err != nil {
+			return err
+		}
+		return s.recordOrder(tx, PartnerOrderCancelled, order)
 	})
 	return order, err
 }
@@ -166,6 +172,9 @@ func (s *Service) ExpireOrders(ctx context.Context) (int, error) {
 				return err
 			}
 			if err := tx.PutOrder(o); err != nil {
+				return err
+			}
+			if err := s.recordOrder(tx, PartnerOrderExpired, o); err != nil {
 				return err
 			}
 			expired = append(expired, o)
@@ -254,6 +263,9 @@ func (s *Service) CompleteOrder(ctx context.Context, adminID, orderID int64, ref
 		if err := tx.PutOrder(order); err != nil {
 			return err
 		}
+		if err := s.recordOrder(tx, PartnerOrderCompleted, order); err != nil {
+			return err
+		}
 		changed = true
 		return tx.Dequeue(order.ID)
 	})
@@ -290,6 +302,9 @@ func (s *Service) MoveToManual(ctx context.Context, orderID int64, reason string
 		}
 		order.FailureReason = reason
 		if err := tx.PutOrder(order); err != nil {
+			return err
+		}
+		if err := s.recordOrder(tx, PartnerOrderManual, order); err != nil {
 			return err
 		}
 		return tx.Dequeue(order.ID)

@@ -293,6 +293,9 @@ func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Ord
 			if user.Balance < order.PriceTON {
 				return Errorf(EINSUFFICIENT, "insufficient balance: the order costs %s TON, the balance is %s TON", order.PriceTON, user.Balance)
 			}
+			if err := s.recordOrder(tx, PartnerOrderCreated, order); err != nil {
+				return err
+			}
 			if _, err := s.post(tx, user, &LedgerEntry{Type: LedgerOrder, Amount: -order.PriceTON, OrderID: order.ID}); err != nil {
 				return err
 			}
@@ -311,6 +314,9 @@ func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Ord
 			order.PaymentAddress = s.depositAddress
 			order.ExpiresAt = now.Add(ttl)
 			if err := tx.PutOrder(order); err != nil {
+				return err
+			}
+			if err := s.recordOrder(tx, PartnerOrderCreated, order); err != nil {
 				return err
 			}
 		}

@@ -1,7 +1,9 @@
 package shop
 
 import (
+	"context"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,6 +36,14 @@ type Service struct {
 
 	// USDT is how USDT deposits are valued (USDT_USD, USDT_FEE_PERCENT).
 	USDT USDTConfig
+
+	// WebhookHTTPSOnly refuses http:// webhook URLs (mainnet).
+	WebhookHTTPSOnly bool
+	// WebhookAllowPrivate lets webhooks go to loopback, private and other
+	// non-public addresses (WEBHOOK_ALLOW_PRIVATE).
+	WebhookAllowPrivate bool
+	// WebhookResolver resolves a webhook URL's host; nil is the system's.
+	WebhookResolver func(ctx context.Context, host string) ([]netip.Addr, error)
 
 	depositAddress string // see DepositAddress
 	pricing        atomic.Pointer[Pricing]

@@ -143,6 +143,59 @@ type Tx interface {
 	FindCursor(account string) (*Cursor, error)
 	// PutCursor saves a cursor.
 	PutCursor(c *Cursor) error
+
+	// AppendOutbox stores a partner event with the next outbox sequence
+	// number (commit order), which it sets in e.Seq. It is indexed under
+	// its user later, by IndexOutbox: the change's transaction writes one
+	// record only.
+	AppendOutbox(e *OutboxEvent) error
+	// IndexOutbox indexes an event under its user (unless it is a test
+	// event, e.WebhookID set) and records that every event up to e.Seq is
+	// indexed. Events are indexed in Seq order.
+	IndexOutbox(e *OutboxEvent) error
+	// OutboxIndexed returns the Seq of the last event indexed, 0 if none.
+	OutboxIndexed() (uint64, error)
+	// FindOutboxEvent returns the event with sequence number seq.
+	FindOutboxEvent(seq uint64) (*OutboxEvent, error)
+	// FindOutboxByUser returns up to limit indexed events of a user with
+	// Seq > after, oldest first, and whether more follow.
+	FindOutboxByUser(userID int64, after uint64, limit int) ([]*OutboxEvent, bool, error)
+	// OutboxAfter returns up to limit events of every user with Seq >
+	// after, oldest first.
+	OutboxAfter(after uint64, limit int) ([]*OutboxEvent, error)
+	// OutboxSeqBefore returns the sequence number of the last event
+	// committed before t (0 if none), taking commit times as ordered.
+	OutboxSeqBefore(t time.Time) (uint64, error)
+	// DeleteOutboxBefore removes up to limit of the oldest events created
+	// before t and returns how many.
+	DeleteOutboxBefore(t time.Time, limit int) (int, error)
+
+	// PutWebhook creates or replaces an endpoint (keyed by w.ID) and keeps
+	// the per-user index in step.
+	PutWebhook(w *Webhook) error
+	// FindWebhook returns the endpoint with id.
+	FindWebhook(id string) (*Webhook, error)
+	// FindWebhooksByUser returns a user's endpoints, oldest first.
+	FindWebhooksByUser(userID int64) ([]*Webhook, error)
+	// DeleteWebhook removes an endpoint; absent is not an error.
+	DeleteWebhook(id string) error
+	// PutWebhookDelivery creates (d.ID == 0: assigns d.ID) or replaces a
+	// delivery and keeps the per-endpoint and due indexes in step.
+	PutWebhookDelivery(d *WebhookDelivery) error
+	// FindWebhookDelivery returns the delivery with id.
+	FindWebhookDelivery(id uint64) (*WebhookDelivery, error)
+	// FindWebhookDeliveries returns up to limit deliveries of an endpoint
+	// with ID < before (0: from the newest), newest first, and whether
+	// more exist beyond them.
+	FindWebhookDeliveries(webhookID string, before uint64, limit int) ([]*WebhookDelivery, bool, error)
+	// DueWebhookDeliveries returns up to limit pending deliveries whose
+	// NextAttemptAt is not after now, soonest first, passing over those of
+	// endpoints for which skip (if not nil) reports true without reading
+	// them.
+	DueWebhookDeliveries(now time.Time, limit int, skip func(webhookID string) bool) ([]*WebhookDelivery, error)
+	// DeleteWebhookDeliveriesBefore removes up to limit of the oldest
+	// deliveries created before t and returns how many.
+	DeleteWebhookDeliveriesBefore(t time.Time, limit int) (int, error)
 }
 
 // Idempotency remembers which order a user's Idempotency-Key created, and a

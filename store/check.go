@@ -29,7 +29,13 @@ const maxProblems = 50
 //     ledger entry carries its tx hash;
 //   - each locked quote is indexed by its expiry, belongs to an existing
 //     user, prices a positive amount, and if used names an order of its
-//     owner for the same item at the quoted price.
+//     owner for the same item at the quoted price;
+//   - each outbox event belongs to an existing user, an order event's
+//     order exists and is that user's, and the user_outbox index holds
+//     exactly the events that are not test events; each webhook endpoint
+//     belongs to an existing user with at most shop.MaxWebhooks enabled,
+//     and each delivery is in its endpoint's log and, exactly while
+//     pending, in webhook_due under its next attempt.
 //
 // Tests run it after each scenario (see package storetest).
 func (db *DB) Check(ctx context.Context) error {
@@ -69,6 +75,8 @@ func (c *checker) run() {
 	c.ledger()
 	c.deposits()
 	c.quotes()
+	c.outbox()
+	c.webhooks()
 	c.misc()
 	if c.dropped > 0 {
 		c.problems = append(c.problems, fmt.Errorf("store check: %d more problems not shown", c.dropped))

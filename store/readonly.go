@@ -44,7 +44,7 @@ func OpenReadOnly(path string, timeout time.Duration) (*DB, error) {
 // schema version is one this program reads.
 func verifySchema(btx *bolt.Tx) error {
 	for _, name := range allBuckets {
-		if btx.Bucket(name) == nil {
+		if btx.Bucket(name) == nil && !added(name) {
 			return fmt.Errorf("not a starsbot database: bucket %s missing", name)
 		}
 	}
