@@ -211,6 +211,7 @@ func newShop(ctx context.Context, cfg *config.Config, db *store.DB, chain *chain
 	svc.MinDeposit = cfg.TONMinDeposit
 	svc.QuoteTTL = cfg.QuoteTTL
 	svc.PriceStep = cfg.PriceStep
+	svc.ReferralPPM = cfg.ReferralPPM
 	if saved, err := svc.LoadPricing(ctx); err != nil {
 		return nil, fmt.Errorf("saved pricing: %w", err)
 	} else if saved {

@@ -23,7 +23,7 @@ func (b *Bot) onBalance(t *turn) error {
 	}
 	var hist strings.Builder
 	for _, e := range entries {
-		hist.WriteString(t.T("balance.entry", signed(e.Amount), t.T("ledger."+string(e.Type)), formatTime(e.CreatedAt)))
+		hist.WriteString(t.T("balance.entry", signedTON(t.lang, e.Amount), t.T("ledger."+string(e.Type)), formatTime(e.CreatedAt)))
 		hist.WriteByte('\n')
 	}
 	if len(entries) == 0 {

@@ -51,6 +51,9 @@ type Shop interface {
 	IssueKey(ctx context.Context, userID int64, prefix string) (string, *shop.APIKey, error)
 	RevokeKey(ctx context.Context, userID int64, prefix string) (int, error)
 	Keys(ctx context.Context, userID int64) ([]*shop.APIKey, error)
+	Referrals(ctx context.Context, userID int64) (*shop.ReferralStats, error)
+	ReferralShare() int64
+	Quote(ctx context.Context, req shop.QuoteRequest) (*shop.Quote, error)
 
 	// Admin operations.
 	Stats(ctx context.Context) (*shop.Stats, error)
@@ -80,6 +83,9 @@ type Config struct {
 	APIURL    string       // Bot API server; default DefaultAPIURL
 	PublicURL string       // base URL of the REST API shown to partners; optional: empty or a loopback host (localhost, 127.0.0.1) is shown as "the API is not public"
 	Logger    *slog.Logger // default slog.Default()
+	// SupportContact is whom buyers ask for help (SUPPORT_CONTACT): a
+	// Telegram @username or an https URL; empty shows none.
+	SupportContact string
 	Now       func() time.Time
 
 	// Admins are the Telegram user ids allowed the admin commands, and

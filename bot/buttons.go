@@ -42,6 +42,7 @@ const (
 	cbOtherWallet = "ow"   // how to pay with any other wallet or on a computer (the ton:// link)
 	cbLang        = "lang" // language choice
 	cbSetLang     = "setl" // language code
+	cbReferrals   = "ref"  // the Referrals screen: personal link, people, earnings
 )
 
 // Order kinds and payment methods as they appear in callback data.

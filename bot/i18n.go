@@ -23,6 +23,15 @@ func tr(lang, key string, args ...any) string {
 // every key the code uses exists.
 var catalogs = map[string]map[string]string{
 	"en": {
+		"btn.referrals": "🎁 Invite friends",
+		"btn.share":     "📤 Share the link",
+		"ref.screen": "🎁 <b>Invite friends</b>\n\n" +
+			"Share your personal link. Whenever someone who started this bot with it completes a purchase of Stars or Premium, <b>%s%%</b> of its price goes to your balance.\n\n" +
+			"Your link (tap to copy):\n<code>%s</code>\n\nPeople invited: <b>%s</b>\nEarned: <b>%s TON</b>",
+		"ref.off":         "🎁 <b>Invite friends</b>\n\nThe referral programme is paused: purchases earn no rewards now.\n\nPeople invited: <b>%s</b>\nEarned: <b>%s TON</b>",
+		"ref.share_text":  "Telegram Stars and Premium for TON",
+		"note.referral":   "🎁 <b>Referral reward</b>: +%s TON for a purchase by someone you invited.\nYour balance: <b>%s TON</b>.",
+		"ledger.referral": "referral reward",
 		"menu.title": "⭐ <b>Telegram Stars &amp; Premium for TON</b>\n\n" +
 			"Buy Stars or Premium for yourself or for anyone, paid in TON.\n" +
 			"Your balance: <b>%s TON</b>",
@@ -203,6 +212,15 @@ var catalogs = map[string]map[string]string{
 		"note.expired":      "⌛ Order #%d (%s) expired unpaid. TON sent for it now will be credited to your balance.",
 	},
 	"ru": {
+		"btn.referrals": "🎁 Пригласить друзей",
+		"btn.share":     "📤 Поделиться ссылкой",
+		"ref.screen": "🎁 <b>Пригласите друзей</b>\n\n" +
+			"Поделитесь личной ссылкой. Каждый раз, когда тот, кто запустил бота по ней, завершает покупку Звёзд или Premium, <b>%s\u00a0%%</b> от её цены поступает на ваш баланс.\n\n" +
+			"Ваша ссылка (нажмите, чтобы скопировать):\n<code>%s</code>\n\nПриглашено: <b>%s</b>\nЗаработано: <b>%s TON</b>",
+		"ref.off":         "🎁 <b>Пригласите друзей</b>\n\nРеферальная программа приостановлена: сейчас покупки не приносят вознаграждения.\n\nПриглашено: <b>%s</b>\nЗаработано: <b>%s TON</b>",
+		"ref.share_text":  "Звёзды и Telegram Premium за TON",
+		"note.referral":   "🎁 <b>Реферальное вознаграждение</b>: +%s TON за покупку приглашённого вами человека.\nВаш баланс: <b>%s TON</b>.",
+		"ledger.referral": "реферальное вознаграждение",
 		"menu.title": "⭐ <b>Telegram Stars и Premium за TON</b>\n\n" +
 			"Покупайте Stars и Premium себе или кому угодно, с оплатой в TON.\n" +
 			"Ваш баланс: <b>%s TON</b>",

@@ -130,7 +130,7 @@ func TestCatalogs(t *testing.T) {
 	for _, m := range []shop.PaymentMethod{shop.PayBalance, shop.PayTONMemo} {
 		used["method."+string(m)] = true
 	}
-	for _, l := range []shop.LedgerType{shop.LedgerDeposit, shop.LedgerOrder, shop.LedgerRefund, shop.LedgerAdminCredit, shop.LedgerAdminDebit} {
+	for _, l := range []shop.LedgerType{shop.LedgerDeposit, shop.LedgerOrder, shop.LedgerRefund, shop.LedgerAdminCredit, shop.LedgerAdminDebit, shop.LedgerReferral} {
 		used["ledger."+string(l)] = true
 	}
 	if len(used) < 50 {

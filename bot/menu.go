@@ -46,6 +46,7 @@ func (b *Bot) routes() {
 	b.on(cb(cbOtherWallet), b.onOtherWallet)
 	b.on(cb(cbLang), b.onLanguage)
 	b.on(cb(cbSetLang), b.onSetLanguage)
+	b.on(cb(cbReferrals), b.onReferrals)
 
 	b.adminRoutes()
 }
@@ -66,15 +67,18 @@ func (b *Bot) onStart(t *turn) error {
 func (b *Bot) onMenu(t *turn) error { return t.show(t.menuText(), t.menuKeyboard()) }
 
 func (t *turn) menuText() string {
-	return t.T("menu.title", t.user.Balance)
+	return t.T("menu.title", t.ton(t.user.Balance))
 }
 
 func (t *turn) menuKeyboard() keyboard {
-	return keyboard{
+	kb := keyboard{
 		{button(t.T("btn.buy_stars"), cbBuy, kindStars), button(t.T("btn.premium"), cbBuy, kindPremium)},
 		{button(t.T("btn.balance"), cbBalance), button(t.T("btn.orders"), cbOrders, "0")},
-		{button(t.T("btn.api"), cbAPI, keyOrders), button(t.T("btn.language"), cbLang), button(t.T("btn.help"), cbHelp)},
 	}
+	if t.b.referralsOn() {
+		kb = append(kb, []tele.InlineButton{button(t.T("btn.referrals"), cbReferrals)})
+	}
+	return append(kb, []tele.InlineButton{button(t.T("btn.api"), cbAPI, keyOrders), button(t.T("btn.language"), cbLang), button(t.T("btn.help"), cbHelp)})
 }
 
 // onHelp explains what the bot does.

@@ -46,6 +46,8 @@ func (b *Bot) notify(e shop.Event) {
 		text = tr(lang, "note.deposit", e.Amount, balance)
 	case shop.EventAdminCredit:
 		text = tr(lang, "note.admin_credit", e.Amount, balance)
+	case shop.EventReferralCredited:
+		text = referralNote(lang, e)
 	case shop.EventOrderPaid, shop.EventOrderCompleted, shop.EventOrderManual, shop.EventOrderRefunded, shop.EventOrderExpired:
 		o, err := b.Shop.FindOrder(ctx, e.UserID, e.OrderID)
 		if err != nil {

@@ -32,6 +32,11 @@ type Service struct {
 	// (0.001 TON). Set 1 for prices exact to the nanoTON.
 	PriceStep NanoTON
 
+	// ReferralPPM is the share of each completed purchase credited to the
+	// buyer's referrer (REFERRAL_PERCENT), in parts per million, 0 to
+	// MaxReferralPPM; 0 (the default) turns referral rewards off.
+	ReferralPPM int64
+
 	depositAddress string // see DepositAddress
 	pricing        atomic.Pointer[Pricing]
 
