@@ -86,7 +86,7 @@ type Config struct {
 	// SupportContact is whom buyers ask for help (SUPPORT_CONTACT): a
 	// Telegram @username or an https URL; empty shows none.
 	SupportContact string
-	Now       func() time.Time
+	Now            func() time.Time
 
 	// Admins are the Telegram user ids allowed the admin commands, and
 	// the chats alerts go to (ADMIN_IDS). The rest serve the admin
