@@ -33,12 +33,12 @@ func (b *Bot) onBalance(t *turn) error {
 	kb := keyboard{{button(t.T("btn.orders"), cbOrders, "0"), t.btnMenu()}}
 	deposit := b.Shop.DepositAddress()
 	if deposit == "" {
-		return t.show(t.T("balance.no_address", t.user.Balance, memo, hist.String()), kb)
+		return t.show(t.T("balance.no_address", t.ton(t.user.Balance), memo, hist.String()), kb)
 	}
 	addr := html.EscapeString(deposit)
 	link := tonLink(deposit, 0, t.user.Memo)
 	kb = append(t.walletRows(deposit, 0, t.user.Memo), kb...)
-	if err := t.show(t.T("balance.text", t.user.Balance, addr, memo, html.EscapeString(link), hist.String()), kb); err != nil {
+	if err := t.show(t.T("balance.text", t.ton(t.user.Balance), addr, memo, html.EscapeString(link), hist.String()), kb); err != nil {
 		return err
 	}
 	png, err := qrPNG(link)

@@ -188,7 +188,7 @@ func TestPremium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(q.Text, "Price: <b>"+want.PriceTON.String()+" TON</b>") {
+	if !strings.Contains(q.Text, "Price: <b>"+want.PriceTON.String()+" TON (≈\u00a0$") {
 		t.Errorf("quote lacks price %s:\n%s", want.PriceTON, q.Text)
 	}
 	e.fake.Press(alice, "Confirm")
@@ -431,7 +431,7 @@ func TestNotifications(t *testing.T) {
 	b.HandleEvent(shop.Event{Type: shop.EventOrderManual, UserID: ivan.ID, OrderID: o.ID})
 	e.fake.Wait(ivan.ID, "требует ручной обработки")
 	b.HandleEvent(shop.Event{Type: shop.EventOrderRefunded, UserID: ivan.ID, OrderID: o.ID, Amount: price100, Balance: price100})
-	e.fake.Wait(ivan.ID, "средства возвращены: +0.418 TON")
+	e.fake.Wait(ivan.ID, "средства возвращены: +0,418 TON")
 	b.HandleEvent(shop.Event{Type: shop.EventOrderExpired, UserID: ivan.ID, OrderID: o.ID})
 	e.fake.Wait(ivan.ID, "истёк неоплаченным")
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	tele "gopkg.in/telebot.v3"
 
@@ -28,8 +29,8 @@ func (b *Bot) onBuy(t *turn) error {
 // months) a deep link already chose, carried by the buttons.
 func (t *turn) whoFor(kind string, n int64) (string, keyboard) {
 	me := t.T("btn.me")
-	if t.user.Username != "" {
-		me = t.T("btn.me_named", html.EscapeString(t.user.Username))
+	if named := t.T("btn.me_named", t.user.Username); t.user.Username != "" && utf8.RuneCountInString(named) <= maxButtonRunes(2) {
+		me = named // a long username would not fit half a row
 	}
 	args := []string{kind}
 	text := t.T("buy.who." + kind)
@@ -167,15 +168,48 @@ func (b *Bot) startPurchase(t *turn, payload string) (bool, error) {
 	return true, t.say(t.whoFor(kind, n))
 }
 
-// pickAmount is the amount (Stars) or duration (Premium) choice.
+// maxButtonRunes is the longest button text, in characters, that a row of
+// n buttons shows uncut on a phone (Telegram cuts a button's text to one
+// line with an ellipsis; the issue saw a 43-character full-width button
+// cut). Chosen for a 360 dp wide phone: 32 alone in a row, 20 two to a
+// row, 12 three or more. The tests check every button sent against it.
+func maxButtonRunes(n int) int {
+	switch n {
+	case 1:
+		return 32
+	case 2:
+		return 20
+	}
+	return 12
+}
+
+// pickAmount is the amount (Stars) or duration (Premium) choice. Each
+// choice shows what it costs now (shop.Quote: an estimate, not held; the
+// quote that follows holds its price): the message lists the TON price
+// with ≈ USD, and each button carries the ≈ USD, short enough for a phone
+// (maxButtonRunes). Without a rate the buttons show the quantity only.
 func (t *turn) pickAmount(kind, recipient string) (string, keyboard) {
 	who := html.EscapeString(recipient)
-	if kind == kindPremium {
-		var row []tele.InlineButton
-		for _, m := range shop.PremiumMonths {
-			row = append(row, button(t.T("btn.months", m), cbAmount, kind, strconv.Itoa(m), recipient))
+	var lines strings.Builder
+	estimate := func(req shop.QuoteRequest, label string) string {
+		q, err := t.b.Shop.Quote(t.ctx, req)
+		if err != nil {
+			return ""
 		}
-		return t.T("buy.pick_months", who), keyboard{row, {t.btnMenu()}}
+		lines.WriteString("\n" + label + " — " + t.tonUSD(q.PriceTON, q.Rate.TONUSD))
+		return "≈" + nbsp + usdAmount(t.lang, usdOf(q.PriceTON, q.Rate.TONUSD))
+	}
+	if kind == kindPremium {
+		var kb keyboard
+		for _, m := range shop.PremiumMonths {
+			label := t.T("btn.months", m)
+			text := label
+			if usd := estimate(shop.QuoteRequest{Type: shop.OrderPremium, Months: m}, label); usd != "" {
+				text += " · " + usd
+			}
+			kb = append(kb, []tele.InlineButton{button(text, cbAmount, kind, strconv.Itoa(m), recipient)})
+		}
+		return t.T("buy.pick_months", who) + "\n" + lines.String(), append(kb, []tele.InlineButton{t.btnMenu()})
 	}
 	p := t.b.Shop.Pricing()
 	var kb keyboard
@@ -184,8 +218,13 @@ func (t *turn) pickAmount(kind, recipient string) (string, keyboard) {
 		if n < p.StarsMin || n > p.StarsMax {
 			continue
 		}
-		row = append(row, button(strconv.FormatInt(n, 10), cbAmount, kind, strconv.FormatInt(n, 10), recipient))
-		if len(row) == 3 {
+		label := t.num(n) + " ⭐"
+		text := label
+		if usd := estimate(shop.QuoteRequest{Type: shop.OrderStars, Stars: n}, label); usd != "" {
+			text += " " + usd
+		}
+		row = append(row, button(text, cbAmount, kind, strconv.FormatInt(n, 10), recipient))
+		if len(row) == 2 {
 			kb, row = append(kb, row), nil
 		}
 	}
@@ -193,7 +232,7 @@ func (t *turn) pickAmount(kind, recipient string) (string, keyboard) {
 		kb = append(kb, row)
 	}
 	kb = append(kb, []tele.InlineButton{button(t.T("btn.other_amount"), cbCustom, recipient)}, []tele.InlineButton{t.btnMenu()})
-	return t.T("buy.pick_stars", who), kb
+	return t.T("buy.pick_stars", who) + "\n" + lines.String(), kb
 }
 
 // onAmount quotes a preset amount or a Premium duration.
@@ -268,15 +307,15 @@ func (b *Bot) quote(t *turn, kind string, n int64, recipient, notice string) err
 	if t.user.Balance < q.PriceTON {
 		// The balance cannot pay it: lead with paying by wallet, then
 		// topping up; no button that could only fail.
-		return t.show(notice+t.T("buy.quote_short", t.item(typ, n, recipient), q.PriceTON, t.user.Balance)+held, keyboard{
+		return t.show(notice+t.T("buy.quote_short", t.item(typ, n, recipient), t.tonUSD(q.PriceTON, q.Rate.TONUSD), t.ton(t.user.Balance))+held, keyboard{
 			{button(t.T("btn.pay_ton"), cbPay, q.ID, payTON, recipient)},
 			{button(t.T("btn.topup"), cbBalance)},
 			{button(t.T("btn.cancel"), cbMenu)},
 		})
 	}
-	text := notice + t.T("buy.quote", t.item(typ, n, recipient), q.PriceTON, t.user.Balance) + held
+	text := notice + t.T("buy.quote", t.item(typ, n, recipient), t.tonUSD(q.PriceTON, q.Rate.TONUSD), t.ton(t.user.Balance)) + held
 	kb := keyboard{
-		{button(t.T("btn.confirm", q.PriceTON), cbPay, q.ID, payBalance, recipient)},
+		{button(t.T("btn.confirm", t.ton(q.PriceTON)), cbPay, q.ID, payBalance, recipient)},
 		{button(t.T("btn.pay_ton"), cbPay, q.ID, payTON, recipient)},
 		{button(t.T("btn.cancel"), cbMenu)},
 	}
@@ -356,13 +395,13 @@ func (b *Bot) onPay(t *turn) error {
 	switch shop.ErrorCode(err) {
 	case "":
 	case shop.EINSUFFICIENT:
-		return t.show(t.T("buy.insufficient", t.item(q.Type, n, recipient), q.PriceTON, t.user.Balance), keyboard{
+		return t.show(t.T("buy.insufficient", t.item(q.Type, n, recipient), t.tonUSD(q.PriceTON, q.Rate.TONUSD), t.ton(t.user.Balance)), keyboard{
 			{button(t.T("btn.topup"), cbBalance)},
 			{button(t.T("btn.pay_ton"), cbPay, quoteID, payTON, recipient)},
 			{button(t.T("btn.cancel"), cbMenu)},
 		})
 	case shop.EQUOTEEXPIRED:
-		return b.quote(t, kind, n, recipient, t.T("buy.requote", q.PriceTON))
+		return b.quote(t, kind, n, recipient, t.T("buy.requote", t.ton(q.PriceTON)))
 	case shop.ECONFLICT, shop.EQUOTEUSED:
 		return t.show(t.T("err.conflict"), keyboard{{t.btnMenu()}})
 	case shop.ERECIPIENT:
@@ -375,7 +414,7 @@ func (b *Bot) onPay(t *turn) error {
 	case order.PaymentMethod == shop.PayTONMemo && order.Status == shop.StatusPendingPayment:
 		return b.showPayment(t, order)
 	case order.PaymentMethod == shop.PayBalance && (order.Status == shop.StatusPaid || order.Status == shop.StatusProcessing):
-		return t.show(t.T("buy.paid", order.ID, orderItem(t.lang, order), order.PriceTON), keyboard{
+		return t.show(t.T("buy.paid", order.ID, orderItem(t.lang, order), t.tonUSD(order.PriceTON, order.TONUSD)), keyboard{
 			{button(t.T("btn.orders"), cbOrders, "0"), t.btnMenu()},
 		})
 	}
@@ -390,7 +429,7 @@ func (b *Bot) onPay(t *turn) error {
 // (payscreen.go).
 func (b *Bot) showPayment(t *turn, o *shop.Order) error {
 	link := tonLink(o.PaymentAddress, o.PriceTON, o.PaymentMemo)
-	text := t.T("pay.ton", o.ID, orderItem(t.lang, o), o.PriceTON,
+	text := t.T("pay.ton", o.ID, orderItem(t.lang, o), t.ton(o.PriceTON), approxUSD(t.lang, o.PriceTON, o.TONUSD),
 		html.EscapeString(o.PaymentAddress), html.EscapeString(o.PaymentMemo),
 		formatTime(o.ExpiresAt), html.EscapeString(link))
 	id := strconv.FormatInt(o.ID, 10)
@@ -404,7 +443,7 @@ func (b *Bot) showPayment(t *turn, o *shop.Order) error {
 	qrID := 0
 	if png, err := qrPNG(link); err != nil {
 		b.Logger.Error("telegram QR code failed", "error", err)
-	} else if qrID, err = b.sendPhoto(t.ctx, t.chat, png, t.T("pay.qr", o.PriceTON, html.EscapeString(o.PaymentMemo))); err != nil {
+	} else if qrID, err = b.sendPhoto(t.ctx, t.chat, png, t.T("pay.qr", t.ton(o.PriceTON), html.EscapeString(o.PaymentMemo))); err != nil {
 		b.rememberScreen(t.ctx, t.chat, o.ID, textID, 0)
 		return err
 	}

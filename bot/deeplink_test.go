@@ -31,7 +31,7 @@ func TestStartDeepLinks_PrefillPurchase(t *testing.T) {
 			// stars_<n>_<username> (a username may itself contain "_").
 			e.fake.Send(tc.u, "/start stars_100_someone_x")
 			q := e.fake.Wait(tc.u.ID, tc.order)
-			if !strings.Contains(q.Text, tc.stars100) || !strings.Contains(q.Text, price100.String()+" TON") {
+			if !strings.Contains(q.Text, tc.stars100) || !strings.Contains(q.Text, tonIn(tc.u, price100)+" TON") {
 				t.Errorf("stars_100_someone_x quote:\n%s", q.Text)
 			}
 			e.fake.Send(tc.u, "/start premium_3_premium_pal")

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"starsbot/bot"
 	"starsbot/bot/bottest"
@@ -157,6 +158,7 @@ func newEnv(t *testing.T, wrap ...func(bot.Shop) bot.Shop) *env {
 	t.Cleanup(func() {
 		e.stop()
 		e.checkSecrets()
+		e.checkButtonWidths()
 	})
 	return e
 }
@@ -382,4 +384,42 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// tonIn is n as the bot shows it to u: a decimal comma in Russian (for
+// amounts below 10 000, which need no digit groups).
+func tonIn(u bottest.User, n shop.NanoTON) string {
+	if u.LanguageCode == "ru" {
+		return strings.Replace(n.String(), ".", ",", 1)
+	}
+	return n.String()
+}
+
+// Button widths: the longest button text, in characters, that a row of n
+// buttons shows uncut on a phone. Telegram's clients cut a button's text
+// to one line with an ellipsis; the issue measured a 43-character
+// full-width button cut off. The limits chosen for a 360 dp wide phone:
+// 32 characters alone in a row, 20 two to a row, 12 three or more.
+func maxButtonRunes(n int) int {
+	switch n {
+	case 1:
+		return 32
+	case 2:
+		return 20
+	}
+	return 12
+}
+
+// checkButtonWidths checks every button the bot sent against
+// maxButtonRunes.
+func (e *env) checkButtonWidths() {
+	for _, c := range e.fake.Calls() {
+		for _, row := range c.Keyboard {
+			for _, b := range row {
+				if n := utf8.RuneCountInString(b.Text); n > maxButtonRunes(len(row)) {
+					e.t.Errorf("%s: button %q has %d characters, more than %d for a row of %d", c.Method, b.Text, n, maxButtonRunes(len(row)), len(row))
+				}
+			}
+		}
+	}
 }

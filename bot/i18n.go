@@ -63,13 +63,13 @@ var catalogs = map[string]map[string]string{
 		"btn.someone":           "🎁 Someone else",
 		"btn.months":            "%d months",
 		"btn.other_amount":      "✏️ Other amount",
-		"btn.confirm":           "✅ Confirm: pay %s TON from balance",
+		"btn.confirm":           "✅ Confirm: pay %s TON",
 		"btn.pay_ton":           "💎 Pay by TON transfer",
 		"btn.topup":             "💰 Top up balance",
 		"btn.tonkeeper":         "Open in Tonkeeper",
 		"btn.mytonwallet":       "Open in MyTonWallet",
 		"btn.telegram_wallet":   "Telegram Wallet",
-		"btn.other_wallet":      "🖥 Other wallet / computer",
+		"btn.other_wallet":      "🖥 Other wallet",
 		"btn.cancel_order":      "✖ Cancel order",
 		"btn.check_payment":     "🔄 Check payment",
 		"btn.newest":            "« Newest",
@@ -84,7 +84,7 @@ var catalogs = map[string]map[string]string{
 		"btn.yes_rotate":        "Yes, rotate the key",
 		"btn.yes_revoke":        "Yes, revoke the key",
 		"btn.new_key":           "🔑 Get a new key",
-		"btn.create_key_orders": "🔑 Create an orders API key (osk_)",
+		"btn.create_key_orders": "🔑 Create an orders API key",
 		"btn.create_key_simple": "Create a simple API key (sk_)",
 
 		"err.stale_button":    "This button is no longer valid. Send /start.",
@@ -117,29 +117,29 @@ var catalogs = map[string]map[string]string{
 		"buy.pick_months":      "💎 How long a Premium subscription for @%s?",
 		"buy.ask_amount":       "Send the number of Stars, from %d to %d:",
 		"buy.bad_amount":       "Please send a whole number of Stars from %d to %d. Nothing was ordered.",
-		"buy.quote": "🧾 <b>Your order</b>\n\n%s\nPrice: <b>%s TON</b>\nYour balance: %s TON\n\n" +
+		"buy.quote": "🧾 <b>Your order</b>\n\n%s\nPrice: <b>%s</b>\nYour balance: %s TON\n\n" +
 			"Pay from your balance, or pay this order directly with a TON transfer.",
-		"buy.quote_short": "🧾 <b>Your order</b>\n\n%s\nPrice: <b>%s TON</b>\nYour balance: %s TON, not enough for this order.\n\n" +
+		"buy.quote_short": "🧾 <b>Your order</b>\n\n%s\nPrice: <b>%s</b>\nYour balance: %s TON, not enough for this order.\n\n" +
 			"Pay it directly with a TON transfer from your wallet, or top up your balance first.",
 		"buy.held":       "🔒 This price is held for %d s: either button charges exactly it. After that I'll show the current price before charging anything.",
 		"buy.requote":    "⏳ <b>The price %s TON is no longer held.</b> Nothing was charged. Here is the current price; confirm again to buy.\n\n",
 		"buy.price_gone": "⏳ <b>That price is no longer held.</b> Nothing was charged. Here is the current price; confirm again to buy.\n\n",
-		"buy.insufficient": "⚠️ <b>Not enough balance</b>\n\n%s\nPrice: <b>%s TON</b>\nYour balance: %s TON\n\n" +
+		"buy.insufficient": "⚠️ <b>Not enough balance</b>\n\n%s\nPrice: <b>%s</b>\nYour balance: %s TON\n\n" +
 			"Top up your balance, or pay this order directly with a TON transfer.",
-		"buy.paid":     "✅ <b>Order #%d is paid</b>\n\n%s\n%s TON was taken from your balance. Delivery has started; I'll tell you when it's done.",
+		"buy.paid":     "✅ <b>Order #%d is paid</b>\n\n%s\n%s was taken from your balance. Delivery has started; I'll tell you when it's done.",
 		"item.stars":   "⭐ %d Stars for @%s",
 		"item.premium": "💎 Telegram Premium, %d months, for @%s",
 
 		"pay.ton": "💎 <b>Order #%d: pay by TON transfer</b>\n\n%s\n\n" +
-			"Send exactly <b>%s TON</b> to\n<code>%s</code>\nwith this comment (memo):\n<code>%s</code>\n\n" +
-			"Pay before %s. A payment without the memo, short or late cannot pay the order; it is credited to your balance instead.\n\n" +
+			"Send at least <b>%s TON</b>%s to\n<code>%s</code>\nwith this comment (memo):\n<code>%s</code>\n\n" +
+			"Pay before %s. Sending more is fine: the excess goes to your balance. A transfer without the memo, short of the price or late does not pay the order; the amount goes to your balance instead.\n\n" +
 			"Telegram Wallet has no payment link: open it and copy the address, the amount and the memo from here (tap to copy).\n" +
 			"Any other wallet, or on a computer: <code>%s</code>",
 		"pay.other_wallet":   "Tap the ton:// link in the message to copy it, then paste it into your browser's address bar: your TON wallet opens with the address, amount and memo filled in. Or scan the QR code.",
 		"pay.qr":             "Scan with a TON wallet: %s TON, memo <code>%s</code>",
 		"pay.qr_void":        "⛔ This QR code is no longer valid. Do not pay with it.",
 		"pay.not_yet":        "No payment seen yet. A transfer shows up here within a minute or two of being sent; pay before %s.",
-		"pay.done.paid":      "✅ <b>Order #%d is paid</b>\n\n%s\nPayment of %s TON received. Status: %s. I'll tell you when it's delivered.",
+		"pay.done.paid":      "✅ <b>Order #%d is paid</b>\n\n%s\nPayment of %s received. Status: %s. I'll tell you when it's delivered.",
 		"pay.done.expired":   "⌛ <b>Order #%d expired unpaid</b>\n\n%s\nIt could be paid until %s. Do not pay it any more: TON sent for it now goes to your balance.",
 		"pay.done.cancelled": "✖ <b>Order #%d is cancelled</b>\n\n%s\nDo not pay it: TON sent for it now goes to your balance.",
 
@@ -165,11 +165,11 @@ var catalogs = map[string]map[string]string{
 
 		"order.head":         "📦 <b>Order #%d</b>\n%s\n\n",
 		"order.status":       "Status: <b>%s</b>\n",
-		"order.price":        "Price: %s TON (%s)\n",
+		"order.price":        "Price: %s, %s\n",
 		"order.created":      "Created: %s\n",
 		"order.paid_at":      "Paid: %s\n",
 		"order.completed_at": "Completed: %s\n",
-		"order.pay_hint":     "\nSend exactly <b>%s TON</b> to <code>%s</code> with the memo <code>%s</code> before %s.\n",
+		"order.pay_hint":     "\nSend at least <b>%s TON</b> to <code>%s</code> with the memo <code>%s</code> before %s.\n",
 
 		"method.balance":  "from balance",
 		"method.ton_memo": "TON transfer",
@@ -240,7 +240,7 @@ var catalogs = map[string]map[string]string{
 
 		"btn.buy_stars":         "⭐ Купить Stars",
 		"btn.premium":           "💎 Premium",
-		"btn.balance":           "💰 Баланс и пополнение",
+		"btn.balance":           "💰 Баланс",
 		"btn.orders":            "📦 Мои заказы",
 		"btn.api":               "🔑 API",
 		"btn.language":          "🌐 Язык",
@@ -252,13 +252,13 @@ var catalogs = map[string]map[string]string{
 		"btn.someone":           "🎁 Другому",
 		"btn.months":            "%d мес.",
 		"btn.other_amount":      "✏️ Другое количество",
-		"btn.confirm":           "✅ Подтвердить: %s TON с баланса",
+		"btn.confirm":           "✅ Подтвердить: %s TON",
 		"btn.pay_ton":           "💎 Оплатить переводом TON",
 		"btn.topup":             "💰 Пополнить баланс",
 		"btn.tonkeeper":         "Открыть в Tonkeeper",
-		"btn.mytonwallet":       "Открыть в MyTonWallet",
+		"btn.mytonwallet":       "Открыть MyTonWallet",
 		"btn.telegram_wallet":   "Кошелёк в Telegram",
-		"btn.other_wallet":      "🖥 Другой кошелёк / компьютер",
+		"btn.other_wallet":      "🖥 Другой кошелёк",
 		"btn.cancel_order":      "✖ Отменить заказ",
 		"btn.check_payment":     "🔄 Проверить оплату",
 		"btn.newest":            "« Новые",
@@ -273,7 +273,7 @@ var catalogs = map[string]map[string]string{
 		"btn.yes_rotate":        "Да, перевыпустить ключ",
 		"btn.yes_revoke":        "Да, отозвать ключ",
 		"btn.new_key":           "🔑 Получить новый ключ",
-		"btn.create_key_orders": "🔑 Создать ключ API заказов (osk_)",
+		"btn.create_key_orders": "🔑 Создать ключ API заказов",
 		"btn.create_key_simple": "Создать ключ простого API (sk_)",
 
 		"err.stale_button":    "Эта кнопка больше не действует. Отправьте /start.",
@@ -306,29 +306,29 @@ var catalogs = map[string]map[string]string{
 		"buy.pick_months":      "💎 На какой срок Premium для @%s?",
 		"buy.ask_amount":       "Отправьте количество Stars, от %d до %d:",
 		"buy.bad_amount":       "Отправьте целое число Stars от %d до %d. Заказ не создан.",
-		"buy.quote": "🧾 <b>Ваш заказ</b>\n\n%s\nЦена: <b>%s TON</b>\nВаш баланс: %s TON\n\n" +
+		"buy.quote": "🧾 <b>Ваш заказ</b>\n\n%s\nЦена: <b>%s</b>\nВаш баланс: %s TON\n\n" +
 			"Оплатите с баланса или напрямую переводом TON.",
-		"buy.quote_short": "🧾 <b>Ваш заказ</b>\n\n%s\nЦена: <b>%s TON</b>\nВаш баланс: %s TON — на этот заказ не хватает.\n\n" +
+		"buy.quote_short": "🧾 <b>Ваш заказ</b>\n\n%s\nЦена: <b>%s</b>\nВаш баланс: %s TON — на этот заказ не хватает.\n\n" +
 			"Оплатите его напрямую переводом TON из кошелька или сначала пополните баланс.",
 		"buy.held":       "🔒 Эта цена действует %d сек.: любая из кнопок спишет ровно её. Потом я сначала покажу актуальную цену и ничего не спишу без подтверждения.",
 		"buy.requote":    "⏳ <b>Цена %s TON больше не действует.</b> Ничего не списано. Вот актуальная цена; подтвердите ещё раз, чтобы купить.\n\n",
 		"buy.price_gone": "⏳ <b>Эта цена больше не действует.</b> Ничего не списано. Вот актуальная цена; подтвердите ещё раз, чтобы купить.\n\n",
-		"buy.insufficient": "⚠️ <b>Недостаточно средств</b>\n\n%s\nЦена: <b>%s TON</b>\nВаш баланс: %s TON\n\n" +
+		"buy.insufficient": "⚠️ <b>Недостаточно средств</b>\n\n%s\nЦена: <b>%s</b>\nВаш баланс: %s TON\n\n" +
 			"Пополните баланс или оплатите этот заказ напрямую переводом TON.",
-		"buy.paid":     "✅ <b>Заказ #%d оплачен</b>\n\n%s\nС баланса списано %s TON. Доставка началась; я сообщу, когда всё будет готово.",
+		"buy.paid":     "✅ <b>Заказ #%d оплачен</b>\n\n%s\nС баланса списано %s. Доставка началась; я сообщу, когда всё будет готово.",
 		"item.stars":   "⭐ %d Stars для @%s",
 		"item.premium": "💎 Telegram Premium, %d мес., для @%s",
 
 		"pay.ton": "💎 <b>Заказ #%d: оплата переводом TON</b>\n\n%s\n\n" +
-			"Отправьте ровно <b>%s TON</b> на адрес\n<code>%s</code>\nс комментарием (memo):\n<code>%s</code>\n\n" +
-			"Оплатите до %s. Платёж без комментария, неполный или опоздавший не оплатит заказ — он будет зачислен на ваш баланс.\n\n" +
+			"Отправьте не меньше <b>%s TON</b>%s на адрес\n<code>%s</code>\nс комментарием (memo):\n<code>%s</code>\n\n" +
+			"Оплатите до %s. Можно отправить больше: излишек поступит на ваш баланс. Перевод без комментария, меньше цены или после срока не оплатит заказ — сумма поступит на ваш баланс.\n\n" +
 			"У Кошелька в Telegram нет платёжных ссылок: откройте его и скопируйте отсюда адрес, сумму и комментарий (нажмите, чтобы скопировать).\n" +
 			"Любой другой кошелёк или компьютер: <code>%s</code>",
 		"pay.other_wallet":   "Нажмите на ссылку ton:// в сообщении, чтобы скопировать её, и вставьте в адресную строку браузера: TON-кошелёк откроется с адресом, суммой и комментарием. Или отсканируйте QR-код телефоном.",
 		"pay.qr":             "Отсканируйте TON-кошельком: %s TON, комментарий <code>%s</code>",
 		"pay.qr_void":        "⛔ Этот QR-код больше не действует. Не платите по нему.",
 		"pay.not_yet":        "Оплата пока не видна. Перевод появляется здесь через минуту-две после отправки; оплатите до %s.",
-		"pay.done.paid":      "✅ <b>Заказ #%d оплачен</b>\n\n%s\nОплата %s TON получена. Статус: %s. Я сообщу, когда заказ будет доставлен.",
+		"pay.done.paid":      "✅ <b>Заказ #%d оплачен</b>\n\n%s\nОплата %s получена. Статус: %s. Я сообщу, когда заказ будет доставлен.",
 		"pay.done.expired":   "⌛ <b>Заказ #%d истёк неоплаченным</b>\n\n%s\nОплатить его можно было до %s. Больше не платите: TON, отправленные за него теперь, поступят на ваш баланс.",
 		"pay.done.cancelled": "✖ <b>Заказ #%d отменён</b>\n\n%s\nНе оплачивайте его: TON, отправленные за него теперь, поступят на ваш баланс.",
 
@@ -354,11 +354,11 @@ var catalogs = map[string]map[string]string{
 
 		"order.head":         "📦 <b>Заказ #%d</b>\n%s\n\n",
 		"order.status":       "Статус: <b>%s</b>\n",
-		"order.price":        "Цена: %s TON (%s)\n",
+		"order.price":        "Цена: %s, %s\n",
 		"order.created":      "Создан: %s\n",
 		"order.paid_at":      "Оплачен: %s\n",
 		"order.completed_at": "Выполнен: %s\n",
-		"order.pay_hint":     "\nОтправьте ровно <b>%s TON</b> на <code>%s</code> с комментарием <code>%s</code> до %s.\n",
+		"order.pay_hint":     "\nОтправьте не меньше <b>%s TON</b> на <code>%s</code> с комментарием <code>%s</code> до %s.\n",
 
 		"method.balance":  "с баланса",
 		"method.ton_memo": "перевод TON",

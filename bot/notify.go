@@ -43,9 +43,9 @@ func (b *Bot) notify(e shop.Event) {
 	var text string
 	switch e.Type {
 	case shop.EventDepositCredited:
-		text = tr(lang, "note.deposit", e.Amount, balance)
+		text = tr(lang, "note.deposit", tonAmount(lang, e.Amount), tonAmount(lang, balance))
 	case shop.EventAdminCredit:
-		text = tr(lang, "note.admin_credit", e.Amount, balance)
+		text = tr(lang, "note.admin_credit", tonAmount(lang, e.Amount), tonAmount(lang, balance))
 	case shop.EventReferralCredited:
 		text = referralNote(lang, e)
 	case shop.EventOrderPaid, shop.EventOrderCompleted, shop.EventOrderManual, shop.EventOrderRefunded, shop.EventOrderExpired:
@@ -73,7 +73,7 @@ func (b *Bot) notify(e shop.Event) {
 			if amount == 0 {
 				amount = o.PriceTON
 			}
-			text = tr(lang, "note.refunded", o.ID, item, amount, balance)
+			text = tr(lang, "note.refunded", o.ID, item, tonAmount(lang, amount), tonAmount(lang, balance))
 		case shop.EventOrderExpired:
 			text = tr(lang, "note.expired", o.ID, item)
 		}

@@ -103,7 +103,7 @@ func (b *Bot) showOrder(t *turn, o *shop.Order) error {
 	var s strings.Builder
 	s.WriteString(t.T("order.head", o.ID, orderItem(t.lang, o)))
 	s.WriteString(t.T("order.status", t.status(o.Status)))
-	s.WriteString(t.T("order.price", o.PriceTON, t.T("method."+string(o.PaymentMethod))))
+	s.WriteString(t.T("order.price", t.tonUSD(o.PriceTON, o.TONUSD), t.T("method."+string(o.PaymentMethod))))
 	s.WriteString(t.T("order.created", formatTime(o.CreatedAt)))
 	if !o.PaidAt.IsZero() {
 		s.WriteString(t.T("order.paid_at", formatTime(o.PaidAt)))
@@ -113,7 +113,7 @@ func (b *Bot) showOrder(t *turn, o *shop.Order) error {
 	}
 	pending := o.Status == shop.StatusPendingPayment && o.PaymentMethod == shop.PayTONMemo
 	if pending {
-		s.WriteString(t.T("order.pay_hint", o.PriceTON, html.EscapeString(o.PaymentAddress),
+		s.WriteString(t.T("order.pay_hint", t.ton(o.PriceTON), html.EscapeString(o.PaymentAddress),
 			html.EscapeString(o.PaymentMemo), formatTime(o.ExpiresAt)))
 	}
 	kb := keyboard{}

@@ -114,7 +114,7 @@ func settledScreen(lang string, o *shop.Order) (text string, kb keyboard, ok boo
 	case shop.StatusCancelled:
 		text = tr(lang, "pay.done.cancelled", o.ID, item)
 	default: // paid, and whatever came after: it was paid
-		text = tr(lang, "pay.done.paid", o.ID, item, o.PriceTON, tr(lang, "status."+string(o.Status)))
+		text = tr(lang, "pay.done.paid", o.ID, item, tonAmount(lang, o.PriceTON)+" TON"+approxUSD(lang, o.PriceTON, o.TONUSD), tr(lang, "status."+string(o.Status)))
 	}
 	return text, keyboard{{button(tr(lang, "btn.orders"), cbOrders, "0"), button(tr(lang, "btn.menu"), cbMenu)}}, true
 }
