@@ -273,6 +273,13 @@ func newBot(cfg *config.Config, db *store.DB, chain *chainSetup, a *app, logger 
 		BackupDir:        cfg.DataDir, // writable wherever the database is, also on a read-only root
 		DefaultPricing:   cfg.Pricing,
 		AlertBatchWindow: cfg.AlertBatchWindow,
+		SupportContact:   cfg.SupportContact,
+	}
+	switch cfg.TONNetwork {
+	case config.NetworkMainnet:
+		bcfg.Explorer = bot.ExplorerMainnet
+	case config.NetworkTestnet:
+		bcfg.Explorer = bot.ExplorerTestnet
 	}
 	if chain.wallet != nil {
 		bcfg.WalletBalance = chain.wallet.Balance

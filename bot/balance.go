@@ -24,6 +24,9 @@ func (b *Bot) onBalance(t *turn) error {
 	var hist strings.Builder
 	for _, e := range entries {
 		hist.WriteString(t.T("balance.entry", signedTON(t.lang, e.Amount), t.T("ledger."+string(e.Type)), formatTime(e.CreatedAt)))
+		if e.TxHash != "" && b.Explorer != "" {
+			hist.WriteString(" · " + b.txLink(t.lang, e.TxHash))
+		}
 		hist.WriteByte('\n')
 	}
 	if len(entries) == 0 {

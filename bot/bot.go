@@ -83,6 +83,10 @@ type Config struct {
 	APIURL    string       // Bot API server; default DefaultAPIURL
 	PublicURL string       // base URL of the REST API shown to partners; optional: empty or a loopback host (localhost, 127.0.0.1) is shown as "the API is not public"
 	Logger    *slog.Logger // default slog.Default()
+	// Explorer is the base URL of the TON explorer that receipts link
+	// transactions to (ExplorerMainnet, ExplorerTestnet); empty (the
+	// sandbox, whose transactions are simulated) shows hashes unlinked.
+	Explorer string
 	// SupportContact is whom buyers ask for help (SUPPORT_CONTACT): a
 	// Telegram @username or an https URL; empty shows none.
 	SupportContact string

@@ -23,6 +23,16 @@ func tr(lang, key string, args ...any) string {
 // every key the code uses exists.
 var catalogs = map[string]map[string]string{
 	"en": {
+		"receipt.price":         "Price: %s, %s\n",
+		"receipt.fee":           "Service fee included: %s TON\n",
+		"receipt.rate":          "Rate: 1 TON = %s\n",
+		"receipt.paid_tx":       "Payment: %s\n",
+		"receipt.delivery":      "Delivery: %s\n",
+		"receipt.refund_reason": "Refund reason: %s\n",
+		"receipt.view":          "view on Tonviewer",
+		"receipt.tx":            "Transaction: %s",
+		"btn.buy_again":         "🔁 Buy again",
+		"btn.buy_again_n":       "🔁 Buy #%d again",
 		"btn.referrals": "🎁 Invite friends",
 		"btn.share":     "📤 Share the link",
 		"ref.screen": "🎁 <b>Invite friends</b>\n\n" +
@@ -160,12 +170,11 @@ var catalogs = map[string]map[string]string{
 
 		"orders.none":      "📦 You have no orders yet.",
 		"orders.title":     "📦 <b>Your orders</b>",
-		"orders.line":      "#%d · %s · %s",
+		"orders.line":      "#%d · %s · %s · %s TON · %s",
 		"orders.cancelled": "Order cancelled",
 
 		"order.head":         "📦 <b>Order #%d</b>\n%s\n\n",
 		"order.status":       "Status: <b>%s</b>\n",
-		"order.price":        "Price: %s, %s\n",
 		"order.created":      "Created: %s\n",
 		"order.paid_at":      "Paid: %s\n",
 		"order.completed_at": "Completed: %s\n",
@@ -212,6 +221,16 @@ var catalogs = map[string]map[string]string{
 		"note.expired":      "⌛ Order #%d (%s) expired unpaid. TON sent for it now will be credited to your balance.",
 	},
 	"ru": {
+		"receipt.price":         "Цена: %s, %s\n",
+		"receipt.fee":           "В том числе комиссия сервиса: %s TON\n",
+		"receipt.rate":          "Курс: 1 TON = %s\n",
+		"receipt.paid_tx":       "Оплата: %s\n",
+		"receipt.delivery":      "Доставка: %s\n",
+		"receipt.refund_reason": "Причина возврата: %s\n",
+		"receipt.view":          "открыть в Tonviewer",
+		"receipt.tx":            "Транзакция: %s",
+		"btn.buy_again":         "🔁 Купить снова",
+		"btn.buy_again_n":       "🔁 Повторить #%d",
 		"btn.referrals": "🎁 Пригласить друзей",
 		"btn.share":     "📤 Поделиться ссылкой",
 		"ref.screen": "🎁 <b>Пригласите друзей</b>\n\n" +
@@ -349,12 +368,11 @@ var catalogs = map[string]map[string]string{
 
 		"orders.none":      "📦 У вас пока нет заказов.",
 		"orders.title":     "📦 <b>Ваши заказы</b>",
-		"orders.line":      "#%d · %s · %s",
+		"orders.line":      "#%d · %s · %s · %s TON · %s",
 		"orders.cancelled": "Заказ отменён",
 
 		"order.head":         "📦 <b>Заказ #%d</b>\n%s\n\n",
 		"order.status":       "Статус: <b>%s</b>\n",
-		"order.price":        "Цена: %s, %s\n",
 		"order.created":      "Создан: %s\n",
 		"order.paid_at":      "Оплачен: %s\n",
 		"order.completed_at": "Выполнен: %s\n",

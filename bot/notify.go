@@ -44,6 +44,11 @@ func (b *Bot) notify(e shop.Event) {
 	switch e.Type {
 	case shop.EventDepositCredited:
 		text = tr(lang, "note.deposit", tonAmount(lang, e.Amount), tonAmount(lang, balance))
+		if e.DepositID != 0 {
+			if d, err := b.Shop.FindDeposit(ctx, e.DepositID); err == nil && d.TxHash != "" {
+				text += "\n" + tr(lang, "receipt.tx", b.txLink(lang, d.TxHash))
+			}
+		}
 	case shop.EventAdminCredit:
 		text = tr(lang, "note.admin_credit", tonAmount(lang, e.Amount), tonAmount(lang, balance))
 	case shop.EventReferralCredited:
@@ -65,7 +70,7 @@ func (b *Bot) notify(e shop.Event) {
 		case shop.EventOrderPaid:
 			text = tr(lang, "note.paid", o.ID, item)
 		case shop.EventOrderCompleted:
-			text = tr(lang, "note.completed", o.ID, item)
+			text = tr(lang, "note.completed", o.ID, item) + "\n\n" + b.receipt(lang, o)
 		case shop.EventOrderManual:
 			text = tr(lang, "note.manual", o.ID, item)
 		case shop.EventOrderRefunded:
@@ -73,7 +78,7 @@ func (b *Bot) notify(e shop.Event) {
 			if amount == 0 {
 				amount = o.PriceTON
 			}
-			text = tr(lang, "note.refunded", o.ID, item, tonAmount(lang, amount), tonAmount(lang, balance))
+			text = tr(lang, "note.refunded", o.ID, item, tonAmount(lang, amount), tonAmount(lang, balance)) + "\n\n" + b.receipt(lang, o)
 		case shop.EventOrderExpired:
 			text = tr(lang, "note.expired", o.ID, item)
 		}

@@ -38,12 +38,16 @@ func (b *Bot) onOrders(t *turn) error {
 	var row []tele.InlineButton
 	for _, o := range orders {
 		text.WriteString("\n")
-		text.WriteString(t.T("orders.line", o.ID, orderItem(t.lang, o), t.status(o.Status)))
+		text.WriteString(t.T("orders.line", o.ID, formatDate(o.CreatedAt), orderItem(t.lang, o), t.ton(o.PriceTON), t.status(o.Status)))
 		row = append(row, button("#"+strconv.FormatInt(o.ID, 10), cbOrder, strconv.FormatInt(o.ID, 10)))
 	}
 	kb := keyboard{}
 	if len(row) > 0 {
 		kb = append(kb, row)
+	}
+	if len(orders) > 0 {
+		// The newest order of the page, again, at today's price.
+		kb = append(kb, buyAgain(orders[0], t.T("btn.buy_again_n", orders[0].ID)))
 	}
 	var nav []tele.InlineButton
 	if before != 0 {
@@ -103,7 +107,6 @@ func (b *Bot) showOrder(t *turn, o *shop.Order) error {
 	var s strings.Builder
 	s.WriteString(t.T("order.head", o.ID, orderItem(t.lang, o)))
 	s.WriteString(t.T("order.status", t.status(o.Status)))
-	s.WriteString(t.T("order.price", t.tonUSD(o.PriceTON, o.TONUSD), t.T("method."+string(o.PaymentMethod))))
 	s.WriteString(t.T("order.created", formatTime(o.CreatedAt)))
 	if !o.PaidAt.IsZero() {
 		s.WriteString(t.T("order.paid_at", formatTime(o.PaidAt)))
@@ -111,6 +114,7 @@ func (b *Bot) showOrder(t *turn, o *shop.Order) error {
 	if !o.CompletedAt.IsZero() {
 		s.WriteString(t.T("order.completed_at", formatTime(o.CompletedAt)))
 	}
+	s.WriteString(b.receipt(t.lang, o))
 	pending := o.Status == shop.StatusPendingPayment && o.PaymentMethod == shop.PayTONMemo
 	if pending {
 		s.WriteString(t.T("order.pay_hint", t.ton(o.PriceTON), html.EscapeString(o.PaymentAddress),
@@ -122,6 +126,9 @@ func (b *Bot) showOrder(t *turn, o *shop.Order) error {
 		kb = append(kb, t.walletRows(o.PaymentAddress, o.PriceTON, o.PaymentMemo)...)
 		kb = append(kb, []tele.InlineButton{button(t.T("btn.check_payment"), cbCheckPay, id)},
 			[]tele.InlineButton{button(t.T("btn.cancel_order"), cbCancelOrder, id)})
+	}
+	if !pending {
+		kb = append(kb, buyAgain(o, t.T("btn.buy_again")))
 	}
 	kb = append(kb, []tele.InlineButton{button(t.T("btn.back_orders"), cbOrders, "0"), t.btnMenu()})
 	return t.show(s.String(), kb)
