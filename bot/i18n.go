@@ -33,8 +33,8 @@ var catalogs = map[string]map[string]string{
 		"receipt.tx":            "Transaction: %s",
 		"btn.buy_again":         "🔁 Buy again",
 		"btn.buy_again_n":       "🔁 Buy #%d again",
-		"btn.referrals": "🎁 Invite friends",
-		"btn.share":     "📤 Share the link",
+		"btn.referrals":         "🎁 Invite friends",
+		"btn.share":             "📤 Share the link",
 		"ref.screen": "🎁 <b>Invite friends</b>\n\n" +
 			"Share your personal link. Whenever someone who started this bot with it completes a purchase of Stars or Premium, <b>%s%%</b> of its price goes to your balance.\n\n" +
 			"Your link (tap to copy):\n<code>%s</code>\n\nPeople invited: <b>%s</b>\nEarned: <b>%s TON</b>",
@@ -231,8 +231,8 @@ var catalogs = map[string]map[string]string{
 		"receipt.tx":            "Транзакция: %s",
 		"btn.buy_again":         "🔁 Купить снова",
 		"btn.buy_again_n":       "🔁 Повторить #%d",
-		"btn.referrals": "🎁 Пригласить друзей",
-		"btn.share":     "📤 Поделиться ссылкой",
+		"btn.referrals":         "🎁 Пригласить друзей",
+		"btn.share":             "📤 Поделиться ссылкой",
 		"ref.screen": "🎁 <b>Пригласите друзей</b>\n\n" +
 			"Поделитесь личной ссылкой. Каждый раз, когда тот, кто запустил бота по ней, завершает покупку Звёзд или Premium, <b>%s\u00a0%%</b> от её цены поступает на ваш баланс.\n\n" +
 			"Ваша ссылка (нажмите, чтобы скопировать):\n<code>%s</code>\n\nПриглашено: <b>%s</b>\nЗаработано: <b>%s TON</b>",
