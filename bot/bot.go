@@ -372,7 +372,7 @@ func updateChat(u tele.Update) int64 {
 // menuCommands are the commands shown in Telegram's command menu: the
 // buyer's. Partners reach the API from the 🔑 API button (or by typing
 // /api, which still works).
-var menuCommands = []string{"start", "balance", "orders", "language", "help"}
+var menuCommands = []string{"start", "balance", "orders", "language", "help", "faq"}
 
 // setCommands publishes the command menu in each language; a failure is
 // only logged.

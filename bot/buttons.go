@@ -43,6 +43,7 @@ const (
 	cbLang        = "lang" // language choice
 	cbSetLang     = "setl" // language code
 	cbReferrals   = "ref"  // the Referrals screen: personal link, people, earnings
+	cbFAQ         = "faq"  // frequently asked questions
 )
 
 // Order kinds and payment methods as they appear in callback data.

@@ -23,6 +23,18 @@ func tr(lang, key string, args ...any) string {
 // every key the code uses exists.
 var catalogs = map[string]map[string]string{
 	"en": {
+		"btn.faq":       "❔ FAQ",
+		"btn.support":   "💬 Support",
+		"support.line":  "💬 Need help? Write to %s.",
+		"support.order": "💬 Need help? Write to %s and mention order #%d.",
+		"faq": "❔ <b>Frequently asked questions</b>\n\n" +
+			"<b>How long does delivery take?</b>\nUsually a minute or two: a TON transfer is seen within a minute or two of being sent, and delivery starts at once. " +
+			"If the provider needs a manual step, our team delivers the order by hand and you get a message when it is done.\n\n" +
+			"<b>What if I send less than the price, or pay too late?</b>\nAn order is paid by a transfer of at least its price with its memo, within %s minutes. " +
+			"A smaller or late transfer does not pay it, and nothing is lost: the whole amount goes to your balance, to spend on any order.\n\n" +
+			"<b>And if I send more?</b>\nThe order is paid and the excess goes to your balance.\n\n" +
+			"<b>I sent it without the memo.</b>\nThen the transfer cannot be matched automatically. Write to support with the transaction link: we credit it by hand.\n\n" +
+			"<b>What if delivery fails?</b>\nThe price goes back to your balance at once (a refund), and the message says why.",
 		"receipt.price":         "Price: %s, %s\n",
 		"receipt.fee":           "Service fee included: %s TON\n",
 		"receipt.rate":          "Rate: 1 TON = %s\n",
@@ -50,7 +62,7 @@ var catalogs = map[string]map[string]string{
 			"💎 <b>Premium</b>: 3, 6 or 12 months for anyone.\n" +
 			"💰 <b>Balance</b>: top up by sending TON with your personal memo.\n" +
 			"🔑 <b>API</b>: for shops and developers who buy from their own code; the 🔑 API button explains it.\n\n" +
-			"Commands: /start, /balance, /orders, /language, /help",
+			"Commands: /start, /balance, /orders, /language, /help, /faq",
 		"help.short": "I didn't understand that. Use the menu below, or /help.",
 
 		"cmd.start":    "Main menu",
@@ -58,6 +70,7 @@ var catalogs = map[string]map[string]string{
 		"cmd.orders":   "My orders",
 		"cmd.language": "Language",
 		"cmd.help":     "Help",
+		"cmd.faq":      "Questions and answers",
 
 		"btn.buy_stars":         "⭐ Buy Stars",
 		"btn.premium":           "💎 Premium",
@@ -221,6 +234,18 @@ var catalogs = map[string]map[string]string{
 		"note.expired":      "⌛ Order #%d (%s) expired unpaid. TON sent for it now will be credited to your balance.",
 	},
 	"ru": {
+		"btn.faq":       "❔ Вопросы и ответы",
+		"btn.support":   "💬 Поддержка",
+		"support.line":  "💬 Нужна помощь? Напишите %s.",
+		"support.order": "💬 Нужна помощь? Напишите %s и укажите номер заказа #%d.",
+		"faq": "❔ <b>Частые вопросы</b>\n\n" +
+			"<b>Сколько ждать доставки?</b>\nОбычно минуту-две: перевод TON виден через минуту-две после отправки, и доставка начинается сразу. " +
+			"Если поставщику нужен ручной шаг, наша команда доставит заказ вручную, и вы получите сообщение, когда всё будет готово.\n\n" +
+			"<b>Что, если я отправлю меньше цены или опоздаю с оплатой?</b>\nЗаказ оплачивается переводом не меньше его цены с его комментарием в течение %s мин. " +
+			"Меньший или опоздавший перевод заказ не оплатит, но ничего не пропадёт: вся сумма поступит на ваш баланс, и её можно потратить на любой заказ.\n\n" +
+			"<b>А если отправлю больше?</b>\nЗаказ будет оплачен, а излишек поступит на ваш баланс.\n\n" +
+			"<b>Перевод ушёл без комментария.</b>\nТогда перевод не найдётся автоматически. Напишите в поддержку и пришлите ссылку на транзакцию — мы зачислим её вручную.\n\n" +
+			"<b>А если доставка не удастся?</b>\nЦена сразу вернётся на ваш баланс, а в сообщении будет указана причина.",
 		"receipt.price":         "Цена: %s, %s\n",
 		"receipt.fee":           "В том числе комиссия сервиса: %s TON\n",
 		"receipt.rate":          "Курс: 1 TON = %s\n",
@@ -248,7 +273,7 @@ var catalogs = map[string]map[string]string{
 			"💎 <b>Premium</b>: 3, 6 или 12 месяцев кому угодно.\n" +
 			"💰 <b>Баланс</b>: пополняется переводом TON с вашим личным комментарием (memo).\n" +
 			"🔑 <b>API</b>: для магазинов и разработчиков, которые покупают из своего кода; подробности — по кнопке 🔑 API.\n\n" +
-			"Команды: /start, /balance, /orders, /language, /help",
+			"Команды: /start, /balance, /orders, /language, /help, /faq",
 		"help.short": "Я не понял. Воспользуйтесь меню ниже или /help.",
 
 		"cmd.start":    "Главное меню",
@@ -256,6 +281,7 @@ var catalogs = map[string]map[string]string{
 		"cmd.orders":   "Мои заказы",
 		"cmd.language": "Язык",
 		"cmd.help":     "Помощь",
+		"cmd.faq":      "Вопросы и ответы",
 
 		"btn.buy_stars":         "⭐ Купить Stars",
 		"btn.premium":           "💎 Premium",

@@ -47,6 +47,8 @@ func (b *Bot) routes() {
 	b.on(cb(cbLang), b.onLanguage)
 	b.on(cb(cbSetLang), b.onSetLanguage)
 	b.on(cb(cbReferrals), b.onReferrals)
+	b.on(cb(cbFAQ), b.onFAQ)
+	b.on("/faq", b.onFAQ)
 
 	b.adminRoutes()
 }
@@ -84,7 +86,12 @@ func (t *turn) menuKeyboard() keyboard {
 // onHelp explains what the bot does.
 func (b *Bot) onHelp(t *turn) error {
 	p := b.Shop.Pricing()
-	return t.show(t.T("help", p.StarsMin, p.StarsMax), keyboard{{t.btnMenu()}})
+	kb := keyboard{{button(t.T("btn.faq"), cbFAQ)}}
+	if row := b.supportRow(t.lang); row != nil {
+		kb = append(kb, row)
+	}
+	kb = append(kb, []tele.InlineButton{t.btnMenu()})
+	return t.show(t.T("help", p.StarsMin, p.StarsMax)+b.supportLine(t.lang, 0), kb)
 }
 
 // onHelpShort answers anything the bot does not understand.

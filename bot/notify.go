@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"starsbot/shop"
 )
@@ -70,15 +71,15 @@ func (b *Bot) notify(e shop.Event) {
 		case shop.EventOrderPaid:
 			text = tr(lang, "note.paid", o.ID, item)
 		case shop.EventOrderCompleted:
-			text = tr(lang, "note.completed", o.ID, item) + "\n\n" + b.receipt(lang, o)
+			text = tr(lang, "note.completed", o.ID, item) + "\n\n" + strings.TrimSuffix(b.receipt(lang, o), "\n")
 		case shop.EventOrderManual:
-			text = tr(lang, "note.manual", o.ID, item)
+			text = tr(lang, "note.manual", o.ID, item) + b.supportLine(lang, o.ID)
 		case shop.EventOrderRefunded:
 			amount := e.Amount
 			if amount == 0 {
 				amount = o.PriceTON
 			}
-			text = tr(lang, "note.refunded", o.ID, item, tonAmount(lang, amount), tonAmount(lang, balance)) + "\n\n" + b.receipt(lang, o)
+			text = tr(lang, "note.refunded", o.ID, item, tonAmount(lang, amount), tonAmount(lang, balance)) + "\n\n" + strings.TrimSuffix(b.receipt(lang, o), "\n") + b.supportLine(lang, o.ID)
 		case shop.EventOrderExpired:
 			text = tr(lang, "note.expired", o.ID, item)
 		}

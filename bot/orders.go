@@ -69,6 +69,7 @@ func (b *Bot) onOrder(t *turn) error {
 	if err != nil || id <= 0 {
 		return t.answer(t.T("err.stale_button"), true)
 	}
+	t.order = id
 	o, err := b.Shop.FindOrder(t.ctx, t.user.ID, id)
 	if err != nil {
 		return t.fail(err)
@@ -82,6 +83,7 @@ func (b *Bot) onCancelOrder(t *turn) error {
 	if err != nil || id <= 0 {
 		return t.answer(t.T("err.stale_button"), true)
 	}
+	t.order = id
 	o, err := b.Shop.CancelOrder(t.ctx, t.user.ID, id)
 	if err != nil {
 		return t.fail(err)

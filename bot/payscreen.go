@@ -193,6 +193,7 @@ func (b *Bot) onCheckPayment(t *turn) error {
 	if err != nil || id <= 0 {
 		return t.answer(t.T("err.stale_button"), true)
 	}
+	t.order = id
 	o, err := b.Shop.FindOrder(t.ctx, t.user.ID, id)
 	if err != nil {
 		return t.fail(err)
