@@ -44,6 +44,7 @@ const (
 	cbSetLang     = "setl" // language code
 	cbReferrals   = "ref"  // the Referrals screen: personal link, people, earnings
 	cbFAQ         = "faq"  // frequently asked questions
+	cbPickFor     = "pf"   // kind|recipient: amounts or durations for a recipient already chosen
 )
 
 // Order kinds and payment methods as they appear in callback data.

@@ -103,24 +103,17 @@ func (b *Bot) onRecipientText(t *turn, st *chatState, text string) error {
 		_ = b.saveState(t.ctx, t.chat, *st) // the flow waits again, for another StateTTL
 		return t.say(t.T("buy.bad_username"), cancel)
 	}
-	rc, err := b.Shop.CheckRecipient(t.ctx, typ, name)
+	// The provider could not tell (rc nil): the service lets such
+	// orders through and refunds them if delivery fails; the quote says
+	// the recipient was not checked.
+	rc, ok := b.checkRecipient(t, typ, name)
 	switch {
-	case shop.ErrorCode(err) == shop.EVALIDATION:
+	case !ok:
 		_ = b.saveState(t.ctx, t.chat, *st)
-		return t.say(t.T("buy.bad_username"), cancel)
-	case err != nil:
-		// The provider could not tell; the service lets such orders
-		// through and refunds them if delivery fails.
-		b.Logger.Warn("telegram recipient lookup failed", "error", err)
-	case !rc.CanReceive:
-		_ = b.saveState(t.ctx, t.chat, *st)
-		reason := rc.Reason
-		if reason == "" {
-			reason = t.T("buy.not_found")
-		}
-		return t.say(t.T("buy.cannot_receive."+st.Kind, html.EscapeString(name), html.EscapeString(reason)), cancel)
-	default:
+		return t.say(t.T("buy.cannot_receive."+st.Kind, html.EscapeString(name), html.EscapeString(providerReason(t.lang, reasonOr(t, rc)))), cancel)
+	case rc != nil && rc.Username != "":
 		name = rc.Username
+		t.rcName = name
 	}
 	if err := b.clearState(t.ctx, t.chat); err != nil {
 		return t.fail(err)
@@ -296,6 +289,10 @@ func (b *Bot) quote(t *turn, kind string, n int64, recipient, notice string) err
 	} else {
 		req.Months = int(n)
 	}
+	rc, canReceive := b.checkRecipient(t, typ, recipient)
+	if !canReceive {
+		return t.show(t.T("buy.cannot_receive."+kind, html.EscapeString(recipient), html.EscapeString(providerReason(t.lang, reasonOr(t, rc)))), keyboard{{t.btnMenu()}})
+	}
 	q, err := b.Shop.LockQuote(t.ctx, t.user.ID, req)
 	if shop.ErrorCode(err) == shop.EVALIDATION {
 		p := b.Shop.Pricing()
@@ -307,13 +304,13 @@ func (b *Bot) quote(t *turn, kind string, n int64, recipient, notice string) err
 	if t.user.Balance < q.PriceTON {
 		// The balance cannot pay it: lead with paying by wallet, then
 		// topping up; no button that could only fail.
-		return t.show(notice+t.T("buy.quote_short", t.item(typ, n, recipient), t.tonUSD(q.PriceTON, q.Rate.TONUSD), t.ton(t.user.Balance))+held, keyboard{
+		return t.show(notice+t.T("buy.quote_short", t.item(typ, n, recipient)+"\n"+t.recipientLine(rc, recipient), t.tonUSD(q.PriceTON, q.Rate.TONUSD), t.ton(t.user.Balance))+held, keyboard{
 			{button(t.T("btn.pay_ton"), cbPay, q.ID, payTON, recipient)},
 			{button(t.T("btn.topup"), cbBalance)},
 			{button(t.T("btn.cancel"), cbMenu)},
 		})
 	}
-	text := notice + t.T("buy.quote", t.item(typ, n, recipient), t.tonUSD(q.PriceTON, q.Rate.TONUSD), t.ton(t.user.Balance)) + held
+	text := notice + t.T("buy.quote", t.item(typ, n, recipient)+"\n"+t.recipientLine(rc, recipient), t.tonUSD(q.PriceTON, q.Rate.TONUSD), t.ton(t.user.Balance)) + held
 	kb := keyboard{
 		{button(t.T("btn.confirm", t.ton(q.PriceTON)), cbPay, q.ID, payBalance, recipient)},
 		{button(t.T("btn.pay_ton"), cbPay, q.ID, payTON, recipient)},

@@ -23,10 +23,14 @@ func tr(lang, key string, args ...any) string {
 // every key the code uses exists.
 var catalogs = map[string]map[string]string{
 	"en": {
-		"btn.faq":       "❔ FAQ",
-		"btn.support":   "💬 Support",
-		"support.line":  "💬 Need help? Write to %s.",
-		"support.order": "💬 Need help? Write to %s and mention order #%d.",
+		"rcpt.named":      "👤 Recipient: <b>%s</b> (%s), found on Telegram",
+		"rcpt.found":      "👤 Recipient: %s, found on Telegram",
+		"rcpt.unchecked":  "⚠️ Recipient %s could not be checked right now. If delivery fails, the price comes back to your balance.",
+		"btn.premium_for": "💎 Premium instead",
+		"btn.faq":         "❔ FAQ",
+		"btn.support":     "💬 Support",
+		"support.line":    "💬 Need help? Write to %s.",
+		"support.order":   "💬 Need help? Write to %s and mention order #%d.",
 		"faq": "❔ <b>Frequently asked questions</b>\n\n" +
 			"<b>How long does delivery take?</b>\nUsually a minute or two: a TON transfer is seen within a minute or two of being sent, and delivery starts at once. " +
 			"If the provider needs a manual step, our team delivers the order by hand and you get a message when it is done.\n\n" +
@@ -234,10 +238,14 @@ var catalogs = map[string]map[string]string{
 		"note.expired":      "⌛ Order #%d (%s) expired unpaid. TON sent for it now will be credited to your balance.",
 	},
 	"ru": {
-		"btn.faq":       "❔ Вопросы и ответы",
-		"btn.support":   "💬 Поддержка",
-		"support.line":  "💬 Нужна помощь? Напишите %s.",
-		"support.order": "💬 Нужна помощь? Напишите %s и укажите номер заказа #%d.",
+		"rcpt.named":      "👤 Получатель: <b>%s</b> (%s), найден в Telegram",
+		"rcpt.found":      "👤 Получатель: %s, найден в Telegram",
+		"rcpt.unchecked":  "⚠️ Проверить получателя %s сейчас не удалось. Если доставка не удастся, цена вернётся на ваш баланс.",
+		"btn.premium_for": "💎 Лучше Premium",
+		"btn.faq":         "❔ Вопросы и ответы",
+		"btn.support":     "💬 Поддержка",
+		"support.line":    "💬 Нужна помощь? Напишите %s.",
+		"support.order":   "💬 Нужна помощь? Напишите %s и укажите номер заказа #%d.",
 		"faq": "❔ <b>Частые вопросы</b>\n\n" +
 			"<b>Сколько ждать доставки?</b>\nОбычно минуту-две: перевод TON виден через минуту-две после отправки, и доставка начинается сразу. " +
 			"Если поставщику нужен ручной шаг, наша команда доставит заказ вручную, и вы получите сообщение, когда всё будет готово.\n\n" +

@@ -48,6 +48,7 @@ func (b *Bot) routes() {
 	b.on(cb(cbSetLang), b.onSetLanguage)
 	b.on(cb(cbReferrals), b.onReferrals)
 	b.on(cb(cbFAQ), b.onFAQ)
+	b.on(cb(cbPickFor), b.onPickFor)
 	b.on("/faq", b.onFAQ)
 
 	b.adminRoutes()
@@ -107,6 +108,9 @@ func (b *Bot) onText(t *turn) error {
 		return t.fail(err)
 	}
 	if st == nil {
+		if done, err := b.onTopLevelText(t, text); done {
+			return err
+		}
 		return b.onHelpShort(t)
 	}
 	switch st.Step {

@@ -44,6 +44,12 @@ type turn struct {
 	lang     string
 	answered bool
 	order    int64 // the order the update is about, if any: named in error messages
+
+	// The recipient lookup of this update (checkRecipient): its answer
+	// (nil: the provider could not tell) for rcName and rcType.
+	rc     *shop.RecipientCheck
+	rcName string
+	rcType shop.OrderType
 }
 
 // on registers fn for endpoint behind the bot's middleware.
