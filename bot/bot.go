@@ -53,6 +53,8 @@ type Shop interface {
 	Keys(ctx context.Context, userID int64) ([]*shop.APIKey, error)
 	Referrals(ctx context.Context, userID int64) (*shop.ReferralStats, error)
 	ReferralShare() int64
+	SetAlertPrefs(ctx context.Context, userID int64, p shop.AlertPrefs) (*shop.User, error)
+	LowBalanceCrossed(ctx context.Context, userID int64) (bool, *shop.User, error)
 	Quote(ctx context.Context, req shop.QuoteRequest) (*shop.Quote, error)
 
 	// Admin operations.

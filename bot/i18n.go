@@ -23,14 +23,35 @@ func tr(lang, key string, args ...any) string {
 // every key the code uses exists.
 var catalogs = map[string]map[string]string{
 	"en": {
-		"rcpt.named":      "👤 Recipient: <b>%s</b> (%s), found on Telegram",
-		"rcpt.found":      "👤 Recipient: %s, found on Telegram",
-		"rcpt.unchecked":  "⚠️ Recipient %s could not be checked right now. If delivery fails, the price comes back to your balance.",
-		"btn.premium_for": "💎 Premium instead",
-		"btn.faq":         "❔ FAQ",
-		"btn.support":     "💬 Support",
-		"support.line":    "💬 Need help? Write to %s.",
-		"support.order":   "💬 Need help? Write to %s and mention order #%d.",
+		"btn.alerts":         "🔔 Alerts",
+		"btn.alert_low":      "🔔 Low-balance threshold",
+		"btn.alert_orders":   "%s order alerts",
+		"btn.alert_webhooks": "%s webhook alerts",
+		"alerts.turn_on":     "Turn on",
+		"alerts.turn_off":    "Turn off",
+		"btn.back_api":       "‹ API",
+		"alerts.on":          "on",
+		"alerts.off":         "off",
+		"alerts.below":       "below %s TON",
+		"alerts.screen": "🔔 <b>Partner alerts</b>\n\nMessages in this chat when:\n" +
+			"• your balance falls below a threshold: <b>%s</b>\n" +
+			"• an order you created through the API goes to manual delivery or is refunded: <b>%s</b>\n" +
+			"• one of your webhook endpoints keeps failing: <b>%s</b>\n\n" +
+			"The low-balance alert comes once each time the balance drops below the threshold, not at every purchase.",
+		"alerts.ask_low":       "Send the threshold in TON, for example 5 or 0.5. Send 0 to turn the low-balance alert off.",
+		"alerts.bad_low":       "That is not an amount of TON. Send a number such as 5 or 0.5 (at most 9 decimals), or 0 to turn the alert off:",
+		"alert.low_balance":    "🔔 <b>Low balance</b>: %s TON, below your threshold of %s TON. Top up to keep your API orders going.",
+		"alert.order_manual":   "🔔 API order #%d (%s) went to manual delivery: %s. Our team delivers it; nothing to do on your side.",
+		"alert.order_refunded": "🔔 API order #%d (%s) was refunded: +%s TON to your balance. Reason: %s.",
+		"alert.webhook":        "🔔 Your webhook endpoint %s keeps failing: %s. Check it, then replay the missed events.",
+		"rcpt.named":           "👤 Recipient: <b>%s</b> (%s), found on Telegram",
+		"rcpt.found":           "👤 Recipient: %s, found on Telegram",
+		"rcpt.unchecked":       "⚠️ Recipient %s could not be checked right now. If delivery fails, the price comes back to your balance.",
+		"btn.premium_for":      "💎 Premium instead",
+		"btn.faq":              "❔ FAQ",
+		"btn.support":          "💬 Support",
+		"support.line":         "💬 Need help? Write to %s.",
+		"support.order":        "💬 Need help? Write to %s and mention order #%d.",
 		"faq": "❔ <b>Frequently asked questions</b>\n\n" +
 			"<b>How long does delivery take?</b>\nUsually a minute or two: a TON transfer is seen within a minute or two of being sent, and delivery starts at once. " +
 			"If the provider needs a manual step, our team delivers the order by hand and you get a message when it is done.\n\n" +
@@ -238,14 +259,35 @@ var catalogs = map[string]map[string]string{
 		"note.expired":      "⌛ Order #%d (%s) expired unpaid. TON sent for it now will be credited to your balance.",
 	},
 	"ru": {
-		"rcpt.named":      "👤 Получатель: <b>%s</b> (%s), найден в Telegram",
-		"rcpt.found":      "👤 Получатель: %s, найден в Telegram",
-		"rcpt.unchecked":  "⚠️ Проверить получателя %s сейчас не удалось. Если доставка не удастся, цена вернётся на ваш баланс.",
-		"btn.premium_for": "💎 Лучше Premium",
-		"btn.faq":         "❔ Вопросы и ответы",
-		"btn.support":     "💬 Поддержка",
-		"support.line":    "💬 Нужна помощь? Напишите %s.",
-		"support.order":   "💬 Нужна помощь? Напишите %s и укажите номер заказа #%d.",
+		"btn.alerts":         "🔔 Уведомления",
+		"btn.alert_low":      "🔔 Порог баланса",
+		"btn.alert_orders":   "%s уведомления о заказах",
+		"btn.alert_webhooks": "%s уведомления о вебхуках",
+		"alerts.turn_on":     "Включить",
+		"alerts.turn_off":    "Выключить",
+		"btn.back_api":       "‹ К API",
+		"alerts.on":          "вкл.",
+		"alerts.off":         "выкл.",
+		"alerts.below":       "ниже %s TON",
+		"alerts.screen": "🔔 <b>Уведомления для партнёров</b>\n\nСообщение в этот чат, когда:\n" +
+			"• баланс опускается ниже порога: <b>%s</b>\n" +
+			"• заказ, созданный через API, уходит на ручную доставку или возвращается: <b>%s</b>\n" +
+			"• ваш вебхук-адрес раз за разом не отвечает: <b>%s</b>\n\n" +
+			"Уведомление о балансе приходит один раз, когда баланс опускается ниже порога, а не после каждой покупки.",
+		"alerts.ask_low":       "Отправьте порог в TON, например 5 или 0,5. Отправьте 0, чтобы выключить уведомление о балансе.",
+		"alerts.bad_low":       "Это не сумма в TON. Отправьте число, например 5 или 0,5 (не больше 9 знаков после запятой), или 0, чтобы выключить уведомление:",
+		"alert.low_balance":    "🔔 <b>Баланс заканчивается</b>: %s TON — ниже вашего порога %s TON. Пополните баланс, чтобы заказы через API не останавливались.",
+		"alert.order_manual":   "🔔 Заказ #%d через API (%s) передан на ручную доставку: %s. Наша команда доставит его, от вас ничего не требуется.",
+		"alert.order_refunded": "🔔 Заказ #%d через API (%s) возвращён: +%s TON на баланс. Причина: %s.",
+		"alert.webhook":        "🔔 Ваш вебхук-адрес %s раз за разом не отвечает: %s. Проверьте его, затем повторите пропущенные события.",
+		"rcpt.named":           "👤 Получатель: <b>%s</b> (%s), найден в Telegram",
+		"rcpt.found":           "👤 Получатель: %s, найден в Telegram",
+		"rcpt.unchecked":       "⚠️ Проверить получателя %s сейчас не удалось. Если доставка не удастся, цена вернётся на ваш баланс.",
+		"btn.premium_for":      "💎 Лучше Premium",
+		"btn.faq":              "❔ Вопросы и ответы",
+		"btn.support":          "💬 Поддержка",
+		"support.line":         "💬 Нужна помощь? Напишите %s.",
+		"support.order":        "💬 Нужна помощь? Напишите %s и укажите номер заказа #%d.",
 		"faq": "❔ <b>Частые вопросы</b>\n\n" +
 			"<b>Сколько ждать доставки?</b>\nОбычно минуту-две: перевод TON виден через минуту-две после отправки, и доставка начинается сразу. " +
 			"Если поставщику нужен ручной шаг, наша команда доставит заказ вручную, и вы получите сообщение, когда всё будет готово.\n\n" +

@@ -49,6 +49,9 @@ func (b *Bot) routes() {
 	b.on(cb(cbReferrals), b.onReferrals)
 	b.on(cb(cbFAQ), b.onFAQ)
 	b.on(cb(cbPickFor), b.onPickFor)
+	b.on(cb(cbAlerts), b.onAlerts)
+	b.on(cb(cbAlertToggle), b.onAlertToggle)
+	b.on(cb(cbAlertLow), b.onAlertLow)
 	b.on("/faq", b.onFAQ)
 
 	b.adminRoutes()
@@ -118,6 +121,8 @@ func (b *Bot) onText(t *turn) error {
 		return b.onRecipientText(t, st, text)
 	case stepAmount:
 		return b.onAmountText(t, st, text)
+	case stepAlertThreshold:
+		return b.onAlertLowText(t, st, text)
 	}
 	return b.onHelpShort(t)
 }

@@ -36,6 +36,7 @@ func (b *Bot) notify(e shop.Event) {
 		b.Logger.Warn("telegram notification: no user", "event", e.Type, "user_id", e.UserID, "error", err)
 		return
 	}
+	b.partnerAlerts(ctx, user, e)
 	lang := user.Language
 	balance := e.Balance
 	if balance == 0 {
