@@ -21,7 +21,7 @@ func TestAmounts_RoundedWithUSD_AtLeast(t *testing.T) {
 	}{
 		{alice, "Buy Stars", "Someone else", "How many Stars", "100 ⭐ — 0.418 TON (≈\u00a0$1.50)", "100 ⭐ ≈\u00a0$1.50", "Your order", "Price: <b>0.418 TON (≈\u00a0$1.50)</b>",
 			"Pay by TON transfer", "Send at least <b>0.418 TON</b> (≈\u00a0$1.50)", "the excess goes to your balance", "My orders", "Price: 0.418 TON (≈\u00a0$1.50), TON transfer", "Order #1"},
-		{ivan, "Купить Stars", "Другому", "Сколько", "100 ⭐ — 0,418 TON (≈\u00a01,50\u00a0$)", "100 ⭐ ≈\u00a01,50\u00a0$", "Ваш заказ", "Цена: <b>0,418 TON (≈\u00a01,50\u00a0$)</b>",
+		{ivan, "Купить звёзды", "Другому", "Сколько", "100 ⭐ — 0,418 TON (≈\u00a01,50\u00a0$)", "100 ⭐ ≈\u00a01,50\u00a0$", "Ваш заказ", "Цена: <b>0,418 TON (≈\u00a01,50\u00a0$)</b>",
 			"Оплатить переводом TON", "Отправьте не меньше <b>0,418 TON</b> (≈\u00a01,50\u00a0$)", "излишек поступит на ваш баланс", "Мои заказы", "Цена: 0,418 TON (≈\u00a01,50\u00a0$), перевод TON", "Заказ #1"},
 	} {
 		t.Run(tc.u.LanguageCode, func(t *testing.T) {

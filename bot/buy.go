@@ -36,7 +36,11 @@ func (t *turn) whoFor(kind string, n int64) (string, keyboard) {
 	text := t.T("buy.who." + kind)
 	if n > 0 {
 		args = append(args, strconv.FormatInt(n, 10))
-		text = t.T("buy.who_n."+kind, n)
+		if kind == kindStars {
+			text = t.T("buy.who_n."+kind, starsText(t.lang, n))
+		} else {
+			text = t.T("buy.who_n."+kind, n)
+		}
 	}
 	return text, keyboard{
 		{button(me, cbMe, args...), button(t.T("btn.someone"), cbOther, args...)},
@@ -251,7 +255,7 @@ func (b *Bot) onCustomAmount(t *turn) error {
 		return t.fail(err)
 	}
 	p := b.Shop.Pricing()
-	return t.show(t.T("buy.ask_amount", p.StarsMin, p.StarsMax), keyboard{{button(t.T("btn.cancel"), cbMenu)}})
+	return t.show(t.T("buy.ask_amount", t.num(p.StarsMin), t.num(p.StarsMax)), keyboard{{button(t.T("btn.cancel"), cbMenu)}})
 }
 
 // onAmountText quotes a typed number of stars; out of limits it explains
@@ -261,7 +265,7 @@ func (b *Bot) onAmountText(t *turn, st *chatState, text string) error {
 	n, err := strconv.ParseInt(strings.NewReplacer(" ", "", "_", "", ",", "", "\u00a0", "").Replace(text), 10, 64)
 	if err != nil || n < p.StarsMin || n > p.StarsMax {
 		_ = b.saveState(t.ctx, t.chat, *st)
-		return t.say(t.T("buy.bad_amount", p.StarsMin, p.StarsMax), keyboard{{button(t.T("btn.cancel"), cbMenu)}})
+		return t.say(t.T("buy.bad_amount", t.num(p.StarsMin), t.num(p.StarsMax)), keyboard{{button(t.T("btn.cancel"), cbMenu)}})
 	}
 	if err := b.clearState(t.ctx, t.chat); err != nil {
 		return t.fail(err)
@@ -296,7 +300,7 @@ func (b *Bot) quote(t *turn, kind string, n int64, recipient, notice string) err
 	q, err := b.Shop.LockQuote(t.ctx, t.user.ID, req)
 	if shop.ErrorCode(err) == shop.EVALIDATION {
 		p := b.Shop.Pricing()
-		return t.say(t.T("buy.bad_amount", p.StarsMin, p.StarsMax), keyboard{{t.btnMenu()}})
+		return t.say(t.T("buy.bad_amount", t.num(p.StarsMin), t.num(p.StarsMax)), keyboard{{t.btnMenu()}})
 	} else if err != nil {
 		return t.fail(err)
 	}
@@ -328,7 +332,7 @@ func itemText(lang string, typ shop.OrderType, n int64, recipient string) string
 	if typ == shop.OrderPremium {
 		return tr(lang, "item.premium", n, html.EscapeString(recipient))
 	}
-	return tr(lang, "item.stars", n, html.EscapeString(recipient))
+	return tr(lang, "item.stars", starsText(lang, n), html.EscapeString(recipient))
 }
 
 func orderItem(lang string, o *shop.Order) string {

@@ -22,9 +22,9 @@ func TestStartDeepLinks_PrefillPurchase(t *testing.T) {
 		{alice, "Your order", "100 Stars for @someone_x", "Telegram Premium, 3 months, for @premium_pal", "Buy 250 Stars",
 			"Someone else", "Send the recipient's Telegram username", "250 Stars for @some_friend", "nothing was prefilled", "Stars &amp; Premium",
 			"Me", "250 Stars for @alice_buyer"},
-		{ivan, "Ваш заказ", "100 Stars для @someone_x", "Telegram Premium, 3 мес., для @premium_pal", "Купить 250 Stars",
-			"Другому", "Отправьте имя пользователя получателя", "250 Stars для @some_friend", "ничего не заполнено", "Stars и Premium",
-			"Себе", "250 Stars для @ivan_petrov"},
+		{ivan, "Ваш заказ", "100 звёзд для @someone_x", "Telegram Premium на 3 мес. для @premium_pal", "Купить 250 звёзд",
+			"Другому", "Отправьте имя пользователя получателя", "250 звёзд для @some_friend", "ничего не заполнено", "Звёзды и Telegram Premium",
+			"Себе", "250 звёзд для @ivan_petrov"},
 	} {
 		t.Run(tc.u.LanguageCode, func(t *testing.T) {
 			e := newEnv(t)

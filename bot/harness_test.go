@@ -277,7 +277,7 @@ func (e *env) startChat(u bottest.User) bottest.Call {
 	e.fake.Send(u, "/start")
 	want := "Stars &amp; Premium"
 	if u.LanguageCode == "ru" {
-		want = "Stars и Premium"
+		want = "Звёзды и Telegram Premium"
 	}
 	return e.fake.Wait(u.ID, want)
 }

@@ -83,7 +83,7 @@ var catalogs = map[string]map[string]string{
 			"Buy Stars or Premium for yourself or for anyone, paid in TON.\n" +
 			"Your balance: <b>%s TON</b>",
 		"help": "❓ <b>How it works</b>\n\n" +
-			"⭐ <b>Buy Stars</b>: choose the recipient (you, or any @username), the amount (%d to %d stars), and pay from your balance or by a TON transfer.\n" +
+			"⭐ <b>Buy Stars</b>: choose the recipient (you, or any @username), the amount (%s to %s stars), and pay from your balance or by a TON transfer.\n" +
 			"💎 <b>Premium</b>: 3, 6 or 12 months for anyone.\n" +
 			"💰 <b>Balance</b>: top up by sending TON with your personal memo.\n" +
 			"🔑 <b>API</b>: for shops and developers who buy from their own code; the 🔑 API button explains it.\n\n" +
@@ -152,7 +152,7 @@ var catalogs = map[string]map[string]string{
 
 		"buy.who.s":            "⭐ <b>Buy Stars</b>\n\nWho are the Stars for?",
 		"buy.who.p":            "💎 <b>Telegram Premium</b>\n\nWho is Premium for?",
-		"buy.who_n.s":          "⭐ <b>Buy %d Stars</b>\n\nWho are the Stars for?",
+		"buy.who_n.s":          "⭐ <b>Buy %s</b>\n\nWho are the Stars for?",
 		"buy.who_n.p":          "💎 <b>Telegram Premium, %d months</b>\n\nWho is Premium for?",
 		"start.bad_link":       "⚠️ This link asks for an amount the shop does not offer, so nothing was prefilled. Choose below.",
 		"buy.no_username":      "You have no Telegram username. Set one in Telegram's settings, or choose \"Someone else\".",
@@ -163,8 +163,8 @@ var catalogs = map[string]map[string]string{
 		"buy.cannot_receive.p": "@%s cannot receive Premium: %s. Send another username:",
 		"buy.pick_stars":       "⭐ How many Stars for @%s?",
 		"buy.pick_months":      "💎 How long a Premium subscription for @%s?",
-		"buy.ask_amount":       "Send the number of Stars, from %d to %d:",
-		"buy.bad_amount":       "Please send a whole number of Stars from %d to %d. Nothing was ordered.",
+		"buy.ask_amount":       "Send the number of Stars, from %s to %s:",
+		"buy.bad_amount":       "Please send a whole number of Stars from %s to %s. Nothing was ordered.",
 		"buy.quote": "🧾 <b>Your order</b>\n\n%s\nPrice: <b>%s</b>\nYour balance: %s TON\n\n" +
 			"Pay from your balance, or pay this order directly with a TON transfer.",
 		"buy.quote_short": "🧾 <b>Your order</b>\n\n%s\nPrice: <b>%s</b>\nYour balance: %s TON, not enough for this order.\n\n" +
@@ -175,7 +175,7 @@ var catalogs = map[string]map[string]string{
 		"buy.insufficient": "⚠️ <b>Not enough balance</b>\n\n%s\nPrice: <b>%s</b>\nYour balance: %s TON\n\n" +
 			"Top up your balance, or pay this order directly with a TON transfer.",
 		"buy.paid":     "✅ <b>Order #%d is paid</b>\n\n%s\n%s was taken from your balance. Delivery has started; I'll tell you when it's done.",
-		"item.stars":   "⭐ %d Stars for @%s",
+		"item.stars":   "⭐ %s for @%s",
 		"item.premium": "💎 Telegram Premium, %d months, for @%s",
 
 		"pay.ton": "💎 <b>Order #%d: pay by TON transfer</b>\n\n%s\n\n" +
@@ -269,7 +269,7 @@ var catalogs = map[string]map[string]string{
 		"alerts.on":          "вкл.",
 		"alerts.off":         "выкл.",
 		"alerts.below":       "ниже %s TON",
-		"alerts.screen": "🔔 <b>Уведомления для партнёров</b>\n\nСообщение в этот чат, когда:\n" +
+		"alerts.screen": "🔔 <b>Уведомления для партнёров</b>\n\nБот напишет в этот чат, когда:\n" +
 			"• баланс опускается ниже порога: <b>%s</b>\n" +
 			"• заказ, созданный через API, уходит на ручную доставку или возвращается: <b>%s</b>\n" +
 			"• ваш вебхук-адрес раз за разом не отвечает: <b>%s</b>\n\n" +
@@ -283,7 +283,7 @@ var catalogs = map[string]map[string]string{
 		"rcpt.named":           "👤 Получатель: <b>%s</b> (%s), найден в Telegram",
 		"rcpt.found":           "👤 Получатель: %s, найден в Telegram",
 		"rcpt.unchecked":       "⚠️ Проверить получателя %s сейчас не удалось. Если доставка не удастся, цена вернётся на ваш баланс.",
-		"btn.premium_for":      "💎 Лучше Premium",
+		"btn.premium_for":      "💎 Premium вместо звёзд",
 		"btn.faq":              "❔ Вопросы и ответы",
 		"btn.support":          "💬 Поддержка",
 		"support.line":         "💬 Нужна помощь? Напишите %s.",
@@ -309,22 +309,22 @@ var catalogs = map[string]map[string]string{
 		"btn.referrals":         "🎁 Пригласить друзей",
 		"btn.share":             "📤 Поделиться ссылкой",
 		"ref.screen": "🎁 <b>Пригласите друзей</b>\n\n" +
-			"Поделитесь личной ссылкой. Каждый раз, когда тот, кто запустил бота по ней, завершает покупку Звёзд или Premium, <b>%s\u00a0%%</b> от её цены поступает на ваш баланс.\n\n" +
+			"Поделитесь личной ссылкой. Каждый раз, когда тот, кто запустил бота по ней, завершает покупку звёзд или Premium, <b>%s\u00a0%%</b> от её цены поступает на ваш баланс.\n\n" +
 			"Ваша ссылка (нажмите, чтобы скопировать):\n<code>%s</code>\n\nПриглашено: <b>%s</b>\nЗаработано: <b>%s TON</b>",
 		"ref.off":         "🎁 <b>Пригласите друзей</b>\n\nРеферальная программа приостановлена: сейчас покупки не приносят вознаграждения.\n\nПриглашено: <b>%s</b>\nЗаработано: <b>%s TON</b>",
 		"ref.share_text":  "Звёзды и Telegram Premium за TON",
 		"note.referral":   "🎁 <b>Реферальное вознаграждение</b>: +%s TON за покупку приглашённого вами человека.\nВаш баланс: <b>%s TON</b>.",
 		"ledger.referral": "реферальное вознаграждение",
-		"menu.title": "⭐ <b>Telegram Stars и Premium за TON</b>\n\n" +
-			"Покупайте Stars и Premium себе или кому угодно, с оплатой в TON.\n" +
+		"menu.title": "⭐ <b>Звёзды и Telegram Premium за TON</b>\n\n" +
+			"Покупайте звёзды и Premium себе или кому угодно с оплатой в TON.\n" +
 			"Ваш баланс: <b>%s TON</b>",
 		"help": "❓ <b>Как это работает</b>\n\n" +
-			"⭐ <b>Купить Stars</b>: выберите получателя (себя или любой @username), количество (от %d до %d звёзд) и оплатите с баланса или переводом TON.\n" +
-			"💎 <b>Premium</b>: 3, 6 или 12 месяцев кому угодно.\n" +
+			"⭐ <b>Купить звёзды</b>: выберите получателя (себя или любое @имя), количество (от %s до %s) и оплатите с баланса или переводом TON.\n" +
+			"💎 <b>Premium</b>: на 3, 6 или 12 месяцев кому угодно.\n" +
 			"💰 <b>Баланс</b>: пополняется переводом TON с вашим личным комментарием (memo).\n" +
 			"🔑 <b>API</b>: для магазинов и разработчиков, которые покупают из своего кода; подробности — по кнопке 🔑 API.\n\n" +
 			"Команды: /start, /balance, /orders, /language, /help, /faq",
-		"help.short": "Я не понял. Воспользуйтесь меню ниже или /help.",
+		"help.short": "Не получилось разобрать сообщение. Воспользуйтесь меню ниже или /help.",
 
 		"cmd.start":    "Главное меню",
 		"cmd.balance":  "Баланс и пополнение",
@@ -333,7 +333,7 @@ var catalogs = map[string]map[string]string{
 		"cmd.help":     "Помощь",
 		"cmd.faq":      "Вопросы и ответы",
 
-		"btn.buy_stars":         "⭐ Купить Stars",
+		"btn.buy_stars":         "⭐ Купить звёзды",
 		"btn.premium":           "💎 Premium",
 		"btn.balance":           "💰 Баланс",
 		"btn.orders":            "📦 Мои заказы",
@@ -363,7 +363,7 @@ var catalogs = map[string]map[string]string{
 		"btn.key_orders":        "Ключ API заказов (osk_)",
 		"btn.rotate":            "🔄 Перевыпустить",
 		"btn.revoke":            "🗑 Отозвать",
-		"btn.hide_key":          "✅ Я сохранил, скрыть ключ",
+		"btn.hide_key":          "✅ Ключ сохранён — скрыть",
 		"api.key_hidden":        "🔑 Здесь был показан ключ; теперь он скрыт.",
 		"btn.yes_rotate":        "Да, перевыпустить ключ",
 		"btn.yes_revoke":        "Да, отозвать ключ",
@@ -374,10 +374,10 @@ var catalogs = map[string]map[string]string{
 		"err.stale_button":    "Эта кнопка больше не действует. Отправьте /start.",
 		"err.internal":        "У нас что-то пошло не так. Попробуйте позже.",
 		"err.insufficient":    "Недостаточно средств на балансе для этого заказа.",
-		"err.recipient":       "Этот получатель не может это получить.",
+		"err.recipient":       "Этому получателю нельзя отправить такой заказ.",
 		"err.not_found":       "Не найдено.",
 		"err.not_cancellable": "Этот заказ уже нельзя отменить.",
-		"err.conflict":        "Это предложение уже использовано. Начните новую покупку из меню.",
+		"err.conflict":        "По этой цене заказ уже создан. Начните новую покупку из меню.",
 		"err.rate_limited":    "Слишком много запросов. Подождите немного.",
 		"err.validation":      "Что-то не так. Проверьте и попробуйте ещё раз.",
 		"group.refuse":        "Пожалуйста, напишите мне в личные сообщения.",
@@ -386,21 +386,21 @@ var catalogs = map[string]map[string]string{
 		"lang.choose": "🌐 Выберите язык:",
 		"lang.set":    "Язык: русский",
 
-		"buy.who.s":            "⭐ <b>Купить Stars</b>\n\nКому отправить Stars?",
+		"buy.who.s":            "⭐ <b>Купить звёзды</b>\n\nКому отправить звёзды?",
 		"buy.who.p":            "💎 <b>Telegram Premium</b>\n\nКому подарить Premium?",
-		"buy.who_n.s":          "⭐ <b>Купить %d Stars</b>\n\nКому отправить Stars?",
+		"buy.who_n.s":          "⭐ <b>Купить %s</b>\n\nКому отправить звёзды?",
 		"buy.who_n.p":          "💎 <b>Telegram Premium, %d мес.</b>\n\nКому подарить Premium?",
 		"start.bad_link":       "⚠️ В этой ссылке количество, которого магазин не предлагает, поэтому ничего не заполнено. Выберите ниже.",
 		"buy.no_username":      "У вас нет имени пользователя в Telegram. Задайте его в настройках Telegram или выберите «Другому».",
 		"buy.ask_recipient":    "Отправьте имя пользователя получателя: @username, username или ссылку t.me/username.",
 		"buy.bad_username":     "Это не имя пользователя Telegram. Имя состоит из 5–32 латинских букв, цифр или подчёркиваний, например @durov. Попробуйте ещё раз:",
 		"buy.not_found":        "пользователь не найден",
-		"buy.cannot_receive.s": "@%s не может получить Stars: %s. Отправьте другое имя:",
+		"buy.cannot_receive.s": "@%s не может получить звёзды: %s. Отправьте другое имя:",
 		"buy.cannot_receive.p": "@%s не может получить Premium: %s. Отправьте другое имя:",
-		"buy.pick_stars":       "⭐ Сколько Stars для @%s?",
+		"buy.pick_stars":       "⭐ Сколько звёзд для @%s?",
 		"buy.pick_months":      "💎 На какой срок Premium для @%s?",
-		"buy.ask_amount":       "Отправьте количество Stars, от %d до %d:",
-		"buy.bad_amount":       "Отправьте целое число Stars от %d до %d. Заказ не создан.",
+		"buy.ask_amount":       "Отправьте количество звёзд: от %s до %s.",
+		"buy.bad_amount":       "Отправьте целое число от %s до %s — количество звёзд. Заказ не создан.",
 		"buy.quote": "🧾 <b>Ваш заказ</b>\n\n%s\nЦена: <b>%s</b>\nВаш баланс: %s TON\n\n" +
 			"Оплатите с баланса или напрямую переводом TON.",
 		"buy.quote_short": "🧾 <b>Ваш заказ</b>\n\n%s\nЦена: <b>%s</b>\nВаш баланс: %s TON — на этот заказ не хватает.\n\n" +
@@ -411,8 +411,8 @@ var catalogs = map[string]map[string]string{
 		"buy.insufficient": "⚠️ <b>Недостаточно средств</b>\n\n%s\nЦена: <b>%s</b>\nВаш баланс: %s TON\n\n" +
 			"Пополните баланс или оплатите этот заказ напрямую переводом TON.",
 		"buy.paid":     "✅ <b>Заказ #%d оплачен</b>\n\n%s\nС баланса списано %s. Доставка началась; я сообщу, когда всё будет готово.",
-		"item.stars":   "⭐ %d Stars для @%s",
-		"item.premium": "💎 Telegram Premium, %d мес., для @%s",
+		"item.stars":   "⭐ %s для @%s",
+		"item.premium": "💎 Telegram Premium на %d мес. для @%s",
 
 		"pay.ton": "💎 <b>Заказ #%d: оплата переводом TON</b>\n\n%s\n\n" +
 			"Отправьте не меньше <b>%s TON</b>%s на адрес\n<code>%s</code>\nс комментарием (memo):\n<code>%s</code>\n\n" +
@@ -424,8 +424,8 @@ var catalogs = map[string]map[string]string{
 		"pay.qr_void":        "⛔ Этот QR-код больше не действует. Не платите по нему.",
 		"pay.not_yet":        "Оплата пока не видна. Перевод появляется здесь через минуту-две после отправки; оплатите до %s.",
 		"pay.done.paid":      "✅ <b>Заказ #%d оплачен</b>\n\n%s\nОплата %s получена. Статус: %s. Я сообщу, когда заказ будет доставлен.",
-		"pay.done.expired":   "⌛ <b>Заказ #%d истёк неоплаченным</b>\n\n%s\nОплатить его можно было до %s. Больше не платите: TON, отправленные за него теперь, поступят на ваш баланс.",
-		"pay.done.cancelled": "✖ <b>Заказ #%d отменён</b>\n\n%s\nНе оплачивайте его: TON, отправленные за него теперь, поступят на ваш баланс.",
+		"pay.done.expired":   "⌛ <b>Заказ #%d истёк неоплаченным</b>\n\n%s\nОплатить его можно было до %s. Больше за него не платите: если всё же отправите TON, сумма поступит на ваш баланс.",
+		"pay.done.cancelled": "✖ <b>Заказ #%d отменён</b>\n\n%s\nНе оплачивайте его: если всё же отправите TON, сумма поступит на ваш баланс.",
 
 		"balance.text": "💰 <b>Баланс: %s TON</b>\n\n" +
 			"Чтобы пополнить, отправьте любую сумму TON на адрес\n<code>%s</code>\nс комментарием (memo):\n<code>%s</code>\n" +
@@ -464,11 +464,11 @@ var catalogs = map[string]map[string]string{
 		"status.cancelled":       "отменён",
 		"status.expired":         "истёк",
 		"status.manual":          "ручная доставка",
-		"status.failed":          "ошибка",
+		"status.failed":          "не выполнен",
 		"status.refunded":        "возвращён",
 
 		"api.intro": "🔑 <b>API для партнёров</b>\n\n" +
-			"Для магазинов и разработчиков, которые покупают Stars и Premium из своего кода по HTTP. " +
+			"Для магазинов и разработчиков, которые покупают звёзды и Premium из своего кода по HTTP. " +
 			"Чтобы покупать здесь, API не нужен: всё делается кнопками.\n\n" +
 			"API-ключ тратит ваш баланс так же, как вы сами, поэтому создавайте его, только когда он действительно понадобится, и храните в секрете. " +
 			"API два: API заказов (ключи osk_) и простой API (ключи sk_).\n\n%s",
@@ -487,11 +487,11 @@ var catalogs = map[string]map[string]string{
 		"api.revoked":    "Ваш ключ %s отозван.",
 
 		"note.deposit":      "💰 <b>Пополнение получено</b>: +%s TON.\nВаш баланс: <b>%s TON</b>.",
-		"note.admin_credit": "💰 Вам начислено: +%s TON.\nВаш баланс: <b>%s TON</b>.",
+		"note.admin_credit": "💰 На ваш баланс зачислено +%s TON.\nВаш баланс: <b>%s TON</b>.",
 		"note.paid":         "✅ <b>Оплата получена</b> за заказ #%d: %s.\nДоставка началась.",
-		"note.completed":    "🎉 <b>Заказ #%d выполнен</b>: %s доставлено.",
-		"note.manual":       "⏳ Заказ #%d (%s) требует ручной обработки нашей командой. Он скоро будет доставлен; от вас ничего не требуется.",
-		"note.refunded":     "↩️ Заказ #%d (%s) не удалось доставить, средства возвращены: +%s TON.\nВаш баланс: <b>%s TON</b>.",
-		"note.expired":      "⌛ Заказ #%d (%s) истёк неоплаченным. TON, отправленные за него теперь, будут зачислены на ваш баланс.",
+		"note.completed":    "🎉 <b>Заказ #%d выполнен</b>: %s — доставка завершена.",
+		"note.manual":       "⏳ Заказ #%d (%s) наша команда доставит вручную. Это займёт чуть больше времени; от вас ничего не требуется.",
+		"note.refunded":     "↩️ Заказ #%d (%s) не удалось доставить. Цена вернулась на ваш баланс: +%s TON.\nВаш баланс: <b>%s TON</b>.",
+		"note.expired":      "⌛ Заказ #%d (%s) истёк неоплаченным. Если всё же отправите за него TON, сумма поступит на ваш баланс.",
 	},
 }

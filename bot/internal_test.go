@@ -270,3 +270,12 @@ func TestMoneyFormatting(t *testing.T) {
 		t.Errorf("en 5 cents = %q", got)
 	}
 }
+
+func TestRuPlural(t *testing.T) {
+	for n, want := range map[int64]string{1: "звезда", 2: "звезды", 4: "звезды", 5: "звёзд", 11: "звёзд", 12: "звёзд", 14: "звёзд",
+		21: "звезда", 22: "звезды", 25: "звёзд", 100: "звёзд", 101: "звезда", 111: "звёзд", 1001: "звезда", 1000000: "звёзд"} {
+		if got := ruPlural(n, "звезда", "звезды", "звёзд"); got != want {
+			t.Errorf("ruPlural(%d) = %s, want %s", n, got, want)
+		}
+	}
+}

@@ -95,7 +95,7 @@ func (b *Bot) onHelp(t *turn) error {
 		kb = append(kb, row)
 	}
 	kb = append(kb, []tele.InlineButton{t.btnMenu()})
-	return t.show(t.T("help", p.StarsMin, p.StarsMax)+b.supportLine(t.lang, 0), kb)
+	return t.show(t.T("help", t.num(p.StarsMin), t.num(p.StarsMax))+b.supportLine(t.lang, 0), kb)
 }
 
 // onHelpShort answers anything the bot does not understand.

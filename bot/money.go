@@ -109,3 +109,30 @@ func (t *turn) tonUSD(n shop.NanoTON, rate shop.MicroUSD) string {
 
 // num renders a quantity in the user's language.
 func (t *turn) num(n int64) string { return intAmount(t.lang, n) }
+
+// starsText is a quantity of Stars in lang: "100 Stars"; in Russian with
+// Telegram's own word and its plural ("1 звезда", "2 звезды", "100 звёзд").
+func starsText(lang string, n int64) string {
+	if lang == "ru" {
+		return intAmount(lang, n) + " " + ruPlural(n, "звезда", "звезды", "звёзд")
+	}
+	if n == 1 {
+		return "1 Star"
+	}
+	return intAmount(lang, n) + " Stars"
+}
+
+// ruPlural picks the Russian form for n: one (1, 21, 101…), few (2–4,
+// 22–24…), many (0, 5–20, 25–30…, 11–14).
+func ruPlural(n int64, one, few, many string) string {
+	if n < 0 {
+		n = -n
+	}
+	switch d10, d100 := n%10, n%100; {
+	case d10 == 1 && d100 != 11:
+		return one
+	case d10 >= 2 && d10 <= 4 && (d100 < 12 || d100 > 14):
+		return few
+	}
+	return many
+}

@@ -40,10 +40,10 @@ func (e *env) orderDebits(u bottest.User) []shop.NanoTON {
 func ruStarsQuote(e *env, u bottest.User) bottest.Call {
 	e.t.Helper()
 	e.startChat(u)
-	e.fake.Press(u, "Купить Stars")
+	e.fake.Press(u, "Купить звёзды")
 	e.fake.Press(u, "Другому")
 	e.fake.Send(u, "@someone_x")
-	e.fake.Wait(u.ID, "Сколько Stars")
+	e.fake.Wait(u.ID, "Сколько звёзд")
 	e.fake.Press(u, "100")
 	return e.fake.Wait(u.ID, "Ваш заказ")
 }

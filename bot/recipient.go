@@ -96,7 +96,7 @@ func (b *Bot) onTopLevelText(t *turn, text string) (bool, error) {
 	if n, err := strconv.ParseInt(digits, 10, 64); err == nil && digits != "" && digits[0] != '+' && digits[0] != '-' {
 		p := b.Shop.Pricing()
 		if n < p.StarsMin || n > p.StarsMax {
-			return true, t.say(t.T("buy.bad_amount", p.StarsMin, p.StarsMax), keyboard{{t.btnMenu()}})
+			return true, t.say(t.T("buy.bad_amount", t.num(p.StarsMin), t.num(p.StarsMax)), keyboard{{t.btnMenu()}})
 		}
 		return true, t.say(t.whoFor(kindStars, n))
 	}

@@ -41,8 +41,8 @@ func TestRecipient_NameShown_TypedShortcuts(t *testing.T) {
 	}{
 		{alice, "How many Stars for @alice_liddell", "100 ⭐", "Recipient: <b>Alice Liddell</b> (@alice_liddell)", "Recipient @lookup_down could not be checked",
 			"@nobody_here cannot receive Stars: recipient not found on Telegram", "Buy 250 Stars", "Premium instead", "How long a Premium subscription for @alice_liddell"},
-		{ivan, "Сколько Stars для @alice_liddell", "100 ⭐", "Получатель: <b>Alice Liddell</b> (@alice_liddell)", "Проверить получателя @lookup_down сейчас не удалось",
-			"@nobody_here не может получить Stars: получатель не найден в Telegram", "Купить 250 Stars", "Лучше Premium", "На какой срок Premium для @alice_liddell"},
+		{ivan, "Сколько звёзд для @alice_liddell", "100 ⭐", "Получатель: <b>Alice Liddell</b> (@alice_liddell)", "Проверить получателя @lookup_down сейчас не удалось",
+			"@nobody_here не может получить звёзды: получатель не найден в Telegram", "Купить 250 звёзд", "Premium вместо звёзд", "На какой срок Premium для @alice_liddell"},
 	} {
 		t.Run(tc.u.LanguageCode, func(t *testing.T) {
 			e := newEnv(t)

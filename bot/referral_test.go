@@ -50,13 +50,13 @@ func TestReferral_InviteBuyTwiceCancelOnce(t *testing.T) {
 
 			// B comes by the link; a later link of someone else changes nothing.
 			e.fake.Send(tc.b, "/start "+m[1])
-			e.fake.Wait(tc.b.ID, map[string]string{"en": "Stars &amp; Premium", "ru": "Stars и Premium"}[tc.b.LanguageCode])
+			e.fake.Wait(tc.b.ID, map[string]string{"en": "Stars &amp; Premium", "ru": "Звёзды и Telegram Premium"}[tc.b.LanguageCode])
 			if got := e.user(tc.b).ReferredBy; got != tc.a.ID {
 				t.Fatalf("B referred by %d, want %d", got, tc.a.ID)
 			}
 			e.startChat(nobody)
 			e.fake.Send(tc.b, "/start ref_"+strings.ToLower(strconvBase36(nobody.ID)))
-			e.fake.Wait(tc.b.ID, map[string]string{"en": "Stars &amp; Premium", "ru": "Stars и Premium"}[tc.b.LanguageCode])
+			e.fake.Wait(tc.b.ID, map[string]string{"en": "Stars &amp; Premium", "ru": "Звёзды и Telegram Premium"}[tc.b.LanguageCode])
 			if got := e.user(tc.b).ReferredBy; got != tc.a.ID {
 				t.Fatalf("B re-referred to %d", got)
 			}
@@ -131,7 +131,7 @@ func TestReferral_OffByDefault(t *testing.T) {
 		}
 	}
 	e.fake.Send(ivan, "/start "+shop.ReferralPayload(alice.ID))
-	e.fake.Wait(ivan.ID, "Stars и Premium")
+	e.fake.Wait(ivan.ID, "Звёзды и Telegram Premium")
 	e.deposit(ivan, "", shop.TON)
 	e.fake.Send(ivan, "/start stars_100_someone_x")
 	e.fake.Wait(ivan.ID, "Ваш заказ")

@@ -27,7 +27,7 @@ func TestSupport_ContactEverywhere_FAQ(t *testing.T) {
 			"My orders", "Cancel order", "can no longer be cancelled", "mention order #1", "Your order", "Pay by TON transfer", "needs a manual step"},
 		{ivan, "https://example.com/help", `<a href="https://example.com/help">https://example.com/help</a>`, "Помощь", "Вопросы и ответы", "Частые вопросы", "Поддержка", "Нужна помощь? Напишите <a href",
 			[]string{"Сколько ждать доставки?", "меньше цены", "опоздаю", "излишек поступит на ваш баланс", "доставка не удастся", "15 мин."},
-			"Мои заказы", "Отменить заказ", "уже нельзя отменить", "укажите номер заказа #1", "Ваш заказ", "Оплатить переводом TON", "требует ручной"},
+			"Мои заказы", "Отменить заказ", "уже нельзя отменить", "укажите номер заказа #1", "Ваш заказ", "Оплатить переводом TON", "доставит вручную"},
 	} {
 		t.Run(tc.u.LanguageCode, func(t *testing.T) {
 			e := newEnv(t)
