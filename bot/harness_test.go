@@ -137,6 +137,7 @@ func newEnv(t *testing.T, wrap ...func(bot.Shop) bot.Shop) *env {
 	db, svc := s.DB, s.Service
 	e := &env{t: t, state: &bottest.MemState{}, clock: s.Clock, backupDir: t.TempDir()}
 	e.fake = bottest.New(t, token)
+	e.fake.Now = e.clock.Now
 	e.fake.Idle = e.idle
 	logger := slog.New(slog.NewTextHandler(lockedWriter{e}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc.Logger = logger
