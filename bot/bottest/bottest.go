@@ -132,24 +132,24 @@ type Server struct {
 
 	t testing.TB
 
-	mu          sync.Mutex
-	changed     chan struct{} // closed and replaced whenever anything is recorded
-	nextUpdate  int
-	nextMsg     int
-	nextCB      int
-	updates     []json.RawMessage // pending, in update_id order
-	updateIDs   []int
-	calls       []Call
-	messages    map[int]*Message // by message id
-	cursor      map[int64]int    // per chat: calls before this Seq were already waited for
-	answers     map[string]Call  // answerCallbackQuery by callback_query_id
-	failNext    map[string][]int // method → queued retry_after values for 429 answers
-	conflicts   int              // getUpdates calls still to answer 409
-	blocked     map[int64]bool   // users who blocked the bot, until they write again
-	queries     map[string]bool  // callback query ids issued → still answerable
-	polls       int              // getUpdates calls answered
-	taken       int              // highest update id the bot asked past (getUpdates offset - 1)
-	violations  []string
+	mu         sync.Mutex
+	changed    chan struct{} // closed and replaced whenever anything is recorded
+	nextUpdate int
+	nextMsg    int
+	nextCB     int
+	updates    []json.RawMessage // pending, in update_id order
+	updateIDs  []int
+	calls      []Call
+	messages   map[int]*Message // by message id
+	cursor     map[int64]int    // per chat: calls before this Seq were already waited for
+	answers    map[string]Call  // answerCallbackQuery by callback_query_id
+	failNext   map[string][]int // method → queued retry_after values for 429 answers
+	conflicts  int              // getUpdates calls still to answer 409
+	blocked    map[int64]bool   // users who blocked the bot, until they write again
+	queries    map[string]bool  // callback query ids issued → still answerable
+	polls      int              // getUpdates calls answered
+	taken      int              // highest update id the bot asked past (getUpdates offset - 1)
+	violations []string
 }
 
 // New starts a fake server for token and closes it when the test ends. At
