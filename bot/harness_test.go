@@ -160,6 +160,7 @@ func newEnv(t *testing.T, wrap ...func(bot.Shop) bot.Shop) *env {
 		e.stop()
 		e.checkSecrets()
 		e.checkButtonWidths()
+		e.checkBotAPICalls()
 	})
 	return e
 }
