@@ -115,12 +115,9 @@ var balanceEvents = map[shop.EventType]bool{
 func (b *Bot) partnerAlerts(ctx context.Context, user *shop.User, e shop.Event) {
 	lang := user.Language
 	var texts []string
-	if user.AlertLowBalance > 0 && balanceEvents[e.Type] {
-		crossed, u, err := b.Shop.LowBalanceCrossed(ctx, user.ID)
-		if err != nil {
-			b.Logger.Warn("telegram low-balance check failed", "user_id", user.ID, "error", err)
-		} else if crossed {
-			texts = append(texts, tr(lang, "alert.low_balance", tonAmount(lang, u.Balance), tonAmount(lang, u.AlertLowBalance)))
+	if balanceEvents[e.Type] {
+		if text := b.lowBalanceAlert(ctx, user); text != "" {
+			texts = append(texts, text)
 		}
 	}
 	if user.AlertOrders && (e.Type == shop.EventOrderManual || e.Type == shop.EventOrderRefunded) {
@@ -135,6 +132,49 @@ func (b *Bot) partnerAlerts(ctx context.Context, user *shop.User, e shop.Event) 
 	}
 	for _, text := range texts {
 		b.sendAlert(ctx, user, text, e.Type)
+	}
+}
+
+// lowBalanceAlert is the low-balance alert's text when the user's balance
+// has just crossed below their threshold, else "".
+func (b *Bot) lowBalanceAlert(ctx context.Context, user *shop.User) string {
+	if user.AlertLowBalance <= 0 {
+		return ""
+	}
+	crossed, u, err := b.Shop.LowBalanceCrossed(ctx, user.ID)
+	if err != nil {
+		b.Logger.Warn("telegram low-balance check failed", "user_id", user.ID, "error", err)
+		return ""
+	}
+	if !crossed {
+		return ""
+	}
+	lang := u.Language
+	return tr(lang, "alert.low_balance", tonAmount(lang, u.Balance), tonAmount(lang, u.AlertLowBalance))
+}
+
+// BalanceChanged checks a user's low-balance alert after a balance change
+// that emits no shop event the bot sees (an admin's debit; main may wire
+// the webhooks branch's balance.debited to it too). It never blocks.
+func (b *Bot) BalanceChanged(userID int64) {
+	if userID <= 0 {
+		return
+	}
+	if !b.disp.enqueue(userID, func() {
+		if b.baseContext().Err() != nil || b.isBlocked(userID) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(b.baseContext(), b.UpdateTimeout)
+		defer cancel()
+		user, err := b.Shop.FindUser(ctx, userID)
+		if err != nil {
+			return
+		}
+		if text := b.lowBalanceAlert(ctx, user); text != "" {
+			b.sendAlert(ctx, user, text, "low_balance")
+		}
+	}) {
+		b.Logger.Warn("telegram chat queue full; low-balance check dropped", "user_id", userID)
 	}
 }
 
@@ -161,8 +201,6 @@ func (b *Bot) NotifyWebhookFailing(userID int64, endpoint, reason string) {
 	} else {
 		shown = "?"
 	}
-	b.work.add(1)
-	defer b.work.add(-1)
 	if !b.disp.enqueue(userID, func() {
 		if b.baseContext().Err() != nil || b.isBlocked(userID) {
 			return

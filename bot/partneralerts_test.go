@@ -91,6 +91,19 @@ func TestPartnerAlerts(t *testing.T) {
 				t.Errorf("%d low-balance alerts, want 1", n)
 			}
 
+			// Back above the threshold (re-armed, no message), then an
+			// admin's debit (no shop event: the bot checks it itself)
+			// takes it below again: a second alert.
+			if _, err := e.svc.AdminCredit(context.Background(), adminID, tc.u.ID, shop.TON, "test"); err != nil {
+				t.Fatal(err)
+			}
+			e.quiet(tc.u.ID)
+			if _, err := e.svc.AdminDebit(context.Background(), adminID, tc.u.ID, shop.TON, "test"); err != nil {
+				t.Fatal(err)
+			}
+			b.BalanceChanged(tc.u.ID)
+			e.fake.Wait(tc.u.ID, tc.lowAlert)
+
 			// Webhook alerts on: the endpoint without credentials or query.
 			e.fake.Press(tc.u, tc.alerts)
 			e.fake.Press(tc.u, tc.webhooks)
