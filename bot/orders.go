@@ -98,7 +98,7 @@ func (b *Bot) onCancelOrder(t *turn) error {
 		pressed = cb.Message.ID
 	}
 	if b.settleScreens(t.ctx, t.chat, t.lang, o, pressed) {
-		text, kb, _ := settledScreen(t.lang, o)
+		text, kb, _ := b.settledScreen(t.lang, o)
 		return t.show(text, kb)
 	}
 	return b.showOrder(t, o)

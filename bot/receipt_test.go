@@ -46,6 +46,7 @@ func TestReceipts(t *testing.T) {
 			e.fake.Wait(tc.u.ID, "#1")
 			o := e.orders(tc.u)[0]
 			payHash := e.deposit(tc.u, o.PaymentMemo, o.PriceTON)
+			e.fake.Wait(tc.u.ID, tc.payment+payHash) // the payment screen, edited to paid, links the transfer
 			e.deliver()
 			c := e.fake.Wait(tc.u.ID, tc.completed)
 			for _, want := range []string{tc.price, tc.fee, tc.rate, tc.payment + payHash + "\"", tc.delivery} {
