@@ -29,7 +29,7 @@ func (b *Bot) onBuy(t *turn) error {
 // months) a deep link already chose, carried by the buttons.
 func (t *turn) whoFor(kind string, n int64) (string, keyboard) {
 	me := t.T("btn.me")
-	if named := t.T("btn.me_named", t.user.Username); t.user.Username != "" && utf8.RuneCountInString(named) <= maxButtonRunes(2) {
+	if named := t.T("btn.me_named", t.user.Username); t.user.Username != "" && utf8.RuneCountInString(named) <= MaxButtonRunes(2) {
 		me = named // a long username would not fit half a row
 	}
 	args := []string{kind}
@@ -165,12 +165,12 @@ func (b *Bot) startPurchase(t *turn, payload string) (bool, error) {
 	return true, t.say(t.whoFor(kind, n))
 }
 
-// maxButtonRunes is the longest button text, in characters, that a row of
+// MaxButtonRunes is the longest button text, in characters, that a row of
 // n buttons shows uncut on a phone (Telegram cuts a button's text to one
 // line with an ellipsis; the issue saw a 43-character full-width button
 // cut). Chosen for a 360 dp wide phone: 32 alone in a row, 20 two to a
 // row, 12 three or more. The tests check every button sent against it.
-func maxButtonRunes(n int) int {
+func MaxButtonRunes(n int) int {
 	switch n {
 	case 1:
 		return 32
@@ -184,7 +184,7 @@ func maxButtonRunes(n int) int {
 // choice shows what it costs now (shop.Quote: an estimate, not held; the
 // quote that follows holds its price): the message lists the TON price
 // with ≈ USD, and each button carries the ≈ USD, short enough for a phone
-// (maxButtonRunes). Without a rate the buttons show the quantity only.
+// (MaxButtonRunes). Without a rate the buttons show the quantity only.
 func (t *turn) pickAmount(kind, recipient string) (string, keyboard) {
 	who := html.EscapeString(recipient)
 	var lines strings.Builder

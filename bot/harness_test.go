@@ -397,29 +397,14 @@ func tonIn(u bottest.User, n shop.NanoTON) string {
 	return n.String()
 }
 
-// Button widths: the longest button text, in characters, that a row of n
-// buttons shows uncut on a phone. Telegram's clients cut a button's text
-// to one line with an ellipsis; the issue measured a 43-character
-// full-width button cut off. The limits chosen for a 360 dp wide phone:
-// 32 characters alone in a row, 20 two to a row, 12 three or more.
-func maxButtonRunes(n int) int {
-	switch n {
-	case 1:
-		return 32
-	case 2:
-		return 20
-	}
-	return 12
-}
-
 // checkButtonWidths checks every button the bot sent against
-// maxButtonRunes.
+// bot.MaxButtonRunes.
 func (e *env) checkButtonWidths() {
 	for _, c := range e.fake.Calls() {
 		for _, row := range c.Keyboard {
 			for _, b := range row {
-				if n := utf8.RuneCountInString(b.Text); n > maxButtonRunes(len(row)) {
-					e.t.Errorf("%s: button %q has %d characters, more than %d for a row of %d", c.Method, b.Text, n, maxButtonRunes(len(row)), len(row))
+				if n := utf8.RuneCountInString(b.Text); n > bot.MaxButtonRunes(len(row)) {
+					e.t.Errorf("%s: button %q has %d characters, more than %d for a row of %d", c.Method, b.Text, n, bot.MaxButtonRunes(len(row)), len(row))
 				}
 			}
 		}
