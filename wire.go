@@ -220,6 +220,7 @@ func newShop(ctx context.Context, cfg *config.Config, db *store.DB, chain *chain
 	svc.PriceStep = cfg.PriceStep
 	svc.WebhookHTTPSOnly = cfg.TONNetwork == config.NetworkMainnet
 	svc.WebhookAllowPrivate = cfg.WebhookAllowPrivate
+	svc.ReferralPPM = cfg.ReferralPPM
 	if saved, err := svc.LoadPricing(ctx); err != nil {
 		return nil, fmt.Errorf("saved pricing: %w", err)
 	} else if saved {
@@ -286,6 +287,13 @@ func newBot(cfg *config.Config, db *store.DB, chain *chainSetup, a *app, logger 
 		BackupDir:        cfg.DataDir, // writable wherever the database is, also on a read-only root
 		DefaultPricing:   cfg.Pricing,
 		AlertBatchWindow: cfg.AlertBatchWindow,
+		SupportContact:   cfg.SupportContact,
+	}
+	switch cfg.TONNetwork {
+	case config.NetworkMainnet:
+		bcfg.Explorer = bot.ExplorerMainnet
+	case config.NetworkTestnet:
+		bcfg.Explorer = bot.ExplorerTestnet
 	}
 	if chain.wallet != nil {
 		bcfg.WalletBalance = chain.wallet.Balance

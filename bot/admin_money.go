@@ -113,6 +113,9 @@ func (b *Bot) onAdminConfirm(t *adminTurn) error {
 		return err
 	}
 	t.result = fmt.Sprintf("ok: ledger entry %d, balance %s", entry.ID, entry.BalanceAfter)
+	if op.Kind != "credit" {
+		b.BalanceChanged(op.UserID) // a debit emits no event: the partner's low-balance alert is checked here
+	}
 	done := map[string]string{"credit": "Credited %s TON to %d", "debit": "Debited %s TON from %d"}[op.Kind]
 	note := ""
 	if op.Kind == "credit" {

@@ -97,7 +97,7 @@ func (b *Bot) onAdminDeliverAsk(t *adminTurn) error {
 	id := strconv.FormatInt(o.ID, 10)
 	return t.show(fmt.Sprintf("Mark order #%d delivered?\n%s · %s TON · buyer %d%s\n\nDeliver it by hand first: the buyer will be told it was delivered.",
 		o.ID, orderItem(t.lang, o), o.PriceTON, o.UserID, heldBecause(o)),
-		keyboard{{button("✅ Yes, #"+id+" was delivered", cbAdmDel, id), button("« Back", cbAdm, viewManual)}})
+		keyboard{{button("✅ Yes, #"+id+" was delivered", cbAdmDel, id)}, {button("« Back", cbAdm, viewManual)}})
 }
 
 func (b *Bot) onAdminDeliverButton(t *adminTurn) error {

@@ -78,6 +78,9 @@ func (b *Bot) onAdminUser(t *adminTurn) error {
 		s.WriteString("⛔ <b>Banned</b>\n")
 	}
 	fmt.Fprintf(&s, "Balance: <b>%s TON</b>\n", u.Balance)
+	if u.ReferredBy != 0 || u.Referrals != 0 {
+		fmt.Fprintf(&s, "Referred by: %d · invited %d · referral earnings %s TON\n", u.ReferredBy, u.Referrals, u.ReferralEarned)
+	}
 	s.WriteString("\n<b>Last orders</b>")
 	if len(orders) == 0 {
 		s.WriteString("\nnone")

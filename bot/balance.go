@@ -23,7 +23,10 @@ func (b *Bot) onBalance(t *turn) error {
 	}
 	var hist strings.Builder
 	for _, e := range entries {
-		hist.WriteString(t.T("balance.entry", signed(e.Amount), t.T("ledger."+string(e.Type)), formatTime(e.CreatedAt)))
+		hist.WriteString(t.T("balance.entry", signedTON(t.lang, e.Amount), t.T("ledger."+string(e.Type)), formatTime(e.CreatedAt)))
+		if e.TxHash != "" && b.Explorer != "" {
+			hist.WriteString(" · " + b.txLink(t.lang, e.TxHash))
+		}
 		hist.WriteByte('\n')
 	}
 	if len(entries) == 0 {
@@ -33,12 +36,12 @@ func (b *Bot) onBalance(t *turn) error {
 	kb := keyboard{{button(t.T("btn.orders"), cbOrders, "0"), t.btnMenu()}}
 	deposit := b.Shop.DepositAddress()
 	if deposit == "" {
-		return t.show(t.T("balance.no_address", t.user.Balance, memo, hist.String()), kb)
+		return t.show(t.T("balance.no_address", t.ton(t.user.Balance), memo, hist.String()), kb)
 	}
 	addr := html.EscapeString(deposit)
 	link := tonLink(deposit, 0, t.user.Memo)
 	kb = append(append(t.walletRows(deposit, 0, t.user.Memo), b.usdtTopupRow(t)...), kb...)
-	if err := t.show(t.T("balance.text", t.user.Balance, addr, memo, html.EscapeString(link), hist.String()), kb); err != nil {
+	if err := t.show(t.T("balance.text", t.ton(t.user.Balance), addr, memo, html.EscapeString(link), hist.String()), kb); err != nil {
 		return err
 	}
 	png, err := qrPNG(link)

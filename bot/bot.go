@@ -51,6 +51,11 @@ type Shop interface {
 	IssueKey(ctx context.Context, userID int64, prefix string) (string, *shop.APIKey, error)
 	RevokeKey(ctx context.Context, userID int64, prefix string) (int, error)
 	Keys(ctx context.Context, userID int64) ([]*shop.APIKey, error)
+	Referrals(ctx context.Context, userID int64) (*shop.ReferralStats, error)
+	ReferralShare() int64
+	SetAlertPrefs(ctx context.Context, userID int64, p shop.AlertPrefs) (*shop.User, error)
+	LowBalanceCrossed(ctx context.Context, userID int64) (bool, *shop.User, error)
+	Quote(ctx context.Context, req shop.QuoteRequest) (*shop.Quote, error)
 
 	// Admin operations.
 	Stats(ctx context.Context) (*shop.Stats, error)
@@ -60,6 +65,7 @@ type Shop interface {
 	CompleteOrder(ctx context.Context, adminID, orderID int64, ref string) (*shop.Order, error)
 	Refund(ctx context.Context, adminID, orderID int64, reason string) (*shop.Order, error)
 	FindDeposit(ctx context.Context, id uint64) (*shop.Deposit, error)
+	FindWebhook(ctx context.Context, userID int64, id string) (*shop.Webhook, error)
 	FindDeposits(ctx context.Context, status shop.DepositStatus, before uint64, limit int) ([]*shop.Deposit, error)
 	AssignDeposit(ctx context.Context, adminID int64, depositID uint64, userID int64) (*shop.Deposit, error)
 	SetBanned(ctx context.Context, userID int64, banned bool) (*shop.User, error)
@@ -80,7 +86,14 @@ type Config struct {
 	APIURL    string       // Bot API server; default DefaultAPIURL
 	PublicURL string       // base URL of the REST API shown to partners; optional: empty or a loopback host (localhost, 127.0.0.1) is shown as "the API is not public"
 	Logger    *slog.Logger // default slog.Default()
-	Now       func() time.Time
+	// Explorer is the base URL of the TON explorer that receipts link
+	// transactions to (ExplorerMainnet, ExplorerTestnet); empty (the
+	// sandbox, whose transactions are simulated) shows hashes unlinked.
+	Explorer string
+	// SupportContact is whom buyers ask for help (SUPPORT_CONTACT): a
+	// Telegram @username or an https URL; empty shows none.
+	SupportContact string
+	Now            func() time.Time
 
 	// Admins are the Telegram user ids allowed the admin commands, and
 	// the chats alerts go to (ADMIN_IDS). The rest serve the admin
@@ -364,7 +377,7 @@ func updateChat(u tele.Update) int64 {
 // menuCommands are the commands shown in Telegram's command menu: the
 // buyer's. Partners reach the API from the 🔑 API button (or by typing
 // /api, which still works).
-var menuCommands = []string{"start", "balance", "orders", "language", "help"}
+var menuCommands = []string{"start", "balance", "orders", "language", "help", "faq"}
 
 // setCommands publishes the command menu in each language; a failure is
 // only logged.

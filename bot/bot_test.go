@@ -188,7 +188,7 @@ func TestPremium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(q.Text, "Price: <b>"+want.PriceTON.String()+" TON</b>") {
+	if !strings.Contains(q.Text, "Price: <b>"+want.PriceTON.String()+" TON (≈\u00a0$") {
 		t.Errorf("quote lacks price %s:\n%s", want.PriceTON, q.Text)
 	}
 	e.fake.Press(alice, "Confirm")
@@ -207,13 +207,13 @@ func TestCustomAmount(t *testing.T) {
 	e.fake.Send(alice, "someone_x")
 	e.fake.Wait(alice.ID, "How many Stars")
 	e.fake.Press(alice, "Other amount")
-	e.fake.Wait(alice.ID, "from 50 to 1000000")
+	e.fake.Wait(alice.ID, "from 50 to 1,000,000")
 	for _, bad := range []string{"10", "2000000", "abc", "-5", "1.5"} {
 		e.fake.Send(alice, bad)
-		e.fake.Wait(alice.ID, "whole number of Stars from 50 to 1000000. Nothing was ordered.")
+		e.fake.Wait(alice.ID, "whole number of Stars from 50 to 1,000,000. Nothing was ordered.")
 	}
 	e.fake.Send(alice, "1 000")
-	e.fake.Wait(alice.ID, "1000 Stars for @someone_x")
+	e.fake.Wait(alice.ID, "1,000 Stars for @someone_x")
 	if n := len(e.orders(alice)); n != 0 {
 		t.Errorf("%d orders created", n)
 	}
@@ -261,7 +261,7 @@ func TestState_Expires(t *testing.T) {
 	e.fake.Send(alice, "bad name!")
 	e.fake.Wait(alice.ID, "is not a Telegram username") // still in the flow; the wait restarts
 	e.clock.Advance(16 * time.Minute)
-	e.fake.Send(alice, "@someone_x")
+	e.fake.Send(alice, "hello") // in the flow: "not a Telegram username"; at the top level: not understood
 	e.fake.Wait(alice.ID, "I didn't understand that")
 	if e.state.Len() != 0 {
 		t.Errorf("expired state was not deleted")
@@ -429,9 +429,9 @@ func TestNotifications(t *testing.T) {
 	}
 	b := e.cur.Load()
 	b.HandleEvent(shop.Event{Type: shop.EventOrderManual, UserID: ivan.ID, OrderID: o.ID})
-	e.fake.Wait(ivan.ID, "требует ручной обработки")
+	e.fake.Wait(ivan.ID, "доставит вручную")
 	b.HandleEvent(shop.Event{Type: shop.EventOrderRefunded, UserID: ivan.ID, OrderID: o.ID, Amount: price100, Balance: price100})
-	e.fake.Wait(ivan.ID, "средства возвращены: +0.418 TON")
+	e.fake.Wait(ivan.ID, "Цена вернулась на ваш баланс: +0,418 TON")
 	b.HandleEvent(shop.Event{Type: shop.EventOrderExpired, UserID: ivan.ID, OrderID: o.ID})
 	e.fake.Wait(ivan.ID, "истёк неоплаченным")
 
@@ -454,7 +454,7 @@ func TestLanguage(t *testing.T) {
 	if !strings.Contains(c.Text, "Ваш баланс") {
 		t.Errorf("Russian user sees: %s", c.Text)
 	}
-	if _, _, ok := e.fake.FindButton(ivan.ID, "Купить Stars"); !ok {
+	if _, _, ok := e.fake.FindButton(ivan.ID, "Купить звёзды"); !ok {
 		t.Errorf("Russian menu has no Russian buttons")
 	}
 	e.fake.Press(ivan, "Язык")
@@ -558,7 +558,7 @@ func TestCommand_EndsFlow(t *testing.T) {
 	e.fake.Press(alice, "Someone else")
 	e.fake.Send(alice, "/balance")
 	e.fake.Wait(alice.ID, "Balance: 0 TON")
-	e.fake.Send(alice, "@someone_x")
+	e.fake.Send(alice, "hello") // in the flow: "not a Telegram username"; at the top level: not understood
 	e.fake.Wait(alice.ID, "I didn't understand that")
 }
 

@@ -42,6 +42,12 @@ const (
 	cbOtherWallet = "ow"   // how to pay with any other wallet or on a computer (the ton:// link)
 	cbLang        = "lang" // language choice
 	cbSetLang     = "setl" // language code
+	cbReferrals   = "ref"  // the Referrals screen: personal link, people, earnings
+	cbFAQ         = "faq"  // frequently asked questions
+	cbPickFor     = "pf"   // kind|recipient: amounts or durations for a recipient already chosen
+	cbAlerts      = "al"   // partner alerts: preferences
+	cbAlertToggle = "alt"  // o|w: toggle the orders or webhooks alert
+	cbAlertLow    = "alb"  // ask for the low-balance threshold
 )
 
 // Order kinds and payment methods as they appear in callback data.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	tele "gopkg.in/telebot.v3"
 
@@ -28,14 +29,18 @@ func (b *Bot) onBuy(t *turn) error {
 // months) a deep link already chose, carried by the buttons.
 func (t *turn) whoFor(kind string, n int64) (string, keyboard) {
 	me := t.T("btn.me")
-	if t.user.Username != "" {
-		me = t.T("btn.me_named", html.EscapeString(t.user.Username))
+	if named := t.T("btn.me_named", t.user.Username); t.user.Username != "" && utf8.RuneCountInString(named) <= MaxButtonRunes(2) {
+		me = named // a long username would not fit half a row
 	}
 	args := []string{kind}
 	text := t.T("buy.who." + kind)
 	if n > 0 {
 		args = append(args, strconv.FormatInt(n, 10))
-		text = t.T("buy.who_n."+kind, n)
+		if kind == kindStars {
+			text = t.T("buy.who_n."+kind, starsText(t.lang, n))
+		} else {
+			text = t.T("buy.who_n."+kind, n)
+		}
 	}
 	return text, keyboard{
 		{button(me, cbMe, args...), button(t.T("btn.someone"), cbOther, args...)},
@@ -102,24 +107,17 @@ func (b *Bot) onRecipientText(t *turn, st *chatState, text string) error {
 		_ = b.saveState(t.ctx, t.chat, *st) // the flow waits again, for another StateTTL
 		return t.say(t.T("buy.bad_username"), cancel)
 	}
-	rc, err := b.Shop.CheckRecipient(t.ctx, typ, name)
+	// The provider could not tell (rc nil): the service lets such
+	// orders through and refunds them if delivery fails; the quote says
+	// the recipient was not checked.
+	rc, ok := b.checkRecipient(t, typ, name)
 	switch {
-	case shop.ErrorCode(err) == shop.EVALIDATION:
+	case !ok:
 		_ = b.saveState(t.ctx, t.chat, *st)
-		return t.say(t.T("buy.bad_username"), cancel)
-	case err != nil:
-		// The provider could not tell; the service lets such orders
-		// through and refunds them if delivery fails.
-		b.Logger.Warn("telegram recipient lookup failed", "error", err)
-	case !rc.CanReceive:
-		_ = b.saveState(t.ctx, t.chat, *st)
-		reason := rc.Reason
-		if reason == "" {
-			reason = t.T("buy.not_found")
-		}
-		return t.say(t.T("buy.cannot_receive."+st.Kind, html.EscapeString(name), html.EscapeString(reason)), cancel)
-	default:
+		return t.say(t.T("buy.cannot_receive."+st.Kind, html.EscapeString(name), html.EscapeString(providerReason(t.lang, reasonOr(t, rc)))), cancel)
+	case rc != nil && rc.Username != "":
 		name = rc.Username
+		t.rcName = name
 	}
 	if err := b.clearState(t.ctx, t.chat); err != nil {
 		return t.fail(err)
@@ -167,15 +165,48 @@ func (b *Bot) startPurchase(t *turn, payload string) (bool, error) {
 	return true, t.say(t.whoFor(kind, n))
 }
 
-// pickAmount is the amount (Stars) or duration (Premium) choice.
+// MaxButtonRunes is the longest button text, in characters, that a row of
+// n buttons shows uncut on a phone (Telegram cuts a button's text to one
+// line with an ellipsis; the issue saw a 43-character full-width button
+// cut). Chosen for a 360 dp wide phone: 32 alone in a row, 20 two to a
+// row, 12 three or more. The tests check every button sent against it.
+func MaxButtonRunes(n int) int {
+	switch n {
+	case 1:
+		return 32
+	case 2:
+		return 20
+	}
+	return 12
+}
+
+// pickAmount is the amount (Stars) or duration (Premium) choice. Each
+// choice shows what it costs now (shop.Quote: an estimate, not held; the
+// quote that follows holds its price): the message lists the TON price
+// with ≈ USD, and each button carries the ≈ USD, short enough for a phone
+// (MaxButtonRunes). Without a rate the buttons show the quantity only.
 func (t *turn) pickAmount(kind, recipient string) (string, keyboard) {
 	who := html.EscapeString(recipient)
-	if kind == kindPremium {
-		var row []tele.InlineButton
-		for _, m := range shop.PremiumMonths {
-			row = append(row, button(t.T("btn.months", m), cbAmount, kind, strconv.Itoa(m), recipient))
+	var lines strings.Builder
+	estimate := func(req shop.QuoteRequest, label string) string {
+		q, err := t.b.Shop.Quote(t.ctx, req)
+		if err != nil {
+			return ""
 		}
-		return t.T("buy.pick_months", who), keyboard{row, {t.btnMenu()}}
+		lines.WriteString("\n" + label + " — " + t.tonUSD(q.PriceTON, q.Rate.TONUSD))
+		return "≈" + nbsp + usdAmount(t.lang, usdOf(q.PriceTON, q.Rate.TONUSD))
+	}
+	if kind == kindPremium {
+		var kb keyboard
+		for _, m := range shop.PremiumMonths {
+			label := t.T("btn.months", m)
+			text := label
+			if usd := estimate(shop.QuoteRequest{Type: shop.OrderPremium, Months: m}, label); usd != "" {
+				text += " · " + usd
+			}
+			kb = append(kb, []tele.InlineButton{button(text, cbAmount, kind, strconv.Itoa(m), recipient)})
+		}
+		return t.T("buy.pick_months", who) + "\n" + lines.String(), append(kb, []tele.InlineButton{t.btnMenu()})
 	}
 	p := t.b.Shop.Pricing()
 	var kb keyboard
@@ -184,8 +215,13 @@ func (t *turn) pickAmount(kind, recipient string) (string, keyboard) {
 		if n < p.StarsMin || n > p.StarsMax {
 			continue
 		}
-		row = append(row, button(strconv.FormatInt(n, 10), cbAmount, kind, strconv.FormatInt(n, 10), recipient))
-		if len(row) == 3 {
+		label := t.num(n) + " ⭐"
+		text := label
+		if usd := estimate(shop.QuoteRequest{Type: shop.OrderStars, Stars: n}, label); usd != "" {
+			text += " " + usd
+		}
+		row = append(row, button(text, cbAmount, kind, strconv.FormatInt(n, 10), recipient))
+		if len(row) == 2 {
 			kb, row = append(kb, row), nil
 		}
 	}
@@ -193,7 +229,7 @@ func (t *turn) pickAmount(kind, recipient string) (string, keyboard) {
 		kb = append(kb, row)
 	}
 	kb = append(kb, []tele.InlineButton{button(t.T("btn.other_amount"), cbCustom, recipient)}, []tele.InlineButton{t.btnMenu()})
-	return t.T("buy.pick_stars", who), kb
+	return t.T("buy.pick_stars", who) + "\n" + lines.String(), kb
 }
 
 // onAmount quotes a preset amount or a Premium duration.
@@ -219,7 +255,7 @@ func (b *Bot) onCustomAmount(t *turn) error {
 		return t.fail(err)
 	}
 	p := b.Shop.Pricing()
-	return t.show(t.T("buy.ask_amount", p.StarsMin, p.StarsMax), keyboard{{button(t.T("btn.cancel"), cbMenu)}})
+	return t.show(t.T("buy.ask_amount", t.num(p.StarsMin), t.num(p.StarsMax)), keyboard{{button(t.T("btn.cancel"), cbMenu)}})
 }
 
 // onAmountText quotes a typed number of stars; out of limits it explains
@@ -229,7 +265,7 @@ func (b *Bot) onAmountText(t *turn, st *chatState, text string) error {
 	n, err := strconv.ParseInt(strings.NewReplacer(" ", "", "_", "", ",", "", "\u00a0", "").Replace(text), 10, 64)
 	if err != nil || n < p.StarsMin || n > p.StarsMax {
 		_ = b.saveState(t.ctx, t.chat, *st)
-		return t.say(t.T("buy.bad_amount", p.StarsMin, p.StarsMax), keyboard{{button(t.T("btn.cancel"), cbMenu)}})
+		return t.say(t.T("buy.bad_amount", t.num(p.StarsMin), t.num(p.StarsMax)), keyboard{{button(t.T("btn.cancel"), cbMenu)}})
 	}
 	if err := b.clearState(t.ctx, t.chat); err != nil {
 		return t.fail(err)
@@ -257,10 +293,14 @@ func (b *Bot) quote(t *turn, kind string, n int64, recipient, notice string) err
 	} else {
 		req.Months = int(n)
 	}
+	rc, canReceive := b.checkRecipient(t, typ, recipient)
+	if !canReceive {
+		return t.show(t.T("buy.cannot_receive."+kind, html.EscapeString(recipient), html.EscapeString(providerReason(t.lang, reasonOr(t, rc)))), keyboard{{t.btnMenu()}})
+	}
 	q, err := b.Shop.LockQuote(t.ctx, t.user.ID, req)
 	if shop.ErrorCode(err) == shop.EVALIDATION {
 		p := b.Shop.Pricing()
-		return t.say(t.T("buy.bad_amount", p.StarsMin, p.StarsMax), keyboard{{t.btnMenu()}})
+		return t.say(t.T("buy.bad_amount", t.num(p.StarsMin), t.num(p.StarsMax)), keyboard{{t.btnMenu()}})
 	} else if err != nil {
 		return t.fail(err)
 	}
@@ -268,15 +308,15 @@ func (b *Bot) quote(t *turn, kind string, n int64, recipient, notice string) err
 	if t.user.Balance < q.PriceTON {
 		// The balance cannot pay it: lead with paying by wallet, then
 		// topping up; no button that could only fail.
-		return t.show(notice+t.T("buy.quote_short", t.item(typ, n, recipient), q.PriceTON, t.user.Balance)+held, keyboard{
+		return t.show(notice+t.T("buy.quote_short", t.item(typ, n, recipient)+"\n"+t.recipientLine(rc, recipient), t.tonUSD(q.PriceTON, q.Rate.TONUSD), t.ton(t.user.Balance))+held, keyboard{
 			{button(t.T("btn.pay_ton"), cbPay, q.ID, payTON, recipient)},
 			{button(t.T("btn.topup"), cbBalance)},
 			{button(t.T("btn.cancel"), cbMenu)},
 		})
 	}
-	text := notice + t.T("buy.quote", t.item(typ, n, recipient), q.PriceTON, t.user.Balance) + held
+	text := notice + t.T("buy.quote", t.item(typ, n, recipient)+"\n"+t.recipientLine(rc, recipient), t.tonUSD(q.PriceTON, q.Rate.TONUSD), t.ton(t.user.Balance)) + held
 	kb := keyboard{
-		{button(t.T("btn.confirm", q.PriceTON), cbPay, q.ID, payBalance, recipient)},
+		{button(t.T("btn.confirm", t.ton(q.PriceTON)), cbPay, q.ID, payBalance, recipient)},
 		{button(t.T("btn.pay_ton"), cbPay, q.ID, payTON, recipient)},
 		{button(t.T("btn.cancel"), cbMenu)},
 	}
@@ -292,7 +332,7 @@ func itemText(lang string, typ shop.OrderType, n int64, recipient string) string
 	if typ == shop.OrderPremium {
 		return tr(lang, "item.premium", n, html.EscapeString(recipient))
 	}
-	return tr(lang, "item.stars", n, html.EscapeString(recipient))
+	return tr(lang, "item.stars", starsText(lang, n), html.EscapeString(recipient))
 }
 
 func orderItem(lang string, o *shop.Order) string {
@@ -356,13 +396,13 @@ func (b *Bot) onPay(t *turn) error {
 	switch shop.ErrorCode(err) {
 	case "":
 	case shop.EINSUFFICIENT:
-		return t.show(t.T("buy.insufficient", t.item(q.Type, n, recipient), q.PriceTON, t.user.Balance), keyboard{
+		return t.show(t.T("buy.insufficient", t.item(q.Type, n, recipient), t.tonUSD(q.PriceTON, q.Rate.TONUSD), t.ton(t.user.Balance)), keyboard{
 			{button(t.T("btn.topup"), cbBalance)},
 			{button(t.T("btn.pay_ton"), cbPay, quoteID, payTON, recipient)},
 			{button(t.T("btn.cancel"), cbMenu)},
 		})
 	case shop.EQUOTEEXPIRED:
-		return b.quote(t, kind, n, recipient, t.T("buy.requote", q.PriceTON))
+		return b.quote(t, kind, n, recipient, t.T("buy.requote", t.ton(q.PriceTON)))
 	case shop.ECONFLICT, shop.EQUOTEUSED:
 		return t.show(t.T("err.conflict"), keyboard{{t.btnMenu()}})
 	case shop.ERECIPIENT:
@@ -375,7 +415,7 @@ func (b *Bot) onPay(t *turn) error {
 	case order.PaymentMethod == shop.PayTONMemo && order.Status == shop.StatusPendingPayment:
 		return b.showPayment(t, order)
 	case order.PaymentMethod == shop.PayBalance && (order.Status == shop.StatusPaid || order.Status == shop.StatusProcessing):
-		return t.show(t.T("buy.paid", order.ID, orderItem(t.lang, order), order.PriceTON), keyboard{
+		return t.show(t.T("buy.paid", order.ID, orderItem(t.lang, order), t.tonUSD(order.PriceTON, order.TONUSD)), keyboard{
 			{button(t.T("btn.orders"), cbOrders, "0"), t.btnMenu()},
 		})
 	}
@@ -390,7 +430,7 @@ func (b *Bot) onPay(t *turn) error {
 // (payscreen.go).
 func (b *Bot) showPayment(t *turn, o *shop.Order) error {
 	link := tonLink(o.PaymentAddress, o.PriceTON, o.PaymentMemo)
-	text := t.T("pay.ton", o.ID, orderItem(t.lang, o), o.PriceTON,
+	text := t.T("pay.ton", o.ID, orderItem(t.lang, o), t.ton(o.PriceTON), approxUSD(t.lang, o.PriceTON, o.TONUSD),
 		html.EscapeString(o.PaymentAddress), html.EscapeString(o.PaymentMemo),
 		formatTime(o.ExpiresAt), html.EscapeString(link))
 	id := strconv.FormatInt(o.ID, 10)
@@ -404,7 +444,7 @@ func (b *Bot) showPayment(t *turn, o *shop.Order) error {
 	qrID := 0
 	if png, err := qrPNG(link); err != nil {
 		b.Logger.Error("telegram QR code failed", "error", err)
-	} else if qrID, err = b.sendPhoto(t.ctx, t.chat, png, t.T("pay.qr", o.PriceTON, html.EscapeString(o.PaymentMemo))); err != nil {
+	} else if qrID, err = b.sendPhoto(t.ctx, t.chat, png, t.T("pay.qr", t.ton(o.PriceTON), html.EscapeString(o.PaymentMemo))); err != nil {
 		b.rememberScreen(t.ctx, t.chat, o.ID, textID, 0)
 		return err
 	}

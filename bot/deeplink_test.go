@@ -22,16 +22,16 @@ func TestStartDeepLinks_PrefillPurchase(t *testing.T) {
 		{alice, "Your order", "100 Stars for @someone_x", "Telegram Premium, 3 months, for @premium_pal", "Buy 250 Stars",
 			"Someone else", "Send the recipient's Telegram username", "250 Stars for @some_friend", "nothing was prefilled", "Stars &amp; Premium",
 			"Me", "250 Stars for @alice_buyer"},
-		{ivan, "Ваш заказ", "100 Stars для @someone_x", "Telegram Premium, 3 мес., для @premium_pal", "Купить 250 Stars",
-			"Другому", "Отправьте имя пользователя получателя", "250 Stars для @some_friend", "ничего не заполнено", "Stars и Premium",
-			"Себе", "250 Stars для @ivan_petrov"},
+		{ivan, "Ваш заказ", "100 звёзд для @someone_x", "Telegram Premium на 3 мес. для @premium_pal", "Купить 250 звёзд",
+			"Другому", "Отправьте имя пользователя получателя", "250 звёзд для @some_friend", "ничего не заполнено", "Звёзды и Telegram Premium",
+			"Себе", "250 звёзд для @ivan_petrov"},
 	} {
 		t.Run(tc.u.LanguageCode, func(t *testing.T) {
 			e := newEnv(t)
 			// stars_<n>_<username> (a username may itself contain "_").
 			e.fake.Send(tc.u, "/start stars_100_someone_x")
 			q := e.fake.Wait(tc.u.ID, tc.order)
-			if !strings.Contains(q.Text, tc.stars100) || !strings.Contains(q.Text, price100.String()+" TON") {
+			if !strings.Contains(q.Text, tc.stars100) || !strings.Contains(q.Text, tonIn(tc.u, price100)+" TON") {
 				t.Errorf("stars_100_someone_x quote:\n%s", q.Text)
 			}
 			e.fake.Send(tc.u, "/start premium_3_premium_pal")

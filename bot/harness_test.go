@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"starsbot/bot"
 	"starsbot/bot/bottest"
@@ -136,6 +137,7 @@ func newEnv(t *testing.T, wrap ...func(bot.Shop) bot.Shop) *env {
 	db, svc := s.DB, s.Service
 	e := &env{t: t, state: &bottest.MemState{}, clock: s.Clock, backupDir: t.TempDir()}
 	e.fake = bottest.New(t, token)
+	e.fake.Now = e.clock.Now
 	e.fake.Idle = e.idle
 	logger := slog.New(slog.NewTextHandler(lockedWriter{e}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc.Logger = logger
@@ -157,6 +159,8 @@ func newEnv(t *testing.T, wrap ...func(bot.Shop) bot.Shop) *env {
 	t.Cleanup(func() {
 		e.stop()
 		e.checkSecrets()
+		e.checkButtonWidths()
+		e.checkBotAPICalls()
 	})
 	return e
 }
@@ -275,7 +279,7 @@ func (e *env) startChat(u bottest.User) bottest.Call {
 	e.fake.Send(u, "/start")
 	want := "Stars &amp; Premium"
 	if u.LanguageCode == "ru" {
-		want = "Stars и Premium"
+		want = "Звёзды и Telegram Premium"
 	}
 	return e.fake.Wait(u.ID, want)
 }
@@ -382,4 +386,27 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// tonIn is n as the bot shows it to u: a decimal comma in Russian (for
+// amounts below 10 000, which need no digit groups).
+func tonIn(u bottest.User, n shop.NanoTON) string {
+	if u.LanguageCode == "ru" {
+		return strings.Replace(n.String(), ".", ",", 1)
+	}
+	return n.String()
+}
+
+// checkButtonWidths checks every button the bot sent against
+// bot.MaxButtonRunes.
+func (e *env) checkButtonWidths() {
+	for _, c := range e.fake.Calls() {
+		for _, row := range c.Keyboard {
+			for _, b := range row {
+				if n := utf8.RuneCountInString(b.Text); n > bot.MaxButtonRunes(len(row)) {
+					e.t.Errorf("%s: button %q has %d characters, more than %d for a row of %d", c.Method, b.Text, n, bot.MaxButtonRunes(len(row)), len(row))
+				}
+			}
+		}
+	}
 }

@@ -226,7 +226,7 @@ func TestHideKey_Undeletable_EditsKeyAway(t *testing.T) {
 		if !strings.Contains(keyMsg.Text, "osk_") {
 			t.Fatalf("%s: no key message: %q", tc.u.LanguageCode, keyMsg.Text)
 		}
-		e.fake.Undeletable(keyMsg.ID)
+		e.clock.Advance(bottest.DeleteLimit) // 48 h later Telegram no longer deletes it
 		e.fake.Press(tc.u, tc.hide)
 		for _, m := range e.fake.Messages(tc.u.ID) {
 			if m.ID == keyMsg.ID {

@@ -130,7 +130,7 @@ func TestCatalogs(t *testing.T) {
 	for _, m := range []shop.PaymentMethod{shop.PayBalance, shop.PayTONMemo} {
 		used["method."+string(m)] = true
 	}
-	for _, l := range []shop.LedgerType{shop.LedgerDeposit, shop.LedgerOrder, shop.LedgerRefund, shop.LedgerAdminCredit, shop.LedgerAdminDebit} {
+	for _, l := range []shop.LedgerType{shop.LedgerDeposit, shop.LedgerOrder, shop.LedgerRefund, shop.LedgerAdminCredit, shop.LedgerAdminDebit, shop.LedgerReferral} {
 		used["ledger."+string(l)] = true
 	}
 	if len(used) < 50 {
@@ -224,5 +224,58 @@ func TestPaymentScreens_Bounded(t *testing.T) {
 	}
 	if raw, _ := st.LoadChatState(ctx, 7); raw != nil {
 		t.Errorf("the record landed in the chat's flow state: %s", raw)
+	}
+}
+
+func TestMoneyFormatting(t *testing.T) {
+	for _, tc := range []struct {
+		lang, in, want string
+	}{
+		{"en", "0.418", "0.418"},
+		{"ru", "0.418", "0,418"},
+		{"en", "1000000", "1,000,000"},
+		{"ru", "1000000", "1\u00a0000\u00a0000"},
+		{"ru", "2500", "2500"},
+		{"en", "2500", "2,500"},
+		{"ru", "12345.5", "12\u00a0345,5"},
+		{"ru", "-0.5", "-0,5"},
+		{"en", "999", "999"},
+	} {
+		if got := localDecimal(tc.lang, tc.in); got != tc.want {
+			t.Errorf("localDecimal(%s, %s) = %q, want %q", tc.lang, tc.in, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		ton  shop.NanoTON
+		rate shop.MicroUSD
+		want shop.MicroUSD
+	}{
+		{418_000_000, 3_590_000, 1_500_000},   // 1.50062 → 1.50
+		{1_000_000_000, 3_595_000, 3_600_000}, // 3.595 → 3.60 (half up)
+		{0, 3_590_000, 0},
+		{1_000_000, 0, 0},
+		{5_000_000_000_000, 3_590_000, 17_950_000_000},
+	} {
+		if got := usdOf(tc.ton, tc.rate); got != tc.want {
+			t.Errorf("usdOf(%s, %s) = %s, want %s", tc.ton, tc.rate, got, tc.want)
+		}
+	}
+	if got := usdAmount("en", 1_500_000); got != "$1.50" {
+		t.Errorf("en $ = %q", got)
+	}
+	if got := usdAmount("ru", 17_950_000_000); got != "17\u00a0950,00\u00a0$" {
+		t.Errorf("ru $ = %q", got)
+	}
+	if got := usdAmount("en", 50_000); got != "$0.05" {
+		t.Errorf("en 5 cents = %q", got)
+	}
+}
+
+func TestRuPlural(t *testing.T) {
+	for n, want := range map[int64]string{1: "звезда", 2: "звезды", 4: "звезды", 5: "звёзд", 11: "звёзд", 12: "звёзд", 14: "звёзд",
+		21: "звезда", 22: "звезды", 25: "звёзд", 100: "звёзд", 101: "звезда", 111: "звёзд", 1001: "звезда", 1000000: "звёзд"} {
+		if got := ruPlural(n, "звезда", "звезды", "звёзд"); got != want {
+			t.Errorf("ruPlural(%d) = %s, want %s", n, got, want)
+		}
 	}
 }

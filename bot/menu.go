@@ -48,6 +48,13 @@ func (b *Bot) routes() {
 	b.on(cb(cbUSDTPay), b.onUSDTPay)
 	b.on(cb(cbLang), b.onLanguage)
 	b.on(cb(cbSetLang), b.onSetLanguage)
+	b.on(cb(cbReferrals), b.onReferrals)
+	b.on(cb(cbFAQ), b.onFAQ)
+	b.on(cb(cbPickFor), b.onPickFor)
+	b.on(cb(cbAlerts), b.onAlerts)
+	b.on(cb(cbAlertToggle), b.onAlertToggle)
+	b.on(cb(cbAlertLow), b.onAlertLow)
+	b.on("/faq", b.onFAQ)
 
 	b.adminRoutes()
 }
@@ -68,21 +75,29 @@ func (b *Bot) onStart(t *turn) error {
 func (b *Bot) onMenu(t *turn) error { return t.show(t.menuText(), t.menuKeyboard()) }
 
 func (t *turn) menuText() string {
-	return t.T("menu.title", t.user.Balance)
+	return t.T("menu.title", t.ton(t.user.Balance))
 }
 
 func (t *turn) menuKeyboard() keyboard {
-	return keyboard{
+	kb := keyboard{
 		{button(t.T("btn.buy_stars"), cbBuy, kindStars), button(t.T("btn.premium"), cbBuy, kindPremium)},
 		{button(t.T("btn.balance"), cbBalance), button(t.T("btn.orders"), cbOrders, "0")},
-		{button(t.T("btn.api"), cbAPI, keyOrders), button(t.T("btn.language"), cbLang), button(t.T("btn.help"), cbHelp)},
 	}
+	if t.b.referralsOn() {
+		kb = append(kb, []tele.InlineButton{button(t.T("btn.referrals"), cbReferrals)})
+	}
+	return append(kb, []tele.InlineButton{button(t.T("btn.api"), cbAPI, keyOrders), button(t.T("btn.language"), cbLang), button(t.T("btn.help"), cbHelp)})
 }
 
 // onHelp explains what the bot does.
 func (b *Bot) onHelp(t *turn) error {
 	p := b.Shop.Pricing()
-	return t.show(t.T("help", p.StarsMin, p.StarsMax), keyboard{{t.btnMenu()}})
+	kb := keyboard{{button(t.T("btn.faq"), cbFAQ)}}
+	if row := b.supportRow(t.lang); row != nil {
+		kb = append(kb, row)
+	}
+	kb = append(kb, []tele.InlineButton{t.btnMenu()})
+	return t.show(t.T("help", t.num(p.StarsMin), t.num(p.StarsMax))+b.supportLine(t.lang, 0), kb)
 }
 
 // onHelpShort answers anything the bot does not understand.
@@ -98,6 +113,9 @@ func (b *Bot) onText(t *turn) error {
 		return t.fail(err)
 	}
 	if st == nil {
+		if done, err := b.onTopLevelText(t, text); done {
+			return err
+		}
 		return b.onHelpShort(t)
 	}
 	switch st.Step {
@@ -105,6 +123,8 @@ func (b *Bot) onText(t *turn) error {
 		return b.onRecipientText(t, st, text)
 	case stepAmount:
 		return b.onAmountText(t, st, text)
+	case stepAlertThreshold:
+		return b.onAlertLowText(t, st, text)
 	}
 	return b.onHelpShort(t)
 }

@@ -43,6 +43,13 @@ type turn struct {
 	user     *shop.User
 	lang     string
 	answered bool
+	order    int64 // the order the update is about, if any: named in error messages
+
+	// The recipient lookup of this update (checkRecipient): its answer
+	// (nil: the provider could not tell) for rcName and rcType.
+	rc     *shop.RecipientCheck
+	rcName string
+	rcType shop.OrderType
 }
 
 // on registers fn for endpoint behind the bot's middleware.
@@ -72,7 +79,7 @@ func (b *Bot) wrap(fn func(*turn) error) tele.HandlerFunc {
 			if r := recover(); r != nil {
 				b.Logger.Error("telegram handler panicked", "chat_id", t.chat,
 					"panic", b.redactString(fmt.Sprint(r)), "stack", string(debug.Stack()))
-				t.safeSay(t.T("err.internal"))
+				t.safeSay(t.T("err.internal") + b.supportLine(t.lang, t.order))
 				err = nil
 			}
 			t.finish()
@@ -266,7 +273,7 @@ func (t *turn) fail(err error) error {
 		t.b.Logger.Error("telegram handler failed", "chat_id", t.chat, "error", t.b.redact(err))
 		text = t.T("err.internal")
 	}
-	return t.say(text, keyboard{{t.btnMenu()}})
+	return t.say(text+t.b.supportLine(t.lang, t.order), keyboard{{t.btnMenu()}})
 }
 
 // ---- sending -----------------------------------------------------------------

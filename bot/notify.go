@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"starsbot/shop"
 )
@@ -35,6 +36,7 @@ func (b *Bot) notify(e shop.Event) {
 		b.Logger.Warn("telegram notification: no user", "event", e.Type, "user_id", e.UserID, "error", err)
 		return
 	}
+	b.partnerAlerts(ctx, user, e)
 	lang := user.Language
 	balance := e.Balance
 	if balance == 0 {
@@ -43,9 +45,16 @@ func (b *Bot) notify(e shop.Event) {
 	var text string
 	switch e.Type {
 	case shop.EventDepositCredited:
-		text = tr(lang, "note.deposit", e.Amount, balance) + b.usdtReceipt(ctx, lang, e)
+		text = tr(lang, "note.deposit", tonAmount(lang, e.Amount), tonAmount(lang, balance)) + b.usdtReceipt(ctx, lang, e)
+		if e.DepositID != 0 {
+			if d, err := b.Shop.FindDeposit(ctx, e.DepositID); err == nil && d.TxHash != "" {
+				text += "\n" + tr(lang, "receipt.tx", b.txLink(lang, d.TxHash))
+			}
+		}
 	case shop.EventAdminCredit:
-		text = tr(lang, "note.admin_credit", e.Amount, balance)
+		text = tr(lang, "note.admin_credit", tonAmount(lang, e.Amount), tonAmount(lang, balance))
+	case shop.EventReferralCredited:
+		text = referralNote(lang, e)
 	case shop.EventOrderPaid, shop.EventOrderCompleted, shop.EventOrderManual, shop.EventOrderRefunded, shop.EventOrderExpired:
 		o, err := b.Shop.FindOrder(ctx, e.UserID, e.OrderID)
 		if err != nil {
@@ -63,20 +72,33 @@ func (b *Bot) notify(e shop.Event) {
 		case shop.EventOrderPaid:
 			text = tr(lang, "note.paid", o.ID, item)
 		case shop.EventOrderCompleted:
-			text = tr(lang, "note.completed", o.ID, item)
+			text = tr(lang, "note.completed", o.ID, item) + "\n\n" + strings.TrimSuffix(b.receipt(lang, o), "\n")
 		case shop.EventOrderManual:
-			text = tr(lang, "note.manual", o.ID, item)
+			text = tr(lang, "note.manual", o.ID, item) + b.supportLine(lang, o.ID)
 		case shop.EventOrderRefunded:
 			amount := e.Amount
 			if amount == 0 {
 				amount = o.PriceTON
 			}
-			text = tr(lang, "note.refunded", o.ID, item, amount, balance)
+			text = tr(lang, "note.refunded", o.ID, item, tonAmount(lang, amount), tonAmount(lang, balance)) + "\n\n" + strings.TrimSuffix(b.receipt(lang, o), "\n") + b.supportLine(lang, o.ID)
 		case shop.EventOrderExpired:
 			text = tr(lang, "note.expired", o.ID, item)
 		}
 	case shop.EventWebhookDisabled:
 		text = tr(lang, "note.hook_off", e.WebhookID)
+	case shop.EventWebhookFailing:
+		// Opt-in (🔑 API → 🔔 Alerts): NotifyWebhookFailing checks the
+		// partner's preference and shows the URL without credentials.
+		endpoint := e.WebhookID
+		reason := "> " + shop.WebhookWarnAfter.String() // language-neutral: the alert's text says what failed
+		if w, err := b.Shop.FindWebhook(ctx, e.UserID, e.WebhookID); err == nil {
+			endpoint = w.URL
+			if !w.FailingSince.IsZero() {
+				reason = "⏱ " + w.FailingSince.UTC().Format("2006-01-02 15:04 UTC")
+			}
+		}
+		b.NotifyWebhookFailing(e.UserID, endpoint, reason)
+		return
 	default:
 		return
 	}

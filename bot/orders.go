@@ -38,12 +38,16 @@ func (b *Bot) onOrders(t *turn) error {
 	var row []tele.InlineButton
 	for _, o := range orders {
 		text.WriteString("\n")
-		text.WriteString(t.T("orders.line", o.ID, orderItem(t.lang, o), t.status(o.Status)))
+		text.WriteString(t.T("orders.line", o.ID, formatDate(o.CreatedAt), orderItem(t.lang, o), t.ton(o.PriceTON), t.status(o.Status)))
 		row = append(row, button("#"+strconv.FormatInt(o.ID, 10), cbOrder, strconv.FormatInt(o.ID, 10)))
 	}
 	kb := keyboard{}
 	if len(row) > 0 {
 		kb = append(kb, row)
+	}
+	if len(orders) > 0 {
+		// The newest order of the page, again, at today's price.
+		kb = append(kb, buyAgain(orders[0], t.T("btn.buy_again_n", orders[0].ID)))
 	}
 	var nav []tele.InlineButton
 	if before != 0 {
@@ -65,6 +69,7 @@ func (b *Bot) onOrder(t *turn) error {
 	if err != nil || id <= 0 {
 		return t.answer(t.T("err.stale_button"), true)
 	}
+	t.order = id
 	o, err := b.Shop.FindOrder(t.ctx, t.user.ID, id)
 	if err != nil {
 		return t.fail(err)
@@ -78,6 +83,7 @@ func (b *Bot) onCancelOrder(t *turn) error {
 	if err != nil || id <= 0 {
 		return t.answer(t.T("err.stale_button"), true)
 	}
+	t.order = id
 	o, err := b.Shop.CancelOrder(t.ctx, t.user.ID, id)
 	if err != nil {
 		return t.fail(err)
@@ -92,7 +98,7 @@ func (b *Bot) onCancelOrder(t *turn) error {
 		pressed = cb.Message.ID
 	}
 	if b.settleScreens(t.ctx, t.chat, t.lang, o, pressed) {
-		text, kb, _ := settledScreen(t.lang, o)
+		text, kb, _ := b.settledScreen(t.lang, o)
 		return t.show(text, kb)
 	}
 	return b.showOrder(t, o)
@@ -103,7 +109,6 @@ func (b *Bot) showOrder(t *turn, o *shop.Order) error {
 	var s strings.Builder
 	s.WriteString(t.T("order.head", o.ID, orderItem(t.lang, o)))
 	s.WriteString(t.T("order.status", t.status(o.Status)))
-	s.WriteString(t.T("order.price", o.PriceTON, t.T("method."+string(o.PaymentMethod))))
 	s.WriteString(t.T("order.created", formatTime(o.CreatedAt)))
 	if !o.PaidAt.IsZero() {
 		s.WriteString(t.T("order.paid_at", formatTime(o.PaidAt)))
@@ -111,9 +116,10 @@ func (b *Bot) showOrder(t *turn, o *shop.Order) error {
 	if !o.CompletedAt.IsZero() {
 		s.WriteString(t.T("order.completed_at", formatTime(o.CompletedAt)))
 	}
+	s.WriteString(b.receipt(t.lang, o))
 	pending := o.Status == shop.StatusPendingPayment && o.PaymentMethod == shop.PayTONMemo
 	if pending {
-		s.WriteString(t.T("order.pay_hint", o.PriceTON, html.EscapeString(o.PaymentAddress),
+		s.WriteString(t.T("order.pay_hint", t.ton(o.PriceTON), html.EscapeString(o.PaymentAddress),
 			html.EscapeString(o.PaymentMemo), formatTime(o.ExpiresAt)))
 	}
 	kb := keyboard{}
@@ -122,6 +128,9 @@ func (b *Bot) showOrder(t *turn, o *shop.Order) error {
 		kb = append(kb, t.walletRows(o.PaymentAddress, o.PriceTON, o.PaymentMemo)...)
 		kb = append(kb, []tele.InlineButton{button(t.T("btn.check_payment"), cbCheckPay, id)},
 			[]tele.InlineButton{button(t.T("btn.cancel_order"), cbCancelOrder, id)})
+	}
+	if !pending {
+		kb = append(kb, buyAgain(o, t.T("btn.buy_again")))
 	}
 	kb = append(kb, []tele.InlineButton{button(t.T("btn.back_orders"), cbOrders, "0"), t.btnMenu()})
 	return t.show(s.String(), kb)

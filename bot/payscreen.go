@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	tele "gopkg.in/telebot.v3"
@@ -104,7 +105,7 @@ func (b *Bot) rememberScreen(ctx context.Context, chat, order int64, text, qr in
 
 // settledScreen is what a payment screen becomes once its order is no
 // longer waiting for payment; ok is false while it is.
-func settledScreen(lang string, o *shop.Order) (text string, kb keyboard, ok bool) {
+func (b *Bot) settledScreen(lang string, o *shop.Order) (text string, kb keyboard, ok bool) {
 	item := orderItem(lang, o)
 	switch o.Status {
 	case shop.StatusPendingPayment:
@@ -114,7 +115,10 @@ func settledScreen(lang string, o *shop.Order) (text string, kb keyboard, ok boo
 	case shop.StatusCancelled:
 		text = tr(lang, "pay.done.cancelled", o.ID, item)
 	default: // paid, and whatever came after: it was paid
-		text = tr(lang, "pay.done.paid", o.ID, item, o.PriceTON, tr(lang, "status."+string(o.Status)))
+		text = tr(lang, "pay.done.paid", o.ID, item, tonAmount(lang, o.PriceTON)+" TON"+approxUSD(lang, o.PriceTON, o.TONUSD), tr(lang, "status."+string(o.Status)))
+		if l := b.txLink(lang, o.PaidTxHash); l != "" {
+			text += "\n" + strings.TrimSuffix(tr(lang, "receipt.paid_tx", l), "\n")
+		}
 	}
 	return text, keyboard{{button(tr(lang, "btn.orders"), cbOrders, "0"), button(tr(lang, "btn.menu"), cbMenu)}}, true
 }
@@ -124,7 +128,7 @@ func settledScreen(lang string, o *shop.Order) (text string, kb keyboard, ok boo
 // caller is about to replace itself (the button's message): it is left
 // alone. It reports whether pressed is one of the order's payment screens.
 func (b *Bot) settleScreens(ctx context.Context, chat int64, lang string, o *shop.Order, pressed int) bool {
-	text, kb, ok := settledScreen(lang, o)
+	text, kb, ok := b.settledScreen(lang, o)
 	if !ok {
 		return false
 	}
@@ -193,11 +197,12 @@ func (b *Bot) onCheckPayment(t *turn) error {
 	if err != nil || id <= 0 {
 		return t.answer(t.T("err.stale_button"), true)
 	}
+	t.order = id
 	o, err := b.Shop.FindOrder(t.ctx, t.user.ID, id)
 	if err != nil {
 		return t.fail(err)
 	}
-	text, kb, settled := settledScreen(t.lang, o)
+	text, kb, settled := b.settledScreen(t.lang, o)
 	if !settled {
 		return t.answer(t.T("pay.not_yet", formatTime(o.ExpiresAt)), false)
 	}

@@ -40,10 +40,10 @@ func (e *env) orderDebits(u bottest.User) []shop.NanoTON {
 func ruStarsQuote(e *env, u bottest.User) bottest.Call {
 	e.t.Helper()
 	e.startChat(u)
-	e.fake.Press(u, "Купить Stars")
+	e.fake.Press(u, "Купить звёзды")
 	e.fake.Press(u, "Другому")
 	e.fake.Send(u, "@someone_x")
-	e.fake.Wait(u.ID, "Сколько Stars")
+	e.fake.Wait(u.ID, "Сколько звёзд")
 	e.fake.Press(u, "100")
 	return e.fake.Wait(u.ID, "Ваш заказ")
 }
@@ -61,7 +61,7 @@ func TestConfirm_FeeRaised_ChargesShownPrice(t *testing.T) {
 			confirm := "Confirm: pay " + price100.String() + " TON"
 			if u.LanguageCode == "ru" {
 				q = ruStarsQuote(e, u)
-				confirm = "Подтвердить: " + price100.String() + " TON"
+				confirm = "Подтвердить: " + tonIn(u, price100) + " TON"
 			} else {
 				q = buyStarsQuote(e, u, "@someone_x", "100")
 			}
@@ -105,11 +105,11 @@ func TestConfirm_Expired_ShowsNewPriceAndAsksAgain(t *testing.T) {
 			confirm, oldNotice, nothing := "Confirm: pay ", "The price "+price100.String()+" TON is no longer held", "Nothing was charged"
 			if ru {
 				ruStarsQuote(e, u)
-				confirm, oldNotice, nothing = "Подтвердить: ", "Цена "+price100.String()+" TON больше не действует", "Ничего не списано"
+				confirm, oldNotice, nothing = "Подтвердить: ", "Цена "+tonIn(u, price100)+" TON больше не действует", "Ничего не списано"
 			} else {
 				buyStarsQuote(e, u, "@someone_x", "100")
 			}
-			oldMsg, oldBtn, ok := e.fake.FindButton(u.ID, confirm+price100.String())
+			oldMsg, oldBtn, ok := e.fake.FindButton(u.ID, confirm+tonIn(u, price100))
 			if !ok {
 				t.Fatal("no Confirm button")
 			}
@@ -118,7 +118,7 @@ func TestConfirm_Expired_ShowsNewPriceAndAsksAgain(t *testing.T) {
 			e.clock.Advance(shop.DefaultQuoteTTL)
 			e.fake.WaitAnswer(e.fake.Callback(u, u.ID, oldMsg.ID, oldBtn.Data))
 			again := e.fake.Wait(u.ID, oldNotice)
-			for _, want := range []string{nothing, price100at20.String() + " TON"} {
+			for _, want := range []string{nothing, tonIn(u, price100at20) + " TON"} {
 				if !strings.Contains(again.Text, want) {
 					t.Errorf("the new screen lacks %q:\n%s", want, again.Text)
 				}
@@ -126,7 +126,7 @@ func TestConfirm_Expired_ShowsNewPriceAndAsksAgain(t *testing.T) {
 			if n := len(e.orders(u)); n != 0 || e.user(u).Balance != shop.TON {
 				t.Fatalf("%d orders, balance %s after an expired Confirm", n, e.user(u).Balance)
 			}
-			_, newBtn, ok := e.fake.FindButton(u.ID, confirm+price100at20.String()+" TON")
+			_, newBtn, ok := e.fake.FindButton(u.ID, confirm+tonIn(u, price100at20)+" TON")
 			if !ok {
 				t.Fatalf("no Confirm button with the new price:\n%v", again.Keyboard)
 			}
@@ -141,7 +141,7 @@ func TestConfirm_Expired_ShowsNewPriceAndAsksAgain(t *testing.T) {
 				t.Fatalf("%d orders after replaying the expired button", n)
 			}
 
-			e.fake.Press(u, confirm+price100at20.String())
+			e.fake.Press(u, confirm+tonIn(u, price100at20))
 			e.fake.Wait(u.ID, "#1")
 			os := e.orders(u)
 			if len(os) != 1 || os[0].PriceTON != price100at20 {

@@ -171,7 +171,7 @@ func (b *Bot) onUSDTTopup(t *turn) error {
 	}
 	link := tonJettonLink(deposit, b.USDTMaster, 0, t.user.Memo)
 	memo := html.EscapeString(t.user.Memo)
-	text := t.T("usdt.topup", html.EscapeString(deposit), memo, perUSDT, shop.FormatFeePercent(fee), html.EscapeString(b.USDTMaster), html.EscapeString(link))
+	text := t.T("usdt.topup", html.EscapeString(deposit), memo, t.ton(perUSDT), localDecimal(t.lang, shop.FormatFeePercent(fee)), html.EscapeString(b.USDTMaster), html.EscapeString(link))
 	kb := append(t.usdtWalletRows(deposit, b.USDTMaster, 0, t.user.Memo), []tele.InlineButton{button(t.T("btn.balance"), cbBalance), t.btnMenu()})
 	if err := t.show(text, kb); err != nil {
 		return err
@@ -208,9 +208,9 @@ func (b *Bot) onUSDTPay(t *turn) error {
 
 // showUSDTPayment is showPayment for an order priced in USDT.
 func (b *Bot) showUSDTPayment(t *turn, o *shop.Order) error {
-	usdt := shop.FormatUSDT(o.PriceUSDT)
+	usdt := localDecimal(t.lang, shop.FormatUSDT(o.PriceUSDT))
 	link := tonJettonLink(o.PaymentAddress, b.USDTMaster, o.PriceUSDT, o.PaymentMemo)
-	text := t.T("usdt.pay", o.ID, orderItem(t.lang, o), usdt, o.PriceTON,
+	text := t.T("usdt.pay", o.ID, orderItem(t.lang, o), usdt, t.ton(o.PriceTON),
 		html.EscapeString(o.PaymentAddress), html.EscapeString(o.PaymentMemo),
 		formatTime(o.ExpiresAt), html.EscapeString(link))
 	id := strconv.FormatInt(o.ID, 10)
@@ -242,7 +242,7 @@ func (b *Bot) usdtReceipt(ctx context.Context, lang string, e shop.Event) string
 	if err != nil || d.Asset != shop.AssetUSDT {
 		return ""
 	}
-	return "\n" + tr(lang, "usdt.receipt", shop.FormatUSDT(d.JettonAmount), d.RateTONUSD, shop.FormatFeePercent(b.usdtFeePPM(d)))
+	return "\n" + tr(lang, "usdt.receipt", localDecimal(lang, shop.FormatUSDT(d.JettonAmount)), localDecimal(lang, d.RateTONUSD.String()), localDecimal(lang, shop.FormatFeePercent(b.usdtFeePPM(d))))
 }
 
 // usdtFeePPM is the fee a USDT deposit paid, as parts per million of its
@@ -260,28 +260,28 @@ func init() {
 		"en": {
 			"btn.usdt_topup":     "💵 Top up with USDT",
 			"btn.usdt_pay":       "💵 Pay in USDT instead",
-			"btn.tonkeeper_usdt": "Open in Tonkeeper (USDT)",
+			"btn.tonkeeper_usdt": "Tonkeeper · USDT",
 			"usdt.topup": "💵 <b>Top up with USDT (TON network)</b>\n\n" +
 				"Send USDT on TON to\n<code>%s</code>\nwith the comment <code>%s</code> (required).\n\n" +
 				"It is credited to your balance in TON at the rate of the moment it arrives: 1 USDT = <b>%s TON</b> now (after the %s%% fee).\n" +
 				"Only USDT on TON counts (jetton <code>%s</code>); any other token is refused.\n\nAny wallet: <code>%s</code>",
 			"usdt.topup_qr": "Scan with a TON wallet to top up in USDT. Comment: <code>%s</code>",
 			"usdt.pay": "💵 <b>Order #%d: pay in USDT (TON network)</b>\n\n%s\n\n" +
-				"Send exactly <b>%s USDT</b> (or %s TON) to\n<code>%s</code>\nwith the comment <code>%s</code> (required)\nbefore %s.\n\nAny wallet: <code>%s</code>",
+				"Send at least <b>%s USDT</b> (or %s TON; any excess goes to your balance) to\n<code>%s</code>\nwith the comment <code>%s</code> (required)\nbefore %s.\n\nAny wallet: <code>%s</code>",
 			"usdt.pay_qr":  "Scan with a TON wallet: %s USDT, comment <code>%s</code>",
 			"usdt.receipt": "Paid in USDT: %s USDT at %s USD per TON, fee %s%%.",
 		},
 		"ru": {
 			"btn.usdt_topup":     "💵 Пополнить в USDT",
 			"btn.usdt_pay":       "💵 Оплатить в USDT",
-			"btn.tonkeeper_usdt": "Открыть в Tonkeeper (USDT)",
+			"btn.tonkeeper_usdt": "Tonkeeper · USDT",
 			"usdt.topup": "💵 <b>Пополнение в USDT (сеть TON)</b>\n\n" +
 				"Отправьте USDT в сети TON на адрес\n<code>%s</code>\nс комментарием <code>%s</code> (обязательно).\n\n" +
 				"Сумма зачисляется на баланс в TON по курсу на момент поступления: сейчас 1 USDT = <b>%s TON</b> (после комиссии %s%%).\n" +
 				"Засчитывается только USDT в сети TON (джеттон <code>%s</code>); другие токены отклоняются.\n\nЛюбой кошелёк: <code>%s</code>",
 			"usdt.topup_qr": "Отсканируйте TON-кошельком для пополнения в USDT. Комментарий: <code>%s</code>",
 			"usdt.pay": "💵 <b>Заказ #%d: оплата в USDT (сеть TON)</b>\n\n%s\n\n" +
-				"Отправьте ровно <b>%s USDT</b> (или %s TON) на адрес\n<code>%s</code>\nс комментарием <code>%s</code> (обязательно)\nдо %s.\n\nЛюбой кошелёк: <code>%s</code>",
+				"Отправьте не менее <b>%s USDT</b> (или %s TON; излишек поступит на ваш баланс) на адрес\n<code>%s</code>\nс комментарием <code>%s</code> (обязательно)\nдо %s.\n\nЛюбой кошелёк: <code>%s</code>",
 			"usdt.pay_qr":  "Отсканируйте TON-кошельком: %s USDT, комментарий <code>%s</code>",
 			"usdt.receipt": "Оплачено в USDT: %s USDT по курсу %s USD за TON, комиссия %s%%.",
 		},

@@ -40,6 +40,14 @@ func depositUSDT(e *env, w *ton.Watcher, memo string, units int64) {
 	}
 }
 
+// locNum writes a decimal as lang does (ru: a decimal comma).
+func locNum(lang, s string) string {
+	if lang == "ru" {
+		return strings.ReplaceAll(s, ".", ",")
+	}
+	return s
+}
+
 var usdtLangs = []struct {
 	u                                        bottest.User
 	balance, topup, screen, payUSDT, paid    string
@@ -66,12 +74,12 @@ func TestUSDT_TopupScreen(t *testing.T) {
 			memo := e.user(tc.u).Memo
 			c := e.fake.Wait(tc.u.ID, tc.screen)
 			// shoptest's 3.59 USD per TON, no fee: 1e9/3.59 nanoTON.
-			for _, want := range []string{depositAddr, memo, "<b>0.278551532 TON</b>", ton.MainnetUSDTMaster, "ton://transfer/" + depositAddr + "?jetton=" + ton.MainnetUSDTMaster + "&amp;text=" + memo} {
+			for _, want := range []string{depositAddr, memo, "<b>" + locNum(tc.u.LanguageCode, "0.278551532") + " TON</b>", ton.MainnetUSDTMaster, "ton://transfer/" + depositAddr + "?jetton=" + ton.MainnetUSDTMaster + "&amp;text=" + memo} {
 				if !strings.Contains(c.Text, want) {
 					t.Errorf("USDT top-up screen lacks %q:\n%s", want, c.Text)
 				}
 			}
-			_, btn, ok := e.fake.FindButton(tc.u.ID, "Tonkeeper (USDT)")
+			_, btn, ok := e.fake.FindButton(tc.u.ID, "Tonkeeper · USDT")
 			if !ok || btn.URL != "https://app.tonkeeper.com/transfer/"+depositAddr+"?jetton="+ton.MainnetUSDTMaster+"&text="+memo {
 				t.Errorf("Tonkeeper USDT button %+v (found %v)", btn, ok)
 			}
@@ -81,7 +89,7 @@ func TestUSDT_TopupScreen(t *testing.T) {
 			r := e.fake.Wait(tc.u.ID, tc.received)
 			// 10 USDT = 2.78551532 TON, plus the 1 nanoTON the
 			// notification carried.
-			if !strings.Contains(r.Text, "+2.785515321 TON") || !strings.Contains(r.Text, tc.receipt) {
+			if !strings.Contains(r.Text, "+"+locNum(tc.u.LanguageCode, "2.785515321")+" TON") || !strings.Contains(r.Text, tc.receipt) {
 				t.Errorf("receipt:\n%s", r.Text)
 			}
 			if got := e.user(tc.u).Balance; got != 2_785_515_320+1 {
@@ -107,10 +115,10 @@ func TestUSDT_PayOrder(t *testing.T) {
 			c := e.fake.Wait(tc.u.ID, tc.payScreenUSDT)
 			o := e.orders(tc.u)[0]
 			// 0.418 TON at 3.59 USD/TON = 1.50062 USD: 1.51 USDT.
-			if o.PaymentCurrency != shop.AssetUSDT || o.PriceUSDT != 1_510_000 || !strings.Contains(c.Text, "<b>1.51 USDT</b>") || !strings.Contains(c.Text, o.PaymentMemo) {
+			if o.PaymentCurrency != shop.AssetUSDT || o.PriceUSDT != 1_510_000 || !strings.Contains(c.Text, "<b>"+locNum(tc.u.LanguageCode, "1.51")+" USDT</b>") || !strings.Contains(c.Text, o.PaymentMemo) {
 				t.Fatalf("order %s %d; screen:\n%s", o.PaymentCurrency, o.PriceUSDT, c.Text)
 			}
-			_, btn, ok := e.fake.FindButton(tc.u.ID, "Tonkeeper (USDT)")
+			_, btn, ok := e.fake.FindButton(tc.u.ID, "Tonkeeper · USDT")
 			if !ok || !strings.Contains(btn.URL, "jetton="+ton.MainnetUSDTMaster+"&amount=1510000&text="+o.PaymentMemo) {
 				t.Errorf("Tonkeeper USDT button %+v", btn)
 			}

@@ -19,18 +19,18 @@ func TestQuote_ShortBalance_LeadsWithWallet(t *testing.T) {
 		topUp, confirm, howMany string
 	}{
 		{alice, "Someone else", "Your order", "not enough for this order", "Pay by TON transfer", "Top up", "Confirm", "How many Stars"},
-		{ivan, "Другому", "Ваш заказ", "на этот заказ не хватает", "Оплатить переводом TON", "Пополнить", "Подтвердить", "Сколько Stars"},
+		{ivan, "Другому", "Ваш заказ", "на этот заказ не хватает", "Оплатить переводом TON", "Пополнить", "Подтвердить", "Сколько звёзд"},
 	} {
 		t.Run(tc.u.LanguageCode, func(t *testing.T) {
 			e := newEnv(t)
 			e.startChat(tc.u)
-			e.fake.Press(tc.u, "Stars")
+			e.fake.Press(tc.u, map[string]string{"en": "Buy Stars", "ru": "Купить звёзды"}[tc.u.LanguageCode])
 			e.fake.Press(tc.u, tc.recipientPrompt)
 			e.fake.Send(tc.u, "@someone_x")
 			e.fake.Wait(tc.u.ID, tc.howMany)
 			e.fake.Press(tc.u, "100")
 			q := e.fake.Wait(tc.u.ID, tc.order)
-			if !strings.Contains(q.Text, tc.short) || !strings.Contains(q.Text, price100.String()+" TON") {
+			if !strings.Contains(q.Text, tc.short) || !strings.Contains(q.Text, tonIn(tc.u, price100)+" TON") {
 				t.Errorf("quote with a zero balance:\n%s", q.Text)
 			}
 			if len(q.Keyboard) < 2 || !strings.Contains(q.Keyboard[0][0].Text, tc.payTON) || !strings.Contains(q.Keyboard[1][0].Text, tc.topUp) {
@@ -51,7 +51,7 @@ func TestQuote_ShortBalance_LeadsWithWallet(t *testing.T) {
 			// With enough balance, Confirm leads as before.
 			e.deposit(tc.u, "", shop.TON)
 			e.startChat(tc.u)
-			e.fake.Press(tc.u, "Stars")
+			e.fake.Press(tc.u, map[string]string{"en": "Buy Stars", "ru": "Купить звёзды"}[tc.u.LanguageCode])
 			e.fake.Press(tc.u, tc.recipientPrompt)
 			e.fake.Send(tc.u, "@someone_x")
 			e.fake.Wait(tc.u.ID, tc.howMany)

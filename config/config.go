@@ -203,6 +203,14 @@ type Config struct {
 	// in TON, 0.000000001 to 1; 0.000000001 = exact to the nanoTON).
 	// Default 0.001.
 	PriceStep shop.NanoTON
+	// ReferralPPM is the share of each completed purchase credited to the
+	// buyer's referrer (REFERRAL_PERCENT, a percent from 0 to 50 with up to
+	// 4 decimals), in parts per million. Default 0: referral rewards off.
+	ReferralPPM int64
+	// SupportContact is whom buyers ask for help (SUPPORT_CONTACT): a
+	// Telegram @username or an https URL, shown in the bot's help, errors
+	// and manual-delivery notices. Default empty: none shown.
+	SupportContact string
 
 	// TONUSDRate is the static TON/USD rate, the fallback when RateURL is set
 	// (TON_USD_RATE). Default 3.6; on testnet/mainnet it must be given
@@ -454,6 +462,14 @@ func parse(src *source) (*Config, error) {
 		c.WebhookAllowPrivate = allow
 	}
 	c.PriceStep = p.ton("PRICE_STEP_TON", shop.DefaultPriceStep, "0.001")
+	if v := src.get("REFERRAL_PERCENT"); v != "" {
+		ppm, err := shop.ParseFeePercent(v)
+		if err != nil || ppm > shop.MaxReferralPPM {
+			p.fail("REFERRAL_PERCENT", "must be a percent from 0 to 50 such as 5 or 2.5, up to 4 decimals (got %s)", quote(v))
+		}
+		c.ReferralPPM = ppm
+	}
+	c.SupportContact = p.str("SUPPORT_CONTACT", "")
 
 	c.TONUSDRate = defaultTONUSDRate
 	if v := src.get("TON_USD_RATE"); v != "" {
@@ -670,6 +686,14 @@ func (c Config) Validate() error {
 	if c.PriceStep < 1 || c.PriceStep > shop.MaxPriceStep {
 		return fail("PRICE_STEP_TON", "must be from 0.000000001 to %s TON (got %s)", shop.MaxPriceStep, c.PriceStep)
 	}
+	if c.ReferralPPM < 0 || c.ReferralPPM > shop.MaxReferralPPM {
+		return fail("REFERRAL_PERCENT", "must be from 0 to 50 (got %s)", shop.FormatFeePercent(c.ReferralPPM))
+	}
+	if c.SupportContact != "" {
+		if problem := checkSupportContact(c.SupportContact); problem != "" {
+			return fail("SUPPORT_CONTACT", "%s", problem)
+		}
+	}
 
 	if err := shop.ValidateRate(c.TONUSDRate); err != nil {
 		return fail("TON_USD_RATE", "must be between %s and %s USD per TON (got %s)", shop.MinTONUSD, shop.MaxTONUSD, c.TONUSDRate)
@@ -828,4 +852,30 @@ func quote(s string) string {
 		s = string(r[:maxRunes]) + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// supportUsernameRE is a Telegram public username with its "@": 5 to 32
+// letters, digits and underscores, starting with a letter
+// (https://core.telegram.org/method/account.checkUsername, USERNAME_INVALID).
+var supportUsernameRE = regexp.MustCompile(`^@[A-Za-z][A-Za-z0-9_]{3,30}[A-Za-z0-9]$`)
+
+// checkSupportContact returns what is wrong with a SUPPORT_CONTACT value,
+// or "": an @username, or an https URL with a host and no credentials.
+func checkSupportContact(v string) string {
+	if strings.HasPrefix(v, "@") {
+		if !supportUsernameRE.MatchString(v) {
+			return fmt.Sprintf("must be a Telegram @username (5-32 letters, digits or _) or an https URL (got %s)", quote(v))
+		}
+		return ""
+	}
+	u, err := url.Parse(v)
+	switch {
+	case err != nil || u.Scheme != "https" || u.Host == "" || u.Opaque != "":
+		return fmt.Sprintf("must be a Telegram @username or an https URL such as https://t.me/shop_support (got %s)", quote(RedactURL(v)))
+	case u.User != nil:
+		return "must not carry credentials"
+	case strings.ContainsAny(v, " \t\r\n<>\"'"):
+		return fmt.Sprintf("must not contain spaces, quotes or angle brackets (got %s)", quote(RedactURL(v)))
+	}
+	return ""
 }

@@ -239,6 +239,8 @@ func TestLoad_Values(t *testing.T) {
 		"RATE_TTL":              "5m",
 		"QUOTE_TTL":             "90s",
 		"PRICE_STEP_TON":        "0.01",
+		"REFERRAL_PERCENT":      "2.5",
+		"SUPPORT_CONTACT":       "@shop_support",
 		"API_RATE_LIMIT":        "0.5",
 		"API_RATE_BURST":        "3",
 		"LOG_LEVEL":             "DEBUG",
@@ -274,6 +276,8 @@ func TestLoad_Values(t *testing.T) {
 	check("RateTTL", c.RateTTL, 5*time.Minute)
 	check("QuoteTTL", c.QuoteTTL, 90*time.Second)
 	check("PriceStep", c.PriceStep, shop.NanoTON(10_000_000))
+	check("ReferralPPM", c.ReferralPPM, int64(25_000))
+	check("SupportContact", c.SupportContact, "@shop_support")
 	check("APIRateLimit", c.APIRateLimit, 0.5)
 	check("APIRateBurst", c.APIRateBurst, int64(3))
 	check("LogLevel", c.LogLevel, slog.LevelDebug)
@@ -490,6 +494,21 @@ func TestLoad_Rules(t *testing.T) {
 		{"price step word", env{"PRICE_STEP_TON": "cent"}, "PRICE_STEP_TON"},
 		{"price step bounds low", env{"PRICE_STEP_TON": "0.000000001"}, ""},
 		{"price step bounds high", env{"PRICE_STEP_TON": "1"}, ""},
+		{"referral percent over 50", env{"REFERRAL_PERCENT": "50.0001"}, "REFERRAL_PERCENT"},
+		{"referral percent negative", env{"REFERRAL_PERCENT": "-1"}, "REFERRAL_PERCENT"},
+		{"referral percent word", env{"REFERRAL_PERCENT": "five"}, "REFERRAL_PERCENT"},
+		{"referral percent sign", env{"REFERRAL_PERCENT": "5%"}, "REFERRAL_PERCENT"},
+		{"referral percent bounds low", env{"REFERRAL_PERCENT": "0"}, ""},
+		{"referral percent bounds high", env{"REFERRAL_PERCENT": "50"}, ""},
+		{"support username", env{"SUPPORT_CONTACT": "@shop_help"}, ""},
+		{"support url", env{"SUPPORT_CONTACT": "https://t.me/shop_help"}, ""},
+		{"support username short", env{"SUPPORT_CONTACT": "@abc"}, "SUPPORT_CONTACT"},
+		{"support username bad chars", env{"SUPPORT_CONTACT": "@shop-help"}, "SUPPORT_CONTACT"},
+		{"support bare name", env{"SUPPORT_CONTACT": "shop_help"}, "SUPPORT_CONTACT"},
+		{"support http", env{"SUPPORT_CONTACT": "http://example.com/help"}, "SUPPORT_CONTACT"},
+		{"support javascript", env{"SUPPORT_CONTACT": "javascript:alert(1)"}, "SUPPORT_CONTACT"},
+		{"support credentials", env{"SUPPORT_CONTACT": "https://u:p@example.com/"}, "SUPPORT_CONTACT"},
+		{"support quote", env{"SUPPORT_CONTACT": "https://example.com/\"x"}, "SUPPORT_CONTACT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -159,10 +159,10 @@ func (f *Fragment) CheckRecipient(ctx context.Context, kind shop.OrderType, user
 	if err := f.checkCookies(); err != nil {
 		return nil, err
 	}
-	_, err = f.search(ctx, fl, name, strconv.Itoa(shop.PremiumMonths[0]))
+	_, display, err := f.searchNamed(ctx, fl, name, strconv.Itoa(shop.PremiumMonths[0]))
 	switch {
 	case err == nil:
-		return &shop.RecipientCheck{Username: name, CanReceive: true}, nil
+		return &shop.RecipientCheck{Username: name, CanReceive: true, Name: display}, nil
 	case KindOf(err) == Permanent:
 		return &shop.RecipientCheck{Username: name, Reason: ReasonOf(err)}, nil
 	}
@@ -335,6 +335,14 @@ func (f *Fragment) lockPage(page string) func() {
 // search returns Fragment's recipient token for username. For Stars qty is
 // not sent (Fragment wants it empty); for Premium it is the months.
 func (f *Fragment) search(ctx context.Context, fl fragmentFlow, username, qty string) (string, error) {
+	recipient, _, err := f.searchNamed(ctx, fl, username, qty)
+	return recipient, err
+}
+
+// searchNamed is search, also returning the display name Fragment shows
+// for the recipient (found.name: answers.json #20, #22), cut to 64
+// characters; "" when absent.
+func (f *Fragment) searchNamed(ctx context.Context, fl fragmentFlow, username, qty string) (recipient, name string, err error) {
 	form := url.Values{"query": {username}}
 	if fl.unit == "quantity" {
 		form.Set("quantity", "")
@@ -344,20 +352,21 @@ func (f *Fragment) search(ctx context.Context, fl fragmentFlow, username, qty st
 	var r struct {
 		Found *struct {
 			Recipient string `json:"recipient"`
+			Name      string `json:"name"`
 		} `json:"found"`
 	}
 	if err := f.call(ctx, fl.page, fl.search, form, &r); err != nil {
-		return "", err
+		return "", "", err
 	}
 	switch {
 	case r.Found != nil && r.Found.Recipient == "":
 		// {"found": {}}: pyfragment purchase.py reads it as not found
 		// (tests/004_test_stars.py).
-		return "", Errorf(Permanent, "recipient not found on Telegram")
+		return "", "", Errorf(Permanent, "recipient not found on Telegram")
 	case r.Found == nil || len(r.Found.Recipient) > 1024:
-		return "", Errorf(Retryable, "unexpected answer from Fragment's recipient search")
+		return "", "", Errorf(Retryable, "unexpected answer from Fragment's recipient search")
 	}
-	return r.Found.Recipient, nil
+	return r.Found.Recipient, shop.TruncateUTF8(strings.TrimSpace(r.Found.Name), 64), nil
 }
 
 // fragmentLinkAnswer is the answer of getBuyStarsLink / getGiftPremiumLink.

@@ -23,6 +23,9 @@
 //	webhook.go    partner webhook endpoints and deliveries: CreateWebhook…,
 //	              FanOutWebhooks, DueWebhooks, RecordWebhookAttempt
 //	apikey.go     API keys: IssueKey, RevokeKey, Authenticate
+//	referral.go   referral links, the referrer set at creation, the
+//	              referral reward posted when a purchase completes
+//	partneralert.go  partner-alert preferences, LowBalanceCrossed
 //	stats.go, audit.go, session.go, alert.go, payout.go: admin views, the
 //	              audit log, the provider's session, alerts, hot-wallet payouts
 //	memo.go, text.go, money.go: memos, free-text rules, NanoTON and MicroUSD

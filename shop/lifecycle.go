@@ -231,9 +231,10 @@ func (s *Service) CompleteOrder(ctx context.Context, adminID, orderID int64, ref
 		return nil, err
 	}
 	var order *Order
+	var reward *Event
 	changed := false
 	err := s.Store.Update(ctx, func(tx Tx) error {
-		changed = false
+		changed, reward = false, nil
 		var err error
 		if order, err = tx.FindOrderByID(orderID); err != nil {
 			return err
@@ -267,6 +268,9 @@ func (s *Service) CompleteOrder(ctx context.Context, adminID, orderID int64, ref
 			return err
 		}
 		changed = true
+		if reward, err = s.creditReferrer(tx, order); err != nil {
+			return err
+		}
 		return tx.Dequeue(order.ID)
 	})
 	if err != nil {
@@ -274,6 +278,9 @@ func (s *Service) CompleteOrder(ctx context.Context, adminID, orderID int64, ref
 	}
 	if changed {
 		s.emit(Event{Type: EventOrderCompleted, UserID: order.UserID, OrderID: order.ID})
+	}
+	if reward != nil {
+		s.emit(*reward)
 	}
 	return order, nil
 }

@@ -42,6 +42,7 @@ const (
 	CreditUnderpayment = "underpayment"  // a transfer with an order's memo, too small to pay it
 	CreditLatePayment  = "late_payment"  // a transfer with an order's memo that could no longer pay it
 	CreditAdmin        = "admin_credit"
+	CreditReferral     = "referral" // a share of a completed purchase by a user the partner referred (OrderID: that order)
 	DebitAdmin         = "admin_debit"
 )
 

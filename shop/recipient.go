@@ -10,6 +10,7 @@ type RecipientCheck struct {
 	Username   string // normalized, without "@"
 	CanReceive bool
 	Reason     string // why not, when CanReceive is false; safe to show
+	Name       string // the display name the provider's lookup shows, if any: plain text from outside, escape it to show
 }
 
 // RecipientChecker tells whether a Telegram username can receive Stars or

@@ -45,6 +45,11 @@ type Service struct {
 	// WebhookResolver resolves a webhook URL's host; nil is the system's.
 	WebhookResolver func(ctx context.Context, host string) ([]netip.Addr, error)
 
+	// ReferralPPM is the share of each completed purchase credited to the
+	// buyer's referrer (REFERRAL_PERCENT), in parts per million, 0 to
+	// MaxReferralPPM; 0 (the default) turns referral rewards off.
+	ReferralPPM int64
+
 	depositAddress string // see DepositAddress
 	pricing        atomic.Pointer[Pricing]
 

@@ -17,6 +17,17 @@ type User struct {
 	Balance      NanoTON   // never negative; always the sum of the user's ledger entries
 	StartPayload string    // deep-link payload of the first /start, if any
 	CreatedAt    time.Time // set at creation
+
+	// Referrals (referral.go).
+	ReferredBy     int64   // the user whose referral link brought this one, set at creation; 0 if none
+	Referrals      int64   // how many users this one brought
+	ReferralEarned NanoTON // referral rewards credited to this user so far
+
+	// Partner alerts in Telegram (opt-in, bot's API screen).
+	AlertLowBalance NanoTON // tell the user when the balance falls below this; 0 = off
+	AlertLowSent    bool    // the low-balance alert was sent and the balance has not risen above the threshold since
+	AlertOrders     bool    // tell the user when an API order goes manual or is refunded
+	AlertWebhooks   bool    // tell the user when a webhook endpoint keeps failing
 }
 
 // Languages the shop speaks. The first is the default.
@@ -92,6 +103,9 @@ func (s *Service) EnsureUser(ctx context.Context, u UserUpdate) (*User, error) {
 				Memo:         memo,
 				StartPayload: TruncateUTF8(u.StartPayload, 64),
 				CreatedAt:    s.now(),
+			}
+			if err := attachReferrer(tx, user); err != nil {
+				return err
 			}
 		default:
 			return err

@@ -19,6 +19,14 @@ type userRecord struct {
 	Balance      int64     `json:"balance_nano"`
 	StartPayload string    `json:"start_payload,omitempty"`
 	CreatedAt    time.Time `json:"created_at,omitzero"`
+
+	ReferredBy      int64 `json:"referred_by,omitempty"`
+	Referrals       int64 `json:"referrals,omitempty"`
+	ReferralEarned  int64 `json:"referral_earned_nano,omitempty"`
+	AlertLowBalance int64 `json:"alert_low_balance_nano,omitempty"`
+	AlertLowSent    bool  `json:"alert_low_sent,omitempty"`
+	AlertOrders     bool  `json:"alert_orders,omitempty"`
+	AlertWebhooks   bool  `json:"alert_webhooks,omitempty"`
 }
 
 func newUserRecord(u *shop.User) *userRecord {
@@ -31,6 +39,14 @@ func newUserRecord(u *shop.User) *userRecord {
 		Balance:      int64(u.Balance),
 		StartPayload: u.StartPayload,
 		CreatedAt:    u.CreatedAt,
+
+		ReferredBy:      u.ReferredBy,
+		Referrals:       u.Referrals,
+		ReferralEarned:  int64(u.ReferralEarned),
+		AlertLowBalance: int64(u.AlertLowBalance),
+		AlertLowSent:    u.AlertLowSent,
+		AlertOrders:     u.AlertOrders,
+		AlertWebhooks:   u.AlertWebhooks,
 	}
 }
 
@@ -44,6 +60,14 @@ func (r *userRecord) user() *shop.User {
 		Balance:      shop.NanoTON(r.Balance),
 		StartPayload: r.StartPayload,
 		CreatedAt:    r.CreatedAt,
+
+		ReferredBy:      r.ReferredBy,
+		Referrals:       r.Referrals,
+		ReferralEarned:  shop.NanoTON(r.ReferralEarned),
+		AlertLowBalance: shop.NanoTON(r.AlertLowBalance),
+		AlertLowSent:    r.AlertLowSent,
+		AlertOrders:     r.AlertOrders,
+		AlertWebhooks:   r.AlertWebhooks,
 	}
 }
 

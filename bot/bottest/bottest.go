@@ -16,7 +16,7 @@
 // Telegram's exact descriptions: a user who blocked the bot (Block), a
 // message deleted meanwhile (DeleteByUser), an edit that changes nothing,
 // a callback query answered too late (CallbackTooOld) and a message too
-// old to delete (Undeletable).
+// old to delete: sent 48 hours or more ago by the fake's clock (Now).
 package bottest
 
 import (
@@ -77,6 +77,7 @@ type Message struct {
 	Photo    []byte // the uploaded file of a photo message
 	Keyboard [][]Button
 	Deleted  bool
+	SentAt   time.Time // by the fake's clock (Server.Now)
 }
 
 // Buttons returns every button of the message, row by row.
@@ -124,27 +125,31 @@ type Server struct {
 	// WaitAnswer (and Press) then also wait for Idle.
 	Idle func(context.Context) error
 
+	// Now is the fake's clock: it stamps each message the bot sends, and
+	// deleteMessage refuses a message sent DeleteLimit or more before it.
+	// Default the wall clock; set it before the bot sends anything.
+	Now func() time.Time
+
 	t testing.TB
 
-	mu          sync.Mutex
-	changed     chan struct{} // closed and replaced whenever anything is recorded
-	nextUpdate  int
-	nextMsg     int
-	nextCB      int
-	updates     []json.RawMessage // pending, in update_id order
-	updateIDs   []int
-	calls       []Call
-	messages    map[int]*Message // by message id
-	cursor      map[int64]int    // per chat: calls before this Seq were already waited for
-	answers     map[string]Call  // answerCallbackQuery by callback_query_id
-	failNext    map[string][]int // method → queued retry_after values for 429 answers
-	conflicts   int              // getUpdates calls still to answer 409
-	undeletable map[int]bool     // messages deleteMessage refuses, as Telegram does after 48 hours
-	blocked     map[int64]bool   // users who blocked the bot, until they write again
-	queries     map[string]bool  // callback query ids issued → still answerable
-	polls       int              // getUpdates calls answered
-	taken       int              // highest update id the bot asked past (getUpdates offset - 1)
-	violations  []string
+	mu         sync.Mutex
+	changed    chan struct{} // closed and replaced whenever anything is recorded
+	nextUpdate int
+	nextMsg    int
+	nextCB     int
+	updates    []json.RawMessage // pending, in update_id order
+	updateIDs  []int
+	calls      []Call
+	messages   map[int]*Message // by message id
+	cursor     map[int64]int    // per chat: calls before this Seq were already waited for
+	answers    map[string]Call  // answerCallbackQuery by callback_query_id
+	failNext   map[string][]int // method → queued retry_after values for 429 answers
+	conflicts  int              // getUpdates calls still to answer 409
+	blocked    map[int64]bool   // users who blocked the bot, until they write again
+	queries    map[string]bool  // callback query ids issued → still answerable
+	polls      int              // getUpdates calls answered
+	taken      int              // highest update id the bot asked past (getUpdates offset - 1)
+	violations []string
 }
 
 // New starts a fake server for token and closes it when the test ends. At
@@ -226,16 +231,17 @@ func (s *Server) FailNext(method string, retryAfter int) {
 	s.failNext[method] = append(s.failNext[method], retryAfter)
 }
 
-// Undeletable makes deleteMessage refuse message id with Telegram's
-// answer for a message the bot may no longer delete (a bot deletes its own
-// messages in a private chat only within 48 hours of sending them).
-func (s *Server) Undeletable(id int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.undeletable == nil {
-		s.undeletable = map[int]bool{}
+// DeleteLimit is how long after sending it a bot may delete its own
+// message: "A message can only be deleted if it was sent less than 48
+// hours ago" (https://core.telegram.org/bots/api#deletemessage).
+const DeleteLimit = 48 * time.Hour
+
+// now is the fake's clock: Now, or the wall clock.
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
 	}
-	s.undeletable[id] = true
+	return time.Now()
 }
 
 // Block makes user id block the bot: every call to their chat fails with
@@ -330,7 +336,7 @@ func (s *Server) SendText(u User, chat Chat, text string) int {
 		s.nextMsg++
 		msg := map[string]any{
 			"message_id": s.nextMsg,
-			"date":       time.Now().Unix(),
+			"date":       s.now().Unix(),
 			"chat":       chatJSON(chat),
 			"from":       userJSON(u),
 			"text":       text,
@@ -394,7 +400,7 @@ func (s *Server) callback(u User, chatID int64, msgID int, data string, answerab
 			"data":          data,
 			"message": map[string]any{
 				"message_id":   msgID,
-				"date":         time.Now().Unix(),
+				"date":         s.now().Unix(),
 				"chat":         chatJSON(Chat{ID: chatID, Type: chatType}),
 				"from":         userJSON(BotUser),
 				"text":         text,
@@ -742,7 +748,7 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 			return http.StatusOK, map[string]any{"ok": true, "result": s.messageJSON(m)}
 		}
 		s.nextMsg++
-		m := &Message{ID: s.nextMsg, ChatID: call.ChatID, Text: call.Text, Photo: call.Photo, Keyboard: kb}
+		m := &Message{ID: s.nextMsg, ChatID: call.ChatID, Text: call.Text, Photo: call.Photo, Keyboard: kb, SentAt: s.now()}
 		s.messages[m.ID] = m
 		call.MessageID = m.ID
 		return http.StatusOK, map[string]any{"ok": true, "result": s.messageJSON(m)}
@@ -770,10 +776,10 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 			// telebot v3.3.8 errors.go: ErrNotFoundToDelete.
 			return http.StatusBadRequest, apiError(400, "Bad Request: message to delete not found")
 		}
-		if s.undeletable[id] {
+		if !s.now().Before(m.SentAt.Add(DeleteLimit)) {
 			// "A message can only be deleted if it was sent less than 48
-			// hours ago" (https://core.telegram.org/bots/api#deletemessage);
-			// Telegram then answers 400 "Bad Request: message can't be
+			// hours ago" (https://core.telegram.org/bots/api#deletemessage),
+			// by the fake's clock; Telegram then answers 400 "Bad Request: message can't be
 			// deleted for everyone", the text bots match on (e.g. the "Delete
 			// Message error after 48h" of
 			// https://github.com/messagine/messagine-bot/issues/99).
@@ -791,7 +797,7 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 func (s *Server) messageJSON(m *Message) map[string]any {
 	out := map[string]any{
 		"message_id": m.ID,
-		"date":       time.Now().Unix(),
+		"date":       s.now().Unix(),
 		"chat":       map[string]any{"id": m.ChatID, "type": "private"},
 		"from":       userJSON(BotUser),
 	}
