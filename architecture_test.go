@@ -27,6 +27,7 @@ var importRules = map[string][]string{
 	"fulfillment/fragmenttest": {"starsbot/fulfillment", "starsbot/shop", "github.com/xssnick/tonutils-go/"},
 	"rate":                     {"starsbot/shop"},
 	"config":                   {"starsbot/shop"},
+	"backup":                   {"github.com/klauspost/compress/zstd", "github.com/aws/aws-sdk-go-v2/"},
 }
 
 // TestArchitecture_Imports keeps ARCHITECTURE.md true: every package's

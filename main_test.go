@@ -101,7 +101,7 @@ func TestRun(t *testing.T) {
 	}
 	tg.Wait(admin.ID, "Unmatched deposit")
 	tg.Send(admin, "/backup")
-	tg.Wait(admin.ID, "Database snapshot")
+	tg.Wait(admin.ID, "Database backup, zstd-compressed")
 	tg.Send(user, "/stats")
 	tg.Send(user, "/help")
 	tg.Wait(user.ID, "How it works")

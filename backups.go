@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"starsbot/api"
+	"starsbot/backup"
+	"starsbot/bot"
+	"starsbot/config"
+	"starsbot/fulfillment"
+	"starsbot/shop"
+	"starsbot/store"
+)
+
+// newBackups makes the scheduled backups (BACKUP_INTERVAL), or returns
+// nil when they are off. A failure is alerted to the admins.
+func newBackups(ctx context.Context, cfg *config.Config, db *store.DB, notifier fulfillment.Notifier, client *http.Client, logger *slog.Logger) (*backup.Scheduler, error) {
+	if cfg.BackupInterval == 0 {
+		return nil, nil
+	}
+	bcfg := backup.Config{
+		Snapshot: db.WriteTo,
+		Dir:      cfg.BackupDir,
+		Interval: cfg.BackupInterval,
+		Keep:     int(cfg.BackupKeep),
+		Alert: func(ctx context.Context, msg string) {
+			notifier.Alert(ctx, shop.Alert{Kind: shop.AlertBackupFailed, Message: config.RedactURLs(msg)})
+		},
+		Logger: logger,
+	}
+	if cfg.BackupS3URL != "" {
+		loc, err := config.ParseS3URL(cfg.BackupS3URL)
+		if err != nil {
+			return nil, fmt.Errorf("BACKUP_S3_URL: %w", err)
+		}
+		up, err := backup.NewS3(ctx, backup.S3Config{
+			Bucket: loc.Bucket, Prefix: loc.Prefix, Region: loc.Region, Endpoint: loc.Endpoint, PathStyle: loc.PathStyle,
+			AccessKeyID: cfg.BackupS3AccessKeyID, SecretAccessKey: cfg.BackupS3SecretAccessKey,
+			HTTPClient: client,
+		})
+		if err != nil {
+			return nil, err
+		}
+		bcfg.Upload = up
+	}
+	s, err := backup.New(bcfg)
+	if err != nil {
+		return nil, err
+	}
+	st := s.Status()
+	logger.Info("scheduled backups", "interval", st.Interval, "dir", st.Dir, "keep", cfg.BackupKeep, "upload", st.Remote, "next", st.Next)
+	return s, nil
+}
+
+// compressedSnapshot is what /backup sends: a compressed backup, the same
+// format as the scheduled ones.
+func compressedSnapshot(db *store.DB) func(io.Writer) (int64, error) {
+	return func(w io.Writer) (int64, error) {
+		r, err := backup.Compress(w, db.WriteTo)
+		return r.Compressed, err
+	}
+}
+
+// scheduledBackup tells /backup where the latest scheduled backup is; s is
+// nil when they are off.
+func scheduledBackup(s *backup.Scheduler) func() bot.ScheduledBackup {
+	return func() bot.ScheduledBackup {
+		if s == nil {
+			return bot.ScheduledBackup{}
+		}
+		st := s.Status()
+		sb := bot.ScheduledBackup{Enabled: true, Interval: st.Interval, Dir: st.Dir, Next: st.Next, Error: st.Error, Failed: st.Failed}
+		if b := st.Last; b != nil {
+			sb.Time, sb.Path, sb.Size, sb.SHA256 = b.Time, b.Path, b.Compressed, b.SHA256
+			sb.Remote, sb.UploadError = b.Remote, b.UploadError
+		}
+		return sb
+	}
+}
+
+// backupProbe reports the scheduled backups on /health: their age and
+// whether the latest attempt failed, never a path or a credential. They
+// are degraded when the latest attempt failed or no backup is younger
+// than two intervals.
+func backupProbe(s *backup.Scheduler, now func() time.Time) api.Probe {
+	if s == nil {
+		return api.StaticProbe(api.Component{Status: api.ComponentDisabled, Detail: "disabled: BACKUP_INTERVAL is 0"})
+	}
+	return func(context.Context) api.Component {
+		st := s.Status()
+		c := api.Component{Status: api.ComponentOK}
+		switch {
+		case st.Last == nil:
+			c.Detail = "no backup yet"
+			if now().Sub(st.Next) > st.Interval {
+				c.Status = api.ComponentDegraded
+			}
+		default:
+			age := now().Sub(st.Last.Time).Round(time.Second)
+			c.Detail = fmt.Sprintf("last backup %s ago, %d bytes", age, st.Last.Compressed)
+			if age > 2*st.Interval {
+				c.Status = api.ComponentDegraded
+			}
+		}
+		if !st.Failed.IsZero() {
+			c.Status = api.ComponentDegraded
+			c.Detail += fmt.Sprintf("; the latest attempt failed %s ago (see the log)", now().Sub(st.Failed).Round(time.Second))
+		}
+		return c
+	}
+}
