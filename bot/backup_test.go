@@ -175,7 +175,9 @@ func TestBackup_UploadLimit(t *testing.T) {
 // are; nothing is left on disk either way.
 func TestBackup_Failures(t *testing.T) {
 	e := newEnv(t)
-	e.restart(func(c *bot.Config) { c.Backup = func(io.Writer) (int64, error) { return 0, fmt.Errorf("disk on fire") } })
+	e.restart(func(c *bot.Config) {
+		c.Backup = func(io.Writer) (int64, error) { return 0, fmt.Errorf("disk on fire") }
+	})
 	e.admin("/backup", "Internal error; see the log.")
 	if !strings.Contains(e.logText(), "disk on fire") {
 		t.Error("the snapshot error is not logged")
