@@ -1,12 +1,19 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"starsbot/api"
+	"starsbot/backup"
 )
 
 // TestScheduledBackup_RestoreDrill: a service with BACKUP_INTERVAL writes a
@@ -86,4 +93,57 @@ func TestScheduledBackup_RestoreDrill(t *testing.T) {
 		t.Errorf("check of a corrupted backup = %v\n%s", err, out)
 	}
 	t.Log(err)
+}
+
+// TestBackupProbe: /health's backup component, from the scheduler's state:
+// disabled, no backup yet, ok with the age, degraded when the newest is
+// older than two intervals or the latest attempt failed; never a path.
+func TestBackupProbe(t *testing.T) {
+	if c := backupProbe(nil, time.Now)(context.Background()); c.Status != api.ComponentDisabled || !strings.Contains(c.Detail, "BACKUP_INTERVAL") {
+		t.Errorf("off: %+v", c)
+	}
+	dir := t.TempDir()
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	fail := false
+	s, err := backup.New(backup.Config{
+		Snapshot: func(w io.Writer) (int64, error) {
+			if fail {
+				return 0, errors.New("disk full at " + dir)
+			}
+			n, err := w.Write([]byte("a database"))
+			return int64(n), err
+		},
+		Dir: dir, Interval: time.Hour, Keep: 3, Now: func() time.Time { return now },
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := func(at time.Time) api.Component {
+		return backupProbe(s, func() time.Time { return at })(context.Background())
+	}
+	if c := probe(now); c.Status != api.ComponentOK || c.Detail != "no backup yet" {
+		t.Errorf("before the first: %+v", c)
+	}
+	if c := probe(now.Add(2 * time.Hour)); c.Status != api.ComponentDegraded {
+		t.Errorf("none for two hours: %+v", c)
+	}
+	if _, err := s.RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c := probe(now.Add(90 * time.Minute)); c.Status != api.ComponentOK || !regexp.MustCompile(`^last backup 1h30m0s ago, \d+ bytes$`).MatchString(c.Detail) {
+		t.Errorf("after one: %+v", c)
+	}
+	if c := probe(now.Add(121 * time.Minute)); c.Status != api.ComponentDegraded {
+		t.Errorf("two intervals old: %+v", c)
+	}
+	fail = true
+	now = now.Add(time.Hour)
+	if _, err := s.RunOnce(context.Background()); err == nil {
+		t.Fatal("no error")
+	}
+	c := probe(now.Add(time.Minute))
+	if c.Status != api.ComponentDegraded || !strings.Contains(c.Detail, "the latest attempt failed 1m0s ago") || strings.Contains(c.Detail, dir) {
+		t.Errorf("after a failure: %+v", c)
+	}
 }
