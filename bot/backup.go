@@ -107,7 +107,7 @@ func (b *Bot) onAdminBackup(t *adminTurn) error {
 		b.Logger.Info("backup: the compressed snapshot is over the upload limit; pointing to the scheduled backups", "limit", b.BackupUploadLimit)
 		t.result = fmt.Sprintf("too large: over %d bytes compressed", b.BackupUploadLimit)
 		remove()
-		return t.say(fmt.Sprintf("⚠️ The compressed snapshot is over %s, more than a bot may upload to a chat.\n\n", formatBytes(b.BackupUploadLimit))+b.scheduledBackupText(), nil)
+		return b.backupReply(t, fmt.Sprintf("⚠️ The compressed snapshot is over %s, more than a bot may upload to a chat.\n\n", formatBytes(b.BackupUploadLimit))+b.scheduledBackupText())
 	}
 	if err != nil {
 		remove()
@@ -127,9 +127,18 @@ func (b *Bot) onAdminBackup(t *adminTurn) error {
 		b.Logger.Error("backup: upload failed", "bytes", size, "error", err)
 		t.result = fmt.Sprintf("upload failed: %d bytes: %v", size, err)
 		remove()
-		return t.say(fmt.Sprintf("⚠️ The backup (%s) could not be sent: %s\n\n", formatBytes(size), html.EscapeString(truncateRunes(err.Error(), 300)))+b.scheduledBackupText(), nil)
+		return b.backupReply(t, fmt.Sprintf("⚠️ The backup (%s) could not be sent: %s\n\n", formatBytes(size), html.EscapeString(truncateRunes(err.Error(), 300)))+b.scheduledBackupText())
 	}
 	return nil
+}
+
+// backupReply answers /backup with a context of its own: the snapshot
+// may have outlasted the update's.
+func (b *Bot) backupReply(t *adminTurn, text string) error {
+	ctx, cancel := context.WithTimeout(b.baseContext(), b.UpdateTimeout)
+	defer cancel()
+	_, err := b.sendText(ctx, t.chat, text, nil)
+	return err
 }
 
 // scheduledBackupText says where the latest scheduled backup is, or how

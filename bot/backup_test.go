@@ -230,7 +230,12 @@ func TestBackup_Over50MB(t *testing.T) {
 				Time: e.clock.Now().Add(-5 * time.Hour), Path: "/data/backups/starsbot-20260416-060000.db.zst", Size: 61_000_000}
 		}
 	})
-	got := e.admin("/backup", "over 50.0 MB, more than a bot may upload")
+	// Compressing 50 MB takes a few seconds, more under -race.
+	e.fake.Send(owner, "/backup")
+	got, ok := e.fake.WaitTimeout(owner.ID, "over 50.0 MB, more than a bot may upload", time.Minute)
+	if !ok {
+		t.Fatal("no answer to /backup")
+	}
 	if !strings.Contains(got.Text, "<code>/data/backups/starsbot-20260416-060000.db.zst</code>") {
 		t.Errorf("answer:\n%s", got.Text)
 	}
