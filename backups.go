@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"filippo.io/age"
 
 	"starsbot/api"
 	"starsbot/backup"
@@ -57,13 +60,48 @@ func newBackups(ctx context.Context, cfg *config.Config, db *store.DB, notifier 
 	return s, nil
 }
 
-// compressedSnapshot is what /backup sends: a compressed backup, the same
-// format as the scheduled ones.
-func compressedSnapshot(db *store.DB) func(io.Writer) (int64, error) {
-	return func(w io.Writer) (int64, error) {
-		r, err := backup.Compress(w, db.WriteTo)
-		return r.Compressed, err
+// chatBackup is what /backup sends: a compressed backup, the same format
+// as the scheduled ones, encrypted with age to BACKUP_AGE_RECIPIENT (the
+// database may hold secrets, and a chat is on Telegram's servers). Without
+// recipients it returns nil recipients and the bot sends nothing.
+func chatBackup(cfg *config.Config, db *store.DB) (func(io.Writer) (int64, error), []string, error) {
+	var recipients []age.Recipient
+	for _, r := range cfg.BackupAgeRecipients {
+		rcpt, err := age.ParseX25519Recipient(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("config: BACKUP_AGE_RECIPIENT: %v", err)
+		}
+		recipients = append(recipients, rcpt)
 	}
+	snapshot := func(w io.Writer) (int64, error) {
+		if len(recipients) == 0 {
+			return 0, errors.New("no BACKUP_AGE_RECIPIENT: the chat copy is not written in clear")
+		}
+		cw := &countingWriter{w: w}
+		ew, err := age.Encrypt(cw, recipients...)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := backup.Compress(ew, db.WriteTo); err != nil {
+			return cw.n, err
+		}
+		if err := ew.Close(); err != nil {
+			return cw.n, err
+		}
+		return cw.n, nil
+	}
+	return snapshot, cfg.BackupAgeRecipients, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // scheduledBackup tells /backup where the latest scheduled backup is; s is

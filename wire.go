@@ -277,14 +277,17 @@ func newBot(cfg *config.Config, db *store.DB, chain *chainSetup, a *app, logger 
 		ProviderHealth:   func() (bool, string) { return a.worker.Health() },
 		ProviderNotice:   func() string { return a.worker.Notice() },
 		ProviderQueue:    func() (int, time.Duration) { return a.worker.QueueStats() },
-		Backup:           compressedSnapshot(db), // backups.go
-		BackupDir:        cfg.DataDir,            // writable wherever the database is, also on a read-only root
+		BackupDir:        cfg.DataDir, // writable wherever the database is, also on a read-only root
 		ScheduledBackup:  func() bot.ScheduledBackup { return scheduledBackup(a.backups)() },
 		DefaultPricing:   cfg.Pricing,
 		AlertBatchWindow: cfg.AlertBatchWindow,
 	}
 	if chain.wallet != nil {
 		bcfg.WalletBalance = chain.wallet.Balance
+	}
+	var err error
+	if bcfg.Backup, bcfg.BackupRecipients, err = chatBackup(cfg, db); err != nil { // backups.go
+		return nil, err
 	}
 	return bot.New(bcfg)
 }

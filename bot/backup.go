@@ -72,15 +72,21 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 }
 
 // onAdminBackup writes a compressed snapshot of the database (one read
-// transaction) to a private temporary file, hashing it on the way, and
-// sends it to the admin with its size and SHA-256 when it fits the upload
-// limit. One that does not fit, or whose upload fails, is answered with
+// transaction), encrypted to BackupRecipients, to a private temporary
+// file, hashing it on the way, and sends it to the admin with its size and
+// SHA-256 when it fits the upload limit. Without recipients it sends none. One that does not fit, or whose upload fails, is answered with
 // where the latest scheduled backup is, or how to turn scheduled backups
 // on: never silence. The file is removed afterwards.
 func (b *Bot) onAdminBackup(t *adminTurn) error {
 	if b.Backup == nil {
 		t.result = "refused: backups not configured"
 		return t.say("⚠️ Backups are not available in this process.", nil)
+	}
+	if len(b.BackupRecipients) == 0 {
+		t.result = "refused: no BACKUP_AGE_RECIPIENT"
+		return t.say("🔒 The database is not sent to chat in clear: it may hold secrets (partners' webhook signing secrets) and holds customer data. "+
+			"To receive it here encrypted, set <code>BACKUP_AGE_RECIPIENT</code> to an age public key (<code>age-keygen</code> prints one; keep the secret key off the server).\n\n"+
+			b.scheduledBackupText(), nil)
 	}
 	ctx, cancel := context.WithTimeout(b.baseContext(), backupDeadline)
 	defer cancel()
@@ -119,9 +125,11 @@ func (b *Bot) onAdminBackup(t *adminTurn) error {
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	t.result = fmt.Sprintf("ok: %d bytes, sha256 %s", size, sum)
-	name := "starsbot-" + b.Now().UTC().Format("20060102-150405") + ".db.zst"
-	caption := fmt.Sprintf("💾 Database backup, zstd-compressed, %d bytes\nSHA-256 <code>%s</code>\n"+
-		"Restore: stop starsbot, then <code>starsbot restore -force %s</code> (it checks the file's own checksum and every invariant first).", size, sum, name)
+	base := "starsbot-" + b.Now().UTC().Format("20060102-150405") + ".db.zst"
+	name := base + ".age"
+	caption := fmt.Sprintf("💾 Database backup, zstd-compressed, encrypted to %s, %d bytes\nSHA-256 <code>%s</code>\n"+
+		"Restore: <code>age -d -i key.txt -o %s %s</code>, stop starsbot, then <code>starsbot restore -force %s</code> (it checks the file's own checksum and every invariant first).",
+		recipientsText(b.BackupRecipients), size, sum, base, name, base)
 	if err := b.sendDocument(ctx, t.chat, f, name, caption); err != nil {
 		err = b.redact(err)
 		b.Logger.Error("backup: upload failed", "bytes", size, "error", err)
@@ -130,6 +138,18 @@ func (b *Bot) onAdminBackup(t *adminTurn) error {
 		return b.backupReply(t, fmt.Sprintf("⚠️ The backup (%s) could not be sent: %s\n\n", formatBytes(size), html.EscapeString(truncateRunes(err.Error(), 300)))+b.scheduledBackupText())
 	}
 	return nil
+}
+
+// recipientsText shortens age public keys for a caption: age1abcd…wxyz.
+func recipientsText(rs []string) string {
+	short := make([]string, len(rs))
+	for i, r := range rs {
+		short[i] = r
+		if len(r) > 16 {
+			short[i] = r[:9] + "…" + r[len(r)-4:]
+		}
+	}
+	return "<code>" + html.EscapeString(strings.Join(short, ", ")) + "</code>"
 }
 
 // backupReply answers /backup with a context of its own: the snapshot

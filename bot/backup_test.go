@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"starsbot/backup"
 	"starsbot/bot"
 	"starsbot/bot/bottest"
@@ -22,11 +24,59 @@ import (
 	"starsbot/store"
 )
 
-// compressed is what main hands the bot: a compressed backup of the store.
-func (e *env) compressed(c *bot.Config) {
+// identity is the admin's age key pair; the bot has only its public key.
+var identity = func() *age.X25519Identity {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		panic(err)
+	}
+	return id
+}()
+
+// encrypted is what main hands the bot (chatBackup): a compressed backup
+// of the store, encrypted to the admin's age public key.
+func (e *env) encrypted(c *bot.Config) {
+	c.BackupRecipients = []string{identity.Recipient().String()}
 	c.Backup = func(w io.Writer) (int64, error) {
-		r, err := backup.Compress(w, e.db.WriteTo)
-		return r.Compressed, err
+		cw := &countWriter{w: w}
+		ew, err := age.Encrypt(cw, identity.Recipient())
+		if err != nil {
+			return 0, err
+		}
+		if _, err := backup.Compress(ew, e.db.WriteTo); err != nil {
+			return cw.n, err
+		}
+		return cw.n, ew.Close()
+	}
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestBackup_NotInClear: without BACKUP_AGE_RECIPIENT no database goes to
+// chat; the admin is told why, how to receive it encrypted, and where the
+// scheduled backups are.
+func TestBackup_NotInClear(t *testing.T) {
+	e := newEnv(t)
+	got := e.admin("/backup", "not sent to chat in clear")
+	for _, want := range []string{"<code>BACKUP_AGE_RECIPIENT</code>", "Scheduled backups are off"} {
+		if !strings.Contains(got.Text, want) {
+			t.Errorf("answer lacks %q:\n%s", want, got.Text)
+		}
+	}
+	if n := len(e.fake.CallsTo("sendDocument")); n != 0 {
+		t.Errorf("%d uploads", n)
+	}
+	if log := e.auditLog(); len(log) != 1 || log[0].Result != "refused: no BACKUP_AGE_RECIPIENT" {
+		t.Errorf("audit: %+v", log)
 	}
 }
 
@@ -41,22 +91,36 @@ func TestBackup_SendsCompressed(t *testing.T) {
 	e.startChat(ivan)
 	e.deposit(alice, "", 3*shop.TON)
 	o := e.manualOrder(alice)
-	e.restart(e.compressed)
+	e.restart(e.encrypted)
 
 	e.fake.Send(owner, "/backup")
-	call := e.fake.Wait(owner.ID, "Database backup, zstd-compressed")
-	if call.Method != "sendDocument" || !strings.HasSuffix(call.FileName, ".db.zst") || !strings.HasPrefix(call.FileName, "starsbot-20260416-") {
+	call := e.fake.Wait(owner.ID, "Database backup, zstd-compressed, encrypted to <code>age1")
+	if call.Method != "sendDocument" || !strings.HasSuffix(call.FileName, ".db.zst.age") || !strings.HasPrefix(call.FileName, "starsbot-20260416-") {
 		t.Fatalf("backup call %s %q", call.Method, call.FileName)
 	}
 	sum := sha256.Sum256(call.Document)
+	base := strings.TrimSuffix(call.FileName, ".age")
 	if !strings.Contains(call.Text, hex.EncodeToString(sum[:])) || !strings.Contains(call.Text, fmt.Sprintf("%d bytes", len(call.Document))) ||
-		!strings.Contains(call.Text, "starsbot restore -force "+call.FileName) {
+		!strings.Contains(call.Text, "age -d -i key.txt -o "+base+" "+call.FileName) || !strings.Contains(call.Text, "starsbot restore -force "+base) {
 		t.Errorf("caption does not match the file:\n%s", call.Text)
+	}
+	// Nothing of the database shows without the key: not the zstd magic,
+	// not a username.
+	if bytes.Contains(call.Document, []byte{0x28, 0xB5, 0x2F, 0xFD}) || bytes.Contains(call.Document, []byte("alice_buyer")) {
+		t.Error("the chat copy is readable without the key")
 	}
 
 	dir := t.TempDir()
-	zst := filepath.Join(dir, call.FileName)
-	if err := os.WriteFile(zst, call.Document, 0o600); err != nil {
+	zst := filepath.Join(dir, base)
+	plain, err := age.Decrypt(bytes.NewReader(call.Document), identity)
+	if err != nil {
+		t.Fatalf("decrypt: %v", err)
+	}
+	zdata, err := io.ReadAll(plain)
+	if err != nil {
+		t.Fatalf("decrypt: %v", err)
+	}
+	if err := os.WriteFile(zst, zdata, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	in, _ := os.Open(zst)
@@ -104,6 +168,7 @@ func TestBackup_UploadLimit(t *testing.T) {
 	e := newEnv(t)
 	file := bytes.Repeat([]byte("z"), 5000)
 	fixed := func(c *bot.Config) {
+		c.BackupRecipients = []string{identity.Recipient().String()}
 		c.Backup = func(w io.Writer) (int64, error) {
 			n, err := w.Write(file)
 			return int64(n), err
@@ -175,14 +240,14 @@ func TestBackup_UploadLimit(t *testing.T) {
 // are; nothing is left on disk either way.
 func TestBackup_Failures(t *testing.T) {
 	e := newEnv(t)
-	e.restart(func(c *bot.Config) {
+	e.restart(e.encrypted, func(c *bot.Config) {
 		c.Backup = func(io.Writer) (int64, error) { return 0, fmt.Errorf("disk on fire") }
 	})
 	e.admin("/backup", "Internal error; see the log.")
 	if !strings.Contains(e.logText(), "disk on fire") {
 		t.Error("the snapshot error is not logged")
 	}
-	e.restart(e.compressed)
+	e.restart(e.encrypted)
 	e.fake.FailNext("sendDocument", 3600)
 	got := e.admin("/backup", "could not be sent")
 	if !strings.Contains(got.Text, "Scheduled backups are off") {
@@ -224,7 +289,7 @@ func TestBackup_Over50MB(t *testing.T) {
 	if n, err := e.db.WriteTo(io.Discard); err != nil || n < 60_000_000 {
 		t.Fatalf("the database is %d bytes (%v), want over 60 MB", n, err)
 	}
-	e.restart(e.compressed, func(c *bot.Config) {
+	e.restart(e.encrypted, func(c *bot.Config) {
 		c.ScheduledBackup = func() bot.ScheduledBackup {
 			return bot.ScheduledBackup{Enabled: true, Interval: 6 * time.Hour, Dir: "/data/backups", Next: e.clock.Now().Add(time.Hour),
 				Time: e.clock.Now().Add(-5 * time.Hour), Path: "/data/backups/starsbot-20260416-060000.db.zst", Size: 61_000_000}

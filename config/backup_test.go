@@ -36,6 +36,11 @@ func TestLoad_Backup(t *testing.T) {
 			t.Errorf("credentials shown: %s", s)
 		}
 	}
+	// The example recipient of age's README.
+	const r1 = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+	if a := mustLoad(t, env{"BACKUP_AGE_RECIPIENT": r1 + ", " + r1}); len(a.BackupAgeRecipients) != 2 || a.BackupAgeRecipients[1] != r1 {
+		t.Errorf("BACKUP_AGE_RECIPIENT: %q", a.BackupAgeRecipients)
+	}
 	if d := mustLoad(t, env{"BACKUP_DIR": "/backups"}); d.BackupDir != "/backups" || d.BackupInterval != 0 {
 		t.Errorf("BACKUP_DIR: %+v", d)
 	}
@@ -75,10 +80,13 @@ func TestLoad_BackupErrors(t *testing.T) {
 		{on.with("BACKUP_S3_URL", "s3://bucket", "BACKUP_S3_ACCESS_KEY_ID", "AKIA"), "BACKUP_S3_SECRET_ACCESS_KEY"},
 		{on.with("BACKUP_S3_URL", "s3://bucket", "BACKUP_S3_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"), "BACKUP_S3_ACCESS_KEY_ID"},
 		{on.with("BACKUP_S3_ACCESS_KEY_ID", "AKIA", "BACKUP_S3_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"), "BACKUP_S3_URL"},
+		{env{"BACKUP_AGE_RECIPIENT": "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8"}, "BACKUP_AGE_RECIPIENT"},
+		{env{"BACKUP_AGE_RECIPIENT": "AGE-SECRET-KEY-1QQQ"}, "BACKUP_AGE_RECIPIENT"},
+		{env{"BACKUP_AGE_RECIPIENT": "ssh-ed25519 AAAA"}, "BACKUP_AGE_RECIPIENT"},
 	} {
 		_, err := Load(tc.env.get)
 		checkValidationError(t, err, tc.wantVar, tc.env)
-		if err != nil && strings.Contains(err.Error(), "wJalrXUtnFEMI") {
+		if err != nil && (strings.Contains(err.Error(), "wJalrXUtnFEMI") || strings.Contains(err.Error(), "1QQQ")) {
 			t.Errorf("%v echoes a secret", err)
 		}
 	}

@@ -235,6 +235,13 @@ type Config struct {
 	// chain is used (AWS_ACCESS_KEY_ID, …). Default empty.
 	BackupS3AccessKeyID     string `json:"-"`
 	BackupS3SecretAccessKey string `json:"-"`
+	// BackupAgeRecipients are the age public keys (age1…, from
+	// age-keygen) that /backup's chat copy is encrypted to
+	// (BACKUP_AGE_RECIPIENT, several separated by commas). Default none:
+	// /backup sends no database to chat, only where the scheduled backups
+	// are, because the database may hold secrets (partners' webhook
+	// signing secrets) and does hold customer data.
+	BackupAgeRecipients []string
 
 	// LogLevel is the slog level (LOG_LEVEL: debug, info, warn or error).
 	// Default info.
@@ -460,6 +467,11 @@ func parse(src *source) (*Config, error) {
 	c.BackupS3URL = p.str("BACKUP_S3_URL", "")
 	c.BackupS3AccessKeyID = p.str("BACKUP_S3_ACCESS_KEY_ID", "")
 	c.BackupS3SecretAccessKey, c.s3SecretVar = p.secret("BACKUP_S3_SECRET_ACCESS_KEY")
+	for r := range strings.SplitSeq(p.str("BACKUP_AGE_RECIPIENT", ""), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			c.BackupAgeRecipients = append(c.BackupAgeRecipients, r)
+		}
+	}
 
 	c.LogLevel = p.logLevel("LOG_LEVEL")
 	c.LogFormat = p.word("LOG_FORMAT", LogFormatText)
@@ -523,6 +535,10 @@ func derivePublicURL(addr string) string {
 }
 
 var telegramTokenRE = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]{20,}$`)
+
+// ageRecipientRE is an age X25519 recipient: Bech32 with the age1 prefix,
+// 32 bytes of key and a checksum (age's spec); package main parses it.
+var ageRecipientRE = regexp.MustCompile(`^age1[02-9ac-hj-np-z]{58}$`)
 
 // Validate reports the first problem with c as a *ValidationError naming the
 // variable. Load calls it; a hand-built Config should too.
@@ -694,6 +710,16 @@ func (c Config) Validate() error {
 		return fail(s3Secret, "must be set together with BACKUP_S3_ACCESS_KEY_ID")
 	case c.BackupS3AccessKeyID == "" && c.BackupS3SecretAccessKey != "":
 		return fail("BACKUP_S3_ACCESS_KEY_ID", "must be set together with %s", s3Secret)
+	}
+
+	for i, r := range c.BackupAgeRecipients {
+		switch {
+		case strings.HasPrefix(strings.ToUpper(r), "AGE-SECRET-KEY-"):
+			// Never echoed: a secret key pasted by mistake.
+			return fail("BACKUP_AGE_RECIPIENT", "item %d is an age secret key: give its public key (age1…, age-keygen -y) and keep the secret key off this server", i+1)
+		case !ageRecipientRE.MatchString(r):
+			return fail("BACKUP_AGE_RECIPIENT", "item %d must be an age public key (age1 and 58 more characters, as age-keygen prints); several are separated by commas", i+1)
+		}
 	}
 
 	switch c.LogLevel {

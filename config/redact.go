@@ -92,6 +92,7 @@ func (c Config) attrs() []slog.Attr {
 		slog.String("backup_s3_url", RedactURL(c.BackupS3URL)),
 		slog.String("backup_s3_access_key_id", redact(c.BackupS3AccessKeyID)),
 		slog.String("backup_s3_secret_access_key", redact(c.BackupS3SecretAccessKey)),
+		slog.Any("backup_age_recipient", c.BackupAgeRecipients),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", c.LogFormat),
 	)
