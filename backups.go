@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"starsbot/api"
 	"starsbot/backup"
@@ -150,5 +151,38 @@ func backupProbe(s *backup.Scheduler, now func() time.Time) api.Probe {
 			c.Detail += fmt.Sprintf("; the latest attempt failed %s ago (see the log)", now().Sub(st.Failed).Round(time.Second))
 		}
 		return c
+	}
+}
+
+// backupMetrics are the scheduled backups' gauges for /metrics: when the
+// newest backup was taken and its size (0 before the first), and whether
+// the latest attempt failed.
+func backupMetrics(s *backup.Scheduler) []prometheus.Collector {
+	last := func(f func(*backup.Backup) float64) func() float64 {
+		return func() float64 {
+			if b := s.Status().Last; b != nil {
+				return f(b)
+			}
+			return 0
+		}
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "starsbot_backup_last_timestamp_seconds",
+			Help: "Unix time of the newest scheduled backup's snapshot; 0 before the first.",
+		}, last(func(b *backup.Backup) float64 { return float64(b.Time.Unix()) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "starsbot_backup_last_size_bytes",
+			Help: "Size of the newest scheduled backup file (compressed).",
+		}, last(func(b *backup.Backup) float64 { return float64(b.Compressed) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "starsbot_backup_failing",
+			Help: "1 when the latest scheduled backup attempt (or its upload) failed, else 0.",
+		}, func() float64 {
+			if s.Status().Failed.IsZero() {
+				return 0
+			}
+			return 1
+		}),
 	}
 }

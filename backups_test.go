@@ -36,6 +36,10 @@ func TestScheduledBackup_RestoreDrill(t *testing.T) {
 	if code, body := s.call("GET", "/api/v1/health", "", ""); code != 200 || !regexp.MustCompile(`"backup":\{"status":"ok","detail":"last backup \d+s ago, \d+ bytes"\}`).MatchString(body) {
 		t.Errorf("health: %d %s", code, body)
 	}
+	if code, body := s.call("GET", "/metrics", "", ""); code != 200 || !regexp.MustCompile(`(?m)^starsbot_backup_last_timestamp_seconds [1-9]`).MatchString(body) ||
+		!regexp.MustCompile(`(?m)^starsbot_backup_failing 0$`).MatchString(body) {
+		t.Errorf("metrics: %d\n%s", code, body)
+	}
 	manual := filepath.Join(t.TempDir(), "manual.db.zst")
 	if out, err := command(src, "backup", manual); err != nil || !strings.Contains(out, "from the running service compressed to") {
 		t.Errorf("backup to .zst = %v\n%s", err, out)

@@ -80,6 +80,9 @@ func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSet
 	if a.backups, err = newBackups(ctx, cfg, db, notifier, nil, logger.With("component", "backup")); err != nil { // backups.go
 		return nil, err
 	}
+	if a.backups != nil {
+		metrics.Registerer().MustRegister(backupMetrics(a.backups)...)
+	}
 	batchSize := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "starsbot_fulfillment_batch_size",
 		Help:    "Orders paid by one hot-wallet message.",
