@@ -20,9 +20,12 @@ import (
 // (https://core.telegram.org/bots/api#senddocument); whether a MB is 10^6
 // or 2^20 bytes is not said, so the smaller. A local Bot API server
 // allows 2000 MB (https://core.telegram.org/bots/api#using-a-local-bot-api-server):
-// set Config.BackupUploadLimit then. What Telegram answers to a larger
-// upload is not recorded here, so the bot never relies on it: it decides
-// by size before sending.
+// set Config.BackupUploadLimit then. Telegram's answer to a larger upload
+// is reported as "413 Request Entity Too Large", sometimes as nginx's HTML
+// page rather than a Bot API answer
+// (https://github.com/go-telegram-bot-api/telegram-bot-api/issues/31,
+// https://github.com/telegraf/telegraf/issues/913): the bot never relies
+// on it, it decides by size before sending.
 const DefaultBackupUploadLimit = 50_000_000
 
 // backupDeadline bounds /backup: a large snapshot takes longer than a chat
