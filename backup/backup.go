@@ -223,6 +223,11 @@ func (s *Scheduler) RunOnce(ctx context.Context) (Backup, error) {
 
 	b := Backup{Time: start, Path: filepath.Join(s.cfg.Dir, FileName(start))}
 	res, err := WriteFile(ctx, b.Path, s.cfg.Snapshot)
+	if err != nil && ctx.Err() != nil {
+		// The service is stopping: not a failure to alert about.
+		log.Info("scheduled backup interrupted by the stop; nothing written", "path", b.Path)
+		return Backup{}, err
+	}
 	if err != nil {
 		err = fmt.Errorf("backup to %s failed: %w", b.Path, err)
 		s.mu.Lock()
@@ -238,11 +243,15 @@ func (s *Scheduler) RunOnce(ctx context.Context) (Backup, error) {
 
 	if up := s.cfg.Upload; up != nil {
 		loc, err := up.Upload(ctx, filepath.Base(b.Path), b.Path, res)
-		if err != nil {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			b.UploadError = "interrupted by the stop"
+			log.Info("backup upload interrupted by the stop; the local backup is kept", "to", up.String(), "path", b.Path)
+		case err != nil:
 			b.UploadError = err.Error()
 			log.Error("backup upload failed; the local backup is kept", "to", up.String(), "path", b.Path, "error", err)
 			s.alert(ctx, fmt.Sprintf("Scheduled backup written to %s, but its upload to %s failed: %v.", b.Path, up.String(), err))
-		} else {
+		default:
 			b.Remote = loc
 			log.Info("backup uploaded", "to", loc, "bytes", res.Compressed)
 		}

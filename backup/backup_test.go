@@ -353,6 +353,37 @@ func TestNew_Refuses(t *testing.T) {
 	}
 }
 
+// TestRunOnce_Stopped: a backup cut by the service's stop is logged, not
+// alerted, and leaves nothing.
+func TestRunOnce_Stopped(t *testing.T) {
+	dir := t.TempDir()
+	var al alerts
+	var logs logBuf
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := backup.New(backup.Config{
+		Snapshot: func(w io.Writer) (int64, error) {
+			cancel()
+			return io.Copy(w, bytes.NewReader(data(t, 4<<20)))
+		},
+		Dir: dir, Interval: time.Hour, Keep: 1, Alert: al.alert, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RunOnce(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("RunOnce = %v", err)
+	}
+	if msgs := al.list(); len(msgs) != 0 {
+		t.Errorf("alerts %q", msgs)
+	}
+	if !strings.Contains(logs.String(), "interrupted by the stop") || s.Status().Error != "" {
+		t.Errorf("log:\n%s", logs.String())
+	}
+	if got := backups(t, dir); len(got) != 0 {
+		t.Errorf("left %q", got)
+	}
+}
+
 // TestWriteFile_Stops: a backup cut by the service's stop leaves nothing.
 func TestWriteFile_Stops(t *testing.T) {
 	dir := t.TempDir()
