@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"starsbot/api"
 	"starsbot/backup"
@@ -97,6 +102,46 @@ func TestScheduledBackup_RestoreDrill(t *testing.T) {
 		t.Errorf("check of a corrupted backup = %v\n%s", err, out)
 	}
 	t.Log(err)
+}
+
+// TestScheduledBackup_S3: the service configured from the environment
+// uploads its scheduled backup to S3 (gofakes3 behind httptest), and no
+// log line shows the credentials.
+func TestScheduledBackup_S3(t *testing.T) {
+	be := s3mem.New()
+	if err := be.CreateBucket("shop-backups"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(be).Server())
+	defer srv.Close()
+	const secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+	src := t.TempDir()
+	s := startService(t, src, map[string]string{
+		"BACKUP_INTERVAL":             "1h",
+		"BACKUP_S3_URL":               "s3://shop-backups/prod?region=us-east-1&endpoint=" + srv.URL,
+		"BACKUP_S3_ACCESS_KEY_ID":     "AKIAIOSFODNN7EXAMPLE",
+		"BACKUP_S3_SECRET_ACCESS_KEY": secret,
+	})
+	if s.stderr.wait(t, regexp.MustCompile(`msg="backup uploaded" component=backup to=s3://shop-backups/prod/starsbot-\d{8}-\d{6}\.db\.zst`), 10*time.Second, s.done) == nil {
+		t.Fatalf("no upload:\n%s", s.stderr.String())
+	}
+	s.stop()
+	files, _ := filepath.Glob(filepath.Join(src, "backups", "starsbot-*.db.zst"))
+	if len(files) != 1 {
+		t.Fatalf("local backups: %q", files)
+	}
+	obj, err := be.GetObject("shop-backups", "prod/"+filepath.Base(files[0]), nil)
+	if err != nil {
+		t.Fatalf("the object: %v", err)
+	}
+	got, _ := io.ReadAll(obj.Contents)
+	obj.Contents.Close()
+	if want, _ := os.ReadFile(files[0]); !bytes.Equal(got, want) {
+		t.Errorf("the object (%d bytes) differs from the local backup (%d bytes)", len(got), len(want))
+	}
+	if log := s.stderr.String(); strings.Contains(log, secret) || strings.Contains(log, "AKIAIOSFODNN7EXAMPLE") {
+		t.Errorf("credentials logged:\n%s", log)
+	}
 }
 
 // TestBackupProbe: /health's backup component, from the scheduler's state:
