@@ -130,7 +130,7 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Upload != nil {
 		s.status.Remote = cfg.Upload.String()
 	}
-	names, err := s.scan()
+	names, err := s.scan(true)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
@@ -143,9 +143,10 @@ func New(cfg Config) (*Scheduler, error) {
 	return s, nil
 }
 
-// scan removes leftover temporary files and returns the names of the
-// backups in Dir, oldest first.
-func (s *Scheduler) scan() ([]string, error) {
+// scan returns the names of the backups in Dir, oldest first; at start
+// (cleanup) it also removes the temporary files a crash left (later, one
+// may be a running `starsbot backup`'s).
+func (s *Scheduler) scan(cleanup bool) ([]string, error) {
 	entries, err := os.ReadDir(s.cfg.Dir)
 	if err != nil {
 		return nil, err
@@ -153,7 +154,7 @@ func (s *Scheduler) scan() ([]string, error) {
 	var names []string
 	for _, e := range entries {
 		name := e.Name()
-		if strings.HasPrefix(name, "."+Prefix) && strings.Contains(name, ".tmp-") {
+		if cleanup && strings.HasPrefix(name, "."+Prefix) && strings.Contains(name, ".tmp-") {
 			if err := os.Remove(filepath.Join(s.cfg.Dir, name)); err == nil {
 				s.cfg.Logger.Info("removed an unfinished backup", "path", filepath.Join(s.cfg.Dir, name))
 			}
@@ -277,7 +278,7 @@ func (s *Scheduler) alert(ctx context.Context, msg string) {
 // prune removes the oldest backups beyond Keep. Only files named like a
 // backup are touched.
 func (s *Scheduler) prune() {
-	names, err := s.scan()
+	names, err := s.scan(false)
 	if err != nil {
 		s.cfg.Logger.Error("backups not pruned", "dir", s.cfg.Dir, "error", err)
 		return
