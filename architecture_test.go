@@ -28,6 +28,7 @@ var importRules = map[string][]string{
 	"rate":                     {"starsbot/shop"},
 	"webhook":                  {"starsbot/shop"},
 	"config":                   {"starsbot/shop"},
+	"backup":                   {"github.com/klauspost/compress/zstd", "github.com/aws/aws-sdk-go-v2/"},
 }
 
 // TestArchitecture_Imports keeps ARCHITECTURE.md true: every package's

@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"starsbot/backup"
 	"starsbot/config"
 	"starsbot/store"
 )
@@ -56,7 +58,8 @@ func dataDir(getenv func(string) string) (string, error) {
 }
 
 // backupCommand: starsbot backup <file>. It writes a consistent snapshot of
-// DATA_DIR's database to file, which must not exist: from the running
+// DATA_DIR's database to file (compressed, as the scheduled backups are,
+// when its name ends in .zst), which must not exist: from the running
 // service through its backup socket (adminsock.go), or, when no service
 // runs, from the file itself under bbolt's shared lock. The copy is staged
 // next to file, synced, opened to verify it, and only then linked to its
@@ -77,15 +80,29 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 		return fmt.Errorf("backup: %s exists; choose a new name", out)
 	}
 	var source string
-	n, err := writeStaged(out, func(f *os.File) (int64, error) {
-		n, err := fetchSnapshot(ctx, dir, f)
+	snapshot := func(w io.Writer) (int64, error) {
+		n, err := fetchSnapshot(ctx, dir, w)
 		source = "the running service"
 		if errors.Is(err, errNoService) {
 			source = "the stopped service's file"
-			n, err = snapshotFile(filepath.Join(dir, "starsbot.db"), f, err)
+			n, err = snapshotFile(filepath.Join(dir, "starsbot.db"), w, err)
 		}
 		return n, err
+	}
+	compressed := strings.HasSuffix(out, ".zst")
+	var res backup.Result
+	n, err := writeStaged(out, func(f *os.File) (int64, error) {
+		if !compressed {
+			return snapshot(f)
+		}
+		var err error
+		res, err = backup.Compress(f, snapshot)
+		return res.Compressed, err
 	}, func(staged string) error {
+		if compressed {
+			_, err := backup.Verify(staged)
+			return err
+		}
 		db, err := store.OpenReadOnly(staged, 0)
 		if err != nil {
 			return fmt.Errorf("the copy does not open: %w", err)
@@ -94,6 +111,10 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 	}, os.Link)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
+	}
+	if compressed {
+		fmt.Fprintf(stdout, "backup: %d bytes from %s compressed to %d bytes (sha256 %s) in %s (verify it with: starsbot check %s)\n", res.Size, source, n, res.SHA256, out, out)
+		return nil
 	}
 	fmt.Fprintf(stdout, "backup: %d bytes from %s written to %s (verify it with: starsbot check %s)\n", n, source, out, out)
 	return nil
@@ -115,8 +136,10 @@ func snapshotFile(path string, w io.Writer, noService error) (int64, error) {
 
 // restoreCommand: starsbot restore [-force] <file>. It replaces DATA_DIR's
 // database with file: never while a service uses it, and an existing one
-// only with -force. The copy is staged in DATA_DIR, synced, verified (it
-// opens, and store.Check finds no problem) and renamed over the database.
+// only with -force. A compressed backup (a scheduled one, /backup's, or
+// backup's to a .zst name) is decompressed and its SHA-256 verified on the
+// way. The copy is staged in DATA_DIR, synced, verified (it opens, and
+// store.Check finds no problem) and renamed over the database.
 func restoreCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	force := fs.Bool("force", false, "replace an existing database (the service must be stopped)")
@@ -159,10 +182,27 @@ func restoreCommand(ctx context.Context, args []string, getenv func(string) stri
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer in.Close()
-	n, err := writeStaged(target, func(f *os.File) (int64, error) { return io.Copy(f, in) },
-		func(staged string) error { return verifyDB(ctx, staged) }, os.Rename)
+	compressed, err := backup.IsCompressed(src)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	var res backup.Result
+	n, err := writeStaged(target, func(f *os.File) (int64, error) {
+		if !compressed {
+			return io.Copy(f, in)
+		}
+		var err error
+		if res, err = backup.Decompress(in, f); err != nil {
+			return 0, fmt.Errorf("%s: %w", src, err)
+		}
+		return res.Size, nil
+	}, func(staged string) error { return verifyDB(ctx, staged) }, os.Rename)
 	if err != nil {
 		return fmt.Errorf("restore: %s not replaced: %w", target, err)
+	}
+	if compressed {
+		fmt.Fprintf(stdout, "restore: %s (decompressed to %d bytes, sha256 %s as its trailer says, every invariant holds) is now %s\n", src, n, res.SHA256, target)
+		return nil
 	}
 	fmt.Fprintf(stdout, "restore: %s (%d bytes, every invariant holds) is now %s\n", src, n, target)
 	return nil
@@ -201,6 +241,16 @@ func checkCommand(ctx context.Context, args []string, getenv func(string) string
 		}
 		path = filepath.Join(dir, "starsbot.db")
 	}
+	name := path
+	if compressed, err := backup.IsCompressed(path); err == nil && compressed {
+		tmp, res, err := decompressTemp(path)
+		if err != nil {
+			return fmt.Errorf("check: %w", err)
+		}
+		defer os.Remove(tmp)
+		fmt.Fprintf(stdout, "check: %s: intact (%d bytes compressed to %d, sha256 %s)\n", path, res.Size, res.Compressed, res.SHA256)
+		path = tmp
+	}
 	db, err := store.OpenReadOnly(path, time.Second)
 	if errors.Is(err, store.ErrInUse) {
 		return fmt.Errorf("check: %s is in use by a running service; check a backup of it (starsbot backup <file>, then starsbot check <file>)", path)
@@ -211,14 +261,37 @@ func checkCommand(ctx context.Context, args []string, getenv func(string) string
 	defer db.Close()
 	problems := checkDB(ctx, db)
 	if len(problems) == 0 {
-		fmt.Fprintf(stdout, "check: %s: ok, every invariant holds\n", path)
+		fmt.Fprintf(stdout, "check: %s: ok, every invariant holds\n", name)
 		return nil
 	}
-	fmt.Fprintf(stdout, "check: %s: %d problems:\n", path, len(problems))
+	fmt.Fprintf(stdout, "check: %s: %d problems:\n", name, len(problems))
 	for _, p := range problems {
 		fmt.Fprintf(stdout, "  - %v\n", p)
 	}
-	return fmt.Errorf("check: %s violates the store's invariants (%d problems, listed above)", path, len(problems))
+	return fmt.Errorf("check: %s violates the store's invariants (%d problems, listed above)", name, len(problems))
+}
+
+// decompressTemp decompresses a compressed backup into a private
+// temporary file, verifying its checksum, for check to open.
+func decompressTemp(path string) (string, backup.Result, error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return "", backup.Result{}, err
+	}
+	defer in.Close()
+	f, err := os.CreateTemp("", "starsbot-check-*.db") // mode 0600
+	if err != nil {
+		return "", backup.Result{}, err
+	}
+	res, err := backup.Decompress(in, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", backup.Result{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Name(), res, nil
 }
 
 // checkDB runs store.Check and returns its problems one by one. A damaged

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
 	"starsbot/bot/bottest"
 	"starsbot/store"
 )
@@ -73,7 +75,12 @@ func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	const token = "123456789:AAsecretsecretsecretsecretsecret"
 	tg := bottest.New(t, token)
-	env := envOf(map[string]string{"DATA_DIR": dir, "HTTP_ADDR": "127.0.0.1:0", "TELEGRAM_TOKEN": token, "TELEGRAM_API_URL": tg.URL, "ADMIN_IDS": "77"})
+	adminKey, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := envOf(map[string]string{"DATA_DIR": dir, "HTTP_ADDR": "127.0.0.1:0", "TELEGRAM_TOKEN": token, "TELEGRAM_API_URL": tg.URL, "ADMIN_IDS": "77",
+		"BACKUP_AGE_RECIPIENT": adminKey.Recipient().String()})
 	var stdout, stderr syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -101,7 +108,7 @@ func TestRun(t *testing.T) {
 	}
 	tg.Wait(admin.ID, "Unmatched deposit")
 	tg.Send(admin, "/backup")
-	tg.Wait(admin.ID, "Database snapshot")
+	tg.Wait(admin.ID, "Database backup, zstd-compressed, encrypted to")
 	tg.Send(user, "/stats")
 	tg.Send(user, "/help")
 	tg.Wait(user.ID, "How it works")

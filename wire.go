@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"starsbot/api"
+	"starsbot/backup"
 	"starsbot/bot"
 	"starsbot/config"
 	"starsbot/fulfillment"
@@ -35,6 +36,7 @@ type app struct {
 	bot          *bot.Bot                  // nil without TELEGRAM_TOKEN
 	balanceAlarm *fulfillment.BalanceAlarm // nil without a hot wallet or TON_WALLET_LOW_BALANCE
 	webhooks     *webhook.Dispatcher
+	backups      *backup.Scheduler // nil without BACKUP_INTERVAL
 }
 
 // wire builds every component over the open store and chain and connects
@@ -76,6 +78,12 @@ func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSet
 		if len(cfg.AdminIDs) == 0 {
 			logger.Warn("ADMIN_IDS is empty: nobody can run the admin commands, and alerts only reach this log")
 		}
+	}
+	if a.backups, err = newBackups(ctx, cfg, db, notifier, nil, logger.With("component", "backup")); err != nil { // backups.go
+		return nil, err
+	}
+	if a.backups != nil {
+		metrics.Registerer().MustRegister(backupMetrics(a.backups)...)
 	}
 	batchSize := prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "starsbot_fulfillment_batch_size",
@@ -129,6 +137,7 @@ func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSet
 			"bot":      newBotProbe(cfg, a.bot),
 			"provider": providerProbe(cfg.Fulfillment, a.worker),
 			"chain":    chainProbe(a.watcher),
+			"backup":   backupProbe(a.backups, time.Now),
 		},
 	}
 	if chain.sim != nil {
@@ -182,6 +191,9 @@ func (a *app) run(ctx context.Context) error {
 	}
 	if a.balanceAlarm != nil {
 		g.Go(func() error { return a.balanceAlarm.Run(ctx) })
+	}
+	if a.backups != nil {
+		g.Go(func() error { return a.backups.Run(ctx) })
 	}
 	<-ctx.Done()
 	a.logger.Info("stopping")
@@ -283,8 +295,8 @@ func newBot(cfg *config.Config, db *store.DB, chain *chainSetup, a *app, logger 
 		ProviderHealth:   func() (bool, string) { return a.worker.Health() },
 		ProviderNotice:   func() string { return a.worker.Notice() },
 		ProviderQueue:    func() (int, time.Duration) { return a.worker.QueueStats() },
-		Backup:           db.WriteTo,
 		BackupDir:        cfg.DataDir, // writable wherever the database is, also on a read-only root
+		ScheduledBackup:  func() bot.ScheduledBackup { return scheduledBackup(a.backups)() },
 		DefaultPricing:   cfg.Pricing,
 		AlertBatchWindow: cfg.AlertBatchWindow,
 		SupportContact:   cfg.SupportContact,
@@ -301,6 +313,10 @@ func newBot(cfg *config.Config, db *store.DB, chain *chainSetup, a *app, logger 
 			hot := chain.wallet.Address()
 			bcfg.WalletUSDT = func(ctx context.Context) (int64, error) { return lite.JettonBalance(ctx, cfg.USDTMaster, hot) }
 		}
+	}
+	var err error
+	if bcfg.Backup, bcfg.BackupRecipients, err = chatBackup(cfg, db); err != nil { // backups.go
+		return nil, err
 	}
 	return bot.New(bcfg)
 }

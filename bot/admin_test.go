@@ -2,23 +2,15 @@ package bot_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"starsbot/bot"
 	"starsbot/bot/bottest"
 	"starsbot/fulfillment"
 	"starsbot/shop"
-	"starsbot/shop/shoptest"
-	"starsbot/store"
 )
 
 // admin sends an admin command from the owner and waits for a reply
@@ -624,56 +616,6 @@ func TestAdmin_Fees(t *testing.T) {
 	}
 }
 
-func TestAdmin_Backup(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	e.startChat(alice)
-	e.startChat(ivan)
-	e.deposit(alice, "", 3*shop.TON)
-	o := e.manualOrder(alice)
-
-	e.fake.Send(owner, "/backup")
-	call := e.fake.Wait(owner.ID, "Database snapshot")
-	if call.Method != "sendDocument" || !strings.HasSuffix(call.FileName, ".db") || !strings.HasPrefix(call.FileName, "starsbot-20260416-") {
-		t.Fatalf("backup call %s %q", call.Method, call.FileName)
-	}
-	sum := sha256.Sum256(call.Document)
-	if !strings.Contains(call.Text, hex.EncodeToString(sum[:])) || !strings.Contains(call.Text, fmt.Sprintf("%d bytes", len(call.Document))) {
-		t.Errorf("caption does not match the file:\n%s", call.Text)
-	}
-
-	path := filepath.Join(t.TempDir(), call.FileName)
-	if err := os.WriteFile(path, call.Document, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(path)
-	if err != nil {
-		t.Fatalf("the backup does not open as a database: %v", err)
-	}
-	defer db.Close()
-	if err := db.Check(ctx); err != nil {
-		t.Fatalf("backup check: %v", err)
-	}
-	copySvc := shoptest.New(t, &shoptest.Options{DB: db, Start: e.clock.Now()}).Service
-	for _, u := range []bottest.User{alice, ivan} {
-		got, err := copySvc.FindUser(ctx, u.ID)
-		if err != nil || got.Balance != e.user(u).Balance || got.Memo != e.user(u).Memo {
-			t.Errorf("user %d in the backup: %+v, %v", u.ID, got, err)
-		}
-	}
-	got, err := copySvc.FindOrder(ctx, 0, o.ID)
-	if err != nil || got.Status != shop.StatusManual || got.PriceTON != o.PriceTON {
-		t.Errorf("order in the backup: %+v, %v", got, err)
-	}
-	if log := e.auditLog(); len(log) != 1 || log[0].Action != "backup" || !strings.Contains(log[0].Result, hex.EncodeToString(sum[:])) {
-		t.Errorf("audit: %+v", log)
-	}
-	// No staged snapshot is left behind.
-	if left, _ := os.ReadDir(e.backupDir); len(left) != 0 {
-		t.Errorf("%d files left in the backup directory: %s", len(left), left[0].Name())
-	}
-}
-
 func TestAdmin_Audit(t *testing.T) {
 	e := newEnv(t)
 	e.startChat(alice)
@@ -697,47 +639,6 @@ func TestAdmin_Audit(t *testing.T) {
 		}
 	}
 	e.admin("/audit 50", "Audit log")
-}
-
-// TestAdmin_BackupFailures covers a snapshot over the upload limit, a
-// failing snapshot and a failing upload: the admin is told, nothing is
-// left on disk, and each is audited.
-func TestAdmin_BackupFailures(t *testing.T) {
-	e := newEnv(t)
-	run := func(backup func(io.Writer) (int64, error)) {
-		e.restart(func(c *bot.Config) { c.Backup = backup })
-	}
-	run(func(w io.Writer) (int64, error) { return io.CopyN(w, zeros{}, 50<<20+1) })
-	e.admin("/backup", "over the 50 MB a bot may upload")
-	run(func(w io.Writer) (int64, error) { return 0, fmt.Errorf("disk on fire") })
-	e.admin("/backup", "Internal error; see the log.")
-	run(e.db.WriteTo)
-	e.fake.FailNext("sendDocument", 3600)
-	e.admin("/backup", "Internal error; see the log.")
-	if n := len(e.fake.CallsTo("sendDocument")); n != 1 {
-		t.Errorf("%d uploads, want the one refused", n)
-	}
-	if left, _ := os.ReadDir(e.backupDir); len(left) != 0 {
-		t.Errorf("%d files left in the backup directory", len(left))
-	}
-	if !strings.Contains(e.logText(), "disk on fire") {
-		t.Error("the snapshot error is not logged")
-	}
-	var results []string
-	for _, a := range e.auditLog() {
-		results = append(results, a.Result)
-	}
-	if len(results) != 3 || !strings.HasPrefix(results[2], "refused: 52428801 bytes") ||
-		results[1] != "error: Internal error; see the log." || results[0] != results[1] {
-		t.Errorf("audit results: %q", results)
-	}
-}
-
-type zeros struct{}
-
-func (zeros) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
 }
 
 // TestAdmin_ReplyLost checks that a credit whose reply cannot be delivered

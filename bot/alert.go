@@ -119,6 +119,8 @@ func alertIcon(k shop.AlertKind) string {
 		return "🐢 <b>Deposit watcher behind</b>\n"
 	case shop.AlertWatcherCaughtUp:
 		return "✅ <b>Deposit watcher caught up</b>\n"
+	case shop.AlertBackupFailed:
+		return "💾 <b>Backup failed</b>\n"
 	}
 	return "⚠️"
 }

@@ -106,13 +106,25 @@ type Config struct {
 	ProviderHealth func() (ok bool, reason string)             // fulfillment provider health for /stats
 	ProviderNotice func() string                               // what admins should know about a working provider, for /stats
 	ProviderQueue  func() (depth int, oldest time.Duration)    // the fulfillment queue's depth and oldest wait, for /stats
-	Backup         func(io.Writer) (int64, error)              // writes a consistent database snapshot (/backup)
+	Backup         func(io.Writer) (int64, error)              // writes the chat copy (/backup): compressed as starsbot restore reads it, encrypted to BackupRecipients
 	BackupDir      string                                      // where /backup stages its snapshot; default os.TempDir()
 	DefaultPricing shop.Pricing                                // the configured price list, for /fees reset
 	AlertRepeat    time.Duration                               // reminder interval of an unhealthy provider; default 1h
 	// AlertBatchWindow is how often, at most, admins get a message about
 	// unmatched deposits (ALERT_BATCH_WINDOW); default 1m.
 	AlertBatchWindow time.Duration
+	// BackupUploadLimit is the largest backup /backup sends; default
+	// DefaultBackupUploadLimit (the Bot API's). A larger one is answered
+	// with where the latest scheduled backup is (ScheduledBackup).
+	BackupUploadLimit int64
+	// ScheduledBackup reports the scheduled backups, for /backup; nil: as
+	// if they were off.
+	ScheduledBackup func() ScheduledBackup
+	// BackupRecipients names who Backup encrypts the chat copy to (age
+	// public keys), for the caption. Empty: /backup sends no database to
+	// chat, since it may hold secrets and does hold customer data; it
+	// says where the scheduled backups are instead.
+	BackupRecipients []string
 
 	PollTimeout   time.Duration // long-poll timeout; default 25s (whole seconds; below 1s polls short)
 	UpdateTimeout time.Duration // deadline of the context of each update; default 15s
@@ -215,6 +227,9 @@ func (b *Bot) init() error {
 	}
 	if b.AlertRepeat == 0 {
 		b.AlertRepeat = DefaultAlertRepeat
+	}
+	if b.BackupUploadLimit <= 0 {
+		b.BackupUploadLimit = DefaultBackupUploadLimit
 	}
 	if b.AlertBatchWindow <= 0 {
 		b.AlertBatchWindow = DefaultAlertBatchWindow

@@ -84,6 +84,10 @@ const (
 	maxAPIRateLimit     = 10000
 	maxAPIRateBurst     = 100000
 	dbFileName          = "starsbot.db"
+	defaultBackupKeep   = 7
+	maxBackupKeep       = 1000
+	minBackupInterval   = time.Minute
+	maxBackupInterval   = 30 * 24 * time.Hour
 )
 
 // Config is starsbot's validated configuration. Load fills every field,
@@ -235,6 +239,36 @@ type Config struct {
 	// (API_RATE_BURST), 1 to 100000. Default 40.
 	APIRateBurst int64
 
+	// BackupInterval is how often a compressed backup of the database is
+	// written to BackupDir (BACKUP_INTERVAL), 1m to 720h; 0 = no
+	// scheduled backups. Default 0.
+	BackupInterval time.Duration
+	// BackupDir is where scheduled backups are written (BACKUP_DIR).
+	// Default DATA_DIR/backups.
+	BackupDir string
+	// BackupKeep is how many scheduled backups BackupDir keeps, the oldest
+	// removed first (BACKUP_KEEP, 1 to 1000). Default 7.
+	BackupKeep int64
+	// BackupS3URL is where each scheduled backup is also uploaded
+	// (BACKUP_S3_URL): s3://bucket/prefix with optional ?region=,
+	// &endpoint=https://… (an S3-compatible server) and &path_style=
+	// true|false (default true with an endpoint). Default empty: no
+	// upload. Needs BackupInterval.
+	BackupS3URL string
+	// BackupS3AccessKeyID and BackupS3SecretAccessKey are the S3
+	// credentials (BACKUP_S3_ACCESS_KEY_ID, BACKUP_S3_SECRET_ACCESS_KEY or
+	// _FILE; secret). Both or neither: without them the AWS SDK's default
+	// chain is used (AWS_ACCESS_KEY_ID, …). Default empty.
+	BackupS3AccessKeyID     string `json:"-"`
+	BackupS3SecretAccessKey string `json:"-"`
+	// BackupAgeRecipients are the age public keys (age1…, from
+	// age-keygen) that /backup's chat copy is encrypted to
+	// (BACKUP_AGE_RECIPIENT, several separated by commas). Default none:
+	// /backup sends no database to chat, only where the scheduled backups
+	// are, because the database may hold secrets (partners' webhook
+	// signing secrets) and does hold customer data.
+	BackupAgeRecipients []string
+
 	// LogLevel is the slog level (LOG_LEVEL: debug, info, warn or error).
 	// Default info.
 	LogLevel slog.Level
@@ -243,7 +277,7 @@ type Config struct {
 
 	// Variables the secrets were read from, for error messages: the plain
 	// variable or its _FILE variant.
-	mnemonicVar, cookiesVar string
+	mnemonicVar, cookiesVar, s3SecretVar string
 }
 
 // ValidationError is a configuration problem: the variable and what is wrong
@@ -493,6 +527,18 @@ func parse(src *source) (*Config, error) {
 	}
 	c.APIRateBurst = p.int("API_RATE_BURST", defaultAPIRateBurst)
 
+	c.BackupInterval = p.duration("BACKUP_INTERVAL", 0)
+	c.BackupDir = p.str("BACKUP_DIR", filepath.Join(c.DataDir, "backups"))
+	c.BackupKeep = p.int("BACKUP_KEEP", defaultBackupKeep)
+	c.BackupS3URL = p.str("BACKUP_S3_URL", "")
+	c.BackupS3AccessKeyID = p.str("BACKUP_S3_ACCESS_KEY_ID", "")
+	c.BackupS3SecretAccessKey, c.s3SecretVar = p.secret("BACKUP_S3_SECRET_ACCESS_KEY")
+	for r := range strings.SplitSeq(p.str("BACKUP_AGE_RECIPIENT", ""), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			c.BackupAgeRecipients = append(c.BackupAgeRecipients, r)
+		}
+	}
+
 	c.LogLevel = p.logLevel("LOG_LEVEL")
 	c.LogFormat = p.word("LOG_FORMAT", LogFormatText)
 
@@ -555,6 +601,10 @@ func derivePublicURL(addr string) string {
 }
 
 var telegramTokenRE = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]{20,}$`)
+
+// ageRecipientRE is an age X25519 recipient: Bech32 with the age1 prefix,
+// 32 bytes of key and a checksum (age's spec); package main parses it.
+var ageRecipientRE = regexp.MustCompile(`^age1[02-9ac-hj-np-z]{58}$`)
 
 // Validate reports the first problem with c as a *ValidationError naming the
 // variable. Load calls it; a hand-built Config should too.
@@ -721,6 +771,43 @@ func (c Config) Validate() error {
 	}
 	if c.APIRateBurst < 1 || c.APIRateBurst > maxAPIRateBurst {
 		return fail("API_RATE_BURST", "must be from 1 to %d (got %d)", maxAPIRateBurst, c.APIRateBurst)
+	}
+
+	if c.BackupInterval != 0 && (c.BackupInterval < minBackupInterval || c.BackupInterval > maxBackupInterval) {
+		return fail("BACKUP_INTERVAL", "must be 0 (off) or between 1m and 720h, such as 6h (got %s)", c.BackupInterval)
+	}
+	if strings.TrimSpace(c.BackupDir) == "" {
+		return fail("BACKUP_DIR", "must not be empty")
+	}
+	if c.BackupKeep < 1 || c.BackupKeep > maxBackupKeep {
+		return fail("BACKUP_KEEP", "must be from 1 to %d (got %d)", maxBackupKeep, c.BackupKeep)
+	}
+	if c.BackupS3URL != "" {
+		if _, err := ParseS3URL(c.BackupS3URL); err != nil {
+			return fail("BACKUP_S3_URL", "%s", err.Error())
+		}
+		if c.BackupInterval == 0 {
+			return fail("BACKUP_S3_URL", "needs BACKUP_INTERVAL: only scheduled backups are uploaded")
+		}
+	}
+	s3Secret := orDefault(c.s3SecretVar, "BACKUP_S3_SECRET_ACCESS_KEY")
+	switch {
+	case (c.BackupS3AccessKeyID != "" || c.BackupS3SecretAccessKey != "") && c.BackupS3URL == "":
+		return fail("BACKUP_S3_URL", "must be set when S3 credentials are given")
+	case c.BackupS3AccessKeyID != "" && c.BackupS3SecretAccessKey == "":
+		return fail(s3Secret, "must be set together with BACKUP_S3_ACCESS_KEY_ID")
+	case c.BackupS3AccessKeyID == "" && c.BackupS3SecretAccessKey != "":
+		return fail("BACKUP_S3_ACCESS_KEY_ID", "must be set together with %s", s3Secret)
+	}
+
+	for i, r := range c.BackupAgeRecipients {
+		switch {
+		case strings.HasPrefix(strings.ToUpper(r), "AGE-SECRET-KEY-"):
+			// Never echoed: a secret key pasted by mistake.
+			return fail("BACKUP_AGE_RECIPIENT", "item %d is an age secret key: give its public key (age1…, age-keygen -y) and keep the secret key off this server", i+1)
+		case !ageRecipientRE.MatchString(r):
+			return fail("BACKUP_AGE_RECIPIENT", "item %d must be an age public key (age1 and 58 more characters, as age-keygen prints); several are separated by commas", i+1)
+		}
 	}
 
 	switch c.LogLevel {

@@ -111,10 +111,13 @@ func TestLoad_Defaults(t *testing.T) {
 		PriceStep:              1_000_000,
 		APIRateLimit:           20,
 		APIRateBurst:           40,
+		BackupDir:              filepath.Join("data", "backups"),
+		BackupKeep:             7,
 		LogLevel:               slog.LevelInfo,
 		LogFormat:              LogFormatText,
 		mnemonicVar:            "TON_WALLET_MNEMONIC",
 		cookiesVar:             "FRAGMENT_COOKIES",
+		s3SecretVar:            "BACKUP_S3_SECRET_ACCESS_KEY",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load(empty) =\n%#v\nwant\n%#v", c, want)

@@ -90,6 +90,13 @@ func (c Config) attrs() []slog.Attr {
 		slog.Duration("rate_ttl", c.RateTTL),
 		slog.Float64("api_rate_limit", c.APIRateLimit),
 		slog.Int64("api_rate_burst", c.APIRateBurst),
+		slog.Duration("backup_interval", c.BackupInterval),
+		slog.String("backup_dir", c.BackupDir),
+		slog.Int64("backup_keep", c.BackupKeep),
+		slog.String("backup_s3_url", RedactURL(c.BackupS3URL)),
+		slog.String("backup_s3_access_key_id", redact(c.BackupS3AccessKeyID)),
+		slog.String("backup_s3_secret_access_key", redact(c.BackupS3SecretAccessKey)),
+		slog.Any("backup_age_recipient", c.BackupAgeRecipients),
 		slog.String("log_level", c.LogLevel.String()),
 		slog.String("log_format", c.LogFormat),
 	)

@@ -12,6 +12,7 @@ const (
 	AlertUnmatchedDeposit  AlertKind = "unmatched_deposit"  // a transfer's memo matched nothing
 	AlertWatcherLag        AlertKind = "watcher_lag"        // the deposit watcher is behind the chain
 	AlertWatcherCaughtUp   AlertKind = "watcher_caught_up"  // the deposit watcher is current again
+	AlertBackupFailed      AlertKind = "backup_failed"      // a scheduled backup or its upload failed
 )
 
 // Alert is a message for the shop's admins. Message is plain text, safe to
