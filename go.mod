@@ -10,6 +10,7 @@ require (
 	golang.org/x/sync v0.24.0
 	golang.org/x/time v0.16.0
 	gopkg.in/telebot.v3 v3.3.8
+	starsbot/sdk v0.0.0
 )
 
 require (
@@ -25,3 +26,5 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace starsbot/sdk => ./sdk
