@@ -118,6 +118,7 @@ type CallOption func(*callOptions)
 type callOptions struct {
 	idempotencyKey string
 	maxAttempts    int
+	attempts       *int // set by do to the number of attempts it sent
 }
 
 // WithIdempotencyKey sends key (at most 128 printable ASCII characters, the API's limit) as the POST's
@@ -176,6 +177,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		target += "?" + query.Encode()
 	}
 	for attempt := 1; ; attempt++ {
+		if co.attempts != nil {
+			*co.attempts = attempt
+		}
 		answer, status, header, err := c.send(ctx, method, target, payload, idem)
 		var wait time.Duration
 		switch {

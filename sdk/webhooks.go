@@ -103,12 +103,18 @@ func (c *Client) GetWebhook(ctx context.Context, id string) (*Webhook, error) {
 	return c.webhookCall(ctx, "GET", webhookPath(id), nil, nil)
 }
 
-// DeleteWebhook removes an endpoint.
+// DeleteWebhook removes an endpoint. A 404 that answers a retry (the
+// first attempt's answer was lost) counts as deleted.
 func (c *Client) DeleteWebhook(ctx context.Context, id string) error {
 	var w struct {
 		Deleted bool `json:"deleted"`
 	}
-	if err := c.do(ctx, "DELETE", webhookPath(id), nil, nil, &w, nil); err != nil {
+	attempts := 0
+	track := func(o *callOptions) { o.attempts = &attempts }
+	if err := c.do(ctx, "DELETE", webhookPath(id), nil, nil, &w, []CallOption{track}); err != nil {
+		if IsNotFound(err) && attempts > 1 {
+			return nil
+		}
 		return err
 	}
 	if !w.Deleted {

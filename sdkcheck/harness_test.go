@@ -30,7 +30,7 @@ const (
 // env is the real API server over a real service on a real bbolt file,
 // served by httptest over loopback.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	shop  *shoptest.Shop
 	svc   *shop.Service
 	ts    *httptest.Server
@@ -38,7 +38,7 @@ type env struct {
 	keys  map[int64]map[string]string
 }
 
-func newEnv(t *testing.T, opts ...func(*api.ServerConfig)) *env {
+func newEnv(t testing.TB, opts ...func(*api.ServerConfig)) *env {
 	t.Helper()
 	s := shoptest.New(t, nil)
 	e := &env{t: t, shop: s, svc: s.Service, clock: shoptest.NewClock(shoptest.Start), keys: map[int64]map[string]string{}}
@@ -113,7 +113,7 @@ func (e *env) client(key string, f *faults, sl *sleeper, o *sdk.Options) *sdk.Cl
 	return newClient(e.t, e.ts, key, f, sl, o)
 }
 
-func newClient(t *testing.T, ts *httptest.Server, key string, f *faults, sl *sleeper, o *sdk.Options) *sdk.Client {
+func newClient(t testing.TB, ts *httptest.Server, key string, f *faults, sl *sleeper, o *sdk.Options) *sdk.Client {
 	t.Helper()
 	var opts sdk.Options
 	if o != nil {

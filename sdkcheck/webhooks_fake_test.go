@@ -289,8 +289,14 @@ func TestFakeServer_WebhookEndpoints(t *testing.T) {
 		if err != nil || !en.Enabled || en.SecretRotatedAt.IsZero() {
 			t.Errorf("enable %+v, %v", en, err)
 		}
+		// The first DELETE's answer is lost: the retry's 404 means deleted.
+		calls.plan = make([]fault, len(calls.requests())+1)
+		calls.plan[len(calls.plan)-1] = dropAnswer
 		if err := c.DeleteWebhook(ctx, h.ID); err != nil {
 			t.Fatal(err)
+		}
+		if err := c.DeleteWebhook(ctx, h.ID); !sdk.IsNotFound(err) {
+			t.Errorf("deleting it again: %v", err)
 		}
 		if _, err := c.GetWebhook(ctx, h.ID); !sdk.IsNotFound(err) {
 			t.Errorf("deleted webhook: %v", err)
