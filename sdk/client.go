@@ -121,9 +121,10 @@ type callOptions struct {
 	attempts       *int // set by do to the number of attempts it sent
 }
 
-// WithIdempotencyKey sends key (at most 128 printable ASCII characters, the API's limit) as the POST's
-// Idempotency-Key in place of a new random one: the same key on a later
-// call, even from another process, returns the order the first call made.
+// WithIdempotencyKey sends key (at most 128 printable ASCII characters,
+// no spaces: the API's rule) as the POST's Idempotency-Key in place of a
+// new random one: the same key on a later call, even from another process,
+// returns the order the first call made (the API keeps keys 24 hours).
 func WithIdempotencyKey(key string) CallOption {
 	return func(o *callOptions) { o.idempotencyKey = key }
 }
@@ -132,6 +133,20 @@ func WithIdempotencyKey(key string) CallOption {
 // retries).
 func WithMaxAttempts(n int) CallOption {
 	return func(o *callOptions) { o.maxAttempts = n }
+}
+
+// validIdempotencyKey applies the API's rule (shop.MaxIdempotencyKey and
+// the check after it): at most 128 bytes, each 0x21 to 0x7e.
+func validIdempotencyKey(k string) bool {
+	if len(k) > 128 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // NewIdempotencyKey returns a random UUID (version 4), the form the API's
@@ -168,8 +183,8 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		idem = co.idempotencyKey
 		if idem == "" {
 			idem = NewIdempotencyKey()
-		} else if len(idem) > 128 || strings.ContainsAny(idem, "\r\n") {
-			return errors.New("sdk: an idempotency key must be one line of at most 128 characters")
+		} else if !validIdempotencyKey(idem) {
+			return errors.New("sdk: an idempotency key must be 1 to 128 printable ASCII characters without spaces")
 		}
 	}
 	target := c.base + path

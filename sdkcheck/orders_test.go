@@ -2,7 +2,9 @@ package sdkcheck_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,6 +105,10 @@ func TestCreateOrder_CallerIdempotencyKey(t *testing.T) {
 	_, err = c.CreateStarsOrder(ctx, sdk.StarsOrderRequest{Recipient: "pandus", Quantity: 200}, sdk.WithIdempotencyKey("invoice-42"))
 	if ae := apiError(t, err); ae.StatusCode != http.StatusConflict || ae.Code != sdk.CodeIdempotencyConflict {
 		t.Errorf("error %v", err)
+	}
+	// A key the API would refuse is refused before sending.
+	if _, err := c.CreateStarsOrder(ctx, r, sdk.WithIdempotencyKey("has space")); err == nil || len(f.requests()) != 3 {
+		t.Errorf("key with a space: %v", err)
 	}
 	// Without one, every call is a new order with a new key.
 	if _, err := c.CreateStarsOrder(ctx, r); err != nil {
@@ -220,6 +226,16 @@ func TestRetries_Bounded(t *testing.T) {
 	c = e.client(e.osk(alice), f, &sleeper{}, nil)
 	if _, err := c.Balance(ctx); err != nil {
 		t.Errorf("after one network error: %v", err)
+	}
+	// A transport error that echoes the Authorization header never shows
+	// the key.
+	echo := func(r *http.Request, _ http.RoundTripper) (*http.Response, error) {
+		return nil, errors.New("proxy refused " + r.Header.Get("Authorization"))
+	}
+	f = &faults{plan: []fault{echo, echo}}
+	c = e.client(e.osk(alice), f, &sleeper{}, &sdk.Options{MaxAttempts: 2})
+	if _, err := c.Balance(ctx); err == nil || strings.Contains(err.Error(), e.osk(alice)) || !strings.Contains(err.Error(), "<key>") {
+		t.Errorf("error %v", err)
 	}
 	// WithMaxAttempts(1): no retry.
 	f = &faults{plan: []fault{failBeforeServer}}
@@ -414,7 +430,7 @@ func TestWaitForOrder(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	sl.then = func(time.Duration) { cancel() }
 	got, err = c.WaitForOrder(cctx, o2.ID, nil)
-	if got == nil || got.Status != sdk.StatusManual || !errorsIs(err, sdk.ErrWaitEnded) || !errorsIs(err, context.Canceled) {
+	if got == nil || got.Status != sdk.StatusManual || !errors.Is(err, sdk.ErrWaitEnded) || !errors.Is(err, context.Canceled) {
 		t.Errorf("order %+v, %v", got, err)
 	}
 	_, err = c.WaitForOrder(ctx, 999, nil)
