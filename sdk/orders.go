@@ -357,14 +357,17 @@ func (c *Client) OrderStats(ctx context.Context) (*OrderStats, error) {
 	return &OrderStats{Total: w.TotalOrders, ByStatus: w.ByStatus, TotalSpent: spent, StarsDelivered: w.StarsDelivered, PremiumMonthsDelivered: w.PremiumMonthsDelivered}, nil
 }
 
-// DefaultFinalStatuses are the statuses WaitForOrder stops at by default.
-// expired is included although a late transfer can still pay an expired
-// order; manual is not (an admin will still complete or refund it).
-var DefaultFinalStatuses = []OrderStatus{StatusCompleted, StatusRefunded, StatusCancelled, StatusExpired}
+// DefaultFinalStatuses returns the statuses WaitForOrder stops at by
+// default: completed, refunded, cancelled and expired. expired is included
+// although a late transfer can still pay an expired order; manual is not
+// (an admin will still complete or refund it).
+func DefaultFinalStatuses() []OrderStatus {
+	return []OrderStatus{StatusCompleted, StatusRefunded, StatusCancelled, StatusExpired}
+}
 
 // WaitOptions adjust WaitForOrder; nil gives the defaults.
 type WaitOptions struct {
-	// Until are the statuses to stop at; default DefaultFinalStatuses.
+	// Until are the statuses to stop at; default DefaultFinalStatuses().
 	// Add StatusManual to stop when an order goes to manual delivery.
 	Until []OrderStatus
 	// Interval is the first wait between reads, doubled after each read
@@ -385,7 +388,7 @@ func (c *Client) WaitForOrder(ctx context.Context, id int64, opts *WaitOptions) 
 		o = *opts
 	}
 	if len(o.Until) == 0 {
-		o.Until = DefaultFinalStatuses
+		o.Until = DefaultFinalStatuses()
 	}
 	if o.Interval <= 0 {
 		o.Interval = time.Second
