@@ -525,3 +525,26 @@ func TestOrderQueries(t *testing.T) {
 		t.Errorf("bob reads alice's order: %v", err)
 	}
 }
+
+// New refuses what would leak the key or go nowhere, and accepts the base
+// URL with the API's prefix.
+func TestNew(t *testing.T) {
+	for _, bad := range []struct{ base, key string }{
+		{"ftp://api.example.com", "osk_x"}, {"api.example.com", "osk_x"}, {"https://user:pw@api.example.com", "osk_x"},
+		{"https://api.example.com?x=1", "osk_x"}, {"https://api.example.com", ""}, {"https://api.example.com", "osk_x y"},
+	} {
+		if _, err := sdk.New(bad.base, bad.key, nil); err == nil {
+			t.Errorf("New(%q, %q) accepted", bad.base, bad.key)
+		} else if bad.key != "" && strings.Contains(err.Error(), bad.key) {
+			t.Errorf("error shows the key: %v", err)
+		}
+	}
+	e := newEnv(t)
+	c, err := sdk.New(e.ts.URL+"/api/v1/", e.osk(alice), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Balance(ctx); err != nil {
+		t.Errorf("base URL with /api/v1/: %v", err)
+	}
+}
