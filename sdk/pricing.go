@@ -171,3 +171,46 @@ func (c *Client) CheckRecipient(ctx context.Context, kind OrderType, username st
 	}
 	return &Recipient{Username: w.Username, CanReceive: w.CanReceive, Reason: w.Reason}, nil
 }
+
+// Fee is the price list: the fee, the limits and the dollar prices.
+type Fee struct {
+	FeePercent    string // exact decimal text, e.g. "5" or "2.5"
+	StarsMin      int64
+	StarsMax      int64
+	PremiumMonths []int
+	USDPerStar    MicroUSD
+	PremiumUSD    map[int]MicroUSD // by months
+	OrderTTL      time.Duration    // how long a ton_memo order waits for its payment
+}
+
+// Fee returns the price list (GET /api/v1/pricing/fee).
+func (c *Client) Fee(ctx context.Context) (*Fee, error) {
+	var w struct {
+		FeePercent      json.Number            `json:"fee_percent"`
+		StarsMin        int64                  `json:"stars_min"`
+		StarsMax        int64                  `json:"stars_max"`
+		PremiumMonths   []int                  `json:"premium_months"`
+		USDPerStar      json.Number            `json:"usd_per_star"`
+		PremiumUSD      map[string]json.Number `json:"premium_usd"`
+		OrderTTLSeconds int64                  `json:"order_ttl_seconds"`
+	}
+	if err := c.do(ctx, "GET", "/api/v1/pricing/fee", nil, nil, &w, nil); err != nil {
+		return nil, err
+	}
+	f := &Fee{FeePercent: string(w.FeePercent), StarsMin: w.StarsMin, StarsMax: w.StarsMax, PremiumMonths: w.PremiumMonths,
+		PremiumUSD: make(map[int]MicroUSD, len(w.PremiumUSD)), OrderTTL: time.Duration(w.OrderTTLSeconds) * time.Second}
+	var err error
+	if f.USDPerStar, err = usdAmount("usd_per_star", w.USDPerStar); err != nil {
+		return nil, err
+	}
+	for m, v := range w.PremiumUSD {
+		months, err := strconv.Atoi(m)
+		if err != nil {
+			return nil, errors.New("sdk: premium_usd: months " + strconv.Quote(clip(m)) + " is not a whole number")
+		}
+		if f.PremiumUSD[months], err = usdAmount("premium_usd", v); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}

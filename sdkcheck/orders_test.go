@@ -379,6 +379,12 @@ func TestQuotes(t *testing.T) {
 		t.Errorf("%d orders, want 1", n)
 	}
 
+	fee, err := c.Fee(ctx)
+	want := shop.DefaultPricing()
+	if err != nil || fee.FeePercent != "0" || fee.StarsMin != want.StarsMin || fee.StarsMax != want.StarsMax || int64(fee.USDPerStar) != int64(want.USDPerStar) ||
+		len(fee.PremiumUSD) != 3 || int64(fee.PremiumUSD[3]) != int64(want.PremiumUSD[3]) || fee.OrderTTL != want.OrderTTL {
+		t.Errorf("fee %+v, %v; want %+v", fee, err, want)
+	}
 	est, err := c.EstimateStars(ctx, 100)
 	if err != nil || est.Price != price100 || est.Fee != 0 || est.FeePercent != "0" {
 		t.Errorf("estimate %+v, %v", est, err)
