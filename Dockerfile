@@ -12,6 +12,8 @@
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
+# go.mod replaces starsbot/sdk with ./sdk: its go.mod is part of the graph.
+COPY sdk/go.mod sdk/
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/starsbot . \

@@ -29,6 +29,8 @@ var importRules = map[string][]string{
 	"webhook":                  {"starsbot/shop"},
 	"config":                   {"starsbot/shop"},
 	"backup":                   {"github.com/klauspost/compress/zstd", "github.com/aws/aws-sdk-go-v2/"},
+	"sdk":                      {}, // its own module (sdk/go.mod): partners import it, so the standard library only
+	"sdkcheck":                 {}, // test files only (they import sdk, api, shop, shoptest)
 }
 
 // TestArchitecture_Imports keeps ARCHITECTURE.md true: every package's

@@ -17,6 +17,7 @@ require (
 	golang.org/x/sync v0.24.0
 	golang.org/x/time v0.16.0
 	gopkg.in/telebot.v3 v3.3.8
+	starsbot/sdk v0.0.0
 )
 
 require (
@@ -50,3 +51,5 @@ require (
 	golang.org/x/tools v0.49.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace starsbot/sdk => ./sdk

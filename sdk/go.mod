@@ -1,0 +1,3 @@
+module starsbot/sdk
+
+go 1.23
