@@ -108,6 +108,14 @@ func TestRun_SandboxUSDT(t *testing.T) {
 	}
 	balance("2.100000002") // the notification's 1 nanoTON is surplus
 
+	// The ledger and the event feed name the USDT beside its value in TON.
+	if code, body := call("GET", "/api/v1/balance/transactions", osk, ""); code != 200 || !strings.Contains(body, `"amount_ton":2.475000001,`) || !strings.Contains(body, `"asset":"USDT","amount_usdt":10}`) {
+		t.Errorf("transactions: %d %s", code, body)
+	}
+	if code, body := call("GET", "/api/v1/events", osk, ""); code != 200 || !strings.Contains(body, `"reason":"deposit","asset":"USDT","amount_usdt":10}`) {
+		t.Errorf("events: %d %s", code, body)
+	}
+
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run = %v", err)

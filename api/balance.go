@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"starsbot/shop"
@@ -33,6 +34,10 @@ type ledgerJSON struct {
 	TxHash              *string         `json:"tx_hash"`
 	Reason              *string         `json:"reason"`
 	CreatedAt           *string         `json:"created_at"`
+	// Asset and AmountUSDT are present only on a credit from a USDT
+	// transfer (AmountTON is then its value in TON).
+	Asset      *shop.Asset  `json:"asset,omitempty"`
+	AmountUSDT *json.Number `json:"amount_usdt,omitempty"`
 }
 
 type ledgerListJSON struct {
@@ -64,6 +69,10 @@ func (s *Server) transactions(w http.ResponseWriter, r *http.Request) error {
 		}
 		if e.OrderID != 0 {
 			v.OrderID = &e.OrderID
+		}
+		if e.Asset == shop.AssetUSDT {
+			asset, n := shop.AssetUSDT, json.Number(shop.FormatUSDT(e.JettonAmount))
+			v.Asset, v.AmountUSDT = &asset, &n
 		}
 		out.Transactions[i] = v
 	}
