@@ -37,7 +37,7 @@ func (b *Bot) apiScreen(t *turn, prefix string) error {
 		return t.show(t.T("api.intro", b.apiBase(t)), keyboard{
 			{button(t.T("btn.create_key_orders"), cbCreateKey, keyOrders)},
 			{button(t.T("btn.create_key_simple"), cbCreateKey, keySimple)},
-			{button(t.T("btn.alerts"), cbAlerts)},
+			{button(t.T("btn.webhooks"), cbWh), button(t.T("btn.alerts"), cbAlerts)},
 			{t.btnMenu()},
 		})
 	}
@@ -49,7 +49,7 @@ func (b *Bot) apiScreen(t *turn, prefix string) error {
 	return t.show(b.keyStatus(t, active), keyboard{
 		{button(t.T("btn.rotate"), cbRotateAsk, kind), button(t.T("btn.revoke"), cbRevokeAsk, kind)},
 		{button(otherLabel, cbAPI, other)},
-		{button(t.T("btn.alerts"), cbAlerts)},
+		{button(t.T("btn.webhooks"), cbWh), button(t.T("btn.alerts"), cbAlerts)},
 		{t.btnMenu()},
 	})
 }

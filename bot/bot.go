@@ -57,6 +57,15 @@ type Shop interface {
 	LowBalanceCrossed(ctx context.Context, userID int64) (bool, *shop.User, error)
 	Quote(ctx context.Context, req shop.QuoteRequest) (*shop.Quote, error)
 
+	// Webhook endpoints (🔑 API → 🪝 Webhooks); FindWebhook is below.
+	CreateWebhook(ctx context.Context, userID int64, rawURL string, types []shop.PartnerEventType) (*shop.Webhook, error)
+	Webhooks(ctx context.Context, userID int64) ([]*shop.Webhook, error)
+	DeleteWebhook(ctx context.Context, userID int64, id string) error
+	RotateWebhookSecret(ctx context.Context, userID int64, id string) (*shop.Webhook, error)
+	EnableWebhook(ctx context.Context, userID int64, id string) (*shop.Webhook, error)
+	TestWebhook(ctx context.Context, userID int64, id string) (*shop.WebhookDelivery, error)
+	WebhookDeliveries(ctx context.Context, userID int64, id string, before uint64, limit int) ([]*shop.WebhookDelivery, uint64, error)
+
 	// Admin operations.
 	Stats(ctx context.Context) (*shop.Stats, error)
 	FindUserByUsername(ctx context.Context, name string) (*shop.User, error)

@@ -55,6 +55,7 @@ func (b *Bot) routes() {
 	b.on(cb(cbAlertToggle), b.onAlertToggle)
 	b.on(cb(cbAlertLow), b.onAlertLow)
 	b.on("/faq", b.onFAQ)
+	b.webhookRoutes()
 
 	b.adminRoutes()
 }
@@ -125,6 +126,8 @@ func (b *Bot) onText(t *turn) error {
 		return b.onAmountText(t, st, text)
 	case stepAlertThreshold:
 		return b.onAlertLowText(t, st, text)
+	case stepWebhookURL:
+		return b.onWebhookURLText(t, st, text)
 	}
 	return b.onHelpShort(t)
 }
