@@ -257,7 +257,7 @@ var catalogs = map[string]map[string]string{
 		"note.manual":       "⏳ Order #%d (%s) needs a manual step by our team. It will be delivered soon; nothing to do on your side.",
 		"note.refunded":     "↩️ Order #%d (%s) could not be delivered and was refunded: +%s TON.\nYour balance: <b>%s TON</b>.",
 		"note.expired":      "⌛ Order #%d (%s) expired unpaid. TON sent for it now will be credited to your balance.",
-		"note.hook_off":     "⚠️ Your webhook endpoint <code>%s</code> failed every delivery for 3 days and was disabled. Fix it, then re-enable it under 🔑 API → 🪝 Webhooks (or POST /api/v1/webhooks/{id}/enable) and replay what it missed through the API.",
+		"note.hook_off":     "⚠️ Your webhook endpoint <code>%s</code> failed every delivery for 3 days and was disabled. Fix it, then re-enable it in the bot (/api, then Webhooks) or with POST /api/v1/webhooks/{id}/enable, and replay what it missed through the API.",
 	},
 	"ru": {
 		"btn.alerts":         "🔔 Уведомления",
@@ -494,6 +494,6 @@ var catalogs = map[string]map[string]string{
 		"note.manual":       "⏳ Заказ #%d (%s) наша команда доставит вручную. Это займёт чуть больше времени; от вас ничего не требуется.",
 		"note.refunded":     "↩️ Заказ #%d (%s) не удалось доставить. Цена вернулась на ваш баланс: +%s TON.\nВаш баланс: <b>%s TON</b>.",
 		"note.expired":      "⌛ Заказ #%d (%s) истёк неоплаченным. Если всё же отправите за него TON, сумма поступит на ваш баланс.",
-		"note.hook_off":     "⚠️ Ваш webhook <code>%s</code> не принял ни одной доставки за 3 дня и отключён. Исправьте его, затем включите снова в разделе 🔑 API → 🪝 Вебхуки (или POST /api/v1/webhooks/{id}/enable) и повторите пропущенное через API (replay).",
+		"note.hook_off":     "⚠️ Ваш webhook <code>%s</code> не принял ни одной доставки за 3 дня и отключён. Исправьте его, затем включите снова в боте (/api, затем «Вебхуки») или через POST /api/v1/webhooks/{id}/enable, и повторите пропущенное через API (replay).",
 	},
 }
