@@ -19,7 +19,7 @@ import (
 
 // SchemaVersion is the layout version this program reads and writes. Open
 // refuses a database written by a newer program.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // maxBatch caps how many updates share one commit.
 const maxBatch = 1000

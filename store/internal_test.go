@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,16 +50,16 @@ func TestOpen_SchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw(t, db, func(btx *bolt.Tx) error {
-		if v := btx.Bucket(bucketMeta).Get(keySchemaVersion); string(v) != "1" {
-			t.Errorf("schema_version = %q, want 1", v)
+		if v := btx.Bucket(bucketMeta).Get(keySchemaVersion); string(v) != fmt.Sprint(SchemaVersion) {
+			t.Errorf("schema_version = %q, want %d", v, SchemaVersion)
 		}
-		return btx.Bucket(bucketMeta).Put(keySchemaVersion, []byte("2"))
+		return btx.Bucket(bucketMeta).Put(keySchemaVersion, fmt.Append(nil, SchemaVersion+1))
 	})
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	_, err = Open(path)
-	if want := "database schema version 2 is newer than this program (1)"; err == nil || !strings.Contains(err.Error(), want) {
+	if want := fmt.Sprintf("database schema version %d is newer than this program (%d)", SchemaVersion+1, SchemaVersion); err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Open = %v, want an error containing %q", err, want)
 	}
 }

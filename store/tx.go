@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -86,15 +85,15 @@ func get[R any](b *bolt.Bucket, key []byte) (*R, error) {
 // decode decodes the record v stored at key into a new R.
 func decode[R any](key, v []byte) (*R, error) {
 	r := new(R)
-	if err := json.Unmarshal(v, r); err != nil {
+	if err := decodeRecord(v, r); err != nil {
 		return nil, fmt.Errorf("store: decode %T at key %x: %w", r, key, err)
 	}
 	return r, nil
 }
 
-// put encodes rec as JSON at key.
+// put encodes rec (codec.go) at key.
 func put(b *bolt.Bucket, key []byte, rec any) error {
-	v, err := json.Marshal(rec)
+	v, err := encodeRecord(rec)
 	if err != nil {
 		return fmt.Errorf("store: encode %T: %w", rec, err)
 	}
