@@ -27,6 +27,8 @@ const maxProblems = 50
 //     bucket's sequence, and queued orders exist;
 //   - an ignored deposit (dust) moved no money: no user, no order, and no
 //     ledger entry carries its tx hash;
+//   - every counter (counters bucket) equals a recount of the records, and
+//     the expiry and time indexes name exactly the records they should;
 //   - each locked quote is indexed by its expiry, belongs to an existing
 //     user, prices a positive amount, and if used names an order of its
 //     owner for the same item at the quoted price.
@@ -70,6 +72,7 @@ func (c *checker) run() {
 	c.deposits()
 	c.quotes()
 	c.misc()
+	c.derived()
 	if c.dropped > 0 {
 		c.problems = append(c.problems, fmt.Errorf("store check: %d more problems not shown", c.dropped))
 	}
@@ -209,8 +212,14 @@ func (c *checker) orders() {
 		if !c.has(bucketUserOrders, cat(i64(o.UserID), key)) {
 			c.addf("order %d: missing from user_orders of user %d", o.ID, o.UserID)
 		}
-		if !c.has(bucketOrderStatus, statusKey(shop.OrderStatus(o.Status), o.ID)) {
-			c.addf("order %d: missing from order_status %q", o.ID, o.Status)
+		if !c.has(bucketOrderByStatus, statusKey(o.Status, o.ID)) {
+			c.addf("order %d: missing from order_by_status %q", o.ID, o.Status)
+		}
+		if !c.has(bucketUserOrderStatus, userStatusKey(o.UserID, o.Status, o.ID)) {
+			c.addf("order %d: missing from user_order_status %d/%q", o.ID, o.UserID, o.Status)
+		}
+		if k := orderExpiryKey(o); k != nil && !c.has(bucketOrderExpiry, k) {
+			c.addf("order %d: missing from order_expiry", o.ID)
 		}
 		if o.ClientReference != "" && !c.has(bucketOrderRefs, cat(refPrefix(o.UserID, o.ClientReference), key)) {
 			c.addf("order %d: missing from order_refs %q", o.ID, o.ClientReference)
@@ -232,16 +241,39 @@ func (c *checker) orderIndexes() {
 			c.addf("user_orders %d/%d: order belongs to user %d", userID, id, o.UserID)
 		}
 	})
-	c.keys(bucketOrderStatus, func(k, _ []byte) {
-		if len(k) < 9 || k[len(k)-9] != 0 {
-			c.addf("order_status: malformed key %x", k)
+	c.keys(bucketOrderByStatus, func(k, _ []byte) {
+		if len(k) != 9 || orderStatusByCode[k[0]] == "" {
+			c.addf("order_by_status: malformed key %x", k)
 			return
 		}
-		status, id := string(k[:len(k)-9]), int64(tailID(k))
-		if o := lookup[orderRecord](c, bucketOrders, k[len(k)-8:]); o == nil {
-			c.addf("order_status %q/%d: order missing", status, id)
-		} else if o.Status != status {
-			c.addf("order_status %q/%d: order has status %q", status, id, o.Status)
+		status, id := orderStatusByCode[k[0]], int64(tailID(k))
+		if o := lookup[orderRecord](c, bucketOrders, k[1:]); o == nil {
+			c.addf("order_by_status %q/%d: order missing", status, id)
+		} else if o.Status != string(status) {
+			c.addf("order_by_status %q/%d: order has status %q", status, id, o.Status)
+		}
+	})
+	c.keys(bucketUserOrderStatus, func(k, _ []byte) {
+		if len(k) != 17 || orderStatusByCode[k[8]] == "" {
+			c.addf("user_order_status: malformed key %x", k)
+			return
+		}
+		userID, status, id := int64(tailID(k[:8])), orderStatusByCode[k[8]], int64(tailID(k))
+		if o := lookup[orderRecord](c, bucketOrders, k[9:]); o == nil {
+			c.addf("user_order_status %d/%q/%d: order missing", userID, status, id)
+		} else if o.UserID != userID || o.Status != string(status) {
+			c.addf("user_order_status %d/%q/%d: order of user %d has status %q", userID, status, id, o.UserID, o.Status)
+		}
+	})
+	c.keys(bucketOrderExpiry, func(k, _ []byte) {
+		if len(k) != 16 {
+			c.addf("order_expiry: malformed key %x", k)
+			return
+		}
+		if o := lookup[orderRecord](c, bucketOrders, k[8:]); o == nil {
+			c.addf("order_expiry %x: order %d missing", k[:8], tailID(k))
+		} else if !bytes.Equal(orderExpiryKey(o), k) {
+			c.addf("order_expiry %x: order %d is %s, expires at %s", k[:8], o.ID, o.Status, o.ExpiresAt)
 		}
 	})
 	c.keys(bucketOrderRefs, func(k, _ []byte) {

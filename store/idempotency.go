@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"time"
 
 	"starsbot/shop"
@@ -24,40 +25,53 @@ func (t *tx) FindIdempotency(userID int64, key string) (*shop.Idempotency, error
 	return r.idempotency(), nil
 }
 
-// PutIdempotency creates or replaces r, keyed by r.UserID and r.Key.
+// PutIdempotency creates or replaces r, keyed by r.UserID and r.Key, and
+// keeps the idempotency_expiry index in step.
 func (t *tx) PutIdempotency(r *shop.Idempotency) error {
 	if err := t.writable("put idempotency"); err != nil {
 		return err
 	}
-	return put(t.bucket(bucketIdempotency), idempotencyKey(r.UserID, r.Key), newIdempotencyRecord(r))
+	b, key := t.bucket(bucketIdempotency), idempotencyKey(r.UserID, r.Key)
+	prev, err := get[idempotencyRecord](b, key)
+	if err != nil {
+		return err
+	}
+	rec := newIdempotencyRecord(r)
+	var old []byte
+	if prev != nil {
+		old = idempotencyExpiryKey(prev)
+	}
+	if err := replaceIndex(t.bucket(bucketIdempotencyExpiry), old, idempotencyExpiryKey(rec)); err != nil {
+		return err
+	}
+	return put(b, key, rec)
 }
 
-// DeleteIdempotencyExpired removes the records whose ExpiresAt is before now
-// and returns how many. It reads every record.
-func (t *tx) DeleteIdempotencyExpired(now time.Time) (int, error) {
+// DeleteIdempotencyExpired removes up to limit records whose ExpiresAt is
+// before now, soonest expired first, and returns how many. It walks the
+// idempotency_expiry index from its start, so it reads only what it
+// deletes and one more index entry.
+func (t *tx) DeleteIdempotencyExpired(now time.Time, limit int) (int, error) {
 	if err := t.writable("delete expired idempotency"); err != nil {
 		return 0, err
 	}
-	b := t.bucket(bucketIdempotency)
-	var expired [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		r, err := decode[idempotencyRecord](k, v)
-		if err != nil {
-			return err
-		}
-		if r.ExpiresAt.Before(now) {
-			expired = append(expired, append([]byte(nil), k...))
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
+	b, idx := t.bucket(bucketIdempotency), t.bucket(bucketIdempotencyExpiry)
+	end := nanoKey(now)
+	var due [][]byte
+	c := idx.Cursor()
+	for k, _ := c.First(); k != nil && len(due) < limit && bytes.Compare(k[:min(len(k), 8)], end) < 0; k, _ = c.Next() {
+		due = append(due, bytes.Clone(k))
 	}
 	// Deleting behind a live cursor skips keys, hence two passes.
-	for _, k := range expired {
-		if err := b.Delete(k); err != nil {
+	for _, k := range due {
+		if err := idx.Delete(k); err != nil {
 			return 0, err
 		}
+		if len(k) > 8 {
+			if err := b.Delete(k[8:]); err != nil {
+				return 0, err
+			}
+		}
 	}
-	return len(expired), nil
+	return len(due), nil
 }

@@ -235,25 +235,59 @@ func TestDB_Check(t *testing.T) {
 			want: []string{`usernames "bob_b": user 1 has username "alice_a"`},
 		},
 		{
+			name: "CounterWrong",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					return addCounter(btx.Bucket(bucketCounters), keyUserCounter, 4, 0)
+				})
+			},
+			want: []string{"counter users: [5 5000000000], recount [1 5000000000]"},
+		},
+		{
+			name: "CounterMissingAndExtra",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					b := btx.Bucket(bucketCounters)
+					if err := b.Delete(orderCounterKey(1, statusCode("paid"))); err != nil {
+						return err
+					}
+					return addCounter(b, depositCounterKey("unmatched"), 1, 7)
+				})
+			},
+			want: []string{"counter orders of user 1 in paid: missing, recount [1 0 0 0 0]", "counter deposits unmatched: [1 7], but the recount finds nothing"},
+		},
+		{
+			name: "ExpiryIndexes",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					if err := btx.Bucket(bucketOrderExpiry).Put(cat(i64(5), i64(1)), nil); err != nil {
+						return err
+					}
+					return btx.Bucket(bucketIdempotencyExpiry).Put(cat(i64(5), idempotencyKey(1, "k")), nil)
+				})
+			},
+			want: []string{"order_expiry 0000000000000005: order 1 is paid", "idempotency_expiry 0000000000000005: record"},
+		},
+		{
 			name: "StaleStatus",
 			corrupt: func(tb testing.TB, db *DB) {
 				raw(tb, db, func(btx *bolt.Tx) error {
-					return btx.Bucket(bucketOrderStatus).Put(statusKey(shop.StatusPendingPayment, 1), nil)
+					return btx.Bucket(bucketOrderByStatus).Put(statusKey(string(shop.StatusPendingPayment), 1), nil)
 				})
 			},
-			want: []string{`order_status "pending_payment"/1: order has status "paid"`},
+			want: []string{`order_by_status "pending_payment"/1: order has status "paid"`},
 		},
 		{
 			name: "MissingStatusAndRef",
 			corrupt: func(tb testing.TB, db *DB) {
 				raw(tb, db, func(btx *bolt.Tx) error {
-					if err := btx.Bucket(bucketOrderStatus).Delete(statusKey(shop.StatusPaid, 1)); err != nil {
+					if err := btx.Bucket(bucketOrderByStatus).Delete(statusKey(string(shop.StatusPaid), 1)); err != nil {
 						return err
 					}
 					return btx.Bucket(bucketOrderRefs).Delete(cat(refPrefix(1, "r"), i64(1)))
 				})
 			},
-			want: []string{`order 1: missing from order_status "paid"`, `order 1: missing from order_refs "r"`},
+			want: []string{`order 1: missing from order_by_status "paid"`, `order 1: missing from order_refs "r"`},
 		},
 		{
 			name: "StaleRef",

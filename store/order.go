@@ -23,7 +23,8 @@ func (t *tx) NextOrderID() (int64, error) {
 }
 
 // PutOrder creates or replaces o (o.ID must be positive) and keeps the owner,
-// status, memo and client-reference indexes in step. It fails if
+// status, owner-and-status, expiry, memo and client-reference indexes and
+// the order counters in step. It fails if
 // o.PaymentMemo belongs to a user or another order.
 func (t *tx) PutOrder(o *shop.Order) error {
 	if err := t.writable("put order"); err != nil {
@@ -42,15 +43,14 @@ func (t *tx) PutOrder(o *shop.Order) error {
 		return err
 	}
 
-	byUser, byStatus, byRef := t.bucket(bucketUserOrders), t.bucket(bucketOrderStatus), t.bucket(bucketOrderRefs)
+	byUser, byRef := t.bucket(bucketUserOrders), t.bucket(bucketOrderRefs)
+	rec := newOrderRecord(o)
+	if err := t.orderDerived(prev, rec); err != nil {
+		return err
+	}
 	if prev != nil {
 		if prev.UserID != o.UserID {
 			if err := byUser.Delete(cat(i64(prev.UserID), key)); err != nil {
-				return err
-			}
-		}
-		if prev.Status != string(o.Status) {
-			if err := byStatus.Delete(statusKey(shop.OrderStatus(prev.Status), o.ID)); err != nil {
 				return err
 			}
 		}
@@ -66,13 +66,10 @@ func (t *tx) PutOrder(o *shop.Order) error {
 		}
 	}
 
-	if err := put(orders, key, newOrderRecord(o)); err != nil {
+	if err := put(orders, key, rec); err != nil {
 		return err
 	}
 	if err := putIfChanged(byUser, cat(i64(o.UserID), key), nil); err != nil {
-		return err
-	}
-	if err := putIfChanged(byStatus, statusKey(o.Status, o.ID), nil); err != nil {
 		return err
 	}
 	if o.ClientReference != "" {
@@ -141,9 +138,10 @@ func (t *tx) indexedOrder(k []byte) (*shop.Order, error) {
 }
 
 // FindOrders returns up to f.Limit orders matching f, newest (highest id)
-// first, and whether more match beyond them. It walks the owner index when
-// f.UserID is set, else the status index when f.Status is set, else all
-// orders. f.Before < 0 matches nothing.
+// first, and whether more match beyond them. It walks the owner-and-status
+// index when f.UserID and f.Status are set, the owner index when only
+// f.UserID is, the status index when only f.Status is, else all orders.
+// f.Before < 0 matches nothing.
 func (t *tx) FindOrders(f shop.OrderFilter) ([]*shop.Order, bool, error) {
 	limit := shop.ClampLimit(f.Limit)
 	if f.Before < 0 {
@@ -151,11 +149,16 @@ func (t *tx) FindOrders(f shop.OrderFilter) ([]*shop.Order, bool, error) {
 	}
 	var b *bolt.Bucket
 	var prefix []byte
+	if f.Status != "" && statusCode(string(f.Status)) == 0 {
+		return nil, false, nil
+	}
 	switch {
+	case f.UserID != 0 && f.Status != "":
+		b, prefix = t.bucket(bucketUserOrderStatus), cat(i64(f.UserID), []byte{statusCode(string(f.Status))})
 	case f.UserID != 0:
 		b, prefix = t.bucket(bucketUserOrders), i64(f.UserID)
 	case f.Status != "":
-		b, prefix = t.bucket(bucketOrderStatus), cat([]byte(f.Status), []byte{0})
+		b, prefix = t.bucket(bucketOrderByStatus), []byte{statusCode(string(f.Status))}
 	default:
 		b = t.bucket(bucketOrders)
 	}
@@ -189,10 +192,14 @@ func (t *tx) FindOrders(f shop.OrderFilter) ([]*shop.Order, bool, error) {
 // ForEachOrderByStatus calls fn for every order in status, oldest first. fn
 // may Put orders, including the one it is given.
 func (t *tx) ForEachOrderByStatus(status shop.OrderStatus, fn func(*shop.Order) error) error {
-	prefix := cat([]byte(status), []byte{0})
-	return scan(t.bucket(bucketOrderStatus), prefix, func(k, _ []byte) error {
+	code := statusCode(string(status))
+	if code == 0 {
+		return nil
+	}
+	prefix := []byte{code}
+	return scan(t.bucket(bucketOrderByStatus), prefix, func(k, _ []byte) error {
 		if len(k) != len(prefix)+8 {
-			return fmt.Errorf("store: malformed order_status key %x", k)
+			return fmt.Errorf("store: malformed order_by_status key %x", k)
 		}
 		o, err := t.indexedOrder(k)
 		if err != nil {
