@@ -61,14 +61,16 @@ func hourKey(t time.Time) []byte {
 	return cat([]byte{'h'}, i64(int64(binary.BigEndian.Uint64(nanoKey(t)))/int64(time.Hour)))
 }
 
-func orderCounterKey(userID int64, code byte) []byte { return cat([]byte{'o'}, i64(userID), []byte{code}) }
+func orderCounterKey(userID int64, code byte) []byte {
+	return cat([]byte{'o'}, i64(userID), []byte{code})
+}
 
 var (
 	keyUserCounter    = []byte{'u'}
 	keyPartnerCounter = []byte{'p'}
 )
 
-func activeKeysKey(userID int64) []byte     { return cat([]byte{'k'}, i64(userID)) }
+func activeKeysKey(userID int64) []byte      { return cat([]byte{'k'}, i64(userID)) }
 func depositCounterKey(status string) []byte { return cat([]byte{'d'}, []byte(status)) }
 
 // counterDelta is a change to one counter.
