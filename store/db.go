@@ -60,10 +60,17 @@ func Open(path string) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &DB{bdb: bdb, path: path}, nil
+	db := &DB{bdb: bdb, path: path}
+	if err := db.migrate(); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return db, nil
 }
 
-// initSchema creates every bucket and writes or verifies the schema version.
+// initSchema creates every bucket and writes or verifies the schema version;
+// it marks a schema-1 database for migration (migrate.go), which Open then
+// runs.
 func initSchema(btx *bolt.Tx) error {
 	for _, name := range allBuckets {
 		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
@@ -85,6 +92,8 @@ func initSchema(btx *bolt.Tx) error {
 		return fmt.Errorf("database schema version %d is newer than this program (%d)", version, SchemaVersion)
 	case version < 1:
 		return fmt.Errorf("invalid database schema version %d", version)
+	case version < SchemaVersion:
+		return startMigration(btx)
 	}
 	return nil
 }

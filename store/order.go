@@ -72,6 +72,11 @@ func (t *tx) PutOrder(o *shop.Order) error {
 	if err := putIfChanged(byUser, cat(i64(o.UserID), key), nil); err != nil {
 		return err
 	}
+	if orderFinished(rec.Status) && (prev == nil || !orderFinished(prev.Status)) {
+		if err := t.slimDeliveryOf(o.ID); err != nil {
+			return err
+		}
+	}
 	if o.ClientReference != "" {
 		if err := putIfChanged(byRef, cat(refPrefix(o.UserID, o.ClientReference), key), nil); err != nil {
 			return err
