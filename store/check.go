@@ -430,6 +430,7 @@ func (c *checker) misc() {
 		}
 	})
 	each(c, bucketIdempotency, func(k []byte, r *idempotencyRecord) {
+		idempotencyFromKey(k, r)
 		if !bytes.Equal(k, idempotencyKey(r.UserID, r.Key)) {
 			c.addf("idempotency record %d/%q stored under key %x", r.UserID, r.Key, k)
 		}

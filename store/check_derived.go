@@ -67,7 +67,8 @@ func (c *checker) derived() {
 		}
 	}
 
-	each(c, bucketIdempotency, func(_ []byte, r *idempotencyRecord) {
+	each(c, bucketIdempotency, func(k []byte, r *idempotencyRecord) {
+		idempotencyFromKey(k, r)
 		if !c.has(bucketIdempotencyExpiry, idempotencyExpiryKey(r)) {
 			c.addf("idempotency record %d/%q: missing from idempotency_expiry", r.UserID, r.Key)
 		}
@@ -77,7 +78,11 @@ func (c *checker) derived() {
 			c.addf("idempotency_expiry: malformed key %x", k)
 			return
 		}
-		if r := lookup[idempotencyRecord](c, bucketIdempotency, k[8:]); r == nil {
+		r := lookup[idempotencyRecord](c, bucketIdempotency, k[8:])
+		if r != nil {
+			idempotencyFromKey(k[8:], r)
+		}
+		if r == nil {
 			c.addf("idempotency_expiry %x: record %x missing", k[:8], k[8:])
 		} else if !bytes.Equal(idempotencyExpiryKey(r), k) {
 			c.addf("idempotency_expiry %x: record %d/%q expires at %s", k[:8], r.UserID, r.Key, r.ExpiresAt)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"starsbot/shop"
 )
 
@@ -16,7 +18,7 @@ func idempotencyKey(userID int64, key string) []byte {
 // FindIdempotency returns the record of a user's idempotency key (exact,
 // case-sensitive), expired or not, or ENOTFOUND.
 func (t *tx) FindIdempotency(userID int64, key string) (*shop.Idempotency, error) {
-	r, err := get[idempotencyRecord](t.bucket(bucketIdempotency), idempotencyKey(userID, key))
+	r, err := getIdempotency(t.bucket(bucketIdempotency), idempotencyKey(userID, key))
 	if err != nil {
 		return nil, err
 	} else if r == nil {
@@ -32,7 +34,7 @@ func (t *tx) PutIdempotency(r *shop.Idempotency) error {
 		return err
 	}
 	b, key := t.bucket(bucketIdempotency), idempotencyKey(r.UserID, r.Key)
-	prev, err := get[idempotencyRecord](b, key)
+	prev, err := getIdempotency(b, key)
 	if err != nil {
 		return err
 	}
@@ -44,7 +46,32 @@ func (t *tx) PutIdempotency(r *shop.Idempotency) error {
 	if err := replaceIndex(t.bucket(bucketIdempotencyExpiry), old, idempotencyExpiryKey(rec)); err != nil {
 		return err
 	}
-	return put(b, key, rec)
+	return put(b, key, idempotencyStored(rec))
+}
+
+// getIdempotency returns the record at key, or nil, nil.
+func getIdempotency(b *bolt.Bucket, key []byte) (*idempotencyRecord, error) {
+	r, err := get[idempotencyRecord](b, key)
+	if r != nil {
+		idempotencyFromKey(key, r)
+	}
+	return r, err
+}
+
+// idempotencyStored returns what is stored of r: its key holds UserID and
+// Key, so the value does not repeat them (a third of its bytes).
+func idempotencyStored(r *idempotencyRecord) *idempotencyRecord {
+	c := *r
+	c.UserID, c.Key = 0, ""
+	return &c
+}
+
+// idempotencyFromKey restores the UserID and Key of a record stored without
+// them from its key.
+func idempotencyFromKey(k []byte, r *idempotencyRecord) {
+	if r.UserID == 0 && r.Key == "" && len(k) >= 8 {
+		r.UserID, r.Key = int64(tailID(k[:8])), string(k[8:])
+	}
 }
 
 // DeleteIdempotencyExpired removes up to limit records whose ExpiresAt is

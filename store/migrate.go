@@ -62,9 +62,16 @@ var migrateSteps = []migrateStep{
 	{bucketAPIKeys, reencode(func(t *tx, r *apiKeyRecord) error { return t.apiKeyDerived(nil, r) })},
 	{bucketOrders, reencode(func(t *tx, r *orderRecord) error { return t.orderDerived(nil, r) })},
 	{bucketDeposits, reencode(func(t *tx, r *depositRecord) error { return t.depositDerived(nil, r) })},
-	{bucketIdempotency, reencode(func(t *tx, r *idempotencyRecord) error {
-		return t.bucket(bucketIdempotencyExpiry).Put(idempotencyExpiryKey(r), nil)
-	})},
+	{bucketIdempotency, func(t *tx, k, v []byte) (any, error) {
+		r, err := getIdempotency(t.bucket(bucketIdempotency), k)
+		if err != nil {
+			return nil, err
+		}
+		if err := t.bucket(bucketIdempotencyExpiry).Put(idempotencyExpiryKey(r), nil); err != nil {
+			return nil, err
+		}
+		return idempotencyStored(r), nil
+	}},
 	{bucketDeliveries, reencode(func(t *tx, r *deliveryRecord) error {
 		o, err := get[orderRecord](t.bucket(bucketOrders), i64(r.OrderID))
 		if err == nil && o != nil && orderFinished(o.Status) {

@@ -36,7 +36,13 @@ func writeSchema1(t *testing.T, path string, n int) {
 		string(bucketAPIKeys):     func(k, v []byte) (any, error) { return decode[apiKeyRecord](k, v) },
 		string(bucketOrders):      func(k, v []byte) (any, error) { return decode[orderRecord](k, v) },
 		string(bucketDeposits):    func(k, v []byte) (any, error) { return decode[depositRecord](k, v) },
-		string(bucketIdempotency): func(k, v []byte) (any, error) { return decode[idempotencyRecord](k, v) },
+		string(bucketIdempotency): func(k, v []byte) (any, error) {
+			r, err := decode[idempotencyRecord](k, v)
+			if r != nil {
+				idempotencyFromKey(k, r) // schema 1 stored them in full
+			}
+			return r, err
+		},
 		string(bucketDeliveries):  func(k, v []byte) (any, error) { return decode[deliveryRecord](k, v) },
 		string(bucketLedger):      func(k, v []byte) (any, error) { return decode[ledgerRecord](k, v) },
 		string(bucketQueue):       func(k, v []byte) (any, error) { return decode[queueRecord](k, v) },
