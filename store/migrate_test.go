@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -32,10 +33,10 @@ func writeSchema1(t *testing.T, path string, n int) {
 			Payout: &shop.SignedPayout{Hash: "aa", BOC: []byte{4, 5, 6}, To: "x"}})
 	})
 	dec := map[string]func(k, v []byte) (any, error){
-		string(bucketUsers):       func(k, v []byte) (any, error) { return decode[userRecord](k, v) },
-		string(bucketAPIKeys):     func(k, v []byte) (any, error) { return decode[apiKeyRecord](k, v) },
-		string(bucketOrders):      func(k, v []byte) (any, error) { return decode[orderRecord](k, v) },
-		string(bucketDeposits):    func(k, v []byte) (any, error) { return decode[depositRecord](k, v) },
+		string(bucketUsers):    func(k, v []byte) (any, error) { return decode[userRecord](k, v) },
+		string(bucketAPIKeys):  func(k, v []byte) (any, error) { return decode[apiKeyRecord](k, v) },
+		string(bucketOrders):   func(k, v []byte) (any, error) { return decode[orderRecord](k, v) },
+		string(bucketDeposits): func(k, v []byte) (any, error) { return decode[depositRecord](k, v) },
 		string(bucketIdempotency): func(k, v []byte) (any, error) {
 			r, err := decode[idempotencyRecord](k, v)
 			if r != nil {
@@ -43,9 +44,9 @@ func writeSchema1(t *testing.T, path string, n int) {
 			}
 			return r, err
 		},
-		string(bucketDeliveries):  func(k, v []byte) (any, error) { return decode[deliveryRecord](k, v) },
-		string(bucketLedger):      func(k, v []byte) (any, error) { return decode[ledgerRecord](k, v) },
-		string(bucketQueue):       func(k, v []byte) (any, error) { return decode[queueRecord](k, v) },
+		string(bucketDeliveries): func(k, v []byte) (any, error) { return decode[deliveryRecord](k, v) },
+		string(bucketLedger):     func(k, v []byte) (any, error) { return decode[ledgerRecord](k, v) },
+		string(bucketQueue):      func(k, v []byte) (any, error) { return decode[queueRecord](k, v) },
 	}
 	raw(t, db, func(btx *bolt.Tx) error {
 		for name, fn := range dec {
@@ -245,5 +246,39 @@ func TestMigrate_Resume(t *testing.T) {
 	defer whole.Close()
 	if got, want := snapshot(t, resumed), snapshot(t, whole); got != want {
 		t.Error("a resumed migration differs from one in one go")
+	}
+}
+
+// migrateSize is the -store.migrate flag: TestScaleMigrate's order count.
+var migrateSize = flag.Int("store.migrate", 0, "TestScaleMigrate: migrate a schema-1 database of this many orders and print the rate")
+
+// TestScaleMigrate writes a schema-1 database of -store.migrate orders
+// (as TestScale builds them) and times its migration at Open.
+//
+//	go test ./store/ -run TestScaleMigrate -store.migrate=100000 -v
+func TestScaleMigrate(t *testing.T) {
+	if *migrateSize == 0 {
+		t.Skip("set -store.migrate=100000 to run")
+	}
+	path := filepath.Join(t.TempDir(), "schema1.db")
+	writeSchema1(t, path, *migrateSize)
+	start := time.Now()
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	took := time.Since(start)
+	records := 0
+	raw(t, db, func(btx *bolt.Tx) error {
+		for _, s := range migrateSteps {
+			records += btx.Bucket(s.bucket).Stats().KeyN
+		}
+		return nil
+	})
+	t.Logf("migrated %d orders, %d records in %s: %.0f records/s, longest transaction %s", *migrateSize, records, took.Round(time.Millisecond),
+		float64(records)/took.Seconds(), time.Duration(db.holdMax.Load()))
+	if err := db.Check(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
