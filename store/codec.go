@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -193,9 +194,11 @@ func appendValue(b []byte, id uint32, v reflect.Value) ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		return append(b, s...), nil
 	case reflect.Struct:
-		return appendNested(b, id, v)
+		if plainStruct(t) {
+			return appendNested(b, id, v)
+		}
 	case reflect.Pointer:
-		if t.Elem().Kind() == reflect.Struct && t.Elem() != timeType {
+		if t.Elem().Kind() == reflect.Struct && plainStruct(t.Elem()) {
 			return appendNested(b, id, v.Elem())
 		}
 	}
@@ -206,6 +209,26 @@ func appendValue(b []byte, id uint32, v reflect.Value) ([]byte, error) {
 	b = appendHeader(b, id, wireJSON)
 	b = binary.AppendUvarint(b, uint64(len(j)))
 	return append(b, j...), nil
+}
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// plainStruct reports whether the codec may encode struct type t field by
+// field: not time.Time, and not a type that marshals itself (whose state
+// may be in unexported fields), which goes as JSON.
+func plainStruct(t reflect.Type) bool {
+	if t == timeType {
+		return false
+	}
+	for _, x := range []reflect.Type{t, reflect.PointerTo(t)} {
+		if x.Implements(jsonMarshaler) || x.Implements(textMarshaler) {
+			return false
+		}
+	}
+	return true
 }
 
 func appendNested(b []byte, id uint32, v reflect.Value) ([]byte, error) {

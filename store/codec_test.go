@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"math/big"
 	"reflect"
 	"testing"
 	"time"
@@ -89,6 +90,30 @@ func TestCodec_UnknownFields(t *testing.T) {
 	}
 	if err := decodeRecord(b[:len(b)-1], &u); err == nil {
 		t.Error("a truncated record decoded")
+	}
+}
+
+// TestCodec_SelfMarshaling checks that a struct that marshals itself (its
+// state in unexported fields) is stored as its JSON, not field by field.
+func TestCodec_SelfMarshaling(t *testing.T) {
+	type rec struct {
+		When *time.Time `json:"when"`
+		Big  *big.Int   `json:"big"`
+		At   time.Time  `json:"at"`
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	in := &rec{When: &now, Big: big.NewInt(1 << 62), At: now}
+	in.Big.Mul(in.Big, in.Big)
+	b, err := encodeRecord(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out rec
+	if err := decodeRecord(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !out.When.Equal(now) || out.Big.Cmp(in.Big) != 0 || !out.At.Equal(now) {
+		t.Errorf("decoded %v %v %v", out.When, out.Big, out.At)
 	}
 }
 
