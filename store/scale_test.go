@@ -458,7 +458,7 @@ func scaleOrder(tx *tx, rng *rand.Rand, i, n int, step time.Duration, idemDue in
 		}
 	}
 	if rng.IntN(10) != 0 {
-		exp := scaleNow.Add(time.Duration(i) * 24 * time.Hour / time.Duration(n))
+		exp := scaleNow.Add(24 * time.Hour / time.Duration(n) * time.Duration(i)) // within the next 24 h
 		if i <= idemDue {
 			exp = scaleNow.Add(-time.Minute)
 		}
