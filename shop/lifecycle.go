@@ -153,9 +153,21 @@ func (s *Service) ExpireOrders(ctx context.Context) (int, error) {
 	now := s.now()
 	total := 0
 	for {
-		var expired []*Order
+		// Most sweeps find nothing due: look before taking the write lock.
 		var due int
-		err := s.Store.Update(ctx, func(tx Tx) error {
+		err := s.Store.View(ctx, func(tx Tx) error {
+			ids, err := tx.OrdersDue(now, 1)
+			due = len(ids)
+			return err
+		})
+		if err != nil || due == 0 {
+			if err != nil {
+				return total, err
+			}
+			break
+		}
+		var expired []*Order
+		err = s.Store.Update(ctx, func(tx Tx) error {
 			expired = expired[:0]
 			ids, err := tx.OrdersDue(now, expireChunk)
 			if err != nil {
@@ -202,7 +214,14 @@ func (s *Service) PurgeIdempotency(ctx context.Context, now time.Time) (int, err
 	total := 0
 	for {
 		var n int
-		err := s.Store.Update(ctx, func(tx Tx) (err error) {
+		err := s.Store.View(ctx, func(tx Tx) (err error) {
+			n, err = tx.CountIdempotencyExpired(now, 1)
+			return err
+		})
+		if err != nil || n == 0 {
+			return total, err
+		}
+		err = s.Store.Update(ctx, func(tx Tx) (err error) {
 			n, err = tx.DeleteIdempotencyExpired(now, idempotencyChunk)
 			return err
 		})

@@ -119,6 +119,9 @@ type Tx interface {
 	// before now, soonest expired first, and returns how many. It reads only
 	// what it deletes (an expiry index).
 	DeleteIdempotencyExpired(now time.Time, limit int) (int, error)
+	// CountIdempotencyExpired counts up to limit records that expired
+	// before now, reading only those (and one more index entry).
+	CountIdempotencyExpired(now time.Time, limit int) (int, error)
 
 	// Enqueue puts a paid order on the durable fulfillment queue; enqueuing
 	// an order already queued changes nothing.

@@ -74,6 +74,18 @@ func idempotencyFromKey(k []byte, r *idempotencyRecord) {
 	}
 }
 
+// CountIdempotencyExpired counts up to limit records whose ExpiresAt is
+// before now, from the idempotency_expiry index.
+func (t *tx) CountIdempotencyExpired(now time.Time, limit int) (int, error) {
+	end := nanoKey(now)
+	n := 0
+	c := t.bucket(bucketIdempotencyExpiry).Cursor()
+	for k, _ := c.First(); k != nil && n < limit && bytes.Compare(k[:min(len(k), 8)], end) < 0; k, _ = c.Next() {
+		n++
+	}
+	return n, nil
+}
+
 // DeleteIdempotencyExpired removes up to limit records whose ExpiresAt is
 // before now, soonest expired first, and returns how many. It walks the
 // idempotency_expiry index from its start, so it reads only what it
