@@ -233,3 +233,55 @@ func TestExpireOrders_Chunks(t *testing.T) {
 	}
 	check(t, db)
 }
+
+// TestDelivery_SlimmedWhenFinished checks that a delivery record keeps
+// everything while its order may still be delivered (manual: an admin may
+// refund it, which reads whether the payment may be out) and loses its
+// bulky payloads once the order is completed; what was paid stays.
+func TestDelivery_SlimmedWhenFinished(t *testing.T) {
+	db := storetest.Open(t)
+	full := &shop.Delivery{Provider: "fragment", RequestID: "req", PayTo: "UQpay", PayAmount: 5, Payload: []byte{1, 2},
+		ConfirmMethod: "confirmReq", ConfirmParams: map[string]string{"id": "x"},
+		Payout: &shop.SignedPayout{Hash: "ab", BOC: []byte{3}, Wallet: "UQw", Seqno: 7, To: "UQpay", Amount: 5, BodyHash: "cd"},
+		Paid:   &shop.PayoutResult{State: shop.PayoutConfirmed, TxHash: "ef", TxLT: 9}, Confirmed: true, Ref: "ef"}
+	var id int64
+	update(t, db, func(tx shop.Tx) error {
+		if err := tx.PutUser(newUser(1, "u1", "")); err != nil {
+			return err
+		}
+		id = putOrder(t, tx, newOrder(0, 1, shop.StatusProcessing, shop.OrderStars)).ID
+		d := *full
+		d.OrderID = id
+		return tx.PutDelivery(&d)
+	})
+	for _, status := range []shop.OrderStatus{shop.StatusManual, shop.StatusCompleted} {
+		update(t, db, func(tx shop.Tx) error {
+			o, err := tx.FindOrderByID(id)
+			if err != nil {
+				return err
+			}
+			o.Status = status
+			return tx.PutOrder(o)
+		})
+		view(t, db, func(tx shop.Tx) error {
+			d, err := tx.FindDelivery(id)
+			if err != nil {
+				return err
+			}
+			if status == shop.StatusManual {
+				if d.Payload == nil || d.Payout.BOC == nil || d.ConfirmParams == nil || !d.PaymentMayBeOut() {
+					t.Errorf("manual: delivery lost data: %+v", d)
+				}
+				return nil
+			}
+			if d.Payload != nil || d.ConfirmParams != nil || d.ConfirmMethod != "" || d.Payout.BOC != nil || d.Payout.Wallet != "" {
+				t.Errorf("completed: delivery not slimmed: %+v %+v", d, d.Payout)
+			}
+			if d.PayTo != "UQpay" || d.PayAmount != 5 || d.Payout.Hash != "ab" || d.Payout.Amount != 5 || *d.Paid != *full.Paid || d.Ref != "ef" || d.RequestID != "req" {
+				t.Errorf("completed: delivery lost what was paid: %+v %+v", d, d.Payout)
+			}
+			return nil
+		})
+	}
+	check(t, db)
+}
