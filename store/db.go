@@ -35,7 +35,8 @@ type DB struct {
 	pending    []*call // updates waiting for the next commit
 	committing bool    // a commit loop is running
 
-	holdMax atomic.Int64 // the longest write transaction so far, in ns (see bUpdate)
+	holdMax atomic.Int64       // the longest write transaction so far, in ns (see bUpdate)
+	holdLog chan time.Duration // tests: when set, receives every write transaction's hold (dropped when full)
 }
 
 // call is one Update waiting to be committed.
@@ -165,6 +166,12 @@ func (db *DB) bUpdate(fn func(*bolt.Tx) error) error {
 	})
 	if !start.IsZero() {
 		d := int64(time.Since(start))
+		if db.holdLog != nil {
+			select {
+			case db.holdLog <- time.Duration(d):
+			default:
+			}
+		}
 		for {
 			cur := db.holdMax.Load()
 			if d <= cur || db.holdMax.CompareAndSwap(cur, d) {

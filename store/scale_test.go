@@ -39,6 +39,7 @@ type scaleResult struct {
 	inUse     int64 // bytes of the pages the buckets use
 	ops       map[string]time.Duration
 	maxHold   time.Duration // longest write transaction of the maintenance sweeps
+	holds     string        // the distribution of the maintenance write transactions
 	floor     time.Duration // the shortest write transaction that writes one key: the commit's own cost (fsync)
 	build     time.Duration
 }
@@ -90,6 +91,10 @@ func TestScale(t *testing.T) {
 	fmt.Fprintf(&b, "| longest maintenance write transaction |")
 	for _, r := range results {
 		fmt.Fprintf(&b, " %s |", fmtDur(r.maxHold))
+	}
+	fmt.Fprintf(&b, " |\n| maintenance write transactions |")
+	for _, r := range results {
+		fmt.Fprintf(&b, " %s |", r.holds)
 	}
 	fmt.Fprintf(&b, " |\n| a one-key write transaction (the disk's commit floor) |")
 	for _, r := range results {
@@ -167,6 +172,7 @@ func runScale(t *testing.T, n int) scaleResult {
 		stats.Deposits7Days.Count, stats.DepositsToday.Count, ost.Total, len(paid))
 
 	db.holdMax.Store(0)
+	db.holdLog = make(chan time.Duration, 10_000)
 	s := time.Now()
 	deleted, err := scaleIdempotencySweep(ctx, svc)
 	if err != nil {
@@ -180,6 +186,16 @@ func runScale(t *testing.T, n int) scaleResult {
 	}
 	res.ops["ExpireOrders sweep"] = time.Since(s)
 	res.maxHold = time.Duration(db.holdMax.Load())
+	var holds []time.Duration
+	for len(db.holdLog) > 0 {
+		holds = append(holds, <-db.holdLog)
+	}
+	db.holdLog = nil
+	slices.Sort(holds)
+	if len(holds) > 0 {
+		res.holds = fmt.Sprintf("%d transactions: median %s, 90th percentile %s, longest %s", len(holds),
+			fmtDur(holds[len(holds)/2]), fmtDur(holds[len(holds)*9/10]), fmtDur(holds[len(holds)-1]))
+	}
 	res.floor = time.Hour
 	for i := range 5 {
 		db.holdMax.Store(0)
