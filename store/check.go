@@ -19,7 +19,7 @@ const maxProblems = 50
 //   - each user's balance is the sum of its ledger entries and not negative,
 //     and each entry's BalanceAfter is the running sum in id order, never
 //     negative; each entry belongs to an existing user;
-//   - each entry of each index (usernames, memos, user_apikeys, user_orders,
+//   - each entry of each index (usernames, memos, user_apikeys, user_order_status,
 //     order_status, order_refs, user_ledger, deposit_hashes) names a live
 //     record whose indexed field matches, and each record that should be
 //     indexed is;
@@ -209,9 +209,6 @@ func (c *checker) orders() {
 		if o.ID <= 0 || uint64(o.ID) > seq {
 			c.addf("order %d: id outside the sequence (%d)", o.ID, seq)
 		}
-		if !c.has(bucketUserOrders, cat(i64(o.UserID), key)) {
-			c.addf("order %d: missing from user_orders of user %d", o.ID, o.UserID)
-		}
 		if !c.has(bucketOrderByStatus, statusKey(o.Status, o.ID)) {
 			c.addf("order %d: missing from order_by_status %q", o.ID, o.Status)
 		}
@@ -229,18 +226,6 @@ func (c *checker) orders() {
 }
 
 func (c *checker) orderIndexes() {
-	c.keys(bucketUserOrders, func(k, _ []byte) {
-		if len(k) != 16 {
-			c.addf("user_orders: malformed key %x", k)
-			return
-		}
-		userID, id := int64(tailID(k[:8])), int64(tailID(k))
-		if o := lookup[orderRecord](c, bucketOrders, k[8:]); o == nil {
-			c.addf("user_orders %d/%d: order missing", userID, id)
-		} else if o.UserID != userID {
-			c.addf("user_orders %d/%d: order belongs to user %d", userID, id, o.UserID)
-		}
-	})
 	c.keys(bucketOrderByStatus, func(k, _ []byte) {
 		if len(k) != 9 || orderStatusByCode[k[0]] == "" {
 			c.addf("order_by_status: malformed key %x", k)

@@ -15,7 +15,6 @@
 //	apikeys         lower(hash) → apiKeyRecord
 //	user_apikeys    userID ‖ lower(hash) → empty
 //	orders          orderID → orderRecord (ids from the bucket sequence)
-//	user_orders     userID ‖ orderID → empty
 //	order_by_status statusCode ‖ orderID → empty (codes in counters.go)
 //	user_order_status userID ‖ statusCode ‖ orderID → empty
 //	order_expiry    expiresAt (Unix ns) ‖ orderID → empty (pending_payment orders with a TTL)

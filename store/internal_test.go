@@ -177,9 +177,11 @@ func TestDB_Check(t *testing.T) {
 		{
 			name: "DanglingUserOrders",
 			corrupt: func(tb testing.TB, db *DB) {
-				raw(tb, db, func(btx *bolt.Tx) error { return btx.Bucket(bucketUserOrders).Put(cat(i64(1), i64(99)), nil) })
+				raw(tb, db, func(btx *bolt.Tx) error {
+					return btx.Bucket(bucketUserOrderStatus).Put(userStatusKey(1, "paid", 99), nil)
+				})
 			},
-			want: []string{"user_orders 1/99: order missing"},
+			want: []string{`user_order_status 1/"paid"/99: order missing`},
 		},
 		{
 			name: "DeliveryOfMissingOrder",

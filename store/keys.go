@@ -15,7 +15,7 @@ var (
 	bucketAPIKeys       = []byte("apikeys")
 	bucketUserAPIKeys   = []byte("user_apikeys")
 	bucketOrders        = []byte("orders")
-	bucketUserOrders    = []byte("user_orders")
+	bucketUserOrders    = []byte("user_orders")  // schema 1: userID ‖ orderID; migrate drops it (user_order_status serves)
 	bucketOrderStatus   = []byte("order_status") // schema 1: text status keys; migrate replaces it with order_by_status
 	bucketOrderRefs     = []byte("order_refs")
 	bucketLedger        = []byte("ledger")
@@ -43,7 +43,7 @@ var (
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketUsers, bucketUsernames, bucketMemos, bucketAPIKeys,
-		bucketUserAPIKeys, bucketOrders, bucketUserOrders, bucketOrderByStatus,
+		bucketUserAPIKeys, bucketOrders, bucketOrderByStatus,
 		bucketOrderRefs, bucketLedger, bucketUserLedger, bucketDeposits,
 		bucketDepositHashes, bucketIdempotency, bucketQueue, bucketCursors,
 		bucketSimChain, bucketSimHashes, bucketDeliveries, bucketChatState,

@@ -187,10 +187,13 @@ func migrateChunkTx(t *tx, st *migrationState) error {
 		next.LastKey = changes[len(changes)-1].k
 	}
 	if next.Step == len(migrateSteps) {
-		// Last: the schema-1 status index goes, and with it the migration.
-		if t.btx.Bucket(bucketOrderStatus) != nil {
-			if err := t.btx.DeleteBucket(bucketOrderStatus); err != nil {
-				return err
+		// Last: the schema-1 status and owner indexes go (order_by_status
+		// and user_order_status replace them), and with them the migration.
+		for _, name := range [][]byte{bucketOrderStatus, bucketUserOrders} {
+			if t.btx.Bucket(name) != nil {
+				if err := t.btx.DeleteBucket(name); err != nil {
+					return err
+				}
 			}
 		}
 		if err := meta.Delete(keyMigration); err != nil {

@@ -74,9 +74,16 @@ func writeSchema1(t *testing.T, path string, n int) {
 		if err != nil {
 			return err
 		}
+		byUser, err := btx.CreateBucket(bucketUserOrders)
+		if err != nil {
+			return err
+		}
 		err = btx.Bucket(bucketOrders).ForEach(func(k, v []byte) error {
 			r, err := decode[orderRecord](k, v)
 			if err != nil {
+				return err
+			}
+			if err := byUser.Put(cat(i64(r.UserID), k), nil); err != nil {
 				return err
 			}
 			return old.Put(cat([]byte(r.Status), []byte{0}, k), nil)
@@ -162,8 +169,8 @@ func TestMigrate_FromSchema1(t *testing.T) {
 		if v := string(btx.Bucket(bucketMeta).Get(keySchemaVersion)); v != fmt.Sprint(SchemaVersion) {
 			t.Errorf("schema version %s after migration", v)
 		}
-		if btx.Bucket(bucketOrderStatus) != nil || btx.Bucket(bucketMeta).Get(keyMigration) != nil {
-			t.Error("order_status or the migration mark left behind")
+		if btx.Bucket(bucketOrderStatus) != nil || btx.Bucket(bucketUserOrders) != nil || btx.Bucket(bucketMeta).Get(keyMigration) != nil {
+			t.Error("order_status, user_orders or the migration mark left behind")
 		}
 		return btx.Bucket(bucketOrders).ForEach(func(k, v []byte) error {
 			if !isCompact(v) {

@@ -55,7 +55,7 @@ var fillPercent = map[string]float64{
 	string(bucketOrders): 1, string(bucketLedger): 1, string(bucketDeposits): 1, string(bucketQueue): 1,
 	string(bucketAudit): 1, string(bucketDeliveries): 1, string(bucketOrderExpiry): 1,
 	string(bucketIdempotencyExpiry): 1, string(bucketDepositTimes): 1, string(bucketQuoteExpiry): 1,
-	string(bucketOrderByStatus): 0.95, string(bucketUserOrders): 0.9, string(bucketUserOrderStatus): 0.9,
+	string(bucketOrderByStatus): 0.95, string(bucketUserOrderStatus): 0.9,
 	string(bucketUserLedger): 0.9,
 }
 
