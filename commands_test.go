@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
@@ -14,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"starsbot/shop"
+	"starsbot/store"
 )
 
 // service is a sandbox starsbot run by run in a goroutine, with its
@@ -266,28 +266,32 @@ func TestCheck_Corrupted(t *testing.T) {
 	if out, err := command(dir, "check", path); err != nil {
 		t.Fatalf("check before the damage = %v\n%s", err, out)
 	}
-	bdb, err := bolt.Open(path, 0o600, nil)
+	// The damage: a balance raised without its ledger entry, written
+	// through the store (its records are not JSON since schema 2).
+	db, err := store.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	changed := 0
-	err = bdb.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("users"))
-		return b.ForEach(func(k, v []byte) error {
-			var u map[string]json.RawMessage
-			if err := json.Unmarshal(v, &u); err != nil {
+	err = db.Update(context.Background(), func(tx shop.Tx) error {
+		changed = 0
+		var rich []*shop.User
+		err := tx.ForEachUser(func(u *shop.User) error {
+			if u.Balance == 10*shop.TON {
+				rich = append(rich, u)
+			}
+			return nil
+		})
+		for _, u := range rich {
+			u.Balance = 10*shop.TON + shop.TON/2
+			changed++
+			if err := tx.PutUser(u); err != nil {
 				return err
 			}
-			if string(u["balance_nano"]) != "10000000000" {
-				return nil
-			}
-			u["balance_nano"] = json.RawMessage("10500000000")
-			nv, _ := json.Marshal(u)
-			changed++
-			return b.Put(k, nv)
-		})
+		}
+		return err
 	})
-	if cerr := bdb.Close(); err == nil {
+	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil || changed != 1 {

@@ -138,57 +138,107 @@ func (s *Service) CancelOrder(ctx context.Context, userID, orderID int64) (*Orde
 	return order, err
 }
 
+// expireChunk and idempotencyChunk bound the work of one maintenance
+// transaction, so that a sweep never holds the store's write lock for long
+// (the target: 10 ms) whatever is due. The commit dominates: it writes every
+// page the transaction changed, and each expired order changes about five
+// pages in random places (its record, its owner's status index and
+// counters), each deleted idempotency record about two.
+const (
+	expireChunk      = 20
+	idempotencyChunk = 50
+)
+
 // ExpireOrders moves every pending_payment order whose TTL has passed to
 // expired and forgets idempotency keys older than 24 h. It returns how many
 // orders expired. A payment that arrives later still reaches the buyer's
-// balance (see CreditDeposit).
+// balance (see CreditDeposit). It reads only what is due (the store's
+// expiry indexes) and works in transactions of at most expireChunk
+// records, so other writers wait for one chunk at most.
 func (s *Service) ExpireOrders(ctx context.Context) (int, error) {
 	now := s.now()
-	var due []int64
-	err := s.Store.View(ctx, func(tx Tx) error {
-		due = due[:0]
-		return tx.ForEachOrderByStatus(StatusPendingPayment, func(o *Order) error {
-			if !o.ExpiresAt.IsZero() && !now.Before(o.ExpiresAt) {
-				due = append(due, o.ID)
-			}
-			return nil
+	total := 0
+	for {
+		// Most sweeps find nothing due: look before taking the write lock.
+		var due int
+		err := s.Store.View(ctx, func(tx Tx) error {
+			ids, err := tx.OrdersDue(now, 1)
+			due = len(ids)
+			return err
 		})
-	})
-	if err != nil {
-		return 0, err
-	}
-	var expired []*Order
-	err = s.Store.Update(ctx, func(tx Tx) error {
-		expired = expired[:0]
-		for _, id := range due {
-			o, err := tx.FindOrderByID(id)
+		if err != nil || due == 0 {
+			if err != nil {
+				return total, err
+			}
+			break
+		}
+		var expired []*Order
+		err = s.Store.Update(ctx, func(tx Tx) error {
+			expired = expired[:0]
+			ids, err := tx.OrdersDue(now, expireChunk)
 			if err != nil {
 				return err
 			}
-			if o.Status != StatusPendingPayment { // paid or cancelled meanwhile
-				continue
+			due = len(ids)
+			for _, id := range ids {
+				o, err := tx.FindOrderByID(id)
+				if err != nil {
+					return err
+				}
+				if o.Status != StatusPendingPayment { // not for the index, but be safe
+					continue
+				}
+				if err := o.moveTo(StatusExpired); err != nil {
+					return err
+				}
+				if err := tx.PutOrder(o); err != nil {
+					return err
+				}
+				if err := s.recordOrder(tx, PartnerOrderExpired, o); err != nil {
+					return err
+				}
+				expired = append(expired, o)
 			}
-			if err := o.moveTo(StatusExpired); err != nil {
-				return err
-			}
-			if err := tx.PutOrder(o); err != nil {
-				return err
-			}
-			if err := s.recordOrder(tx, PartnerOrderExpired, o); err != nil {
-				return err
-			}
-			expired = append(expired, o)
+			return nil
+		})
+		if err != nil {
+			return total, err
 		}
-		_, err := tx.DeleteIdempotencyExpired(now)
-		return err
-	})
-	if err != nil {
-		return 0, err
+		for _, o := range expired {
+			s.emit(Event{Type: EventOrderExpired, UserID: o.UserID, OrderID: o.ID})
+		}
+		total += len(expired)
+		if due < expireChunk || len(expired) == 0 {
+			break
+		}
 	}
-	for _, o := range expired {
-		s.emit(Event{Type: EventOrderExpired, UserID: o.UserID, OrderID: o.ID})
+	_, err := s.PurgeIdempotency(ctx, now)
+	return total, err
+}
+
+// PurgeIdempotency deletes the idempotency records that expired before now,
+// in transactions of at most idempotencyChunk records, and returns how
+// many.
+func (s *Service) PurgeIdempotency(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for {
+		var n int
+		err := s.Store.View(ctx, func(tx Tx) (err error) {
+			n, err = tx.CountIdempotencyExpired(now, 1)
+			return err
+		})
+		if err != nil || n == 0 {
+			return total, err
+		}
+		err = s.Store.Update(ctx, func(tx Tx) (err error) {
+			n, err = tx.DeleteIdempotencyExpired(now, idempotencyChunk)
+			return err
+		})
+		total += n
+		if err != nil || n < idempotencyChunk {
+			return total, err
+		}
 	}
-	return len(expired), nil
 }
 
 // RunMaintenance calls ExpireOrders and PurgeQuotes every interval until

@@ -526,26 +526,31 @@ func (s *Service) FindOrders(ctx context.Context, f OrderFilter) (orders []*Orde
 }
 
 // OrderStats summarizes a user's orders: counts by status, TON spent on
-// orders that were not refunded, and what was delivered.
+// orders that were not refunded, and what was delivered. It reads the
+// store's per-owner counters (Tx.OrderTotals): constant time.
 func (s *Service) OrderStats(ctx context.Context, userID int64) (*OrderStats, error) {
 	st := &OrderStats{ByStatus: make(map[OrderStatus]int, len(OrderStatuses))}
 	for _, status := range OrderStatuses {
 		st.ByStatus[status] = 0
 	}
 	err := s.Store.View(ctx, func(tx Tx) error {
-		return tx.ForEachOrderOfUser(userID, func(o *Order) error {
-			st.Total++
-			st.ByStatus[o.Status]++
-			switch o.Status {
+		totals, err := tx.OrderTotals(userID)
+		if err != nil {
+			return err
+		}
+		for status, t := range totals {
+			st.Total += t.Count
+			st.ByStatus[status] += t.Count
+			switch status {
 			case StatusPaid, StatusProcessing, StatusManual, StatusCompleted:
-				st.SpentTON += o.PriceTON
+				st.SpentTON += t.PriceTON
 			}
-			if o.Status == StatusCompleted {
-				st.StarsDelivered += o.Stars
-				st.MonthsDelivered += int64(o.Months)
+			if status == StatusCompleted {
+				st.StarsDelivered += t.Stars
+				st.MonthsDelivered += t.Months
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 	return st, err
 }

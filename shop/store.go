@@ -71,6 +71,30 @@ type Tx interface {
 	ForEachOrderByStatus(status OrderStatus, fn func(*Order) error) error
 	// ForEachOrderOfUser calls fn for every order of a user, oldest first.
 	ForEachOrderOfUser(userID int64, fn func(*Order) error) error
+	// OrdersDue returns up to limit ids of pending_payment orders whose
+	// ExpiresAt is at or before now, soonest expired first. It reads only
+	// what it returns (an expiry index).
+	OrdersDue(now time.Time, limit int) ([]int64, error)
+
+	// The aggregates below are counters that every Put keeps in the same
+	// transaction: each reads a few keys, whatever the size of the shop.
+
+	// OrderTotals returns the count and sums of the orders of userID
+	// (AnyOwner: everyone's) by status; a status without orders is absent.
+	OrderTotals(userID int64) (map[OrderStatus]OrderTotals, error)
+	// UserTotals returns the number of users, of users with an active API
+	// key, and the sum of all balances.
+	UserTotals() (UserTotals, error)
+	// DepositTotals returns the count and amount of all deposits in status.
+	DepositTotals(status DepositStatus) (DepositTotals, error)
+	// AssetDepositTotals returns the count, the amount (value in TON) and
+	// the jetton units of the deposits of asset (AssetUSDT) that are neither
+	// dust nor rejected.
+	AssetDepositTotals(asset Asset) (DepositTotals, int64, error)
+	// DepositTotalsSince returns the count and amount of the deposits that
+	// are neither dust (DepositIgnored) nor rejected (fake jettons) with
+	// CreatedAt at or after since.
+	DepositTotalsSince(since time.Time) (DepositTotals, error)
 
 	// AppendLedger stores a new entry and sets e.ID. The caller computes
 	// BalanceAfter and writes the user's new balance in the same Tx.
@@ -96,9 +120,13 @@ type Tx interface {
 	FindIdempotency(userID int64, key string) (*Idempotency, error)
 	// PutIdempotency creates or replaces a record.
 	PutIdempotency(r *Idempotency) error
-	// DeleteIdempotencyExpired removes records that expired before now and
-	// returns how many.
-	DeleteIdempotencyExpired(now time.Time) (int, error)
+	// DeleteIdempotencyExpired removes up to limit records that expired
+	// before now, soonest expired first, and returns how many. It reads only
+	// what it deletes (an expiry index).
+	DeleteIdempotencyExpired(now time.Time, limit int) (int, error)
+	// CountIdempotencyExpired counts up to limit records that expired
+	// before now, reading only those (and one more index entry).
+	CountIdempotencyExpired(now time.Time, limit int) (int, error)
 
 	// Enqueue puts a paid order on the durable fulfillment queue; enqueuing
 	// an order already queued changes nothing.
@@ -206,4 +234,20 @@ type Idempotency struct {
 	Fingerprint string // hex SHA-256 of the normalized request
 	OrderID     int64
 	ExpiresAt   time.Time
+}
+
+// OrderTotals counts orders in one status and sums their amounts.
+type OrderTotals struct {
+	Count    int
+	PriceTON NanoTON
+	FeeTON   NanoTON
+	Stars    int64
+	Months   int64
+}
+
+// UserTotals counts users.
+type UserTotals struct {
+	Users     int
+	Partners  int     // users with at least one active API key
+	Liability NanoTON // the sum of all balances
 }

@@ -19,14 +19,16 @@ const maxProblems = 50
 //   - each user's balance is the sum of its ledger entries and not negative,
 //     and each entry's BalanceAfter is the running sum in id order, never
 //     negative; each entry belongs to an existing user;
-//   - each entry of each index (usernames, memos, user_apikeys, user_orders,
+//   - each entry of each index (usernames, memos, user_apikeys, user_order_status,
 //     order_status, order_refs, user_ledger, deposit_hashes) names a live
 //     record whose indexed field matches, and each record that should be
 //     indexed is;
 //   - each record is stored under its own id or key, ids are within their
 //     bucket's sequence, and queued orders exist;
-//   - an ignored deposit (dust) moved no money: no user, no order, and no
-//     ledger entry carries its tx hash;
+//   - an ignored deposit (dust) or a rejected one (a fake jetton) moved no
+//     money: no user, no order, and no ledger entry carries its tx hash;
+//   - every counter (counters bucket) equals a recount of the records, and
+//     the expiry and time indexes name exactly the records they should;
 //   - each locked quote is indexed by its expiry, belongs to an existing
 //     user, prices a positive amount, and if used names an order of its
 //     owner for the same item at the quoted price;
@@ -78,6 +80,7 @@ func (c *checker) run() {
 	c.outbox()
 	c.webhooks()
 	c.misc()
+	c.derived()
 	if c.dropped > 0 {
 		c.problems = append(c.problems, fmt.Errorf("store check: %d more problems not shown", c.dropped))
 	}
@@ -214,11 +217,14 @@ func (c *checker) orders() {
 		if o.ID <= 0 || uint64(o.ID) > seq {
 			c.addf("order %d: id outside the sequence (%d)", o.ID, seq)
 		}
-		if !c.has(bucketUserOrders, cat(i64(o.UserID), key)) {
-			c.addf("order %d: missing from user_orders of user %d", o.ID, o.UserID)
+		if !c.has(bucketOrderByStatus, statusKey(o.Status, o.ID)) {
+			c.addf("order %d: missing from order_by_status %q", o.ID, o.Status)
 		}
-		if !c.has(bucketOrderStatus, statusKey(shop.OrderStatus(o.Status), o.ID)) {
-			c.addf("order %d: missing from order_status %q", o.ID, o.Status)
+		if !c.has(bucketUserOrderStatus, userStatusKey(o.UserID, o.Status, o.ID)) {
+			c.addf("order %d: missing from user_order_status %d/%q", o.ID, o.UserID, o.Status)
+		}
+		if k := orderExpiryKey(o); k != nil && !c.has(bucketOrderExpiry, k) {
+			c.addf("order %d: missing from order_expiry", o.ID)
 		}
 		if o.ClientReference != "" && !c.has(bucketOrderRefs, cat(refPrefix(o.UserID, o.ClientReference), key)) {
 			c.addf("order %d: missing from order_refs %q", o.ID, o.ClientReference)
@@ -228,28 +234,39 @@ func (c *checker) orders() {
 }
 
 func (c *checker) orderIndexes() {
-	c.keys(bucketUserOrders, func(k, _ []byte) {
-		if len(k) != 16 {
-			c.addf("user_orders: malformed key %x", k)
+	c.keys(bucketOrderByStatus, func(k, _ []byte) {
+		if len(k) != 9 || orderStatusByCode[k[0]] == "" {
+			c.addf("order_by_status: malformed key %x", k)
 			return
 		}
-		userID, id := int64(tailID(k[:8])), int64(tailID(k))
-		if o := lookup[orderRecord](c, bucketOrders, k[8:]); o == nil {
-			c.addf("user_orders %d/%d: order missing", userID, id)
-		} else if o.UserID != userID {
-			c.addf("user_orders %d/%d: order belongs to user %d", userID, id, o.UserID)
+		status, id := orderStatusByCode[k[0]], int64(tailID(k))
+		if o := lookup[orderRecord](c, bucketOrders, k[1:]); o == nil {
+			c.addf("order_by_status %q/%d: order missing", status, id)
+		} else if o.Status != string(status) {
+			c.addf("order_by_status %q/%d: order has status %q", status, id, o.Status)
 		}
 	})
-	c.keys(bucketOrderStatus, func(k, _ []byte) {
-		if len(k) < 9 || k[len(k)-9] != 0 {
-			c.addf("order_status: malformed key %x", k)
+	c.keys(bucketUserOrderStatus, func(k, _ []byte) {
+		if len(k) != 17 || orderStatusByCode[k[8]] == "" {
+			c.addf("user_order_status: malformed key %x", k)
 			return
 		}
-		status, id := string(k[:len(k)-9]), int64(tailID(k))
-		if o := lookup[orderRecord](c, bucketOrders, k[len(k)-8:]); o == nil {
-			c.addf("order_status %q/%d: order missing", status, id)
-		} else if o.Status != status {
-			c.addf("order_status %q/%d: order has status %q", status, id, o.Status)
+		userID, status, id := int64(tailID(k[:8])), orderStatusByCode[k[8]], int64(tailID(k))
+		if o := lookup[orderRecord](c, bucketOrders, k[9:]); o == nil {
+			c.addf("user_order_status %d/%q/%d: order missing", userID, status, id)
+		} else if o.UserID != userID || o.Status != string(status) {
+			c.addf("user_order_status %d/%q/%d: order of user %d has status %q", userID, status, id, o.UserID, o.Status)
+		}
+	})
+	c.keys(bucketOrderExpiry, func(k, _ []byte) {
+		if len(k) != 16 {
+			c.addf("order_expiry: malformed key %x", k)
+			return
+		}
+		if o := lookup[orderRecord](c, bucketOrders, k[8:]); o == nil {
+			c.addf("order_expiry %x: order %d missing", k[:8], tailID(k))
+		} else if !bytes.Equal(orderExpiryKey(o), k) {
+			c.addf("order_expiry %x: order %d is %s, expires at %s", k[:8], o.ID, o.Status, o.ExpiresAt)
 		}
 	})
 	c.keys(bucketOrderRefs, func(k, _ []byte) {
@@ -335,12 +352,12 @@ func (c *checker) deposits() {
 				c.addf("deposit %d: tx hash %q is not indexed to it", d.ID, hash)
 			}
 		}
-		if d.Status == string(shop.DepositIgnored) {
+		if d.Status == string(shop.DepositIgnored) || d.Status == string(shop.DepositRejected) {
 			if d.UserID != 0 || d.OrderID != 0 {
-				c.addf("deposit %d: ignored, but names user %d, order %d", d.ID, d.UserID, d.OrderID)
+				c.addf("deposit %d: %s, but names user %d, order %d", d.ID, d.Status, d.UserID, d.OrderID)
 			}
 			if id, ok := c.ledgerHashes[hashKey(d.TxHash)]; ok {
-				c.addf("deposit %d: ignored, but ledger entry %d carries its tx hash", d.ID, id)
+				c.addf("deposit %d: %s, but ledger entry %d carries its tx hash", d.ID, d.Status, id)
 			}
 		}
 	})
@@ -406,6 +423,7 @@ func (c *checker) misc() {
 		}
 	})
 	each(c, bucketIdempotency, func(k []byte, r *idempotencyRecord) {
+		idempotencyFromKey(k, r)
 		if !bytes.Equal(k, idempotencyKey(r.UserID, r.Key)) {
 			c.addf("idempotency record %d/%q stored under key %x", r.UserID, r.Key, k)
 		}

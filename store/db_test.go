@@ -219,7 +219,7 @@ func TestTx_ReadOnly(t *testing.T) {
 		},
 		"PutDeposit":               func(tx shop.Tx) error { return tx.PutDeposit(&shop.Deposit{TxHash: "ab"}) },
 		"PutIdempotency":           func(tx shop.Tx) error { return tx.PutIdempotency(&shop.Idempotency{UserID: 1, Key: "k"}) },
-		"DeleteIdempotencyExpired": func(tx shop.Tx) error { _, err := tx.DeleteIdempotencyExpired(t0); return err },
+		"DeleteIdempotencyExpired": func(tx shop.Tx) error { _, err := tx.DeleteIdempotencyExpired(t0, 100); return err },
 		"Enqueue":                  func(tx shop.Tx) error { return tx.Enqueue(1) },
 		"Dequeue":                  func(tx shop.Tx) error { return tx.Dequeue(1) },
 		"PutCursor":                func(tx shop.Tx) error { return tx.PutCursor(&shop.Cursor{Account: "a"}) },

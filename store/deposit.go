@@ -46,6 +46,9 @@ func (t *tx) PutDeposit(d *shop.Deposit) error {
 	}
 	rec := newDepositRecord(d)
 	rec.ID = id
+	if err := t.depositDerived(prev, rec); err != nil {
+		return err
+	}
 	if err := put(deposits, key, rec); err != nil {
 		return err
 	}

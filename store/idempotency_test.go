@@ -53,7 +53,7 @@ func TestTx_Idempotency(t *testing.T) {
 
 	var n int
 	update(t, db, func(tx shop.Tx) (err error) {
-		n, err = tx.DeleteIdempotencyExpired(now)
+		n, err = tx.DeleteIdempotencyExpired(now, 100)
 		return err
 	})
 	if n != 2 {
@@ -71,7 +71,7 @@ func TestTx_Idempotency(t *testing.T) {
 		return nil
 	})
 	update(t, db, func(tx shop.Tx) (err error) {
-		n, err = tx.DeleteIdempotencyExpired(now)
+		n, err = tx.DeleteIdempotencyExpired(now, 100)
 		return err
 	})
 	if n != 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,16 +50,16 @@ func TestOpen_SchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw(t, db, func(btx *bolt.Tx) error {
-		if v := btx.Bucket(bucketMeta).Get(keySchemaVersion); string(v) != "1" {
-			t.Errorf("schema_version = %q, want 1", v)
+		if v := btx.Bucket(bucketMeta).Get(keySchemaVersion); string(v) != fmt.Sprint(SchemaVersion) {
+			t.Errorf("schema_version = %q, want %d", v, SchemaVersion)
 		}
-		return btx.Bucket(bucketMeta).Put(keySchemaVersion, []byte("2"))
+		return btx.Bucket(bucketMeta).Put(keySchemaVersion, fmt.Append(nil, SchemaVersion+1))
 	})
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 	_, err = Open(path)
-	if want := "database schema version 2 is newer than this program (1)"; err == nil || !strings.Contains(err.Error(), want) {
+	if want := fmt.Sprintf("database schema version %d is newer than this program (%d)", SchemaVersion+1, SchemaVersion); err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Open = %v, want an error containing %q", err, want)
 	}
 }
@@ -176,9 +177,11 @@ func TestDB_Check(t *testing.T) {
 		{
 			name: "DanglingUserOrders",
 			corrupt: func(tb testing.TB, db *DB) {
-				raw(tb, db, func(btx *bolt.Tx) error { return btx.Bucket(bucketUserOrders).Put(cat(i64(1), i64(99)), nil) })
+				raw(tb, db, func(btx *bolt.Tx) error {
+					return btx.Bucket(bucketUserOrderStatus).Put(userStatusKey(1, "paid", 99), nil)
+				})
 			},
-			want: []string{"user_orders 1/99: order missing"},
+			want: []string{`user_order_status 1/"paid"/99: order missing`},
 		},
 		{
 			name: "DeliveryOfMissingOrder",
@@ -234,25 +237,59 @@ func TestDB_Check(t *testing.T) {
 			want: []string{`usernames "bob_b": user 1 has username "alice_a"`},
 		},
 		{
+			name: "CounterWrong",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					return addCounter(btx.Bucket(bucketCounters), keyUserCounter, 4, 0)
+				})
+			},
+			want: []string{"counter users: [5 5000000000], recount [1 5000000000]"},
+		},
+		{
+			name: "CounterMissingAndExtra",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					b := btx.Bucket(bucketCounters)
+					if err := b.Delete(orderCounterKey(1, statusCode("paid"))); err != nil {
+						return err
+					}
+					return addCounter(b, depositCounterKey("unmatched"), 1, 7)
+				})
+			},
+			want: []string{"counter orders of user 1 in paid: missing, recount [1 0 0 0 0]", "counter deposits unmatched: [1 7], but the recount finds nothing"},
+		},
+		{
+			name: "ExpiryIndexes",
+			corrupt: func(tb testing.TB, db *DB) {
+				raw(tb, db, func(btx *bolt.Tx) error {
+					if err := btx.Bucket(bucketOrderExpiry).Put(cat(i64(5), i64(1)), nil); err != nil {
+						return err
+					}
+					return btx.Bucket(bucketIdempotencyExpiry).Put(cat(i64(5), idempotencyKey(1, "k")), nil)
+				})
+			},
+			want: []string{"order_expiry 0000000000000005: order 1 is paid", "idempotency_expiry 0000000000000005: record"},
+		},
+		{
 			name: "StaleStatus",
 			corrupt: func(tb testing.TB, db *DB) {
 				raw(tb, db, func(btx *bolt.Tx) error {
-					return btx.Bucket(bucketOrderStatus).Put(statusKey(shop.StatusPendingPayment, 1), nil)
+					return btx.Bucket(bucketOrderByStatus).Put(statusKey(string(shop.StatusPendingPayment), 1), nil)
 				})
 			},
-			want: []string{`order_status "pending_payment"/1: order has status "paid"`},
+			want: []string{`order_by_status "pending_payment"/1: order has status "paid"`},
 		},
 		{
 			name: "MissingStatusAndRef",
 			corrupt: func(tb testing.TB, db *DB) {
 				raw(tb, db, func(btx *bolt.Tx) error {
-					if err := btx.Bucket(bucketOrderStatus).Delete(statusKey(shop.StatusPaid, 1)); err != nil {
+					if err := btx.Bucket(bucketOrderByStatus).Delete(statusKey(string(shop.StatusPaid), 1)); err != nil {
 						return err
 					}
 					return btx.Bucket(bucketOrderRefs).Delete(cat(refPrefix(1, "r"), i64(1)))
 				})
 			},
-			want: []string{`order 1: missing from order_status "paid"`, `order 1: missing from order_refs "r"`},
+			want: []string{`order 1: missing from order_by_status "paid"`, `order 1: missing from order_refs "r"`},
 		},
 		{
 			name: "StaleRef",

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"strings"
-
-	"starsbot/shop"
 )
 
 // Bucket names; doc.go describes keys and values.
@@ -17,8 +15,8 @@ var (
 	bucketAPIKeys       = []byte("apikeys")
 	bucketUserAPIKeys   = []byte("user_apikeys")
 	bucketOrders        = []byte("orders")
-	bucketUserOrders    = []byte("user_orders")
-	bucketOrderStatus   = []byte("order_status")
+	bucketUserOrders    = []byte("user_orders")  // schema 1: userID ‖ orderID; migrate drops it (user_order_status serves)
+	bucketOrderStatus   = []byte("order_status") // schema 1: text status keys; migrate replaces it with order_by_status
 	bucketOrderRefs     = []byte("order_refs")
 	bucketLedger        = []byte("ledger")
 	bucketUserLedger    = []byte("user_ledger")
@@ -36,13 +34,22 @@ var (
 	bucketQuotes        = []byte("quotes")
 	bucketQuoteExpiry   = []byte("quote_expiry")
 
+	bucketOrderByStatus     = []byte("order_by_status")
+	bucketUserOrderStatus   = []byte("user_order_status")
+	bucketOrderExpiry       = []byte("order_expiry")
+	bucketIdempotencyExpiry = []byte("idempotency_expiry")
+	bucketDepositTimes      = []byte("deposit_times")
+	bucketCounters          = []byte("counters")
+
 	allBuckets = [][]byte{
 		bucketMeta, bucketUsers, bucketUsernames, bucketMemos, bucketAPIKeys,
-		bucketUserAPIKeys, bucketOrders, bucketUserOrders, bucketOrderStatus,
+		bucketUserAPIKeys, bucketOrders, bucketOrderByStatus,
 		bucketOrderRefs, bucketLedger, bucketUserLedger, bucketDeposits,
 		bucketDepositHashes, bucketIdempotency, bucketQueue, bucketCursors,
 		bucketSimChain, bucketSimHashes, bucketDeliveries, bucketChatState,
 		bucketAudit, bucketSettings, bucketQuotes, bucketQuoteExpiry,
+		bucketUserOrderStatus, bucketOrderExpiry, bucketIdempotencyExpiry,
+		bucketDepositTimes, bucketCounters,
 	}
 
 	keySchemaVersion = []byte("schema_version")
@@ -80,11 +87,6 @@ func hashKey(h string) string { return strings.ToLower(strings.TrimSpace(h)) }
 
 // memoValue returns the memos index value naming an owner.
 func memoValue(kind byte, id int64) []byte { return cat([]byte{kind}, i64(id)) }
-
-// statusKey returns the order_status key of an order.
-func statusKey(status shop.OrderStatus, id int64) []byte {
-	return cat([]byte(status), []byte{0}, i64(id))
-}
 
 // refPrefix returns the order_refs key prefix of a user's reference.
 func refPrefix(userID int64, ref string) []byte {

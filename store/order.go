@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -23,7 +24,8 @@ func (t *tx) NextOrderID() (int64, error) {
 }
 
 // PutOrder creates or replaces o (o.ID must be positive) and keeps the owner,
-// status, memo and client-reference indexes in step. It fails if
+// status, owner-and-status, expiry, memo and client-reference indexes and
+// the order counters in step. It fails if
 // o.PaymentMemo belongs to a user or another order.
 func (t *tx) PutOrder(o *shop.Order) error {
 	if err := t.writable("put order"); err != nil {
@@ -42,18 +44,12 @@ func (t *tx) PutOrder(o *shop.Order) error {
 		return err
 	}
 
-	byUser, byStatus, byRef := t.bucket(bucketUserOrders), t.bucket(bucketOrderStatus), t.bucket(bucketOrderRefs)
+	byRef := t.bucket(bucketOrderRefs)
+	rec := newOrderRecord(o)
+	if err := t.orderDerived(prev, rec); err != nil {
+		return err
+	}
 	if prev != nil {
-		if prev.UserID != o.UserID {
-			if err := byUser.Delete(cat(i64(prev.UserID), key)); err != nil {
-				return err
-			}
-		}
-		if prev.Status != string(o.Status) {
-			if err := byStatus.Delete(statusKey(shop.OrderStatus(prev.Status), o.ID)); err != nil {
-				return err
-			}
-		}
 		if prev.ClientReference != "" && (prev.UserID != o.UserID || prev.ClientReference != o.ClientReference) {
 			if err := byRef.Delete(cat(refPrefix(prev.UserID, prev.ClientReference), key)); err != nil {
 				return err
@@ -66,14 +62,13 @@ func (t *tx) PutOrder(o *shop.Order) error {
 		}
 	}
 
-	if err := put(orders, key, newOrderRecord(o)); err != nil {
+	if err := put(orders, key, rec); err != nil {
 		return err
 	}
-	if err := putIfChanged(byUser, cat(i64(o.UserID), key), nil); err != nil {
-		return err
-	}
-	if err := putIfChanged(byStatus, statusKey(o.Status, o.ID), nil); err != nil {
-		return err
+	if orderFinished(rec.Status) && (prev == nil || !orderFinished(prev.Status)) {
+		if err := t.slimDeliveryOf(o.ID); err != nil {
+			return err
+		}
 	}
 	if o.ClientReference != "" {
 		if err := putIfChanged(byRef, cat(refPrefix(o.UserID, o.ClientReference), key), nil); err != nil {
@@ -141,9 +136,10 @@ func (t *tx) indexedOrder(k []byte) (*shop.Order, error) {
 }
 
 // FindOrders returns up to f.Limit orders matching f, newest (highest id)
-// first, and whether more match beyond them. It walks the owner index when
-// f.UserID is set, else the status index when f.Status is set, else all
-// orders. f.Before < 0 matches nothing.
+// first, and whether more match beyond them. It walks the owner-and-status
+// index when f.UserID and f.Status are set, the owner index when only
+// f.UserID is, the status index when only f.Status is, else all orders.
+// f.Before < 0 matches nothing.
 func (t *tx) FindOrders(f shop.OrderFilter) ([]*shop.Order, bool, error) {
 	limit := shop.ClampLimit(f.Limit)
 	if f.Before < 0 {
@@ -151,11 +147,16 @@ func (t *tx) FindOrders(f shop.OrderFilter) ([]*shop.Order, bool, error) {
 	}
 	var b *bolt.Bucket
 	var prefix []byte
+	if f.Status != "" && statusCode(string(f.Status)) == 0 {
+		return nil, false, nil
+	}
 	switch {
+	case f.UserID != 0 && f.Status != "":
+		b, prefix = t.bucket(bucketUserOrderStatus), cat(i64(f.UserID), []byte{statusCode(string(f.Status))})
 	case f.UserID != 0:
-		b, prefix = t.bucket(bucketUserOrders), i64(f.UserID)
+		return t.findOrdersOfUser(f, limit)
 	case f.Status != "":
-		b, prefix = t.bucket(bucketOrderStatus), cat([]byte(f.Status), []byte{0})
+		b, prefix = t.bucket(bucketOrderByStatus), []byte{statusCode(string(f.Status))}
 	default:
 		b = t.bucket(bucketOrders)
 	}
@@ -189,10 +190,14 @@ func (t *tx) FindOrders(f shop.OrderFilter) ([]*shop.Order, bool, error) {
 // ForEachOrderByStatus calls fn for every order in status, oldest first. fn
 // may Put orders, including the one it is given.
 func (t *tx) ForEachOrderByStatus(status shop.OrderStatus, fn func(*shop.Order) error) error {
-	prefix := cat([]byte(status), []byte{0})
-	return scan(t.bucket(bucketOrderStatus), prefix, func(k, _ []byte) error {
+	code := statusCode(string(status))
+	if code == 0 {
+		return nil
+	}
+	prefix := []byte{code}
+	return scan(t.bucket(bucketOrderByStatus), prefix, func(k, _ []byte) error {
 		if len(k) != len(prefix)+8 {
-			return fmt.Errorf("store: malformed order_status key %x", k)
+			return fmt.Errorf("store: malformed order_by_status key %x", k)
 		}
 		o, err := t.indexedOrder(k)
 		if err != nil {
@@ -202,17 +207,80 @@ func (t *tx) ForEachOrderByStatus(status shop.OrderStatus, fn func(*shop.Order) 
 	})
 }
 
-// ForEachOrderOfUser calls fn for every order of a user, oldest first. fn
-// may Put orders.
-func (t *tx) ForEachOrderOfUser(userID int64, fn func(*shop.Order) error) error {
-	return scan(t.bucket(bucketUserOrders), i64(userID), func(k, _ []byte) error {
-		if len(k) != 16 {
-			return fmt.Errorf("store: malformed user_orders key %x", k)
+// findOrdersOfUser is FindOrders for one owner, any status: it merges the
+// owner's runs of the user_order_status index, one per status, newest id
+// first. (A separate owner index would cost every order one more page write
+// per owner in each commit.)
+func (t *tx) findOrdersOfUser(f shop.OrderFilter, limit int) ([]*shop.Order, bool, error) {
+	type run struct {
+		c      *bolt.Cursor
+		prefix []byte
+		k      []byte
+	}
+	b := t.bucket(bucketUserOrderStatus)
+	var runs []*run
+	for code := range orderStatusByCode {
+		r := &run{c: b.Cursor(), prefix: cat(i64(f.UserID), []byte{code})}
+		if f.Before == 0 {
+			r.k, _ = seekLast(r.c, r.prefix)
+		} else {
+			r.k, _ = seekBefore(r.c, cat(r.prefix, i64(f.Before)))
 		}
-		o, err := t.indexedOrder(k)
+		runs = append(runs, r)
+	}
+	var out []*shop.Order
+	for {
+		var next *run
+		for _, r := range runs {
+			if r.k == nil || !bytes.HasPrefix(r.k, r.prefix) {
+				continue
+			}
+			if next == nil || tailID(r.k) > tailID(next.k) {
+				next = r
+			}
+		}
+		if next == nil {
+			return out, false, nil
+		}
+		if len(next.k) != 17 {
+			return nil, false, fmt.Errorf("store: malformed user_order_status key %x", next.k)
+		}
+		o, err := t.indexedOrder(next.k)
 		if err != nil {
+			return nil, false, err
+		}
+		next.k, _ = next.c.Prev()
+		if f.Type != "" && o.Type != f.Type {
+			continue
+		}
+		if len(out) == limit {
+			return out, true, nil
+		}
+		out = append(out, o)
+	}
+}
+
+// ForEachOrderOfUser calls fn for every order of a user, oldest first. fn
+// may Put orders: the ids are read first, from the user_order_status index.
+func (t *tx) ForEachOrderOfUser(userID int64, fn func(*shop.Order) error) error {
+	var ids []uint64
+	c := t.bucket(bucketUserOrderStatus).Cursor()
+	prefix := i64(userID)
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != 17 {
+			return fmt.Errorf("store: malformed user_order_status key %x", k)
+		}
+		ids = append(ids, tailID(k))
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		o, err := t.FindOrderByID(int64(id))
+		if err != nil {
+			return fmt.Errorf("store: user_order_status of user %d: %w", userID, err)
+		}
+		if err := fn(o); err != nil {
 			return err
 		}
-		return fn(o)
-	})
+	}
+	return nil
 }

@@ -86,12 +86,9 @@ func (r *outboxRecord) event() *shop.OutboxEvent {
 	return e
 }
 
-// appendBucket returns a bucket whose keys only grow, filled before split.
-func (t *tx) appendBucket(name []byte) *bolt.Bucket {
-	b := t.bucket(name)
-	b.FillPercent = appendFillPercent
-	return b
-}
+// appendBucket returns a bucket whose keys only grow, filled before split
+// (its fill factor is in tx.go's fillPercent).
+func (t *tx) appendBucket(name []byte) *bolt.Bucket { return t.bucket(name) }
 
 // AppendOutbox stores e with the next outbox sequence number, sets e.Seq,
 // and indexes it under its user unless it is a test event.

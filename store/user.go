@@ -137,7 +137,11 @@ func (t *tx) PutUser(u *shop.User) error {
 		}
 	}
 
-	if err := put(users, key, newUserRecord(u)); err != nil {
+	rec := newUserRecord(u)
+	if err := t.applyDeltas(userDeltas(prev), userDeltas(rec)); err != nil {
+		return err
+	}
+	if err := put(users, key, rec); err != nil {
 		return err
 	}
 	if name != "" {
@@ -185,7 +189,11 @@ func (t *tx) PutAPIKey(k *shop.APIKey) error {
 			return err
 		}
 	}
-	if err := put(keys, []byte(hash), newAPIKeyRecord(k)); err != nil {
+	rec := newAPIKeyRecord(k)
+	if err := t.apiKeyDerived(prev, rec); err != nil {
+		return err
+	}
+	if err := put(keys, []byte(hash), rec); err != nil {
 		return err
 	}
 	return byUser.Put(cat(i64(k.UserID), []byte(hash)), nil)
