@@ -197,6 +197,7 @@ func runScale(t *testing.T, n int) scaleResult {
 		holds = append(holds, <-db.holdLog)
 	}
 	db.holdLog = nil
+	t.Logf("%d orders: maintenance write transactions in order: %v", n, holds)
 	slices.Sort(holds)
 	if len(holds) > 0 {
 		res.holds = fmt.Sprintf("%d transactions: median %s, 90th percentile %s, longest %s", len(holds),
