@@ -222,10 +222,14 @@ func runScale(t *testing.T, n int) scaleResult {
 		t.Fatal(err)
 	}
 	s = time.Now()
-	if db, err = Open(path); err != nil {
+	reopened, err := Open(path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	res.open = time.Since(s)
+	if err := reopened.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return res
 }
 
