@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -287,5 +289,67 @@ func TestScaleMigrate(t *testing.T) {
 		float64(records)/took.Seconds(), time.Duration(db.holdMax.Load()))
 	if err := db.Check(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMigrate_MainFixture migrates testdata/schema1.db, written by main's
+// code (commit cbca55e, schema 1): 300 orders as TestScale builds them, by
+// testdata/schema1_generator.go.txt run as a test in main's store package.
+// It compares what the shop reads after the migration with what main's shop
+// read from the same file, saved by the generator in testdata/schema1.json.
+func TestMigrate_MainFixture(t *testing.T) {
+	src, err := os.ReadFile("testdata/schema1.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile("testdata/schema1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "schema1.db")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := shop.NewService(db, shop.StaticRate{TONUSD: 3_590_000}, shop.DefaultPricing(), "0Qaddr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Now = func() time.Time { return scaleNow }
+	st, err := svc.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summaries []*shop.OrderStats
+	var orders [][]*shop.Order
+	for u := int64(1); u <= 5; u++ {
+		sum, err := svc.OrderStats(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		summaries = append(summaries, sum)
+		p, _, err := svc.FindOrders(ctx, shop.OrderFilter{UserID: u, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		orders = append(orders, p)
+	}
+	got, _ := json.MarshalIndent(map[string]any{"stats": st, "order_stats_users_1_to_5": summaries, "orders_users_1_to_5": orders}, "", " ")
+	if string(got) != string(want) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := range min(len(gl), len(wl)) {
+			if gl[i] != wl[i] {
+				t.Fatalf("after migration, line %d: got %s, main read %s", i+1, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("after migration: %d lines, main read %d", len(gl), len(wl))
 	}
 }
