@@ -353,3 +353,36 @@ func TestMigrate_MainFixture(t *testing.T) {
 		t.Fatalf("after migration: %d lines, main read %d", len(gl), len(wl))
 	}
 }
+
+// TestOpenReadOnly_Schema1 checks that the offline commands' read-only
+// open refuses a schema-1 file with a clear way out, rather than call it
+// "not a starsbot database" or report its missing counters as damage.
+func TestOpenReadOnly_Schema1(t *testing.T) {
+	src, err := os.ReadFile("testdata/schema1.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "schema1.db")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := OpenReadOnly(path, time.Second); err == nil || !strings.Contains(err.Error(), "not migrated to 2 yet: start the service on it once") {
+		if db != nil {
+			db.Close()
+		}
+		t.Fatalf("OpenReadOnly of a schema-1 file = %v", err)
+	}
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	ro, err := OpenReadOnly(path, time.Second)
+	if err != nil {
+		t.Fatalf("OpenReadOnly after the migration: %v", err)
+	}
+	defer ro.Close()
+	if err := ro.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
