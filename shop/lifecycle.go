@@ -145,8 +145,8 @@ func (s *Service) CancelOrder(ctx context.Context, userID, orderID int64) (*Orde
 // pages in random places (its record, its owner's status index and
 // counters), each deleted idempotency record about two.
 const (
-	expireChunk      = 20
-	idempotencyChunk = 50
+	expireChunk      = 10
+	idempotencyChunk = 25
 )
 
 // ExpireOrders moves every pending_payment order whose TTL has passed to

@@ -120,7 +120,8 @@ func TestCodec_SelfMarshaling(t *testing.T) {
 // TestCodec_NoCollisions checks that no two fields of a stored type share
 // an id (typeInfo panics otherwise).
 func TestCodec_NoCollisions(t *testing.T) {
-	for _, rec := range append(codecSamples(), &signedPayoutRecord{}, &payoutResultRecord{}, &pricingRecord{}) {
+	for _, rec := range append(codecSamples(), &signedPayoutRecord{}, &payoutResultRecord{}, &pricingRecord{},
+		&outboxRecord{}, &balanceChangeRecord{}, &webhookRecord{}, &webhookDeliveryRecord{}, &simRecord{}) {
 		typeInfo(reflect.TypeOf(rec).Elem())
 	}
 }

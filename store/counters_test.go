@@ -177,7 +177,7 @@ func TestTotals(t *testing.T) {
 }
 
 // TestExpireOrders_Chunks expires more orders and idempotency records than
-// one maintenance transaction takes (20 orders, 50 records), and leaves alone what is
+// one maintenance transaction takes (10 orders, 25 records), and leaves alone what is
 // not due.
 func TestExpireOrders_Chunks(t *testing.T) {
 	ctx := context.Background()

@@ -43,17 +43,26 @@ func OpenReadOnly(path string, timeout time.Duration) (*DB, error) {
 // verifySchema is initSchema's read-only twin: every bucket exists and the
 // schema version is one this program reads.
 func verifySchema(btx *bolt.Tx) error {
-	for _, name := range allBuckets {
-		if btx.Bucket(name) == nil && !added(name) {
-			return fmt.Errorf("not a starsbot database: bucket %s missing", name)
-		}
+	meta := btx.Bucket(bucketMeta)
+	if meta == nil {
+		return fmt.Errorf("not a starsbot database: bucket %s missing", bucketMeta)
 	}
 	var version int
-	if err := json.Unmarshal(btx.Bucket(bucketMeta).Get(keySchemaVersion), &version); err != nil {
+	if err := json.Unmarshal(meta.Get(keySchemaVersion), &version); err != nil {
 		return fmt.Errorf("read schema version: %w", err)
 	}
 	if version < 1 || version > SchemaVersion {
 		return fmt.Errorf("database schema version %d is not one this program reads (1 to %d)", version, SchemaVersion)
+	}
+	if version < SchemaVersion || meta.Get(keyMigration) != nil {
+		// Offline commands never write, and the check would report the
+		// indexes and counters the migration adds as missing.
+		return fmt.Errorf("database schema version %d is not migrated to %d yet: start the service on it once (it migrates the file at start), then retry", version, SchemaVersion)
+	}
+	for _, name := range allBuckets {
+		if btx.Bucket(name) == nil && !added(name) {
+			return fmt.Errorf("not a starsbot database: bucket %s missing", name)
+		}
 	}
 	return nil
 }

@@ -197,6 +197,7 @@ func runScale(t *testing.T, n int) scaleResult {
 		holds = append(holds, <-db.holdLog)
 	}
 	db.holdLog = nil
+	t.Logf("%d orders: maintenance write transactions in order: %v", n, holds)
 	slices.Sort(holds)
 	if len(holds) > 0 {
 		res.holds = fmt.Sprintf("%d transactions: median %s, 90th percentile %s, longest %s", len(holds),
@@ -221,10 +222,14 @@ func runScale(t *testing.T, n int) scaleResult {
 		t.Fatal(err)
 	}
 	s = time.Now()
-	if db, err = Open(path); err != nil {
+	reopened, err := Open(path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	res.open = time.Since(s)
+	if err := reopened.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return res
 }
 
