@@ -127,13 +127,17 @@ func (b *Bot) poll(ctx context.Context) {
 			b.Logger.Info("telegram could not confirm the last updates", "error", b.redact(err))
 		}
 	}()
+	cleared := false // no webhook is set: getUpdates works
 	for ctx.Err() == nil {
+		if !cleared {
+			cleared = b.leaveWebhook(ctx)
+		}
 		var ups []tele.Update
 		call, cancel := context.WithTimeout(ctx, b.PollTimeout+10*time.Second)
 		err := b.raw(call, "getUpdates", map[string]any{
 			"offset":          offset,
 			"timeout":         int(b.PollTimeout / time.Second),
-			"allowed_updates": []string{"message", "callback_query"},
+			"allowed_updates": allowedUpdates,
 		}, &ups)
 		cancel()
 		if err != nil {
@@ -141,15 +145,7 @@ func (b *Bot) poll(ctx context.Context) {
 				return
 			}
 			b.polled(false)
-			var fe tele.FloodError
-			switch {
-			case errors.As(err, &fe) && fe.RetryAfter > 0:
-				backoff = time.Duration(fe.RetryAfter) * time.Second
-			case backoff == 0:
-				backoff = 500 * time.Millisecond
-			default:
-				backoff = min(2*backoff, 30*time.Second)
-			}
+			backoff = nextBackoff(err, backoff)
 			b.Logger.Warn("telegram getUpdates failed", "error", b.redact(err), "retry_in", backoff)
 			if b.Sleep(ctx, backoff) != nil {
 				return
