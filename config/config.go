@@ -893,6 +893,8 @@ func checkWebhookURL(s string) string {
 		return "must not carry credentials (got " + quote(RedactURL(s)) + ")"
 	case u.Fragment != "" || u.RawQuery != "" || u.ForceQuery:
 		return "must not have a ?query or #fragment (got " + quote(RedactURL(s)) + ")"
+	case u.Path == "" || u.Path == "/" || strings.HasPrefix(u.Path, "/api/") || strings.HasPrefix(u.Path, "/sandbox/") || u.Path == "/metrics":
+		return "needs a path of its own, outside /api/, /sandbox/ and /metrics, such as /telegram/webhook: the service serves it on HTTP_ADDR (got " + quote(RedactURL(s)) + ")"
 	}
 	return ""
 }
