@@ -235,7 +235,9 @@ func (b *Bot) Webhook() (s WebhookStatus, ok bool) {
 // middleware as polling. It answers 200 once the update is handled, or
 // after WebhookWait (it stays queued), so that Telegram does not send
 // the next update of the chat, possibly to another replica, while this
-// one runs. An update_id it has seen recently is answered 200 and not
+// one runs: the open-source Bot API server (tdlib/telegram-bot-api,
+// telegram-bot-api/WebhookActor.cpp: send_update, on_update_ok) sends the
+// next update of a queue only once the previous one got its 2XY. An update_id it has seen recently is answered 200 and not
 // handled again. Before setWebhook succeeded and after Run stopped it
 // answers 503, and Telegram redelivers later.
 func (b *Bot) WebhookHandler() http.Handler {
