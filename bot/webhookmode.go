@@ -306,8 +306,8 @@ func (b *Bot) serveWebhook(w http.ResponseWriter, r *http.Request) {
 // recentIDs is a bounded set of update ids, oldest forgotten first.
 type recentIDs struct {
 	mu   sync.Mutex
-	set  map[int]struct{}
-	ring []int
+	slot map[int]int // id → its index in ring
+	ring []int       // 0: free
 	next int
 }
 
@@ -315,27 +315,30 @@ type recentIDs struct {
 func (r *recentIDs) add(id int) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.set == nil {
-		r.set = make(map[int]struct{}, recentUpdateIDs)
+	if r.slot == nil {
+		r.slot = make(map[int]int, recentUpdateIDs)
 		r.ring = make([]int, recentUpdateIDs)
 	}
-	if _, dup := r.set[id]; dup {
+	if _, dup := r.slot[id]; dup {
 		return false
 	}
 	if old := r.ring[r.next]; old != 0 {
-		delete(r.set, old)
+		delete(r.slot, old)
 	}
 	r.ring[r.next] = id
+	r.slot[id] = r.next
 	r.next = (r.next + 1) % len(r.ring)
-	r.set[id] = struct{}{}
 	return true
 }
 
-// remove forgets id (its slot in the ring is freed when reused).
+// remove forgets id.
 func (r *recentIDs) remove(id int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.set, id)
+	if i, ok := r.slot[id]; ok {
+		r.ring[i] = 0
+		delete(r.slot, id)
+	}
 }
 
 // leaveWebhook prepares long polling: when a webhook is set (an earlier

@@ -17,6 +17,11 @@
 // message deleted meanwhile (DeleteByUser), an edit that changes nothing,
 // a callback query answered too late (CallbackTooOld) and a message too
 // old to delete: sent 48 hours or more ago by the fake's clock (Now).
+//
+// Webhook mode (webhook.go): setWebhook, deleteWebhook and getWebhookInfo
+// as the Bot API documents them; while a webhook is set, getUpdates is
+// refused 409 and the fake POSTs pending updates to the webhook with its
+// secret header, repeating those not answered 2XY.
 package bottest
 
 import (
