@@ -30,7 +30,8 @@ import (
 //     token) or a 429 becomes a hot loop against the API. poll backs off,
 //     honours retry_after, logs, hands updates to the per-chat queues, and
 //     confirms the last offset on its way out so that a restart does not
-//     handle them twice.
+//     handle them twice. It first deletes a webhook an earlier run in
+//     webhook mode left set (webhookmode.go): getUpdates fails while one is.
 //  3. Errors without the token. Go's HTTP errors quote the request URL,
 //     which carries the token; redact removes it before an error is logged
 //     or shown.
