@@ -640,6 +640,14 @@ func (c Config) Validate() error {
 		if c.TelegramToken == "" {
 			return fail("TELEGRAM_WEBHOOK_URL", "needs TELEGRAM_TOKEN: without a bot there is no webhook")
 		}
+		// Telegram's own servers deliver only to these ports (setWebhook's
+		// notes; tdlib/telegram-bot-api WebhookActor.cpp refuses others
+		// unless the server runs in --local mode, hence only for the
+		// default TELEGRAM_API_URL).
+		if u, _ := url.Parse(c.TelegramWebhookURL); c.TelegramAPIURL == defaultTelegramAPIURL && u.Port() != "" &&
+			!slices.Contains([]string{"443", "80", "88", "8443"}, u.Port()) {
+			return fail("TELEGRAM_WEBHOOK_URL", "Telegram delivers webhooks only to ports 443, 80, 88 or 8443 (got port %s)", u.Port())
+		}
 	}
 	if c.TelegramWebhookSecret != "" && !webhookSecretRE.MatchString(c.TelegramWebhookSecret) {
 		// Not echoed: it is a secret.

@@ -629,6 +629,8 @@ func TestLoad_TelegramWebhook(t *testing.T) {
 	if c.TelegramWebhookURL != "https://bot.example.com/tg/hook" || c.TelegramWebhookSecret != "Abc_-09" {
 		t.Errorf("got %q %q", c.TelegramWebhookURL, c.TelegramWebhookSecret)
 	}
+	mustLoad(t, bot.with("TELEGRAM_WEBHOOK_URL", "https://bot.example.com:8443/hook"))
+	mustLoad(t, bot.with("TELEGRAM_WEBHOOK_URL", "https://bot.example.com:9000/hook", "TELEGRAM_API_URL", "http://127.0.0.1:8081")) // a local Bot API server allows any port
 	if c := mustLoad(t, bot.with("TELEGRAM_WEBHOOK_SECRET", strings.Repeat("x", 256))); len(c.TelegramWebhookSecret) != 256 {
 		t.Error("a 256-character secret was not kept")
 	}
