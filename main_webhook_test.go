@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"starsbot/bot"
+	"starsbot/bot/bottest"
 )
 
 // TestRun_SandboxWebhook runs the program in sandbox mode and follows one
@@ -123,4 +127,66 @@ func TestRun_SandboxWebhook(t *testing.T) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestRun_TelegramWebhook runs the program in webhook mode: the bot calls
+// setWebhook with TELEGRAM_WEBHOOK_URL and the secret derived from the
+// token, never getUpdates, and an update POSTed to the URL's path on
+// HTTP_ADDR with that secret is handled; without it, refused. /health
+// shows webhook mode and the last update, not the URL's path.
+func TestRun_TelegramWebhook(t *testing.T) {
+	const token = "123456789:AAsecretsecretsecretsecretsecret"
+	tg := bottest.New(t, token)
+	env := envOf(map[string]string{"DATA_DIR": t.TempDir(), "HTTP_ADDR": "127.0.0.1:0", "TELEGRAM_TOKEN": token, "TELEGRAM_API_URL": tg.URL,
+		"TELEGRAM_WEBHOOK_URL": "https://bot.example.test/tg/hook-path"})
+	var stdout, stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, env, &stdout, &stderr) }()
+	base := waitListening(t, &stderr, done)
+	stderr.wait(t, regexp.MustCompile(`telegram webhook set`), 10*time.Second, done)
+	set := tg.CallsTo("setWebhook")
+	if len(set) != 1 || set[0].Params["url"] != "https://bot.example.test/tg/hook-path" || set[0].Params["secret_token"] != bot.DeriveWebhookSecret(token) {
+		t.Fatalf("setWebhook calls: %+v", set)
+	}
+	post := func(secret string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+"/tg/hook-path", bytes.NewReader(bottest.UpdateJSON(501, bottest.User{ID: 4242, Username: "carol_c", LanguageCode: "en"}, "/start")))
+		if secret != "" {
+			req.Header.Set(bot.WebhookSecretHeader, secret)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post("wrong"); got != http.StatusForbidden {
+		t.Errorf("wrong secret: %d", got)
+	}
+	if got := post(bot.DeriveWebhookSecret(token)); got != http.StatusOK {
+		t.Errorf("right secret: %d", got)
+	}
+	tg.Wait(4242, "Stars")
+	if tg.Polls() != 0 {
+		t.Errorf("getUpdates called %d times in webhook mode", tg.Polls())
+	}
+	resp, err := http.Get(base + "/api/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "webhook mode") || !strings.Contains(string(body), "last update received") || strings.Contains(string(body), "hook-path") {
+		t.Errorf("health: %s", body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run = %v", err)
+	}
+	if log := stderr.String(); strings.Contains(log, bot.DeriveWebhookSecret(token)) || strings.Contains(log, "AAsecret") {
+		t.Errorf("log leaks a secret:\n%s", log)
+	}
 }

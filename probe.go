@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"starsbot/api"
+	"starsbot/bot"
 	"starsbot/config"
 	"starsbot/fulfillment"
 	"starsbot/ton"
@@ -84,11 +85,59 @@ func botProbe(cfg *config.Config, b poller, maxSilence time.Duration, now func()
 	}
 }
 
+// webhookErrorWindow is how long after Telegram's last failed delivery
+// (getWebhookInfo's last_error_date) /health calls the bot degraded, unless
+// an update arrived since.
+const webhookErrorWindow = 10 * time.Minute
+
+// webhookStatus is the bot's webhook mode (bot.Bot.Webhook).
+type webhookStatus interface {
+	Webhook() (bot.WebhookStatus, bool)
+}
+
+// webhookProbe reports webhook mode as it is: degraded until setWebhook
+// succeeded, while the Bot API fails, when the webhook is no longer
+// ours, and for webhookErrorWindow after a failed delivery that no
+// update followed; else ok with the time of the last update received.
+func webhookProbe(cfg *config.Config, b webhookStatus, now func() time.Time) api.Probe {
+	c := botComponent(cfg)
+	return func(context.Context) api.Component {
+		st, _ := b.Webhook()
+		ago := func(t time.Time) time.Duration { return now().Sub(t).Round(time.Second) }
+		last := "no update received yet"
+		if !st.LastUpdate.IsZero() {
+			last = fmt.Sprintf("last update received %s ago", ago(st.LastUpdate))
+		}
+		out := c
+		switch {
+		case !st.Ready && st.Failing:
+			out.Status, out.Detail = api.ComponentDegraded, c.Detail+"; setWebhook failing, retrying"
+		case !st.Ready:
+			out.Status, out.Detail = api.ComponentDegraded, c.Detail+"; webhook not set yet"
+		case st.Failing:
+			out.Status, out.Detail = api.ComponentDegraded, c.Detail+"; Telegram unreachable (getWebhookInfo failing); "+last
+		case st.NotOurs:
+			out.Status, out.Detail = api.ComponentDegraded, c.Detail+"; the webhook was changed or deleted by another process; "+last
+		case !st.LastErrorDate.IsZero() && st.LastErrorDate.After(st.LastUpdate) && ago(st.LastErrorDate) < webhookErrorWindow:
+			// Telegram's message may quote the URL: no credentials in /health.
+			out.Status, out.Detail = api.ComponentDegraded, fmt.Sprintf("%s; Telegram's last delivery failed %s ago: %s; %s",
+				c.Detail, ago(st.LastErrorDate), config.RedactURLs(st.LastErrorMessage), last)
+		default:
+			out.Detail = c.Detail + "; " + last
+		}
+		return out
+	}
+}
+
 // botComponent is the configured bot: disabled, or enabled on its Bot
 // API server (credentials redacted).
 func botComponent(cfg *config.Config) api.Component {
 	if cfg.TelegramToken == "" {
 		return api.Component{Status: api.ComponentDisabled, Detail: "disabled: TELEGRAM_TOKEN is empty"}
+	}
+	if cfg.TelegramWebhookURL != "" {
+		// The URL's path may be a secret of its own: not shown.
+		return api.Component{Status: api.ComponentOK, Detail: "enabled: webhook mode, " + config.RedactURL(cfg.TelegramAPIURL)}
 	}
 	return api.Component{Status: api.ComponentOK, Detail: "enabled: long polling " + config.RedactURL(cfg.TelegramAPIURL)}
 }

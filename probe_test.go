@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"starsbot/api"
+	"starsbot/bot"
 	"starsbot/config"
 	"starsbot/fulfillment"
 	"starsbot/shop"
@@ -111,5 +112,41 @@ func TestBotProbe(t *testing.T) {
 	}
 	if c := botProbe(&config.Config{}, nil, time.Minute, time.Now)(context.Background()); c.Status != api.ComponentDisabled {
 		t.Errorf("without a token: %+v", c)
+	}
+}
+
+type fakeWebhook bot.WebhookStatus
+
+func (f fakeWebhook) Webhook() (bot.WebhookStatus, bool) { return bot.WebhookStatus(f), true }
+
+// TestWebhookProbe: in webhook mode /health's bot entry shows the last
+// update received and getWebhookInfo's last error, not a poll time.
+func TestWebhookProbe(t *testing.T) {
+	now := time.Date(2026, 4, 16, 11, 0, 0, 0, time.UTC)
+	cfg := &config.Config{TelegramToken: "1:x", TelegramAPIURL: "https://tg.example", TelegramWebhookURL: "https://bot.example/secret-path"}
+	tests := []struct {
+		name   string
+		st     fakeWebhook
+		status string
+		detail string
+	}{
+		{"not set", fakeWebhook{}, api.ComponentDegraded, "webhook not set yet"},
+		{"set failing", fakeWebhook{Failing: true}, api.ComponentDegraded, "setWebhook failing"},
+		{"no update", fakeWebhook{Ready: true}, api.ComponentOK, "no update received yet"},
+		{"update", fakeWebhook{Ready: true, LastUpdate: now.Add(-7 * time.Second)}, api.ComponentOK, "last update received 7s ago"},
+		{"info failing", fakeWebhook{Ready: true, Failing: true}, api.ComponentDegraded, "getWebhookInfo failing"},
+		{"not ours", fakeWebhook{Ready: true, NotOurs: true}, api.ComponentDegraded, "changed or deleted by another process"},
+		{"recent error", fakeWebhook{Ready: true, LastUpdate: now.Add(-time.Hour), LastErrorDate: now.Add(-time.Minute), LastErrorMessage: "Wrong response from the webhook: 503 Service Unavailable"},
+			api.ComponentDegraded, "last delivery failed 1m0s ago: Wrong response from the webhook: 503 Service Unavailable"},
+		{"error then update", fakeWebhook{Ready: true, LastUpdate: now.Add(-time.Second), LastErrorDate: now.Add(-time.Minute), LastErrorMessage: "x"}, api.ComponentOK, "last update received 1s ago"},
+		{"old error", fakeWebhook{Ready: true, LastErrorDate: now.Add(-time.Hour), LastErrorMessage: "x"}, api.ComponentOK, "no update received yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := webhookProbe(cfg, tt.st, func() time.Time { return now })(context.Background())
+			if c.Status != tt.status || !strings.Contains(c.Detail, tt.detail) || !strings.Contains(c.Detail, "webhook mode") || strings.Contains(c.Detail, "secret-path") {
+				t.Errorf("probe = %+v; want %s with %q", c, tt.status, tt.detail)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -139,6 +140,11 @@ func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSet
 			"chain":    chainProbe(a.watcher),
 			"backup":   backupProbe(a.backups, time.Now),
 		},
+	}
+	if a.bot != nil && a.bot.WebhookURL != "" {
+		// Telegram's webhook requests reach the bot on the API's server,
+		// outside its routes: the handler checks its own secret header.
+		scfg.Mounts = map[string]http.Handler{a.bot.WebhookPath(): a.bot.WebhookHandler()}
 	}
 	if chain.sim != nil {
 		chain.sim.OnAppend = a.watcher.Poke
@@ -288,6 +294,8 @@ func newBot(cfg *config.Config, db *store.DB, chain *chainSetup, a *app, logger 
 		State:            db,
 		Token:            cfg.TelegramToken,
 		APIURL:           cfg.TelegramAPIURL,
+		WebhookURL:       cfg.TelegramWebhookURL,
+		WebhookSecret:    cfg.TelegramWebhookSecret,
 		PublicURL:        cfg.PublicURL,
 		Logger:           logger,
 		Admins:           cfg.AdminIDs,
@@ -332,6 +340,9 @@ func rateSourceName(cfg *config.Config) string {
 func newBotProbe(cfg *config.Config, b *bot.Bot) api.Probe {
 	if b == nil {
 		return botProbe(cfg, nil, 0, time.Now)
+	}
+	if _, webhook := b.Webhook(); webhook {
+		return webhookProbe(cfg, b, time.Now)
 	}
 	return botProbe(cfg, b, b.PollTimeout+pollSlack, time.Now)
 }

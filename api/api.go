@@ -3,9 +3,11 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"starsbot/shop"
@@ -107,6 +109,12 @@ type ServerConfig struct {
 
 	// OnListen, if set, is called by Run with the bound address.
 	OnListen func(addr net.Addr)
+
+	// Mounts are handlers of other components served on the same server
+	// by exact path (the Telegram bot's webhook), before the API's routes
+	// and outside them: no key, rate limit, metrics or OpenAPI entry; each
+	// does its own checks. A path the API serves is refused.
+	Mounts map[string]http.Handler
 }
 
 // Server serves the partner API. Make it with NewServer, then call Handler
@@ -147,6 +155,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	for path := range cfg.Mounts {
+		if !strings.HasPrefix(path, "/") || path == "/" || strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/sandbox/") || path == "/metrics" {
+			return nil, fmt.Errorf("api: cannot mount a handler at %q: it must be a path of its own, outside /api/, /sandbox/ and /metrics", path)
+		}
 	}
 	s := &Server{ServerConfig: cfg, stopping: make(chan struct{})}
 	s.Shop.Subscribe(s.waiters.observe)

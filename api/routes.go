@@ -93,6 +93,10 @@ func (s *Server) buildHandler() http.Handler {
 		mux.Handle(rt.Method+" "+rt.Path, s.serveRoute(rt))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := s.Mounts[r.URL.Path]; ok {
+			h.ServeHTTP(w, r)
+			return
+		}
 		if _, pattern := mux.Handler(r); pattern != "" {
 			mux.ServeHTTP(w, r)
 			return

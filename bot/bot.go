@@ -151,6 +151,20 @@ type Config struct {
 	// time.Timer.Stop does. Default time.AfterFunc. Tests replace it to
 	// end an alert batch window without waiting.
 	AfterFunc func(d time.Duration, f func()) (stop func() bool)
+	// WebhookURL switches the bot to webhook mode (webhookmode.go): at
+	// Run it calls setWebhook with this https URL and never getUpdates;
+	// WebhookHandler serves the updates Telegram POSTs to it. Empty: long
+	// polling, after deleting a webhook an earlier run left set.
+	WebhookURL string
+	// WebhookSecret is setWebhook's secret_token, checked on every
+	// request; secret: never logged. Default DeriveWebhookSecret(Token).
+	WebhookSecret string
+	// WebhookInfoInterval is how often webhook mode asks getWebhookInfo
+	// for /health; default 1m.
+	WebhookInfoInterval time.Duration
+	// WebhookWait is the longest a webhook request waits for its update
+	// to be handled before answering 200; default 5s.
+	WebhookWait time.Duration
 	// Client is the HTTP client of the Bot API; default one with a 30s
 	// Timeout. Its Timeout bounds sends and edits; long polls, getMe,
 	// setMyCommands and uploads use only its Transport, with their own
@@ -172,6 +186,8 @@ type Bot struct {
 	work    *inflight                       // what Idle waits for
 	blocked blockedChats                    // users who blocked the bot
 	stopped chan struct{}                   // closed when Run returns
+
+	wh webhookState // webhook mode (webhookmode.go)
 
 	pollOK   atomic.Int64 // b.Now() in Unix nanoseconds of the last successful getMe or getUpdates; 0 before
 	pollFail atomic.Bool  // the latest getMe or getUpdates failed
@@ -254,6 +270,9 @@ func (b *Bot) init() error {
 	if b.Client == nil {
 		b.Client = &http.Client{Timeout: 30 * time.Second}
 	}
+	if err := b.initWebhook(); err != nil {
+		return err
+	}
 	b.lim = newLimiter(b.GlobalRate, b.ChatRate, b.ChatBurst)
 	b.work = newInflight()
 	b.stopped = make(chan struct{})
@@ -280,8 +299,8 @@ func (b *Bot) init() error {
 	return nil
 }
 
-// Run connects to the Bot API and handles updates by long polling until ctx
-// is done. It then stops polling, lets the updates and notifications it
+// Run connects to the Bot API and handles updates by long polling (or,
+// with WebhookURL, the updates WebhookHandler receives) until ctx is done. It then stops polling, lets the updates and notifications it
 // already accepted finish (for at most ShutdownGrace; later ones are
 // dropped, and Telegram redelivers unconfirmed updates), and returns nil.
 // An unreachable Bot API or a rejected token is logged and retried. Run
@@ -312,8 +331,13 @@ func (b *Bot) Run(ctx context.Context) error {
 		defer wg.Done()
 		b.routeEvents(ctx)
 	}()
-	b.poll(ctx)
-	b.Logger.Info("telegram bot stopping: polling ended, finishing accepted updates", "grace", b.ShutdownGrace)
+	if b.WebhookURL != "" {
+		b.runWebhook(ctx)
+		b.wh.ready.Store(false) // the handler answers 503 from now on
+	} else {
+		b.poll(ctx)
+	}
+	b.Logger.Info("telegram bot stopping: no more updates taken, finishing accepted ones", "grace", b.ShutdownGrace)
 	wg.Wait()
 	b.stopUnmatched()
 	grace := time.AfterFunc(b.ShutdownGrace, cancelBase)

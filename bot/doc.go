@@ -14,6 +14,12 @@
 // answers its button press. Shop events (HandleEvent) join the same queues,
 // so a notification never overtakes the reply it follows.
 //
+// Webhook mode (Config.WebhookURL, webhookmode.go) replaces polling, so
+// that several replicas can serve one bot: Run calls setWebhook with a
+// secret_token, and WebhookHandler, mounted by main on the API's server,
+// checks that secret on every request and hands each update to the same
+// per-chat queues, once per update_id.
+//
 // Safety: private chats only; the buttons that create orders carry a
 // locked quote (shop.LockQuote), so they charge exactly the price they
 // show or, once it expired, show the new price and ask again; the quote's

@@ -30,7 +30,8 @@ import (
 //     token) or a 429 becomes a hot loop against the API. poll backs off,
 //     honours retry_after, logs, hands updates to the per-chat queues, and
 //     confirms the last offset on its way out so that a restart does not
-//     handle them twice.
+//     handle them twice. It first deletes a webhook an earlier run in
+//     webhook mode left set (webhookmode.go): getUpdates fails while one is.
 //  3. Errors without the token. Go's HTTP errors quote the request URL,
 //     which carries the token; redact removes it before an error is logged
 //     or shown.
@@ -127,13 +128,17 @@ func (b *Bot) poll(ctx context.Context) {
 			b.Logger.Info("telegram could not confirm the last updates", "error", b.redact(err))
 		}
 	}()
+	cleared := false // no webhook is set: getUpdates works
 	for ctx.Err() == nil {
+		if !cleared {
+			cleared = b.leaveWebhook(ctx)
+		}
 		var ups []tele.Update
 		call, cancel := context.WithTimeout(ctx, b.PollTimeout+10*time.Second)
 		err := b.raw(call, "getUpdates", map[string]any{
 			"offset":          offset,
 			"timeout":         int(b.PollTimeout / time.Second),
-			"allowed_updates": []string{"message", "callback_query"},
+			"allowed_updates": allowedUpdates,
 		}, &ups)
 		cancel()
 		if err != nil {
@@ -141,15 +146,7 @@ func (b *Bot) poll(ctx context.Context) {
 				return
 			}
 			b.polled(false)
-			var fe tele.FloodError
-			switch {
-			case errors.As(err, &fe) && fe.RetryAfter > 0:
-				backoff = time.Duration(fe.RetryAfter) * time.Second
-			case backoff == 0:
-				backoff = 500 * time.Millisecond
-			default:
-				backoff = min(2*backoff, 30*time.Second)
-			}
+			backoff = nextBackoff(err, backoff)
 			b.Logger.Warn("telegram getUpdates failed", "error", b.redact(err), "retry_in", backoff)
 			if b.Sleep(ctx, backoff) != nil {
 				return

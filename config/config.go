@@ -93,7 +93,8 @@ const (
 // Config is starsbot's validated configuration. Load fills every field,
 // defaults included; a Config built by hand should pass Validate before use.
 //
-// The secret fields (TelegramToken, TONWalletMnemonic, FragmentCookies) are
+// The secret fields (TelegramToken, TelegramWebhookSecret, TONWalletMnemonic,
+// FragmentCookies) are
 // redacted by LogValue, String, GoString and Format, and skipped by
 // encoding/json.
 type Config struct {
@@ -103,6 +104,16 @@ type Config struct {
 	// TelegramAPIURL is the Bot API server (TELEGRAM_API_URL), without a
 	// trailing slash. Default https://api.telegram.org.
 	TelegramAPIURL string
+	// TelegramWebhookURL is where Telegram sends updates in webhook mode
+	// (TELEGRAM_WEBHOOK_URL): an https URL whose path this service serves
+	// on HTTP_ADDR (behind a TLS-terminating load balancer). Default
+	// empty: long polling.
+	TelegramWebhookURL string
+	// TelegramWebhookSecret is the secret_token Telegram sends with every
+	// webhook request (TELEGRAM_WEBHOOK_SECRET, secret): 1-256 of A-Z a-z
+	// 0-9 _ -. Default empty: derived from the bot token (package bot), so
+	// that every replica agrees without configuration.
+	TelegramWebhookSecret string `json:"-"`
 	// AdminIDs are the Telegram user ids of admins (ADMIN_IDS, comma
 	// separated), positive and without duplicates. Default none.
 	AdminIDs []int64
@@ -413,6 +424,8 @@ func parse(src *source) (*Config, error) {
 
 	c.TelegramToken = p.str("TELEGRAM_TOKEN", "")
 	c.TelegramAPIURL = p.baseURL("TELEGRAM_API_URL", defaultTelegramAPIURL)
+	c.TelegramWebhookURL = p.str("TELEGRAM_WEBHOOK_URL", "")
+	c.TelegramWebhookSecret = p.str("TELEGRAM_WEBHOOK_SECRET", "")
 	c.AdminIDs = p.adminIDs("ADMIN_IDS")
 
 	c.DataDir = p.str("DATA_DIR", defaultDataDir)
@@ -619,6 +632,26 @@ func (c Config) Validate() error {
 	}
 	if problem := checkURL(c.TelegramAPIURL, true); problem != "" {
 		return fail("TELEGRAM_API_URL", "%s", problem)
+	}
+	if c.TelegramWebhookURL != "" {
+		if problem := checkWebhookURL(c.TelegramWebhookURL); problem != "" {
+			return fail("TELEGRAM_WEBHOOK_URL", "%s", problem)
+		}
+		if c.TelegramToken == "" {
+			return fail("TELEGRAM_WEBHOOK_URL", "needs TELEGRAM_TOKEN: without a bot there is no webhook")
+		}
+		// Telegram's own servers deliver only to these ports (setWebhook's
+		// notes; tdlib/telegram-bot-api WebhookActor.cpp refuses others
+		// unless the server runs in --local mode, hence only for the
+		// default TELEGRAM_API_URL).
+		if u, _ := url.Parse(c.TelegramWebhookURL); c.TelegramAPIURL == defaultTelegramAPIURL && u.Port() != "" &&
+			!slices.Contains([]string{"443", "80", "88", "8443"}, u.Port()) {
+			return fail("TELEGRAM_WEBHOOK_URL", "Telegram delivers webhooks only to ports 443, 80, 88 or 8443 (got port %s)", u.Port())
+		}
+	}
+	if c.TelegramWebhookSecret != "" && !webhookSecretRE.MatchString(c.TelegramWebhookSecret) {
+		// Not echoed: it is a secret.
+		return fail("TELEGRAM_WEBHOOK_SECRET", "must be 1-256 characters, only A-Z, a-z, 0-9, _ and - (the Bot API's rule for secret_token)")
 	}
 	for _, id := range c.AdminIDs {
 		if id <= 0 {
@@ -846,6 +879,30 @@ func checkURL(s string, base bool) string {
 		return "must be an absolute http or https URL with a host (got " + quote(RedactURL(s)) + ")"
 	case base && (u.RawQuery != "" || u.Fragment != "" || u.ForceQuery):
 		return "must be a base URL without ?query or #fragment (got " + quote(RedactURL(s)) + ")"
+	}
+	return ""
+}
+
+// webhookSecretRE is the Bot API's rule for setWebhook's secret_token:
+// "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are allowed"
+// (https://core.telegram.org/bots/api#setwebhook).
+var webhookSecretRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+
+// checkWebhookURL returns what is wrong with a TELEGRAM_WEBHOOK_URL: it
+// must be an https URL ("HTTPS URL to send updates to",
+// https://core.telegram.org/bots/api#setwebhook) with a host, without
+// credentials or a #fragment. Its path is what the service serves.
+func checkWebhookURL(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Opaque != "" || u.Scheme != "https" || u.Hostname() == "":
+		return "must be an absolute https URL such as https://bot.example.com/telegram/webhook (got " + quote(RedactURL(s)) + ")"
+	case u.User != nil:
+		return "must not carry credentials (got " + quote(RedactURL(s)) + ")"
+	case u.Fragment != "" || u.RawQuery != "" || u.ForceQuery:
+		return "must not have a ?query or #fragment (got " + quote(RedactURL(s)) + ")"
+	case u.Path == "" || u.Path == "/" || strings.HasPrefix(u.Path, "/api/") || strings.HasPrefix(u.Path, "/sandbox/") || u.Path == "/metrics":
+		return "needs a path of its own, outside /api/, /sandbox/ and /metrics, such as /telegram/webhook: the service serves it on HTTP_ADDR (got " + quote(RedactURL(s)) + ")"
 	}
 	return ""
 }

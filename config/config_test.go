@@ -619,3 +619,45 @@ func TestLoad_WalletVersions(t *testing.T) {
 		}
 	}
 }
+
+// TELEGRAM_WEBHOOK_URL must be an https URL without credentials, query
+// or fragment and needs a token; TELEGRAM_WEBHOOK_SECRET follows the Bot
+// API's secret_token rule and is never echoed.
+func TestLoad_TelegramWebhook(t *testing.T) {
+	bot := env{"TELEGRAM_TOKEN": testToken}
+	c := mustLoad(t, bot.with("TELEGRAM_WEBHOOK_URL", "https://bot.example.com/tg/hook", "TELEGRAM_WEBHOOK_SECRET", "Abc_-09"))
+	if c.TelegramWebhookURL != "https://bot.example.com/tg/hook" || c.TelegramWebhookSecret != "Abc_-09" {
+		t.Errorf("got %q %q", c.TelegramWebhookURL, c.TelegramWebhookSecret)
+	}
+	mustLoad(t, bot.with("TELEGRAM_WEBHOOK_URL", "https://bot.example.com:8443/hook"))
+	mustLoad(t, bot.with("TELEGRAM_WEBHOOK_URL", "https://bot.example.com:9000/hook", "TELEGRAM_API_URL", "http://127.0.0.1:8081")) // a local Bot API server allows any port
+	if c := mustLoad(t, bot.with("TELEGRAM_WEBHOOK_SECRET", strings.Repeat("x", 256))); len(c.TelegramWebhookSecret) != 256 {
+		t.Error("a 256-character secret was not kept")
+	}
+	for name, tt := range map[string]struct {
+		env     env
+		wantVar string
+	}{
+		"http":            {bot.with("TELEGRAM_WEBHOOK_URL", "http://bot.example.com/hook"), "TELEGRAM_WEBHOOK_URL"},
+		"no host":         {bot.with("TELEGRAM_WEBHOOK_URL", "https:///hook"), "TELEGRAM_WEBHOOK_URL"},
+		"relative":        {bot.with("TELEGRAM_WEBHOOK_URL", "/hook"), "TELEGRAM_WEBHOOK_URL"},
+		"credentials":     {bot.with("TELEGRAM_WEBHOOK_URL", "https://u:p@bot.example.com/hook"), "TELEGRAM_WEBHOOK_URL"},
+		"query":           {bot.with("TELEGRAM_WEBHOOK_URL", "https://bot.example.com/hook?a=1"), "TELEGRAM_WEBHOOK_URL"},
+		"no token":        {env{"TELEGRAM_WEBHOOK_URL": "https://bot.example.com/hook"}, "TELEGRAM_WEBHOOK_URL"},
+		"secret chars":    {bot.with("TELEGRAM_WEBHOOK_SECRET", "not allowed!"), "TELEGRAM_WEBHOOK_SECRET"},
+		"secret too long": {bot.with("TELEGRAM_WEBHOOK_SECRET", strings.Repeat("x", 257)), "TELEGRAM_WEBHOOK_SECRET"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(tt.env.get)
+			checkValidationError(t, err, tt.wantVar, tt.env)
+			if s := tt.env["TELEGRAM_WEBHOOK_SECRET"]; s != "" && err != nil && strings.Contains(err.Error(), s) {
+				t.Errorf("error %q echoes the webhook secret", err)
+			}
+		})
+	}
+	// The secret is redacted wherever a Config is printed.
+	out := c.String() + c.GoString()
+	if strings.Contains(out, "Abc_-09") {
+		t.Errorf("printed config leaks the webhook secret: %s", out)
+	}
+}

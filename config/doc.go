@@ -8,7 +8,7 @@
 //
 //	config: TON_NETWORK: must be sandbox, testnet or mainnet (got "foo")
 //
-// Secrets (TELEGRAM_TOKEN, TON_WALLET_MNEMONIC, FRAGMENT_COOKIES) never appear
+// Secrets (TELEGRAM_TOKEN, TELEGRAM_WEBHOOK_SECRET, TON_WALLET_MNEMONIC, FRAGMENT_COOKIES) never appear
 // in error messages, in log output (Config is a slog.LogValuer) or in fmt
 // output (Config implements fmt.Formatter, fmt.Stringer and fmt.GoStringer).
 //

@@ -48,6 +48,8 @@ func (c Config) attrs() []slog.Attr {
 	attrs := []slog.Attr{
 		slog.String("telegram_token", redact(c.TelegramToken)),
 		slog.String("telegram_api_url", RedactURL(c.TelegramAPIURL)),
+		slog.String("telegram_webhook_url", RedactURL(c.TelegramWebhookURL)),
+		slog.String("telegram_webhook_secret", redact(c.TelegramWebhookSecret)),
 		slog.Any("admin_ids", c.AdminIDs),
 		slog.String("data_dir", c.DataDir),
 		slog.String("http_addr", c.HTTPAddr),

@@ -16,18 +16,19 @@ import (
 func secretConfig(t *testing.T) *Config {
 	t.Helper()
 	return mustLoad(t, env{
-		"TELEGRAM_TOKEN":      testToken,
-		"TON_WALLET_MNEMONIC": testMnemonic,
-		"FRAGMENT_COOKIES":    testCookies,
-		"RATE_URL":            "https://rateuser:hunter2pass@rates.example.com/price?ids=the-open-network&x_cg_pro_api_key=APIKEYSECRET",
-		"ADMIN_IDS":           "42",
+		"TELEGRAM_TOKEN":          testToken,
+		"TELEGRAM_WEBHOOK_SECRET": "whSecretVALUE_123",
+		"TON_WALLET_MNEMONIC":     testMnemonic,
+		"FRAGMENT_COOKIES":        testCookies,
+		"RATE_URL":                "https://rateuser:hunter2pass@rates.example.com/price?ids=the-open-network&x_cg_pro_api_key=APIKEYSECRET",
+		"ADMIN_IDS":               "42",
 	})
 }
 
 // secrets are strings that must never be printed.
 var secrets = []string{
 	testToken, "AAFakeTokenForTests", testMnemonic, "abandon ability", "actress actual",
-	testCookies, "cookiesecret1", "cookiesecret2", "hunter2pass", "rateuser", "APIKEYSECRET",
+	testCookies, "whSecretVALUE_123", "cookiesecret1", "cookiesecret2", "hunter2pass", "rateuser", "APIKEYSECRET",
 }
 
 func assertNoSecrets(t *testing.T, what, out string) {

@@ -17,6 +17,11 @@
 // message deleted meanwhile (DeleteByUser), an edit that changes nothing,
 // a callback query answered too late (CallbackTooOld) and a message too
 // old to delete: sent 48 hours or more ago by the fake's clock (Now).
+//
+// Webhook mode (webhook.go): setWebhook, deleteWebhook and getWebhookInfo
+// as the Bot API documents them; while a webhook is set, getUpdates is
+// refused 409 and the fake POSTs pending updates to the webhook with its
+// secret header, repeating those not answered 2XY.
 package bottest
 
 import (
@@ -130,26 +135,35 @@ type Server struct {
 	// Default the wall clock; set it before the bot sends anything.
 	Now func() time.Time
 
+	// WebhookClient makes the fake's webhook requests (webhook.go);
+	// default http.DefaultClient. Set it to an httptest TLS server's
+	// Client before the bot calls setWebhook.
+	WebhookClient *http.Client
+
 	t testing.TB
 
-	mu         sync.Mutex
-	changed    chan struct{} // closed and replaced whenever anything is recorded
-	nextUpdate int
-	nextMsg    int
-	nextCB     int
-	updates    []json.RawMessage // pending, in update_id order
-	updateIDs  []int
-	calls      []Call
-	messages   map[int]*Message // by message id
-	cursor     map[int64]int    // per chat: calls before this Seq were already waited for
-	answers    map[string]Call  // answerCallbackQuery by callback_query_id
-	failNext   map[string][]int // method → queued retry_after values for 429 answers
-	conflicts  int              // getUpdates calls still to answer 409
-	blocked    map[int64]bool   // users who blocked the bot, until they write again
-	queries    map[string]bool  // callback query ids issued → still answerable
-	polls      int              // getUpdates calls answered
-	taken      int              // highest update id the bot asked past (getUpdates offset - 1)
-	violations []string
+	mu           sync.Mutex
+	changed      chan struct{} // closed and replaced whenever anything is recorded
+	nextUpdate   int
+	nextMsg      int
+	nextCB       int
+	updates      []json.RawMessage // pending, in update_id order
+	updateIDs    []int
+	calls        []Call
+	messages     map[int]*Message // by message id
+	cursor       map[int64]int    // per chat: calls before this Seq were already waited for
+	answers      map[string]Call  // answerCallbackQuery by callback_query_id
+	failNext     map[string][]int // method → queued retry_after values for 429 answers
+	conflicts    int              // getUpdates calls still to answer 409
+	blocked      map[int64]bool   // users who blocked the bot, until they write again
+	queries      map[string]bool  // callback query ids issued → still answerable
+	polls        int              // getUpdates calls answered
+	hook         webhook          // the webhook set by setWebhook; url "" when none
+	delivering   bool             // the webhook delivery goroutine runs
+	webhookPosts int              // webhook requests made
+	closed       bool             // the test ended: the delivery goroutine returns
+	taken        int              // highest update id the bot asked past (getUpdates offset - 1)
+	violations   []string
 }
 
 // New starts a fake server for token and closes it when the test ends. At
@@ -170,6 +184,10 @@ func New(t testing.TB, token string) *Server {
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.notifyLocked()
+		s.mu.Unlock()
 		s.Close()
 		for _, v := range s.Violations() {
 			t.Errorf("bottest: %s", v)
@@ -788,8 +806,10 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 		m.Deleted = true
 		call.MessageID = id
 		return http.StatusOK, map[string]any{"ok": true, "result": true}
-	case "setMyCommands", "deleteWebhook":
+	case "setMyCommands":
 		return http.StatusOK, map[string]any{"ok": true, "result": true}
+	case "setWebhook", "deleteWebhook", "getWebhookInfo":
+		return s.webhookLocked(call, p, bad)
 	}
 	return http.StatusNotFound, apiError(404, "Not Found: method not found")
 }
@@ -829,6 +849,16 @@ func (s *Server) getUpdates(w http.ResponseWriter, r *http.Request, p map[string
 			"description": fmt.Sprintf("Too Many Requests: retry after %d", q[0]),
 			"parameters":  map[string]any{"retry_after": q[0]},
 		})
+		return
+	}
+	if s.hook.url != "" {
+		s.mu.Unlock()
+		// "You will not be able to receive updates using getUpdates for as
+		// long as an outgoing webhook is set up" (setWebhook's notes,
+		// https://core.telegram.org/bots/api#setwebhook); Telegram's answer,
+		// logged in https://github.com/reo7sp/tgbot-cpp/issues/158 and
+		// https://github.com/m1guelpf/chatgpt-telegram/issues/40.
+		writeJSON(w, http.StatusConflict, apiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"))
 		return
 	}
 	if s.conflicts > 0 {
