@@ -87,19 +87,25 @@ func (b *Bot) onAdminAsk(t *adminTurn, kind string) error {
 // pressed. The confirmation is consumed before the ledger changes: a
 // repeated press, or a press after a crash, can never move money twice.
 func (b *Bot) onAdminConfirm(t *adminTurn) error {
-	st, err := b.loadState(t.ctx, t.chat)
+	st, raw, err := b.loadStateRaw(t.ctx, t.chat)
 	if err != nil {
 		return err
 	}
-	if st == nil || st.Step != stepAdminOp || st.Op == nil || st.Op.Nonce != t.Data() {
+	taken := false
+	if st != nil && st.Step == stepAdminOp && st.Op != nil && st.Op.Nonce == t.Data() {
+		// Compare-and-delete: of two handlings of one press (a repeated
+		// webhook update served by two replicas) only one takes the
+		// confirmation and moves money.
+		if taken, err = b.State.TakeChatState(t.ctx, t.chat, raw); err != nil {
+			return err
+		}
+	}
+	if !taken {
 		t.result = "stale confirmation"
 		if err := t.answer("This confirmation expired or was already used. Nothing changed.", true); err != nil {
 			return err
 		}
 		return t.show("This confirmation expired or was already used. Nothing changed.", nil)
-	}
-	if err := b.clearState(t.ctx, t.chat); err != nil {
-		return err
 	}
 	op := st.Op
 	t.action, t.args = op.Kind, op.String()

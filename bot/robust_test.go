@@ -188,8 +188,9 @@ func TestTokenNeverLogged(t *testing.T) {
 
 type nopState struct{}
 
-func (nopState) LoadChatState(context.Context, int64) ([]byte, error) { return nil, nil }
-func (nopState) SaveChatState(context.Context, int64, []byte) error   { return nil }
+func (nopState) LoadChatState(context.Context, int64) ([]byte, error)       { return nil, nil }
+func (nopState) SaveChatState(context.Context, int64, []byte) error         { return nil }
+func (nopState) TakeChatState(context.Context, int64, []byte) (bool, error) { return false, nil }
 
 // TestPoll_BacksOff checks that a failing getUpdates is retried after a
 // 429's retry_after, then with a doubling back-off up to 30s (a 409: another

@@ -16,6 +16,10 @@ type StateStore interface {
 	LoadChatState(ctx context.Context, chatID int64) ([]byte, error)
 	// SaveChatState saves the state of a chat; nil data deletes it.
 	SaveChatState(ctx context.Context, chatID int64, data []byte) error
+	// TakeChatState deletes the state of a chat only if it still equals
+	// want, in one transaction, and reports whether it did: of two
+	// replicas handling one repeated update, exactly one takes it.
+	TakeChatState(ctx context.Context, chatID int64, want []byte) (bool, error)
 }
 
 // Flow steps that wait for text input.
@@ -37,15 +41,22 @@ type chatState struct {
 // loadState returns the chat's live state, or nil when there is none or it
 // is older than StateTTL (an expired state is deleted).
 func (b *Bot) loadState(ctx context.Context, chat int64) (*chatState, error) {
+	st, _, err := b.loadStateRaw(ctx, chat)
+	return st, err
+}
+
+// loadStateRaw is loadState that also returns the stored bytes, for
+// TakeChatState.
+func (b *Bot) loadStateRaw(ctx context.Context, chat int64) (*chatState, []byte, error) {
 	raw, err := b.State.LoadChatState(ctx, chat)
 	if err != nil || raw == nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var st chatState
 	if err := json.Unmarshal(raw, &st); err != nil || st.Step == "" || b.Now().Sub(st.Updated) > b.StateTTL {
-		return nil, b.State.SaveChatState(ctx, chat, nil)
+		return nil, nil, b.State.SaveChatState(ctx, chat, nil)
 	}
-	return &st, nil
+	return &st, raw, nil
 }
 
 // saveState stores st for chat, stamped now.

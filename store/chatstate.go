@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -35,4 +36,20 @@ func (db *DB) SaveChatState(ctx context.Context, chatID int64, data []byte) erro
 		}
 		return b.Put(i64(chatID), data)
 	})
+}
+
+// TakeChatState deletes the bot's flow state of a chat only if it still
+// equals want, in one write transaction, and reports whether it did.
+func (db *DB) TakeChatState(ctx context.Context, chatID int64, want []byte) (bool, error) {
+	var taken bool
+	err := db.Update(ctx, func(st shop.Tx) error {
+		taken = false
+		b := st.(*tx).bucket(bucketChatState)
+		if v := b.Get(i64(chatID)); v == nil || !bytes.Equal(v, want) {
+			return nil
+		}
+		taken = true
+		return b.Delete(i64(chatID))
+	})
+	return taken, err
 }

@@ -25,6 +25,7 @@
 package bottest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -1080,6 +1081,19 @@ func (m *MemState) SaveChatState(ctx context.Context, chatID int64, data []byte)
 	}
 	m.data[chatID] = append([]byte(nil), data...)
 	return nil
+}
+
+// TakeChatState deletes the state of a chat if it equals want, and
+// reports whether it did.
+func (m *MemState) TakeChatState(ctx context.Context, chatID int64, want []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.data[chatID]
+	if !ok || !bytes.Equal(v, want) {
+		return false, nil
+	}
+	delete(m.data, chatID)
+	return true, nil
 }
 
 // Len reports how many chats have a saved state.
