@@ -199,17 +199,7 @@ func TestRun_SandboxPartner(t *testing.T) {
 	}
 	call := func(method, path, key, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return apiCall(t, base, method, path, key, body)
 	}
 	// Dust first: below TON_MIN_DEPOSIT's default 0.01, it is ignored
 	// even with the partner's memo (the balance below stays 10).
@@ -338,4 +328,21 @@ func healthOnce(t *testing.T, env func(string) string, logLine string) (body, lo
 		t.Fatalf("run = %v", err)
 	}
 	return string(b), stderr.String()
+}
+
+// apiCall sends one request to the service at base, with key as a Bearer
+// token when not empty, and returns the status and the body.
+func apiCall(t *testing.T, base, method, path, key, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

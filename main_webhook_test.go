@@ -49,17 +49,7 @@ func TestRun_SandboxWebhook(t *testing.T) {
 	memo := regexp.MustCompile(`AP[0-9]{9}`).FindString(stdout.String())
 	call := func(method, path, key, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return apiCall(t, base, method, path, key, body)
 	}
 
 	code, body := call("POST", "/api/v1/webhooks", osk, `{"url":"`+rcv.URL+`/hook","event_types":["order.completed"]}`)
