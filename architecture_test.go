@@ -15,7 +15,7 @@ import (
 // and its packages). The root package (main) may import anything.
 var importRules = map[string][]string{
 	"shop":                     {},
-	"shop/shoptest":            {"starsbot/shop", "starsbot/store"},
+	"shop/shoptest":            {"starsbot/shop", "starsbot/store", "starsbot/pgstore"},
 	"store":                    {"starsbot/shop", "go.etcd.io/bbolt"},
 	"store/storetest":          {"starsbot/store", "starsbot/shop", "go.etcd.io/bbolt"},
 	"store/storecontract":      {"starsbot/shop"},
