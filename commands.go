@@ -23,13 +23,14 @@ var commands = map[string]func(ctx context.Context, args []string, getenv func(s
 	"backup":  backupCommand,
 	"restore": restoreCommand,
 	"check":   checkCommand,
+	"migrate": migrateCommand, // migrate.go
 }
 
 // runCommand runs the subcommand args[0].
 func runCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd, ok := commands[args[0]]
 	if !ok {
-		return fmt.Errorf("unexpected arguments %q: starsbot is configured by environment variables (see README.md); its commands are backup <file>, restore [-force] <file> and check [<db>]", args)
+		return fmt.Errorf("unexpected arguments %q: starsbot is configured by environment variables (see README.md); its commands are backup <file>, restore [-force] <file>, check [<db>] and migrate --to <postgres URL>", args)
 	}
 	return cmd(ctx, args[1:], getenv, stdout, stderr)
 }

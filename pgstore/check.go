@@ -70,7 +70,7 @@ var checks = []struct{ query, format string }{
 		OR price_ton <> (data->>'PriceTON')::numeric * 1000000000`, "order %d: columns (status %s) disagree with its record (%s)"},
 	{`SELECT id, status, data->>'Status' FROM deposits WHERE status <> data->>'Status' OR amount <> (data->>'Amount')::numeric * 1000000000`,
 		"deposit %d: columns (status %s) disagree with its record (%s)"},
-	{`SELECT id, amount, data->>'Amount' FROM ledger WHERE amount <> (data->>'Amount')::numeric * 1000000000 OR user_id <> (data->>'UserID')::bigint`,
+	{`SELECT id, amount, data->>'Amount' FROM ledger WHERE amount <> (data->>'Amount')::bigint OR user_id <> (data->>'UserID')::bigint`,
 		"ledger entry %d: amount %d disagrees with its record (%s)"},
 	{`SELECT id, data->>'Status' FROM orders WHERE (expiry_ns IS NOT NULL) <> (status = 'pending_payment' AND (data->>'ExpiresAt')::timestamptz > '0001-01-01T00:00:00Z')`,
 		"order %d (%s): expiry index disagrees with its status and deadline"},

@@ -97,7 +97,7 @@ func all[R any](t *tx, op, sql string, args ...any) ([]*R, error) {
 	if err != nil {
 		return nil, t.fail(op, err)
 	}
-	out := make([]*R, 0, len(datas))
+	var out []*R // nil when there are none, as package store returns
 	for _, d := range datas {
 		r := new(R)
 		if err := json.Unmarshal(d, r); err != nil {
@@ -449,7 +449,7 @@ func (t *tx) OrdersDue(now time.Time, limit int) ([]int64, error) {
 		return nil, t.fail("orders due", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	return ids, t.fail("orders due", err)
+	return nilIfEmpty(ids), t.fail("orders due", err)
 }
 
 // Aggregates.
@@ -513,9 +513,9 @@ func (t *tx) AppendLedger(e *shop.LedgerEntry) error {
 	if err := t.ptx.QueryRow(t.ctx, `SELECT nextval('ledger_ids')`).Scan(&id); err != nil {
 		return t.fail("append ledger", err)
 	}
-	c := *e
-	c.ID = uint64(id)
-	data, err := encode(&c)
+	row := newLedgerRow(e)
+	row.ID = uint64(id)
+	data, err := encode(row)
 	if err != nil {
 		return err
 	}
@@ -533,12 +533,16 @@ func (t *tx) FindLedger(f shop.LedgerFilter) ([]*shop.LedgerEntry, bool, error) 
 	if f.Before == 0 || f.Before > 1<<63-1 {
 		before = 1<<63 - 1
 	}
-	es, err := all[shop.LedgerEntry](t, "ledger", `SELECT data FROM ledger WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
+	rows, err := all[ledgerRow](t, "ledger", `SELECT data FROM ledger WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3`,
 		f.UserID, before, limit+1)
 	if err != nil {
 		return nil, false, err
 	}
-	es, more := page(es, limit)
+	rows, more := page(rows, limit)
+	es := make([]*shop.LedgerEntry, len(rows))
+	for i, r := range rows {
+		es[i] = r.entry()
+	}
 	return es, more, nil
 }
 
@@ -669,7 +673,7 @@ func (t *tx) Queued(limit int) ([]int64, error) {
 		return nil, t.fail("queued", err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	return ids, t.fail("queued", err)
+	return nilIfEmpty(ids), t.fail("queued", err)
 }
 
 // Deliveries.
@@ -830,4 +834,12 @@ func jsonUnmarshal(data []byte, v any) error {
 		return fmt.Errorf("pgstore: decode %T: %w", v, err)
 	}
 	return nil
+}
+
+// nilIfEmpty returns nil for an empty slice, as package store does.
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }

@@ -742,7 +742,11 @@ func testLedger(t *testing.T, st Store) {
 				u = u2
 			}
 			e := &shop.LedgerEntry{UserID: u.ID, Type: shop.LedgerDeposit, Amount: shop.NanoTON(i+1) * shop.TON,
-				TxHash: fmt.Sprintf("hash%d", i), AdminID: shop.SystemActor, CreatedAt: t0, Asset: shop.AssetUSDT, JettonAmount: int64(i)}
+				TxHash: fmt.Sprintf("hash%d", i), AdminID: shop.SystemActor, CreatedAt: t0, Asset: shop.AssetUSDT, JettonAmount: int64(i),
+				RateTONUSD: 3_590_000, RateUSDTUSD: 1_000_000, FeeTON: shop.TON / 100}
+			if i%3 == 2 { // a debit: entries are signed
+				e.Type, e.Amount, e.OrderID, e.Asset, e.JettonAmount, e.RateTONUSD, e.RateUSDTUSD, e.FeeTON = shop.LedgerOrder, -shop.TON, int64(i), "", 0, 0, 0, 0
+			}
 			u.Balance += e.Amount
 			e.BalanceAfter = u.Balance
 			if err := tx.AppendLedger(e); err != nil {
