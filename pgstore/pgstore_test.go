@@ -161,3 +161,35 @@ func TestOpen_Twice(t *testing.T) {
 		t.Errorf("setting after reopening = %q, %v", v, err)
 	}
 }
+
+// TestEncode_NegativeMoney: a record with a negative amount outside the
+// ledger (whose JSON form could not be read back) is refused at write, and
+// the transaction writes nothing; a debit in the ledger is stored.
+func TestEncode_NegativeMoney(t *testing.T) {
+	db := pgtest.Open(t)
+	err := db.Update(ctx, func(tx shop.Tx) error {
+		return tx.PutDeposit(&shop.Deposit{TxHash: "aa", Amount: -1, Status: shop.DepositUnmatched})
+	})
+	if err == nil || !strings.Contains(err.Error(), "negative amount at .Amount") {
+		t.Errorf("negative deposit: %v", err)
+	}
+	err = db.Update(ctx, func(tx shop.Tx) error {
+		if err := tx.PutUser(&shop.User{ID: 1}); err != nil {
+			return err
+		}
+		if err := tx.AppendLedger(&shop.LedgerEntry{UserID: 1, Amount: shop.TON, BalanceAfter: shop.TON}); err != nil {
+			return err
+		}
+		if err := tx.AppendLedger(&shop.LedgerEntry{UserID: 1, Amount: -shop.TON, BalanceAfter: 0}); err != nil {
+			return err
+		}
+		es, _, err := tx.FindLedger(shop.LedgerFilter{UserID: 1})
+		if err == nil && (len(es) != 2 || es[0].Amount != -shop.TON) {
+			t.Errorf("ledger = %+v", es)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

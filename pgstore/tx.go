@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -118,6 +119,9 @@ func page[R any](rs []*R, limit int) ([]*R, bool) {
 }
 
 func encode(v any) ([]byte, error) {
+	if p := negativeMoney(reflect.ValueOf(v), ""); p != "" {
+		return nil, fmt.Errorf("pgstore: encode %T: negative amount at %s cannot be stored", v, p)
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: encode %T: %w", v, err)
