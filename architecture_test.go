@@ -15,9 +15,12 @@ import (
 // and its packages). The root package (main) may import anything.
 var importRules = map[string][]string{
 	"shop":                     {},
-	"shop/shoptest":            {"starsbot/shop", "starsbot/store"},
+	"shop/shoptest":            {"starsbot/shop", "starsbot/store", "starsbot/pgstore"},
 	"store":                    {"starsbot/shop", "go.etcd.io/bbolt"},
 	"store/storetest":          {"starsbot/store", "starsbot/shop", "go.etcd.io/bbolt"},
+	"store/storecontract":      {"starsbot/shop"},
+	"pgstore":                  {"starsbot/shop", "github.com/jackc/pgx/v5", "github.com/pressly/goose/v3"},
+	"pgstore/pgtest":           {"starsbot/pgstore", "starsbot/shop", "github.com/jackc/pgx/v5"},
 	"api":                      {"starsbot/shop", "github.com/prometheus/", "golang.org/x/time/rate"},
 	"bot":                      {"starsbot/shop", "gopkg.in/telebot.v3", "github.com/skip2/go-qrcode", "golang.org/x/time/rate"},
 	"bot/bottest":              {"starsbot/bot", "starsbot/shop"},

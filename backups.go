@@ -66,6 +66,9 @@ func newBackups(ctx context.Context, cfg *config.Config, db *store.DB, notifier 
 // database may hold secrets, and a chat is on Telegram's servers). Without
 // recipients it returns nil recipients and the bot sends nothing.
 func chatBackup(cfg *config.Config, db *store.DB) (func(io.Writer) (int64, error), []string, error) {
+	if db == nil {
+		return nil, nil, nil // PostgreSQL: /backup says backups are not available here
+	}
 	var recipients []age.Recipient
 	for _, r := range cfg.BackupAgeRecipients {
 		rcpt, err := age.ParseX25519Recipient(r)

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 
 	"starsbot/config"
-	"starsbot/store"
 	"starsbot/ton"
 )
 
@@ -32,7 +31,7 @@ func (c *chainSetup) walletAddress() string {
 // connects to the liteservers of testnet or mainnet and opens the hot
 // wallet. The deposit address is TON_DEPOSIT_ADDRESS, else the hot
 // wallet's, else (sandbox) a fixed simulated one.
-func openChain(ctx context.Context, cfg *config.Config, db *store.DB, logger *slog.Logger) (*chainSetup, error) {
+func openChain(ctx context.Context, cfg *config.Config, db appStore, logger *slog.Logger) (*chainSetup, error) {
 	if cfg.Sandbox() {
 		addr := cfg.TONDepositAddress
 		if addr == "" {

@@ -23,13 +23,14 @@ var commands = map[string]func(ctx context.Context, args []string, getenv func(s
 	"backup":  backupCommand,
 	"restore": restoreCommand,
 	"check":   checkCommand,
+	"migrate": migrateCommand, // migrate.go
 }
 
 // runCommand runs the subcommand args[0].
 func runCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd, ok := commands[args[0]]
 	if !ok {
-		return fmt.Errorf("unexpected arguments %q: starsbot is configured by environment variables (see README.md); its commands are backup <file>, restore [-force] <file> and check [<db>]", args)
+		return fmt.Errorf("unexpected arguments %q: starsbot is configured by environment variables (see README.md); its commands are backup <file>, restore [-force] <file>, check [<db>] and migrate --to <postgres URL>", args)
 	}
 	return cmd(ctx, args[1:], getenv, stdout, stderr)
 }
@@ -48,11 +49,18 @@ func parseArgs(fs *flag.FlagSet, args []string, minArgs, maxArgs int, stderr io.
 	return fs.Args(), nil
 }
 
-// dataDir is DATA_DIR as the service reads it.
-func dataDir(getenv func(string) string) (string, error) {
+// dataDir is DATA_DIR as the service reads it, for command cmd, which
+// works on the bbolt file there: with DATABASE_URL set the service keeps
+// nothing there, and the command says so rather than reading a stale or
+// missing file.
+func dataDir(cmd string, getenv func(string) string) (string, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return "", err
+	}
+	if cfg.Postgres() {
+		return "", fmt.Errorf("%s: not available with DATABASE_URL: this command works on the bbolt file in DATA_DIR, and the service runs on PostgreSQL; "+
+			"back PostgreSQL up and check it with its own tools (pg_dump, your provider's snapshots)", cmd)
 	}
 	return cfg.DataDir, nil
 }
@@ -72,7 +80,7 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	out := pos[0]
-	dir, err := dataDir(getenv)
+	dir, err := dataDir("backup", getenv)
 	if err != nil {
 		return err
 	}
@@ -152,7 +160,7 @@ func restoreCommand(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	src := pos[0]
-	dir, err := dataDir(getenv)
+	dir, err := dataDir("restore", getenv)
 	if err != nil {
 		return err
 	}
@@ -235,7 +243,7 @@ func checkCommand(ctx context.Context, args []string, getenv func(string) string
 	if len(pos) == 1 {
 		path = pos[0]
 	} else {
-		dir, err := dataDir(getenv)
+		dir, err := dataDir("check", getenv)
 		if err != nil {
 			return err
 		}

@@ -20,7 +20,6 @@ import (
 	"syscall"
 
 	"starsbot/config"
-	"starsbot/store"
 )
 
 func main() {
@@ -49,16 +48,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger := newLogger(cfg, stderr)
 	logger.Info("starting", "config", cfg)
 
-	db, err := store.Open(cfg.DBPath())
+	db, bolt, err := openStore(ctx, cfg, logger) // stores.go
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
 	defer func() {
 		if err := db.Close(); err != nil {
 			logger.Error("close store", "error", err)
 		}
 	}()
-	defer startAdmin(cfg.DataDir, db, logger.With("component", "backup"))() // adminsock.go
+	if bolt != nil { // the backup socket serves bbolt snapshots
+		defer startAdmin(cfg.DataDir, bolt, logger.With("component", "backup"))() // adminsock.go
+	}
 
 	chain, err := openChain(ctx, cfg, db, logger.With("component", "ton"))
 	if err != nil {
@@ -66,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer chain.close()
 
-	a, err := wire(ctx, cfg, db, chain, logger)
+	a, err := wire(ctx, cfg, db, bolt, chain, logger)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ type app struct {
 // wire builds every component over the open store and chain and connects
 // them: events to the worker and the bot, alerts to the admins, metrics
 // and health probes to the API. It starts nothing.
-func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSetup, logger *slog.Logger) (*app, error) {
+func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, chain *chainSetup, logger *slog.Logger) (*app, error) {
 	a := &app{logger: logger}
 	svc, err := newShop(ctx, cfg, db, chain, logger)
 	if err != nil {
@@ -72,7 +72,7 @@ func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSet
 	// worker's health through closures.
 	var notifier fulfillment.Notifier = fulfillment.LogNotifier{Logger: logger.With("component", "alerts")}
 	if cfg.TelegramToken != "" {
-		if a.bot, err = newBot(cfg, db, chain, a, logger.With("component", "bot")); err != nil {
+		if a.bot, err = newBot(cfg, db, bolt, chain, a, logger.With("component", "bot")); err != nil {
 			return nil, err
 		}
 		notifier = a.bot
@@ -80,7 +80,7 @@ func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSet
 			logger.Warn("ADMIN_IDS is empty: nobody can run the admin commands, and alerts only reach this log")
 		}
 	}
-	if a.backups, err = newBackups(ctx, cfg, db, notifier, nil, logger.With("component", "backup")); err != nil { // backups.go
+	if a.backups, err = newBackups(ctx, cfg, bolt, notifier, nil, logger.With("component", "backup")); err != nil { // backups.go
 		return nil, err
 	}
 	if a.backups != nil {
@@ -171,7 +171,7 @@ func wire(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSet
 
 	logger.Info("components",
 		"network", cfg.TONNetwork,
-		"db", cfg.DBPath(),
+		"db", storeName(cfg),
 		"deposit_address", chain.depositAddress,
 		"hot_wallet", chain.walletAddress(),
 		"api", cfg.HTTPAddr,
@@ -212,7 +212,7 @@ func (a *app) run(ctx context.Context) error {
 
 // newShop makes the service with its rate source and loads the price list
 // an admin saved, if any.
-func newShop(ctx context.Context, cfg *config.Config, db *store.DB, chain *chainSetup, logger *slog.Logger) (*shop.Service, error) {
+func newShop(ctx context.Context, cfg *config.Config, db appStore, chain *chainSetup, logger *slog.Logger) (*shop.Service, error) {
 	var rates shop.RateSource = shop.StaticRate{TONUSD: cfg.TONUSDRate, Since: time.Now()}
 	if cfg.RateURL != "" {
 		h, err := rate.NewHTTP(rate.HTTPConfig{
@@ -287,7 +287,7 @@ func newWatcher(cfg *config.Config, chain *chainSetup, svc *shop.Service, metric
 
 // newBot makes the Telegram bot. It reads a.worker, which wire makes
 // after the bot, only when an admin asks for the provider's health.
-func newBot(cfg *config.Config, db *store.DB, chain *chainSetup, a *app, logger *slog.Logger) (*bot.Bot, error) {
+func newBot(cfg *config.Config, db appStore, bolt *store.DB, chain *chainSetup, a *app, logger *slog.Logger) (*bot.Bot, error) {
 	bcfg := bot.Config{
 		USDTMaster:       cfg.USDTMaster,
 		Shop:             a.svc,
@@ -323,7 +323,7 @@ func newBot(cfg *config.Config, db *store.DB, chain *chainSetup, a *app, logger 
 		}
 	}
 	var err error
-	if bcfg.Backup, bcfg.BackupRecipients, err = chatBackup(cfg, db); err != nil { // backups.go
+	if bcfg.Backup, bcfg.BackupRecipients, err = chatBackup(cfg, bolt); err != nil { // backups.go
 		return nil, err
 	}
 	return bot.New(bcfg)

@@ -120,6 +120,13 @@ type Config struct {
 
 	// DataDir holds the bbolt file (DATA_DIR). Default ./data.
 	DataDir string
+	// DatabaseURL is a PostgreSQL database to run on instead of the bbolt
+	// file (DATABASE_URL, postgres://user:password@host:port/db?…; it may
+	// hold a password, so it is only ever shown redacted). Default empty:
+	// bbolt in DataDir. The bbolt-only features (BACKUP_INTERVAL, the
+	// backup, restore and check commands, /backup) are not available with
+	// it: PostgreSQL has its own backups.
+	DatabaseURL string `json:"-"`
 	// HTTPAddr is the partner REST API listen address (HTTP_ADDR), host:port
 	// with a numeric port. Default 127.0.0.1:8080.
 	HTTPAddr string
@@ -304,6 +311,9 @@ func (e *ValidationError) Error() string {
 	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(msg)
 }
 
+// Postgres reports whether the shop runs on PostgreSQL (DATABASE_URL).
+func (c Config) Postgres() bool { return c.DatabaseURL != "" }
+
 // DBPath is the bbolt file inside DataDir.
 func (c Config) DBPath() string { return filepath.Join(c.DataDir, dbFileName) }
 
@@ -429,6 +439,7 @@ func parse(src *source) (*Config, error) {
 	c.AdminIDs = p.adminIDs("ADMIN_IDS")
 
 	c.DataDir = p.str("DATA_DIR", defaultDataDir)
+	c.DatabaseURL = p.str("DATABASE_URL", "")
 	c.HTTPAddr = p.str("HTTP_ADDR", defaultHTTPAddr)
 	c.PublicURL = p.baseURL("PUBLIC_URL", derivePublicURL(c.HTTPAddr))
 
@@ -661,6 +672,14 @@ func (c Config) Validate() error {
 
 	if strings.TrimSpace(c.DataDir) == "" {
 		return fail("DATA_DIR", "must not be empty")
+	}
+	if c.DatabaseURL != "" {
+		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			return fail("DATABASE_URL", "must be empty (bbolt in DATA_DIR) or a PostgreSQL URL such as postgres://user:password@host:5432/starsbot (got %s)", quote(RedactURL(c.DatabaseURL)))
+		}
+		if c.BackupInterval != 0 {
+			return fail("BACKUP_INTERVAL", "scheduled backups copy the bbolt file and are not available with DATABASE_URL: back PostgreSQL up with its own tools (pg_dump, your provider's snapshots); set BACKUP_INTERVAL=0")
+		}
 	}
 	if problem := checkListenAddr(c.HTTPAddr); problem != "" {
 		return fail("HTTP_ADDR", "%s", problem)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -315,6 +316,10 @@ func TestLoad_Errors(t *testing.T) {
 		{"api url query", env{"TELEGRAM_API_URL": "https://h.example/?a=1"}, "TELEGRAM_API_URL"},
 		{"api url newline", env{"TELEGRAM_API_URL": "https://h.example/\nx"}, "TELEGRAM_API_URL"},
 		{"admin ids word", env{"ADMIN_IDS": "abc"}, "ADMIN_IDS"},
+		{"database url mysql", env{"DATABASE_URL": "mysql://u:dbpw-secret@h/db"}, "DATABASE_URL"},
+		{"database url no host", env{"DATABASE_URL": "postgres:///db"}, "DATABASE_URL"},
+		{"database url word", env{"DATABASE_URL": "starsbot"}, "DATABASE_URL"},
+		{"backups on postgres", env{"DATABASE_URL": "postgres://u:dbpw-secret@h/db", "BACKUP_INTERVAL": "6h"}, "BACKUP_INTERVAL"},
 		{"rate limit word", env{"API_RATE_LIMIT": "fast"}, "API_RATE_LIMIT"},
 		{"rate limit zero", env{"API_RATE_LIMIT": "0"}, "API_RATE_LIMIT"},
 		{"rate limit negative", env{"API_RATE_LIMIT": "-1"}, "API_RATE_LIMIT"},
@@ -659,5 +664,29 @@ func TestLoad_TelegramWebhook(t *testing.T) {
 	out := c.String() + c.GoString()
 	if strings.Contains(out, "Abc_-09") {
 		t.Errorf("printed config leaks the webhook secret: %s", out)
+	}
+}
+
+// TestLoad_DatabaseURL: a PostgreSQL URL selects pgstore, and its password
+// shows nowhere: not in errors, not in the logged configuration.
+func TestLoad_DatabaseURL(t *testing.T) {
+	c, err := Load(env{"DATABASE_URL": "postgres://shop:dbpw-secret@db.internal:5432/starsbot?sslmode=require"}.get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Postgres() {
+		t.Error("Postgres() = false with DATABASE_URL")
+	}
+	for _, s := range []string{c.String(), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
+		if strings.Contains(s, "dbpw-secret") {
+			t.Errorf("configuration shows the database password: %s", s)
+		}
+	}
+	_, err = Load(env{"DATABASE_URL": "mysql://shop:dbpw-secret@db.internal/starsbot"}.get)
+	if err == nil || strings.Contains(err.Error(), "dbpw-secret") {
+		t.Errorf("error %v", err)
+	}
+	if c, _ := Load(env{}.get); c.Postgres() {
+		t.Error("Postgres() = true by default")
 	}
 }

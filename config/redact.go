@@ -52,6 +52,7 @@ func (c Config) attrs() []slog.Attr {
 		slog.String("telegram_webhook_secret", redact(c.TelegramWebhookSecret)),
 		slog.Any("admin_ids", c.AdminIDs),
 		slog.String("data_dir", c.DataDir),
+		slog.String("database_url", RedactURL(c.DatabaseURL)),
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("public_url", RedactURL(c.PublicURL)),
 		slog.String("ton_network", c.TONNetwork),

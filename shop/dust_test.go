@@ -12,7 +12,9 @@ import (
 // and transfers without a text comment (item 9) in the shop: the one place
 // of the rule. The same cases through the chain parser and the watcher, on
 // real transactions, are in package ton (TestFixtures_Watcher).
-func TestService_CreditDeposit_Dust(t *testing.T) {
+func TestService_CreditDeposit_Dust(t *testing.T) { testCreditDepositDust(t, newEnv) }
+
+func testCreditDepositDust(t *testing.T, newEnv func(*testing.T) *env) {
 	ctx := context.Background()
 	hash := func(i int) string { return fmt.Sprintf("%064x", i) }
 	const minDeposit = 10_000_000 // 0.01 TON, TON_MIN_DEPOSIT's default

@@ -319,7 +319,7 @@ func TestPurgeQuotes(t *testing.T) {
 	// More than one chunk, written directly in one transaction.
 	const many = 2500
 	start := e.clock.Now()
-	err := e.db.Update(ctx, func(tx shop.Tx) error {
+	err := e.st.Update(ctx, func(tx shop.Tx) error {
 		for i := range many {
 			q := *used
 			q.ID = fmt.Sprintf("%s%06d", strings.Repeat("x", shop.QuoteIDLen-6), i)

@@ -28,7 +28,8 @@ const (
 // rolled-back run fails its test.
 type env struct {
 	t      *testing.T
-	db     *store.DB
+	db     *store.DB      // nil on PostgreSQL
+	st     shoptest.Store // db, or the PostgreSQL store
 	svc    *shop.Service
 	clock  *shoptest.Clock
 	events *shoptest.Events
@@ -36,8 +37,19 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	s := shoptest.New(t, &shoptest.Options{Retry: true})
-	return &env{t: t, db: s.DB, svc: s.Service, clock: s.Clock, events: s.Events}
+	return newEnvOn(t, false)
+}
+
+// newPGEnv is newEnv on PostgreSQL (package pgstore).
+func newPGEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvOn(t, true)
+}
+
+func newEnvOn(t *testing.T, postgres bool) *env {
+	t.Helper()
+	s := shoptest.New(t, &shoptest.Options{Retry: true, Postgres: postgres})
+	return &env{t: t, db: s.DB, st: s.Store, svc: s.Service, clock: s.Clock, events: s.Events}
 }
 
 func (e *env) advance(d time.Duration) { e.clock.Advance(d) }
@@ -75,7 +87,7 @@ func (e *env) balance(id int64) shop.NanoTON {
 
 func (e *env) check() {
 	e.t.Helper()
-	if err := e.db.Check(context.Background()); err != nil {
+	if err := e.st.Check(context.Background()); err != nil {
 		e.t.Fatalf("Check: %v", err)
 	}
 }
@@ -233,7 +245,7 @@ func TestService_CreateOrder(t *testing.T) {
 			t.Errorf("ledger = %+v, %v", entries, err)
 		}
 		var queued []int64
-		e.db.View(ctx, func(tx shop.Tx) (err error) { queued, err = tx.Queued(10); return err })
+		e.st.View(ctx, func(tx shop.Tx) (err error) { queued, err = tx.Queued(10); return err })
 		if len(queued) != 1 || queued[0] != o.ID {
 			t.Errorf("queue = %v", queued)
 		}
@@ -327,7 +339,9 @@ func TestService_CreateOrder(t *testing.T) {
 	})
 }
 
-func TestService_CreateOrder_Idempotency(t *testing.T) {
+func TestService_CreateOrder_Idempotency(t *testing.T) { testCreateOrderIdempotency(t, newEnv) }
+
+func testCreateOrderIdempotency(t *testing.T, newEnv func(*testing.T) *env) {
 	ctx := context.Background()
 	t.Run("OK", func(t *testing.T) {
 		e := newEnv(t)
@@ -466,7 +480,9 @@ func TestService_CreateOrder_Idempotency(t *testing.T) {
 
 // TestService_CreateOrder_Race: 200 buyers race for a balance that pays for
 // exactly 50 orders.
-func TestService_CreateOrder_Race(t *testing.T) {
+func TestService_CreateOrder_Race(t *testing.T) { testCreateOrderRace(t, newEnv) }
+
+func testCreateOrderRace(t *testing.T, newEnv func(*testing.T) *env) {
 	ctx := context.Background()
 	e := newEnv(t)
 	e.user(alice, "alice_1", 50*price100)
@@ -556,7 +572,9 @@ func TestService_ExpireOrders(t *testing.T) {
 }
 
 // TestService_CreditDeposit covers every way a transfer can end, per SPEC.
-func TestService_CreditDeposit(t *testing.T) {
+func TestService_CreditDeposit(t *testing.T) { testCreditDeposit(t, newEnv) }
+
+func testCreditDeposit(t *testing.T, newEnv func(*testing.T) *env) {
 	ctx := context.Background()
 	hash := func(i int) string { return fmt.Sprintf("%064x", i) }
 
@@ -844,7 +862,7 @@ func TestService_Refund(t *testing.T) {
 			t.Errorf("entry = %+v", entries[0])
 		}
 		var queued []int64
-		e.db.View(ctx, func(tx shop.Tx) (err error) { queued, err = tx.Queued(10); return err })
+		e.st.View(ctx, func(tx shop.Tx) (err error) { queued, err = tx.Queued(10); return err })
 		if len(queued) != 0 {
 			t.Errorf("refunded order still queued: %v", queued)
 		}

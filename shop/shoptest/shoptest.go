@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"starsbot/pgstore/pgtest"
 	"starsbot/shop"
 	"starsbot/store"
 	"starsbot/store/storetest"
@@ -58,11 +59,23 @@ type Options struct {
 	// Retry makes every Update of the service run its fn twice, the first
 	// run rolled back: see RetryStore.
 	Retry bool
+	// Postgres runs the service on PostgreSQL (package pgstore) instead of
+	// bbolt: a new schema on TEST_DATABASE_URL (pgtest.Open), checked and
+	// dropped when the test ends; DB must be nil, and Shop.DB is nil.
+	Postgres bool
+}
+
+// Store is a shop.Store with its invariant check: *store.DB or
+// *pgstore.DB.
+type Store interface {
+	shop.Store
+	Check(ctx context.Context) error
 }
 
 // Shop is a shop.Service under test.
 type Shop struct {
-	DB      *store.DB
+	DB      *store.DB     // nil with Options.Postgres
+	Store   Store         // the store the service runs on: DB, or PostgreSQL
 	Service *shop.Service // its Now is Clock.Now
 	Clock   *Clock
 	Events  *Events // every event the service emits, from New on
@@ -92,18 +105,31 @@ func New(tb testing.TB, opts *Options) *Shop {
 	if o.DepositAddress == "" {
 		o.DepositAddress = DepositAddress
 	}
-	if o.DB == nil {
-		o.DB = storetest.Open(tb)
-	}
-	var st shop.Store = o.DB
-	if o.Retry {
-		st = RetryStore(o.DB)
+	var checked Store
+	var st shop.Store
+	switch {
+	case o.Postgres && o.DB != nil:
+		tb.Fatal("shoptest: Options.Postgres with Options.DB")
+	case o.Postgres:
+		db := pgtest.Open(tb)
+		checked, st = db, db
+		if o.Retry {
+			st = rerunStore{db}
+		}
+	default:
+		if o.DB == nil {
+			o.DB = storetest.Open(tb)
+		}
+		checked, st = o.DB, o.DB
+		if o.Retry {
+			st = RetryStore(o.DB)
+		}
 	}
 	svc, err := shop.NewService(st, o.Rates, *o.Pricing, o.DepositAddress)
 	if err != nil {
 		tb.Fatalf("shoptest: %v", err)
 	}
-	s := &Shop{DB: o.DB, Service: svc, Clock: NewClock(o.Start), Events: Subscribe(svc)}
+	s := &Shop{DB: o.DB, Store: checked, Service: svc, Clock: NewClock(o.Start), Events: Subscribe(svc)}
 	svc.Now = s.Clock.Now
 	return s
 }
@@ -250,4 +276,21 @@ func (s retryStore) Update(ctx context.Context, fn func(shop.Tx) error) error {
 		}
 		return fn(tx)
 	})
+}
+
+// rerunStore is RetryStore for a store without group commit (PostgreSQL):
+// each Update runs fn once in a transaction that it rolls back, then runs
+// it again for real. The store returns fn's error unchanged, so the first
+// run's errRetry tells that it ran.
+type rerunStore struct{ Store }
+
+func (s rerunStore) Update(ctx context.Context, fn func(shop.Tx) error) error {
+	err := s.Store.Update(ctx, func(tx shop.Tx) error {
+		_ = fn(tx) // whatever it returns, it is rolled back
+		return errRetry
+	})
+	if err != errRetry {
+		return err
+	}
+	return s.Store.Update(ctx, fn)
 }

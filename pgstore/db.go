@@ -1,0 +1,201 @@
+// Package pgstore is a shop.Store on PostgreSQL (pgx v5), for operators who
+// run the shop on a managed, replicated database rather than one bbolt file.
+// It keeps the semantics of package store, the reference implementation:
+// the same ENOTFOUND errors, the same case-insensitive usernames and memos
+// (one memo namespace for users and orders), newest-first pages, ids from
+// sequences (monotonic, never reused; a rolled-back transaction leaves a
+// gap), copies out of every Find.
+//
+// Transactions. Update runs fn in a SERIALIZABLE transaction and, when
+// PostgreSQL reports a serialization failure (SQLSTATE 40001) or a deadlock
+// (40P01), rolls back and runs fn again, after a jittered backoff that
+// doubles from 1 ms up to 50 ms, up to maxAttempts times or until ctx ends.
+// This is what shop.Store allows ("fn may be called more than once") and
+// why serializable is enough without row locks: every read-modify-write of
+// the shop (a balance, an order's status, a memo claim) either commits as
+// if alone or is re-run. An error from fn rolls back and is returned
+// unchanged. View runs fn in a REPEATABLE READ READ ONLY transaction: one
+// snapshot, no predicate locks, so reports never abort writers.
+//
+// The outbox's sequence numbers come from a counter row updated under its
+// lock (table counters), not a sequence, so that they follow commit order,
+// as OutboxAfter's readers need.
+//
+// Schema. Versioned migrations (migrations/*.sql, embedded) applied by
+// goose at Open, under goose's PostgreSQL advisory-lock session locker so
+// that replicas starting together apply each once. Records are stored
+// whole as JSONB beside the columns that are keyed, indexed, constrained
+// or summed; money columns are BIGINT nanoTON.
+//
+// Aggregates. OrderTotals, UserTotals, DepositTotals, AssetDepositTotals
+// and DepositTotalsSince are SQL aggregates over indexed (covering)
+// columns, not maintained counters: exact by construction, and fast enough
+// for the /stats of a shop of this size; counter tables are the next step
+// if they are not.
+package pgstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"starsbot/shop"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// maxAttempts bounds how often Update runs fn for one call.
+const maxAttempts = 1000
+
+// Backoff between attempts: doubles from minBackoff up to maxBackoff,
+// jittered.
+const (
+	minBackoff = time.Millisecond
+	maxBackoff = 50 * time.Millisecond
+)
+
+var _ shop.Store = (*DB)(nil)
+
+// DB is a shop.Store on a PostgreSQL database. It is safe for concurrent
+// use.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to the database at url (postgres://…), applies the
+// migrations it lacks and returns the store. Errors never carry the URL's
+// credentials.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, errors.New("pgstore: invalid DATABASE_URL (it is not shown: it may hold a password)")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	db := &DB{pool: pool}
+	if err := db.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// migrate applies the embedded migrations that the database lacks.
+func (db *DB) migrate(ctx context.Context) error {
+	sqlDB := stdlib.OpenDBFromPool(db.pool)
+	defer func() { _ = sqlDB.Close() }()
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, mustSub(migrations, "migrations"), goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	return nil
+}
+
+// Close closes the connections.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Pool returns the connection pool, for tests and tools that read the
+// database directly.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
+
+// SQLDB returns a database/sql handle on the pool; the caller closes it.
+func (db *DB) SQLDB() *sql.DB { return stdlib.OpenDBFromPool(db.pool) }
+
+// View runs fn in a read-only snapshot.
+func (db *DB) View(ctx context.Context, fn func(shop.Tx) error) error {
+	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("pgstore: begin: %w", err)
+	}
+	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }()
+	return fn(&tx{ctx: ctx, ptx: ptx})
+}
+
+// Update runs fn in a serializable transaction, re-running it on
+// serialization failures and deadlocks (see the package doc).
+func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
+	backoff := minBackoff
+	for attempt := 1; ; attempt++ {
+		err, retry := db.update(ctx, fn)
+		if !retry {
+			return err
+		}
+		if attempt == maxAttempts {
+			return fmt.Errorf("pgstore: update gave up after %d serialization failures: %w", attempt, err)
+		}
+		wait := backoff/2 + rand.N(backoff/2+1)
+		backoff = min(2*backoff, maxBackoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// update runs fn once and reports whether the transaction must be re-run.
+func (db *DB) update(ctx context.Context, fn func(shop.Tx) error) (err error, retry bool) {
+	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	if err != nil {
+		return fmt.Errorf("pgstore: begin: %w", err), retryable(err)
+	}
+	t := &tx{ctx: ctx, ptx: ptx, writable: true}
+	ferr := fn(t)
+	if t.conflict != nil || ferr != nil {
+		_ = ptx.Rollback(context.WithoutCancel(ctx))
+		if t.conflict != nil {
+			// A statement hit a serialization failure: whatever fn made
+			// of it, the transaction is void and fn runs again.
+			return t.conflict, true
+		}
+		return ferr, false
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return fmt.Errorf("pgstore: commit: %w", err), retryable(err)
+	}
+	return nil, false
+}
+
+// retryable reports whether err is a serialization failure or a deadlock.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// mustSub returns the migrations directory of the embedded files.
+func mustSub(fsys embed.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	return sub
+}
