@@ -45,6 +45,7 @@ func TestKill_OutboxMatchesCommits(t *testing.T) {
 	l.Close()
 	base := "http://" + addr
 
+	var printed sync.Mutex // key and memo come from the first start's stdout
 	var key, memo string
 	start := func() *exec.Cmd {
 		t.Helper()
@@ -58,12 +59,14 @@ func TestKill_OutboxMatchesCommits(t *testing.T) {
 		go func() {
 			sc := bufio.NewScanner(stdout)
 			for sc.Scan() {
+				printed.Lock()
 				if k := regexp.MustCompile(`osk_[A-Za-z0-9_-]{43}`).FindString(sc.Text()); k != "" && key == "" {
 					key = k
 				}
 				if m := regexp.MustCompile(`AP[0-9]{9}`).FindString(sc.Text()); m != "" && memo == "" {
 					memo = m
 				}
+				printed.Unlock()
 			}
 		}()
 		deadline := time.Now().Add(20 * time.Second)
@@ -95,7 +98,13 @@ func TestKill_OutboxMatchesCommits(t *testing.T) {
 	}
 
 	cmd := start()
-	for i := 0; key == "" || memo == ""; i++ {
+	for i := 0; ; i++ {
+		printed.Lock()
+		ok := key != "" && memo != ""
+		printed.Unlock()
+		if ok {
+			break
+		}
 		if i > 100 {
 			t.Fatal("no sandbox key or memo printed")
 		}
