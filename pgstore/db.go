@@ -42,6 +42,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,7 +73,8 @@ var _ shop.Store = (*DB)(nil)
 // DB is a shop.Store on a PostgreSQL database. It is safe for concurrent
 // use.
 type DB struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	retries atomic.Int64 // Update's re-runs after 40001/40P01, since Open
 }
 
 // Open connects to the database at url (postgres://…), applies the
@@ -127,6 +129,11 @@ func (db *DB) Close() error {
 // database directly.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
+// Retries returns how many times Update has re-run a transaction after a
+// serialization failure or a deadlock since Open, for benchmarks and
+// metrics.
+func (db *DB) Retries() int64 { return db.retries.Load() }
+
 // SQLDB returns a database/sql handle on the pool; the caller closes it.
 func (db *DB) SQLDB() *sql.DB { return stdlib.OpenDBFromPool(db.pool) }
 
@@ -152,6 +159,7 @@ func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 		if attempt == maxAttempts {
 			return fmt.Errorf("pgstore: update gave up after %d serialization failures: %w", attempt, err)
 		}
+		db.retries.Add(1)
 		wait := backoff/2 + rand.N(backoff/2+1)
 		backoff = min(2*backoff, maxBackoff)
 		select {
