@@ -152,7 +152,11 @@ func (db *DB) View(ctx context.Context, fn func(shop.Tx) error) error {
 func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 	backoff := minBackoff
 	for attempt := 1; ; attempt++ {
-		err, retry := db.update(ctx, fn)
+		// The first run is optimistic; a re-run queues for the outbox
+		// counter first (see update), so that writers that emit events,
+		// which all update that one row, wait for each other instead of
+		// failing again.
+		err, retry := db.update(ctx, fn, attempt > 1)
 		if !retry {
 			return err
 		}
@@ -171,10 +175,26 @@ func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 }
 
 // update runs fn once and reports whether the transaction must be re-run.
-func (db *DB) update(ctx context.Context, fn func(shop.Tx) error) (err error, retry bool) {
+//
+// With queue, the transaction first takes table counters in SHARE ROW
+// EXCLUSIVE mode, which conflicts with itself and with UPDATE's ROW
+// EXCLUSIVE but not with reads. LOCK TABLE takes no snapshot (PostgreSQL's
+// LOCK documentation: a serializable transaction's snapshot is taken by its
+// first SELECT or data-modification statement), so fn's snapshot is taken
+// once the lock is held, after every earlier writer of the counter row has
+// committed: its own update of that row cannot fail with "could not
+// serialize access due to concurrent update". The outbox sequence still
+// follows commit order: the lock is held to commit, as the row lock is.
+func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue bool) (err error, retry bool) {
 	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 	if err != nil {
 		return fmt.Errorf("pgstore: begin: %w", err), retryable(err)
+	}
+	if queue {
+		if _, err := ptx.Exec(ctx, `LOCK TABLE counters IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			_ = ptx.Rollback(context.WithoutCancel(ctx))
+			return fmt.Errorf("pgstore: lock counters: %w", err), retryable(err)
+		}
 	}
 	t := &tx{ctx: ctx, ptx: ptx, writable: true}
 	ferr := fn(t)
