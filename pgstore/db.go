@@ -13,7 +13,9 @@
 // This is what shop.Store allows ("fn may be called more than once") and
 // why serializable is enough without row locks: every read-modify-write of
 // the shop (a balance, an order's status, a memo claim) either commits as
-// if alone or is re-run. An error from fn rolls back and is returned
+// if alone or is re-run. A re-run first queues on table counters (LOCK
+// TABLE, before its snapshot): the outbox counter row below is where
+// nearly every failure comes from. An error from fn rolls back and is returned
 // unchanged. View runs fn in a REPEATABLE READ READ ONLY transaction: one
 // snapshot, no predicate locks, so reports never abort writers.
 //
