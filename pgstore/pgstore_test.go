@@ -42,6 +42,9 @@ func TestUpdate_RerunsOnSerializationFailure(t *testing.T) {
 	if runs != 2 {
 		t.Errorf("fn ran %d times, want 2", runs)
 	}
+	if n := db.Retries(); n != 1 {
+		t.Errorf("Retries() = %d, want 1", n)
+	}
 	var v []byte
 	_ = db.View(ctx, func(tx shop.Tx) (err error) { v, err = tx.FindSetting("n"); return err })
 	if string(v) != "5+" {

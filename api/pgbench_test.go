@@ -1,0 +1,195 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"starsbot/api"
+	"starsbot/pgstore"
+	"starsbot/pgstore/pgtest"
+	"starsbot/shop"
+	"starsbot/shop/shoptest"
+)
+
+// BenchmarkAPIPostgres measures POST /api/v1/orders/stars paid from
+// balance on PostgreSQL (package pgstore, SERIALIZABLE, synchronous commit
+// as the server is configured) beside a raw baseline on the same server in
+// the same run, each in a schema of its own (pgtest's TEST_DATABASE_URL).
+// The clients are those of benchHTTP: benchAPIParallelism × GOMAXPROCS
+// goroutines. Every pgstore.DB and the raw baseline use pgxpool's default
+// pool (max(4, NumCPU) connections per pool).
+//
+//   - raw_insert: one INSERT of a row into a two-column table in its own
+//     SERIALIZABLE transaction, committed, from the same number of
+//     goroutines through one pool. Its ops/s is the baseline (req/s).
+//   - POST_orders_stars_1replica_1partner: one api.Server over one
+//     shop.Service over one pgstore.DB; every order is paid by the same
+//     partner, so every transaction updates the same balance row.
+//   - POST_orders_stars_1replica_64partners: the same, the requests
+//     round-robin over 64 partners (64 balance rows).
+//   - POST_orders_stars_2replicas_*: two api.Server, each over its own
+//     shop.Service and pgstore.DB (own pool) on the same schema, the
+//     requests alternating between them.
+//
+// Besides benchHTTP's req/s and latencies, each POST reports raw-% (its
+// req/s as a percentage of raw_insert's, measured just before in the same
+// run; target ≥ 40) and retries/op (pgstore re-runs after serialization
+// failures, per request):
+//
+//	go test -run '^$' -bench BenchmarkAPIPostgres -benchtime 3s ./api
+func BenchmarkAPIPostgres(b *testing.B) {
+	var rawRate float64
+	b.Run("raw_insert", func(b *testing.B) {
+		rawRate = benchRawInsert(b)
+	})
+	for _, replicas := range []int{1, 2} {
+		for _, partners := range []int{1, 64} {
+			name := fmt.Sprintf("POST_orders_stars_%dreplica", replicas)
+			if replicas > 1 {
+				name += "s"
+			}
+			name += fmt.Sprintf("_%dpartner", partners)
+			if partners > 1 {
+				name += "s"
+			}
+			b.Run(name, func(b *testing.B) {
+				urls, keys, retries := benchPGServers(b, replicas, partners)
+				body := []byte(`{"recipient_username":"pandus","quantity":100,"payment_method":"balance","payment_currency":"TON"}`)
+				var n atomic.Uint64
+				before := retries()
+				benchHTTP(b, func() *http.Request {
+					i := n.Add(1)
+					req, _ := http.NewRequest("POST", urls[i%uint64(len(urls))]+"/api/v1/orders/stars", bytes.NewReader(body))
+					req.Header.Set("Authorization", "Bearer "+keys[(i/uint64(len(urls)))%uint64(len(keys))])
+					req.Header.Set("Content-Type", "application/json")
+					return req
+				})
+				rate := float64(b.N) / b.Elapsed().Seconds()
+				if rawRate > 0 {
+					b.ReportMetric(100*rate/rawRate, "raw-%")
+				}
+				b.ReportMetric(float64(retries()-before)/float64(b.N), "retries/op")
+			})
+		}
+	}
+}
+
+// benchRawInsert runs b.N single-row INSERT transactions (SERIALIZABLE,
+// committed) from benchHTTP's number of goroutines through one default
+// pool, and reports and returns the rate.
+func benchRawInsert(b *testing.B) float64 {
+	ctx := context.Background()
+	u := pgtest.NewSchema(b)
+	pool, err := pgxpool.New(ctx, u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	if _, err := pool.Exec(ctx, `CREATE TABLE bench_raw (id BIGSERIAL PRIMARY KEY, v BIGINT NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	var failures atomic.Int64
+	b.SetParallelism(benchAPIParallelism)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `INSERT INTO bench_raw (v) VALUES ($1)`, int64(42))
+				return err
+			})
+			if err != nil {
+				failures.Add(1)
+			}
+		}
+	})
+	b.StopTimer()
+	if n := failures.Load(); n > 0 {
+		b.Fatalf("%d of %d inserts failed", n, b.N)
+	}
+	rate := float64(b.N) / b.Elapsed().Seconds()
+	b.ReportMetric(rate, "req/s")
+	return rate
+}
+
+// benchPGServers starts replicas api.Servers, each over its own
+// shop.Service and pgstore.DB on one new schema, with partners partners
+// holding 1,000,000 TON each. It returns the servers' URLs, the partners'
+// osk_ keys and a function summing the stores' serialization re-runs.
+// When the benchmark ends the servers stop, then the store is checked
+// (pgstore.DB.Check) and the schema dropped.
+func benchPGServers(b *testing.B, replicas, partners int) (urls, keys []string, retries func() int64) {
+	b.Helper()
+	ctx := context.Background()
+	discard := slog.New(slog.DiscardHandler)
+	u := pgtest.NewSchema(b)
+	start := time.Now()
+	clock := shoptest.NewClock(start)
+	var dbs []*pgstore.DB
+	var svcs []*shop.Service
+	for range replicas {
+		db, err := pgstore.Open(ctx, u)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = db.Close() })
+		svc, err := shop.NewService(db, shop.StaticRate{TONUSD: shoptest.Rate, Since: start}, shop.DefaultPricing(), shoptest.DepositAddress)
+		if err != nil {
+			b.Fatal(err)
+		}
+		svc.Now = clock.Now
+		svc.Logger = discard
+		dbs = append(dbs, db)
+		svcs = append(svcs, svc)
+	}
+	b.Cleanup(func() {
+		if err := dbs[0].Check(context.Background()); err != nil {
+			b.Errorf("store check after benchmark: %v", err)
+		}
+	})
+	for i := range partners {
+		id := int64(1001 + i)
+		if _, err := svcs[0].EnsureUser(ctx, shop.UserUpdate{ID: id, Username: fmt.Sprintf("partner_%d", i), LanguageCode: "en"}); err != nil {
+			b.Fatal(err)
+		}
+		key, _, err := svcs[0].IssueKey(ctx, id, shop.KeyPrefixOrders)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := svcs[0].AdminCredit(ctx, 9, id, 1_000_000*shop.TON, "bench"); err != nil {
+			b.Fatal(err)
+		}
+		keys = append(keys, key)
+	}
+	for _, svc := range svcs {
+		s, err := api.NewServer(api.ServerConfig{
+			Shop:      svc,
+			RateLimit: 1e9,
+			RateBurst: 1 << 30,
+			Logger:    discard,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := httptest.NewServer(s.Handler())
+		b.Cleanup(srv.Close) // runs before the check and the closes above
+		urls = append(urls, srv.URL)
+	}
+	retries = func() int64 {
+		var n int64
+		for _, db := range dbs {
+			n += db.Retries()
+		}
+		return n
+	}
+	return urls, keys, retries
+}
