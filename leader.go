@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"starsbot/api"
 )
 
 // leadership is what the singletons wait on: Wait blocks until this
@@ -89,4 +91,20 @@ func both(ctx, lctx context.Context) (context.Context, context.CancelFunc) {
 	c, cancel := context.WithCancel(lctx)
 	stop := context.AfterFunc(ctx, cancel)
 	return c, func() { stop(); cancel() }
+}
+
+// leaderOnly wraps the health probe of a component that runs only on the
+// leader (when leaderOnly is true): on a follower replica, where the
+// component is idle by design, it reports OK with detail instead of the
+// component's idle state, so that a load balancer keeps the follower.
+func (a *app) leaderOnly(p api.Probe, leaderOnly bool, detail string) api.Probe {
+	if a.elector == nil || !leaderOnly {
+		return p
+	}
+	return func(ctx context.Context) api.Component {
+		if a.elector.Leader() {
+			return p(ctx)
+		}
+		return api.Component{Status: api.ComponentOK, Detail: "follower: " + detail}
+	}
 }

@@ -65,6 +65,10 @@ func TestReplicas_Postgres(t *testing.T) {
 		t.Fatalf("the follower (B) leads or delivers while A leads:\n%s", b.stderr.String())
 	}
 
+	if code, body := b.call("GET", "/api/v1/health", "", ""); code != 200 || !strings.Contains(body, "follower: the deposit watcher runs on the leader replica") {
+		t.Errorf("the follower's health: %d %s", code, body)
+	}
+
 	stopped := time.Now()
 	a.stop()
 	if b.stderr.wait(t, gained, 10*time.Second, b.done) == nil {

@@ -149,9 +149,9 @@ func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, 
 		Logger:    logger.With("component", "api"),
 		Probes: map[string]api.Probe{
 			"store":    api.StoreProbe(db),
-			"bot":      newBotProbe(cfg, a.bot),
-			"provider": providerProbe(cfg.Fulfillment, a.worker),
-			"chain":    chainProbe(a.watcher),
+			"bot":      a.leaderOnly(newBotProbe(cfg, a.bot), cfg.TelegramWebhookURL == "", "long polling runs on the leader replica"),
+			"provider": a.leaderOnly(providerProbe(cfg.Fulfillment, a.worker), true, "the fulfillment worker runs on the leader replica"),
+			"chain":    a.leaderOnly(chainProbe(a.watcher), true, "the deposit watcher runs on the leader replica"),
 			"backup":   backupProbe(a.backups, time.Now),
 		},
 	}
