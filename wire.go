@@ -16,6 +16,7 @@ import (
 	"starsbot/bot"
 	"starsbot/config"
 	"starsbot/fulfillment"
+	"starsbot/pgstore"
 	"starsbot/rate"
 	"starsbot/shop"
 	"starsbot/store"
@@ -38,13 +39,26 @@ type app struct {
 	balanceAlarm *fulfillment.BalanceAlarm // nil without a hot wallet or TON_WALLET_LOW_BALANCE
 	webhooks     *webhook.Dispatcher
 	backups      *backup.Scheduler // nil without BACKUP_INTERVAL
+	// leader elects the replica that runs the singletons: a
+	// pgstore.Elector on PostgreSQL (elector, run on every replica),
+	// alwaysLeader on bbolt (elector nil).
+	leader     leadership
+	elector    *pgstore.Elector
+	botWebhook bool // the bot takes updates by webhook: every replica serves it
 }
 
 // wire builds every component over the open store and chain and connects
 // them: events to the worker and the bot, alerts to the admins, metrics
 // and health probes to the API. It starts nothing.
 func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, chain *chainSetup, logger *slog.Logger) (*app, error) {
-	a := &app{logger: logger}
+	a := &app{logger: logger, leader: alwaysLeader{}, botWebhook: cfg.TelegramWebhookURL != ""}
+	if cfg.Postgres() {
+		el, err := pgstore.NewElector(cfg.DatabaseURL, cfg.LeaderTTL, logger.With("component", "leader"))
+		if err != nil {
+			return nil, err
+		}
+		a.leader, a.elector = el, el
+	}
 	svc, err := newShop(ctx, cfg, db, chain, logger)
 	if err != nil {
 		return nil, err
@@ -135,9 +149,9 @@ func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, 
 		Logger:    logger.With("component", "api"),
 		Probes: map[string]api.Probe{
 			"store":    api.StoreProbe(db),
-			"bot":      newBotProbe(cfg, a.bot),
-			"provider": providerProbe(cfg.Fulfillment, a.worker),
-			"chain":    chainProbe(a.watcher),
+			"bot":      a.leaderOnly(newBotProbe(cfg, a.bot), cfg.TelegramWebhookURL == "", "long polling runs on the leader replica"),
+			"provider": a.leaderOnly(providerProbe(cfg.Fulfillment, a.worker), true, "the fulfillment worker runs on the leader replica"),
+			"chain":    a.leaderOnly(chainProbe(a.watcher), true, "the deposit watcher runs on the leader replica"),
 			"backup":   backupProbe(a.backups, time.Now),
 		},
 	}
@@ -186,17 +200,37 @@ func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, 
 // all of them to stop.
 func (a *app) run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return a.svc.RunMaintenance(ctx, maintenanceInterval) })
+	// Every replica serves the API (and, in webhook mode, the bot's
+	// webhook) and campaigns. The singletons run only on the leader: one
+	// deposit watcher, one worker (its wallet's seqno), one sweeper, one
+	// webhook dispatcher (no delivery sent twice), one of each alarm, one
+	// getUpdates poller. On bbolt the one process always leads.
+	if a.elector != nil {
+		g.Go(func() error { return a.elector.Run(ctx) })
+	}
 	g.Go(func() error { return a.srv.Run(ctx) })
-	g.Go(func() error { return a.watcher.Run(ctx) })
-	g.Go(func() error { return a.worker.Run(ctx) })
-	g.Go(func() error { return a.lagAlarm.Run(ctx) })
-	g.Go(func() error { return a.webhooks.Run(ctx) })
+	lead := func(name string, fn func(context.Context) error) {
+		g.Go(func() error { return runWhileLeader(ctx, a.leader, a.logger, name, fn) })
+	}
+	lead("maintenance", func(ctx context.Context) error { return a.svc.RunMaintenance(ctx, maintenanceInterval) })
+	lead("deposit watcher", a.watcher.Run)
+	lead("fulfillment worker", a.worker.Run)
+	lead("watcher lag alarm", a.lagAlarm.Run)
+	lead("webhook dispatcher", a.webhooks.Run)
 	if a.bot != nil {
-		g.Go(func() error { return a.bot.Run(ctx) })
+		switch {
+		case a.botWebhook:
+			g.Go(func() error { return a.bot.Run(ctx) })
+		default:
+			// bot.Run runs once per Bot (it refuses a second call), so a
+			// poller that loses leadership exits the process.
+			g.Go(func() error {
+				return runOnceAsLeader(ctx, a.leader, a.logger, "telegram bot (long polling)", a.bot.Run)
+			})
+		}
 	}
 	if a.balanceAlarm != nil {
-		g.Go(func() error { return a.balanceAlarm.Run(ctx) })
+		lead("wallet balance alarm", a.balanceAlarm.Run)
 	}
 	if a.backups != nil {
 		g.Go(func() error { return a.backups.Run(ctx) })

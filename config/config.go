@@ -63,6 +63,9 @@ const (
 	defaultWatcherLag     = 5 * time.Minute
 	minWatcherLag         = 30 * time.Second
 	maxWatcherLag         = 24 * time.Hour
+	defaultLeaderTTL      = 10 * time.Second
+	minLeaderTTL          = 2 * time.Second
+	maxLeaderTTL          = 5 * time.Minute
 	defaultFragmentMargin = shop.NanoTON(10_000_000) // 0.01 TON, about twice a wallet transfer's fees
 	maxFragmentMargin     = 100 * shop.TON
 	defaultWalletLow      = 5 * shop.TON
@@ -127,6 +130,10 @@ type Config struct {
 	// backup, restore and check commands, /backup) are not available with
 	// it: PostgreSQL has its own backups.
 	DatabaseURL string `json:"-"`
+	// LeaderTTL bounds how long replicas on one PostgreSQL database go
+	// without a leader to run the singletons (LEADER_TTL), 2s to 5m.
+	// Default 10s. Unused on bbolt, where the one process always leads.
+	LeaderTTL time.Duration
 	// HTTPAddr is the partner REST API listen address (HTTP_ADDR), host:port
 	// with a numeric port. Default 127.0.0.1:8080.
 	HTTPAddr string
@@ -440,6 +447,7 @@ func parse(src *source) (*Config, error) {
 
 	c.DataDir = p.str("DATA_DIR", defaultDataDir)
 	c.DatabaseURL = p.str("DATABASE_URL", "")
+	c.LeaderTTL = p.duration("LEADER_TTL", defaultLeaderTTL)
 	c.HTTPAddr = p.str("HTTP_ADDR", defaultHTTPAddr)
 	c.PublicURL = p.baseURL("PUBLIC_URL", derivePublicURL(c.HTTPAddr))
 
@@ -672,6 +680,9 @@ func (c Config) Validate() error {
 
 	if strings.TrimSpace(c.DataDir) == "" {
 		return fail("DATA_DIR", "must not be empty")
+	}
+	if c.LeaderTTL < minLeaderTTL || c.LeaderTTL > maxLeaderTTL {
+		return fail("LEADER_TTL", "must be between 2s and 5m (got %s)", c.LeaderTTL)
 	}
 	if c.DatabaseURL != "" {
 		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {

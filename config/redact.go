@@ -53,6 +53,7 @@ func (c Config) attrs() []slog.Attr {
 		slog.Any("admin_ids", c.AdminIDs),
 		slog.String("data_dir", c.DataDir),
 		slog.String("database_url", RedactURL(c.DatabaseURL)),
+		slog.Duration("leader_ttl", c.LeaderTTL),
 		slog.String("http_addr", c.HTTPAddr),
 		slog.String("public_url", RedactURL(c.PublicURL)),
 		slog.String("ton_network", c.TONNetwork),

@@ -1,0 +1,4 @@
+package pgstore
+
+// LeaderKeyOf exposes leaderKey to the tests.
+var LeaderKeyOf = leaderKey
