@@ -2,13 +2,12 @@ package pgstore_test
 
 import (
 	"bytes"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"starsbot/pgstore/pgtest"
 	"starsbot/shop"
+	"starsbot/store/storecontract"
 )
 
 func TestChatState(t *testing.T) {
@@ -35,37 +34,10 @@ func TestChatState(t *testing.T) {
 	}
 }
 
-// TestTakeChatState: a compare-and-delete; of many concurrent takers of
-// one state exactly one wins, and a changed state is not taken.
+// TestTakeChatState runs the contract's compare-and-delete of a chat's state.
 func TestTakeChatState(t *testing.T) {
 	db := pgtest.Open(t)
-	st := []byte(`{"step":"admin_op","op":{"nonce":"n1"}}`)
-	if err := db.SaveChatState(ctx, 7, st); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := db.TakeChatState(ctx, 7, []byte(`{"step":"other"}`)); ok || err != nil {
-		t.Fatalf("a different state was taken: %v, %v", ok, err)
-	}
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if ok, err := db.TakeChatState(ctx, 7, st); err != nil {
-				t.Error(err)
-			} else if ok {
-				wins.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins.Load() != 1 {
-		t.Fatalf("%d takers won, want 1", wins.Load())
-	}
-	if got, _ := db.LoadChatState(ctx, 7); got != nil {
-		t.Fatalf("state left after take: %q", got)
-	}
+	storecontract.RunTakeChatState(t, db)
 }
 
 func TestSimTransfers(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1596,4 +1597,45 @@ func testRerunSafety(t *testing.T, st Store) {
 		total += n
 	}
 	t.Logf("%d writers, fn ran %d times", writers, total)
+}
+
+// ChatStateStore is the bot's per-chat flow state, which both stores keep
+// beside shop.Store.
+type ChatStateStore interface {
+	LoadChatState(ctx context.Context, chatID int64) ([]byte, error)
+	SaveChatState(ctx context.Context, chatID int64, data []byte) error
+	TakeChatState(ctx context.Context, chatID int64, want []byte) (bool, error)
+}
+
+// RunTakeChatState checks the compare-and-delete of a chat's state: a
+// changed state is not taken, and of many concurrent takers of one state
+// exactly one wins (two replicas handling one repeated Telegram update).
+func RunTakeChatState(t *testing.T, db ChatStateStore) {
+	st := []byte(`{"step":"admin_op","op":{"nonce":"n1"}}`)
+	if err := db.SaveChatState(ctx, 7, st); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := db.TakeChatState(ctx, 7, []byte(`{"step":"other"}`)); ok || err != nil {
+		t.Fatalf("a different state was taken: %v, %v", ok, err)
+	}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ok, err := db.TakeChatState(ctx, 7, st); err != nil {
+				t.Error(err)
+			} else if ok {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d takers won, want 1", wins.Load())
+	}
+	if got, _ := db.LoadChatState(ctx, 7); got != nil {
+		t.Fatalf("state left after take: %q", got)
+	}
 }
