@@ -207,7 +207,6 @@ func TestFailover_Postgres(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range page {
-			before = e.ID
 			switch {
 			case e.Type == shop.LedgerDeposit:
 				credits[e.TxHash]++
