@@ -16,7 +16,7 @@ type Stats struct {
 	Users         int
 	Partners      int           // users with at least one active API key
 	DepositsToday DepositTotals // deposits booked since midnight UTC, dust not included
-	Deposits7Days DepositTotals
+	Deposits7Days DepositTotals // since the whole hour 7 days ago
 	DepositsAll   DepositTotals
 	Unmatched     DepositTotals // unmatched deposits waiting for an admin
 	Dust          DepositTotals // ignored deposits below MinDeposit, all time (not in the totals above)
@@ -42,7 +42,11 @@ type Stats struct {
 func (s *Service) Stats(ctx context.Context) (*Stats, error) {
 	now := s.now().UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	week := now.Add(-7 * 24 * time.Hour)
+	// "7 days" starts at the whole hour 7 days ago (up to an hour more
+	// than 168 h), like "today" at midnight: both then read only the
+	// store's hourly counters, never the deposits of a partial hour, so
+	// the cost does not grow with the deposit rate.
+	week := now.Add(-7 * 24 * time.Hour).Truncate(time.Hour)
 	st := &Stats{OrdersByStatus: map[OrderStatus]int{}}
 	err := s.Store.View(ctx, func(tx Tx) error {
 		*st = Stats{OrdersByStatus: map[OrderStatus]int{}}
