@@ -380,6 +380,9 @@ func (s *Server) Send(u User, text string) int { return s.SendText(u, Private(u)
 // Official clients send only the data of a button on the message, but the
 // fake delivers any data (a modified client, or a replay of a button the
 // bot has since edited away), so that tests can check the bot refuses it.
+// Source: the Bot API's CallbackQuery.data, "Be aware that the message
+// originated the query can contain no callback buttons with this data"
+// (core.telegram.org/bots/api#callbackquery).
 // The message in the update carries its current keyboard, as Telegram's
 // does.
 func (s *Server) Callback(u User, chatID int64, msgID int, data string) string {
@@ -716,6 +719,11 @@ func (s *Server) answerLocked(call *Call, p map[string]string) (int, any) {
 			if len(call.Document) == 0 || call.FileName == "" {
 				return bad("there is no document in the request")
 			}
+			// Over the 50 MB a bot may send (core.telegram.org/bots/api#senddocument).
+			// Reported answer: "413 Request Entity Too Large", sometimes as an
+			// nginx HTML page (go-telegram-bot-api/telegram-bot-api#31,
+			// telegraf/telegraf#913). The bot decides by size before sending
+			// and never depends on this answer or its text.
 			if len(call.Document) > 50<<20 {
 				return http.StatusRequestEntityTooLarge, apiError(413, "Request Entity Too Large")
 			}
