@@ -65,11 +65,10 @@ func (b *Bot) onOrders(t *turn) error {
 
 // onOrder shows one order.
 func (b *Bot) onOrder(t *turn) error {
-	id, err := strconv.ParseInt(t.Data(), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := t.orderButton()
+	if !ok {
 		return t.answer(t.T("err.stale_button"), true)
 	}
-	t.order = id
 	o, err := b.Shop.FindOrder(t.ctx, t.user.ID, id)
 	if err != nil {
 		return t.fail(err)
@@ -79,11 +78,10 @@ func (b *Bot) onOrder(t *turn) error {
 
 // onCancelOrder cancels an unpaid order.
 func (b *Bot) onCancelOrder(t *turn) error {
-	id, err := strconv.ParseInt(t.Data(), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := t.orderButton()
+	if !ok {
 		return t.answer(t.T("err.stale_button"), true)
 	}
-	t.order = id
 	o, err := b.Shop.CancelOrder(t.ctx, t.user.ID, id)
 	if err != nil {
 		return t.fail(err)
@@ -138,3 +136,15 @@ func (b *Bot) showOrder(t *turn, o *shop.Order) error {
 
 // status is the localized name of an order status.
 func (t *turn) status(s shop.OrderStatus) string { return t.T("status." + string(s)) }
+
+// orderButton reads the order id a button carries (its callback data) and
+// makes it the turn's order, for error messages; ok is false for data
+// that is not an order id (a stale or forged button).
+func (t *turn) orderButton() (id int64, ok bool) {
+	id, err := strconv.ParseInt(t.Data(), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, false
+	}
+	t.order = id
+	return id, true
+}

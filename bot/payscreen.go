@@ -193,11 +193,10 @@ func (b *Bot) dropQR(ctx context.Context, chat int64, id int, lang string) {
 // waiting, the user is told so in a notification; otherwise the screen
 // becomes its settled form.
 func (b *Bot) onCheckPayment(t *turn) error {
-	id, err := strconv.ParseInt(t.Data(), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := t.orderButton()
+	if !ok {
 		return t.answer(t.T("err.stale_button"), true)
 	}
-	t.order = id
 	o, err := b.Shop.FindOrder(t.ctx, t.user.ID, id)
 	if err != nil {
 		return t.fail(err)
