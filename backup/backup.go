@@ -239,6 +239,13 @@ func (s *Scheduler) RunOnce(ctx context.Context) (Backup, error) {
 		return Backup{}, err
 	}
 	b.Result, b.Duration = res, s.cfg.Now().Sub(start)
+	// The local backup counts from now, before the log line says so and
+	// before an upload that may take long: /health and /backup see it.
+	written := b
+	s.mu.Lock()
+	s.status.Last = &written
+	s.status.Failed, s.status.Error = time.Time{}, ""
+	s.mu.Unlock()
 	log.Info("scheduled backup written", "path", b.Path, "db_bytes", res.Size, "bytes", res.Compressed,
 		"ratio", fmt.Sprintf("%.1f", res.Ratio()), "sha256", res.SHA256, "duration", b.Duration)
 
