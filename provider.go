@@ -9,10 +9,11 @@ import (
 )
 
 // newProvider builds the fulfillment provider FULFILLMENT names; config has
-// checked that fragment has its cookies and wallet. sessions keeps
-// Fragment's renewed cookies, sealed with a key derived from the wallet's
-// seed.
-func newProvider(cfg *config.Config, chain *chainSetup, sessions fulfillment.SessionStore, logger *slog.Logger) (fulfillment.Provider, error) {
+// checked that fragment has its cookies and wallet. sessions keeps each
+// Fragment session's renewed cookies, sealed with a key derived from the
+// wallet's seed. Several lines of FRAGMENT_COOKIES make a pool, one
+// Fragment per session (fulfillment.FragmentPool).
+func newProvider(cfg *config.Config, chain *chainSetup, sessions func(i int) fulfillment.SessionStore, logger *slog.Logger) (fulfillment.Provider, error) {
 	switch cfg.Fulfillment {
 	case config.FulfillmentSandbox:
 		return fulfillment.Sandbox{}, nil
@@ -20,13 +21,25 @@ func newProvider(cfg *config.Config, chain *chainSetup, sessions fulfillment.Ses
 		if chain.wallet == nil {
 			return nil, &config.ValidationError{Var: "TON_WALLET_MNEMONIC", Problem: "must be set when FULFILLMENT=fragment (it pays Fragment)"}
 		}
-		return fulfillment.NewFragment(fulfillment.FragmentConfig{
-			Cookies:   cfg.FragmentCookies,
-			Wallet:    chain.wallet,
-			Tolerance: cfg.FragmentMargin,
-			Sessions:  sessions,
-			Logger:    logger,
-		}), nil
+		lines := cfg.FragmentSessions()
+		members := make([]*fulfillment.Fragment, len(lines))
+		for i, line := range lines {
+			log := logger
+			if len(lines) > 1 {
+				log = logger.With("fragment_session", i+1)
+			}
+			members[i] = fulfillment.NewFragment(fulfillment.FragmentConfig{
+				Cookies:   line,
+				Wallet:    chain.wallet,
+				Tolerance: cfg.FragmentMargin,
+				Sessions:  sessions(i),
+				Logger:    log,
+			})
+		}
+		if len(members) == 1 {
+			return members[0], nil
+		}
+		return fulfillment.NewFragmentPool(members...)
 	}
 	return fulfillment.ManualProvider{}, nil
 }

@@ -68,7 +68,7 @@ func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, 
 	svc.Subscribe(metrics.ObserveEvent)
 
 	flog := logger.With("component", "fulfillment")
-	provider, err := newProvider(cfg, chain, svc, flog)
+	provider, err := newProvider(cfg, chain, func(i int) fulfillment.SessionStore { return svc.FragmentSession(i) }, flog)
 	if err != nil {
 		return nil, err
 	}

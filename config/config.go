@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -82,6 +83,7 @@ const (
 	maxMaxAttempts      = 100
 	defaultConcurrency  = 4
 	maxConcurrency      = 32
+	maxFragmentSessions = 16 // as shop's bound of saved sessions
 	defaultAPIRateLimit = 20
 	defaultAPIRateBurst = 40
 	maxAPIRateLimit     = 10000
@@ -197,7 +199,9 @@ type Config struct {
 	// network.
 	Fulfillment string
 	// FragmentCookies are the fragment.com session cookies (FRAGMENT_COOKIES,
-	// or the file named by FRAGMENT_COOKIES_FILE; secret). Default empty.
+	// or the file named by FRAGMENT_COOKIES_FILE; secret): one Cookie line
+	// per session, several lines for several browser logins of the same
+	// account (FragmentSessions). Default empty.
 	FragmentCookies string `json:"-"`
 	// FulfillmentMaxAttempts is how many times a delivery is tried after
 	// temporary errors, with exponential backoff, before the order goes to
@@ -750,6 +754,10 @@ func (c Config) Validate() error {
 			return fail("FULFILLMENT", "fragment needs TON_NETWORK=mainnet: fragment.com exists only on mainnet, it cannot be paid from %s", c.TONNetwork)
 		case c.FragmentCookies == "":
 			return fail("FRAGMENT_COOKIES", "must be set when FULFILLMENT=fragment")
+		case len(c.FragmentSessions()) > maxFragmentSessions:
+			return fail(c.cookiesVar, "holds %d sessions (lines); at most %d", len(c.FragmentSessions()), maxFragmentSessions)
+		case checkFragmentSessions(c.FragmentSessions()) != "":
+			return fail(c.cookiesVar, "%s", checkFragmentSessions(c.FragmentSessions()))
 		case c.TONWalletMnemonic == "":
 			return fail("TON_WALLET_MNEMONIC", "must be set when FULFILLMENT=fragment (it pays Fragment)")
 		}
@@ -1050,6 +1058,41 @@ func checkSupportContact(v string) string {
 		return "must not carry credentials"
 	case strings.ContainsAny(v, " \t\r\n<>\"'"):
 		return fmt.Sprintf("must not contain spaces, quotes or angle brackets (got %s)", quote(RedactURL(v)))
+	}
+	return ""
+}
+
+// FragmentSessions returns the Fragment sessions of FragmentCookies: its
+// non-blank lines, trimmed, in order.
+func (c *Config) FragmentSessions() []string {
+	var out []string
+	for line := range strings.Lines(c.FragmentCookies) {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// checkFragmentSessions refuses a session given twice (the same stel_ssid
+// on two lines): its state update + init pairs would meet, which one
+// session never allows (fulfillment.FragmentPool). Values are never shown.
+func checkFragmentSessions(lines []string) (problem string) {
+	seen := map[string]int{}
+	for i, line := range lines {
+		cs, err := http.ParseCookie(line)
+		if err != nil {
+			continue // the provider says so at its first call, with the steps
+		}
+		for _, c := range cs {
+			if c.Name != "stel_ssid" {
+				continue
+			}
+			if j, dup := seen[c.Value]; dup {
+				return fmt.Sprintf("line %d repeats the stel_ssid of line %d: each line must be its own browser login", i+1, j+1)
+			}
+			seen[c.Value] = i
+		}
 	}
 	return ""
 }

@@ -428,6 +428,10 @@ func TestLoad_Rules(t *testing.T) {
 		{"fragment on sandbox", fragment.with("TON_NETWORK", "sandbox"), "FULFILLMENT"},
 		{"fragment without cookies", fragment.with("FRAGMENT_COOKIES", ""), "FRAGMENT_COOKIES"},
 		{"fragment without mnemonic", fragment.with("TON_WALLET_MNEMONIC", ""), "TON_WALLET_MNEMONIC"},
+		{"fragment with three sessions", fragment.with("FRAGMENT_COOKIES", testCookies+"\n\nstel_ssid=s2; stel_token=t2\r\nstel_ssid=s3; stel_token=t3\n"), ""},
+		{"fragment with one session twice", fragment.with("FRAGMENT_COOKIES", testCookies+"\nstel_token=other; stel_ssid=cookiesecret1"), "FRAGMENT_COOKIES"},
+		{"fragment with 16 sessions", fragment.with("FRAGMENT_COOKIES", sessionLines(16)), ""},
+		{"fragment with 17 sessions", fragment.with("FRAGMENT_COOKIES", sessionLines(17)), "FRAGMENT_COOKIES"},
 		{"testnet without rate", testnet.with("TON_USD_RATE", ""), "TON_USD_RATE"},
 		{"mainnet without rate", testnet.with("TON_NETWORK", "mainnet", "TON_DEPOSIT_ADDRESS", testFriendly, "TON_USD_RATE", ""), "TON_USD_RATE"},
 		{"testnet with rate url only", testnet.with("TON_USD_RATE", "", "RATE_URL", "https://api.example.com/price"), ""},
@@ -694,5 +698,29 @@ func TestLoad_DatabaseURL(t *testing.T) {
 	}
 	if c, _ := Load(env{}.get); c.Postgres() {
 		t.Error("Postgres() = true by default")
+	}
+}
+
+// sessionLines is FRAGMENT_COOKIES with n sessions.
+func sessionLines(n int) string {
+	var lines []string
+	for i := range n {
+		lines = append(lines, fmt.Sprintf("stel_ssid=s%d; stel_token=t%d", i, i))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestFragmentSessions(t *testing.T) {
+	c := &Config{FragmentCookies: " a=1; b=2 \r\n\n  \nc=3\n"}
+	if got, want := c.FragmentSessions(), []string{"a=1; b=2", "c=3"}; !slices.Equal(got, want) {
+		t.Errorf("FragmentSessions = %q, want %q", got, want)
+	}
+	if got := (&Config{}).FragmentSessions(); len(got) != 0 {
+		t.Errorf("no cookies: %q", got)
+	}
+	// A repeated session is refused without showing its value.
+	problem := checkFragmentSessions([]string{"stel_ssid=topsecret; x=1", "y=2", "stel_ssid=topsecret"})
+	if !strings.Contains(problem, "line 3 repeats the stel_ssid of line 1") || strings.Contains(problem, "topsecret") {
+		t.Errorf("problem = %q", problem)
 	}
 }

@@ -118,7 +118,36 @@ func (w *fakeBatchWallet) SendBatch(ctx context.Context, ps []shop.Payout, recor
 // with the batching fake wallet.
 type batchEnv struct {
 	*fragmentWorkerEnv
-	bw *fakeBatchWallet
+	bw       *fakeBatchWallet
+	sessions []string // Cookie lines of more logins (useSessions); none: one session
+}
+
+// useSessions makes e's provider a pool of n sessions of the fake's
+// account: the first login and n-1 more.
+func (e *batchEnv) useSessions(n int) {
+	e.sessions = []string{fragmenttest.Cookies}
+	for range n - 1 {
+		e.sessions = append(e.sessions, e.srv.AddSession())
+	}
+}
+
+// provider is the Fragment provider as a freshly started process builds
+// it: one Fragment, or a pool over e.sessions.
+func (e *batchEnv) provider(wallet Wallet, logger *slog.Logger) BatchProvider {
+	cfg := FragmentConfig{BaseURL: e.srv.URL, Cookies: fragmenttest.Cookies, Wallet: wallet, HTTP: e.srv.Client(), Tolerance: 10_000_000, Logger: logger}
+	if len(e.sessions) == 0 {
+		return NewFragment(cfg)
+	}
+	members := make([]*Fragment, len(e.sessions))
+	for i, c := range e.sessions {
+		cfg.Cookies = c
+		members[i] = NewFragment(cfg)
+	}
+	p, err := NewFragmentPool(members...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p
 }
 
 func newBatchEnv(t *testing.T, limit int) *batchEnv {
@@ -138,7 +167,7 @@ func newBatchEnv(t *testing.T, limit int) *batchEnv {
 
 // worker is a batching worker as a freshly started process builds it.
 func (e *batchEnv) worker(concurrency int, sizes *[]int) *Worker {
-	f := NewFragment(FragmentConfig{BaseURL: e.srv.URL, Cookies: fragmenttest.Cookies, Wallet: e.bw, HTTP: e.srv.Client(), Tolerance: 10_000_000, Logger: slog.New(slog.DiscardHandler)})
+	f := e.provider(e.bw, slog.New(slog.DiscardHandler))
 	var mu sync.Mutex
 	return mustWorker(e.t, WorkerConfig{Shop: e.shop, Provider: f, Name: "fragment", Notifier: e.alerts, Concurrency: concurrency,
 		OnBatch: func(n int) {
@@ -258,32 +287,46 @@ func TestWorker_FragmentBatchCrash(t *testing.T) {
 		{"dies after record, before broadcast", func(e *batchEnv) { e.bw.setMode(walletDieOnRecord) }},
 		{"dies after broadcast, before confirmation", func(e *batchEnv) { e.bw.setMode(walletStuck) }},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newBatchEnv(t, 255)
-			orders := e.orders(12)
-			tc.setup(e)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			w := e.worker(12, nil)
-			w.Grace = 10 * time.Millisecond
-			w.RunOnce(ctx)
-			cancel()
-			signed := e.bw.signatures
-			if signed == 0 {
-				t.Fatal("nothing was signed")
-			}
-			// Restart: a normal wallet, a normal store; retries due.
-			e.bw.setMode(walletNormal)
-			e.shop.failBatch = false
-			e.now = e.now.Add(time.Hour)
-			for range 3 {
-				e.runOnce(e.worker(12, nil))
+		for _, sessions := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s, %d sessions", tc.name, sessions), func(t *testing.T) {
+				e := newBatchEnv(t, 255)
+				if sessions > 1 {
+					e.useSessions(sessions)
+				}
+				orders := e.orders(12)
+				tc.setup(e)
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				w := e.worker(12, nil)
+				w.Grace = 10 * time.Millisecond
+				w.RunOnce(ctx)
+				cancel()
+				signed := e.bw.signatures
+				if signed == 0 {
+					t.Fatal("nothing was signed")
+				}
+				// Restart: a normal wallet, a normal store; retries due.
+				e.bw.setMode(walletNormal)
+				e.shop.failBatch = false
 				e.now = e.now.Add(time.Hour)
-			}
-			e.requireEachPaidOnce(orders)
-			if tc.name != "record fails: nothing broadcast" && e.bw.signatures != signed {
-				t.Errorf("%d signatures after restart, %d before: a recorded batch was signed again", e.bw.signatures, signed)
-			}
-		})
+				for range 3 {
+					e.runOnce(e.worker(12, nil))
+					e.now = e.now.Add(time.Hour)
+				}
+				e.requireEachPaidOnce(orders)
+				if tc.name != "record fails: nothing broadcast" && e.bw.signatures != signed {
+					t.Errorf("%d signatures after restart, %d before: a recorded batch was signed again", e.bw.signatures, signed)
+				}
+				if sessions > 1 {
+					logins := map[int]bool{}
+					for _, r := range e.srv.Requests() {
+						logins[r.Login] = true
+					}
+					if len(logins) != sessions {
+						t.Errorf("requests made by logins %v, want all %d", logins, sessions)
+					}
+				}
+			})
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ var _ BatchProvider = (*Fragment)(nil)
 
 // fragmentPrepared is Fragment's part of a Prepared order.
 type fragmentPrepared struct {
+	f    *Fragment // the session that prepared it, which settles it
 	fl   fragmentFlow
 	link *fragmentLink
 }
@@ -41,7 +42,7 @@ func (f *Fragment) Prepare(ctx context.Context, job *Job) (*Prepared, error) {
 	return &Prepared{
 		Job:    job,
 		Payout: shop.Payout{To: d.PayTo, Amount: d.PayAmount, Payload: d.Payload, Bounce: true, ValidUntil: link.validUntil},
-		state:  &fragmentPrepared{fl: fl, link: link},
+		state:  &fragmentPrepared{f: f, fl: fl, link: link},
 	}, nil
 }
 
@@ -65,12 +66,12 @@ func (f *Fragment) PayBatch(ctx context.Context, batch []*Prepared, save func(co
 	if !ok {
 		for i, p := range batch {
 			fp := p.state.(*fragmentPrepared)
-			res, err := f.pay(ctx, p.Job, p.Payout.ValidUntil)
+			res, err := fp.f.pay(ctx, p.Job, p.Payout.ValidUntil)
 			if err != nil {
 				out[i] = Outcome{Err: err}
 				continue
 			}
-			ref, err := f.settle(ctx, p.Job, fp.fl, res, fp.link.confirm)
+			ref, err := fp.f.settle(ctx, p.Job, fp.fl, res, fp.link.confirm)
 			out[i] = Outcome{Ref: ref, Err: err}
 		}
 		return out
@@ -140,7 +141,7 @@ func (f *Fragment) PayBatch(ctx context.Context, batch []*Prepared, save func(co
 		go func(i int, p *Prepared, res *shop.PayoutResult) {
 			defer func() { <-sem; wg.Done() }()
 			fp := p.state.(*fragmentPrepared)
-			ref, serr := f.settle(ctx, p.Job, fp.fl, res, fp.link.confirm)
+			ref, serr := fp.f.settle(ctx, p.Job, fp.fl, res, fp.link.confirm)
 			if serr != nil && err != nil && res.State == shop.PayoutPending {
 				serr = Wrap(Retryable, "payment to Fragment pending, will check again", err)
 			}

@@ -18,7 +18,11 @@ type Delivery struct {
 	LastError     string    // the last error, safe to show admins
 
 	// Provider data, each recorded before the step that depends on it.
-	RequestID string  // the provider's request id (Fragment req_id)
+	RequestID string // the provider's request id (Fragment req_id)
+	// Session is which of the provider's sessions made the request
+	// (Fragment: the line of FRAGMENT_COOKIES, 0 for the first), recorded
+	// with RequestID so that a resumed delivery goes on in that session.
+	Session   int
 	PayTo     string  // where the provider asked us to pay
 	PayAmount NanoTON // how much it asked
 	Payload   []byte  // the message body it asked for (BOC), forwarded unchanged

@@ -28,7 +28,7 @@ func TestTx_Delivery(t *testing.T) {
 	})
 	want := &shop.Delivery{
 		OrderID: 1, Provider: "fragment", Step: "paid", Attempts: 2, NextAttemptAt: t0, LastError: "429",
-		RequestID: "req", PayTo: "EQabc", PayAmount: 5, Payload: []byte{0xb5, 0xee},
+		RequestID: "req", Session: 2, PayTo: "EQabc", PayAmount: 5, Payload: []byte{0xb5, 0xee},
 		ConfirmMethod: "confirmReq", ConfirmParams: map[string]string{"id": "req"},
 		Payout:    &shop.SignedPayout{Hash: "ab", BOC: []byte{1}, Wallet: "UQw", Seqno: 3, ValidUntil: t0, SignedAt: t0, Index: 2, QueryID: 77, CreatedAt: t0, To: "EQto", Amount: 5, BodyHash: "ef"},
 		Paid:      &shop.PayoutResult{State: shop.PayoutFailed, TxHash: "cd", TxLT: 9, Reason: "bounced", Bounced: true},

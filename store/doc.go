@@ -36,7 +36,7 @@
 //	audit           entryID → auditRecord (ids from the bucket sequence)
 //	quotes          quoteID → quoteRecord (locked quotes; deleted QuoteRetention after they expire)
 //	quote_expiry    expiresAt (Unix ns, big-endian) ‖ quoteID → empty
-//	settings        name → value ("pricing": an admin's price list, pricingRecord; "fragment_session": an opaque sealed blob)
+//	settings        name → value ("pricing": an admin's price list, pricingRecord; "fragment_session", "fragment_session_N": opaque sealed blobs)
 //
 // Update commits concurrent updates together, one fsync for all of them
 // (group commit): a group is committed as soon as the previous commit ends,

@@ -461,6 +461,7 @@ type deliveryRecord struct {
 	NextAttemptAt time.Time           `json:"next_attempt_at,omitzero"`
 	LastError     string              `json:"last_error,omitempty"`
 	RequestID     string              `json:"request_id,omitempty"`
+	Session       int                 `json:"session,omitempty"`
 	PayTo         string              `json:"pay_to,omitempty"`
 	PayAmount     shop.NanoTON        `json:"pay_amount,omitempty"`
 	Payload       []byte              `json:"payload,omitempty"`
@@ -476,7 +477,7 @@ type deliveryRecord struct {
 func newDeliveryRecord(d *shop.Delivery) *deliveryRecord {
 	r := &deliveryRecord{
 		OrderID: d.OrderID, Provider: d.Provider, Step: d.Step, Attempts: d.Attempts,
-		NextAttemptAt: d.NextAttemptAt, LastError: d.LastError, RequestID: d.RequestID,
+		NextAttemptAt: d.NextAttemptAt, LastError: d.LastError, RequestID: d.RequestID, Session: d.Session,
 		PayTo: d.PayTo, PayAmount: d.PayAmount, Payload: d.Payload, Confirmed: d.Confirmed,
 		Ref: d.Ref, UpdatedAt: d.UpdatedAt, ConfirmMethod: d.ConfirmMethod, ConfirmParams: d.ConfirmParams,
 	}
@@ -493,7 +494,7 @@ func newDeliveryRecord(d *shop.Delivery) *deliveryRecord {
 func (r *deliveryRecord) delivery() *shop.Delivery {
 	d := &shop.Delivery{
 		OrderID: r.OrderID, Provider: r.Provider, Step: r.Step, Attempts: r.Attempts,
-		NextAttemptAt: r.NextAttemptAt, LastError: r.LastError, RequestID: r.RequestID,
+		NextAttemptAt: r.NextAttemptAt, LastError: r.LastError, RequestID: r.RequestID, Session: r.Session,
 		PayTo: r.PayTo, PayAmount: r.PayAmount, Payload: r.Payload, Confirmed: r.Confirmed,
 		Ref: r.Ref, UpdatedAt: r.UpdatedAt, ConfirmMethod: r.ConfirmMethod, ConfirmParams: r.ConfirmParams,
 	}

@@ -194,6 +194,7 @@ type Payment struct {
 // Request is the fake's record of one purchase request (a req_id).
 type Request struct {
 	ID           string
+	Login        int // which login made it: 1 for the first, n for the n-th (AddSession)
 	Kind         shop.OrderType
 	Username     string
 	Quantity     int64 // Stars, or months of Premium
@@ -218,7 +219,6 @@ type Server struct {
 	monthPrice     shop.NanoTON
 	users          map[string]bool // lower-case username → has Premium
 	hashes         map[string]string
-	primed         map[shop.OrderType]bool // the buy state was updated before init
 	reqs           map[string]*Request
 	order          []string // req ids in creation order
 	seq            map[shop.OrderType]int
@@ -226,7 +226,8 @@ type Server struct {
 	calls          map[string]int
 	pageLoads      map[string]int
 	requirePayment bool
-	sess           session       // session.go
+	sess           session       // session.go: the first login
+	extra          []*session    // more logins (AddSession)
 	latency        time.Duration // added to every answer
 	shapes         Shapes
 	linked         string        // transaction.from when set: the Fragment account's linked wallet
@@ -239,7 +240,6 @@ func New(tb testing.TB) *Server {
 		starPrice:  DefaultStarPrice,
 		monthPrice: DefaultMonthPrice,
 		users:      make(map[string]bool),
-		primed:     make(map[shop.OrderType]bool),
 		reqs:       make(map[string]*Request),
 		seq:        make(map[shop.OrderType]int),
 		fails:      make(map[string][]Failure),
@@ -607,7 +607,7 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.pageLoads[r.URL.Path]++
 	hash := s.hashes[r.URL.Path]
-	s.pageCookies(w)
+	s.pageCookies(w, r)
 	s.mu.Unlock()
 	// The Content-Type of Fragment's pages is unrecorded; the provider
 	// does not read it (fragment_client.go fetchPage).
@@ -717,7 +717,7 @@ func (s *Server) serveLocked(r *http.Request, method string) (answer, bool) {
 			// Whether the state changed is not recorded; the fake lets the
 			// init call decide, as with a successful update (PriceChanged
 			// on init covers a cold state).
-			s.primed[pageKind(method)] = true
+			s.sessionOf(r).primed[pageKind(method)] = true
 			return s.failure(f), false
 		default:
 			return s.failure(f), false
@@ -1048,7 +1048,7 @@ func (s *Server) update(c *call, kind shop.OrderType) answer {
 	if c.form("mode") != "new" || c.form("lv") != "false" || dh == "" || strings.Trim(dh, "0123456789") != "" {
 		return jsonError("Invalid state")
 	}
-	s.primed[kind] = true
+	s.sessionOf(c.r).primed[kind] = true
 	return jsonOK(map[string]any{"ok": true, "dh": dh})
 }
 
@@ -1098,12 +1098,14 @@ func (s *Server) init(c *call, kind shop.OrderType) answer {
 			return jsonError("This account is already subscribed to Telegram Premium.")
 		}
 	}
-	if !s.primed[kind] {
+	ss := s.sessionOf(c.r)
+	if !ss.primed[kind] {
 		// answers.json #32: DRM CHANGELOG.md 0.2.1, a cold init.
 		return jsonError("Price was changed. Please try again.")
 	}
-	s.primed[kind] = false
+	ss.primed[kind] = false
 	r := s.newRequest(kind, user, qty)
+	r.Login = ss.login
 	// answers.json #29: DRM src/types.ts PaymentInit (line 93: req_id,
 	// optional myself and to_bot; amount a decimal TON string, as DRM's
 	// mock "0.2774" and OZ stars-purchase.service.ts line 234 say). The

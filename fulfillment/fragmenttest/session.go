@@ -12,6 +12,8 @@ import (
 
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/ton/wallet"
+
+	"starsbot/shop"
 )
 
 // This file is the fake's session: which cookie values it accepts, the
@@ -33,16 +35,64 @@ const ProofDomain = "fragment.com"
 // Fragment's tolerance is not recorded anywhere (the fake's choice).
 const proofTTL = 15 * time.Minute
 
-// session is the cookie state of the fake. Callers hold Server.mu.
+// session is the cookie state of one login. Callers hold Server.mu.
 type session struct {
 	ssid, token, tonToken string // the values accepted; tonToken "" after ExpireTONToken
 	rotateEvery           int    // a new stel_ssid every n-th page load; 0: never
 	loads                 int
 	ssidSeq, tonSeq       int
+	primed                map[shop.OrderType]bool // the buy state was updated before init (fragmenttest.go update)
+	login                 int                     // 1 for the first login, n for the n-th
 }
 
 func newSession() session {
-	return session{ssid: SSID, token: Token, tonToken: TONToken}
+	return session{ssid: SSID, token: Token, tonToken: TONToken, primed: make(map[shop.OrderType]bool), login: 1}
+}
+
+// AddSession logs the shop's account in once more, as from another
+// browser, and returns that login's Cookie header (stel_ssid, stel_dt,
+// stel_token, stel_ton_token, as Cookies). The knobs (RotateSSID,
+// ExpireTONToken, ExpireLogin, Cookie) act on the first login only.
+//
+// Source: each browser login is a cookie session of its own, with its own
+// stel_ssid set by Fragment (S1qwy auth.py reads it from its jar after
+// GET /), its own stel_token from the Telegram login and its own
+// stel_ton_token from checkTonProofAuth; TSB (code-index id 62115643264)
+// records that the api hash and ton_proof "are bound to the cookie session
+// (stel_ssid)". The buy state of updateStarsBuyState is kept per login
+// here, as the fake keeps it per session at all (fragmenttest.go update).
+// Unrecorded: whether Fragment keeps several logins of one account alive
+// at once. The fake does; the provider does not depend on it (a dropped
+// login answers "Access denied", ExpireLogin's answer, which pauses the
+// pool and names the session: fulfillment.FragmentPool). The fake keeps
+// one set of api hashes for all logins, its own simplification; the
+// provider fetches a hash per session anyway.
+func (s *Server) AddSession() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.extra) + 2
+	ss := &session{
+		ssid:     "fake-ssid-" + token(12, "login", n),
+		token:    "fake-token-SECRET-" + token(8, "login-token", n),
+		tonToken: "fake-ton-token-SECRET-" + token(8, "login-ton", n),
+		primed:   make(map[shop.OrderType]bool),
+		login:    n,
+	}
+	s.extra = append(s.extra, ss)
+	return "stel_ssid=" + ss.ssid + "; stel_dt=" + DT + "; stel_token=" + ss.token + "; stel_ton_token=" + ss.tonToken
+}
+
+// sessionOf is the login r's stel_ssid names; the first login when it
+// names none (checkCookies refuses such calls). Callers hold mu.
+func (s *Server) sessionOf(r *http.Request) *session {
+	if c, err := r.Cookie("stel_ssid"); err == nil {
+		for _, ss := range s.extra {
+			if c.Value == ss.ssid {
+				return ss
+			}
+		}
+	}
+	return &s.sess
 }
 
 // RotateSSID makes every n-th page load (n > 0) issue a new stel_ssid with
@@ -105,8 +155,8 @@ func (s *Server) Cookie(name string) string {
 // provider takes any Set-Cookie for its host, deletes on Max-Age ≤ 0 or a
 // past Expires, and ignores other domains (fragment_session.go
 // applySetCookies).
-func (s *Server) pageCookies(w http.ResponseWriter) {
-	ss := &s.sess
+func (s *Server) pageCookies(w http.ResponseWriter, r *http.Request) {
+	ss := s.sessionOf(r)
 	ss.loads++
 	if ss.rotateEvery > 0 && ss.loads%ss.rotateEvery == 0 {
 		ss.ssidSeq++
@@ -122,7 +172,7 @@ func (s *Server) checkCookies(r *http.Request, method string) (answer, bool) {
 		// a fresh session (stel_dt and whatever GET / set), no login.
 		return answer{}, false
 	}
-	ss := &s.sess
+	ss := s.sessionOf(r)
 	for _, c := range []struct{ name, want string }{{"stel_ssid", ss.ssid}, {"stel_dt", DT}, {"stel_token", ss.token}} {
 		if got, err := r.Cookie(c.name); err != nil || c.want == "" || got.Value != c.want {
 			// answers.json #33: DRM CHANGELOG.md 0.1.2, a request whose
@@ -212,7 +262,7 @@ func (s *Server) checkTonProofAuth(c *call) answer {
 	if err := v.VerifyProof(context.Background(), addr, proof, challenge, stateInit); err != nil {
 		return jsonError("Invalid proof")
 	}
-	ss := &s.sess
+	ss := s.sessionOf(c.r)
 	ss.tonSeq++
 	ss.tonToken = "fake-ton-token-" + token(16, "ton", ss.tonSeq) + "-" + strconv.Itoa(ss.tonSeq)
 	setCookie(c.r, &http.Cookie{Name: "stel_ton_token", Value: ss.tonToken, Path: "/", MaxAge: 86400 * 30, HttpOnly: true, Secure: true})

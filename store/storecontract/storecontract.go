@@ -982,7 +982,7 @@ func testIdempotency(t *testing.T, st Store) {
 // testQueueDeliveryAudit: the fulfillment queue, delivery records, audit.
 func testQueueDeliveryAudit(t *testing.T, st Store) {
 	reserve(t, st, 3)
-	d := &shop.Delivery{OrderID: 2, Provider: "fragment", Step: "paid", Attempts: 1, NextAttemptAt: t0, RequestID: "req",
+	d := &shop.Delivery{OrderID: 2, Provider: "fragment", Step: "paid", Attempts: 1, NextAttemptAt: t0, RequestID: "req", Session: 1,
 		PayTo: "EQpay", PayAmount: 3 * shop.TON, Payload: []byte{1, 2, 3}, ConfirmMethod: "confirm",
 		ConfirmParams: map[string]string{"a": "b"}, Payout: &shop.SignedPayout{Hash: "ff", BOC: []byte{9}, Seqno: 7, ValidUntil: t0},
 		Paid: &shop.PayoutResult{TxHash: "ee", TxLT: 5}, UpdatedAt: t0}
