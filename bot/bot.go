@@ -156,6 +156,12 @@ type Config struct {
 	// WebhookHandler serves the updates Telegram POSTs to it. Empty: long
 	// polling, after deleting a webhook an earlier run left set.
 	WebhookURL string
+	// PollGate, in long-polling mode, lets the bot poll only while it
+	// returns a live context: Run waits on it, polls until that context
+	// ends, then waits again (a replica polls only while it leads; one
+	// getUpdates consumer at a time). It returns an error only when ctx is
+	// done. nil: poll throughout Run.
+	PollGate func(ctx context.Context) (context.Context, error)
 	// WebhookSecret is setWebhook's secret_token, checked on every
 	// request; secret: never logged. Default DeriveWebhookSecret(Token).
 	WebhookSecret string
@@ -335,7 +341,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.runWebhook(ctx)
 		b.wh.ready.Store(false) // the handler answers 503 from now on
 	} else {
-		b.poll(ctx)
+		b.pollGated(ctx)
 	}
 	b.Logger.Info("telegram bot stopping: no more updates taken, finishing accepted ones", "grace", b.ShutdownGrace)
 	wg.Wait()

@@ -268,3 +268,50 @@ func TestBot_LastPoll(t *testing.T) {
 		t.Errorf("after recovering: LastPoll = %v, %t", got, failing)
 	}
 }
+
+// TestPoll_Gated: with a PollGate (a replica that polls only while it
+// leads), the bot takes no update while the gate is shut, polls while it
+// is open, stops when it closes (leadership lost) and resumes when it
+// opens again, in the same Run.
+func TestPoll_Gated(t *testing.T) {
+	e := newEnv(t)
+	asked := make(chan struct{}, 4)
+	open := make(chan struct{})
+	leads := make(chan context.CancelFunc, 4)
+	e.restart(func(c *bot.Config) {
+		c.PollGate = func(ctx context.Context) (context.Context, error) {
+			asked <- struct{}{}
+			select {
+			case <-open:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			lctx, cancel := context.WithCancel(ctx)
+			leads <- cancel
+			return lctx, nil
+		}
+	})
+	<-asked // Run is waiting to lead
+	e.fake.Send(alice, "/start")
+	if n, p := e.fake.Polls(), e.fake.Pending(); n != 0 || p != 1 {
+		t.Fatalf("gate shut: %d polls, %d pending updates; want 0 and 1", n, p)
+	}
+	open <- struct{}{}
+	e.fake.Wait(alice.ID, "Stars &amp; Premium")
+	(<-leads)() // leadership lost
+	<-asked     // polling stopped; waiting to lead again
+	e.fake.Send(alice, "/help")
+	if p := e.fake.Pending(); p != 1 {
+		t.Fatalf("gate shut again: %d pending updates, want 1", p)
+	}
+	polls := e.fake.Polls()
+	open <- struct{}{}
+	e.startChat(alice)
+	if e.fake.Polls() <= polls {
+		t.Error("no poll after the gate opened again")
+	}
+	e.stop()
+	if p := e.fake.Pending(); p != 0 {
+		t.Errorf("%d updates left unconfirmed", p)
+	}
+}

@@ -115,6 +115,32 @@ func (b *Bot) raw(ctx context.Context, method string, params, out any) error {
 // Errors back off exponentially, or as long as a 429 says. On the way out
 // it confirms the updates it accepted, so that the next start does not
 // receive them again.
+// pollGated polls while PollGate allows it, until ctx is done. Updates
+// taken before the gate closed are still handled here; the offset of the
+// last one is confirmed as poll returns, so the next poller (this process
+// or another) starts after it.
+func (b *Bot) pollGated(ctx context.Context) {
+	if b.PollGate == nil {
+		b.poll(ctx)
+		return
+	}
+	for ctx.Err() == nil {
+		gate, err := b.PollGate(ctx)
+		if err != nil {
+			return
+		}
+		b.Logger.Info("telegram polling: started (this replica leads)")
+		pctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(gate, cancel)
+		b.poll(pctx)
+		stop()
+		cancel()
+		if ctx.Err() == nil {
+			b.Logger.Info("telegram polling: stopped until this replica leads again")
+		}
+	}
+}
+
 func (b *Bot) poll(ctx context.Context) {
 	offset := 0
 	backoff := time.Duration(0)
