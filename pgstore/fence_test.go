@@ -3,7 +3,11 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,4 +193,150 @@ func countDeposits(t *testing.T, db *pgstore.DB) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A transaction of the old leader that locked the term first is ordered
+// before the new term: the new leader's increment waits for it to commit,
+// and the new leader then sees what it wrote.
+func TestFence_InFlightCommitPrecedesNewTerm(t *testing.T) {
+	u, db := migrated(t)
+	const ttl = 900 * time.Millisecond
+	a, err := pgstore.NewElector(u, ttl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runA, stopA := context.WithCancel(context.Background())
+	doneA := make(chan struct{})
+	go func() { _ = a.Run(runA); close(doneA) }()
+	t.Cleanup(func() { stopA(); <-doneA })
+	lctxA, err := a.Wait(ctxTimeout(t, 5*ttl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := electors(t, u, ttl, 1)[0]
+
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	committed := make(chan error, 1)
+	go func() {
+		committed <- db.Update(context.WithoutCancel(lctxA), func(tx shop.Tx) error {
+			if err := tx.PutUser(&shop.User{ID: 2002}); err != nil {
+				return err
+			}
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+			return nil
+		})
+	}()
+	<-entered
+
+	admin, err := pgx.Connect(context.Background(), pgtest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = admin.Close(context.Background()) }()
+	if _, err := admin.Exec(context.Background(), "SELECT pg_terminate_backend($1)", lockHolder(t, admin, u)); err != nil {
+		t.Fatal(err)
+	}
+	stopA()
+	<-doneA
+	// B takes the lock and its increment waits for A's transaction.
+	deadline := time.Now().Add(10 * ttl)
+	for {
+		var waiting bool
+		// A writer waiting for a row's locker holds that row's tuple
+		// lock (PostgreSQL queues row-lock waiters on it).
+		err := admin.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_locks
+			WHERE locktype = 'tuple' AND relation = to_regclass($1))`, schemaOf(t, u)+".leader_terms").Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if b.Leader() {
+			t.Fatal("B leads while A's fenced transaction is still open")
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B's term increment never waited for A's transaction")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	if err := <-committed; err != nil {
+		t.Fatalf("A's transaction, begun under its current term: %v", err)
+	}
+	lctxB, err := b.Wait(ctxTimeout(t, 5*ttl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if term, _ := pgstore.TermOf(lctxB); term != 2 {
+		t.Fatalf("B's term = %d, want 2", term)
+	}
+	err = db.View(lctxB, func(tx shop.Tx) error {
+		_, err := tx.FindUserByID(2002)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("B does not see A's commit: %v", err)
+	}
+}
+
+// schemaOf returns the schema of a pgtest URL.
+func schemaOf(t *testing.T, u string) string {
+	t.Helper()
+	pu, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pu.Query().Get("search_path")
+}
+
+// BenchmarkUpdate_Fence: what fencing adds to a singleton's Update (one
+// more statement: the term row locked FOR SHARE), with few writers and
+// many.
+func BenchmarkUpdate_Fence(b *testing.B) {
+	u := pgtest.NewSchema(b)
+	db, err := pgstore.Open(context.Background(), u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	e, err := pgstore.NewElector(u, 30*time.Second, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	lctx, err := e.Wait(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		ctx  context.Context
+	}{{"unfenced", context.Background()}, {"fenced", lctx}} {
+		for _, par := range []int{1, 8} {
+			// RunParallel runs par × GOMAXPROCS writers.
+			b.Run(fmt.Sprintf("%s/writers=%d", bc.name, par*runtime.GOMAXPROCS(0)), func(b *testing.B) {
+				var next atomic.Int64
+				b.SetParallelism(par)
+				b.RunParallel(func(pb *testing.PB) {
+					// Each writer its own user: the cost measured is the
+					// fence's, not a hot row's.
+					id := 1_000_000 + next.Add(1)
+					for pb.Next() {
+						err := db.Update(bc.ctx, func(tx shop.Tx) error { return tx.PutUser(&shop.User{ID: id}) })
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			})
+		}
+	}
 }
