@@ -38,13 +38,21 @@ func startReplicas(t *testing.T, db *pgstore.DB, ttl time.Duration) (*pgstore.Re
 	return r, log, stop
 }
 
-// waitCount waits (up to limit) until r counts want replicas.
-func waitCount(t *testing.T, r *pgstore.Replicas, want int, limit time.Duration) {
+// waitCounts waits (up to limit) until r has reported the counts want,
+// in order, through OnChange, and counts the last of them.
+func waitCounts(t *testing.T, r *pgstore.Replicas, log *countLog, want []int, limit time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
-	for r.Count() != want {
+	for {
+		got := log.get()
+		if slices.Equal(got, want) && r.Count() == want[len(want)-1] {
+			return
+		}
+		if len(got) > len(want) || !slices.Equal(got, want[:len(got)]) {
+			t.Fatalf("replica %s reported the counts %v, want %v", r.ID(), got, want)
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("replica %s counts %d replicas after %s, want %d", r.ID(), r.Count(), limit, want)
+			t.Fatalf("replica %s reported the counts %v after %s, want %v", r.ID(), got, limit, want)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -58,24 +66,20 @@ func TestReplicas_CountComesAndGoes(t *testing.T) {
 	_, db := migrated(t)
 	const ttl = 1200 * time.Millisecond
 	a, logA, _ := startReplicas(t, db, ttl)
-	waitCount(t, a, 1, 5*ttl)
+	waitCounts(t, a, logA, []int{1}, 5*ttl)
 	b, logB, stopB := startReplicas(t, db, ttl)
-	waitCount(t, a, 2, 5*ttl)
-	waitCount(t, b, 2, 5*ttl)
+	waitCounts(t, b, logB, []int{2}, 5*ttl)
+	waitCounts(t, a, logA, []int{1, 2}, 5*ttl)
 	stopB()
-	waitCount(t, a, 1, 5*ttl)
+	waitCounts(t, a, logA, []int{1, 2, 1}, 5*ttl)
 
 	// A replica that dies: its last heartbeat, never renewed.
 	if _, err := db.Pool().Exec(context.Background(),
 		`INSERT INTO replicas (id, expires_at) VALUES ('dead', now() + make_interval(secs => $1))`, ttl.Seconds()); err != nil {
 		t.Fatal(err)
 	}
-	waitCount(t, a, 2, 5*ttl)
-	waitCount(t, a, 1, 5*ttl)
-
-	if got, want := logA.get(), []int{1, 2, 1, 2, 1}; !slices.Equal(got, want) {
-		t.Errorf("A's counts %v, want %v", got, want)
-	}
+	waitCounts(t, a, logA, []int{1, 2, 1, 2}, 5*ttl)
+	waitCounts(t, a, logA, []int{1, 2, 1, 2, 1}, 5*ttl)
 	if got := logB.get(); !slices.Equal(got, []int{2}) {
 		t.Errorf("B's counts %v, want [2]", got)
 	}
