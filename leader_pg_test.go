@@ -10,8 +10,9 @@ import (
 )
 
 // TestReplicas_Postgres: two sandbox services on one DATABASE_URL. One
-// leads and delivers the orders taken through either API; when the
-// leader's process stops, the other takes over and delivers.
+// leads and delivers the orders taken through either API, and their APIs
+// share the per-key rate limit; when the leader's process stops, the
+// other takes over and delivers, and takes the whole limit back.
 func TestReplicas_Postgres(t *testing.T) {
 	db := pgURL(t)
 	extra := map[string]string{"DATABASE_URL": db, "LEADER_TTL": "2s"}
@@ -37,6 +38,18 @@ func TestReplicas_Postgres(t *testing.T) {
 	b.osk = regexp.MustCompile(`osk_[A-Za-z0-9_-]{43}`).FindString(out.String())
 	if b.osk == "" {
 		t.Fatalf("B printed no keys:\n%s", out.String())
+	}
+
+	// The two API servers share the per-key limit (20 rps, bursts of 40
+	// by default): half each while both heartbeat.
+	share := func(n, perSecond, burst int) *regexp.Regexp {
+		return regexp.MustCompile(`msg="per-key rate limit: this replica's share" .*replicas=` + strconv.Itoa(n) +
+			` rate_per_second=` + strconv.Itoa(perSecond) + ` burst=` + strconv.Itoa(burst))
+	}
+	for _, s := range []*service{a, b} {
+		if s.stderr.wait(t, share(2, 10, 20), 10*time.Second, s.done) == nil {
+			t.Fatalf("a replica's API did not take half the rate limit:\n%s", s.stderr.String())
+		}
 	}
 
 	if code, body := b.call("POST", "/sandbox/v1/deposits", "", `{"memo":"`+a.memo+`","amount_ton":"10"}`); code != 200 {
@@ -75,6 +88,9 @@ func TestReplicas_Postgres(t *testing.T) {
 		t.Fatalf("B did not take over:\n%s", b.stderr.String())
 	}
 	t.Logf("LEADER_TTL 2s: B led %s after A stopped", time.Since(stopped).Round(time.Millisecond))
+	if b.stderr.wait(t, share(1, 20, 40), 10*time.Second, b.done) == nil {
+		t.Fatalf("B's API did not take the whole rate limit back after A stopped:\n%s", b.stderr.String())
+	}
 	id := order(b, 250)
 	if b.stderr.wait(t, delivered(id), 15*time.Second, b.done) == nil {
 		t.Fatalf("the new leader (B) did not deliver order %s:\n%s", id, b.stderr.String())

@@ -42,8 +42,11 @@ type app struct {
 	// leader elects the replica that runs the singletons: a
 	// pgstore.Elector on PostgreSQL (elector, run on every replica),
 	// alwaysLeader on bbolt (elector nil).
-	leader     leadership
-	elector    *pgstore.Elector
+	leader  leadership
+	elector *pgstore.Elector
+	// replicas counts the replicas on PostgreSQL, whose API servers share
+	// the per-key rate limit; nil on bbolt.
+	replicas   *pgstore.Replicas
 	botWebhook bool // the bot takes updates by webhook: every replica serves it
 }
 
@@ -167,6 +170,17 @@ func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, 
 	if a.srv, err = api.NewServer(scfg); err != nil {
 		return nil, err
 	}
+	if pg, ok := db.(*pgstore.DB); ok {
+		if a.replicas, err = pgstore.NewReplicas(pg, cfg.LeaderTTL, logger.With("component", "replicas")); err != nil {
+			return nil, err
+		}
+		alog := logger.With("component", "api")
+		a.replicas.OnChange = func(n int) {
+			a.srv.SetReplicas(n)
+			perSecond, burst := a.srv.KeyLimit()
+			alog.Info("per-key rate limit: this replica's share", "replicas", n, "rate_per_second", perSecond, "burst", burst)
+		}
+	}
 	a.lagAlarm, err = ton.NewLagAlarm(ton.LagAlarmConfig{
 		Watcher: a.watcher,
 		Max:     cfg.TONWatcherLagAlert,
@@ -207,6 +221,9 @@ func (a *app) run(ctx context.Context) error {
 	// getUpdates poller. On bbolt the one process always leads.
 	if a.elector != nil {
 		g.Go(func() error { return a.elector.Run(ctx) })
+	}
+	if a.replicas != nil {
+		g.Go(func() error { return a.replicas.Run(ctx) })
 	}
 	g.Go(func() error { return a.srv.Run(ctx) })
 	lead := func(name string, fn func(context.Context) error) {

@@ -114,7 +114,9 @@ func (s *Server) authorize(r *http.Request, rt route, d dialect) (context.Contex
 		return fail("wrong_dialect", shop.Errorf(shop.EUNAUTHORIZED, "this endpoint is part of the simple API and needs an sk_ key"))
 	}
 	if wait, ok := s.limiters.allow(apiKey.Hash, s.Now()); !ok {
-		return nil, &retryAfter{err: shop.Errorf(shop.ERATELIMITED, "rate limit exceeded: at most %s requests per second, bursts of %d", formatRate(s.limiters.rate), s.limiters.burst), after: wait}
+		// The limit a partner is told is the whole shop's (RateLimit): with
+		// several replicas each enforces its share (SetReplicas).
+		return nil, &retryAfter{err: shop.Errorf(shop.ERATELIMITED, "rate limit exceeded: at most %s requests per second, bursts of %d", formatRate(rate.Limit(s.RateLimit)), s.RateBurst), after: wait}
 	}
 	return newContextWithPartner(r.Context(), user, apiKey), nil
 }
@@ -166,10 +168,9 @@ func (w *statusRecorder) code() int {
 
 // limiters holds one token bucket per API key.
 type limiters struct {
-	rate  rate.Limit
-	burst int
-
 	mu        sync.Mutex
+	rate      rate.Limit // of every bucket; set changes it
+	burst     int
 	buckets   map[string]*bucket
 	lastSweep time.Time
 }
@@ -187,6 +188,42 @@ const idleForget = 10 * time.Minute
 func newLimiters(perSecond float64, burst int) *limiters {
 	return &limiters{rate: rate.Limit(perSecond), burst: burst, buckets: map[string]*bucket{}}
 }
+
+// set changes the rate and burst of every bucket, those to come and those
+// in use (which keep the tokens they have, up to the new burst).
+func (l *limiters) set(perSecond float64, burst int, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rate, l.burst = rate.Limit(perSecond), burst
+	for _, b := range l.buckets {
+		b.lim.SetLimitAt(now, l.rate)
+		b.lim.SetBurstAt(now, l.burst)
+	}
+}
+
+// get returns the rate and burst of the buckets.
+func (l *limiters) get() (float64, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return float64(l.rate), l.burst
+}
+
+// SetReplicas makes this server's per-key limit its share of the shop's
+// when n replicas serve the API behind one load balancer (n < 1 counts as
+// 1): RateLimit/n requests per second, bursts of RateBurst/n rounded up
+// (at least 1). Spread evenly, a key's requests then get RateLimit in all;
+// a key whose requests all reach one replica gets that replica's share.
+// Keys' buckets in use keep their tokens (up to the new burst). Safe for
+// concurrent use with the handler.
+func (s *Server) SetReplicas(n int) {
+	n = max(n, 1)
+	s.limiters.set(s.RateLimit/float64(n), max(1, (s.RateBurst+n-1)/n), s.Now())
+}
+
+// KeyLimit returns the per-key limit this server enforces: requests per
+// second and burst (RateLimit and RateBurst, or their share after
+// SetReplicas).
+func (s *Server) KeyLimit() (perSecond float64, burst int) { return s.limiters.get() }
 
 // allow takes one token from key's bucket. When it is empty, it returns
 // false and how long until a token is available.

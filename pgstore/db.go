@@ -19,6 +19,8 @@
 // unchanged. View runs fn in a REPEATABLE READ READ ONLY transaction: one
 // snapshot, no predicate locks, so reports never abort writers.
 //
+// A leader's Updates are fenced: see fence.go.
+//
 // The outbox's sequence numbers come from a counter row updated under its
 // lock (table counters), not a sequence, so that they follow commit order,
 // as OutboxAfter's readers need.
@@ -199,6 +201,12 @@ func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue bool) (e
 		}
 	}
 	t := &tx{ctx: ctx, ptx: ptx, writable: true}
+	if f := fenceOf(ctx); f != nil {
+		if err := t.checkFence(f); err != nil {
+			_ = ptx.Rollback(context.WithoutCancel(ctx))
+			return err, t.conflict != nil
+		}
+	}
 	ferr := fn(t)
 	if t.conflict != nil || ferr != nil {
 		_ = ptx.Rollback(context.WithoutCancel(ctx))

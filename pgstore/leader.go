@@ -28,7 +28,10 @@ const LeaderLockKey int64 = 0x5374617273426f74 // "StarsBot"
 // (cancels the leader context) and closes the connection, which releases
 // the lock server-side. The session asks the server for TCP keepalives of
 // about TTL, so that the server also releases the lock of a leader it can
-// no longer reach. Run runs it; Wait waits to lead.
+// no longer reach. Each leadership has a term, and the leader context
+// carries it: the store's Updates made under it are fenced (fence.go), and
+// one that finds a newer term also steps this leader down. Run runs it;
+// Wait waits to lead.
 type Elector struct {
 	url    string
 	ttl    time.Duration
@@ -55,7 +58,9 @@ func NewElector(url string, ttl time.Duration, logger *slog.Logger) (*Elector, e
 }
 
 // Wait blocks until this process leads, and returns a context that is
-// cancelled when it stops leading (or ctx ends). It returns ctx's error
+// cancelled when it stops leading (or ctx ends). The context carries the
+// leadership's term (TermOf): the store's Updates made under it, or under
+// a context made from it, are fenced. It returns ctx's error
 // when ctx ends first.
 func (e *Elector) Wait(ctx context.Context) (context.Context, error) {
 	for {
@@ -120,14 +125,25 @@ func (e *Elector) campaign(ctx context.Context, conn *pgx.Conn, key int64, every
 			return
 		}
 	}
+	tctx, cancel := context.WithTimeout(ctx, e.ttl)
+	var term int64
+	err := conn.QueryRow(tctx, nextTermSQL, key).Scan(&term)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			e.logger.Warn("leader election: took the lock but could not start a new term; reconnecting", "err", err)
+		}
+		return // Run closes conn, which releases the lock
+	}
 	lctx, stepDown := context.WithCancel(ctx)
 	defer stepDown()
+	lctx = withFence(lctx, &fence{key: key, term: term, depose: stepDown})
 	e.mu.Lock()
 	e.leading = lctx
 	close(e.gained)
 	e.gained = make(chan struct{})
 	e.mu.Unlock()
-	e.logger.Info("leader election: this process leads", "ttl", e.ttl)
+	e.logger.Info("leader election: this process leads", "ttl", e.ttl, "term", term)
 	defer func() {
 		e.mu.Lock()
 		e.leading = nil
@@ -137,8 +153,12 @@ func (e *Elector) campaign(ctx context.Context, conn *pgx.Conn, key int64, every
 	defer t.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			stepDown()
+		case <-lctx.Done():
+			if ctx.Err() == nil {
+				// A fenced Update found a newer term (checkFence).
+				e.logger.Warn("leader election: a newer leader has been elected; stepped down", "term", term)
+				return
+			}
 			e.logger.Info("leader election: stepping down (stopping)")
 			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), every)
 			_, _ = conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", key)

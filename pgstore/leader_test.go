@@ -13,6 +13,25 @@ import (
 	"starsbot/pgstore/pgtest"
 )
 
+// migrated returns the URL of a new schema with the store's tables (the
+// electors' term table among them) and the store on it, checked and
+// closed when the test ends.
+func migrated(t *testing.T) (string, *pgstore.DB) {
+	t.Helper()
+	u := pgtest.NewSchema(t)
+	db, err := pgstore.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := db.Check(context.Background()); err != nil {
+			t.Errorf("store check after test: %v", err)
+		}
+		_ = db.Close()
+	})
+	return u, db
+}
+
 // electors starts n electors over one schema and stops them when the test
 // ends.
 func electors(t *testing.T, u string, ttl time.Duration, n int) []*pgstore.Elector {
@@ -76,7 +95,7 @@ func lockHolder(t *testing.T, conn *pgx.Conn, u string) int {
 // connection is killed server-side, it steps down and the other takes over
 // within the TTL.
 func TestElector_OneLeaderAndTakeover(t *testing.T) {
-	u := pgtest.NewSchema(t)
+	u, _ := migrated(t)
 	const ttl = 900 * time.Millisecond
 	es := electors(t, u, ttl, 2)
 	first := waitLeader(t, es, 5*ttl)
@@ -128,7 +147,7 @@ func TestElector_OneLeaderAndTakeover(t *testing.T) {
 
 // Stopping the leader releases the lock: the follower takes over.
 func TestElector_StopReleases(t *testing.T) {
-	u := pgtest.NewSchema(t)
+	u, _ := migrated(t)
 	const ttl = 600 * time.Millisecond
 	a, err := pgstore.NewElector(u, ttl, nil)
 	if err != nil {

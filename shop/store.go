@@ -2,6 +2,7 @@ package shop
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -17,8 +18,21 @@ type Store interface {
 	// and must have no effect outside tx: it must reset any result it
 	// captures at its start. If fn returns an error, nothing fn wrote is
 	// committed and Update returns that error unchanged.
+	//
+	// A store that several processes share fences their leader: when ctx
+	// carries the term of a leadership it granted (the leader's context),
+	// Update checks in the same transaction that no newer leader exists
+	// and otherwise commits nothing and returns an error wrapping
+	// ErrDeposed. A store of one process (bbolt) has no terms: its
+	// process always leads.
 	Update(ctx context.Context, fn func(Tx) error) error
 }
+
+// ErrDeposed is wrapped by the error of an Update made on behalf of a
+// leader that a newer leader has replaced (see Store.Update): nothing was
+// committed, so a payout it meant to record is never broadcast. Test with
+// errors.Is.
+var ErrDeposed = errors.New("this process is no longer the leader: a newer leader has been elected")
 
 // Tx is one store transaction. Records passed in and returned are copies:
 // changing them changes nothing until they are Put. Find methods return an
