@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -27,10 +26,6 @@ func (alwaysLeader) Wait(ctx context.Context) (context.Context, error) {
 	}
 	return ctx, nil
 }
-
-// errLostLeadership is runOnceAsLeader's error when leadership is lost
-// under a component that cannot be restarted within one process.
-var errLostLeadership = errors.New("leadership lost")
 
 // runWhileLeader runs fn while this process leads: starts it when
 // leadership is gained, cancels it when lost, starts it again when
@@ -58,32 +53,6 @@ func runWhileLeader(ctx context.Context, l leadership, logger *slog.Logger, name
 			return nil // fn finished on its own while leading
 		}
 	}
-}
-
-// runOnceAsLeader runs fn, which cannot be restarted within one process,
-// from the first time this process leads. When leadership is lost it stops
-// fn and returns errLostLeadership, so that the process exits and its
-// supervisor restarts it as a follower, rather than have two processes
-// run fn at once or none ever again.
-func runOnceAsLeader(ctx context.Context, l leadership, logger *slog.Logger, name string, fn func(context.Context) error) error {
-	lctx, err := l.Wait(ctx)
-	if err != nil {
-		return nil
-	}
-	logger.Info("leader: gained; starting (cannot be restarted in this process: it exits if leadership is lost)", "component", name)
-	fctx, stop := both(ctx, lctx)
-	defer stop()
-	err = fn(fctx)
-	switch {
-	case ctx.Err() != nil:
-		return nil
-	case lctx.Err() != nil:
-		logger.Error("leader: lost; this component cannot restart within the process, which exits so that its supervisor restarts it as a follower", "component", name)
-		return fmt.Errorf("%s: %w", name, errLostLeadership)
-	case err != nil:
-		return fmt.Errorf("%s: %w", name, err)
-	}
-	return nil
 }
 
 // both returns a context that ends when either ctx or lctx ends.

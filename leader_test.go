@@ -89,18 +89,3 @@ func TestRunWhileLeader_Error(t *testing.T) {
 		t.Fatalf("runWhileLeader = %v, want %v", err, boom)
 	}
 }
-
-// runOnceAsLeader: a component that cannot restart makes the process exit
-// when leadership is lost.
-func TestRunOnceAsLeader_Lost(t *testing.T) {
-	l := newManualLeader()
-	l.gain()
-	go l.lose()
-	err := runOnceAsLeader(context.Background(), l, slog.New(slog.DiscardHandler), "bot", func(ctx context.Context) error {
-		<-ctx.Done()
-		return nil
-	})
-	if !errors.Is(err, errLostLeadership) {
-		t.Fatalf("runOnceAsLeader = %v, want errLostLeadership", err)
-	}
-}

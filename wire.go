@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +49,9 @@ type app struct {
 	// the per-key rate limit; nil on bbolt.
 	replicas   *pgstore.Replicas
 	botWebhook bool // the bot takes updates by webhook: every replica serves it
+	// leading is whether this replica leads, for the buyer notifications
+	// its bot sends (PostgreSQL only; on bbolt the bot sends them all).
+	leading atomic.Bool
 }
 
 // wire builds every component over the open store and chain and connects
@@ -136,8 +140,18 @@ func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, 
 			a.worker.Poke()
 		}
 	})
-	if a.bot != nil {
+	switch {
+	case a.bot == nil:
+	case a.elector == nil:
 		svc.Subscribe(a.bot.HandleEvent)
+	default:
+		// With replicas, buyers hear of an event once: from the leader's
+		// bot, which gets the other replicas' events through the store.
+		svc.Subscribe(func(e shop.Event) {
+			if a.leading.Load() {
+				a.bot.HandleEvent(e)
+			}
+		})
 	}
 	if a.webhooks, err = newWebhooks(svc, metrics, logger.With("component", "webhook")); err != nil {
 		return nil, err
@@ -235,14 +249,17 @@ func (a *app) run(ctx context.Context) error {
 	lead("watcher lag alarm", a.lagAlarm.Run)
 	lead("webhook dispatcher", a.webhooks.Run)
 	if a.bot != nil {
-		switch {
-		case a.botWebhook:
-			g.Go(func() error { return a.bot.Run(ctx) })
-		default:
-			// bot.Run runs once per Bot (it refuses a second call), so a
-			// poller that loses leadership exits the process.
-			g.Go(func() error {
-				return runOnceAsLeader(ctx, a.leader, a.logger, "telegram bot (long polling)", a.bot.Run)
+		// Every replica runs the bot: in webhook mode each answers the
+		// updates Telegram posts to it; in long-polling mode only the
+		// leader polls (bot.Config.PollGate), stopping when it loses
+		// leadership and starting again when it regains it.
+		g.Go(func() error { return a.bot.Run(ctx) })
+		if a.elector != nil {
+			lead("buyer notifications", func(ctx context.Context) error {
+				a.leading.Store(true)
+				defer a.leading.Store(false)
+				<-ctx.Done()
+				return nil
 			})
 		}
 	}
@@ -346,6 +363,7 @@ func newBot(cfg *config.Config, db appStore, bolt *store.DB, chain *chainSetup, 
 		Token:            cfg.TelegramToken,
 		APIURL:           cfg.TelegramAPIURL,
 		WebhookURL:       cfg.TelegramWebhookURL,
+		PollGate:         pollGate(a),
 		WebhookSecret:    cfg.TelegramWebhookSecret,
 		PublicURL:        cfg.PublicURL,
 		Logger:           logger,
@@ -421,4 +439,13 @@ func newWebhooks(svc *shop.Service, metrics *api.Metrics, logger *slog.Logger) (
 	}
 	svc.Subscribe(func(shop.Event) { d.Poke() })
 	return d, nil
+}
+
+// pollGate is the bot's PollGate: with replicas, only the leader polls;
+// nil on bbolt, whose one process always polls.
+func pollGate(a *app) func(context.Context) (context.Context, error) {
+	if a.elector == nil {
+		return nil
+	}
+	return a.leader.Wait
 }
