@@ -1,0 +1,176 @@
+package pgstore_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"starsbot/pgstore"
+	"starsbot/pgstore/pgtest"
+	"starsbot/shop"
+)
+
+// listen starts a listener over u, stopped when the test ends, and
+// waits for its first wake-up: it is listening.
+func listen(t *testing.T, u string) *pgstore.Listener {
+	t.Helper()
+	l, err := pgstore.NewListener(u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = l.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	woken(t, l, "after connecting")
+	return l
+}
+
+// woken waits (up to 10 s) for a wake-up of l.
+func woken(t *testing.T, l *pgstore.Listener, when string) {
+	t.Helper()
+	select {
+	case <-l.C():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no wake-up %s within 10 s", when)
+	}
+}
+
+// appendEvent commits a transaction that appends one outbox event, or,
+// with fail, rolls it back.
+func appendEvent(t *testing.T, db *pgstore.DB, id string, fail bool) {
+	t.Helper()
+	errFail := shop.Errorf(shop.EVALIDATION, "rolled back")
+	err := db.Update(context.Background(), func(tx shop.Tx) error {
+		if err := tx.AppendOutbox(&shop.OutboxEvent{ID: id, Type: shop.PartnerBalanceCredited, UserID: 1,
+			CreatedAt: time.Now(), Balance: &shop.BalanceChange{Amount: 1, Balance: 1, Reason: shop.CreditAdmin}}); err != nil {
+			return err
+		}
+		if fail {
+			return errFail
+		}
+		return nil
+	})
+	if (err != nil) != fail {
+		t.Fatalf("update: %v", err)
+	}
+}
+
+// TestListener_Notify: a committed transaction that appended outbox
+// events wakes a listener on its schema.
+func TestListener_Notify(t *testing.T) {
+	u := pgtest.NewSchema(t)
+	db, err := pgstore.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l := listen(t, u)
+	appendEvent(t, db, "evt_a", false)
+	woken(t, l, "after a commit")
+}
+
+// TestOutboxNotify_Commits: a session listening on a schema's outbox
+// channel gets one notification per committed transaction that appended
+// events (however many), none for a rolled-back one or for a transaction
+// without events, and none for another schema's commits. A NOTIFY of the
+// test's own closes the count: notifications arrive in commit order.
+func TestOutboxNotify_Commits(t *testing.T) {
+	ctx := context.Background()
+	u, other := pgtest.NewSchema(t), pgtest.NewSchema(t)
+	db, err := pgstore.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	odb, err := pgstore.Open(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer odb.Close()
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var channel string
+	if err := conn.QueryRow(ctx, "SELECT "+pgstore.OutboxChannelSQL).Scan(&channel); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+
+	appendEvent(t, db, "evt_rolled_back", true)
+	appendEvent(t, odb, "evt_other_schema", false)
+	if err := db.Update(ctx, func(tx shop.Tx) error { return tx.PutCursor(&shop.Cursor{Account: "a", LT: 1, Hash: "h"}) }); err != nil {
+		t.Fatal(err)
+	}
+	appendEvent(t, db, "evt_1", false)
+	if err := db.Update(ctx, func(tx shop.Tx) error { // two events, one commit
+		for _, id := range []string{"evt_2", "evt_3"} {
+			if err := tx.AppendOutbox(&shop.OutboxEvent{ID: id, Type: shop.PartnerBalanceCredited, UserID: 1, CreatedAt: time.Now(),
+				Balance: &shop.BalanceChange{Amount: 1, Balance: 1, Reason: shop.CreditAdmin}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_notify($1, 'end')", channel); err != nil { // a session hears its own
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("after %q: %v", got, err)
+		}
+		if n.Payload == "end" {
+			break
+		}
+		got = append(got, n.Payload)
+	}
+	if len(got) != 2 {
+		t.Errorf("notifications = %q, want 2 (two committed transactions with events)", got)
+	}
+}
+
+// TestListener_Reconnect: after the server ends the listener's session
+// (pg_terminate_backend), it connects again, wakes its consumer (what was
+// sent meanwhile is lost to it) and hears the next commit.
+func TestListener_Reconnect(t *testing.T) {
+	u := pgtest.NewSchema(t)
+	ctx := context.Background()
+	db, err := pgstore.Open(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l := listen(t, u)
+	admin, err := pgx.Connect(ctx, pgtest.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	for range 3 {
+		pid := l.BackendPID()
+		if pid == 0 {
+			t.Fatal("BackendPID = 0 while listening")
+		}
+		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend($1)", int64(pid)); err != nil {
+			t.Fatal(err)
+		}
+		woken(t, l, "after reconnecting")
+		if got := l.BackendPID(); got == pid || got == 0 {
+			t.Fatalf("BackendPID = %d after reconnecting, was %d", got, pid)
+		}
+		appendEvent(t, db, "evt_"+time.Now().Format("150405.000000000"), false)
+		woken(t, l, "after a commit on the new session")
+	}
+}
