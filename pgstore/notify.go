@@ -12,32 +12,67 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Outbox notifications. A transaction that appends outbox events also
-// queues one NOTIFY on the outbox channel of its schema; PostgreSQL
-// delivers it to every listening session when, and only if, the
-// transaction commits (NOTIFY is transactional), after the commit is
-// visible. The payload is empty: a notification only says "read the
-// outbox" (shop.Relay reads it by its cursor), so a lost one costs a
-// reader's poll interval, never an event.
+// Outbox notifications. After a transaction that appended outbox events
+// commits, Update has the outbox channel of its schema notified
+// (pg_notify), so that every replica's Listener wakes its relay; the
+// payload is empty: a notification only says "read the outbox", which the
+// relay reads by its cursor, so a lost one costs a reader's poll interval,
+// never an event.
+//
+// Not in the transaction itself, although NOTIFY is transactional: a
+// transaction that notifies takes PostgreSQL's cluster-wide notify lock
+// (LockSharedObject on "database 0", async.c PreCommit_Notify) and holds it
+// until after its commit record is flushed, so every event-writing
+// transaction would commit one at a time. Instead each process sends at
+// most one notification at a time, from its own short transaction with
+// synchronous_commit off (it holds the lock for no flush), and folds the
+// commits that end meanwhile into the next one.
 
 // outboxChannelSQL is the outbox channel's name as SQL over the session's
 // schema: "starsbot_outbox_" and 16 hex digits of md5(current_schema()),
 // so that shops on separate schemas of one database (and the tests, one
-// schema each) do not wake each other. Writers and the Listener compute it
-// the same way, on their own connections.
+// schema each) do not wake each other. Notifiers and the Listener compute
+// it the same way, on their own connections.
 const outboxChannelSQL = `'starsbot_outbox_' || left(md5(coalesce(current_schema(), '')), 16)`
 
-// notifyOutbox queues the outbox notification in t, once per
-// transaction; AppendOutbox calls it.
-func (t *tx) notifyOutbox() error {
-	if t.notified {
-		return nil
+// notifySQL sends the notification: one round trip (the simple protocol
+// runs the statements in order; a failure leaves the connection in a
+// transaction, and the pool then drops it).
+const notifySQL = `BEGIN; SET LOCAL synchronous_commit TO OFF; SELECT pg_notify(` + outboxChannelSQL + `, ''); COMMIT`
+
+// notifier sends a DB's outbox notifications, one at a time.
+type notifier struct {
+	pending atomic.Bool // a commit is not yet covered by a notification
+	sending atomic.Bool // a goroutine is sending
+}
+
+// notifyOutbox has the outbox notified after a commit: by the sending
+// goroutine if one runs (it sends again for this commit), else by a new
+// one. It never blocks; errors are dropped (the readers poll).
+func (db *DB) notifyOutbox() {
+	n := &db.notifier
+	n.pending.Store(true)
+	if n.sending.CompareAndSwap(false, true) {
+		go db.sendNotifications()
 	}
-	if err := t.exec("notify outbox", `SELECT pg_notify(`+outboxChannelSQL+`, '')`); err != nil {
-		return err
+}
+
+// sendNotifications notifies while commits are pending, then stops.
+func (db *DB) sendNotifications() {
+	n := &db.notifier
+	for {
+		for n.pending.Swap(false) {
+			ctx, cancel := context.WithTimeout(context.Background(), listenerTimeout)
+			_, _ = db.pool.Exec(ctx, notifySQL)
+			cancel()
+		}
+		n.sending.Store(false)
+		// A commit between the last Swap and the Store saw a sender
+		// running and started none: take it unless another did.
+		if !n.pending.Load() || !n.sending.CompareAndSwap(false, true) {
+			return
+		}
 	}
-	t.notified = true
-	return nil
 }
 
 // Listener timing: a silent connection is pinged after listenerIdle, and a
