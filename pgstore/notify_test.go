@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"starsbot/pgstore"
 	"starsbot/pgstore/pgtest"
@@ -145,5 +146,58 @@ func TestListener_Reconnect(t *testing.T) {
 		}
 		appendEvent(t, db, "evt_"+time.Now().Format("150405.000000000"), false)
 		woken(t, l, "after a commit on the new session")
+	}
+}
+
+// BenchmarkNotifyInTx shows why Update notifies after the commit rather
+// than in the transaction: one-row INSERT transactions from 64 goroutines over
+// 32 connections (synchronous commit as the server is configured), plain and with a
+// pg_notify inside, which holds PostgreSQL's cluster-wide notify lock
+// until the commit is flushed:
+//
+//	go test -run '^$' -bench BenchmarkNotifyInTx -benchtime 3s ./pgstore
+func BenchmarkNotifyInTx(b *testing.B) {
+	for _, notify := range []bool{false, true} {
+		name := "plain"
+		if notify {
+			name = "notify_in_tx"
+		}
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			cfg, err := pgxpool.ParseConfig(pgtest.NewSchema(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg.MaxConns = 32 // commits that may share a flush
+			pool, err := pgxpool.NewWithConfig(ctx, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pool.Close()
+			if _, err := pool.Exec(ctx, `CREATE TABLE bench_notify (id BIGSERIAL PRIMARY KEY, v BIGINT NOT NULL)`); err != nil {
+				b.Fatal(err)
+			}
+			b.SetParallelism(64)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					err := pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
+						if _, err := tx.Exec(ctx, `INSERT INTO bench_notify (v) VALUES ($1)`, int64(42)); err != nil {
+							return err
+						}
+						if notify {
+							_, err := tx.Exec(ctx, `SELECT pg_notify('starsbot_bench_notify', '')`)
+							return err
+						}
+						return nil
+					})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tx/s")
+		})
 	}
 }
