@@ -194,8 +194,8 @@ func sameEvents(t *testing.T, names []string, rs ...*testReplica) {
 	}
 }
 
-// TestRelay_Postgres_TwoReplicas: two replicas on one schema, the bot on
-// A (as on the leader). What B does — a credit, an order completed as B's
+// TestRelay_Postgres_TwoReplicas: two replicas on one schema, A leading
+// (its bot tells buyers), B following (its bot runs, and tells nobody). What B does — a credit, an order completed as B's
 // worker completes it, one moved to manual and refunded, a deposit, a
 // cancelled order — reaches A's subscribers once each, as the very events
 // B emitted (balances, deposit ids and all), and A's bot tells the buyer;
@@ -215,11 +215,24 @@ func TestRelay_Postgres_TwoReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	bctx, stopBot := context.WithCancel(ctx)
-	botDone := make(chan error, 1)
+	botDone := make(chan error, 2)
 	go func() { botDone <- tb.Run(bctx) }()
-	defer func() { stopBot(); <-botDone }()
 	wired := &app{bot: tb} // as wire subscribes the bot (no elector: this one leads)
 	a.svc.Subscribe(wired.notifyBuyers)
+	// B's bot runs too (webhook mode: every replica's does) but B
+	// follows (an elector that never ran): it tells nobody.
+	tgB := bottest.New(t, token)
+	tbB, err := bot.New(bot.Config{Shop: b.svc, State: b.db, Token: token, APIURL: tgB.URL, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { botDone <- tbB.Run(bctx) }()
+	defer func() { stopBot(); <-botDone; <-botDone }()
+	follower, err := pgstore.NewElector(u, time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.svc.Subscribe((&app{bot: tbB, elector: follower}).notifyBuyers)
 
 	const buyer, marker = 6_100_001, 6_100_002
 	user, err := b.svc.EnsureUser(ctx, shop.UserUpdate{ID: buyer, Username: "relay_buyer", LanguageCode: "en"})
@@ -315,6 +328,9 @@ func TestRelay_Postgres_TwoReplicas(t *testing.T) {
 	for range 2 { // the second is paid after the worker's first scan, surely
 		o := order(b.svc, shop.PayBalance)
 		tg.Wait(buyer, fmt.Sprintf("Order #%d completed", o.ID))
+	}
+	if m := tgB.Messages(buyer); len(m) > 0 {
+		t.Errorf("the follower's bot told the buyer: %+v", m)
 	}
 	if v := tg.Violations(); len(v) > 0 {
 		t.Errorf("Bot API violations: %v", v)

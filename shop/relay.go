@@ -136,7 +136,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	defer t.Stop()
 	failing := false
 	for {
-		err := r.Step(ctx)
+		err := r.step(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -155,10 +155,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// Step publishes the events committed since the last step (seeking
+// step publishes the events committed since the last step (seeking
 // first if the relay has not), page by page, and returns after the last.
-// Run calls it; a test may call it instead of Run.
-func (r *Relay) Step(ctx context.Context) error {
+func (r *Relay) step(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.seeked {
