@@ -195,13 +195,14 @@ func sameEvents(t *testing.T, names []string, rs ...*testReplica) {
 }
 
 // TestRelay_Postgres_TwoReplicas: two replicas on one schema, A leading
-// (its bot tells buyers), B following (its bot runs, and tells nobody). What B does — a credit, an order completed as B's
-// worker completes it, one moved to manual and refunded, a deposit, a
+// (its bot tells buyers), B following (its bot runs, and tells nobody).
+// What B does — a credit, an order completed as B's worker completes it
+// (with a referral reward), one moved to manual and refunded, a deposit, a
 // cancelled order — reaches A's subscribers once each, as the very events
-// B emitted (balances, deposit ids and all), and A's bot tells the buyer;
-// what A does reaches B, and neither relays its own events. Then A's
-// worker, which scans only hourly, delivers orders paid through B: woken
-// by the relayed order_paid.
+// B emitted (balances, deposit ids and all), and A's bot tells the buyer
+// and the referrer; what A does reaches B; neither relays its own events.
+// Then A's worker, which scans only hourly, delivers orders paid through
+// B: woken by the relayed order_paid.
 func TestRelay_Postgres_TwoReplicas(t *testing.T) {
 	u := pgtest.NewSchema(t)
 	ctx := context.Background()
@@ -234,8 +235,12 @@ func TestRelay_Postgres_TwoReplicas(t *testing.T) {
 	}
 	b.svc.Subscribe((&app{bot: tbB, elector: follower}).notifyBuyers)
 
-	const buyer, marker = 6_100_001, 6_100_002
-	user, err := b.svc.EnsureUser(ctx, shop.UserUpdate{ID: buyer, Username: "relay_buyer", LanguageCode: "en"})
+	const buyer, marker, referrer = 6_100_001, 6_100_002, 6_100_003
+	b.svc.ReferralPPM = 50_000 // 5 %: B's completions reward the buyer's referrer
+	if _, err := b.svc.EnsureUser(ctx, shop.UserUpdate{ID: referrer, Username: "relay_referrer", LanguageCode: "en"}); err != nil {
+		t.Fatal(err)
+	}
+	user, err := b.svc.EnsureUser(ctx, shop.UserUpdate{ID: buyer, Username: "relay_buyer", LanguageCode: "en", StartPayload: shop.ReferralPayload(referrer)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +273,7 @@ func TestRelay_Postgres_TwoReplicas(t *testing.T) {
 	_, err = b.svc.CompleteOrder(ctx, shop.SystemActor, o1.ID, "sandbox-ref")
 	must(err)
 	tg.Wait(buyer, fmt.Sprintf("Order #%d completed", o1.ID))
+	tg.Wait(referrer, "Referral reward")
 
 	// B's worker hands one to the admins, an admin on B refunds it.
 	o2 := order(b.svc, shop.PayBalance)
@@ -295,8 +301,8 @@ func TestRelay_Postgres_TwoReplicas(t *testing.T) {
 	barrier(t, b, a, marker)
 	barrier(t, a, b, marker)
 	sameEvents(t, []string{"A", "B"}, a, b)
-	if _, remote := a.log.split(); len(remote) < 9 {
-		t.Errorf("A got %d events from B, want every one of B's 9 and more: %+v", len(remote), remote)
+	if _, remote := a.log.split(); len(remote) < 10 {
+		t.Errorf("A got %d events from B, want every one of B's 10 and more: %+v", len(remote), remote)
 	}
 	completed := fmt.Sprintf("Order #%d completed", o1.ID)
 	notices := map[string]int{}
