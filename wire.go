@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,9 +48,11 @@ type app struct {
 	// the per-key rate limit; nil on bbolt.
 	replicas   *pgstore.Replicas
 	botWebhook bool // the bot takes updates by webhook: every replica serves it
-	// leading is whether this replica leads, for the buyer notifications
-	// its bot sends (PostgreSQL only; on bbolt the bot sends them all).
-	leading atomic.Bool
+	// On PostgreSQL, every replica runs a relay (the other replicas'
+	// outbox events to this one's subscribers), woken by the listener;
+	// both nil on bbolt.
+	relay    *shop.Relay
+	listener *pgstore.Listener
 }
 
 // wire builds every component over the open store and chain and connects
@@ -71,8 +72,17 @@ func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, 
 		return nil, err
 	}
 	a.svc = svc
+	if cfg.Postgres() {
+		if err := a.newRelay(ctx, cfg, logger.With("component", "relay")); err != nil {
+			return nil, err
+		}
+	}
 	metrics := api.NewMetrics()
-	svc.Subscribe(metrics.ObserveEvent)
+	svc.Subscribe(func(e shop.Event) {
+		if !e.Remote { // counted where it happened
+			metrics.ObserveEvent(e)
+		}
+	})
 
 	flog := logger.With("component", "fulfillment")
 	provider, err := newProvider(cfg, chain, func(i int) fulfillment.SessionStore { return svc.FragmentSession(i) }, flog)
@@ -140,18 +150,8 @@ func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, 
 			a.worker.Poke()
 		}
 	})
-	switch {
-	case a.bot == nil:
-	case a.elector == nil:
-		svc.Subscribe(a.bot.HandleEvent)
-	default:
-		// With replicas, buyers hear of an event once: from the leader's
-		// bot, which gets the other replicas' events through the store.
-		svc.Subscribe(func(e shop.Event) {
-			if a.leading.Load() {
-				a.bot.HandleEvent(e)
-			}
-		})
+	if a.bot != nil {
+		svc.Subscribe(a.notifyBuyers)
 	}
 	if a.webhooks, err = newWebhooks(svc, metrics, logger.With("component", "webhook")); err != nil {
 		return nil, err
@@ -239,6 +239,10 @@ func (a *app) run(ctx context.Context) error {
 	if a.replicas != nil {
 		g.Go(func() error { return a.replicas.Run(ctx) })
 	}
+	if a.relay != nil {
+		g.Go(func() error { return a.listener.Run(ctx) })
+		g.Go(func() error { return a.relay.Run(ctx) })
+	}
 	g.Go(func() error { return a.srv.Run(ctx) })
 	lead := func(name string, fn func(context.Context) error) {
 		g.Go(func() error { return runWhileLeader(ctx, a.leader, a.logger, name, fn) })
@@ -254,14 +258,6 @@ func (a *app) run(ctx context.Context) error {
 		// leader polls (bot.Config.PollGate), stopping when it loses
 		// leadership and starting again when it regains it.
 		g.Go(func() error { return a.bot.Run(ctx) })
-		if a.elector != nil {
-			lead("buyer notifications", func(ctx context.Context) error {
-				a.leading.Store(true)
-				defer a.leading.Store(false)
-				<-ctx.Done()
-				return nil
-			})
-		}
 	}
 	if a.balanceAlarm != nil {
 		lead("wallet balance alarm", a.balanceAlarm.Run)
@@ -276,6 +272,39 @@ func (a *app) run(ctx context.Context) error {
 	}
 	a.logger.Info("stopped")
 	return nil
+}
+
+// newRelay names this replica (svc.Replica, stamped on its outbox
+// events) and makes the relay that brings it the other replicas' events,
+// woken by a listener on the outbox channel and placed at the outbox's
+// end now, before this replica takes any request.
+func (a *app) newRelay(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	a.svc.Replica = shop.NewReplicaID()
+	l, err := pgstore.NewListener(cfg.DatabaseURL, logger)
+	if err != nil {
+		return err
+	}
+	r, err := shop.NewRelay(shop.RelayConfig{Shop: a.svc, Wake: l.C(), Logger: logger})
+	if err != nil {
+		return err
+	}
+	if err := r.Seek(ctx); err != nil {
+		return fmt.Errorf("relay: %w", config.RedactError(err))
+	}
+	logger.Info("relay: this replica publishes the other replicas' events", "replica", a.svc.Replica)
+	a.relay, a.listener = r, l
+	return nil
+}
+
+// notifyBuyers hands shop events to the bot while this replica leads:
+// its own events and, through the relay, every other replica's, so that
+// each buyer is told once by one bot (on bbolt the one process always
+// leads). A follower leaves its events to the leader's relay.
+func (a *app) notifyBuyers(e shop.Event) {
+	if a.elector != nil && !a.elector.Leader() {
+		return
+	}
+	a.bot.HandleEvent(e)
 }
 
 // newShop makes the service with its rate source and loads the price list

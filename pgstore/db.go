@@ -77,8 +77,9 @@ var _ shop.Store = (*DB)(nil)
 // DB is a shop.Store on a PostgreSQL database. It is safe for concurrent
 // use.
 type DB struct {
-	pool    *pgxpool.Pool
-	retries atomic.Int64 // Update's re-runs after 40001/40P01, since Open
+	pool     *pgxpool.Pool
+	retries  atomic.Int64 // Update's re-runs after 40001/40P01, since Open
+	notifier notifier     // the outbox notifications after commits (notify.go)
 }
 
 // Open connects to the database at url (postgres://…), applies the
@@ -219,6 +220,9 @@ func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue bool) (e
 	}
 	if err := ptx.Commit(ctx); err != nil {
 		return fmt.Errorf("pgstore: commit: %w", err), retryable(err)
+	}
+	if t.appended {
+		db.notifyOutbox()
 	}
 	return nil, false
 }

@@ -19,6 +19,7 @@ func (t *tx) AppendOutbox(e *shop.OutboxEvent) error {
 	if e.ID == "" || e.Type == "" || e.UserID == 0 {
 		return fmt.Errorf("pgstore: append outbox: an event needs an id, a type and a user")
 	}
+	t.appended = true // Update notifies listeners after the commit (notify.go)
 	// The counter row stays locked until commit: the next writer waits (or,
 	// serializable, retries), so sequence numbers follow commit order.
 	var seq int64

@@ -25,6 +25,7 @@ type tx struct {
 	// conflict is the first serialization failure or deadlock a statement
 	// hit: Update re-runs fn whatever fn did with the error.
 	conflict error
+	appended bool // outbox events were appended: Update notifies after the commit (notify.go)
 }
 
 var _ shop.Tx = (*tx)(nil)

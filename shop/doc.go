@@ -20,6 +20,8 @@
 //	deposit.go    incoming transfers: CreditDeposits, AssignDeposit, cursors
 //	outbox.go     partner events, written in the change's transaction: record,
 //	              Events (the feed), PruneOutbox
+//	relay.go      Relay: the other replicas' outbox events published as
+//	              Events to this replica's subscribers
 //	webhook.go    partner webhook endpoints and deliveries: CreateWebhook…,
 //	              FanOutWebhooks, DueWebhooks, RecordWebhookAttempt
 //	apikey.go     API keys: IssueKey, RevokeKey, Authenticate

@@ -12,6 +12,7 @@ const (
 	EventOrderRefunded    EventType = "order_refunded"    // an order's price went back to the buyer's balance
 	EventOrderCompleted   EventType = "order_completed"   // an order was delivered
 	EventOrderManual      EventType = "order_manual"      // an order waits for an admin to deliver it
+	EventOrderCancelled   EventType = "order_cancelled"   // a buyer cancelled an unpaid order
 	EventUnmatchedDeposit EventType = "unmatched_deposit" // a transfer's memo matched nothing
 	EventDepositIgnored   EventType = "deposit_ignored"   // a transfer below the minimum deposit was recorded as dust (for metrics; nobody is told)
 	EventAdminCredit      EventType = "admin_credit"      // an admin credited a user
@@ -29,4 +30,7 @@ type Event struct {
 	Amount    NanoTON // the amount credited or refunded, if any
 	Balance   NanoTON // the user's balance after the event, if it changed
 	WebhookID string  // the webhook endpoint concerned, if any
+	// Remote: another replica made the change, and a Relay publishes it
+	// here (it happened once, on that replica: counters skip it).
+	Remote bool
 }

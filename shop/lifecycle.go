@@ -108,15 +108,17 @@ func (s *Service) markPaid(tx Tx, order *Order, txHash string) error {
 	return tx.Enqueue(order.ID)
 }
 
-// CancelOrder cancels an unpaid order of its owner. Cancelling an order
-// that is already cancelled returns it unchanged, so a retried cancel
-// succeeds.
+// CancelOrder cancels an unpaid order of its owner and emits
+// EventOrderCancelled. Cancelling an order that is already cancelled
+// returns it unchanged (and emits nothing), so a retried cancel succeeds.
 //
 // Errors: NOT_FOUND (no such order, or not the user's),
 // ORDER_NOT_CANCELLABLE (neither pending_payment nor cancelled).
 func (s *Service) CancelOrder(ctx context.Context, userID, orderID int64) (*Order, error) {
 	var order *Order
+	changed := false
 	err := s.Store.Update(ctx, func(tx Tx) error {
+		changed = false
 		var err error
 		if order, err = findOwnOrder(tx, userID, orderID); err != nil {
 			return err
@@ -133,9 +135,16 @@ func (s *Service) CancelOrder(ctx context.Context, userID, orderID int64) (*Orde
 		if err := tx.PutOrder(order); err != nil {
 			return err
 		}
+		changed = true
 		return s.recordOrder(tx, PartnerOrderCancelled, order)
 	})
-	return order, err
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		s.emit(Event{Type: EventOrderCancelled, UserID: order.UserID, OrderID: order.ID})
+	}
+	return order, nil
 }
 
 // expireChunk and idempotencyChunk bound the work of one maintenance

@@ -62,6 +62,9 @@ type OutboxEvent struct {
 	Order     *Order         // order.*: the order as committed
 	Balance   *BalanceChange // balance.*
 	WebhookID string         // webhook.test: the one endpoint it is for
+	// Replica is the Service.Replica that recorded the event ("" for one
+	// process): internal, never shown to partners.
+	Replica string
 }
 
 // BalanceChange is what a balance event reports.
@@ -94,6 +97,7 @@ func newEventID(prefix string) string {
 func (s *Service) record(tx Tx, e *OutboxEvent) error {
 	e.ID = newEventID("evt_")
 	e.CreatedAt = s.now()
+	e.Replica = s.Replica
 	if e.Order != nil {
 		o := *e.Order
 		e.Order = &o

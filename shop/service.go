@@ -50,6 +50,13 @@ type Service struct {
 	// MaxReferralPPM; 0 (the default) turns referral rewards off.
 	ReferralPPM int64
 
+	// Replica names this process among the replicas of one shop
+	// (NewReplicaID), set before use when several processes share the
+	// store (PostgreSQL). Every outbox event records it, so that each
+	// replica's Relay publishes the events of the others and never its
+	// own. "" (the default) on a store of one process.
+	Replica string
+
 	depositAddress string // see DepositAddress
 	pricing        atomic.Pointer[Pricing]
 

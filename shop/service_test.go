@@ -635,6 +635,7 @@ func testCreditDeposit(t *testing.T, newEnv func(*testing.T) *env) {
 			s := newSetup(t)
 			if tt.before != nil {
 				tt.before(s)
+				s.e.takeEvents() // the deposit's events are what follow
 			}
 			tr := shop.Transfer{Hash: hash(1), LT: 100, Time: s.order.CreatedAt.Add(tt.sentAt), From: "UQsender", Amount: tt.amount, Memo: tt.memo(s)}
 			cur := &shop.Cursor{Account: depositAddr, LT: 100, Hash: hash(1)}
