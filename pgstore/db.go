@@ -139,33 +139,61 @@ func (db *DB) Retries() int64 { return db.retries.Load() }
 // SQLDB returns a database/sql handle on the pool; the caller closes it.
 func (db *DB) SQLDB() *sql.DB { return stdlib.OpenDBFromPool(db.pool) }
 
-// View runs fn in a read-only snapshot.
+// View runs fn in a read-only snapshot. When a read of the outbox asks
+// for the horizon to be advanced (outbox.go), View advances it and runs fn
+// again in a new snapshot, once.
 func (db *DB) View(ctx context.Context, fn func(shop.Tx) error) error {
+	advanced := false
+	for {
+		advance, err := db.view(ctx, fn, advanced)
+		if !advance {
+			return err
+		}
+		if err := db.advanceHorizon(ctx); err != nil {
+			return err
+		}
+		advanced = true
+	}
+}
+
+// view runs fn once and reports whether it asked for the outbox horizon to
+// be advanced.
+func (db *DB) view(ctx context.Context, fn func(shop.Tx) error, advanced bool) (advance bool, err error) {
 	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return fmt.Errorf("pgstore: begin: %w", err)
+		return false, fmt.Errorf("pgstore: begin: %w", err)
 	}
 	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }()
-	return fn(&tx{ctx: ctx, ptx: ptx})
+	t := &tx{ctx: ctx, ptx: ptx, advanced: advanced}
+	err = fn(t)
+	return t.needAdvance, err
 }
 
 // Update runs fn in a serializable transaction, re-running it on
-// serialization failures and deadlocks (see the package doc).
+// serialization failures and deadlocks (see the package doc), and once
+// after advancing the outbox horizon if a read of the outbox asks for it.
 func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 	backoff := minBackoff
+	queue, advanced := false, false
 	for attempt := 1; ; attempt++ {
-		// The first run is optimistic; a re-run queues for the outbox
-		// counter first (see update), so that writers that emit events,
-		// which all update that one row, wait for each other instead of
-		// failing again.
-		err, retry := db.update(ctx, fn, attempt > 1)
+		// The first run is optimistic; a re-run after a serialization
+		// failure queues behind the other re-runs first (see update).
+		err, retry, advance := db.update(ctx, fn, queue, advanced)
+		if advance {
+			if err := db.advanceHorizon(ctx); err != nil {
+				return err
+			}
+			advanced = true
+			continue
+		}
 		if !retry {
 			return err
 		}
-		if attempt == maxAttempts {
+		if attempt >= maxAttempts {
 			return fmt.Errorf("pgstore: update gave up after %d serialization failures: %w", attempt, err)
 		}
 		db.retries.Add(1)
+		queue = true
 		wait := backoff/2 + rand.N(backoff/2+1)
 		backoff = min(2*backoff, maxBackoff)
 		select {
@@ -176,43 +204,46 @@ func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 	}
 }
 
-// update runs fn once and reports whether the transaction must be re-run.
+// update runs fn once and reports whether the transaction must be re-run
+// (a serialization failure) or re-run after advancing the outbox horizon.
 //
 // With queue, the transaction first takes table counters in SHARE ROW
 // EXCLUSIVE mode, which conflicts with itself and with UPDATE's ROW
 // EXCLUSIVE but not with reads. LOCK TABLE takes no snapshot (PostgreSQL's
 // LOCK documentation: a serializable transaction's snapshot is taken by its
 // first SELECT or data-modification statement), so fn's snapshot is taken
-// once the lock is held, after every earlier writer of the counter row has
-// committed: its own update of that row cannot fail with "could not
-// serialize access due to concurrent update". The outbox sequence still
-// follows commit order: the lock is held to commit, as the row lock is.
-func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue bool) (err error, retry bool) {
+// once the lock is held, after every earlier re-run has committed: re-runs
+// wait for each other instead of failing again.
+func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue, advanced bool) (err error, retry, advance bool) {
 	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 	if err != nil {
-		return fmt.Errorf("pgstore: begin: %w", err), retryable(err)
+		return fmt.Errorf("pgstore: begin: %w", err), retryable(err), false
 	}
 	if queue {
 		if _, err := ptx.Exec(ctx, `LOCK TABLE counters IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			_ = ptx.Rollback(context.WithoutCancel(ctx))
-			return fmt.Errorf("pgstore: lock counters: %w", err), retryable(err)
+			return fmt.Errorf("pgstore: lock counters: %w", err), retryable(err), false
 		}
 	}
-	t := &tx{ctx: ctx, ptx: ptx, writable: true}
+	t := &tx{ctx: ctx, ptx: ptx, writable: true, advanced: advanced}
 	ferr := fn(t)
-	if t.conflict != nil || ferr != nil {
+	if t.conflict != nil || t.needAdvance || ferr != nil {
 		_ = ptx.Rollback(context.WithoutCancel(ctx))
 		if t.conflict != nil {
 			// A statement hit a serialization failure: whatever fn made
 			// of it, the transaction is void and fn runs again.
-			return t.conflict, true
+			return t.conflict, true, false
 		}
-		return ferr, false
+		if t.needAdvance {
+			// A read of the outbox stopped at the horizon: likewise.
+			return nil, false, true
+		}
+		return ferr, false, false
 	}
 	if err := ptx.Commit(ctx); err != nil {
-		return fmt.Errorf("pgstore: commit: %w", err), retryable(err)
+		return fmt.Errorf("pgstore: commit: %w", err), retryable(err), false
 	}
-	return nil, false
+	return nil, false, false
 }
 
 // retryable reports whether err is a serialization failure or a deadlock.

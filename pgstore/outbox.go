@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -11,6 +12,58 @@ import (
 )
 
 // Outbox.
+//
+// Sequence numbers come from the SEQUENCE outbox_seqs, handed out when an
+// event is appended, so that independent writers share no row: the number
+// is known inside the writer's transaction (a webhook.test delivery names
+// its event by it) but it follows the order of the nextval calls, not of
+// the commits. A reader must therefore never be shown number n while a
+// smaller one may still commit, or a cursor past n would skip it.
+//
+// The horizon (table counters, row 'outbox_horizon') is a number H below
+// which no event can still commit: every transaction that drew a number
+// up to H has ended. Readers that list events (OutboxAfter, and through
+// the indexed mark FindOutboxByUser, OutboxSeqBefore, DeleteOutboxBefore)
+// see only events with seq <= H, so they see them all, in seq order, and
+// no later commit lands below what they saw. FindOutboxEvent (one event
+// by number) is not limited.
+//
+// The horizon moves in advanceHorizon, outside any transaction of the
+// shop, when a reader needs it (below); writers never touch it. Why it is
+// safe, with t1 < t2 < t3 in time:
+//
+//   - A writer takes its transaction id (pg_current_xact_id, which assigns
+//     one if it has none) before it draws a number (AppendOutbox), so
+//     every transaction holding a number n has an xid assigned before n
+//     was drawn. Transaction ids are assigned in increasing order.
+//   - At t1 the advancer reads h, the last number drawn (the sequence has
+//     CACHE 1, so no session holds unused numbers <= h).
+//   - At t2 it takes an xid B of its own and a snapshot S. A writer that
+//     drew n <= h got its xid before t1, so it is below B, and if it was
+//     still running at S it is in S's in-progress set: xip(S), or >=
+//     xmax(S). So it is in C = xip(S) ∪ [xmax(S), B).
+//   - It then waits (pg_xact_status) until no xid of C is in progress, at
+//     t3. Every writer of a number <= h has now committed, and is visible
+//     to every snapshot taken later, or rolled back, and will never commit.
+//   - It sets the horizon to max(horizon, h) and commits. A reader whose
+//     snapshot sees that horizon was taken after t3: it sees every event
+//     <= h that will ever exist.
+//
+// The advancer commits B before it waits, so two advancers never wait for
+// each other, and it holds no lock while it waits. Nothing depends on xid
+// order matching number order, which it does not.
+//
+// Who advances: a listing read (OutboxAfter) that would return fewer
+// events than asked while events committed beyond the horizon exist in its
+// snapshot asks for it; its transaction (View or Update) is then rolled
+// back, the horizon advanced, and fn run again, at most once per call, in
+// a new snapshot that sees the new horizon. So a reader sees every event
+// committed before it started, and a writer's hot path only draws from a
+// sequence.
+
+// errBehind is returned by a listing read that needs the horizon moved:
+// the transaction is void and fn runs again after advanceHorizon.
+var errBehind = errors.New("pgstore: outbox events beyond the horizon: the transaction runs again")
 
 func (t *tx) AppendOutbox(e *shop.OutboxEvent) error {
 	if err := t.canWrite("append outbox"); err != nil {
@@ -19,10 +72,10 @@ func (t *tx) AppendOutbox(e *shop.OutboxEvent) error {
 	if e.ID == "" || e.Type == "" || e.UserID == 0 {
 		return fmt.Errorf("pgstore: append outbox: an event needs an id, a type and a user")
 	}
-	// The counter row stays locked until commit: the next writer waits (or,
-	// serializable, retries), so sequence numbers follow commit order.
+	// The transaction id first (the materialized CTE is evaluated before
+	// the outer select list), then the number: see the comment above.
 	var seq int64
-	if err := t.ptx.QueryRow(t.ctx, `UPDATE counters SET value = value + 1 WHERE name = 'outbox_seq' RETURNING value`).Scan(&seq); err != nil {
+	if err := t.ptx.QueryRow(t.ctx, `WITH x AS MATERIALIZED (SELECT pg_current_xact_id()) SELECT nextval('outbox_seqs') FROM x`).Scan(&seq); err != nil {
 		return t.fail("append outbox", err)
 	}
 	c := *e
@@ -43,6 +96,30 @@ func (t *tx) AppendOutbox(e *shop.OutboxEvent) error {
 	return nil
 }
 
+// horizon returns the outbox horizon in t's snapshot (read once: the
+// snapshot does not change).
+func (t *tx) horizon() (int64, error) {
+	if t.horizonRead {
+		return t.horizonSeq, nil
+	}
+	err := t.ptx.QueryRow(t.ctx, `SELECT value FROM counters WHERE name = 'outbox_horizon'`).Scan(&t.horizonSeq)
+	if err != nil {
+		return 0, t.fail("outbox horizon", err)
+	}
+	t.horizonRead = true
+	return t.horizonSeq, nil
+}
+
+// behind asks for the horizon to be advanced and fn run again, unless it
+// was advanced for this run already; it reports whether it asked.
+func (t *tx) behind() bool {
+	if t.advanced {
+		return false
+	}
+	t.needAdvance = true
+	return true
+}
+
 func (t *tx) IndexOutbox(e *shop.OutboxEvent) error {
 	if err := t.canWrite("index outbox"); err != nil {
 		return err
@@ -53,6 +130,17 @@ func (t *tx) IndexOutbox(e *shop.OutboxEvent) error {
 	}
 	if e.Seq <= last {
 		return fmt.Errorf("pgstore: index outbox: event %d is not after the last indexed, %d", e.Seq, last)
+	}
+	h, err := t.horizon()
+	if err != nil {
+		return err
+	}
+	if int64(e.Seq) > h {
+		// The mark must not pass a number that may still commit.
+		if t.behind() {
+			return errBehind
+		}
+		return fmt.Errorf("pgstore: index outbox: event %d is beyond the horizon %d (not committed?)", e.Seq, h)
 	}
 	if e.WebhookID == "" {
 		if err := t.exec("index outbox", `INSERT INTO user_outbox (user_id, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING`, e.UserID, int64(e.Seq)); err != nil {
@@ -69,12 +157,16 @@ func (t *tx) OutboxIndexed() (uint64, error) {
 }
 
 func (t *tx) FindOutboxEvent(seq uint64) (*shop.OutboxEvent, error) {
+	if seq > 1<<63-1 {
+		return nil, notFound("Event")
+	}
 	return found[shop.OutboxEvent](t, "Event", `SELECT data FROM outbox WHERE seq = $1`, int64(seq))
 }
 
 func (t *tx) FindOutboxByUser(userID int64, after uint64, limit int) ([]*shop.OutboxEvent, bool, error) {
+	// user_outbox holds indexed events only, all at or below the horizon.
 	es, err := all[shop.OutboxEvent](t, "outbox of user", `SELECT o.data FROM user_outbox u JOIN outbox o ON o.seq = u.seq
-		WHERE u.user_id = $1 AND u.seq > $2 ORDER BY u.seq LIMIT $3`, userID, int64(after), nonNeg(limit)+1)
+		WHERE u.user_id = $1 AND u.seq > $2 ORDER BY u.seq LIMIT $3`, userID, clampSeq(after), nonNeg(limit)+1)
 	if err != nil {
 		return nil, false, err
 	}
@@ -83,12 +175,35 @@ func (t *tx) FindOutboxByUser(userID int64, after uint64, limit int) ([]*shop.Ou
 }
 
 func (t *tx) OutboxAfter(after uint64, limit int) ([]*shop.OutboxEvent, error) {
-	return all[shop.OutboxEvent](t, "outbox", `SELECT data FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2`, int64(after), nonNeg(limit))
+	h, err := t.horizon()
+	if err != nil {
+		return nil, err
+	}
+	es, err := all[shop.OutboxEvent](t, "outbox", `SELECT data FROM outbox WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
+		clampSeq(after), h, nonNeg(limit))
+	if err != nil || len(es) >= limit {
+		return es, err
+	}
+	// A short page: if events committed beyond the horizon, move it and
+	// read again.
+	var beyond bool
+	if err := t.ptx.QueryRow(t.ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE seq > greatest($1::bigint, $2::bigint))`,
+		clampSeq(after), h).Scan(&beyond); err != nil {
+		return nil, t.fail("outbox", err)
+	}
+	if beyond && t.behind() {
+		return nil, errBehind
+	}
+	return es, nil
 }
 
 func (t *tx) OutboxSeqBefore(tm time.Time) (uint64, error) {
+	h, err := t.horizon()
+	if err != nil {
+		return 0, err
+	}
 	var seq int64
-	err := t.ptx.QueryRow(t.ctx, `SELECT coalesce(max(seq), 0) FROM outbox WHERE created_ns < $1`, nanos(tm)).Scan(&seq)
+	err = t.ptx.QueryRow(t.ctx, `SELECT coalesce(max(seq), 0) FROM outbox WHERE created_ns < $1 AND seq <= $2`, nanos(tm), h).Scan(&seq)
 	return uint64(seq), t.fail("outbox seq before", err)
 }
 
@@ -96,9 +211,13 @@ func (t *tx) DeleteOutboxBefore(tm time.Time, limit int) (int, error) {
 	if err := t.canWrite("prune outbox"); err != nil {
 		return 0, err
 	}
+	h, err := t.horizon()
+	if err != nil {
+		return 0, err
+	}
 	// The oldest events, up to the first one not created before tm (as
-	// package store walks them).
-	rows, err := t.ptx.Query(t.ctx, `SELECT seq, created_ns FROM outbox ORDER BY seq LIMIT $1`, nonNeg(limit))
+	// package store walks them), among those readers can see.
+	rows, err := t.ptx.Query(t.ctx, `SELECT seq, created_ns FROM outbox WHERE seq <= $1 ORDER BY seq LIMIT $2`, h, nonNeg(limit))
 	if err != nil {
 		return 0, t.fail("prune outbox", err)
 	}
@@ -121,6 +240,12 @@ func (t *tx) DeleteOutboxBefore(tm time.Time, limit int) (int, error) {
 		return 0, err
 	}
 	return len(due), t.exec("prune outbox", `DELETE FROM outbox WHERE seq = ANY($1)`, due)
+}
+
+// clampSeq returns a sequence number as a BIGINT, the largest one for
+// numbers beyond it.
+func clampSeq(n uint64) int64 {
+	return int64(min(n, 1<<63-1))
 }
 
 // Webhooks.
@@ -268,4 +393,72 @@ func (t *tx) DeleteWebhookDeliveriesBefore(tm time.Time, limit int) (int, error)
 		return 0, nil
 	}
 	return len(due), t.exec("prune webhook deliveries", `DELETE FROM webhook_deliveries WHERE id = ANY($1)`, due)
+}
+
+// maxHorizonWait bounds how long advanceHorizon waits for the transactions
+// that may hold a number; past it the horizon stays where it was (readers
+// see fewer events, never a wrong order) and the next reader tries again.
+const maxHorizonWait = 10 * time.Second
+
+// advanceHorizon moves the outbox horizon up to the last number drawn when
+// it starts, once every transaction that may hold a number up to it has
+// ended (see the comment at the top of the outbox methods). It runs on a
+// connection of its own, outside any transaction of the shop, and holds no
+// lock while it waits.
+func (db *DB) advanceHorizon(ctx context.Context) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
+	}
+	defer conn.Release()
+	// t1: the last number drawn (NULL: none yet).
+	var last *int64
+	if err := conn.QueryRow(ctx, `SELECT pg_sequence_last_value('outbox_seqs')`).Scan(&last); err != nil {
+		return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
+	}
+	if last == nil {
+		return nil
+	}
+	// t2, in a statement of its own (its own transaction, committed at
+	// once): an xid B and a snapshot S. The candidates are xip(S) and
+	// [xmax(S), B).
+	var b, xmax int64
+	var xip []int64
+	if err := conn.QueryRow(ctx, `SELECT pg_current_xact_id()::text::bigint, pg_snapshot_xmax(s)::text::bigint,
+		ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) x)
+		FROM pg_current_snapshot() s`).Scan(&b, &xmax, &xip); err != nil {
+		return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
+	}
+	if b-xmax > 1<<16 {
+		return fmt.Errorf("pgstore: advance outbox horizon: %d transactions between the snapshot's xmax and ours", b-xmax)
+	}
+	waiting := xip
+	for x := xmax; x < b; x++ {
+		waiting = append(waiting, x)
+	}
+	// Until t3: none of them in progress.
+	deadline := time.Now().Add(maxHorizonWait)
+	pause := 100 * time.Microsecond
+	for len(waiting) > 0 {
+		if err := conn.QueryRow(ctx, `SELECT coalesce(array_agg(x), '{}') FROM unnest($1::bigint[]) x
+			WHERE pg_xact_status(x::text::xid8) = 'in progress'`, waiting).Scan(&waiting); err != nil {
+			return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
+		}
+		if len(waiting) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 10*time.Millisecond)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE counters SET value = $1 WHERE name = 'outbox_horizon' AND value < $1`, *last); err != nil {
+		return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
+	}
+	return nil
 }

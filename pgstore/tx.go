@@ -25,6 +25,13 @@ type tx struct {
 	// conflict is the first serialization failure or deadlock a statement
 	// hit: Update re-runs fn whatever fn did with the error.
 	conflict error
+	// The outbox horizon (outbox.go): needAdvance is set by a read that
+	// wants it moved (View and Update then run fn again after
+	// advanceHorizon), advanced when it was moved just before this run;
+	// horizonSeq caches it once read.
+	needAdvance, advanced bool
+	horizonRead           bool
+	horizonSeq            int64
 }
 
 var _ shop.Tx = (*tx)(nil)

@@ -1,0 +1,21 @@
+-- The outbox's sequence numbers come from a SEQUENCE instead of the
+-- counters row 'outbox_seq', which every event-writing transaction used to
+-- update and so serialized on. Numbers are now handed out in call order,
+-- not commit order; readers see only events up to the horizon (counters row
+-- 'outbox_horizon'), a number below which no event can still commit: see
+-- outbox.go. The old counter's value becomes the horizon (every number up
+-- to it was handed out under the row lock, so its writer has ended) and
+-- the sequence goes on after it.
+--
+-- A replica of the previous version fails to append events once this has
+-- run (its counter row is gone): upgrade every replica together.
+
+-- +goose Up
+CREATE SEQUENCE outbox_seqs CACHE 1; -- CACHE 1: the horizon relies on numbers being handed out in call order
+SELECT setval('outbox_seqs', greatest(value, 1), value > 0) FROM counters WHERE name = 'outbox_seq';
+UPDATE counters SET name = 'outbox_horizon' WHERE name = 'outbox_seq';
+
+-- +goose Down
+UPDATE counters SET name = 'outbox_seq', value = greatest(value, (SELECT coalesce(max(seq), 0) FROM outbox))
+    WHERE name = 'outbox_horizon';
+DROP SEQUENCE outbox_seqs;
