@@ -13,15 +13,20 @@
 // This is what shop.Store allows ("fn may be called more than once") and
 // why serializable is enough without row locks: every read-modify-write of
 // the shop (a balance, an order's status, a memo claim) either commits as
-// if alone or is re-run. A re-run first queues on table counters (LOCK
-// TABLE, before its snapshot): the outbox counter row below is where
-// nearly every failure comes from. An error from fn rolls back and is returned
-// unchanged. View runs fn in a REPEATABLE READ READ ONLY transaction: one
-// snapshot, no predicate locks, so reports never abort writers.
+// if alone or is re-run. A re-run first queues behind the other re-runs
+// (LOCK TABLE update_queue, before its snapshot), so that writers of one
+// hot row (one partner's balance) wait for each other instead of failing
+// again. An error from fn rolls back and is returned unchanged. View runs
+// fn in a REPEATABLE READ READ ONLY transaction: one snapshot, no
+// predicate locks, so reports never abort writers.
 //
-// The outbox's sequence numbers come from a counter row updated under its
-// lock (table counters), not a sequence, so that they follow commit order,
-// as OutboxAfter's readers need.
+// The outbox. Event numbers come from a sequence, drawn by each writer on
+// its own, so that writers of events share no row; readers see events
+// only up to a horizon below which no number can still commit, so that
+// they see them in commit order as OutboxAfter's readers need. A reader
+// that finds events beyond the horizon has it advanced (waiting for the
+// transactions in flight) and its View or Update run again: see outbox.go
+// for the rule and why it holds.
 //
 // Schema. Versioned migrations (migrations/*.sql, embedded) applied by
 // goose at Open, under goose's PostgreSQL advisory-lock session locker so
@@ -207,9 +212,8 @@ func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 // update runs fn once and reports whether the transaction must be re-run
 // (a serialization failure) or re-run after advancing the outbox horizon.
 //
-// With queue, the transaction first takes table counters in SHARE ROW
-// EXCLUSIVE mode, which conflicts with itself and with UPDATE's ROW
-// EXCLUSIVE but not with reads. LOCK TABLE takes no snapshot (PostgreSQL's
+// With queue, the transaction first takes table update_queue (empty; only
+// this locks it) in SHARE ROW EXCLUSIVE mode, which conflicts with itself. LOCK TABLE takes no snapshot (PostgreSQL's
 // LOCK documentation: a serializable transaction's snapshot is taken by its
 // first SELECT or data-modification statement), so fn's snapshot is taken
 // once the lock is held, after every earlier re-run has committed: re-runs
@@ -220,9 +224,9 @@ func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue, advance
 		return fmt.Errorf("pgstore: begin: %w", err), retryable(err), false
 	}
 	if queue {
-		if _, err := ptx.Exec(ctx, `LOCK TABLE counters IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		if _, err := ptx.Exec(ctx, `LOCK TABLE update_queue IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			_ = ptx.Rollback(context.WithoutCancel(ctx))
-			return fmt.Errorf("pgstore: lock counters: %w", err), retryable(err), false
+			return fmt.Errorf("pgstore: lock update_queue: %w", err), retryable(err), false
 		}
 	}
 	t := &tx{ctx: ctx, ptx: ptx, writable: true, advanced: advanced}

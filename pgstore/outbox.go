@@ -72,15 +72,7 @@ func (t *tx) AppendOutbox(e *shop.OutboxEvent) error {
 	if e.ID == "" || e.Type == "" || e.UserID == 0 {
 		return fmt.Errorf("pgstore: append outbox: an event needs an id, a type and a user")
 	}
-	// The transaction id first (the materialized CTE is evaluated before
-	// the outer select list), then the number: see the comment above.
-	var seq int64
-	if err := t.ptx.QueryRow(t.ctx, `WITH x AS MATERIALIZED (SELECT pg_current_xact_id()) SELECT nextval('outbox_seqs') FROM x`).Scan(&seq); err != nil {
-		return t.fail("append outbox", err)
-	}
-	c := *e
-	c.Seq = uint64(seq)
-	data, err := encode(&c)
+	data, err := encode(e)
 	if err != nil {
 		return err
 	}
@@ -88,9 +80,17 @@ func (t *tx) AppendOutbox(e *shop.OutboxEvent) error {
 	if e.Order != nil {
 		orderID = e.Order.ID
 	}
-	if err := t.exec("append outbox", `INSERT INTO outbox (seq, user_id, order_id, test, created_ns, data) VALUES ($1, $2, $3, $4, $5, $6)`,
-		seq, e.UserID, orderID, e.WebhookID != "", nanos(e.CreatedAt), data); err != nil {
-		return err
+	// One statement: the transaction id first (a materialized CTE is
+	// evaluated before what reads it), then the number (see above), which
+	// the record gets too.
+	var seq int64
+	if err := t.ptx.QueryRow(t.ctx, `WITH x AS MATERIALIZED (SELECT pg_current_xact_id()),
+			n AS MATERIALIZED (SELECT nextval('outbox_seqs') AS seq FROM x)
+		INSERT INTO outbox (seq, user_id, order_id, test, created_ns, data)
+		SELECT seq, $1, $2, $3, $4, jsonb_set($5::jsonb, '{Seq}', to_jsonb(seq)) FROM n
+		RETURNING seq`,
+		e.UserID, orderID, e.WebhookID != "", nanos(e.CreatedAt), data).Scan(&seq); err != nil {
+		return t.fail("append outbox", err)
 	}
 	e.Seq = uint64(seq)
 	return nil

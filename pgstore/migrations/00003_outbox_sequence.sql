@@ -15,7 +15,13 @@ CREATE SEQUENCE outbox_seqs CACHE 1; -- CACHE 1: the horizon relies on numbers b
 SELECT setval('outbox_seqs', greatest(value, 1), value > 0) FROM counters WHERE name = 'outbox_seq';
 UPDATE counters SET name = 'outbox_horizon' WHERE name = 'outbox_seq';
 
+-- Update's re-runs after a serialization failure queue on this table (LOCK
+-- TABLE, see db.go) instead of on counters, whose rows the horizon's
+-- advancer and the fan-out update.
+CREATE TABLE update_queue ();
+
 -- +goose Down
+DROP TABLE update_queue;
 UPDATE counters SET name = 'outbox_seq', value = greatest(value, (SELECT coalesce(max(seq), 0) FROM outbox))
     WHERE name = 'outbox_horizon';
 DROP SEQUENCE outbox_seqs;
