@@ -32,26 +32,30 @@ import (
 // shop, when a reader needs it (below); writers never touch it. Why it is
 // safe, with t1 < t2 < t3 in time:
 //
-//   - A writer takes its transaction id (pg_current_xact_id, which assigns
-//     one if it has none) before it draws a number (AppendOutbox), so
-//     every transaction holding a number n has an xid assigned before n
-//     was drawn. Transaction ids are assigned in increasing order.
+//   - nextval takes a RowExclusiveLock on the sequence before it hands out
+//     a number, held to the end of the transaction (PostgreSQL's
+//     sequence.c, lock_and_open_sequence): every transaction holding a
+//     number holds that lock, and it is released after the commit is
+//     visible to new snapshots.
 //   - At t1 the advancer reads h, the last number drawn (the sequence has
 //     CACHE 1, so no session holds unused numbers <= h).
-//   - At t2 it takes an xid B of its own and a snapshot S. A writer that
-//     drew n <= h got its xid before t1, so it is below B, and if it was
-//     still running at S it is in S's in-progress set: xip(S), or >=
-//     xmax(S). So it is in C = xip(S) ∪ [xmax(S), B).
-//   - It then waits (pg_xact_status) until no xid of C is in progress, at
-//     t3. Every writer of a number <= h has now committed, and is visible
-//     to every snapshot taken later, or rolled back, and will never commit.
+//   - At t2 it lists, from pg_locks, the transactions (virtual ids) that
+//     hold a lock on the sequence. A writer of a number <= h took the lock
+//     before t1, so if it was still running when its backend was looked at
+//     it is listed. (The listing need not be atomic: each writer is looked
+//     at after t1.)
+//   - It then waits until none of them holds the lock any more, at t3.
+//     Every writer of a number <= h has now committed, and is visible to
+//     every snapshot taken later, or rolled back, and will never commit.
 //   - It sets the horizon to max(horizon, h) and commits. A reader whose
 //     snapshot sees that horizon was taken after t3: it sees every event
 //     <= h that will ever exist.
 //
-// The advancer commits B before it waits, so two advancers never wait for
-// each other, and it holds no lock while it waits. Nothing depends on xid
-// order matching number order, which it does not.
+// Only writers of events are waited for (not every transaction of the
+// server), the advancer holds no lock while it waits, and each of its
+// statements is a transaction of its own, so two advancers never wait for
+// each other for longer than a statement. Nothing depends on the order of
+// transaction ids, which need not match that of the numbers.
 //
 // Who advances: a listing read (OutboxAfter) that would return fewer
 // events than asked while events committed beyond the horizon exist in its
@@ -80,12 +84,10 @@ func (t *tx) AppendOutbox(e *shop.OutboxEvent) error {
 	if e.Order != nil {
 		orderID = e.Order.ID
 	}
-	// One statement: the transaction id first (a materialized CTE is
-	// evaluated before what reads it), then the number (see above), which
-	// the record gets too.
+	// One statement: the number (materialized: drawn once), which the
+	// record gets too.
 	var seq int64
-	if err := t.ptx.QueryRow(t.ctx, `WITH x AS MATERIALIZED (SELECT pg_current_xact_id()),
-			n AS MATERIALIZED (SELECT nextval('outbox_seqs') AS seq FROM x)
+	if err := t.ptx.QueryRow(t.ctx, `WITH n AS MATERIALIZED (SELECT nextval('outbox_seqs') AS seq)
 		INSERT INTO outbox (seq, user_id, order_id, test, created_ns, data)
 		SELECT seq, $1, $2, $3, $4, jsonb_set($5::jsonb, '{Seq}', to_jsonb(seq)) FROM n
 		RETURNING seq`,
@@ -419,43 +421,30 @@ func (db *DB) advanceHorizon(ctx context.Context) error {
 	if last == nil {
 		return nil
 	}
-	// t2, in a statement of its own (its own transaction, committed at
-	// once): an xid B and a snapshot S. The candidates are xip(S) and
-	// [xmax(S), B).
-	var b, xmax int64
-	var xip []int64
-	if err := conn.QueryRow(ctx, `SELECT pg_current_xact_id()::text::bigint, pg_snapshot_xmax(s)::text::bigint,
-		ARRAY(SELECT x::text::bigint FROM pg_snapshot_xip(s) x)
-		FROM pg_current_snapshot() s`).Scan(&b, &xmax, &xip); err != nil {
+	// t2: the transactions holding a lock on the sequence, but this one.
+	const holders = `FROM pg_locks WHERE locktype = 'relation' AND relation = 'outbox_seqs'::regclass
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND pid <> pg_backend_pid()`
+	var waiting []string
+	if err := conn.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT virtualtransaction), '{}') `+holders).Scan(&waiting); err != nil {
 		return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
 	}
-	if b-xmax > 1<<16 {
-		return fmt.Errorf("pgstore: advance outbox horizon: %d transactions between the snapshot's xmax and ours", b-xmax)
-	}
-	waiting := xip
-	for x := xmax; x < b; x++ {
-		waiting = append(waiting, x)
-	}
-	// Until t3: none of them in progress.
+	// Until t3: none of them holds it any more.
 	deadline := time.Now().Add(maxHorizonWait)
 	pause := 100 * time.Microsecond
 	for len(waiting) > 0 {
-		if err := conn.QueryRow(ctx, `SELECT coalesce(array_agg(x), '{}') FROM unnest($1::bigint[]) x
-			WHERE pg_xact_status(x::text::xid8) = 'in progress'`, waiting).Scan(&waiting); err != nil {
-			return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
-		}
-		if len(waiting) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return nil
-		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 10*time.Millisecond)
+		if err := conn.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT virtualtransaction), '{}') `+holders+`
+			AND virtualtransaction = ANY($1)`, waiting).Scan(&waiting); err != nil {
+			return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
+		}
+		if len(waiting) > 0 && time.Now().After(deadline) {
+			return nil
+		}
 	}
 	if _, err := conn.Exec(ctx, `UPDATE counters SET value = $1 WHERE name = 'outbox_horizon' AND value < $1`, *last); err != nil {
 		return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
