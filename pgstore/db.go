@@ -183,7 +183,7 @@ func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		// The first run is optimistic; a re-run after a serialization
 		// failure queues behind the other re-runs first (see update).
-		err, retry, advance := db.update(ctx, fn, queue, advanced)
+		retry, advance, err := db.update(ctx, fn, queue, advanced)
 		if advance {
 			if err := db.advanceHorizon(ctx); err != nil {
 				return err
@@ -218,15 +218,15 @@ func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 // first SELECT or data-modification statement), so fn's snapshot is taken
 // once the lock is held, after every earlier re-run has committed: re-runs
 // wait for each other instead of failing again.
-func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue, advanced bool) (err error, retry, advance bool) {
+func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue, advanced bool) (retry, advance bool, err error) {
 	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 	if err != nil {
-		return fmt.Errorf("pgstore: begin: %w", err), retryable(err), false
+		return retryable(err), false, fmt.Errorf("pgstore: begin: %w", err)
 	}
 	if queue {
 		if _, err := ptx.Exec(ctx, `LOCK TABLE update_queue IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			_ = ptx.Rollback(context.WithoutCancel(ctx))
-			return fmt.Errorf("pgstore: lock update_queue: %w", err), retryable(err), false
+			return retryable(err), false, fmt.Errorf("pgstore: lock update_queue: %w", err)
 		}
 	}
 	t := &tx{ctx: ctx, ptx: ptx, writable: true, advanced: advanced}
@@ -236,18 +236,18 @@ func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue, advance
 		if t.conflict != nil {
 			// A statement hit a serialization failure: whatever fn made
 			// of it, the transaction is void and fn runs again.
-			return t.conflict, true, false
+			return true, false, t.conflict
 		}
 		if t.needAdvance {
 			// A read of the outbox stopped at the horizon: likewise.
-			return nil, false, true
+			return false, true, nil
 		}
-		return ferr, false, false
+		return false, false, ferr
 	}
 	if err := ptx.Commit(ctx); err != nil {
-		return fmt.Errorf("pgstore: commit: %w", err), retryable(err), false
+		return retryable(err), false, fmt.Errorf("pgstore: commit: %w", err)
 	}
-	return nil, false, false
+	return false, false, nil
 }
 
 // retryable reports whether err is a serialization failure or a deadlock.

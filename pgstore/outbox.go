@@ -423,7 +423,7 @@ func (db *DB) advanceHorizon(ctx context.Context) error {
 	}
 	// t2: the transactions holding a lock on the sequence, but this one.
 	const holders = `FROM pg_locks WHERE locktype = 'relation' AND relation = 'outbox_seqs'::regclass
-		AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND pid <> pg_backend_pid()`
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND pid IS DISTINCT FROM pg_backend_pid()`
 	var waiting []string
 	if err := conn.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT virtualtransaction), '{}') `+holders).Scan(&waiting); err != nil {
 		return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
