@@ -20,7 +20,18 @@ UPDATE counters SET name = 'outbox_horizon' WHERE name = 'outbox_seq';
 -- advancer and the fan-out update.
 CREATE TABLE update_queue ();
 
+-- PutUser and PutOrder drop a user's or order's previous memo by owner
+-- (DELETE FROM memos WHERE user_id = $1 …, … WHERE order_id = $1 …): without
+-- these indexes each was a sequential scan of every memo, which in a
+-- SERIALIZABLE transaction also takes a predicate lock on the whole table:
+-- every new memo (a TON-paid order, a new user) was a read/write conflict
+-- with every balance-paid order in flight (two such conflicts in a row
+-- abort one of the transactions).
+CREATE INDEX memos_user ON memos (user_id) WHERE user_id IS NOT NULL;
+CREATE INDEX memos_order ON memos (order_id) WHERE order_id IS NOT NULL;
+
 -- +goose Down
+DROP INDEX memos_order, memos_user;
 DROP TABLE update_queue;
 UPDATE counters SET name = 'outbox_seq', value = greatest(value, (SELECT coalesce(max(seq), 0) FROM outbox))
     WHERE name = 'outbox_horizon';
