@@ -51,8 +51,11 @@ var checks = []struct{ query, format string }{
 	{`SELECT e.seq FROM outbox e, counters c WHERE c.name = 'outbox_indexed' AND e.seq <= c.value AND NOT e.test
 		AND NOT EXISTS (SELECT 1 FROM user_outbox x WHERE x.seq = e.seq AND x.user_id = e.user_id)`, "outbox event %d: indexed but missing from user_outbox"},
 	{`SELECT x.user_id, x.seq FROM user_outbox x WHERE NOT EXISTS (SELECT 1 FROM outbox e WHERE e.seq = x.seq AND e.user_id = x.user_id AND NOT e.test)`, "user_outbox %d/%d names a missing event, a test event or another user's"},
-	{`SELECT i.value, s.value FROM counters i, counters s WHERE i.name = 'outbox_indexed' AND s.name = 'outbox_seq' AND i.value > s.value`, "outbox: indexed mark %d beyond the sequence %d"},
-	{`SELECT max(seq), c.value FROM outbox, counters c WHERE c.name = 'outbox_seq' GROUP BY c.value HAVING max(seq) > c.value`, "outbox: event %d beyond the sequence %d"},
+	{`SELECT i.value, h.value FROM counters i, counters h WHERE i.name = 'outbox_indexed' AND h.name = 'outbox_horizon' AND i.value > h.value`, "outbox: indexed mark %d beyond the horizon %d"},
+	{`SELECT h.value, s.last_value FROM counters h, outbox_seqs s WHERE h.name = 'outbox_horizon' AND h.value > CASE WHEN s.is_called THEN s.last_value ELSE 0 END`,
+		"outbox: horizon %d beyond the sequence %d"},
+	{`SELECT max(e.seq), s.last_value FROM outbox e, outbox_seqs s GROUP BY s.last_value, s.is_called
+		HAVING max(e.seq) > CASE WHEN s.is_called THEN s.last_value ELSE 0 END`, "outbox: event %d beyond the sequence %d"},
 	{`SELECT w.id, w.user_id FROM webhooks w WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id)`, "webhook %s: user %d does not exist"},
 	{`SELECT user_id, count(*) FROM webhooks WHERE enabled GROUP BY user_id HAVING count(*) > $1`, "user %d has %d enabled webhooks, more than the maximum"},
 	{`SELECT d.id, d.user_id FROM webhook_deliveries d WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = d.user_id)`, "webhook delivery %d: user %d does not exist"},

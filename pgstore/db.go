@@ -13,17 +13,22 @@
 // This is what shop.Store allows ("fn may be called more than once") and
 // why serializable is enough without row locks: every read-modify-write of
 // the shop (a balance, an order's status, a memo claim) either commits as
-// if alone or is re-run. A re-run first queues on table counters (LOCK
-// TABLE, before its snapshot): the outbox counter row below is where
-// nearly every failure comes from. An error from fn rolls back and is returned
-// unchanged. View runs fn in a REPEATABLE READ READ ONLY transaction: one
-// snapshot, no predicate locks, so reports never abort writers.
+// if alone or is re-run. A re-run first queues behind the other re-runs
+// (LOCK TABLE update_queue, before its snapshot), so that writers of one
+// hot row (one partner's balance) wait for each other instead of failing
+// again. An error from fn rolls back and is returned unchanged. View runs
+// fn in a REPEATABLE READ READ ONLY transaction: one snapshot, no
+// predicate locks, so reports never abort writers.
 //
 // A leader's Updates are fenced: see fence.go.
 //
-// The outbox's sequence numbers come from a counter row updated under its
-// lock (table counters), not a sequence, so that they follow commit order,
-// as OutboxAfter's readers need.
+// The outbox. Event numbers come from a sequence, drawn by each writer on
+// its own, so that writers of events share no row; readers see events
+// only up to a horizon below which no number can still commit, so that
+// they see them in commit order as OutboxAfter's readers need. A reader
+// that finds events beyond the horizon has it advanced (waiting for the
+// transactions in flight) and its View or Update run again: see outbox.go
+// for the rule and why it holds.
 //
 // Schema. Versioned migrations (migrations/*.sql, embedded) applied by
 // goose at Open, under goose's PostgreSQL advisory-lock session locker so
@@ -142,33 +147,61 @@ func (db *DB) Retries() int64 { return db.retries.Load() }
 // SQLDB returns a database/sql handle on the pool; the caller closes it.
 func (db *DB) SQLDB() *sql.DB { return stdlib.OpenDBFromPool(db.pool) }
 
-// View runs fn in a read-only snapshot.
+// View runs fn in a read-only snapshot. When a read of the outbox asks
+// for the horizon to be advanced (outbox.go), View advances it and runs fn
+// again in a new snapshot, once.
 func (db *DB) View(ctx context.Context, fn func(shop.Tx) error) error {
+	advanced := false
+	for {
+		advance, err := db.view(ctx, fn, advanced)
+		if !advance {
+			return err
+		}
+		if err := db.advanceHorizon(ctx); err != nil {
+			return err
+		}
+		advanced = true
+	}
+}
+
+// view runs fn once and reports whether it asked for the outbox horizon to
+// be advanced.
+func (db *DB) view(ctx context.Context, fn func(shop.Tx) error, advanced bool) (advance bool, err error) {
 	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return fmt.Errorf("pgstore: begin: %w", err)
+		return false, fmt.Errorf("pgstore: begin: %w", err)
 	}
 	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }()
-	return fn(&tx{ctx: ctx, ptx: ptx})
+	t := &tx{ctx: ctx, ptx: ptx, advanced: advanced}
+	err = fn(t)
+	return t.needAdvance, err
 }
 
 // Update runs fn in a serializable transaction, re-running it on
-// serialization failures and deadlocks (see the package doc).
+// serialization failures and deadlocks (see the package doc), and once
+// after advancing the outbox horizon if a read of the outbox asks for it.
 func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 	backoff := minBackoff
+	queue, advanced := false, false
 	for attempt := 1; ; attempt++ {
-		// The first run is optimistic; a re-run queues for the outbox
-		// counter first (see update), so that writers that emit events,
-		// which all update that one row, wait for each other instead of
-		// failing again.
-		err, retry := db.update(ctx, fn, attempt > 1)
+		// The first run is optimistic; a re-run after a serialization
+		// failure queues behind the other re-runs first (see update).
+		retry, advance, err := db.update(ctx, fn, queue, advanced)
+		if advance {
+			if err := db.advanceHorizon(ctx); err != nil {
+				return err
+			}
+			advanced = true
+			continue
+		}
 		if !retry {
 			return err
 		}
-		if attempt == maxAttempts {
+		if attempt >= maxAttempts {
 			return fmt.Errorf("pgstore: update gave up after %d serialization failures: %w", attempt, err)
 		}
 		db.retries.Add(1)
+		queue = true
 		wait := backoff/2 + rand.N(backoff/2+1)
 		backoff = min(2*backoff, maxBackoff)
 		select {
@@ -179,52 +212,54 @@ func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 	}
 }
 
-// update runs fn once and reports whether the transaction must be re-run.
+// update runs fn once and reports whether the transaction must be re-run
+// (a serialization failure) or re-run after advancing the outbox horizon.
 //
-// With queue, the transaction first takes table counters in SHARE ROW
-// EXCLUSIVE mode, which conflicts with itself and with UPDATE's ROW
-// EXCLUSIVE but not with reads. LOCK TABLE takes no snapshot (PostgreSQL's
+// With queue, the transaction first takes table update_queue (empty; only
+// this locks it) in SHARE ROW EXCLUSIVE mode, which conflicts with itself. LOCK TABLE takes no snapshot (PostgreSQL's
 // LOCK documentation: a serializable transaction's snapshot is taken by its
 // first SELECT or data-modification statement), so fn's snapshot is taken
-// once the lock is held, after every earlier writer of the counter row has
-// committed: its own update of that row cannot fail with "could not
-// serialize access due to concurrent update". The outbox sequence still
-// follows commit order: the lock is held to commit, as the row lock is.
-func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue bool) (err error, retry bool) {
+// once the lock is held, after every earlier re-run has committed: re-runs
+// wait for each other instead of failing again.
+func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue, advanced bool) (retry, advance bool, err error) {
 	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
 	if err != nil {
-		return fmt.Errorf("pgstore: begin: %w", err), retryable(err)
+		return retryable(err), false, fmt.Errorf("pgstore: begin: %w", err)
 	}
 	if queue {
-		if _, err := ptx.Exec(ctx, `LOCK TABLE counters IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		if _, err := ptx.Exec(ctx, `LOCK TABLE update_queue IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 			_ = ptx.Rollback(context.WithoutCancel(ctx))
-			return fmt.Errorf("pgstore: lock counters: %w", err), retryable(err)
+			return retryable(err), false, fmt.Errorf("pgstore: lock update_queue: %w", err)
 		}
 	}
-	t := &tx{ctx: ctx, ptx: ptx, writable: true}
+	t := &tx{ctx: ctx, ptx: ptx, writable: true, advanced: advanced}
 	if f := fenceOf(ctx); f != nil {
 		if err := t.checkFence(f); err != nil {
 			_ = ptx.Rollback(context.WithoutCancel(ctx))
-			return err, t.conflict != nil
+			return t.conflict != nil, false, err
 		}
 	}
 	ferr := fn(t)
-	if t.conflict != nil || ferr != nil {
+	if t.conflict != nil || t.needAdvance || ferr != nil {
 		_ = ptx.Rollback(context.WithoutCancel(ctx))
 		if t.conflict != nil {
 			// A statement hit a serialization failure: whatever fn made
 			// of it, the transaction is void and fn runs again.
-			return t.conflict, true
+			return true, false, t.conflict
 		}
-		return ferr, false
+		if t.needAdvance {
+			// A read of the outbox stopped at the horizon: likewise.
+			return false, true, nil
+		}
+		return false, false, ferr
 	}
 	if err := ptx.Commit(ctx); err != nil {
-		return fmt.Errorf("pgstore: commit: %w", err), retryable(err)
+		return retryable(err), false, fmt.Errorf("pgstore: commit: %w", err)
 	}
 	if t.appended {
 		db.notifyOutbox()
 	}
-	return nil, false
+	return false, false, nil
 }
 
 // retryable reports whether err is a serialization failure or a deadlock.

@@ -119,8 +119,14 @@ var sequences = map[string]string{"orders": "order_ids", "ledger": "ledger_ids",
 func (im *Import) SetSequences(last map[string]uint64, outboxIndexed uint64) error {
 	for name, v := range last {
 		if name == "outbox" {
+			// Every imported event is committed with the import: the
+			// horizon is the last of them.
 			if err := im.t.exec("import sequences", `UPDATE counters SET value = greatest($1, (SELECT coalesce(max(seq), 0) FROM outbox))
-				WHERE name = 'outbox_seq'`, int64(v)); err != nil {
+				WHERE name = 'outbox_horizon'`, int64(v)); err != nil {
+				return err
+			}
+			if err := im.t.exec("import sequences", `SELECT setval('outbox_seqs', greatest(value, 1), value > 0)
+				FROM counters WHERE name = 'outbox_horizon'`); err != nil {
 				return err
 			}
 			continue

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -11,6 +12,62 @@ import (
 )
 
 // Outbox.
+//
+// Sequence numbers come from the SEQUENCE outbox_seqs, handed out when an
+// event is appended, so that independent writers share no row: the number
+// is known inside the writer's transaction (a webhook.test delivery names
+// its event by it) but it follows the order of the nextval calls, not of
+// the commits. A reader must therefore never be shown number n while a
+// smaller one may still commit, or a cursor past n would skip it.
+//
+// The horizon (table counters, row 'outbox_horizon') is a number H below
+// which no event can still commit: every transaction that drew a number
+// up to H has ended. Readers that list events (OutboxAfter, and through
+// the indexed mark FindOutboxByUser, OutboxSeqBefore, DeleteOutboxBefore)
+// see only events with seq <= H, so they see them all, in seq order, and
+// no later commit lands below what they saw. FindOutboxEvent (one event
+// by number) is not limited.
+//
+// The horizon moves in advanceHorizon, outside any transaction of the
+// shop, when a reader needs it (below); writers never touch it. Why it is
+// safe, with t1 < t2 < t3 in time:
+//
+//   - nextval takes a RowExclusiveLock on the sequence before it hands out
+//     a number, held to the end of the transaction (PostgreSQL's
+//     sequence.c, lock_and_open_sequence): every transaction holding a
+//     number holds that lock, and it is released after the commit is
+//     visible to new snapshots.
+//   - At t1 the advancer reads h, the last number drawn (the sequence has
+//     CACHE 1, so no session holds unused numbers <= h).
+//   - At t2 it lists, from pg_locks, the transactions (virtual ids) that
+//     hold a lock on the sequence. A writer of a number <= h took the lock
+//     before t1, so if it was still running when its backend was looked at
+//     it is listed. (The listing need not be atomic: each writer is looked
+//     at after t1.)
+//   - It then waits until none of them holds the lock any more, at t3.
+//     Every writer of a number <= h has now committed, and is visible to
+//     every snapshot taken later, or rolled back, and will never commit.
+//   - It sets the horizon to max(horizon, h) and commits. A reader whose
+//     snapshot sees that horizon was taken after t3: it sees every event
+//     <= h that will ever exist.
+//
+// Only writers of events are waited for (not every transaction of the
+// server), the advancer holds no lock while it waits, and each of its
+// statements is a transaction of its own, so two advancers never wait for
+// each other for longer than a statement. Nothing depends on the order of
+// transaction ids, which need not match that of the numbers.
+//
+// Who advances: a listing read (OutboxAfter) that would return fewer
+// events than asked while events committed beyond the horizon exist in its
+// snapshot asks for it; its transaction (View or Update) is then rolled
+// back, the horizon advanced, and fn run again, at most once per call, in
+// a new snapshot that sees the new horizon. So a reader sees every event
+// committed before it started, and a writer's hot path only draws from a
+// sequence.
+
+// errBehind is returned by a listing read that needs the horizon moved:
+// the transaction is void and fn runs again after advanceHorizon.
+var errBehind = errors.New("pgstore: outbox events beyond the horizon: the transaction runs again")
 
 func (t *tx) AppendOutbox(e *shop.OutboxEvent) error {
 	if err := t.canWrite("append outbox"); err != nil {
@@ -20,15 +77,7 @@ func (t *tx) AppendOutbox(e *shop.OutboxEvent) error {
 		return fmt.Errorf("pgstore: append outbox: an event needs an id, a type and a user")
 	}
 	t.appended = true // Update notifies listeners after the commit (notify.go)
-	// The counter row stays locked until commit: the next writer waits (or,
-	// serializable, retries), so sequence numbers follow commit order.
-	var seq int64
-	if err := t.ptx.QueryRow(t.ctx, `UPDATE counters SET value = value + 1 WHERE name = 'outbox_seq' RETURNING value`).Scan(&seq); err != nil {
-		return t.fail("append outbox", err)
-	}
-	c := *e
-	c.Seq = uint64(seq)
-	data, err := encode(&c)
+	data, err := encode(e)
 	if err != nil {
 		return err
 	}
@@ -36,12 +85,42 @@ func (t *tx) AppendOutbox(e *shop.OutboxEvent) error {
 	if e.Order != nil {
 		orderID = e.Order.ID
 	}
-	if err := t.exec("append outbox", `INSERT INTO outbox (seq, user_id, order_id, test, created_ns, data) VALUES ($1, $2, $3, $4, $5, $6)`,
-		seq, e.UserID, orderID, e.WebhookID != "", nanos(e.CreatedAt), data); err != nil {
-		return err
+	// One statement: the number (materialized: drawn once), which the
+	// record gets too.
+	var seq int64
+	if err := t.ptx.QueryRow(t.ctx, `WITH n AS MATERIALIZED (SELECT nextval('outbox_seqs') AS seq)
+		INSERT INTO outbox (seq, user_id, order_id, test, created_ns, data)
+		SELECT seq, $1, $2, $3, $4, jsonb_set($5::jsonb, '{Seq}', to_jsonb(seq)) FROM n
+		RETURNING seq`,
+		e.UserID, orderID, e.WebhookID != "", nanos(e.CreatedAt), data).Scan(&seq); err != nil {
+		return t.fail("append outbox", err)
 	}
 	e.Seq = uint64(seq)
 	return nil
+}
+
+// horizon returns the outbox horizon in t's snapshot (read once: the
+// snapshot does not change).
+func (t *tx) horizon() (int64, error) {
+	if t.horizonRead {
+		return t.horizonSeq, nil
+	}
+	err := t.ptx.QueryRow(t.ctx, `SELECT value FROM counters WHERE name = 'outbox_horizon'`).Scan(&t.horizonSeq)
+	if err != nil {
+		return 0, t.fail("outbox horizon", err)
+	}
+	t.horizonRead = true
+	return t.horizonSeq, nil
+}
+
+// behind asks for the horizon to be advanced and fn run again, unless it
+// was advanced for this run already; it reports whether it asked.
+func (t *tx) behind() bool {
+	if t.advanced {
+		return false
+	}
+	t.needAdvance = true
+	return true
 }
 
 func (t *tx) IndexOutbox(e *shop.OutboxEvent) error {
@@ -54,6 +133,17 @@ func (t *tx) IndexOutbox(e *shop.OutboxEvent) error {
 	}
 	if e.Seq <= last {
 		return fmt.Errorf("pgstore: index outbox: event %d is not after the last indexed, %d", e.Seq, last)
+	}
+	h, err := t.horizon()
+	if err != nil {
+		return err
+	}
+	if int64(e.Seq) > h {
+		// The mark must not pass a number that may still commit.
+		if t.behind() {
+			return errBehind
+		}
+		return fmt.Errorf("pgstore: index outbox: event %d is beyond the horizon %d (not committed?)", e.Seq, h)
 	}
 	if e.WebhookID == "" {
 		if err := t.exec("index outbox", `INSERT INTO user_outbox (user_id, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING`, e.UserID, int64(e.Seq)); err != nil {
@@ -70,12 +160,16 @@ func (t *tx) OutboxIndexed() (uint64, error) {
 }
 
 func (t *tx) FindOutboxEvent(seq uint64) (*shop.OutboxEvent, error) {
+	if seq > 1<<63-1 {
+		return nil, notFound("Event")
+	}
 	return found[shop.OutboxEvent](t, "Event", `SELECT data FROM outbox WHERE seq = $1`, int64(seq))
 }
 
 func (t *tx) FindOutboxByUser(userID int64, after uint64, limit int) ([]*shop.OutboxEvent, bool, error) {
+	// user_outbox holds indexed events only, all at or below the horizon.
 	es, err := all[shop.OutboxEvent](t, "outbox of user", `SELECT o.data FROM user_outbox u JOIN outbox o ON o.seq = u.seq
-		WHERE u.user_id = $1 AND u.seq > $2 ORDER BY u.seq LIMIT $3`, userID, int64(after), nonNeg(limit)+1)
+		WHERE u.user_id = $1 AND u.seq > $2 ORDER BY u.seq LIMIT $3`, userID, clampSeq(after), nonNeg(limit)+1)
 	if err != nil {
 		return nil, false, err
 	}
@@ -84,12 +178,35 @@ func (t *tx) FindOutboxByUser(userID int64, after uint64, limit int) ([]*shop.Ou
 }
 
 func (t *tx) OutboxAfter(after uint64, limit int) ([]*shop.OutboxEvent, error) {
-	return all[shop.OutboxEvent](t, "outbox", `SELECT data FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2`, int64(after), nonNeg(limit))
+	h, err := t.horizon()
+	if err != nil {
+		return nil, err
+	}
+	es, err := all[shop.OutboxEvent](t, "outbox", `SELECT data FROM outbox WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
+		clampSeq(after), h, nonNeg(limit))
+	if err != nil || len(es) >= limit {
+		return es, err
+	}
+	// A short page: if events committed beyond the horizon, move it and
+	// read again.
+	var beyond bool
+	if err := t.ptx.QueryRow(t.ctx, `SELECT EXISTS (SELECT 1 FROM outbox WHERE seq > greatest($1::bigint, $2::bigint))`,
+		clampSeq(after), h).Scan(&beyond); err != nil {
+		return nil, t.fail("outbox", err)
+	}
+	if beyond && t.behind() {
+		return nil, errBehind
+	}
+	return es, nil
 }
 
 func (t *tx) OutboxSeqBefore(tm time.Time) (uint64, error) {
+	h, err := t.horizon()
+	if err != nil {
+		return 0, err
+	}
 	var seq int64
-	err := t.ptx.QueryRow(t.ctx, `SELECT coalesce(max(seq), 0) FROM outbox WHERE created_ns < $1`, nanos(tm)).Scan(&seq)
+	err = t.ptx.QueryRow(t.ctx, `SELECT coalesce(max(seq), 0) FROM outbox WHERE created_ns < $1 AND seq <= $2`, nanos(tm), h).Scan(&seq)
 	return uint64(seq), t.fail("outbox seq before", err)
 }
 
@@ -97,9 +214,13 @@ func (t *tx) DeleteOutboxBefore(tm time.Time, limit int) (int, error) {
 	if err := t.canWrite("prune outbox"); err != nil {
 		return 0, err
 	}
+	h, err := t.horizon()
+	if err != nil {
+		return 0, err
+	}
 	// The oldest events, up to the first one not created before tm (as
-	// package store walks them).
-	rows, err := t.ptx.Query(t.ctx, `SELECT seq, created_ns FROM outbox ORDER BY seq LIMIT $1`, nonNeg(limit))
+	// package store walks them), among those readers can see.
+	rows, err := t.ptx.Query(t.ctx, `SELECT seq, created_ns FROM outbox WHERE seq <= $1 ORDER BY seq LIMIT $2`, h, nonNeg(limit))
 	if err != nil {
 		return 0, t.fail("prune outbox", err)
 	}
@@ -122,6 +243,12 @@ func (t *tx) DeleteOutboxBefore(tm time.Time, limit int) (int, error) {
 		return 0, err
 	}
 	return len(due), t.exec("prune outbox", `DELETE FROM outbox WHERE seq = ANY($1)`, due)
+}
+
+// clampSeq returns a sequence number as a BIGINT, the largest one for
+// numbers beyond it.
+func clampSeq(n uint64) int64 {
+	return int64(min(n, 1<<63-1))
 }
 
 // Webhooks.
@@ -269,4 +396,59 @@ func (t *tx) DeleteWebhookDeliveriesBefore(tm time.Time, limit int) (int, error)
 		return 0, nil
 	}
 	return len(due), t.exec("prune webhook deliveries", `DELETE FROM webhook_deliveries WHERE id = ANY($1)`, due)
+}
+
+// maxHorizonWait bounds how long advanceHorizon waits for the transactions
+// that may hold a number; past it the horizon stays where it was (readers
+// see fewer events, never a wrong order) and the next reader tries again.
+const maxHorizonWait = 10 * time.Second
+
+// advanceHorizon moves the outbox horizon up to the last number drawn when
+// it starts, once every transaction that may hold a number up to it has
+// ended (see the comment at the top of the outbox methods). It runs on a
+// connection of its own, outside any transaction of the shop, and holds no
+// lock while it waits.
+func (db *DB) advanceHorizon(ctx context.Context) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
+	}
+	defer conn.Release()
+	// t1: the last number drawn (NULL: none yet).
+	var last *int64
+	if err := conn.QueryRow(ctx, `SELECT pg_sequence_last_value('outbox_seqs')`).Scan(&last); err != nil {
+		return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
+	}
+	if last == nil {
+		return nil
+	}
+	// t2: the transactions holding a lock on the sequence, but this one.
+	const holders = `FROM pg_locks WHERE locktype = 'relation' AND relation = 'outbox_seqs'::regclass
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND pid IS DISTINCT FROM pg_backend_pid()`
+	var waiting []string
+	if err := conn.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT virtualtransaction), '{}') `+holders).Scan(&waiting); err != nil {
+		return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
+	}
+	// Until t3: none of them holds it any more.
+	deadline := time.Now().Add(maxHorizonWait)
+	pause := 100 * time.Microsecond
+	for len(waiting) > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 10*time.Millisecond)
+		if err := conn.QueryRow(ctx, `SELECT coalesce(array_agg(DISTINCT virtualtransaction), '{}') `+holders+`
+			AND virtualtransaction = ANY($1)`, waiting).Scan(&waiting); err != nil {
+			return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
+		}
+		if len(waiting) > 0 && time.Now().After(deadline) {
+			return nil
+		}
+	}
+	if _, err := conn.Exec(ctx, `UPDATE counters SET value = $1 WHERE name = 'outbox_horizon' AND value < $1`, *last); err != nil {
+		return fmt.Errorf("pgstore: advance outbox horizon: %w", err)
+	}
+	return nil
 }

@@ -26,6 +26,13 @@ type tx struct {
 	// hit: Update re-runs fn whatever fn did with the error.
 	conflict error
 	appended bool // outbox events were appended: Update notifies after the commit (notify.go)
+	// The outbox horizon (outbox.go): needAdvance is set by a read that
+	// wants it moved (View and Update then run fn again after
+	// advanceHorizon), advanced when it was moved just before this run;
+	// horizonSeq caches it once read.
+	needAdvance, advanced bool
+	horizonRead           bool
+	horizonSeq            int64
 }
 
 var _ shop.Tx = (*tx)(nil)
@@ -233,31 +240,19 @@ func (t *tx) PutUser(u *shop.User) error {
 	if err != nil {
 		return err
 	}
-	// The user's previous name and memo leave the indexes if they changed
-	// (only entries that still name this user: a name another user took
-	// since stays theirs).
-	if err := t.exec("put user", `DELETE FROM usernames WHERE user_id = $1 AND name <> $2`, u.ID, name); err != nil {
-		return err
-	}
-	if err := t.exec("put user", `DELETE FROM memos WHERE user_id = $1 AND memo <> $2`, u.ID, memo); err != nil {
-		return err
-	}
-	if err := t.exec("put user", `INSERT INTO users (id, balance, data) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET balance = EXCLUDED.balance, data = EXCLUDED.data`, u.ID, int64(u.Balance), data); err != nil {
-		return err
-	}
-	if name != "" {
-		if err := t.exec("put user", `INSERT INTO usernames (name, user_id) VALUES ($1, $2)
-			ON CONFLICT (name) DO UPDATE SET user_id = EXCLUDED.user_id WHERE usernames.user_id <> EXCLUDED.user_id`, name, u.ID); err != nil {
-			return err
-		}
-	}
-	if memo != "" {
-		if err := t.exec("put user", `INSERT INTO memos (memo, user_id) VALUES ($1, $2) ON CONFLICT (memo) DO NOTHING`, memo, u.ID); err != nil {
-			return err
-		}
-	}
-	return nil
+	// One statement (a round trip per order counts): the user's previous
+	// name and memo leave the indexes if they changed (only entries that
+	// still name this user: a name another user took since stays theirs),
+	// the record is written, then its name and memo. The parts run on one
+	// snapshot and no two touch the same row.
+	return t.exec("put user", `WITH old_name AS (DELETE FROM usernames WHERE user_id = $1 AND name <> $4),
+			old_memo AS (DELETE FROM memos WHERE user_id = $1 AND memo <> $5),
+			rec AS (INSERT INTO users (id, balance, data) VALUES ($1, $2, $3)
+				ON CONFLICT (id) DO UPDATE SET balance = EXCLUDED.balance, data = EXCLUDED.data),
+			new_name AS (INSERT INTO usernames (name, user_id) SELECT $4, $1 WHERE $4 <> ''
+				ON CONFLICT (name) DO UPDATE SET user_id = EXCLUDED.user_id WHERE usernames.user_id <> EXCLUDED.user_id)
+		INSERT INTO memos (memo, user_id) SELECT $5, $1 WHERE $5 <> '' ON CONFLICT (memo) DO NOTHING`,
+		u.ID, int64(u.Balance), data, name, memo)
 }
 
 // batch is how many rows a walk reads at a time.
@@ -348,22 +343,17 @@ func (t *tx) PutOrder(o *shop.Order) error {
 	if o.Status == shop.StatusPendingPayment && !o.ExpiresAt.IsZero() {
 		expiry = nanos(o.ExpiresAt)
 	}
-	if err := t.exec("put order", `DELETE FROM memos WHERE order_id = $1 AND memo <> $2`, o.ID, memo); err != nil {
-		return err
-	}
-	if err := t.exec("put order", `INSERT INTO orders (id, user_id, status, type, price_ton, fee_ton, stars, months, client_reference, expiry_ns, data)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-		ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, status = EXCLUDED.status, type = EXCLUDED.type,
-			price_ton = EXCLUDED.price_ton, fee_ton = EXCLUDED.fee_ton, stars = EXCLUDED.stars, months = EXCLUDED.months,
-			client_reference = EXCLUDED.client_reference, expiry_ns = EXCLUDED.expiry_ns, data = EXCLUDED.data`,
+	// One statement, as in PutUser: the previous memo out, the record, the
+	// memo in.
+	return t.exec("put order", `WITH old_memo AS (DELETE FROM memos WHERE order_id = $1 AND memo <> $12),
+			rec AS (INSERT INTO orders (id, user_id, status, type, price_ton, fee_ton, stars, months, client_reference, expiry_ns, data)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+				ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, status = EXCLUDED.status, type = EXCLUDED.type,
+					price_ton = EXCLUDED.price_ton, fee_ton = EXCLUDED.fee_ton, stars = EXCLUDED.stars, months = EXCLUDED.months,
+					client_reference = EXCLUDED.client_reference, expiry_ns = EXCLUDED.expiry_ns, data = EXCLUDED.data)
+		INSERT INTO memos (memo, order_id) SELECT $12, $1 WHERE $12 <> '' ON CONFLICT (memo) DO NOTHING`,
 		o.ID, o.UserID, string(o.Status), string(o.Type), int64(o.PriceTON), int64(o.FeeTON), o.Stars, int64(o.Months),
-		o.ClientReference, expiry, data); err != nil {
-		return err
-	}
-	if memo != "" {
-		return t.exec("put order", `INSERT INTO memos (memo, order_id) VALUES ($1, $2) ON CONFLICT (memo) DO NOTHING`, memo, o.ID)
-	}
-	return nil
+		o.ClientReference, expiry, data, memo)
 }
 
 func (t *tx) FindOrderByID(id int64) (*shop.Order, error) {
@@ -514,19 +504,18 @@ func (t *tx) AppendLedger(e *shop.LedgerEntry) error {
 	if err := t.canWrite("append ledger"); err != nil {
 		return err
 	}
-	var id int64
-	if err := t.ptx.QueryRow(t.ctx, `SELECT nextval('ledger_ids')`).Scan(&id); err != nil {
-		return t.fail("append ledger", err)
-	}
-	row := newLedgerRow(e)
-	row.ID = uint64(id)
-	data, err := encode(row)
+	data, err := encode(newLedgerRow(e))
 	if err != nil {
 		return err
 	}
-	if err := t.exec("append ledger", `INSERT INTO ledger (id, user_id, amount, balance_after, tx_hash, data) VALUES ($1, $2, $3, $4, $5, $6)`,
-		id, e.UserID, int64(e.Amount), int64(e.BalanceAfter), hashKey(e.TxHash), data); err != nil {
-		return err
+	// One statement: the id (drawn once), which the record gets too.
+	var id int64
+	if err := t.ptx.QueryRow(t.ctx, `WITH n AS MATERIALIZED (SELECT nextval('ledger_ids') AS id)
+		INSERT INTO ledger (id, user_id, amount, balance_after, tx_hash, data)
+		SELECT id, $1, $2, $3, $4, jsonb_set($5::jsonb, '{ID}', to_jsonb(id)) FROM n
+		RETURNING id`,
+		e.UserID, int64(e.Amount), int64(e.BalanceAfter), hashKey(e.TxHash), data).Scan(&id); err != nil {
+		return t.fail("append ledger", err)
 	}
 	e.ID = uint64(id)
 	return nil
