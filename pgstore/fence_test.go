@@ -26,18 +26,7 @@ import (
 func TestFence_DeposedLeaderCommitsNothing(t *testing.T) {
 	u, db := migrated(t)
 	const ttl = 900 * time.Millisecond
-	a, err := pgstore.NewElector(u, ttl, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runA, stopA := context.WithCancel(context.Background())
-	doneA := make(chan struct{})
-	go func() { _ = a.Run(runA); close(doneA) }()
-	t.Cleanup(func() { stopA(); <-doneA })
-	lctxA, err := a.Wait(ctxTimeout(t, 5*ttl))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lctxA, stopA := leading(t, u, ttl)
 	if term, ok := pgstore.TermOf(lctxA); !ok || term != 1 {
 		t.Fatalf("A's term = %d, %v; want 1, true", term, ok)
 	}
@@ -63,7 +52,6 @@ func TestFence_DeposedLeaderCommitsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopA() // A stops campaigning, so that B takes the lock
-	<-doneA
 	lctxB, err := b.Wait(ctxTimeout(t, 5*ttl))
 	if err != nil {
 		t.Fatal(err)
@@ -201,18 +189,7 @@ func countDeposits(t *testing.T, db *pgstore.DB) int {
 func TestFence_InFlightCommitPrecedesNewTerm(t *testing.T) {
 	u, db := migrated(t)
 	const ttl = 900 * time.Millisecond
-	a, err := pgstore.NewElector(u, ttl, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runA, stopA := context.WithCancel(context.Background())
-	doneA := make(chan struct{})
-	go func() { _ = a.Run(runA); close(doneA) }()
-	t.Cleanup(func() { stopA(); <-doneA })
-	lctxA, err := a.Wait(ctxTimeout(t, 5*ttl))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lctxA, stopA := leading(t, u, ttl)
 	b := electors(t, u, ttl, 1)[0]
 
 	entered, release := make(chan struct{}, 1), make(chan struct{})
@@ -241,7 +218,6 @@ func TestFence_InFlightCommitPrecedesNewTerm(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopA()
-	<-doneA
 	// B takes the lock and its increment waits for A's transaction.
 	deadline := time.Now().Add(10 * ttl)
 	for {
@@ -339,4 +315,24 @@ func BenchmarkUpdate_Fence(b *testing.B) {
 			})
 		}
 	}
+}
+
+// leading runs an elector on u and returns its leader context, once it
+// leads, and a func that stops it and waits (also run when the test ends).
+func leading(t *testing.T, u string, ttl time.Duration) (context.Context, func()) {
+	t.Helper()
+	a, err := pgstore.NewElector(u, ttl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = a.Run(run); close(done) }()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	lctx, err := a.Wait(ctxTimeout(t, 5*ttl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lctx, stop
 }
