@@ -111,6 +111,11 @@ func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, 
 			logger.Warn("ADMIN_IDS is empty: nobody can run the admin commands, and alerts only reach this log")
 		}
 	}
+	if pool, ok := provider.(*fulfillment.FragmentPool); ok {
+		pool.OnSessionDown = func(ctx context.Context, reason string) {
+			notifier.Alert(ctx, shop.Alert{Kind: shop.AlertSessionDown, Message: reason})
+		}
+	}
 	if a.backups, err = newBackups(ctx, cfg, bolt, notifier, nil, logger.With("component", "backup")); err != nil { // backups.go
 		return nil, err
 	}

@@ -121,6 +121,8 @@ func alertIcon(k shop.AlertKind) string {
 		return "✅ <b>Deposit watcher caught up</b>\n"
 	case shop.AlertBackupFailed:
 		return "💾 <b>Backup failed</b>\n"
+	case shop.AlertSessionDown:
+		return "🔌 <b>Fragment session left out</b>\n"
 	}
 	return "⚠️"
 }

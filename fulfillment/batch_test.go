@@ -119,7 +119,8 @@ func (w *fakeBatchWallet) SendBatch(ctx context.Context, ps []shop.Payout, recor
 type batchEnv struct {
 	*fragmentWorkerEnv
 	bw       *fakeBatchWallet
-	sessions []string // Cookie lines of more logins (useSessions); none: one session
+	sessions []string     // Cookie lines of more logins (useSessions); none: one session
+	pool     *FragmentPool // the last pool provider made
 }
 
 // useSessions makes e's provider a pool of n sessions of the fake's
@@ -147,6 +148,11 @@ func (e *batchEnv) provider(wallet Wallet, logger *slog.Logger) BatchProvider {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	p.Now = func() time.Time { return e.now }
+	p.OnSessionDown = func(ctx context.Context, reason string) {
+		e.alerts.Alert(ctx, shop.Alert{Kind: shop.AlertSessionDown, Message: reason})
+	}
+	e.pool = p
 	return p
 }
 

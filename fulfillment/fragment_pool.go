@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"starsbot/shop"
 )
@@ -26,12 +27,16 @@ import (
 // a shared buy state is assumed.
 //
 // Not recorded: whether Fragment keeps several logins of one account alive
-// at once. If it drops one, that session's calls answer as a lost login,
-// which is Unhealthy as with one session: the worker pauses and the alert
-// names the session (its line in FRAGMENT_COOKIES). Nothing is paid twice
-// either way: a payment is recorded on the order before it is broadcast and
-// proven by its own out-message on chain (PayBatch), whichever session
-// asked for it.
+// at once. If it drops one, that session's calls answer as a lost login
+// (Unhealthy). While another session works, the pool leaves that one out
+// for fragmentSessionDownFor, tells OnSessionDown (the admins, naming its
+// line of FRAGMENT_COOKIES) and goes on with the others: an order that had
+// paid nothing is prepared again in another session at once. Only when no
+// session works does the Unhealthy error reach the worker, which pauses as
+// with one session. Nothing is paid twice either way: a payment is
+// recorded on the order before it is broadcast and proven by its own
+// out-message on chain (PayBatch), whichever session asked for it, and an
+// order with a recorded payment never changes session.
 //
 // Each order's delivery records which session made its request
 // (shop.Delivery.Session, saved with the request id). An order resumed
@@ -40,9 +45,27 @@ import (
 type FragmentPool struct {
 	members []*Fragment
 
+	// OnSessionDown, if set, is told (with a reason naming the session,
+	// safe to show) when a session fails as Unhealthy while another still
+	// works, and is left out. Set before use.
+	OnSessionDown func(ctx context.Context, reason string)
+	// Now is the clock of the sessions left out; default time.Now.
+	Now func() time.Time
+
 	mu   sync.Mutex
-	busy []int // deliveries in progress per member
-	next int   // round-robin start among the least busy
+	busy []int          // deliveries in progress per member
+	next int            // round-robin start among the least busy
+	down []fragmentDown // per member: left out until
+}
+
+// fragmentSessionDownFor is how long a session that failed as Unhealthy is
+// left out while another works (as long as the worker pauses a provider).
+const fragmentSessionDownFor = 15 * time.Minute
+
+// fragmentDown is a session left out: until when, and why.
+type fragmentDown struct {
+	until  time.Time
+	reason string
 }
 
 var (
@@ -61,7 +84,7 @@ func NewFragmentPool(members ...*Fragment) (*FragmentPool, error) {
 			return nil, errors.New("fragment pool: every session must pay from the same wallet")
 		}
 	}
-	return &FragmentPool{members: members, busy: make([]int, len(members))}, nil
+	return &FragmentPool{members: members, busy: make([]int, len(members)), down: make([]fragmentDown, len(members))}, nil
 }
 
 // Sessions is the number of sessions in the pool.
@@ -107,18 +130,78 @@ func (p *FragmentPool) acquire(job *Job) (m *Fragment, index int, release func()
 }
 
 // leastBusyLocked returns the member with the fewest deliveries in
-// progress, taking turns among equals. Callers hold mu.
+// progress among those not left out (among all if every one is), taking
+// turns among equals. Callers hold mu.
 func (p *FragmentPool) leastBusyLocked() int {
-	n := len(p.members)
-	best := -1
+	n, now := len(p.members), p.now()
+	best, bestUp := -1, false
 	for k := range n {
 		i := (p.next + k) % n
-		if best < 0 || p.busy[i] < p.busy[best] {
-			best = i
+		up := !now.Before(p.down[i].until)
+		if best < 0 || (up && !bestUp) || (up == bestUp && p.busy[i] < p.busy[best]) {
+			best, bestUp = i, up
 		}
 	}
 	p.next = (best + 1) % n
 	return best
+}
+
+func (p *FragmentPool) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// do runs call in job's session (see acquire). When that session fails as
+// Unhealthy before anything was paid and another session works, it is
+// left out (leaveOut) and call runs again in another.
+func (p *FragmentPool) do(ctx context.Context, job *Job, call func(m *Fragment) error) error {
+	for {
+		m, i, release := p.acquire(job)
+		err := call(m)
+		release()
+		if err == nil || KindOf(err) != Unhealthy || paymentRecorded(job) || !p.leaveOut(ctx, i, err) {
+			return p.label(i, err)
+		}
+	}
+}
+
+// paymentRecorded reports whether job's delivery holds a payment, which
+// ties it to its session.
+func paymentRecorded(job *Job) bool {
+	if job == nil || job.Delivery == nil {
+		return false
+	}
+	d := job.Delivery
+	return d.Payout != nil || d.Paid != nil || d.Confirmed
+}
+
+// leaveOut leaves session i out for fragmentSessionDownFor after err and
+// reports whether another session works; if so, OnSessionDown is told.
+func (p *FragmentPool) leaveOut(ctx context.Context, i int, err error) bool {
+	if len(p.members) == 1 {
+		return false
+	}
+	reason := ReasonOf(p.label(i, err))
+	p.mu.Lock()
+	now := p.now()
+	p.down[i] = fragmentDown{until: now.Add(fragmentSessionDownFor), reason: ReasonOf(err)}
+	others := false
+	for j := range p.members {
+		if j != i && !now.Before(p.down[j].until) {
+			others = true
+		}
+	}
+	p.mu.Unlock()
+	if !others {
+		return false
+	}
+	p.members[i].Logger.Warn("fragment session left out; going on with the others", "session", i+1, "for", fragmentSessionDownFor, "reason", reason)
+	if p.OnSessionDown != nil {
+		p.OnSessionDown(ctx, fmt.Sprintf("%s. Left out for %s; the other sessions go on.", strings.TrimSuffix(reason, "."), fragmentSessionDownFor))
+	}
+	return true
 }
 
 // label names the session in an Unhealthy error, so that admins know which
@@ -133,28 +216,31 @@ func (p *FragmentPool) label(index int, err error) error {
 	return &labelled
 }
 
-// CheckRecipient asks the least busy session.
-func (p *FragmentPool) CheckRecipient(ctx context.Context, kind shop.OrderType, username string) (*shop.RecipientCheck, error) {
-	m, i, release := p.acquire(nil)
-	defer release()
-	rc, err := m.CheckRecipient(ctx, kind, username)
-	return rc, p.label(i, err)
+// CheckRecipient asks the least busy session (see do).
+func (p *FragmentPool) CheckRecipient(ctx context.Context, kind shop.OrderType, username string) (rc *shop.RecipientCheck, err error) {
+	err = p.do(ctx, nil, func(m *Fragment) (err error) {
+		rc, err = m.CheckRecipient(ctx, kind, username)
+		return err
+	})
+	return rc, err
 }
 
-// Deliver delivers job through its session (see acquire).
-func (p *FragmentPool) Deliver(ctx context.Context, job *Job) (string, error) {
-	m, i, release := p.acquire(job)
-	defer release()
-	ref, err := m.Deliver(ctx, job)
-	return ref, p.label(i, err)
+// Deliver delivers job through its session (see acquire and do).
+func (p *FragmentPool) Deliver(ctx context.Context, job *Job) (ref string, err error) {
+	err = p.do(ctx, job, func(m *Fragment) (err error) {
+		ref, err = m.Deliver(ctx, job)
+		return err
+	})
+	return ref, err
 }
 
-// Prepare readies job in its session (see acquire).
-func (p *FragmentPool) Prepare(ctx context.Context, job *Job) (*Prepared, error) {
-	m, i, release := p.acquire(job)
-	defer release()
-	pr, err := m.Prepare(ctx, job)
-	return pr, p.label(i, err)
+// Prepare readies job in its session (see acquire and do).
+func (p *FragmentPool) Prepare(ctx context.Context, job *Job) (pr *Prepared, err error) {
+	err = p.do(ctx, job, func(m *Fragment) (err error) {
+		pr, err = m.Prepare(ctx, job)
+		return err
+	})
+	return pr, err
 }
 
 // PayBatch pays prepared orders of any sessions in one wallet message: the
@@ -167,7 +253,8 @@ func (p *FragmentPool) PayBatch(ctx context.Context, batch []*Prepared, save fun
 // BatchLimit is the shared wallet's.
 func (p *FragmentPool) BatchLimit() int { return p.members[0].BatchLimit() }
 
-// Notice joins what the sessions have to say, each once.
+// Notice joins what the sessions have to say, each once, and names the
+// sessions left out.
 func (p *FragmentPool) Notice() string {
 	var out []string
 	for _, m := range p.members {
@@ -175,6 +262,14 @@ func (p *FragmentPool) Notice() string {
 			out = append(out, n)
 		}
 	}
+	p.mu.Lock()
+	now := p.now()
+	for i, d := range p.down {
+		if now.Before(d.until) {
+			out = append(out, fmt.Sprintf("Fragment session %d of %d is left out until %s UTC: %s", i+1, len(p.members), d.until.UTC().Format("15:04"), d.reason))
+		}
+	}
+	p.mu.Unlock()
 	return strings.Join(out, "; ")
 }
 

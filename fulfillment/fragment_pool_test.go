@@ -41,29 +41,79 @@ func TestWorker_FragmentPool(t *testing.T) {
 }
 
 // TestWorker_FragmentPoolLostLogin: when Fragment drops one session's
-// login, its order goes to an admin as with one session, and the alert
-// names the line of FRAGMENT_COOKIES to renew.
+// login while another works, the order is prepared again in the other
+// session and delivered, the worker does not pause, and the admins are told
+// which line of FRAGMENT_COOKIES to renew; /stats' notice names it.
 func TestWorker_FragmentPoolLostLogin(t *testing.T) {
 	e := newBatchEnv(t, 255)
 	e.useSessions(2)
-	o := e.orders(1)[0]
+	orders := e.orders(3)
 	e.srv.ExpireLogin() // the first login, which the first order goes to
-	e.runOnce(e.worker(2, nil))
-	got := e.get(o.ID)
-	if got.Status != shop.StatusManual {
-		t.Fatalf("order is %s (%s), want manual", got.Status, got.FailureReason)
+	w := e.worker(1, nil)
+	e.runOnce(w)
+	e.requireEachPaidOnce(orders)
+	for _, r := range e.srv.Requests() {
+		if r.Login != 2 {
+			t.Errorf("request %s made by login %d, which is gone", r.ID, r.Login)
+		}
 	}
-	found := false
+	if ok, reason := w.Health(); !ok {
+		t.Errorf("worker paused: %s", reason)
+	}
+	var down []string
 	for _, a := range e.alerts.alerts {
-		if strings.Contains(a.Message, "Fragment session 1 of 2 (line 1 of FRAGMENT_COOKIES)") {
-			found = true
+		switch a.Kind {
+		case shop.AlertSessionDown:
+			down = append(down, a.Message)
+		case shop.AlertProviderUnhealthy:
+			t.Errorf("provider alert while a session works: %s", a.Message)
 		}
 		if strings.Contains(a.Message, fragmenttest.Token) || strings.Contains(a.Message, "SECRET") {
 			t.Errorf("alert shows a cookie: %q", a.Message)
 		}
 	}
+	if len(down) != 1 || !strings.Contains(down[0], "Fragment session 1 of 2 (line 1 of FRAGMENT_COOKIES)") || !strings.Contains(down[0], "Left out for 15m0s") {
+		t.Errorf("session-down alerts %q, want one naming session 1", down)
+	}
+	if n := e.pool.Notice(); !strings.Contains(n, "Fragment session 1 of 2 is left out until") {
+		t.Errorf("notice %q does not name the session left out", n)
+	}
+	// After the time out, the session is tried again.
+	e.now = e.now.Add(fragmentSessionDownFor)
+	if _, i, release := e.pool.acquire(&Job{Delivery: &shop.Delivery{}}); i != 0 {
+		t.Errorf("after the time out: session %d, want the first again", i+1)
+	} else {
+		release()
+	}
+}
+
+// TestWorker_FragmentPoolAllLoginsLost: with no session working, the
+// order goes to an admin and the provider pauses, as with one session,
+// the alert naming a session; nothing is paid.
+func TestWorker_FragmentPoolAllLoginsLost(t *testing.T) {
+	e := newBatchEnv(t, 255)
+	e.useSessions(2)
+	// The second login's token is refused too ("Access denied", as for
+	// the first after ExpireLogin).
+	e.sessions[1] = strings.Replace(e.sessions[1], "stel_token=fake-token-SECRET-", "stel_token=stale-", 1)
+	o := e.orders(1)[0]
+	e.srv.ExpireLogin()
+	w := e.worker(1, nil)
+	e.runOnce(w)
+	if got := e.get(o.ID); got.Status != shop.StatusManual {
+		t.Fatalf("order is %s (%s), want manual", got.Status, got.FailureReason)
+	}
+	if ok, _ := w.Health(); ok {
+		t.Error("worker not paused with every session gone")
+	}
+	found := false
+	for _, a := range e.alerts.alerts {
+		if a.Kind == shop.AlertProviderUnhealthy && strings.Contains(a.Message, "of 2 (line") {
+			found = true
+		}
+	}
 	if !found {
-		t.Errorf("no alert names the session: %+v", e.alerts.alerts)
+		t.Errorf("no provider alert naming a session: %+v", e.alerts.alerts)
 	}
 	for _, r := range e.srv.Requests() {
 		if r.Payments > 0 {

@@ -13,6 +13,7 @@ const (
 	AlertWatcherLag        AlertKind = "watcher_lag"        // the deposit watcher is behind the chain
 	AlertWatcherCaughtUp   AlertKind = "watcher_caught_up"  // the deposit watcher is current again
 	AlertBackupFailed      AlertKind = "backup_failed"      // a scheduled backup or its upload failed
+	AlertSessionDown       AlertKind = "session_down"       // one of several Fragment sessions failed and is left out; the others go on
 )
 
 // Alert is a message for the shop's admins. Message is plain text, safe to
