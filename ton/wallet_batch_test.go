@@ -34,10 +34,10 @@ func batchPayouts(t *testing.T, n int, dest string) []shop.Payout {
 // batchDest makes f's payee account readable (active, with history).
 func batchDest(t *testing.T, f *fakeWalletAPI) *fakeDest {
 	t.Helper()
-	d := &fakeDest{addr: address.MustParseAddr(walletTestDest)}
-	f.set(func(f *fakeWalletAPI) {
-		f.dest = d
-		if err := d.receive(&tlb.InternalMessage{SrcAddr: address.NewAddress(0, 0, make([]byte, 32)), DstAddr: d.addr, Amount: tlb.FromNanoTONU(1), CreatedLT: 1000, CreatedAt: uint32(walletT0.Unix())}, false); err != nil {
+	d := &fakeDest{Addr: address.MustParseAddr(walletTestDest)}
+	f.Set(func(f *fakeWalletAPI) {
+		f.Dest = d
+		if err := d.Receive(&tlb.InternalMessage{SrcAddr: address.NewAddress(0, 0, make([]byte, 32)), DstAddr: d.Addr, Amount: tlb.FromNanoTONU(1), CreatedLT: 1000, CreatedAt: uint32(walletT0.Unix())}, false); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -72,19 +72,19 @@ func checkSigned(t *testing.T, f *fakeWalletAPI, version string, sps []*shop.Sig
 	if err != nil {
 		t.Fatal(err)
 	}
-	actions := fb.actions
+	actions := fb.Actions
 	if version == WalletHighloadV3 && len(ps) > 1 {
-		if len(actions) != 1 || !actions[0].msg.DstAddr.Equals(f.addr) {
+		if len(actions) != 1 || !actions[0].Msg.DstAddr.Equals(f.Addr) {
 			t.Fatalf("highload batch does not go through the wallet itself")
 		}
-		if actions, err = decodePack(actions[0].msg, fb.queryID); err != nil {
+		if actions, err = decodePack(actions[0].Msg, fb.QueryID); err != nil {
 			t.Fatal(err)
 		}
 		var sum uint64
 		for _, a := range actions {
-			sum += a.msg.Amount.Nano().Uint64()
+			sum += a.Msg.Amount.Nano().Uint64()
 		}
-		if got := fb.actions[0].msg.Amount.Nano().Uint64(); got < sum {
+		if got := fb.Actions[0].Msg.Amount.Nano().Uint64(); got < sum {
 			t.Errorf("pack carries %d nanoTON for %d of payments", got, sum)
 		}
 	}
@@ -93,9 +93,9 @@ func checkSigned(t *testing.T, f *fakeWalletAPI, version string, sps []*shop.Sig
 	}
 	for i, a := range actions {
 		p := ps[i]
-		if a.mode != 3 || !a.msg.DstAddr.Equals(address.MustParseAddr(p.To)) || a.msg.Amount.Nano().Int64() != int64(p.Amount) ||
-			!bytes.Equal(a.msg.Body.ToBOC(), p.Payload) || a.msg.Bounce != p.Bounce {
-			t.Errorf("payment %d: mode %d, %s nanoTON to %s, bounce %t; want %+v", i, a.mode, a.msg.Amount.Nano(), a.msg.DstAddr, a.msg.Bounce, p)
+		if a.Mode != 3 || !a.Msg.DstAddr.Equals(address.MustParseAddr(p.To)) || a.Msg.Amount.Nano().Int64() != int64(p.Amount) ||
+			!bytes.Equal(a.Msg.Body.ToBOC(), p.Payload) || a.Msg.Bounce != p.Bounce {
+			t.Errorf("payment %d: mode %d, %s nanoTON to %s, bounce %t; want %+v", i, a.Mode, a.Msg.Amount.Nano(), a.Msg.DstAddr, a.Msg.Bounce, p)
 		}
 	}
 	for i, sp := range sps {
@@ -103,19 +103,19 @@ func checkSigned(t *testing.T, f *fakeWalletAPI, version string, sps []*shop.Sig
 			sp.QueryID != sps[0].QueryID || !sp.CreatedAt.Equal(sps[0].CreatedAt) || !sp.SignedAt.Equal(sps[0].SignedAt) {
 			t.Errorf("record %d is not of the same message", i)
 		}
-		if sp.Index != i || sp.To != ps[i].To || sp.Amount != ps[i].Amount || sp.BodyHash != bodyHash(actions[i].msg.Body) {
+		if sp.Index != i || sp.To != ps[i].To || sp.Amount != ps[i].Amount || sp.BodyHash != bodyHash(actions[i].Msg.Body) {
 			t.Errorf("record %d: index %d, %s to %s body %s", i, sp.Index, sp.Amount, sp.To, sp.BodyHash)
 		}
 	}
 	switch version {
 	case WalletHighloadV3:
-		if sps[0].Seqno != 0 || sps[0].QueryID != fb.queryID || sps[0].CreatedAt.Unix() != int64(fb.createdAt) ||
+		if sps[0].Seqno != 0 || sps[0].QueryID != fb.QueryID || sps[0].CreatedAt.Unix() != int64(fb.CreatedAt) ||
 			!sps[0].ValidUntil.Equal(sps[0].CreatedAt.Add(HighloadV3Timeout)) {
-			t.Errorf("record: seqno %d, query id %d created %v valid until %v; body: query id %d created %d", sps[0].Seqno, sps[0].QueryID, sps[0].CreatedAt, sps[0].ValidUntil, fb.queryID, fb.createdAt)
+			t.Errorf("record: seqno %d, query id %d created %v valid until %v; body: query id %d created %d", sps[0].Seqno, sps[0].QueryID, sps[0].CreatedAt, sps[0].ValidUntil, fb.QueryID, fb.CreatedAt)
 		}
 	default:
-		if sps[0].Seqno != fb.seqno || sps[0].ValidUntil.Unix() != int64(fb.validUntil) || sps[0].QueryID != 0 || !sps[0].CreatedAt.IsZero() {
-			t.Errorf("record: seqno %d valid until %v, body: %d and %d", sps[0].Seqno, sps[0].ValidUntil, fb.seqno, fb.validUntil)
+		if sps[0].Seqno != fb.Seqno || sps[0].ValidUntil.Unix() != int64(fb.ValidUntil) || sps[0].QueryID != 0 || !sps[0].CreatedAt.IsZero() {
+			t.Errorf("record: seqno %d valid until %v, body: %d and %d", sps[0].Seqno, sps[0].ValidUntil, fb.Seqno, fb.ValidUntil)
 		}
 	}
 }
@@ -123,7 +123,7 @@ func checkSigned(t *testing.T, f *fakeWalletAPI, version string, sps []*shop.Sig
 func TestWallet_BatchLimit(t *testing.T) {
 	for version, want := range map[string]int{WalletV4R2: 4, WalletV5R1: 255, WalletHighloadV3: 253} {
 		t.Run(version, func(t *testing.T) {
-			f := newFakeWalletAPI(&walletClock{t: walletT0}, version).deployed(7, 1000e9)
+			f := newFakeWalletAPI(&walletClock{T: walletT0}, version).Deployed(7, 1000e9)
 			w := newTestWallet(t, f, version)
 			if got := w.BatchLimit(); got != want {
 				t.Fatalf("BatchLimit = %d, want %d", got, want)
@@ -133,7 +133,7 @@ func TestWallet_BatchLimit(t *testing.T) {
 			if !errors.Is(err, ErrBatchTooLarge) || res != nil {
 				t.Fatalf("SendBatch of %d = %v, %v; want ErrBatchTooLarge", want+1, res, err)
 			}
-			if sent, _, _, _, seqnoCalls := f.snapshot(); called || len(sent) != 0 || seqnoCalls != 0 {
+			if sent, _, _, _, seqnoCalls := f.Snapshot(); called || len(sent) != 0 || seqnoCalls != 0 {
 				t.Errorf("signed or sent something")
 			}
 		})
@@ -146,7 +146,7 @@ func TestWallet_BatchLimit(t *testing.T) {
 func TestWallet_SendBatch(t *testing.T) {
 	for _, version := range allWalletVersions {
 		t.Run(version, func(t *testing.T) {
-			f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, version).deployed(7, 1000e9)
+			f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, version).Deployed(7, 1000e9)
 			w := newTestWallet(t, f, version)
 			d := batchDest(t, f)
 			ps := batchPayouts(t, batchSize(version, true), walletTestDest)
@@ -154,7 +154,7 @@ func TestWallet_SendBatch(t *testing.T) {
 			calls := 0
 			res, err := w.SendBatch(t.Context(), ps, func(ctx context.Context, got []*shop.SignedPayout) error {
 				calls++
-				if sent, _, _, _, _ := f.snapshot(); len(sent) != 0 {
+				if sent, _, _, _, _ := f.Snapshot(); len(sent) != 0 {
 					t.Errorf("broadcast before record")
 				}
 				sps = got
@@ -167,7 +167,7 @@ func TestWallet_SendBatch(t *testing.T) {
 				t.Errorf("record called %d times", calls)
 			}
 			checkSigned(t, f, version, sps, ps)
-			sent, _, txs, seqno, _ := f.snapshot()
+			sent, _, txs, seqno, _ := f.Snapshot()
 			if len(sent) != 1 || !bytes.Equal(sent[0], sps[0].BOC) {
 				t.Errorf("%d broadcasts", len(sent))
 			}
@@ -189,10 +189,10 @@ func TestWallet_SendBatch(t *testing.T) {
 					t.Errorf("payout %d: %+v", i, r)
 				}
 			}
-			if len(d.txs) != len(ps)+1 {
-				t.Errorf("payee has %d transactions", len(d.txs))
+			if len(d.Txs) != len(ps)+1 {
+				t.Errorf("payee has %d transactions", len(d.Txs))
 			}
-			if got := f.clock.peek().Sub(walletT0); got >= defaultBounceWindow {
+			if got := f.Clock.Peek().Sub(walletT0); got >= defaultBounceWindow {
 				t.Errorf("decided after %v of chain time: the payee's transactions should decide", got)
 			}
 		})
@@ -204,8 +204,8 @@ func TestWallet_SendBatch(t *testing.T) {
 func TestWallet_SendBatchDeploys(t *testing.T) {
 	for _, version := range allWalletVersions {
 		t.Run(version, func(t *testing.T) {
-			f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, version)
-			f.exists, f.balance = true, 10e9
+			f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, version)
+			f.Exists, f.Balance = true, 10e9
 			w := newTestWallet(t, f, version)
 			batchDest(t, f)
 			var sps []*shop.SignedPayout
@@ -232,7 +232,7 @@ func TestWallet_SendBatchDeploys(t *testing.T) {
 func TestWallet_BatchPartialFunds(t *testing.T) {
 	for _, version := range allWalletVersions {
 		t.Run(version, func(t *testing.T) {
-			f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, version).deployed(7, 10e9)
+			f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, version).Deployed(7, 10e9)
 			w := newTestWallet(t, f, version)
 			batchDest(t, f)
 			ps := batchPayouts(t, 4, walletTestDest)
@@ -241,13 +241,13 @@ func TestWallet_BatchPartialFunds(t *testing.T) {
 				sum += uint64(p.Amount)
 			}
 			res, err := w.SendBatch(t.Context(), ps, func(context.Context, []*shop.SignedPayout) error {
-				f.set(func(f *fakeWalletAPI) { f.balance = sum + 50_000_000 }) // 3 and a bit
+				f.Set(func(f *fakeWalletAPI) { f.Balance = sum + 50_000_000 }) // 3 and a bit
 				return nil
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, _, txs, _, _ := f.snapshot()
+			_, _, txs, _, _ := f.Snapshot()
 			if version == WalletHighloadV3 {
 				if len(txs) != 1 {
 					t.Fatalf("%d transactions, want the external only", len(txs))
@@ -279,15 +279,15 @@ func TestWallet_BatchPartialFunds(t *testing.T) {
 func TestWallet_BatchOneBounces(t *testing.T) {
 	for _, version := range allWalletVersions {
 		t.Run(version, func(t *testing.T) {
-			f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, version).deployed(7, 100e9)
+			f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, version).Deployed(7, 100e9)
 			w := newTestWallet(t, f, version)
 			d := batchDest(t, f)
 			ps := batchPayouts(t, batchSize(version, false), walletTestDest)
 			bad := tlb.FromNanoTONU(uint64(ps[2].Amount)).Nano()
-			d.abortIf = func(m *tlb.InternalMessage) bool { return m.Amount.Nano().Cmp(bad) == 0 }
-			f.set(func(f *fakeWalletAPI) {
-				f.bounce = func(m *tlb.InternalMessage) *tlb.InternalMessage {
-					if d.abortIf(m) {
+			d.AbortIf = func(m *tlb.InternalMessage) bool { return m.Amount.Nano().Cmp(bad) == 0 }
+			f.Set(func(f *fakeWalletAPI) {
+				f.Bounce = func(m *tlb.InternalMessage) *tlb.InternalMessage {
+					if d.AbortIf(m) {
 						return classicBounce(m)
 					}
 					return nil
@@ -312,15 +312,15 @@ func TestWallet_BatchOneBounces(t *testing.T) {
 	// wallet's own history decide, after the bounce window: only the
 	// bounced payment's payee matches.
 	t.Run("bounce window", func(t *testing.T) {
-		f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, WalletV5R1).deployed(7, 100e9)
+		f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, WalletV5R1).Deployed(7, 100e9)
 		w := newTestWallet(t, f, WalletV5R1)
 		ps := batchPayouts(t, 5, walletTestDest)
 		for i := range ps {
 			ps[i].To = address.NewAddress(0, 0, bytes.Repeat([]byte{byte(i + 1)}, 32)).String()
 		}
 		badTo := address.MustParseAddr(ps[1].To)
-		f.set(func(f *fakeWalletAPI) {
-			f.bounce = func(m *tlb.InternalMessage) *tlb.InternalMessage {
+		f.Set(func(f *fakeWalletAPI) {
+			f.Bounce = func(m *tlb.InternalMessage) *tlb.InternalMessage {
 				if m.DstAddr.Equals(badTo) {
 					return classicBounce(m)
 				}
@@ -345,7 +345,7 @@ func TestWallet_BatchUnaffordable(t *testing.T) {
 	for _, version := range allWalletVersions {
 		t.Run(version, func(t *testing.T) {
 			ps := batchPayouts(t, 4, walletTestDest)
-			f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, version)
+			f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, version)
 			w := newTestWallet(t, f, version)
 			cost := w.BatchCost(ps)
 			var sum shop.NanoTON
@@ -355,19 +355,19 @@ func TestWallet_BatchUnaffordable(t *testing.T) {
 			if want := sum + 4*DefaultFeeReserve + batchFeeReserve; cost != want {
 				t.Fatalf("BatchCost = %d, want %d", cost, want)
 			}
-			f.deployed(7, uint64(cost-1))
+			f.Deployed(7, uint64(cost-1))
 			called := false
 			res, err := w.SendBatch(t.Context(), ps, func(context.Context, []*shop.SignedPayout) error { called = true; return nil })
 			if !errors.Is(err, ErrBatchUnaffordable) || res != nil {
 				t.Fatalf("SendBatch = %v, %v; want ErrBatchUnaffordable", res, err)
 			}
-			if sent, _, _, _, seqnoCalls := f.snapshot(); called || len(sent) != 0 || seqnoCalls != 0 {
+			if sent, _, _, _, seqnoCalls := f.Snapshot(); called || len(sent) != 0 || seqnoCalls != 0 {
 				t.Errorf("signed or sent something")
 			}
 			// Exactly affordable: signed. While its message is in flight
 			// (lost broadcasts), Balance leaves out its cost and another
 			// batch is refused.
-			f.set(func(f *fakeWalletAPI) { f.balance, f.mode = uint64(cost)+uint64(w.BatchCost(ps[:1]))-1, execNever })
+			f.Set(func(f *fakeWalletAPI) { f.Balance, f.Mode = uint64(cost)+uint64(w.BatchCost(ps[:1]))-1, execNever })
 			ctx, cancel := context.WithCancel(t.Context())
 			var sps []*shop.SignedPayout
 			done := make(chan struct{})
@@ -378,7 +378,7 @@ func TestWallet_BatchUnaffordable(t *testing.T) {
 				}
 			}()
 			for {
-				if sent, _, _, _, _ := f.snapshot(); len(sent) > 0 {
+				if sent, _, _, _, _ := f.Snapshot(); len(sent) > 0 {
 					break
 				}
 				time.Sleep(time.Millisecond)
@@ -405,7 +405,7 @@ func TestWallet_BatchCrash(t *testing.T) {
 	for _, version := range allWalletVersions {
 		t.Run(version, func(t *testing.T) {
 			setup := func(t *testing.T) (*fakeWalletAPI, *Wallet, []shop.Payout) {
-				f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, version).deployed(7, 100e9)
+				f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, version).Deployed(7, 100e9)
 				w := newTestWallet(t, f, version)
 				batchDest(t, f)
 				return f, w, batchPayouts(t, batchSize(version, false), walletTestDest)
@@ -414,15 +414,14 @@ func TestWallet_BatchCrash(t *testing.T) {
 			// recorded one, and paid each payout once.
 			exactlyOnce := func(t *testing.T, f *fakeWalletAPI, sps []*shop.SignedPayout, res []*shop.PayoutResult) {
 				t.Helper()
-				sent, _, _, _, _ := f.snapshot()
+				sent, _, _, _, _ := f.Snapshot()
 				for i, b := range sent {
 					if !bytes.Equal(b, sps[0].BOC) {
 						t.Errorf("broadcast %d is not the recorded message", i)
 					}
 				}
-				f.mu.Lock()
-				executed, paid := len(f.executed), len(f.dest.txs)-1
-				f.mu.Unlock()
+				var executed, paid int
+				f.Set(func(f *fakeWalletAPI) { executed, paid = len(f.Executed), len(f.Dest.Txs)-1 })
 				if executed != 1 || paid != len(sps) {
 					t.Errorf("%d messages executed, %d payments received; want 1 and %d", executed, paid, len(sps))
 				}
@@ -440,7 +439,7 @@ func TestWallet_BatchCrash(t *testing.T) {
 				if _, err := w.SendBatch(t.Context(), ps, captureBatch(&sps, killed)); !errors.Is(err, killed) {
 					t.Fatalf("SendBatch: %v", err)
 				}
-				if sent, _, txs, _, _ := f.snapshot(); len(sent) != 0 || len(txs) != 0 {
+				if sent, _, txs, _, _ := f.Snapshot(); len(sent) != 0 || len(txs) != 0 {
 					t.Fatalf("broadcast after a failed record")
 				}
 				// Nothing was recorded: the orders are sent again, a new
@@ -462,14 +461,14 @@ func TestWallet_BatchCrash(t *testing.T) {
 				if _, err := w.SendBatch(t.Context(), ps, captureBatch(&sps, errors.New("killed"))); err == nil {
 					t.Fatal("SendBatch succeeded")
 				}
-				_, _, _, _, seqnoCalls := f.snapshot()
+				_, _, _, _, seqnoCalls := f.Snapshot()
 				w = newTestWallet(t, f, version)
 				res, err := w.ResumeBatch(t.Context(), sps)
 				if err != nil {
 					t.Fatal(err)
 				}
 				exactlyOnce(t, f, sps, res)
-				if sent, _, _, _, calls := f.snapshot(); len(sent) != 1 || calls != seqnoCalls {
+				if sent, _, _, _, calls := f.Snapshot(); len(sent) != 1 || calls != seqnoCalls {
 					t.Errorf("%d broadcasts, %d more seqno reads", len(sent), calls-seqnoCalls)
 				}
 			})
@@ -480,8 +479,8 @@ func TestWallet_BatchCrash(t *testing.T) {
 				var sps []*shop.SignedPayout
 				record := func(_ context.Context, got []*shop.SignedPayout) error {
 					sps = got
-					f.set(func(f *fakeWalletAPI) {
-						f.onAccount = func(int) { cancel() } // killed at the first check
+					f.Set(func(f *fakeWalletAPI) {
+						f.OnAccount = func(int) { cancel() } // killed at the first check
 					})
 					return nil
 				}
@@ -494,39 +493,39 @@ func TestWallet_BatchCrash(t *testing.T) {
 						t.Errorf("payout %d: %+v", i, r)
 					}
 				}
-				f.set(func(f *fakeWalletAPI) { f.onAccount = nil })
+				f.Set(func(f *fakeWalletAPI) { f.OnAccount = nil })
 				w = newTestWallet(t, f, version)
 				res, err = w.ResumeBatch(t.Context(), sps)
 				if err != nil {
 					t.Fatal(err)
 				}
 				exactlyOnce(t, f, sps, res)
-				if sent, _, _, _, _ := f.snapshot(); len(sent) != 1 {
+				if sent, _, _, _, _ := f.Snapshot(); len(sent) != 1 {
 					t.Errorf("%d broadcasts; a landed message is not sent again", len(sent))
 				}
 			})
 
 			t.Run("broadcast lost, then crash", func(t *testing.T) {
 				f, w, ps := setup(t)
-				f.set(func(f *fakeWalletAPI) { f.drop = 1 })
+				f.Set(func(f *fakeWalletAPI) { f.Drop = 1 })
 				ctx, cancel := context.WithCancel(t.Context())
 				var sps []*shop.SignedPayout
 				record := func(_ context.Context, got []*shop.SignedPayout) error {
 					sps = got
-					f.set(func(f *fakeWalletAPI) { f.onAccount = func(int) { cancel() } })
+					f.Set(func(f *fakeWalletAPI) { f.OnAccount = func(int) { cancel() } })
 					return nil
 				}
 				if _, err := w.SendBatch(ctx, ps, record); !errors.Is(err, context.Canceled) {
 					t.Fatalf("SendBatch = %v", err)
 				}
-				f.set(func(f *fakeWalletAPI) { f.onAccount = nil })
+				f.Set(func(f *fakeWalletAPI) { f.OnAccount = nil })
 				w = newTestWallet(t, f, version)
 				res, err := w.ResumeBatch(t.Context(), sps)
 				if err != nil {
 					t.Fatal(err)
 				}
 				exactlyOnce(t, f, sps, res)
-				if sent, _, _, _, _ := f.snapshot(); len(sent) != 2 {
+				if sent, _, _, _, _ := f.Snapshot(); len(sent) != 2 {
 					t.Errorf("%d broadcasts, want the lost one and one re-broadcast", len(sent))
 				}
 			})
@@ -555,7 +554,7 @@ func TestWallet_BatchCrash(t *testing.T) {
 }
 
 func TestWallet_ResumeBatchRejects(t *testing.T) {
-	f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, WalletV5R1).deployed(7, 100e9)
+	f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, WalletV5R1).Deployed(7, 100e9)
 	w := newTestWallet(t, f, WalletV5R1)
 	var sps, other []*shop.SignedPayout
 	ps := batchPayouts(t, 3, walletTestDest)
@@ -594,7 +593,7 @@ func TestWallet_ResumeBatchRejects(t *testing.T) {
 			}
 		})
 	}
-	if sent, _, _, _, _ := f.snapshot(); len(sent) != 0 {
+	if sent, _, _, _, _ := f.Snapshot(); len(sent) != 0 {
 		t.Errorf("broadcast %d messages", len(sent))
 	}
 	// A one-payment record without To (an older record, or a store that
@@ -616,8 +615,8 @@ const walletTestDestOther = "UQBKgXCNLPexWhs2L79kiARR1phGH1LwXxRbNsCFF9doczSI"
 // as soon as the previous message's seqno is spent, while that batch is
 // still waiting out its bounce window: the mutex is not held meanwhile.
 func TestWallet_SeqnoGateReleasedEarly(t *testing.T) {
-	clock := &walletClock{t: walletT0}
-	f := newFakeWalletAPI(clock, WalletV5R1).deployed(7, 100e9)
+	clock := &walletClock{T: walletT0}
+	f := newFakeWalletAPI(clock, WalletV5R1).Deployed(7, 100e9)
 	w := newTestWallet(t, f, WalletV5R1)
 	first := make(chan []*shop.PayoutResult, 1)
 	go func() {
@@ -628,7 +627,7 @@ func TestWallet_SeqnoGateReleasedEarly(t *testing.T) {
 		first <- res
 	}()
 	for { // the first message lands; its payouts wait for the bounce window
-		if _, _, txs, _, _ := f.snapshot(); len(txs) == 1 {
+		if _, _, txs, _, _ := f.Snapshot(); len(txs) == 1 {
 			break
 		}
 		time.Sleep(time.Millisecond)
@@ -657,12 +656,12 @@ func TestWallet_SeqnoGateReleasedEarly(t *testing.T) {
 	default:
 	}
 	for { // the second lands too, then both bounce windows pass
-		if _, _, txs, _, _ := f.snapshot(); len(txs) == 2 {
+		if _, _, txs, _, _ := f.Snapshot(); len(txs) == 2 {
 			break
 		}
 		time.Sleep(time.Millisecond)
 	}
-	clock.advance(defaultBounceWindow)
+	clock.Advance(defaultBounceWindow)
 	for _, res := range [][]*shop.PayoutResult{<-first, <-second} {
 		for i, r := range res {
 			if r.State != shop.PayoutConfirmed {
@@ -676,21 +675,21 @@ func TestWallet_SeqnoGateReleasedEarly(t *testing.T) {
 // (ctx ended) still holds its seqno: the next batch is signed only once
 // it is expired by chain time, and then for the same seqno.
 func TestWallet_SeqnoGateWaitsForExpiry(t *testing.T) {
-	clock := &walletClock{t: walletT0}
-	f := newFakeWalletAPI(clock, WalletV4R2).deployed(7, 100e9)
+	clock := &walletClock{T: walletT0}
+	f := newFakeWalletAPI(clock, WalletV4R2).Deployed(7, 100e9)
 	w := newTestWallet(t, f, WalletV4R2)
-	f.set(func(f *fakeWalletAPI) { f.mode = execNever })
+	f.Set(func(f *fakeWalletAPI) { f.Mode = execNever })
 	ctx, cancel := context.WithCancel(t.Context())
 	var old []*shop.SignedPayout
 	record := func(_ context.Context, sps []*shop.SignedPayout) error {
 		old = sps
-		f.set(func(f *fakeWalletAPI) { f.onAccount = func(int) { cancel() } })
+		f.Set(func(f *fakeWalletAPI) { f.OnAccount = func(int) { cancel() } })
 		return nil
 	}
 	if _, err := w.SendBatch(ctx, batchPayouts(t, 2, walletTestDest), record); !errors.Is(err, context.Canceled) {
 		t.Fatalf("SendBatch: %v", err)
 	}
-	f.set(func(f *fakeWalletAPI) { f.onAccount, f.mode = nil, execOK })
+	f.Set(func(f *fakeWalletAPI) { f.OnAccount, f.Mode = nil, execOK })
 	signed := make(chan *shop.SignedPayout, 1)
 	done := make(chan struct{})
 	go func() {
@@ -702,12 +701,12 @@ func TestWallet_SeqnoGateWaitsForExpiry(t *testing.T) {
 	}()
 	defer func() {
 		for range 5000 { // it lands, then its bounce window passes
-			if _, _, txs, _, _ := f.snapshot(); len(txs) == 1 {
+			if _, _, txs, _, _ := f.Snapshot(); len(txs) == 1 {
 				break
 			}
 			time.Sleep(time.Millisecond)
 		}
-		clock.advance(defaultBounceWindow)
+		clock.Advance(defaultBounceWindow)
 		<-done
 	}()
 	select {
@@ -715,7 +714,7 @@ func TestWallet_SeqnoGateWaitsForExpiry(t *testing.T) {
 		t.Fatal("signed while the previous message may still land")
 	case <-time.After(50 * time.Millisecond):
 	}
-	clock.advance(old[0].ValidUntil.Sub(clock.peek()) + clockSkew + time.Second)
+	clock.Advance(old[0].ValidUntil.Sub(clock.Peek()) + clockSkew + time.Second)
 	select {
 	case sp := <-signed:
 		if sp.Seqno != old[0].Seqno {
@@ -725,8 +724,8 @@ func TestWallet_SeqnoGateWaitsForExpiry(t *testing.T) {
 		t.Fatal("not signed after the previous message expired")
 	}
 	// The old message can never land now.
-	f.set(func(f *fakeWalletAPI) {
-		if err := f.execute(parseBOCExternal(t, old[0].BOC)); err == nil {
+	f.Set(func(f *fakeWalletAPI) {
+		if err := f.Execute(parseBOCExternal(t, old[0].BOC)); err == nil {
 			t.Error("the expired message executed")
 		}
 	})
@@ -736,10 +735,10 @@ func TestWallet_SeqnoGateWaitsForExpiry(t *testing.T) {
 // is signed while another is unconfirmed, with its own query id; an
 // unexecuted message expires at created_at + timeout by chain time.
 func TestWallet_HighloadParallel(t *testing.T) {
-	clock := &walletClock{t: walletT0}
-	f := newFakeWalletAPI(clock, WalletHighloadV3).deployed(0, 100e9)
+	clock := &walletClock{T: walletT0}
+	f := newFakeWalletAPI(clock, WalletHighloadV3).Deployed(0, 100e9)
 	w := newTestWallet(t, f, WalletHighloadV3)
-	f.set(func(f *fakeWalletAPI) { f.mode = execNever })
+	f.Set(func(f *fakeWalletAPI) { f.Mode = execNever })
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(t.Context())
 	recs := make([][]*shop.SignedPayout, 3)
@@ -753,7 +752,7 @@ func TestWallet_HighloadParallel(t *testing.T) {
 		})
 	}
 	for {
-		if sent, _, _, _, _ := f.snapshot(); len(sent) >= 3 {
+		if sent, _, _, _, _ := f.Snapshot(); len(sent) >= 3 {
 			break
 		}
 		time.Sleep(time.Millisecond)
@@ -772,28 +771,28 @@ func TestWallet_HighloadParallel(t *testing.T) {
 	}
 	// One lands; one is never executed and expires; a replay of the
 	// landed one is refused by the contract.
-	f.set(func(f *fakeWalletAPI) {
-		f.mode = execOK
-		if err := f.execute(parseBOCExternal(t, recs[0][0].BOC)); err != nil {
+	f.Set(func(f *fakeWalletAPI) {
+		f.Mode = execOK
+		if err := f.Execute(parseBOCExternal(t, recs[0][0].BOC)); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.execute(parseBOCExternal(t, recs[0][0].BOC)); err == nil {
+		if err := f.Execute(parseBOCExternal(t, recs[0][0].BOC)); err == nil {
 			t.Error("a query id executed twice")
 		}
 	})
-	clock.advance(defaultBounceWindow)
+	clock.Advance(defaultBounceWindow)
 	if res, err := w.Check(t.Context(), recs[0][1]); err != nil || res.State != shop.PayoutConfirmed {
 		t.Errorf("Check landed = %+v, %v", res, err)
 	}
 	if res, err := w.Check(t.Context(), recs[1][0]); err != nil || res.State != shop.PayoutPending {
 		t.Errorf("Check unexecuted, valid = %+v, %v", res, err)
 	}
-	clock.advance(recs[1][0].ValidUntil.Sub(clock.peek()) + clockSkew + time.Second)
+	clock.Advance(recs[1][0].ValidUntil.Sub(clock.Peek()) + clockSkew + time.Second)
 	if res, err := w.Check(t.Context(), recs[1][0]); err != nil || res.State != shop.PayoutExpired {
 		t.Errorf("Check unexecuted, past created_at + timeout = %+v, %v", res, err)
 	}
-	f.set(func(f *fakeWalletAPI) {
-		if err := f.execute(parseBOCExternal(t, recs[1][0].BOC)); err == nil {
+	f.Set(func(f *fakeWalletAPI) {
+		if err := f.Execute(parseBOCExternal(t, recs[1][0].BOC)); err == nil {
 			t.Error("an expired message executed")
 		}
 	})
@@ -802,7 +801,7 @@ func TestWallet_HighloadParallel(t *testing.T) {
 // TestWallet_HighloadPayeeDeadline: a payee deadline earlier than the
 // timeout backdates created_at so that the message expires by it.
 func TestWallet_HighloadPayeeDeadline(t *testing.T) {
-	f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, WalletHighloadV3).deployed(0, 100e9)
+	f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, WalletHighloadV3).Deployed(0, 100e9)
 	w := newTestWallet(t, f, WalletHighloadV3)
 	ps := batchPayouts(t, 2, walletTestDest)
 	ps[1].ValidUntil = walletT0.Add(45 * time.Second)
@@ -817,7 +816,7 @@ func TestWallet_HighloadPayeeDeadline(t *testing.T) {
 }
 
 func TestWallet_SendBatchBadInputs(t *testing.T) {
-	f := newFakeWalletAPI(&walletClock{t: walletT0}, WalletV5R1).deployed(7, 100e9)
+	f := newFakeWalletAPI(&walletClock{T: walletT0}, WalletV5R1).Deployed(7, 100e9)
 	w := newTestWallet(t, f, WalletV5R1)
 	ps := batchPayouts(t, 3, walletTestDest)
 	dup := append(batchPayouts(t, 2, walletTestDest), ps[1])
@@ -837,7 +836,7 @@ func TestWallet_SendBatchBadInputs(t *testing.T) {
 			if err == nil || res != nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("SendBatch = %v, %v; want an error about %q", res, err, tc.want)
 			}
-			if sent, _, _, _, seqnoCalls := f.snapshot(); called || len(sent) != 0 || seqnoCalls != 0 {
+			if sent, _, _, _, seqnoCalls := f.Snapshot(); called || len(sent) != 0 || seqnoCalls != 0 {
 				t.Errorf("signed or sent something")
 			}
 		})

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
-	"math/big"
 	"slices"
 	"strings"
 	"sync"
@@ -19,11 +17,11 @@ import (
 
 	"github.com/xssnick/tonutils-go/address"
 	"github.com/xssnick/tonutils-go/tlb"
-	tonapi "github.com/xssnick/tonutils-go/ton"
 	"github.com/xssnick/tonutils-go/ton/wallet"
 	"github.com/xssnick/tonutils-go/tvm/cell"
 
 	"starsbot/shop"
+	"starsbot/ton/tontest/walletchain"
 )
 
 // Wallet satisfies fulfillment.Wallet (not imported: adapters do not
@@ -45,658 +43,38 @@ const walletTestDest = "UQCD39VS5jcptHL8vMjEXrzGaRcCVYto7HUn4bpAOg8xqEBI"
 // positive (see Wallet.sign); any time up to 2106 (uint32 seconds) works.
 var walletT0 = time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// walletClock is a test clock: Now returns the time, then advances it by
-// step.
-type walletClock struct {
-	mu   sync.Mutex
-	t    time.Time
-	step time.Duration
-}
-
-func (c *walletClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.t
-	c.t = c.t.Add(c.step)
-	return t
-}
-
-func (c *walletClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func (c *walletClock) peek() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Execution modes of fakeWalletAPI.
-const (
-	execOK      = ""        // the wallet sends the payment
-	execNoFunds = "nofunds" // action phase fails with result code 37
-	execSkipped = "skipped" // mode +2: the action is skipped, nothing sent
-	execNever   = "never"   // broadcasts are lost
-	execAltered = "altered" // the sent message is not the signed one (1 nanoTON less)
+// The fake liteserver is walletchain's Chain (it was defined here); these
+// names keep the tests as they were written.
+type (
+	fakeWalletAPI = walletchain.Chain
+	walletClock   = walletchain.Clock
+	fakeDest      = walletchain.Dest
 )
 
-// fakeWalletAPI is a chain holding one wallet account. A broadcast message
-// is executed at once, like the wallet contract would (seqno and
-// valid_until checked, seqno incremented) and recorded as a transaction
-// that went through tlb.ToCell and tlb.Parse. Methods it does not override
-// panic (the embedded interface is nil).
-type fakeWalletAPI struct {
-	tonapi.APIClientWrapped
+const (
+	execOK      = walletchain.ExecOK
+	execNoFunds = walletchain.ExecNoFunds
+	execSkipped = walletchain.ExecSkipped
+	execNever   = walletchain.ExecNever
+	execAltered = walletchain.ExecAltered
+)
 
-	clock   *walletClock
-	version string
-	addr    *address.Address
+var (
+	newFakeWalletAPI    = walletchain.New
+	classicBounce       = walletchain.ClassicBounce
+	decodeWalletActions = walletchain.DecodeWalletActions
+	decodeWalletBody    = walletchain.DecodeWalletBody
+	asListed            = walletchain.AsListed
+	decodePack          = walletchain.DecodePack
+)
 
-	mu         sync.Mutex
-	exists     bool // the account is in the state
-	active     bool // deployed
-	balance    uint64
-	seqno      uint32
-	txs        []*tlb.Transaction // oldest first
-	sent       [][]byte           // every broadcast, serialized
-	sentAt     []time.Time
-	seqnoCalls int
-	accounts   int           // GetAccount calls
-	drop       int           // broadcasts to lose
-	lag        time.Duration // block time behind the clock
-	mode       string        // how accepted messages execute
-	// bounce, if set, makes the destination bounce each payment: the
-	// wallet then receives a bounced message built by bounce from it.
-	bounce func(sent *tlb.InternalMessage) *tlb.InternalMessage
-	// dest, if set, is the payee's account: its transactions of our
-	// payments are readable, as on a real chain.
-	dest      *fakeDest
-	onAccount func(n int)
-	queries   map[uint32]bool // highload_v3: executed query ids
-	executed  []*fakeBody     // every accepted external body
-}
-
-func newFakeWalletAPI(clock *walletClock, version string) *fakeWalletAPI {
-	return &fakeWalletAPI{clock: clock, version: version}
-}
-
-// deployed makes the account active with seqno and balance.
-func (f *fakeWalletAPI) deployed(seqno uint32, balance uint64) *fakeWalletAPI {
-	f.exists, f.active, f.seqno, f.balance = true, true, seqno, balance
-	return f
-}
-
-func (f *fakeWalletAPI) CurrentMasterchainInfo(ctx context.Context) (*tonapi.BlockIDExt, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
+// TestWalletChain_Agrees: the constants walletchain repeats (it cannot
+// import this package) are ours.
+func TestWalletChain_Agrees(t *testing.T) {
+	if walletchain.V4R2 != WalletV4R2 || walletchain.V5R1 != WalletV5R1 || walletchain.HighloadV3 != WalletHighloadV3 ||
+		walletchain.HighloadV3Timeout != HighloadV3Timeout || walletchain.PayoutMode != payoutMode {
+		t.Fatal("walletchain's wallet versions, highload timeout or payout mode differ from package ton's")
 	}
-	return &tonapi.BlockIDExt{Workchain: -1, Shard: math.MinInt64, SeqNo: 1000, RootHash: make([]byte, 32), FileHash: make([]byte, 32)}, nil
-}
-
-func (f *fakeWalletAPI) WaitForBlock(uint32) tonapi.APIClientWrapped { return f }
-
-func (f *fakeWalletAPI) GetBlockHeader(ctx context.Context, b *tonapi.BlockIDExt) (*tlb.BlockHeader, error) {
-	h := &tlb.BlockHeader{}
-	h.SeqNo = b.SeqNo
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	h.GenUtime = uint32(f.clock.peek().Add(-f.lag).Unix())
-	return h, nil
-}
-
-func (f *fakeWalletAPI) GetAccount(ctx context.Context, b *tonapi.BlockIDExt, addr *address.Address) (*tlb.Account, error) {
-	f.mu.Lock()
-	f.accounts++
-	n, hook := f.accounts, f.onAccount
-	acc := &tlb.Account{}
-	if f.exists && f.addr != nil && addr.Equals(f.addr) {
-		status := tlb.AccountStatus(tlb.AccountStatusUninit)
-		if f.active {
-			status = tlb.AccountStatusActive
-		}
-		acc.IsActive = true
-		acc.State = &tlb.AccountState{IsValid: true, Address: addr, AccountStorage: tlb.AccountStorage{
-			Status: status, Balance: tlb.FromNanoTONU(f.balance),
-		}}
-		if f.active {
-			d := cell.BeginCell()
-			if f.version == WalletV5R1 {
-				d.MustStoreBoolBit(true)
-			}
-			acc.Data = d.MustStoreUInt(uint64(f.seqno), 32).MustStoreUInt(0, 32).
-				MustStoreSlice(make([]byte, 32), 256).MustStoreDict(nil).EndCell()
-		}
-		if len(f.txs) > 0 {
-			last := f.txs[len(f.txs)-1]
-			acc.LastTxLT, acc.LastTxHash = last.LT, last.Hash
-			acc.State.LastTransactionLT = last.LT
-		}
-	}
-	if d := f.dest; d != nil && addr.Equals(d.addr) && len(d.txs) > 0 {
-		last := d.txs[len(d.txs)-1]
-		acc.IsActive = true
-		acc.State = &tlb.AccountState{IsValid: true, Address: addr, AccountStorage: tlb.AccountStorage{Status: tlb.AccountStatusActive}}
-		acc.LastTxLT, acc.LastTxHash = last.LT, last.Hash
-	}
-	f.mu.Unlock()
-	if hook != nil {
-		hook(n)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return acc, nil
-}
-
-func (f *fakeWalletAPI) RunGetMethod(ctx context.Context, b *tonapi.BlockIDExt, addr *address.Address, method string, params ...any) (*tonapi.ExecutionResult, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if method != "seqno" {
-		return nil, fmt.Errorf("unexpected get-method %q", method)
-	}
-	f.seqnoCalls++
-	if !f.active {
-		return nil, tonapi.ContractExecError{Code: tonapi.ErrCodeContractNotInitialized}
-	}
-	return tonapi.NewExecutionResult([]any{big.NewInt(int64(f.seqno))}), nil
-}
-
-// ListTransactions is like the liteserver's: up to num transactions ending
-// at (lt, hash) inclusive, oldest first.
-func (f *fakeWalletAPI) ListTransactions(ctx context.Context, addr *address.Address, num uint32, lt uint64, hash []byte) ([]*tlb.Transaction, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	txs := f.txs
-	switch {
-	case f.dest != nil && addr.Equals(f.dest.addr):
-		txs = f.dest.txs
-	case !addr.Equals(f.addr):
-		return nil, tonapi.ErrNoTransactionsWereFound
-	}
-	i := slices.IndexFunc(txs, func(tx *tlb.Transaction) bool { return tx.LT == lt && bytes.Equal(tx.Hash, hash) })
-	if i < 0 {
-		return nil, tonapi.LSError{Code: -400, Text: "lt not in db"}
-	}
-	from := max(0, i-int(min(num, 16))+1)
-	return slices.Clone(txs[from : i+1]), nil
-}
-
-// fakeDest is the payee's account: busy with others' transactions, and
-// processing our payments as they arrive (or holding them in transit).
-type fakeDest struct {
-	addr    *address.Address
-	txs     []*tlb.Transaction
-	hold    bool                              // our payments stay in transit
-	abort   bool                              // our payments' transactions abort (and bounce)
-	abortIf func(m *tlb.InternalMessage) bool // only these abort
-	traffic int                               // other transactions after each of ours
-}
-
-// receive records the destination's transaction of m (or others'
-// traffic when from is nil); f.mu is held.
-func (d *fakeDest) receive(m *tlb.InternalMessage, aborted bool) error {
-	lt := m.CreatedLT + 1
-	var prevLT uint64
-	prevHash := make([]byte, 32)
-	if n := len(d.txs); n > 0 {
-		prevLT, prevHash = d.txs[n-1].LT, d.txs[n-1].Hash
-		lt = max(lt, prevLT+1)
-	}
-	in := *m
-	tx := &tlb.Transaction{
-		AccountAddr: d.addr.Data(), LT: lt, PrevTxHash: prevHash, PrevTxLT: prevLT, Now: m.CreatedAt,
-		OrigStatus: tlb.AccountStatusActive, EndStatus: tlb.AccountStatusActive,
-		StateUpdate: tlb.HashUpdate{OldHash: make([]byte, 32), NewHash: make([]byte, 32)},
-		Description: tlb.TransactionDescriptionOrdinary{
-			ComputePhase: tlb.ComputePhase{Phase: tlb.ComputePhaseSkipped{Reason: tlb.ComputeSkipReason{Type: tlb.ComputeSkipReasonNoGas}}},
-			Aborted:      aborted,
-		},
-	}
-	tx.IO.In = &tlb.Message{MsgType: tlb.MsgTypeInternal, Msg: &in}
-	parsed, err := asListed(tx)
-	if err != nil {
-		return err
-	}
-	d.txs = append(d.txs, parsed)
-	return nil
-}
-
-func (f *fakeWalletAPI) SendExternalMessage(ctx context.Context, ext *tlb.ExternalMessage) error {
-	c, err := tlb.ToCell(ext)
-	if err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.sent = append(f.sent, c.ToBOC())
-	f.sentAt = append(f.sentAt, f.clock.peek())
-	if f.mode == execNever {
-		return nil
-	}
-	if f.drop > 0 {
-		f.drop--
-		return nil
-	}
-	return f.execute(ext)
-}
-
-// execute runs ext as the wallet contract would (v4r2/v5r1: seqno and
-// valid_until; highload_v3: subwallet, timeout, created_at window and query
-// id once), then its actions in order: a payment the balance cannot cover
-// is skipped (mode +2). A highload pack (an internal_transfer to the wallet
-// itself) is executed in a second transaction. f.mu is held.
-func (f *fakeWalletAPI) execute(ext *tlb.ExternalMessage) error {
-	fb, err := decodeWalletActions(f.version, ext.Body)
-	if err != nil {
-		return err
-	}
-	now := f.clock.peek().Unix()
-	switch {
-	case !ext.DstAddr.Equals(f.addr):
-		return errors.New("cannot apply external message to current state: wrong account")
-	case !f.active && ext.StateInit == nil:
-		return errors.New("cannot apply external message to current state: account not initialized")
-	}
-	if f.version == WalletHighloadV3 {
-		switch {
-		case fb.subwallet != wallet.DefaultSubwallet:
-			return errors.New("cannot apply external message to current state : exitcode=34 (subwallet)")
-		case fb.timeout != uint32(HighloadV3Timeout/time.Second):
-			return errors.New("cannot apply external message to current state : exitcode=38 (timeout)")
-		case int64(fb.createdAt) <= now-int64(fb.timeout) || int64(fb.createdAt) > now:
-			return fmt.Errorf("cannot apply external message to current state : exitcode=35 (created_at %d, now %d)", fb.createdAt, now)
-		case fb.queryID%1024 == 1023:
-			return errors.New("cannot apply external message to current state : exitcode=33 (bit number)")
-		case f.queries[fb.queryID]:
-			return errors.New("cannot apply external message to current state : exitcode=36 (query already executed)")
-		}
-		if f.queries == nil {
-			f.queries = map[uint32]bool{}
-		}
-		f.queries[fb.queryID] = true
-	} else {
-		switch {
-		case fb.seqno != f.seqno:
-			return fmt.Errorf("cannot apply external message to current state : exitcode=33 (seqno %d, wallet at %d)", fb.seqno, f.seqno)
-		case int64(fb.validUntil) < now:
-			return errors.New("cannot apply external message to current state : exitcode=36")
-		}
-		f.seqno++
-	}
-	for _, a := range fb.actions {
-		if a.mode != payoutMode {
-			return errors.New("unexpected mode")
-		}
-	}
-	f.executed = append(f.executed, fb)
-	sent, action := f.run(fb.actions)
-	out, err := f.appendTx(&tlb.Message{MsgType: tlb.MsgTypeExternalIn, Msg: ext}, action, sent)
-	if err != nil {
-		return err
-	}
-	if f.version == WalletHighloadV3 && len(out) == 1 && out[0].DstAddr.Equals(f.addr) {
-		pack := out[0]
-		actions, err := decodePack(pack, fb.queryID)
-		if err != nil {
-			return err
-		}
-		fb.packed = actions
-		f.balance += pack.Amount.Nano().Uint64()
-		sent, action := f.run(actions)
-		if out, err = f.appendTx(&tlb.Message{MsgType: tlb.MsgTypeInternal, Msg: pack}, action, sent); err != nil {
-			return err
-		}
-	}
-	return f.deliver(out)
-}
-
-// run executes actions against the balance; f.mode overrides. f.mu is held.
-func (f *fakeWalletAPI) run(actions []fakeAction) ([]*tlb.InternalMessage, *tlb.ActionPhase) {
-	n := uint16(len(actions))
-	switch f.mode {
-	case execNoFunds:
-		return nil, &tlb.ActionPhase{Valid: true, NoFunds: true, ResultCode: 37, TotalActions: n}
-	case execSkipped:
-		return nil, &tlb.ActionPhase{Success: true, Valid: true, TotalActions: n, SkippedActions: n}
-	}
-	ap := &tlb.ActionPhase{Success: true, Valid: true, TotalActions: n}
-	balance := f.balance
-	var sent []*tlb.InternalMessage
-	for i, a := range actions {
-		m := *a.msg
-		if f.mode == execAltered && i == 0 {
-			m.Amount = tlb.FromNanoTONU(m.Amount.Nano().Uint64() - 1)
-		}
-		amount := m.Amount.Nano().Uint64()
-		if amount > balance {
-			if a.mode&wallet.IgnoreErrors != 0 {
-				ap.SkippedActions++
-				continue
-			}
-			return nil, &tlb.ActionPhase{Valid: true, NoFunds: true, ResultCode: 37, TotalActions: n}
-		}
-		balance -= amount
-		sent = append(sent, &m)
-	}
-	f.balance = balance
-	ap.MessagesCreated = uint16(len(sent))
-	return sent, ap
-}
-
-// deliver hands sent payments to the payee's account and bounces them as
-// f.bounce says. f.mu is held.
-func (f *fakeWalletAPI) deliver(sent []*tlb.InternalMessage) error {
-	for _, m := range sent {
-		d := f.dest
-		if d == nil || d.hold || !m.DstAddr.Equals(d.addr) {
-			continue
-		}
-		if err := d.receive(m, d.abort || (d.abortIf != nil && d.abortIf(m))); err != nil {
-			return err
-		}
-		for i := range d.traffic {
-			other := *m
-			other.SrcAddr = address.NewAddress(0, 0, bytes.Repeat([]byte{byte(i + 1)}, 32))
-			if err := d.receive(&other, false); err != nil {
-				return err
-			}
-		}
-	}
-	if f.bounce == nil {
-		return nil
-	}
-	for _, m := range sent {
-		if b := f.bounce(m); b != nil {
-			b.CreatedLT = f.txs[len(f.txs)-1].LT + 300
-			if err := f.appendIn(b); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// classicBounce is how the destination bounces a message: the value less
-// fees, and a body of 0xffffffff followed by the first 256 bits of the
-// original body (the TON whitepaper's bounce format).
-func classicBounce(sent *tlb.InternalMessage) *tlb.InternalMessage {
-	body := cell.BeginCell().MustStoreUInt(0xffffffff, 32)
-	if sent.Body != nil {
-		s := sent.Body.MustBeginParse()
-		n := min(s.BitsLeft(), 256)
-		body.MustStoreSlice(s.MustLoadSlice(n), n)
-	}
-	return &tlb.InternalMessage{
-		IHRDisabled: true, Bounced: true,
-		SrcAddr: sent.DstAddr, Amount: tlb.FromNanoTONU(sent.Amount.Nano().Uint64() - 5_000_000),
-		Body: body.EndCell(),
-	}
-}
-
-// appendIn records a transaction of an inbound internal message; f.mu is held.
-func (f *fakeWalletAPI) appendIn(in *tlb.InternalMessage) error {
-	m := *in
-	m.DstAddr = f.addr
-	prev := f.txs[len(f.txs)-1]
-	tx := &tlb.Transaction{
-		AccountAddr: f.addr.Data(),
-		LT:          m.CreatedLT + 1,
-		PrevTxHash:  prev.Hash,
-		PrevTxLT:    prev.LT,
-		Now:         uint32(f.clock.peek().Unix()),
-		OrigStatus:  tlb.AccountStatusActive,
-		EndStatus:   tlb.AccountStatusActive,
-		StateUpdate: tlb.HashUpdate{OldHash: make([]byte, 32), NewHash: make([]byte, 32)},
-		Description: prev.Description,
-	}
-	tx.IO.In = &tlb.Message{MsgType: tlb.MsgTypeInternal, Msg: &m}
-	parsed, err := asListed(tx)
-	if err != nil {
-		return err
-	}
-	f.txs = append(f.txs, parsed)
-	f.balance += m.Amount.Nano().Uint64()
-	return nil
-}
-
-// foreign executes another message of the wallet, spending its seqno.
-func (f *fakeWalletAPI) foreign() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	ext := &tlb.ExternalMessage{DstAddr: f.addr, Body: cell.BeginCell().MustStoreUInt(uint64(f.seqno), 32).EndCell()}
-	_, err := f.appendTx(&tlb.Message{MsgType: tlb.MsgTypeExternalIn, Msg: ext}, &tlb.ActionPhase{Success: true, Valid: true}, nil)
-	f.seqno++
-	return err
-}
-
-// appendTx records the wallet's transaction of the inbound message in,
-// which sent the messages sent, and returns them as sent (source, lts);
-// f.mu is held.
-func (f *fakeWalletAPI) appendTx(in *tlb.Message, action *tlb.ActionPhase, sent []*tlb.InternalMessage) ([]*tlb.InternalMessage, error) {
-	prevLT, prevHash := uint64(0), make([]byte, 32)
-	lt := uint64(47_000_000_000_000)
-	if n := len(f.txs); n > 0 {
-		prevLT, prevHash = f.txs[n-1].LT, f.txs[n-1].Hash
-		lt = prevLT + 1000
-	}
-	now := uint32(f.clock.peek().Unix())
-	action.StatusChange = tlb.AccStatusChange{Type: tlb.AccStatusChangeUnchanged}
-	action.ActionListHash = make([]byte, 32)
-	action.TotalMsgSize = tlb.StorageUsedShort{Cells: big.NewInt(1), Bits: big.NewInt(700)}
-	orig := tlb.AccountStatus(tlb.AccountStatusActive)
-	if !f.active {
-		orig = tlb.AccountStatusUninit
-	}
-	tx := &tlb.Transaction{
-		AccountAddr: f.addr.Data(),
-		LT:          lt,
-		PrevTxHash:  prevHash,
-		PrevTxLT:    prevLT,
-		Now:         now,
-		OrigStatus:  orig,
-		EndStatus:   tlb.AccountStatusActive,
-		StateUpdate: tlb.HashUpdate{OldHash: make([]byte, 32), NewHash: make([]byte, 32)},
-		Description: tlb.TransactionDescriptionOrdinary{
-			StoragePhase: &tlb.StoragePhase{StatusChange: tlb.AccStatusChange{Type: tlb.AccStatusChangeUnchanged}},
-			ComputePhase: tlb.ComputePhase{Phase: tlb.ComputePhaseVM{
-				Success: true,
-				GasFees: tlb.FromNanoTONU(1_300_000),
-				Details: tlb.ComputePhaseVMDetails{
-					GasUsed: big.NewInt(3308), GasLimit: big.NewInt(0), GasCredit: big.NewInt(10000),
-					VMSteps: 68, VMInitStateHash: make([]byte, 32), VMFinalStateHash: make([]byte, 32),
-				},
-			}},
-			ActionPhase: action,
-		},
-	}
-	tx.IO.In = in
-	var out []*tlb.InternalMessage
-	if len(sent) > 0 {
-		dict := cell.NewDict(15)
-		for i, s := range sent {
-			m := *s
-			m.SrcAddr, m.CreatedLT, m.CreatedAt = f.addr.Bounce(true), lt+1+uint64(i), now
-			mc, err := tlb.ToCell(&m)
-			if err != nil {
-				return nil, err
-			}
-			if err := dict.SetIntKey(big.NewInt(int64(i)), cell.BeginCell().MustStoreRef(mc).EndCell()); err != nil {
-				return nil, err
-			}
-			out = append(out, &m)
-		}
-		tx.IO.Out = &tlb.MessagesList{List: dict}
-		tx.OutMsgCount = uint16(len(sent))
-	}
-	// As ListTransactions hands it over: parsed from its serialization.
-	parsed, err := asListed(tx)
-	if err != nil {
-		return nil, err
-	}
-	f.txs = append(f.txs, parsed)
-	f.exists, f.active = true, true
-	return out, nil
-}
-
-func (f *fakeWalletAPI) set(fn func(f *fakeWalletAPI)) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn(f)
-}
-
-func (f *fakeWalletAPI) snapshot() (sent [][]byte, sentAt []time.Time, txs []*tlb.Transaction, seqno uint32, seqnoCalls int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.sent), slices.Clone(f.sentAt), slices.Clone(f.txs), f.seqno, f.seqnoCalls
-}
-
-// fakeAction is one action_send_msg of a signed body.
-type fakeAction struct {
-	mode uint8
-	msg  *tlb.InternalMessage
-}
-
-// fakeBody is a signed external body as the contract reads it.
-type fakeBody struct {
-	seqno, validUntil uint32 // v4r2, v5r1
-	subwallet         uint32
-	queryID           uint32 // highload_v3
-	createdAt         uint64
-	timeout           uint32
-	actions           []fakeAction // what the external message sends, in order
-	packed            []fakeAction // highload_v3: what its pack sent, once executed
-}
-
-// decodeWalletActions reads a signed external body independently of
-// wallet.go and walletbody.go, as the contracts do.
-func decodeWalletActions(version string, body *cell.Cell) (fb *fakeBody, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("malformed body: %v", r)
-		}
-	}()
-	s := body.MustBeginParse()
-	fb = &fakeBody{}
-	switch version {
-	case WalletV4R2:
-		s.MustLoadSlice(512)
-		if fb.subwallet = uint32(s.MustLoadUInt(32)); fb.subwallet != wallet.DefaultSubwallet {
-			return nil, fmt.Errorf("subwallet %d", fb.subwallet)
-		}
-		fb.validUntil, fb.seqno = uint32(s.MustLoadUInt(32)), uint32(s.MustLoadUInt(32))
-		if op := s.MustLoadUInt(8); op != 0 {
-			return nil, fmt.Errorf("op %d", op)
-		}
-		for s.RefsNum() > 0 {
-			mode := uint8(s.MustLoadUInt(8))
-			var m tlb.InternalMessage
-			if err := tlb.Parse(&m, s.MustLoadRef().MustToCell()); err != nil {
-				return nil, err
-			}
-			fb.actions = append(fb.actions, fakeAction{mode, &m})
-		}
-		if s.BitsLeft() != 0 || len(fb.actions) > 4 {
-			return nil, errors.New("malformed v4 message list")
-		}
-	case WalletV5R1:
-		if op := s.MustLoadUInt(32); op != 0x7369676e {
-			return nil, fmt.Errorf("op %#x", op)
-		}
-		s.MustLoadUInt(32) // wallet id
-		fb.validUntil, fb.seqno = uint32(s.MustLoadUInt(32)), uint32(s.MustLoadUInt(32))
-		if !s.MustLoadBoolBit() {
-			return nil, errors.New("no actions")
-		}
-		list := s.MustLoadRef()
-		if s.MustLoadBoolBit() || s.BitsLeft() != 512 {
-			return nil, errors.New("extended actions or no signature")
-		}
-		if fb.actions, err = decodeOutList(list); err != nil {
-			return nil, err
-		}
-	case WalletHighloadV3:
-		s.MustLoadSlice(512)
-		in := s.MustLoadRef()
-		if s.BitsLeft() != 0 || s.RefsNum() != 0 {
-			return nil, errors.New("trailing data")
-		}
-		fb.subwallet = uint32(in.MustLoadUInt(32))
-		ref := in.MustLoadRef()
-		mode := uint8(in.MustLoadUInt(8))
-		fb.queryID = uint32(in.MustLoadUInt(23))
-		fb.createdAt = in.MustLoadUInt(64)
-		fb.timeout = uint32(in.MustLoadUInt(22))
-		fb.validUntil = uint32(fb.createdAt) + fb.timeout
-		if in.BitsLeft() != 0 || in.RefsNum() != 0 {
-			return nil, errors.New("trailing inner data")
-		}
-		var m tlb.InternalMessage
-		if err := tlb.Parse(&m, ref.MustToCell()); err != nil {
-			return nil, err
-		}
-		fb.actions = []fakeAction{{mode, &m}}
-	default:
-		return nil, fmt.Errorf("version %q", version)
-	}
-	return fb, nil
-}
-
-// decodeOutList reads an OutList of action_send_msg, first action first.
-func decodeOutList(list *cell.Slice) ([]fakeAction, error) {
-	var rev []fakeAction
-	for list.RefsNum() > 0 {
-		prev := list.MustLoadRef()
-		if tag := list.MustLoadUInt(32); tag != 0x0ec3c86d {
-			return nil, fmt.Errorf("action %#x", tag)
-		}
-		mode := uint8(list.MustLoadUInt(8))
-		var m tlb.InternalMessage
-		if err := tlb.Parse(&m, list.MustLoadRef().MustToCell()); err != nil {
-			return nil, err
-		}
-		if list.BitsLeft() != 0 {
-			return nil, errors.New("trailing action data")
-		}
-		rev = append(rev, fakeAction{mode, &m})
-		list = prev
-	}
-	if len(rev) > 255 {
-		return nil, errors.New("more than 255 actions")
-	}
-	slices.Reverse(rev)
-	return rev, nil
-}
-
-// decodePack reads a highload_v3 internal_transfer: op, query id, actions.
-func decodePack(m *tlb.InternalMessage, queryID uint32) (actions []fakeAction, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("malformed pack: %v", r)
-		}
-	}()
-	s := m.Body.MustBeginParse()
-	if op := s.MustLoadUInt(32); op != 0xae42e5a4 {
-		return nil, fmt.Errorf("pack op %#x", op)
-	}
-	if qid := s.MustLoadUInt(64); qid != uint64(queryID) {
-		return nil, fmt.Errorf("pack query id %d", qid)
-	}
-	return decodeOutList(s.MustLoadRef())
-}
-
-// decodeWalletBody reads a signed body that sends exactly one message:
-// seqno, valid_until, the message and its mode.
-func decodeWalletBody(version string, body *cell.Cell) (seqno, validUntil uint32, mode uint8, msg *tlb.InternalMessage, err error) {
-	fb, err := decodeWalletActions(version, body)
-	if err != nil {
-		return 0, 0, 0, nil, err
-	}
-	if len(fb.actions) != 1 {
-		return 0, 0, 0, nil, fmt.Errorf("%d messages, want one", len(fb.actions))
-	}
-	return fb.seqno, fb.validUntil, fb.actions[0].mode, fb.actions[0].msg, nil
 }
 
 // parseBOCExternal parses a broadcast BOC as a message and checks it is an
@@ -737,10 +115,10 @@ func newTestWallet(t *testing.T, f *fakeWalletAPI, version string) *Wallet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.Now = f.clock.Now
+	w.Now = f.Clock.Now
 	w.PollInterval = time.Millisecond
 	w.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	f.set(func(f *fakeWalletAPI) { f.addr = w.addr })
+	f.Set(func(f *fakeWalletAPI) { f.Addr = w.addr })
 	return w
 }
 
@@ -840,7 +218,7 @@ func TestWallet_SignStable(t *testing.T) {
 	}
 	for _, version := range walletVersions {
 		t.Run(version, func(t *testing.T) {
-			f := newFakeWalletAPI(&walletClock{t: walletT0}, version).deployed(7, 10e9)
+			f := newFakeWalletAPI(&walletClock{T: walletT0}, version).Deployed(7, 10e9)
 			w := newTestWallet(t, f, version)
 			stop := errors.New("stop here")
 			var sp1, sp2 *shop.SignedPayout
@@ -875,7 +253,7 @@ func TestWallet_SignStable(t *testing.T) {
 }
 
 func TestWallet_SendRecordFails(t *testing.T) {
-	f := newFakeWalletAPI(&walletClock{t: walletT0}, WalletV4R2).deployed(7, 10e9)
+	f := newFakeWalletAPI(&walletClock{T: walletT0}, WalletV4R2).Deployed(7, 10e9)
 	w := newTestWallet(t, f, WalletV4R2)
 	diskFull := errors.New("disk full")
 	var sp *shop.SignedPayout
@@ -886,7 +264,7 @@ func TestWallet_SendRecordFails(t *testing.T) {
 	if sp == nil {
 		t.Fatal("record not called")
 	}
-	if sent, _, txs, _, _ := f.snapshot(); len(sent) != 0 || len(txs) != 0 {
+	if sent, _, txs, _, _ := f.Snapshot(); len(sent) != 0 || len(txs) != 0 {
 		t.Errorf("broadcast %d messages after record failed", len(sent))
 	}
 }
@@ -907,13 +285,13 @@ func TestWallet_SendConfirmed(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, tc.version)
+			f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, tc.version)
 			wantSeqno := uint32(0)
 			if tc.deployed {
-				f.deployed(7, 10e9)
+				f.Deployed(7, 10e9)
 				wantSeqno = 7
 			} else {
-				f.exists, f.balance = true, 10e9 // funded, uninit
+				f.Exists, f.Balance = true, 10e9 // funded, uninit
 			}
 			w := newTestWallet(t, f, tc.version)
 			p := testPayout(t)
@@ -926,7 +304,7 @@ func TestWallet_SendConfirmed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sent, _, txs, seqno, seqnoCalls := f.snapshot()
+			sent, _, txs, seqno, seqnoCalls := f.Snapshot()
 			if len(txs) != 1 || seqno != wantSeqno+1 {
 				t.Fatalf("%d transactions, seqno %d", len(txs), seqno)
 			}
@@ -981,35 +359,35 @@ func TestWallet_SendOutcomes(t *testing.T) {
 	}{
 		{
 			name:   "action phase failed",
-			setup:  func(f *fakeWalletAPI) { f.mode = execNoFunds },
+			setup:  func(f *fakeWalletAPI) { f.Mode = execNoFunds },
 			state:  shop.PayoutFailed,
 			reason: "action phase failed, result code 37: not enough funds",
 			tx:     true,
 		},
 		{
 			name:   "action skipped",
-			setup:  func(f *fakeWalletAPI) { f.mode = execSkipped },
+			setup:  func(f *fakeWalletAPI) { f.Mode = execSkipped },
 			state:  shop.PayoutFailed,
 			reason: "no message sent",
 			tx:     true,
 		},
 		{
 			name:   "seqno used by another message",
-			record: func(f *fakeWalletAPI) error { return f.foreign() },
+			record: func(f *fakeWalletAPI) error { return f.Foreign() },
 			state:  shop.PayoutExpired,
 			reason: "seqno 7 used by another message",
 		},
 		{
 			name:   "message expired",
 			step:   7 * time.Second,
-			setup:  func(f *fakeWalletAPI) { f.mode = execNever },
+			setup:  func(f *fakeWalletAPI) { f.Mode = execNever },
 			state:  shop.PayoutExpired,
 			reason: "message expired",
 		},
 		{
 			name:   "sent message is not the signed payment",
 			step:   time.Second,
-			setup:  func(f *fakeWalletAPI) { f.mode = execAltered },
+			setup:  func(f *fakeWalletAPI) { f.Mode = execAltered },
 			state:  shop.PayoutFailed,
 			reason: "sent no message paying",
 			tx:     true,
@@ -1017,7 +395,7 @@ func TestWallet_SendOutcomes(t *testing.T) {
 		{
 			name:   "bounced by the destination",
 			step:   time.Second,
-			setup:  func(f *fakeWalletAPI) { f.bounce = classicBounce },
+			setup:  func(f *fakeWalletAPI) { f.Bounce = classicBounce },
 			state:  shop.PayoutFailed,
 			reason: "bounced back",
 			tx:     true,
@@ -1026,7 +404,7 @@ func TestWallet_SendOutcomes(t *testing.T) {
 			name: "a bounce of another payment to the same address",
 			step: time.Second,
 			setup: func(f *fakeWalletAPI) {
-				f.bounce = func(sent *tlb.InternalMessage) *tlb.InternalMessage {
+				f.Bounce = func(sent *tlb.InternalMessage) *tlb.InternalMessage {
 					other := *sent
 					other.Body = cell.BeginCell().MustStoreUInt(0, 32).MustStoreStringSnake("50 Telegram Stars Ref#other").EndCell()
 					return classicBounce(&other)
@@ -1038,17 +416,17 @@ func TestWallet_SendOutcomes(t *testing.T) {
 		{
 			name:  "dropped, then lands after a re-broadcast",
 			step:  3 * time.Second,
-			setup: func(f *fakeWalletAPI) { f.drop = 2 },
+			setup: func(f *fakeWalletAPI) { f.Drop = 2 },
 			state: shop.PayoutConfirmed,
 			tx:    true,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeWalletAPI(&walletClock{t: walletT0, step: tc.step}, WalletV4R2).deployed(7, 10e9)
+			f := newFakeWalletAPI(&walletClock{T: walletT0, Step: tc.step}, WalletV4R2).Deployed(7, 10e9)
 			w := newTestWallet(t, f, WalletV4R2)
 			if tc.setup != nil {
-				f.set(tc.setup)
+				f.Set(tc.setup)
 			}
 			var sp *shop.SignedPayout
 			record := func(ctx context.Context, p *shop.SignedPayout) error {
@@ -1065,7 +443,7 @@ func TestWallet_SendOutcomes(t *testing.T) {
 			if res.State != tc.state || !strings.Contains(res.Reason, tc.reason) {
 				t.Errorf("result %+v, want %s with reason %q", res, tc.state, tc.reason)
 			}
-			sent, sentAt, txs, _, _ := f.snapshot()
+			sent, sentAt, txs, _, _ := f.Snapshot()
 			var ours *tlb.Transaction
 			for _, tx := range txs {
 				if ext, ok := tx.IO.In.Msg.(*tlb.ExternalMessage); ok && hex.EncodeToString(ext.NormalizedHash()) == sp.Hash {
@@ -1094,7 +472,7 @@ func TestWallet_SendOutcomes(t *testing.T) {
 func TestWallet_Resume(t *testing.T) {
 	// A crash right after record: nothing broadcast.
 	crash := func(t *testing.T, version string) (*fakeWalletAPI, *shop.SignedPayout) {
-		f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, version).deployed(7, 10e9)
+		f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, version).Deployed(7, 10e9)
 		w := newTestWallet(t, f, version)
 		var sp *shop.SignedPayout
 		if _, err := w.Send(t.Context(), testPayout(t), capture(&sp, errors.New("crash"))); err == nil {
@@ -1112,7 +490,7 @@ func TestWallet_Resume(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sent, _, txs, _, seqnoCalls := f.snapshot()
+				sent, _, txs, _, seqnoCalls := f.Snapshot()
 				if res.State != shop.PayoutConfirmed || len(txs) != 1 || res.TxHash != hex.EncodeToString(txs[0].Hash) {
 					t.Errorf("result %+v", res)
 				}
@@ -1127,7 +505,7 @@ func TestWallet_Resume(t *testing.T) {
 				if err != nil || *res2 != *res {
 					t.Errorf("second Resume = %+v, %v", res2, err)
 				}
-				if sent, _, _, _, _ := f.snapshot(); len(sent) != 1 {
+				if sent, _, _, _, _ := f.Snapshot(); len(sent) != 1 {
 					t.Errorf("second Resume broadcast again")
 				}
 			})
@@ -1167,20 +545,20 @@ func TestWallet_Resume(t *testing.T) {
 				}
 			})
 		}
-		if sent, _, _, _, _ := f.snapshot(); len(sent) != 0 {
+		if sent, _, _, _, _ := f.Snapshot(); len(sent) != 0 {
 			t.Errorf("broadcast %d messages", len(sent))
 		}
 	})
 }
 
 func TestWallet_PendingUntilCancelled(t *testing.T) {
-	f := newFakeWalletAPI(&walletClock{t: walletT0}, WalletV4R2).deployed(7, 10e9)
+	f := newFakeWalletAPI(&walletClock{T: walletT0}, WalletV4R2).Deployed(7, 10e9)
 	w := newTestWallet(t, f, WalletV4R2)
-	f.set(func(f *fakeWalletAPI) { f.mode = execNever })
+	f.Set(func(f *fakeWalletAPI) { f.Mode = execNever })
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	f.set(func(f *fakeWalletAPI) {
-		f.onAccount = func(n int) {
+	f.Set(func(f *fakeWalletAPI) {
+		f.OnAccount = func(n int) {
 			if n == 5 { // Send's read, then a few checks
 				cancel()
 			}
@@ -1193,19 +571,19 @@ func TestWallet_PendingUntilCancelled(t *testing.T) {
 	}
 
 	// Check looks without broadcasting.
-	f.set(func(f *fakeWalletAPI) { f.onAccount = nil })
-	sent, _, _, _, _ := f.snapshot()
+	f.Set(func(f *fakeWalletAPI) { f.OnAccount = nil })
+	sent, _, _, _, _ := f.Snapshot()
 	res, err = w.Check(t.Context(), sp)
 	if err != nil || res.State != shop.PayoutPending {
 		t.Fatalf("Check = %+v, %v", res, err)
 	}
-	if again, _, _, _, _ := f.snapshot(); len(again) != len(sent) {
+	if again, _, _, _, _ := f.Snapshot(); len(again) != len(sent) {
 		t.Errorf("Check broadcast")
 	}
 	// The message lands (another node had it): Check sees it.
-	f.set(func(f *fakeWalletAPI) {
-		f.mode = execOK
-		if err := f.execute(parseBOCExternal(t, sp.BOC)); err != nil {
+	f.Set(func(f *fakeWalletAPI) {
+		f.Mode = execOK
+		if err := f.Execute(parseBOCExternal(t, sp.BOC)); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -1215,7 +593,7 @@ func TestWallet_PendingUntilCancelled(t *testing.T) {
 	if err != nil || res.State != shop.PayoutPending || res.TxHash == "" {
 		t.Fatalf("Check in the bounce window = %+v, %v", res, err)
 	}
-	f.clock.advance(defaultBounceWindow)
+	f.Clock.Advance(defaultBounceWindow)
 	res, err = w.Check(t.Context(), sp)
 	if err != nil || res.State != shop.PayoutConfirmed {
 		t.Fatalf("Check = %+v, %v", res, err)
@@ -1226,28 +604,26 @@ func TestWallet_PendingUntilCancelled(t *testing.T) {
 // enough while the liteserver's newest block is older: the message may
 // have landed in a block it has not seen yet.
 func TestWallet_ExpiryNeedsChainTime(t *testing.T) {
-	clock := &walletClock{t: walletT0}
-	f := newFakeWalletAPI(clock, WalletV4R2).deployed(7, 10e9)
+	clock := &walletClock{T: walletT0}
+	f := newFakeWalletAPI(clock, WalletV4R2).Deployed(7, 10e9)
 	w := newTestWallet(t, f, WalletV4R2)
 	var sp *shop.SignedPayout
 	if _, err := w.Send(t.Context(), testPayout(t), capture(&sp, errors.New("crash"))); sp == nil {
 		t.Fatalf("Send: %v", err)
 	}
-	clock.mu.Lock()
-	clock.t = sp.ValidUntil.Add(2 * time.Minute)
-	clock.mu.Unlock()
-	f.set(func(f *fakeWalletAPI) { f.lag = 10 * time.Minute })
+	clock.Advance(sp.ValidUntil.Add(2 * time.Minute).Sub(clock.Peek()))
+	f.Set(func(f *fakeWalletAPI) { f.Lag = 10 * time.Minute })
 	if res, err := w.Check(t.Context(), sp); err != nil || res.State != shop.PayoutPending {
 		t.Fatalf("Check with a lagging liteserver = %+v, %v; want pending", res, err)
 	}
-	f.set(func(f *fakeWalletAPI) { f.lag = 0 })
+	f.Set(func(f *fakeWalletAPI) { f.Lag = 0 })
 	if res, err := w.Check(t.Context(), sp); err != nil || res.State != shop.PayoutExpired {
 		t.Fatalf("Check = %+v, %v; want expired", res, err)
 	}
 }
 
 func TestWallet_ConcurrentSendsSerialized(t *testing.T) {
-	f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, WalletV5R1).deployed(7, 10e9)
+	f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, WalletV5R1).Deployed(7, 10e9)
 	w := newTestWallet(t, f, WalletV5R1)
 	var (
 		wg      sync.WaitGroup
@@ -1259,7 +635,7 @@ func TestWallet_ConcurrentSendsSerialized(t *testing.T) {
 		wg.Go(func() {
 			record := func(_ context.Context, sp *shop.SignedPayout) error {
 				// The previous payout has landed before this one was signed.
-				if _, _, _, seqno, _ := f.snapshot(); seqno != sp.Seqno {
+				if _, _, _, seqno, _ := f.Snapshot(); seqno != sp.Seqno {
 					t.Errorf("signed for seqno %d while the wallet is at %d", sp.Seqno, seqno)
 				}
 				mu.Lock()
@@ -1287,7 +663,7 @@ func TestWallet_ConcurrentSendsSerialized(t *testing.T) {
 			t.Errorf("result %+v", res)
 		}
 	}
-	if _, _, txs, seqno, _ := f.snapshot(); len(txs) != 2 || seqno != 9 {
+	if _, _, txs, seqno, _ := f.Snapshot(); len(txs) != 2 || seqno != 9 {
 		t.Errorf("%d transactions, seqno %d", len(txs), seqno)
 	}
 }
@@ -1358,7 +734,7 @@ func TestWallet_SendBadInputs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeWalletAPI(&walletClock{t: walletT0}, WalletV4R2).deployed(7, 10e9)
+			f := newFakeWalletAPI(&walletClock{T: walletT0}, WalletV4R2).Deployed(7, 10e9)
 			w := newTestWallet(t, f, WalletV4R2)
 			p := testPayout(t)
 			tc.change(&p)
@@ -1367,14 +743,14 @@ func TestWallet_SendBadInputs(t *testing.T) {
 			if err == nil || res != nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Send = %v, %v; want an error about %q", res, err, tc.want)
 			}
-			if sent, _, _, _, seqnoCalls := f.snapshot(); called || len(sent) != 0 || seqnoCalls != 0 {
+			if sent, _, _, _, seqnoCalls := f.Snapshot(); called || len(sent) != 0 || seqnoCalls != 0 {
 				t.Errorf("signed or sent something")
 			}
 			leaked(t, err.Error(), walletTestMnemonic)
 		})
 	}
 	t.Run("raw address accepted", func(t *testing.T) {
-		f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, WalletV4R2).deployed(7, 10e9)
+		f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, WalletV4R2).Deployed(7, 10e9)
 		w := newTestWallet(t, f, WalletV4R2)
 		p := testPayout(t)
 		p.To = address.MustParseAddr(walletTestDest).StringRaw()
@@ -1390,7 +766,7 @@ func TestWallet_SendBadInputs(t *testing.T) {
 func TestWallet_SendPayeeDeadline(t *testing.T) {
 	for _, version := range []string{WalletV4R2, WalletV5R1} {
 		t.Run(version, func(t *testing.T) {
-			f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, version).deployed(7, 10e9)
+			f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, version).Deployed(7, 10e9)
 			w := newTestWallet(t, f, version)
 			p := testPayout(t)
 			p.ValidUntil = walletT0.Add(45 * time.Second)
@@ -1404,7 +780,7 @@ func TestWallet_SendPayeeDeadline(t *testing.T) {
 				t.Errorf("signed valid until %d (recorded %v), want %v", validUntil, sp.ValidUntil, p.ValidUntil)
 			}
 			// A later deadline than the TTL leaves the TTL.
-			p.ValidUntil = f.clock.peek().Add(time.Hour)
+			p.ValidUntil = f.Clock.Peek().Add(time.Hour)
 			if _, err := w.Send(t.Context(), p, capture(&sp, nil)); err != nil {
 				t.Fatal(err)
 			}
@@ -1421,13 +797,13 @@ func TestWallet_Balance(t *testing.T) {
 		setup func(f *fakeWalletAPI)
 		want  shop.NanoTON
 	}{
-		{"active", func(f *fakeWalletAPI) { f.deployed(3, 3_500_000_001) }, 3_500_000_001},
+		{"active", func(f *fakeWalletAPI) { f.Deployed(3, 3_500_000_001) }, 3_500_000_001},
 		{"absent", func(f *fakeWalletAPI) {}, 0},
-		{"funded, not deployed", func(f *fakeWalletAPI) { f.exists, f.balance = true, 2e9 }, 2e9},
+		{"funded, not deployed", func(f *fakeWalletAPI) { f.Exists, f.Balance = true, 2e9 }, 2e9},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeWalletAPI(&walletClock{t: walletT0}, WalletV5R1)
+			f := newFakeWalletAPI(&walletClock{T: walletT0}, WalletV5R1)
 			tc.setup(f)
 			w := newTestWallet(t, f, WalletV5R1)
 			got, err := w.Balance(t.Context())
@@ -1451,20 +827,20 @@ func TestWallet_DestinationDecides(t *testing.T) {
 		bounce bool
 		window bool // decided only after the bounce window
 	}{
-		{"processed", fakeDest{traffic: 3}, shop.PayoutConfirmed, false, false},
-		{"aborted", fakeDest{abort: true}, shop.PayoutFailed, true, false},
-		{"too busy to read", fakeDest{traffic: 16*maxDestPages + 5}, shop.PayoutConfirmed, false, true},
+		{"processed", fakeDest{Traffic: 3}, shop.PayoutConfirmed, false, false},
+		{"aborted", fakeDest{Abort: true}, shop.PayoutFailed, true, false},
+		{"too busy to read", fakeDest{Traffic: 16*maxDestPages + 5}, shop.PayoutConfirmed, false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, WalletV4R2).deployed(7, 10e9)
+			f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, WalletV4R2).Deployed(7, 10e9)
 			w := newTestWallet(t, f, WalletV4R2)
 			d := tc.dest
-			d.addr = dest
-			f.set(func(f *fakeWalletAPI) {
-				f.dest = &d
+			d.Addr = dest
+			f.Set(func(f *fakeWalletAPI) {
+				f.Dest = &d
 				// The destination is an active account with history.
-				if err := d.receive(&tlb.InternalMessage{SrcAddr: address.NewAddress(0, 0, make([]byte, 32)), DstAddr: dest, Amount: tlb.FromNanoTONU(1), CreatedLT: 1000, CreatedAt: uint32(walletT0.Unix())}, false); err != nil {
+				if err := d.Receive(&tlb.InternalMessage{SrcAddr: address.NewAddress(0, 0, make([]byte, 32)), DstAddr: dest, Amount: tlb.FromNanoTONU(1), CreatedLT: 1000, CreatedAt: uint32(walletT0.Unix())}, false); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -1475,26 +851,26 @@ func TestWallet_DestinationDecides(t *testing.T) {
 			if res.State != tc.state || res.Bounced != tc.bounce || res.TxHash == "" {
 				t.Fatalf("result %+v, want %s bounced %t", res, tc.state, tc.bounce)
 			}
-			t.Logf("decided after %v of simulated chain time", f.clock.peek().Sub(walletT0))
-			if waited := f.clock.peek().Sub(walletT0); (waited >= defaultBounceWindow) != tc.window {
+			t.Logf("decided after %v of simulated chain time", f.Clock.Peek().Sub(walletT0))
+			if waited := f.Clock.Peek().Sub(walletT0); (waited >= defaultBounceWindow) != tc.window {
 				t.Errorf("decided after %v of chain time; bounce window used %t, want %t", waited, waited >= defaultBounceWindow, tc.window)
 			}
 		})
 	}
 	t.Run("in transit", func(t *testing.T) {
-		f := newFakeWalletAPI(&walletClock{t: walletT0, step: time.Second}, WalletV4R2).deployed(7, 10e9)
+		f := newFakeWalletAPI(&walletClock{T: walletT0, Step: time.Second}, WalletV4R2).Deployed(7, 10e9)
 		w := newTestWallet(t, f, WalletV4R2)
-		d := &fakeDest{addr: dest, hold: true}
-		f.set(func(f *fakeWalletAPI) {
-			f.dest = d
-			if err := d.receive(&tlb.InternalMessage{SrcAddr: address.NewAddress(0, 0, make([]byte, 32)), DstAddr: dest, Amount: tlb.FromNanoTONU(1), CreatedLT: 1000, CreatedAt: uint32(walletT0.Unix())}, false); err != nil {
+		d := &fakeDest{Addr: dest, Hold: true}
+		f.Set(func(f *fakeWalletAPI) {
+			f.Dest = d
+			if err := d.Receive(&tlb.InternalMessage{SrcAddr: address.NewAddress(0, 0, make([]byte, 32)), DstAddr: dest, Amount: tlb.FromNanoTONU(1), CreatedLT: 1000, CreatedAt: uint32(walletT0.Unix())}, false); err != nil {
 				t.Fatal(err)
 			}
 		})
 		var sp *shop.SignedPayout
 		ctx, cancel := context.WithCancel(t.Context())
-		f.set(func(f *fakeWalletAPI) {
-			f.onAccount = func(n int) {
+		f.Set(func(f *fakeWalletAPI) {
+			f.OnAccount = func(n int) {
 				if n == 80 { // well past the bounce window
 					cancel()
 				}
@@ -1505,29 +881,11 @@ func TestWallet_DestinationDecides(t *testing.T) {
 			t.Fatalf("Send = %+v, %v; want pending while in transit", res, err)
 		}
 		// Past maxTransit the bounce window decides: no bounce came.
-		f.set(func(f *fakeWalletAPI) { f.onAccount = nil })
-		f.clock.advance(maxTransit)
+		f.Set(func(f *fakeWalletAPI) { f.OnAccount = nil })
+		f.Clock.Advance(maxTransit)
 		res, err = w.Check(t.Context(), sp)
 		if err != nil || res.State != shop.PayoutConfirmed {
 			t.Fatalf("Check = %+v, %v", res, err)
 		}
 	})
-}
-
-// asListed is tx as ListTransactions hands it over: parsed from its
-// serialization, with its hash set.
-func asListed(tx *tlb.Transaction) (*tlb.Transaction, error) {
-	c, err := tlb.ToCell(tx)
-	if err != nil {
-		return nil, err
-	}
-	if c, err = cell.FromBOC(c.ToBOC()); err != nil {
-		return nil, err
-	}
-	var parsed tlb.Transaction
-	if err := tlb.Parse(&parsed, c); err != nil {
-		return nil, err
-	}
-	parsed.Hash = c.Hash()
-	return &parsed, nil
 }
