@@ -64,7 +64,6 @@ var (
 	classicBounce       = walletchain.ClassicBounce
 	decodeWalletActions = walletchain.DecodeWalletActions
 	decodeWalletBody    = walletchain.DecodeWalletBody
-	asListed            = walletchain.AsListed
 	decodePack          = walletchain.DecodePack
 )
 
