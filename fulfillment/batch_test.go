@@ -101,7 +101,6 @@ func (w *fakeBatchWallet) SendBatch(ctx context.Context, ps []shop.Payout, recor
 		}
 		return out, nil
 	}
-	time.Sleep(w.confirm)
 	for i, m := range msgs {
 		if w.bounce != nil && w.bounce(m.p) {
 			w.broadcasts++
@@ -119,7 +118,7 @@ func (w *fakeBatchWallet) SendBatch(ctx context.Context, ps []shop.Payout, recor
 type batchEnv struct {
 	*fragmentWorkerEnv
 	bw       *fakeBatchWallet
-	sessions []string     // Cookie lines of more logins (useSessions); none: one session
+	sessions []string      // Cookie lines of more logins (useSessions); none: one session
 	pool     *FragmentPool // the last pool provider made
 }
 

@@ -62,9 +62,6 @@ type fakeWallet struct {
 	sent       []shop.Payout       // every payout signed
 	signatures int
 	broadcasts int
-	// confirm is how long the chain takes to execute a broadcast message;
-	// the wallet holds its lock meanwhile: one seqno in flight.
-	confirm time.Duration
 }
 
 type fakeMsg struct {
@@ -136,7 +133,6 @@ func (w *fakeWallet) Send(ctx context.Context, p shop.Payout, record func(contex
 		m.expired = true
 		return &shop.PayoutResult{State: shop.PayoutExpired, Reason: "message expired"}, nil
 	}
-	time.Sleep(w.confirm)
 	w.broadcast(m)
 	if w.mode == walletPending {
 		return &shop.PayoutResult{State: shop.PayoutPending}, nil
