@@ -95,6 +95,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, errors.New("pgstore: invalid DATABASE_URL (it is not shown: it may hold a password)")
 	}
+	return open(ctx, cfg)
+}
+
+// open is Open with a parsed pool configuration (the tests add a tracer).
+func open(ctx context.Context, cfg *pgxpool.Config) (*DB, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: connect: %w", err)
