@@ -54,7 +54,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -169,15 +168,16 @@ func (db *DB) View(ctx context.Context, fn func(shop.Tx) error) error {
 	}
 }
 
-// view runs fn once and reports whether it asked for the outbox horizon to
-// be advanced.
+// view runs fn once in a REPEATABLE READ READ ONLY transaction (its BEGIN
+// sent with the first statement, conn.go) and reports whether it asked for
+// the outbox horizon to be advanced.
 func (db *DB) view(ctx context.Context, fn func(shop.Tx) error, advanced bool) (advance bool, err error) {
-	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	c, err := db.acquire(ctx, "begin isolation level repeatable read read only")
 	if err != nil {
-		return false, fmt.Errorf("pgstore: begin: %w", err)
+		return false, err
 	}
-	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }()
-	t := &tx{ctx: ctx, ptx: ptx, advanced: advanced}
+	defer c.release(ctx)
+	t := &tx{ctx: ctx, ptx: c, advanced: advanced}
 	err = fn(t)
 	return t.needAdvance, err
 }
@@ -227,26 +227,26 @@ func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 // once the lock is held, after every earlier re-run has committed: re-runs
 // wait for each other instead of failing again.
 func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue, advanced bool) (retry, advance bool, err error) {
-	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	c, err := db.acquire(ctx, "begin isolation level serializable")
 	if err != nil {
-		return retryable(err), false, fmt.Errorf("pgstore: begin: %w", err)
+		return false, false, err
 	}
+	defer c.release(ctx)
+	t := &tx{ctx: ctx, ptx: c, writable: true, advanced: advanced}
 	if queue {
-		if _, err := ptx.Exec(ctx, `LOCK TABLE update_queue IN SHARE ROW EXCLUSIVE MODE`); err != nil {
-			_ = ptx.Rollback(context.WithoutCancel(ctx))
-			return retryable(err), false, fmt.Errorf("pgstore: lock update_queue: %w", err)
-		}
+		// Sent with the first statement, after BEGIN (conn.go).
+		_ = c.queue("lock update_queue", `LOCK TABLE update_queue IN SHARE ROW EXCLUSIVE MODE`)
 	}
-	t := &tx{ctx: ctx, ptx: ptx, writable: true, advanced: advanced}
 	if f := fenceOf(ctx); f != nil {
 		if err := t.checkFence(f); err != nil {
-			_ = ptx.Rollback(context.WithoutCancel(ctx))
 			return t.conflict != nil, false, err
 		}
 	}
 	ferr := fn(t)
+	if c.err != nil && retryable(c.err) && t.conflict == nil {
+		t.conflict = c.err // a queued write's, whatever fn made of it
+	}
 	if t.conflict != nil || t.needAdvance || ferr != nil {
-		_ = ptx.Rollback(context.WithoutCancel(ctx))
 		if t.conflict != nil {
 			// A statement hit a serialization failure: whatever fn made
 			// of it, the transaction is void and fn runs again.
@@ -258,7 +258,10 @@ func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue, advance
 		}
 		return false, false, ferr
 	}
-	if err := ptx.Commit(ctx); err != nil {
+	if err := c.commit(ctx); err != nil {
+		if err == c.err {
+			return retryable(err), false, err // a queued write's, named
+		}
 		return retryable(err), false, fmt.Errorf("pgstore: commit: %w", err)
 	}
 	if t.appended {

@@ -196,3 +196,65 @@ func TestEncode_NegativeMoney(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUpdate_QueuedWriteFails: a blind write is sent with the next
+// statement or with COMMIT (conn.go), so its Tx method returns nil; when
+// it fails there, the statement it went with returns its error, and
+// Update rolls back and returns it even if fn swallowed it or returned
+// nil: nothing fn wrote is committed.
+func TestUpdate_QueuedWriteFails(t *testing.T) {
+	db := pgtest.Open(t)
+	if _, err := db.Pool().Exec(ctx, `ALTER TABLE queue ADD CONSTRAINT small CHECK (order_id < 100)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, swallow := range []bool{false, true} {
+		err := db.Update(ctx, func(tx shop.Tx) error {
+			if err := tx.PutSetting("k", []byte("v")); err != nil {
+				return err
+			}
+			if err := tx.Enqueue(500); err != nil {
+				t.Errorf("Enqueue returned %v before the write was sent", err)
+			}
+			if swallow {
+				// The read goes with the queued writes and reports the
+				// failed one; fn ignores it.
+				if _, err := tx.FindSetting("k"); err == nil || !strings.Contains(err.Error(), "enqueue") {
+					t.Errorf("the read after a failed write: %v, want the enqueue's error", err)
+				}
+			}
+			return nil
+		})
+		if err == nil || !strings.Contains(err.Error(), "enqueue") || !strings.Contains(err.Error(), "small") {
+			t.Errorf("swallow=%v: Update = %v, want the enqueue's failure", swallow, err)
+		}
+		var v []byte
+		if err := db.View(ctx, func(tx shop.Tx) (err error) { v, err = tx.FindSetting("k"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if v != nil {
+			t.Errorf("swallow=%v: setting %q committed beside a failed write", swallow, v)
+		}
+	}
+	// The connections are clean again: a good Update commits.
+	for range 8 {
+		if err := db.Update(ctx, func(tx shop.Tx) error { return tx.Enqueue(7) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Pool().Exec(ctx, `DELETE FROM queue`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUpdate_NoStatementsSendsNothing: an Update or View whose fn runs no
+// statement commits without error (BEGIN is only ever sent with a
+// statement).
+func TestUpdate_NoStatementsSendsNothing(t *testing.T) {
+	db := pgtest.Open(t)
+	if err := db.Update(ctx, func(shop.Tx) error { return nil }); err != nil {
+		t.Error(err)
+	}
+	if err := db.View(ctx, func(shop.Tx) error { return nil }); err != nil {
+		t.Error(err)
+	}
+}

@@ -20,7 +20,7 @@ import (
 // decoded from the database into a fresh value.
 type tx struct {
 	ctx      context.Context
-	ptx      pgx.Tx
+	ptx      *txConn
 	writable bool
 	// conflict is the first serialization failure or deadlock a statement
 	// hit: Update re-runs fn whatever fn did with the error.
@@ -57,12 +57,16 @@ func (t *tx) fail(op string, err error) error {
 	if retryable(err) && t.conflict == nil {
 		t.conflict = err
 	}
+	if err == t.ptx.err {
+		return err // a queued write's, already named (conn.go)
+	}
 	return fmt.Errorf("pgstore: %s: %w", op, err)
 }
 
+// exec queues a blind write: it is sent with the next statement or with
+// COMMIT, and its failure surfaces there (conn.go).
 func (t *tx) exec(op, sql string, args ...any) error {
-	_, err := t.ptx.Exec(t.ctx, sql, args...)
-	return t.fail(op, err)
+	return t.fail(op, t.ptx.queue(op, sql, args...))
 }
 
 // notFound returns the ENOTFOUND error of a Find method.
