@@ -258,3 +258,93 @@ func TestUpdate_NoStatementsSendsNothing(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestFindAPIKeyByHash_Owner: in a View the key's owner comes with the
+// key (tx.go); FindUserByID then returns a copy of it each time, and a key
+// whose owner is missing still finds no user.
+func TestFindAPIKeyByHash_Owner(t *testing.T) {
+	db := pgtest.Open(t)
+	now := time.Now().UTC()
+	err := db.Update(ctx, func(tx shop.Tx) error {
+		if err := tx.PutUser(&shop.User{ID: 1, Username: "ann", Memo: "AP1", Balance: 0, CreatedAt: now}); err != nil {
+			return err
+		}
+		if err := tx.PutAPIKey(&shop.APIKey{Hash: "aa11", UserID: 1, CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.PutAPIKey(&shop.APIKey{Hash: "bb22", UserID: 2, CreatedAt: now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(ctx, func(tx shop.Tx) error {
+		k, err := tx.FindAPIKeyByHash("AA11")
+		if err != nil || k.UserID != 1 {
+			t.Fatalf("FindAPIKeyByHash = %+v, %v", k, err)
+		}
+		u, err := tx.FindUserByID(1)
+		if err != nil || u.Username != "ann" {
+			t.Fatalf("FindUserByID(1) = %+v, %v", u, err)
+		}
+		u.Username = "changed"
+		if u2, err := tx.FindUserByID(1); err != nil || u2.Username != "ann" {
+			t.Errorf("FindUserByID(1) again = %+v, %v: not a fresh copy", u2, err)
+		}
+		if _, err := tx.FindAPIKeyByHash("bb22"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.FindUserByID(2); shop.ErrorCode(err) != shop.ENOTFOUND {
+			t.Errorf("FindUserByID(2), the owner of a key but no user: %v, want ENOTFOUND", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool().Exec(ctx, `DELETE FROM api_keys WHERE hash = 'bb22'`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPutUser_MemoClaimAfterRead: PutUser skips the memo check only for
+// the memo the transaction read for that user; a new memo owned by
+// someone else still fails at once.
+func TestPutUser_MemoClaimAfterRead(t *testing.T) {
+	db := pgtest.Open(t)
+	now := time.Now().UTC()
+	err := db.Update(ctx, func(tx shop.Tx) error {
+		if err := tx.PutUser(&shop.User{ID: 1, Memo: "AP1", CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.PutUser(&shop.User{ID: 2, Memo: "AP2", CreatedAt: now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(ctx, func(tx shop.Tx) error {
+		u, err := tx.FindUserByID(1)
+		if err != nil {
+			return err
+		}
+		u.Referrals = 7
+		if err := tx.PutUser(u); err != nil { // the same memo: no check
+			return err
+		}
+		u.Memo = "ap2"
+		if err := tx.PutUser(u); err == nil {
+			t.Error("PutUser with user 2's memo succeeded")
+		}
+		u.Memo = "AP1"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u *shop.User
+	if err := db.View(ctx, func(tx shop.Tx) (err error) { u, err = tx.FindUserByMemo("AP1"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if u.ID != 1 || u.Referrals != 7 {
+		t.Errorf("user by memo AP1 = %+v, want user 1 with 7 referrals", u)
+	}
+}
