@@ -20,6 +20,10 @@
 // fn in a REPEATABLE READ READ ONLY transaction: one snapshot, no
 // predicate locks, so reports never abort writers.
 //
+// Statements of a transaction travel in as few round trips as they can:
+// BEGIN with the first statement, blind writes with the next statement or
+// COMMIT (conn.go); a failed write still fails the transaction.
+//
 // A leader's Updates are fenced: see fence.go.
 //
 // The outbox. Event numbers come from a sequence, drawn by each writer on
