@@ -36,26 +36,10 @@ type tx struct {
 	// owners holds the users (their stored JSON) that a read-only
 	// transaction read with their API key, for its FindUserByID.
 	owners map[int64][]byte
-	// indexed holds, for users an Update read (or put), the username and
-	// memo index entries they own, as read in its snapshot: PutUser of a
-	// user whose entries are already exactly the record's writes the
-	// record alone (see PutUser).
-	indexed map[int64]userIndex
-}
-
-// userIndex is what the usernames and memos indexes hold for one user.
-type userIndex struct{ names, memos []string }
-
-// only reports whether the index entries are exactly name and memo (none
-// for an empty one).
-func (x userIndex) only(name, memo string) bool {
-	is := func(got []string, want string) bool {
-		if want == "" {
-			return len(got) == 0
-		}
-		return len(got) == 1 && got[0] == want
-	}
-	return is(x.names, name) && is(x.memos, memo)
+	// memos holds, for users this transaction read or put, the memo
+	// (normalized) their stored record has: PutUser with the same memo
+	// needs no claim check (see PutUser).
+	memos map[int64]string
 }
 
 var _ shop.Tx = (*tx)(nil)
@@ -202,37 +186,28 @@ var orderStatuses = map[shop.OrderStatus]bool{
 // Users.
 
 func (t *tx) FindUserByID(id int64) (*shop.User, error) {
+	var u *shop.User
 	if data, ok := t.owners[id]; ok {
-		u := new(shop.User)
+		u = new(shop.User)
 		if err := jsonUnmarshal(data, u); err != nil {
 			return nil, err
 		}
-		return u, nil
+	} else {
+		var err error
+		if u, err = found[shop.User](t, "User", `SELECT data FROM users WHERE id = $1`, id); err != nil {
+			return nil, err
+		}
 	}
-	if !t.writable {
-		return found[shop.User](t, "User", `SELECT data FROM users WHERE id = $1`, id)
-	}
-	// In an Update the user is usually put back (a balance change): read
-	// their index entries too, so that PutUser can tell whether they need
-	// rewriting.
-	var data []byte
-	var x userIndex
-	err := t.ptx.QueryRow(t.ctx, `SELECT u.data, ARRAY(SELECT name FROM usernames WHERE user_id = u.id),
-		ARRAY(SELECT memo FROM memos WHERE user_id = u.id) FROM users u WHERE u.id = $1`, id).Scan(&data, &x.names, &x.memos)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound("User")
-	} else if err != nil {
-		return nil, t.fail("find User", err)
-	}
-	u := new(shop.User)
-	if err := jsonUnmarshal(data, u); err != nil {
-		return nil, err
-	}
-	if t.indexed == nil {
-		t.indexed = map[int64]userIndex{}
-	}
-	t.indexed[id] = x
+	t.knowMemo(u.ID, u.Memo)
 	return u, nil
+}
+
+// knowMemo records the memo of a user's stored record.
+func (t *tx) knowMemo(id int64, memo string) {
+	if t.memos == nil {
+		t.memos = map[int64]string{}
+	}
+	t.memos[id] = shop.NormalizeMemo(memo)
 }
 
 func (t *tx) FindUserByUsername(name string) (*shop.User, error) {
@@ -290,34 +265,20 @@ func (t *tx) PutUser(u *shop.User) error {
 		return fmt.Errorf("pgstore: put user: id %d is not positive", u.ID)
 	}
 	name, memo := usernameKey(u.Username), shop.NormalizeMemo(u.Memo)
+	// A user's stored memo is in the memos index under their id (Check
+	// verifies it) and only a PutUser of theirs takes it out: when the
+	// memo is the one this transaction read (or put) for them, the claim
+	// holds without reading the index again.
+	if known, ok := t.memos[u.ID]; !ok || known != memo {
+		if err := t.claimMemo(memo, u.ID, 0); err != nil {
+			return err
+		}
+	}
 	data, err := encode(u)
 	if err != nil {
 		return err
 	}
-	// When this transaction saw that the user owns exactly the index
-	// entries of this name and memo (FindUserByID in an Update, or an
-	// earlier PutUser), the statement below would change no entry (the
-	// memo is theirs, the name points at them, they own no other): write
-	// the record alone.
-	if x, ok := t.indexed[u.ID]; ok && x.only(name, memo) {
-		return t.exec("put user", `INSERT INTO users (id, balance, data) VALUES ($1, $2, $3)
-			ON CONFLICT (id) DO UPDATE SET balance = EXCLUDED.balance, data = EXCLUDED.data`, u.ID, int64(u.Balance), data)
-	}
-	if err := t.claimMemo(memo, u.ID, 0); err != nil {
-		return err
-	}
-	// Afterwards the user owns exactly these entries; another user's name
-	// entry may have moved to them, so what was seen of others is stale.
-	defer func() {
-		x := userIndex{}
-		if name != "" {
-			x.names = []string{name}
-		}
-		if memo != "" {
-			x.memos = []string{memo}
-		}
-		t.indexed = map[int64]userIndex{u.ID: x}
-	}()
+	defer t.knowMemo(u.ID, memo)
 	// One statement (a round trip per order counts): the user's previous
 	// name and memo leave the indexes if they changed (only entries that
 	// still name this user: a name another user took since stays theirs),
