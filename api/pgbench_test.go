@@ -47,6 +47,9 @@ import (
 // failures, per request):
 //
 //	go test -run '^$' -bench BenchmarkAPIPostgres -benchtime 3s ./api
+//
+// pgstore's TestRoundTrips_BalanceOrder lists the statements and counts
+// the round trips of one such order (go test -v -run RoundTrips ./pgstore).
 func BenchmarkAPIPostgres(b *testing.B) {
 	var rawRate float64
 	b.Run("raw_insert", func(b *testing.B) {

@@ -20,6 +20,10 @@
 // fn in a REPEATABLE READ READ ONLY transaction: one snapshot, no
 // predicate locks, so reports never abort writers.
 //
+// Statements of a transaction travel in as few round trips as they can:
+// BEGIN with the first statement, blind writes with the next statement or
+// COMMIT (conn.go); a failed write still fails the transaction.
+//
 // A leader's Updates are fenced: see fence.go.
 //
 // The outbox. Event numbers come from a sequence, drawn by each writer on
@@ -54,7 +58,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -95,6 +98,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, errors.New("pgstore: invalid DATABASE_URL (it is not shown: it may hold a password)")
 	}
+	return open(ctx, cfg)
+}
+
+// open is Open with a parsed pool configuration (the tests add a tracer).
+func open(ctx context.Context, cfg *pgxpool.Config) (*DB, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: connect: %w", err)
@@ -164,15 +172,16 @@ func (db *DB) View(ctx context.Context, fn func(shop.Tx) error) error {
 	}
 }
 
-// view runs fn once and reports whether it asked for the outbox horizon to
-// be advanced.
+// view runs fn once in a REPEATABLE READ READ ONLY transaction (its BEGIN
+// sent with the first statement, conn.go) and reports whether it asked for
+// the outbox horizon to be advanced.
 func (db *DB) view(ctx context.Context, fn func(shop.Tx) error, advanced bool) (advance bool, err error) {
-	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	c, err := db.acquire(ctx, "begin isolation level repeatable read read only")
 	if err != nil {
-		return false, fmt.Errorf("pgstore: begin: %w", err)
+		return false, err
 	}
-	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }()
-	t := &tx{ctx: ctx, ptx: ptx, advanced: advanced}
+	defer c.release(ctx)
+	t := &tx{ctx: ctx, ptx: c, advanced: advanced}
 	err = fn(t)
 	return t.needAdvance, err
 }
@@ -222,26 +231,26 @@ func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 // once the lock is held, after every earlier re-run has committed: re-runs
 // wait for each other instead of failing again.
 func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue, advanced bool) (retry, advance bool, err error) {
-	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	c, err := db.acquire(ctx, "begin isolation level serializable")
 	if err != nil {
-		return retryable(err), false, fmt.Errorf("pgstore: begin: %w", err)
+		return false, false, err
 	}
+	defer c.release(ctx)
+	t := &tx{ctx: ctx, ptx: c, writable: true, advanced: advanced}
 	if queue {
-		if _, err := ptx.Exec(ctx, `LOCK TABLE update_queue IN SHARE ROW EXCLUSIVE MODE`); err != nil {
-			_ = ptx.Rollback(context.WithoutCancel(ctx))
-			return retryable(err), false, fmt.Errorf("pgstore: lock update_queue: %w", err)
-		}
+		// Sent with the first statement, after BEGIN (conn.go).
+		_ = c.queue("lock update_queue", `LOCK TABLE update_queue IN SHARE ROW EXCLUSIVE MODE`)
 	}
-	t := &tx{ctx: ctx, ptx: ptx, writable: true, advanced: advanced}
 	if f := fenceOf(ctx); f != nil {
 		if err := t.checkFence(f); err != nil {
-			_ = ptx.Rollback(context.WithoutCancel(ctx))
 			return t.conflict != nil, false, err
 		}
 	}
 	ferr := fn(t)
+	if c.err != nil && retryable(c.err) && t.conflict == nil {
+		t.conflict = c.err // a queued write's, whatever fn made of it
+	}
 	if t.conflict != nil || t.needAdvance || ferr != nil {
-		_ = ptx.Rollback(context.WithoutCancel(ctx))
 		if t.conflict != nil {
 			// A statement hit a serialization failure: whatever fn made
 			// of it, the transaction is void and fn runs again.
@@ -253,7 +262,10 @@ func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue, advance
 		}
 		return false, false, ferr
 	}
-	if err := ptx.Commit(ctx); err != nil {
+	if err := c.commit(ctx); err != nil {
+		if err == c.err {
+			return retryable(err), false, err // a queued write's, named
+		}
 		return retryable(err), false, fmt.Errorf("pgstore: commit: %w", err)
 	}
 	if t.appended {

@@ -196,3 +196,155 @@ func TestEncode_NegativeMoney(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUpdate_QueuedWriteFails: a blind write is sent with the next
+// statement or with COMMIT (conn.go), so its Tx method returns nil; when
+// it fails there, the statement it went with returns its error, and
+// Update rolls back and returns it even if fn swallowed it or returned
+// nil: nothing fn wrote is committed.
+func TestUpdate_QueuedWriteFails(t *testing.T) {
+	db := pgtest.Open(t)
+	if _, err := db.Pool().Exec(ctx, `ALTER TABLE queue ADD CONSTRAINT small CHECK (order_id < 100)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, swallow := range []bool{false, true} {
+		err := db.Update(ctx, func(tx shop.Tx) error {
+			if err := tx.PutSetting("k", []byte("v")); err != nil {
+				return err
+			}
+			if err := tx.Enqueue(500); err != nil {
+				t.Errorf("Enqueue returned %v before the write was sent", err)
+			}
+			if swallow {
+				// The read goes with the queued writes and reports the
+				// failed one; fn ignores it.
+				if _, err := tx.FindSetting("k"); err == nil || !strings.Contains(err.Error(), "enqueue") {
+					t.Errorf("the read after a failed write: %v, want the enqueue's error", err)
+				}
+			}
+			return nil
+		})
+		if err == nil || !strings.Contains(err.Error(), "enqueue") || !strings.Contains(err.Error(), "small") {
+			t.Errorf("swallow=%v: Update = %v, want the enqueue's failure", swallow, err)
+		}
+		var v []byte
+		if err := db.View(ctx, func(tx shop.Tx) (err error) { v, err = tx.FindSetting("k"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if v != nil {
+			t.Errorf("swallow=%v: setting %q committed beside a failed write", swallow, v)
+		}
+	}
+	// The connections are clean again: a good Update commits.
+	for range 8 {
+		if err := db.Update(ctx, func(tx shop.Tx) error { return tx.Enqueue(7) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Pool().Exec(ctx, `DELETE FROM queue`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUpdate_NoStatementsSendsNothing: an Update or View whose fn runs no
+// statement commits without error (BEGIN is only ever sent with a
+// statement).
+func TestUpdate_NoStatementsSendsNothing(t *testing.T) {
+	db := pgtest.Open(t)
+	if err := db.Update(ctx, func(shop.Tx) error { return nil }); err != nil {
+		t.Error(err)
+	}
+	if err := db.View(ctx, func(shop.Tx) error { return nil }); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestFindAPIKeyByHash_Owner: in a View the key's owner comes with the
+// key (tx.go); FindUserByID then returns a copy of it each time, and a key
+// whose owner is missing still finds no user.
+func TestFindAPIKeyByHash_Owner(t *testing.T) {
+	db := pgtest.Open(t)
+	now := time.Now().UTC()
+	err := db.Update(ctx, func(tx shop.Tx) error {
+		if err := tx.PutUser(&shop.User{ID: 1, Username: "ann", Memo: "AP1", Balance: 0, CreatedAt: now}); err != nil {
+			return err
+		}
+		if err := tx.PutAPIKey(&shop.APIKey{Hash: "aa11", UserID: 1, CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.PutAPIKey(&shop.APIKey{Hash: "bb22", UserID: 2, CreatedAt: now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.View(ctx, func(tx shop.Tx) error {
+		k, err := tx.FindAPIKeyByHash("AA11")
+		if err != nil || k.UserID != 1 {
+			t.Fatalf("FindAPIKeyByHash = %+v, %v", k, err)
+		}
+		u, err := tx.FindUserByID(1)
+		if err != nil || u.Username != "ann" {
+			t.Fatalf("FindUserByID(1) = %+v, %v", u, err)
+		}
+		u.Username = "changed"
+		if u2, err := tx.FindUserByID(1); err != nil || u2.Username != "ann" {
+			t.Errorf("FindUserByID(1) again = %+v, %v: not a fresh copy", u2, err)
+		}
+		if _, err := tx.FindAPIKeyByHash("bb22"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.FindUserByID(2); shop.ErrorCode(err) != shop.ENOTFOUND {
+			t.Errorf("FindUserByID(2), the owner of a key but no user: %v, want ENOTFOUND", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Pool().Exec(ctx, `DELETE FROM api_keys WHERE hash = 'bb22'`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPutUser_MemoClaimAfterRead: PutUser skips the memo check only for
+// the memo the transaction read for that user; a new memo owned by
+// someone else still fails at once.
+func TestPutUser_MemoClaimAfterRead(t *testing.T) {
+	db := pgtest.Open(t)
+	now := time.Now().UTC()
+	err := db.Update(ctx, func(tx shop.Tx) error {
+		if err := tx.PutUser(&shop.User{ID: 1, Memo: "AP1", CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.PutUser(&shop.User{ID: 2, Memo: "AP2", CreatedAt: now})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(ctx, func(tx shop.Tx) error {
+		u, err := tx.FindUserByID(1)
+		if err != nil {
+			return err
+		}
+		u.Referrals = 7
+		if err := tx.PutUser(u); err != nil { // the same memo: no check
+			return err
+		}
+		u.Memo = "ap2"
+		if err := tx.PutUser(u); err == nil {
+			t.Error("PutUser with user 2's memo succeeded")
+		}
+		u.Memo = "AP1"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u *shop.User
+	if err := db.View(ctx, func(tx shop.Tx) (err error) { u, err = tx.FindUserByMemo("AP1"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if u.ID != 1 || u.Referrals != 7 {
+		t.Errorf("user by memo AP1 = %+v, want user 1 with 7 referrals", u)
+	}
+}

@@ -20,7 +20,7 @@ import (
 // decoded from the database into a fresh value.
 type tx struct {
 	ctx      context.Context
-	ptx      pgx.Tx
+	ptx      *txConn
 	writable bool
 	// conflict is the first serialization failure or deadlock a statement
 	// hit: Update re-runs fn whatever fn did with the error.
@@ -33,6 +33,13 @@ type tx struct {
 	needAdvance, advanced bool
 	horizonRead           bool
 	horizonSeq            int64
+	// owners holds the users (their stored JSON) that a read-only
+	// transaction read with their API key, for its FindUserByID.
+	owners map[int64][]byte
+	// memos holds, for users this transaction read or put, the memo
+	// (normalized) their stored record has: PutUser with the same memo
+	// needs no claim check (see PutUser).
+	memos map[int64]string
 }
 
 var _ shop.Tx = (*tx)(nil)
@@ -57,12 +64,16 @@ func (t *tx) fail(op string, err error) error {
 	if retryable(err) && t.conflict == nil {
 		t.conflict = err
 	}
+	if err == t.ptx.err {
+		return err // a queued write's, already named (conn.go)
+	}
 	return fmt.Errorf("pgstore: %s: %w", op, err)
 }
 
+// exec queues a blind write: it is sent with the next statement or with
+// COMMIT, and its failure surfaces there (conn.go).
 func (t *tx) exec(op, sql string, args ...any) error {
-	_, err := t.ptx.Exec(t.ctx, sql, args...)
-	return t.fail(op, err)
+	return t.fail(op, t.ptx.queue(op, sql, args...))
 }
 
 // notFound returns the ENOTFOUND error of a Find method.
@@ -175,7 +186,28 @@ var orderStatuses = map[shop.OrderStatus]bool{
 // Users.
 
 func (t *tx) FindUserByID(id int64) (*shop.User, error) {
-	return found[shop.User](t, "User", `SELECT data FROM users WHERE id = $1`, id)
+	var u *shop.User
+	if data, ok := t.owners[id]; ok {
+		u = new(shop.User)
+		if err := jsonUnmarshal(data, u); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if u, err = found[shop.User](t, "User", `SELECT data FROM users WHERE id = $1`, id); err != nil {
+			return nil, err
+		}
+	}
+	t.knowMemo(u.ID, u.Memo)
+	return u, nil
+}
+
+// knowMemo records the memo of a user's stored record.
+func (t *tx) knowMemo(id int64, memo string) {
+	if t.memos == nil {
+		t.memos = map[int64]string{}
+	}
+	t.memos[id] = shop.NormalizeMemo(memo)
 }
 
 func (t *tx) FindUserByUsername(name string) (*shop.User, error) {
@@ -233,13 +265,20 @@ func (t *tx) PutUser(u *shop.User) error {
 		return fmt.Errorf("pgstore: put user: id %d is not positive", u.ID)
 	}
 	name, memo := usernameKey(u.Username), shop.NormalizeMemo(u.Memo)
-	if err := t.claimMemo(memo, u.ID, 0); err != nil {
-		return err
+	// A user's stored memo is in the memos index under their id (Check
+	// verifies it) and only a PutUser of theirs takes it out: when the
+	// memo is the one this transaction read (or put) for them, the claim
+	// holds without reading the index again.
+	if known, ok := t.memos[u.ID]; !ok || known != memo {
+		if err := t.claimMemo(memo, u.ID, 0); err != nil {
+			return err
+		}
 	}
 	data, err := encode(u)
 	if err != nil {
 		return err
 	}
+	defer t.knowMemo(u.ID, memo)
 	// One statement (a round trip per order counts): the user's previous
 	// name and memo leave the indexes if they changed (only entries that
 	// still name this user: a name another user took since stays theirs),
@@ -301,7 +340,32 @@ func (t *tx) FindAPIKeyByHash(hash string) (*shop.APIKey, error) {
 	if key == "" {
 		return nil, notFound("API key")
 	}
-	return found[shop.APIKey](t, "API key", `SELECT data FROM api_keys WHERE hash = $1`, key)
+	if t.writable {
+		return found[shop.APIKey](t, "API key", `SELECT data FROM api_keys WHERE hash = $1`, key)
+	}
+	// A key is looked up to find its owner next (shop.Authenticate): in a
+	// read-only transaction the owner comes in the same statement, and
+	// FindUserByID takes it from there. (Not in Update: its reads are
+	// predicate-locked, and the owner may not be wanted.)
+	var data, owner []byte
+	err := t.ptx.QueryRow(t.ctx, `SELECT k.data, u.data FROM api_keys k LEFT JOIN users u ON u.id = k.user_id WHERE k.hash = $1`,
+		key).Scan(&data, &owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("API key")
+	} else if err != nil {
+		return nil, t.fail("find API key", err)
+	}
+	k := new(shop.APIKey)
+	if err := jsonUnmarshal(data, k); err != nil {
+		return nil, err
+	}
+	if owner != nil {
+		if t.owners == nil {
+			t.owners = map[int64][]byte{}
+		}
+		t.owners[k.UserID] = owner
+	}
+	return k, nil
 }
 
 func (t *tx) FindAPIKeysByUser(userID int64) ([]*shop.APIKey, error) {
