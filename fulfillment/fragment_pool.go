@@ -98,18 +98,16 @@ func (p *FragmentPool) acquire(job *Job) (m *Fragment, index int, release func()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	index = -1
-	if job != nil && job.Delivery != nil {
+	if paymentRecorded(job) {
 		d := job.Delivery
-		if d.Payout != nil || d.Paid != nil || d.Confirmed {
-			if d.Session >= 0 && d.Session < len(p.members) {
-				index = d.Session
-			} else {
-				// FRAGMENT_COOKIES lost that line: the payment is resumed
-				// from the record (the wallet's part needs no session) and
-				// only the best-effort confirm call goes elsewhere.
-				p.members[0].Logger.Warn("fragment: the session that made this request is gone from FRAGMENT_COOKIES; going on in another",
-					"order_id", d.OrderID, "session", d.Session+1, "sessions", len(p.members))
-			}
+		if d.Session >= 0 && d.Session < len(p.members) {
+			index = d.Session
+		} else {
+			// FRAGMENT_COOKIES lost that line: the payment is resumed
+			// from the record (the wallet's part needs no session) and
+			// only the best-effort confirm call goes elsewhere.
+			p.members[0].Logger.Warn("fragment: the session that made this request is gone from FRAGMENT_COOKIES; going on in another",
+				"order_id", d.OrderID, "session", d.Session+1, "sessions", len(p.members))
 		}
 	}
 	if index < 0 {

@@ -53,6 +53,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"math/rand/v2"
 	"sync/atomic"
@@ -123,7 +124,15 @@ func open(ctx context.Context, cfg *pgxpool.Config) (*DB, error) {
 func (db *DB) migrate(ctx context.Context) error {
 	sqlDB := stdlib.OpenDBFromPool(db.pool)
 	defer func() { _ = sqlDB.Close() }()
-	locker, err := lock.NewPostgresSessionLocker()
+	var schema string
+	if err := db.pool.QueryRow(ctx, "SELECT coalesce(current_schema(), '')").Scan(&schema); err != nil {
+		return fmt.Errorf("pgstore: migrate: current_schema: %w", err)
+	}
+	// The lock is the schema's, as the leader's (leaderKey): goose's
+	// default id is one for the whole server, so that shops (and tests) on
+	// other schemas would wait for each other's migrations, 5 s per try.
+	// Probed every second, for up to 5 minutes as goose's default.
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(migrationLockID(schema)), lock.WithLockTimeout(1, 300))
 	if err != nil {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
@@ -135,6 +144,15 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("pgstore: migrate: %w", err)
 	}
 	return nil
+}
+
+// migrationLockID is the advisory lock key under which the shop in schema
+// migrates: goose's default id mixed with the schema, as leaderKey mixes
+// the leader's.
+func migrationLockID(schema string) int64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(schema))
+	return lock.DefaultLockID ^ int64(h.Sum64()>>1)
 }
 
 // Close closes the connections.
