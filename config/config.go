@@ -748,16 +748,15 @@ func (c Config) Validate() error {
 		}
 	case FulfillmentManual:
 	case FulfillmentFragment:
+		sessions := checkFragmentSessions(c.FragmentSessions())
 		switch {
 		case c.TONNetwork != NetworkMainnet:
 			// Every public client hard-codes chain -239 (notes/fragment.md §1.3).
 			return fail("FULFILLMENT", "fragment needs TON_NETWORK=mainnet: fragment.com exists only on mainnet, it cannot be paid from %s", c.TONNetwork)
 		case c.FragmentCookies == "":
 			return fail("FRAGMENT_COOKIES", "must be set when FULFILLMENT=fragment")
-		case len(c.FragmentSessions()) > maxFragmentSessions:
-			return fail(c.cookiesVar, "holds %d sessions (lines); at most %d", len(c.FragmentSessions()), maxFragmentSessions)
-		case checkFragmentSessions(c.FragmentSessions()) != "":
-			return fail(c.cookiesVar, "%s", checkFragmentSessions(c.FragmentSessions()))
+		case sessions != "":
+			return fail(c.cookiesVar, "%s", sessions)
 		case c.TONWalletMnemonic == "":
 			return fail("TON_WALLET_MNEMONIC", "must be set when FULFILLMENT=fragment (it pays Fragment)")
 		}
@@ -1074,10 +1073,14 @@ func (c *Config) FragmentSessions() []string {
 	return out
 }
 
-// checkFragmentSessions refuses a session given twice (the same stel_ssid
-// on two lines): its state update + init pairs would meet, which one
-// session never allows (fulfillment.FragmentPool). Values are never shown.
+// checkFragmentSessions refuses more than maxFragmentSessions sessions
+// and a session given twice (the same stel_ssid on two lines): its state
+// update + init pairs would meet, which one session never allows
+// (fulfillment.FragmentPool). Values are never shown.
 func checkFragmentSessions(lines []string) (problem string) {
+	if len(lines) > maxFragmentSessions {
+		return fmt.Sprintf("holds %d sessions (lines); at most %d", len(lines), maxFragmentSessions)
+	}
 	seen := map[string]int{}
 	for i, line := range lines {
 		cs, err := http.ParseCookie(line)

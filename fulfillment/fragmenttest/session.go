@@ -63,8 +63,9 @@ func newSession() session {
 // here, as the fake keeps it per session at all (fragmenttest.go update).
 // Unrecorded: whether Fragment keeps several logins of one account alive
 // at once. The fake does; the provider does not depend on it (a dropped
-// login answers "Access denied", ExpireLogin's answer, which pauses the
-// pool and names the session: fulfillment.FragmentPool). The fake keeps
+// login answers "Access denied", ExpireLogin's answer: the pool leaves
+// that session out and goes on with the others, or pauses when none is
+// left, naming the session: fulfillment.FragmentPool). The fake keeps
 // one set of api hashes for all logins, its own simplification; the
 // provider fetches a hash per session anyway.
 func (s *Server) AddSession() string {
@@ -264,7 +265,7 @@ func (s *Server) checkTonProofAuth(c *call) answer {
 	}
 	ss := s.sessionOf(c.r)
 	ss.tonSeq++
-	ss.tonToken = "fake-ton-token-" + token(16, "ton", ss.tonSeq) + "-" + strconv.Itoa(ss.tonSeq)
+	ss.tonToken = "fake-ton-token-" + token(16, "ton", ss.login, ss.tonSeq) + "-" + strconv.Itoa(ss.tonSeq)
 	setCookie(c.r, &http.Cookie{Name: "stel_ton_token", Value: ss.tonToken, Path: "/", MaxAge: 86400 * 30, HttpOnly: true, Secure: true})
 	return jsonOK(map[string]any{"verified": true})
 }
