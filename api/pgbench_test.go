@@ -7,7 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,7 +49,12 @@ import (
 // Besides benchHTTP's req/s and latencies, each POST reports raw-% (its
 // req/s as a percentage of raw_insert's, measured just before in the same
 // run; target ≥ 40) and retries/op (pgstore re-runs after serialization
-// failures, per request):
+// failures, per request). Every case also reports its CPU time per
+// operation, which a machine shared with other work disturbs much less
+// than a rate: pg-cpu-µs/op, the server's (its backends serving the
+// case's pools, by /proc; Linux only, 0 elsewhere), and go-cpu-µs/op,
+// this process's (the HTTP clients, servers, shop and pgx; for
+// raw_insert, pgx alone):
 //
 //	go test -run '^$' -bench BenchmarkAPIPostgres -benchtime 3s ./api
 //
@@ -66,10 +76,11 @@ func BenchmarkAPIPostgres(b *testing.B) {
 				name += "s"
 			}
 			b.Run(name, func(b *testing.B) {
-				urls, keys, retries := benchPGServers(b, replicas, partners)
+				urls, keys, retries, pool, app := benchPGServers(b, replicas, partners)
 				body := []byte(`{"recipient_username":"pandus","quantity":100,"payment_method":"balance","payment_currency":"TON"}`)
 				var n atomic.Uint64
 				before := retries()
+				cpu := startCPU(b, pool, app)
 				benchHTTP(b, func() *http.Request {
 					i := n.Add(1)
 					req, _ := http.NewRequest("POST", urls[i%uint64(len(urls))]+"/api/v1/orders/stars", bytes.NewReader(body))
@@ -77,6 +88,7 @@ func BenchmarkAPIPostgres(b *testing.B) {
 					req.Header.Set("Content-Type", "application/json")
 					return req
 				})
+				cpu.report(b)
 				rate := float64(b.N) / b.Elapsed().Seconds()
 				if rawRate > 0 {
 					b.ReportMetric(100*rate/rawRate, "raw-%")
@@ -92,7 +104,7 @@ func BenchmarkAPIPostgres(b *testing.B) {
 // pool, and reports and returns the rate.
 func benchRawInsert(b *testing.B) float64 {
 	ctx := context.Background()
-	u := pgtest.NewSchema(b)
+	u, app := benchAppName(b, pgtest.NewSchema(b))
 	pool, err := pgxpool.New(ctx, u)
 	if err != nil {
 		b.Fatal(err)
@@ -103,6 +115,7 @@ func benchRawInsert(b *testing.B) float64 {
 	}
 	var failures atomic.Int64
 	b.SetParallelism(benchAPIParallelism)
+	cpu := startCPU(b, pool, app)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -116,6 +129,7 @@ func benchRawInsert(b *testing.B) float64 {
 		}
 	})
 	b.StopTimer()
+	cpu.report(b)
 	if n := failures.Load(); n > 0 {
 		b.Fatalf("%d of %d inserts failed", n, b.N)
 	}
@@ -127,14 +141,16 @@ func benchRawInsert(b *testing.B) float64 {
 // benchPGServers starts replicas api.Servers, each over its own
 // shop.Service and pgstore.DB on one new schema, with partners partners
 // holding 1,000,000 TON each. It returns the servers' URLs, the partners'
-// osk_ keys and a function summing the stores' serialization re-runs.
+// osk_ keys, a function summing the stores' serialization re-runs, and
+// a pool and the application_name of the stores' connections (for
+// startCPU).
 // When the benchmark ends the servers stop, then the store is checked
 // (pgstore.DB.Check) and the schema dropped.
-func benchPGServers(b *testing.B, replicas, partners int) (urls, keys []string, retries func() int64) {
+func benchPGServers(b *testing.B, replicas, partners int) (urls, keys []string, retries func() int64, pool *pgxpool.Pool, app string) {
 	b.Helper()
 	ctx := context.Background()
 	discard := slog.New(slog.DiscardHandler)
-	u := pgtest.NewSchema(b)
+	u, app := benchAppName(b, pgtest.NewSchema(b))
 	start := time.Now()
 	clock := shoptest.NewClock(start)
 	var dbs []*pgstore.DB
@@ -194,5 +210,100 @@ func benchPGServers(b *testing.B, replicas, partners int) (urls, keys []string, 
 		}
 		return n
 	}
-	return urls, keys, retries
+	return urls, keys, retries, dbs[0].Pool(), app
+}
+
+// benchCPU is the CPU time spent so far by this process and by the
+// server's backends of a benchmark case's pools.
+type benchCPU struct {
+	pool  *pgxpool.Pool
+	app   string
+	goCPU time.Duration
+	pgCPU time.Duration
+}
+
+// benchAppName returns a URL for u whose connections name themselves
+// (application_name) uniquely, for startCPU, and that name.
+func benchAppName(b *testing.B, u string) (string, string) {
+	b.Helper()
+	parsed, err := url.Parse(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	app := fmt.Sprintf("starsbot_bench_%d", time.Now().UnixNano()) // no spaces: pgx reads the URL's + literally
+	q := parsed.Query()
+	q.Set("application_name", app)
+	parsed.RawQuery = q.Encode()
+	return parsed.String(), app
+}
+
+// startCPU notes the CPU time spent so far by this process and by the
+// server's backends named app (benchAppName), which pool can query.
+func startCPU(b *testing.B, pool *pgxpool.Pool, app string) *benchCPU {
+	c := &benchCPU{pool: pool, app: app}
+	c.goCPU, c.pgCPU = processCPU(), c.backends(b)
+	return c
+}
+
+// report reports the CPU time per operation since startCPU: the server's
+// (pg-cpu-µs/op) and this process's (go-cpu-µs/op). A backend opened
+// meanwhile counts whole, one closed meanwhile not at all: the pools keep
+// their connections under a steady load.
+func (c *benchCPU) report(b *testing.B) {
+	goCPU, pgCPU := processCPU()-c.goCPU, c.backends(b)-c.pgCPU
+	b.ReportMetric(float64(pgCPU.Microseconds())/float64(b.N), "pg-cpu-µs/op")
+	b.ReportMetric(float64(goCPU.Microseconds())/float64(b.N), "go-cpu-µs/op")
+}
+
+// backends sums the user and system CPU time of the server's backends
+// named c.app, read from /proc: the server must be on this machine, as the
+// tests' is (0 where /proc cannot say).
+func (c *benchCPU) backends(b *testing.B) time.Duration {
+	rows, err := c.pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, c.app)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for _, pid := range pids {
+		total += procCPU(pid)
+	}
+	return total
+}
+
+// processCPU is this process's user and system CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU is the user and system CPU time of process pid from
+// /proc/pid/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux),
+// or 0.
+func procCPU(pid int32) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(raw[i+1:])) // f[0] is field 3
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }

@@ -21,7 +21,12 @@ import (
 //     sends nothing at all.
 //   - Blind writes (Tx methods whose statement returns nothing the shop
 //     reads: a Put, Enqueue, …) are queued, not sent, and go in the
-//     pipeline of the next statement or of COMMIT. They still run before
+//     pipeline of the next statement or of COMMIT. So are the appends of
+//     ledger entries and outbox events, whose ids the server draws: their
+//     RETURNING is read with that pipeline, which sets the id on the
+//     caller's record when the next reading Tx method or the commit runs
+//     (the shop reads those ids after Update returns: shop.Tx's
+//     AppendLedger and AppendOutbox allow it). They still run before
 //     every later statement of the transaction, which sees them. If one
 //     fails, its error is kept (err): the statement it travelled with, and
 //     every later one, returns it; Update rolls back and returns it (or
@@ -51,10 +56,13 @@ type txConn struct {
 	err     error // the first failed write (or BEGIN): every later statement returns it
 }
 
-// queued is a blind write waiting for the next pipeline.
+// queued is a write waiting for the next pipeline: blind, or with a scan
+// that takes what its RETURNING gives back (an id drawn by the server)
+// when the pipeline's results are read.
 type queued struct {
 	op, sql string
 	args    []any
+	scan    func(pgx.Row) error
 }
 
 // acquire takes a connection from the pool for a transaction that starts
@@ -74,6 +82,18 @@ func (c *txConn) queue(op, sql string, args ...any) error {
 		return c.err
 	}
 	c.pending = append(c.pending, queued{op: op, sql: sql, args: args})
+	return nil
+}
+
+// queueRow queues a write whose one row scan reads when the pipeline that
+// carries it is read: by the next statement's method or by COMMIT, so
+// before Update returns. It returns the error of an earlier failed write,
+// if any.
+func (c *txConn) queueRow(op string, scan func(pgx.Row) error, sql string, args ...any) error {
+	if c.err != nil {
+		return c.err
+	}
+	c.pending = append(c.pending, queued{op: op, sql: sql, args: args, scan: scan})
 	return nil
 }
 
@@ -111,7 +131,13 @@ func (c *txConn) send(ctx context.Context, sql string, args ...any) (pgx.BatchRe
 		}
 	}
 	for _, q := range pending {
-		if _, err := br.Exec(); err != nil {
+		var err error
+		if q.scan != nil {
+			err = q.scan(br.QueryRow())
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
 			c.err = fmt.Errorf("pgstore: %s: %w", q.op, err)
 			_ = br.Close()
 			return nil, c.err

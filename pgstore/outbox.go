@@ -87,16 +87,27 @@ func (t *tx) AppendOutbox(e *shop.OutboxEvent) error {
 	}
 	// One statement: the number (materialized: drawn once), which the
 	// record gets too.
-	var seq int64
-	if err := t.ptx.QueryRow(t.ctx, `WITH n AS MATERIALIZED (SELECT nextval('outbox_seqs') AS seq)
+	const sql = `WITH n AS MATERIALIZED (SELECT nextval('outbox_seqs') AS seq)
 		INSERT INTO outbox (seq, user_id, order_id, test, created_ns, data)
 		SELECT seq, $1, $2, $3, $4, jsonb_set($5::jsonb, '{Seq}', to_jsonb(seq)) FROM n
-		RETURNING seq`,
-		e.UserID, orderID, e.WebhookID != "", nanos(e.CreatedAt), data).Scan(&seq); err != nil {
-		return t.fail("append outbox", err)
+		RETURNING seq`
+	args := []any{e.UserID, orderID, e.WebhookID != "", nanos(e.CreatedAt), data}
+	setSeq := func(r pgx.Row) error {
+		var seq int64
+		if err := r.Scan(&seq); err != nil {
+			return err
+		}
+		e.Seq = uint64(seq)
+		return nil
 	}
-	e.Seq = uint64(seq)
-	return nil
+	if e.WebhookID != "" {
+		// A webhook test event's delivery names it by its number in the
+		// same transaction (shop.Tx: set when AppendOutbox returns).
+		return t.fail("append outbox", setSeq(t.ptx.QueryRow(t.ctx, sql, args...)))
+	}
+	// Queued like a blind write (conn.go): e.Seq is set when the pipeline
+	// that carries it is read, which shop.Tx allows.
+	return t.fail("append outbox", t.ptx.queueRow("append outbox", setSeq, sql, args...))
 }
 
 // horizon returns the outbox horizon in t's snapshot (read once: the

@@ -81,6 +81,11 @@ func TestOutbox_HeldWriterHoldsReadersBack(t *testing.T) {
 			if err := tx.AppendOutbox(e); err != nil {
 				return err
 			}
+			// A read sends the append (queued until the next statement,
+			// conn.go), so its number is drawn and the transaction holds it.
+			if _, err := tx.FindUserByID(1); err != nil {
+				return err
+			}
 			if runs == 1 {
 				drawn <- e.Seq
 				<-release
@@ -192,7 +197,12 @@ func TestOutbox_ConcurrentWritersCursorReaders(t *testing.T) {
 							return err
 						}
 						batch = append(batch, e.ID)
-						// Hold the transaction open: later numbers commit first.
+						// A read sends the append (conn.go), drawing its
+						// number; hold the transaction open: later numbers
+						// commit first.
+						if _, err := tx.FindUserByID(e.UserID); err != nil {
+							return err
+						}
 						time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
 					}
 					if i%5 == 4 {

@@ -36,11 +36,18 @@ type tx struct {
 	// owners holds the users (their stored JSON) that a read-only
 	// transaction read with their API key, for its FindUserByID.
 	owners map[int64][]byte
-	// memos holds, for users this transaction read or put, the memo
-	// (normalized) their stored record has: PutUser with the same memo
-	// needs no claim check (see PutUser).
-	memos map[int64]string
+	// users holds, for users this transaction read or put, the name and
+	// memo (normalized) their stored record has, and orders, for orders it
+	// read or put, the memo: a Put that keeps them needs no claim check
+	// and leaves the indexes as they are (see PutUser, PutOrder). newOrders
+	// are the ids NextOrderID drew here, not yet stored.
+	users     map[int64]userKeys
+	orders    map[int64]string
+	newOrders map[int64]bool
 }
+
+// userKeys are the index keys of a stored user record.
+type userKeys struct{ name, memo string }
 
 var _ shop.Tx = (*tx)(nil)
 
@@ -198,16 +205,25 @@ func (t *tx) FindUserByID(id int64) (*shop.User, error) {
 			return nil, err
 		}
 	}
-	t.knowMemo(u.ID, u.Memo)
+	t.knowUser(u)
 	return u, nil
 }
 
-// knowMemo records the memo of a user's stored record.
-func (t *tx) knowMemo(id int64, memo string) {
-	if t.memos == nil {
-		t.memos = map[int64]string{}
+// knowUser records the index keys of a user's stored record.
+func (t *tx) knowUser(u *shop.User) {
+	if t.users == nil {
+		t.users = map[int64]userKeys{}
 	}
-	t.memos[id] = shop.NormalizeMemo(memo)
+	t.users[u.ID] = userKeys{name: usernameKey(u.Username), memo: shop.NormalizeMemo(u.Memo)}
+}
+
+// knowOrder records the memo of an order's stored record.
+func (t *tx) knowOrder(o *shop.Order) {
+	if t.orders == nil {
+		t.orders = map[int64]string{}
+	}
+	t.orders[o.ID] = shop.NormalizeMemo(o.PaymentMemo)
+	delete(t.newOrders, o.ID)
 }
 
 func (t *tx) FindUserByUsername(name string) (*shop.User, error) {
@@ -269,7 +285,8 @@ func (t *tx) PutUser(u *shop.User) error {
 	// verifies it) and only a PutUser of theirs takes it out: when the
 	// memo is the one this transaction read (or put) for them, the claim
 	// holds without reading the index again.
-	if known, ok := t.memos[u.ID]; !ok || known != memo {
+	known, ok := t.users[u.ID]
+	if !ok || known.memo != memo {
 		if err := t.claimMemo(memo, u.ID, 0); err != nil {
 			return err
 		}
@@ -278,7 +295,17 @@ func (t *tx) PutUser(u *shop.User) error {
 	if err != nil {
 		return err
 	}
-	defer t.knowMemo(u.ID, memo)
+	defer t.knowUser(u)
+	if ok && known == (userKeys{name, memo}) {
+		// The stored record has this name and memo, so its index entries
+		// are there and no other: the record is updated in place, and the
+		// name taken back if another user took it since (the user most
+		// recently Put with a name owns it, as below).
+		return t.exec("put user", `WITH rec AS (UPDATE users SET balance = $2, data = $3 WHERE id = $1)
+			INSERT INTO usernames (name, user_id) SELECT $4, $1 WHERE $4 <> ''
+				ON CONFLICT (name) DO UPDATE SET user_id = EXCLUDED.user_id WHERE usernames.user_id <> EXCLUDED.user_id`,
+			u.ID, int64(u.Balance), data, name)
+	}
 	// One statement (a round trip per order counts): the user's previous
 	// name and memo leave the indexes if they changed (only entries that
 	// still name this user: a name another user took since stays theirs),
@@ -384,7 +411,14 @@ func (t *tx) NextOrderID() (int64, error) {
 	}
 	var id int64
 	err := t.ptx.QueryRow(t.ctx, `SELECT nextval('order_ids')`).Scan(&id)
-	return id, t.fail("next order id", err)
+	if err != nil {
+		return 0, t.fail("next order id", err)
+	}
+	if t.newOrders == nil {
+		t.newOrders = map[int64]bool{}
+	}
+	t.newOrders[id] = true
+	return id, nil
 }
 
 func (t *tx) PutOrder(o *shop.Order) error {
@@ -407,6 +441,25 @@ func (t *tx) PutOrder(o *shop.Order) error {
 	if o.Status == shop.StatusPendingPayment && !o.ExpiresAt.IsZero() {
 		expiry = nanos(o.ExpiresAt)
 	}
+	known, stored := t.orders[o.ID]
+	isNew := t.newOrders[o.ID]
+	defer t.knowOrder(o)
+	switch {
+	case isNew && memo == "":
+		// A number NextOrderID drew in this transaction: no record and no
+		// memo entry yet, and none needed.
+		return t.exec("put order", `INSERT INTO orders (id, user_id, status, type, price_ton, fee_ton, stars, months, client_reference, expiry_ns, data)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			o.ID, o.UserID, string(o.Status), string(o.Type), int64(o.PriceTON), int64(o.FeeTON), o.Stars, int64(o.Months),
+			o.ClientReference, expiry, data)
+	case stored && known == memo:
+		// The stored record has this memo, so its entry is there: the
+		// record is updated in place.
+		return t.exec("put order", `UPDATE orders SET user_id = $2, status = $3, type = $4, price_ton = $5, fee_ton = $6, stars = $7,
+			months = $8, client_reference = $9, expiry_ns = $10, data = $11 WHERE id = $1`,
+			o.ID, o.UserID, string(o.Status), string(o.Type), int64(o.PriceTON), int64(o.FeeTON), o.Stars, int64(o.Months),
+			o.ClientReference, expiry, data)
+	}
 	// One statement, as in PutUser: the previous memo out, the record, the
 	// memo in.
 	return t.exec("put order", `WITH old_memo AS (DELETE FROM memos WHERE order_id = $1 AND memo <> $12),
@@ -421,7 +474,11 @@ func (t *tx) PutOrder(o *shop.Order) error {
 }
 
 func (t *tx) FindOrderByID(id int64) (*shop.Order, error) {
-	return found[shop.Order](t, "Order", `SELECT data FROM orders WHERE id = $1`, id)
+	o, err := found[shop.Order](t, "Order", `SELECT data FROM orders WHERE id = $1`, id)
+	if err == nil {
+		t.knowOrder(o)
+	}
+	return o, err
 }
 
 func (t *tx) FindOrderByMemo(memo string) (*shop.Order, error) {
@@ -573,16 +630,20 @@ func (t *tx) AppendLedger(e *shop.LedgerEntry) error {
 		return err
 	}
 	// One statement: the id (drawn once), which the record gets too.
-	var id int64
-	if err := t.ptx.QueryRow(t.ctx, `WITH n AS MATERIALIZED (SELECT nextval('ledger_ids') AS id)
+	// Queued like a blind write (conn.go): e.ID is set when the pipeline
+	// that carries it is read, which shop.Tx allows.
+	return t.fail("append ledger", t.ptx.queueRow("append ledger", func(r pgx.Row) error {
+		var id int64
+		if err := r.Scan(&id); err != nil {
+			return err
+		}
+		e.ID = uint64(id)
+		return nil
+	}, `WITH n AS MATERIALIZED (SELECT nextval('ledger_ids') AS id)
 		INSERT INTO ledger (id, user_id, amount, balance_after, tx_hash, data)
 		SELECT id, $1, $2, $3, $4, jsonb_set($5::jsonb, '{ID}', to_jsonb(id)) FROM n
 		RETURNING id`,
-		e.UserID, int64(e.Amount), int64(e.BalanceAfter), hashKey(e.TxHash), data).Scan(&id); err != nil {
-		return t.fail("append ledger", err)
-	}
-	e.ID = uint64(id)
-	return nil
+		e.UserID, int64(e.Amount), int64(e.BalanceAfter), hashKey(e.TxHash), data))
 }
 
 func (t *tx) FindLedger(f shop.LedgerFilter) ([]*shop.LedgerEntry, bool, error) {

@@ -111,7 +111,10 @@ type Tx interface {
 	DepositTotalsSince(since time.Time) (DepositTotals, error)
 
 	// AppendLedger stores a new entry and sets e.ID. The caller computes
-	// BalanceAfter and writes the user's new balance in the same Tx.
+	// BalanceAfter and writes the user's new balance in the same Tx. A
+	// store may set e.ID late, by the time Update returns (PostgreSQL
+	// sends the append with the transaction's next statement): read it
+	// after Update.
 	AppendLedger(e *LedgerEntry) error
 	// FindLedger returns up to f.Limit entries of f.UserID, newest first, and
 	// whether more exist beyond them.
@@ -187,9 +190,11 @@ type Tx interface {
 	PutCursor(c *Cursor) error
 
 	// AppendOutbox stores a partner event with the next outbox sequence
-	// number (commit order), which it sets in e.Seq. It is indexed under
-	// its user later, by IndexOutbox: the change's transaction writes one
-	// record only.
+	// number (commit order), which it sets in e.Seq: for a webhook test
+	// event (WebhookID set) when it returns, for the others possibly late,
+	// by the time Update returns, as AppendLedger's e.ID. It is indexed
+	// under its user later, by IndexOutbox: the change's transaction
+	// writes one record only.
 	AppendOutbox(e *OutboxEvent) error
 	// IndexOutbox indexes an event under its user (unless it is a test
 	// event, e.WebhookID set) and records that every event up to e.Seq is
