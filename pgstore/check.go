@@ -77,6 +77,15 @@ var checks = []struct{ query, format string }{
 		"ledger entry %d: amount %d disagrees with its record (%s)"},
 	{`SELECT id, data->>'Status' FROM orders WHERE (expiry_ns IS NOT NULL) <> (status = 'pending_payment' AND (data->>'ExpiresAt')::timestamptz > '0001-01-01T00:00:00Z')`,
 		"order %d (%s): expiry index disagrees with its status and deadline"},
+
+	// The order totals (triggers on orders) are the sums of the orders.
+	{`SELECT coalesce(o.user_id, t.user_id), coalesce(o.status, t.status), coalesce(o.count, 0), coalesce(t.count, 0) FROM
+		(SELECT user_id, status, count(*) AS count, sum(price_ton) AS price_ton, sum(fee_ton) AS fee_ton, sum(stars) AS stars,
+			sum(months) AS months FROM orders GROUP BY user_id, status) o
+		FULL JOIN (SELECT * FROM order_totals WHERE count <> 0 OR price_ton <> 0 OR fee_ton <> 0 OR stars <> 0 OR months <> 0) t
+			ON t.user_id = o.user_id AND t.status = o.status
+		WHERE (o.count, o.price_ton, o.fee_ton, o.stars, o.months) IS DISTINCT FROM (t.count, t.price_ton, t.fee_ton, t.stars, t.months)`,
+		"order totals of user %d, %s: %d orders counted, %d stored (or their sums differ)"},
 }
 
 // Check verifies the database in one snapshot and returns every problem
@@ -92,7 +101,8 @@ var checks = []struct{ query, format string }{
 //   - an ignored (dust) or rejected deposit moved no money;
 //   - the usernames and memos indexes name users and orders whose record
 //     carries that name or memo, and every memo is indexed;
-//   - the outbox index holds exactly the indexed non-test events.
+//   - the outbox index holds exactly the indexed non-test events;
+//   - the order totals are the sums of the orders per owner and status.
 func (db *DB) Check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err

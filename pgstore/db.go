@@ -40,11 +40,13 @@
 // whole as JSONB beside the columns that are keyed, indexed, constrained
 // or summed; money columns are BIGINT nanoTON.
 //
-// Aggregates. OrderTotals, UserTotals, DepositTotals, AssetDepositTotals
-// and DepositTotalsSince are SQL aggregates over indexed (covering)
-// columns, not maintained counters: exact by construction, and fast enough
-// for the /stats of a shop of this size; counter tables are the next step
-// if they are not.
+// Aggregates. OrderTotals reads per-owner totals that triggers on orders
+// keep in the writing transaction (order_totals, migration 00005; Check
+// verifies them against the orders): a user's order statistics read a row
+// per status, everyone's sum a row per owner and status. UserTotals,
+// DepositTotals, AssetDepositTotals and DepositTotalsSince are SQL
+// aggregates over indexed (covering) columns, not maintained counters:
+// exact by construction, and read only by the admins' /stats.
 package pgstore
 
 import (

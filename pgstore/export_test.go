@@ -1,8 +1,35 @@
 package pgstore
 
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+)
+
 // LeaderKeyOf exposes leaderKey to the tests.
 var LeaderKeyOf = leaderKey
 
 // OpenConfig exposes open to the tests (a pool configuration with a
 // tracer or a counting dialer).
 var OpenConfig = open
+
+// MigrateTo applies the embedded migrations up to version only, on a
+// fresh pool of url: a database as an older version of the program left
+// it.
+func MigrateTo(ctx context.Context, url string, version int64) error {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	defer func() { _ = sqlDB.Close() }()
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, mustSub(migrations, "migrations"))
+	if err != nil {
+		return err
+	}
+	_, err = p.UpTo(ctx, version)
+	return err
+}

@@ -91,6 +91,7 @@ func TestCheck_FindsViolations(t *testing.T) {
 		`DELETE FROM memos`,
 		`UPDATE usernames SET name = 'bob'`,
 		`INSERT INTO queue (order_id, enqueued_ns) VALUES (99, 0)`,
+		`UPDATE order_totals SET count = count + 1 WHERE user_id = 3`,
 	} {
 		if _, err := db.Pool().Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -110,13 +111,14 @@ func TestCheck_FindsViolations(t *testing.T) {
 		`usernames "bob": user 1 has username "ann"`,
 		"queue: order 99 missing",
 		"user 1: record balance",
+		"order totals of user 3, paid: 1 orders counted, 2 stored",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Check did not report %q; it said:\n%v", want, err)
 		}
 	}
 	// Leave a sound database for pgtest's own check at cleanup.
-	for _, q := range []string{`DELETE FROM queue`, `DELETE FROM orders`, `DELETE FROM ledger WHERE id = 100`,
+	for _, q := range []string{`DELETE FROM queue`, `DELETE FROM orders`, `DELETE FROM order_totals`, `DELETE FROM ledger WHERE id = 100`,
 		`UPDATE users SET balance = balance - 1`, `UPDATE deposits SET status = 'credited'`,
 		`UPDATE usernames SET name = 'ann'`, `INSERT INTO memos (memo, user_id) VALUES ('AP1', 1)`} {
 		if _, err := db.Pool().Exec(ctx, q); err != nil {

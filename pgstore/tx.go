@@ -570,9 +570,18 @@ func (t *tx) OrdersDue(now time.Time, limit int) ([]int64, error) {
 
 // Aggregates.
 
+// OrderTotals reads the per-owner totals that triggers on orders keep
+// (migration 00005): a row per status for one user, the sum of every
+// owner's rows for shop.AnyOwner.
 func (t *tx) OrderTotals(userID int64) (map[shop.OrderStatus]shop.OrderTotals, error) {
-	rows, err := t.ptx.Query(t.ctx, `SELECT status, count(*), sum(price_ton)::bigint, sum(fee_ton)::bigint, sum(stars)::bigint, sum(months)::bigint
-		FROM orders WHERE $1 = 0 OR user_id = $1 GROUP BY status`, userID)
+	var rows pgx.Rows
+	var err error
+	if userID == shop.AnyOwner {
+		rows, err = t.ptx.Query(t.ctx, `SELECT status, sum(count)::bigint, sum(price_ton)::bigint, sum(fee_ton)::bigint, sum(stars)::bigint,
+			sum(months)::bigint FROM order_totals GROUP BY status HAVING sum(count) > 0`)
+	} else {
+		rows, err = t.ptx.Query(t.ctx, `SELECT status, count, price_ton, fee_ton, stars, months FROM order_totals WHERE user_id = $1 AND count > 0`, userID)
+	}
 	if err != nil {
 		return nil, t.fail("order totals", err)
 	}
