@@ -39,3 +39,50 @@ func (t *tx) Queued(limit int) ([]int64, error) {
 	}
 	return out, nil
 }
+
+// ClaimQueued leases a queued order to claimant until until, unless it is
+// leased to another claimant after now. bbolt has one writer at a time, so
+// no other claim is in flight: the read and the write are the claim.
+func (t *tx) ClaimQueued(orderID int64, claimant string, now, until time.Time) (bool, error) {
+	if err := t.writable("claim queued order"); err != nil {
+		return false, err
+	}
+	b := t.bucket(bucketQueue)
+	r, err := get[queueRecord](b, i64(orderID))
+	if err != nil || r == nil {
+		return false, err
+	}
+	if r.Claimant != "" && r.Claimant != claimant && r.LeaseUntil.After(now) {
+		return false, nil
+	}
+	r.Claimant, r.LeaseUntil = claimant, until.UTC()
+	return true, put(b, i64(orderID), r)
+}
+
+// HoldQueued extends claimant's lease on a queued order to until.
+func (t *tx) HoldQueued(orderID int64, claimant string, until time.Time) (bool, error) {
+	if err := t.writable("hold queued order"); err != nil {
+		return false, err
+	}
+	b := t.bucket(bucketQueue)
+	r, err := get[queueRecord](b, i64(orderID))
+	if err != nil || r == nil || claimant == "" || r.Claimant != claimant {
+		return false, err
+	}
+	r.LeaseUntil = until.UTC()
+	return true, put(b, i64(orderID), r)
+}
+
+// ReleaseQueued ends claimant's lease on a queued order.
+func (t *tx) ReleaseQueued(orderID int64, claimant string) error {
+	if err := t.writable("release queued order"); err != nil {
+		return err
+	}
+	b := t.bucket(bucketQueue)
+	r, err := get[queueRecord](b, i64(orderID))
+	if err != nil || r == nil || claimant == "" || r.Claimant != claimant {
+		return err
+	}
+	r.Claimant, r.LeaseUntil = "", time.Time{}
+	return put(b, i64(orderID), r)
+}
