@@ -52,6 +52,8 @@ type FragmentPool struct {
 	// Now is the clock of the sessions left out; default time.Now.
 	Now func() time.Time
 
+	locks SessionLocks // nil: every session is this process's
+
 	mu   sync.Mutex
 	busy []int          // deliveries in progress per member
 	next int            // round-robin start among the least busy
@@ -71,7 +73,34 @@ type fragmentDown struct {
 var (
 	_ BatchProvider = (*FragmentPool)(nil)
 	_ Provider      = (*FragmentPool)(nil)
+	_ Handoff       = (*FragmentPool)(nil)
 )
+
+// SessionLocks says which of a pool's sessions this process holds. With
+// several replicas on one database the replicas usually share
+// FRAGMENT_COOKIES, and a session's state update + init pair must never
+// overlap another pair of the same session, which the page lock
+// (Fragment.lockPage) guards in one process only: each session is held by
+// one replica at a time (pgstore.SessionLocks, an advisory lock per
+// session).
+type SessionLocks interface {
+	// Held reports whether this process holds session i (the line
+	// i of FRAGMENT_COOKIES, from 0) now.
+	Held(i int) bool
+}
+
+// SetLocks makes the pool use only the sessions locks says this process
+// holds: new preparations go to held sessions, a session whose hold is
+// lost stops before its next state update + init pair, and the
+// best-effort confirm call of a payment is skipped when its session is
+// not held (settlement is by the payment's out-message on chain). Set
+// before use.
+func (p *FragmentPool) SetLocks(locks SessionLocks) {
+	p.locks = locks
+	for i, m := range p.members {
+		m.held = func() bool { return locks.Held(i) }
+	}
+}
 
 // NewFragmentPool returns a pool over members, which must share one
 // Wallet. A pool of one behaves as its member.
@@ -111,7 +140,12 @@ func (p *FragmentPool) acquire(job *Job) (m *Fragment, index int, release func()
 		}
 	}
 	if index < 0 {
-		index = p.leastBusyLocked()
+		// A new request goes to a session this process holds; a recipient
+		// check (no job: a search, never a pair) may use any.
+		index = p.leastBusyLocked(job != nil)
+		if index < 0 {
+			return nil, -1, func() {}
+		}
 		if job != nil && job.Delivery != nil {
 			job.Delivery.Session = index
 		}
@@ -129,18 +163,24 @@ func (p *FragmentPool) acquire(job *Job) (m *Fragment, index int, release func()
 
 // leastBusyLocked returns the member with the fewest deliveries in
 // progress among those not left out (among all if every one is), taking
-// turns among equals. Callers hold mu.
-func (p *FragmentPool) leastBusyLocked() int {
+// turns among equals; with heldOnly, among the sessions this process
+// holds only (-1 if none). Callers hold mu.
+func (p *FragmentPool) leastBusyLocked(heldOnly bool) int {
 	n, now := len(p.members), p.now()
 	best, bestUp := -1, false
 	for k := range n {
 		i := (p.next + k) % n
+		if heldOnly && p.locks != nil && !p.locks.Held(i) {
+			continue
+		}
 		up := !now.Before(p.down[i].until)
 		if best < 0 || (up && !bestUp) || (up == bestUp && p.busy[i] < p.busy[best]) {
 			best, bestUp = i, up
 		}
 	}
-	p.next = (best + 1) % n
+	if best >= 0 {
+		p.next = (best + 1) % n
+	}
 	return best
 }
 
@@ -157,6 +197,9 @@ func (p *FragmentPool) now() time.Time {
 func (p *FragmentPool) do(ctx context.Context, job *Job, call func(m *Fragment) error) error {
 	for {
 		m, i, release := p.acquire(job)
+		if m == nil {
+			return errSessionNotHeld
+		}
 		err := call(m)
 		release()
 		if err == nil || KindOf(err) != Unhealthy || paymentRecorded(job) || !p.leaveOut(ctx, i, err) {
@@ -168,11 +211,12 @@ func (p *FragmentPool) do(ctx context.Context, job *Job, call func(m *Fragment) 
 // paymentRecorded reports whether job's delivery holds a payment, which
 // ties it to its session.
 func paymentRecorded(job *Job) bool {
-	if job == nil || job.Delivery == nil {
-		return false
-	}
-	d := job.Delivery
-	return d.Payout != nil || d.Paid != nil || d.Confirmed
+	return job != nil && paymentRecordedIn(job.Delivery)
+}
+
+// paymentRecordedIn reports whether d holds a payment.
+func paymentRecordedIn(d *shop.Delivery) bool {
+	return d != nil && (d.Payout != nil || d.Paid != nil || d.Confirmed)
 }
 
 // leaveOut leaves session i out for fragmentSessionDownFor after err and
@@ -246,6 +290,33 @@ func (p *FragmentPool) Prepare(ctx context.Context, job *Job) (pr *Prepared, err
 // session that prepared it (fragmentPrepared.f).
 func (p *FragmentPool) PayBatch(ctx context.Context, batch []*Prepared, save func(context.Context, []*shop.Delivery) error) []Outcome {
 	return p.members[0].PayBatch(ctx, batch, save)
+}
+
+// Prepared is the members' (one rule for every session).
+func (p *FragmentPool) Prepared(d *shop.Delivery) bool { return p.members[0].Prepared(d) }
+
+// CanPrepare reports whether this process holds a session (left out or
+// not: with every held session left out, do tries one anyway, as with one
+// session, so that the worker pauses and admins hear of it).
+func (p *FragmentPool) CanPrepare() bool {
+	for i := range p.members {
+		if p.locks == nil || p.locks.Held(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadPrepared rebuilds job's Prepared in the session that prepared it
+// (Delivery.Session), whose confirm call is made only if this process
+// holds it then; a session gone from FRAGMENT_COOKIES gives way to the
+// first, as in acquire.
+func (p *FragmentPool) LoadPrepared(ctx context.Context, job *Job) (*Prepared, error) {
+	m := p.members[0]
+	if i := job.Delivery.Session; i >= 0 && i < len(p.members) {
+		m = p.members[i]
+	}
+	return m.LoadPrepared(ctx, job)
 }
 
 // BatchLimit is the shared wallet's.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"time"
 )
 
@@ -97,17 +98,24 @@ func (s *Service) ClaimOrderLeased(ctx context.Context, orderID int64, provider 
 }
 
 // SaveDeliveriesLeased is SaveDeliveries for deliveries of orders claimed
-// with l: refused whole, with ErrLeaseLost, unless every order is still
-// leased to l (Tx.HoldQueued), whose lease it renews; and, for a
-// preparer's lease, with ErrPayerOnly when a save would record a payment
-// or change a delivery that holds one.
+// with leases, ls[i] the lease of ds[i]'s order: refused whole, with
+// ErrLeaseLost, unless every order is still leased to its lease
+// (Tx.HoldQueued), which it renews; and, for a preparer's lease, with
+// ErrPayerOnly when a save would record a payment or change a delivery
+// that holds one.
 //
 // Errors: as SaveDeliveries', ErrLeaseLost, ErrPayerOnly.
-func (s *Service) SaveDeliveriesLeased(ctx context.Context, ds []*Delivery, l *Lease) error {
+func (s *Service) SaveDeliveriesLeased(ctx context.Context, ds []*Delivery, ls []*Lease) error {
+	if len(ls) != len(ds) {
+		return fmt.Errorf("shop: %d leases for %d deliveries", len(ls), len(ds))
+	}
 	return s.Store.Update(ctx, func(tx Tx) error {
-		until := s.now().Add(l.Lease)
-		for _, d := range ds {
-			held, err := tx.HoldQueued(d.OrderID, l.Holder, until)
+		for i, d := range ds {
+			l := ls[i]
+			if l == nil {
+				return ErrLeaseLost
+			}
+			held, err := tx.HoldQueued(d.OrderID, l.Holder, s.now().Add(l.Lease))
 			if err != nil {
 				return err
 			}

@@ -46,13 +46,13 @@ func testClaimLeases(t *testing.T, newEnv func(*testing.T) *env) {
 	claim(prepB, false)
 	claim(payer, false)
 	d.Step, d.RequestID = "initiated", "req1"
-	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{d}, la); err != nil {
+	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{d}, []*shop.Lease{la}); err != nil {
 		t.Fatalf("save by the holder: %v", err)
 	}
 	// A preparer records no payment.
 	paid := *d
 	paid.Payout = &shop.SignedPayout{Hash: "ab", BOC: []byte{1}}
-	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{&paid}, la); !errors.Is(err, shop.ErrPayerOnly) {
+	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{&paid}, []*shop.Lease{la}); !errors.Is(err, shop.ErrPayerOnly) {
 		t.Fatalf("preparer's payment save = %v, want ErrPayerOnly", err)
 	}
 
@@ -64,7 +64,7 @@ func testClaimLeases(t *testing.T, newEnv func(*testing.T) *env) {
 		t.Fatalf("b sees %+v, want a's record", db)
 	}
 	d.Step = "linked"
-	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{d}, la); !errors.Is(err, shop.ErrLeaseLost) {
+	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{d}, []*shop.Lease{la}); !errors.Is(err, shop.ErrLeaseLost) {
 		t.Fatalf("lapsed save = %v, want ErrLeaseLost", err)
 	}
 	if held, err := e.svc.HoldsOrder(ctx, o.ID, la); err != nil || held {
@@ -74,7 +74,7 @@ func testClaimLeases(t *testing.T, newEnv func(*testing.T) *env) {
 		t.Fatalf("HoldsOrder(b) = %v %v, want true", held, err)
 	}
 	db.Step, db.RequestID, db.PayTo = "linked", "req2", "EQpay"
-	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{db}, lb); err != nil {
+	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{db}, []*shop.Lease{lb}); err != nil {
 		t.Fatal(err)
 	}
 	// a, claiming again, is a new claim: it cannot take b's live lease, and
@@ -87,7 +87,7 @@ func testClaimLeases(t *testing.T, newEnv func(*testing.T) *env) {
 	if err := e.svc.ReleaseOrder(ctx, o.ID, lb); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{db}, lb); !errors.Is(err, shop.ErrLeaseLost) {
+	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{db}, []*shop.Lease{lb}); !errors.Is(err, shop.ErrLeaseLost) {
 		t.Fatalf("save after release = %v, want ErrLeaseLost", err)
 	}
 
@@ -97,7 +97,7 @@ func testClaimLeases(t *testing.T, newEnv func(*testing.T) *env) {
 		t.Fatalf("payer sees %+v, want b's record", dp)
 	}
 	dp.Payout, dp.Step = &shop.SignedPayout{Hash: "cd", BOC: []byte{2}}, "signed"
-	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{dp}, lp); err != nil {
+	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{dp}, []*shop.Lease{lp}); err != nil {
 		t.Fatalf("payer's payment save: %v", err)
 	}
 	// The payer's lease runs out: a preparer still neither claims the order
@@ -105,7 +105,7 @@ func testClaimLeases(t *testing.T, newEnv func(*testing.T) *env) {
 	e.advance(2 * time.Minute)
 	claim(prepA, false)
 	claim(prepB, false)
-	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{db}, lb); err == nil {
+	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{db}, []*shop.Lease{lb}); err == nil {
 		t.Fatal("a lapsed preparer overwrote the recorded payment")
 	}
 	// A new payer (a new leader) resumes the payment.
@@ -113,13 +113,13 @@ func testClaimLeases(t *testing.T, newEnv func(*testing.T) *env) {
 	if dn.Payout == nil || dn.Payout.Hash != "cd" {
 		t.Fatalf("new payer sees %+v, want the recorded payment", dn)
 	}
-	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{dp}, lp); !errors.Is(err, shop.ErrLeaseLost) {
+	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{dp}, []*shop.Lease{lp}); !errors.Is(err, shop.ErrLeaseLost) {
 		t.Fatalf("old payer's save = %v, want ErrLeaseLost", err)
 	}
 	if _, err := e.svc.CompleteOrder(ctx, shop.SystemActor, o.ID, "tx"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{dn}, ln); !errors.Is(err, shop.ErrLeaseLost) {
+	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{dn}, []*shop.Lease{ln}); !errors.Is(err, shop.ErrLeaseLost) {
 		t.Fatalf("save after completion = %v, want ErrLeaseLost", err)
 	}
 	if _, _, l, err := e.svc.ClaimOrderLeased(ctx, o.ID, "fragment", payer); err != nil || l != nil {
