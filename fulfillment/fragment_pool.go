@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -118,6 +119,24 @@ func NewFragmentPool(members ...*Fragment) (*FragmentPool, error) {
 
 // Sessions is the number of sessions in the pool.
 func (p *FragmentPool) Sessions() int { return len(p.members) }
+
+// SessionIDs returns the stel_ssid of each session's configured cookies,
+// in order (the whole line when it has none, whose calls fail anyway):
+// the login's id, which replicas that share FRAGMENT_COOKIES share, for
+// their session locks (SetLocks). It is secret: never log it.
+func (p *FragmentPool) SessionIDs() []string {
+	ids := make([]string, len(p.members))
+	for i, m := range p.members {
+		ids[i] = strings.TrimSpace(m.Cookies)
+		cs, _ := http.ParseCookie(ids[i])
+		for _, c := range cs {
+			if c.Name == "stel_ssid" {
+				ids[i] = c.Value
+			}
+		}
+	}
+	return ids
+}
 
 // acquire picks job's member and counts it busy until release. A delivery
 // with a recorded payment stays in the session that asked for it; any
