@@ -366,3 +366,62 @@ func TestReplicas_LapsedPreparer_Postgres(t *testing.T) {
 		t.Errorf("after the stuck replica woke: order %s", got.Status)
 	}
 }
+
+// TestReplicas_ExpiredLinkPreparedAgain_Postgres: a prepared order whose
+// payment request expired while it waited is not paid as recorded: the
+// leader prepares it again itself when it holds a session, else hands it
+// back to the preparers; either way it is paid once, on the new request.
+func TestReplicas_ExpiredLinkPreparedAgain_Postgres(t *testing.T) {
+	for _, leaderHolds := range []bool{true, false} {
+		t.Run(fmt.Sprintf("leader holds a session %v", leaderHolds), func(t *testing.T) {
+			sessions := 1
+			if leaderHolds {
+				sessions = 2
+			}
+			e := newReplicasEnv(t, sessions)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			prep := e.replica(ctx, "preparer", false, 1, nil)
+			waitSessions(t, []*replica{prep}, 1)
+			leader := e.replica(ctx, "leader", true, 1, nil)
+			if leaderHolds {
+				waitSessions(t, []*replica{prep, leader}, 1)
+			}
+			o := e.orders(1)[0]
+			if _, err := prep.worker.RunOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// The request's validity runs out while the order waits: its
+			// record now says it expires in less than the 30 s a payment
+			// needs.
+			q, err := e.svc.Queue(ctx, 0)
+			if err != nil || len(q) != 1 || q[0].Delivery == nil || !leader.pool.Prepared(q[0].Delivery) {
+				t.Fatalf("queue %+v, %v: want the order prepared", q, err)
+			}
+			d := q[0].Delivery
+			d.PayBy = time.Now().Add(10 * time.Second)
+			if err := e.svc.SaveDelivery(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := leader.worker.PayOnce(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if !leaderHolds {
+				if got, _ := e.svc.FindOrder(ctx, 0, o.ID); got.Status != shop.StatusProcessing {
+					t.Fatalf("after the leader's scan: %s", got.Status)
+				}
+				if _, err := prep.worker.RunOnce(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := leader.worker.PayOnce(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.waitStatus([]*shop.Order{o}, shop.StatusCompleted, 10*time.Second)
+			e.requirePaidOnce([]*shop.Order{o})
+			if reqs := e.srv.Requests(); len(reqs) != 2 || reqs[0].Payments != 0 || reqs[1].Payments != 1 {
+				t.Errorf("requests %+v: want the expired one unpaid, the new one paid", reqs)
+			}
+		})
+	}
+}
