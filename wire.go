@@ -280,7 +280,7 @@ func (a *app) run(ctx context.Context) error {
 			g.Go(func() error { return a.sessionLocks.Run(ctx) })
 		}
 		g.Go(func() error { return a.worker.Run(ctx) })
-		lead("fulfillment payer", a.worker.Pay)
+		lead("fulfillment worker", a.worker.Pay) // the payer; named as on bbolt
 	} else {
 		lead("fulfillment worker", a.worker.Run)
 	}
