@@ -16,17 +16,17 @@ import (
 // entry changed by a claim that committed after this transaction's
 // snapshot is a serialization failure, and Update runs fn again, which
 // then sees the other's lease.
-func (t *tx) ClaimQueued(orderID int64, claimant string, now, until time.Time) (bool, error) {
+func (t *tx) ClaimQueued(orderID int64, claimant, takeover string, now, until time.Time) (bool, error) {
 	if err := t.canWrite("claim queued order"); err != nil {
 		return false, err
 	}
 	var id int64
 	err := t.ptx.QueryRow(t.ctx, `WITH c AS (
 			SELECT order_id FROM queue
-			WHERE order_id = $1 AND (claimant = '' OR claimant = $2 OR lease_ns <= $3)
+			WHERE order_id = $1 AND (claimant = '' OR claimant = $2 OR lease_ns <= $3 OR ($5 <> '' AND starts_with(claimant, $5)))
 			FOR UPDATE SKIP LOCKED)
 		UPDATE queue q SET claimant = $2, lease_ns = $4 FROM c WHERE q.order_id = c.order_id
-		RETURNING q.order_id`, orderID, claimant, nanos(now), nanos(until)).Scan(&id)
+		RETURNING q.order_id`, orderID, claimant, nanos(now), nanos(until), takeover).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}

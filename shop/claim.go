@@ -21,6 +21,10 @@ import (
 // replicas' clocks say, and one order's payment is only ever made by the
 // one process that may sign.
 
+// payerHolder begins the name of every payer's lease: a payer takes a
+// payer's lease over (ClaimOrderLeased).
+const payerHolder = "payer:"
+
 // Claim is how a replica's worker claims queued orders.
 type Claim struct {
 	Replica string        // names the claimant in logs; required
@@ -56,18 +60,29 @@ func (d *Delivery) hasPayment() bool {
 
 // ClaimOrderLeased is ClaimOrder for one of several replicas: in the same
 // transaction it leases the order to a new claim of c (Tx.ClaimQueued) and
-// starts or resumes the delivery only if it won. won is false (with nil
-// order, delivery and lease) when another claim holds the order, or when
-// c is a preparer's and the delivery holds a payment.
+// starts or resumes the delivery only if it won. It returns a nil order,
+// delivery and lease when another claim holds the order, or when c is a
+// preparer's and the delivery holds a payment.
+//
+// A payer's claim takes over another payer's lease at once: there is one
+// payer at a time, the leader, whose store writes are fenced (a deposed
+// leader's are refused: shop.ErrDeposed), so the lease of a payer that
+// died or was deposed guards nothing, and a new leader resumes its
+// payments without waiting the lease out. A resumed payment is only
+// checked or re-broadcast, never signed again.
 //
 // Errors: as ClaimOrder's.
 func (s *Service) ClaimOrderLeased(ctx context.Context, orderID int64, provider string, c Claim) (order *Order, d *Delivery, l *Lease, err error) {
 	l = &Lease{Claim: c, Holder: c.Replica + "/" + nonce()}
+	takeover := ""
+	if c.Pays {
+		l.Holder, takeover = payerHolder+l.Holder, payerHolder
+	}
 	var won, stale bool
 	err = s.Store.Update(ctx, func(tx Tx) error {
 		order, d, won, stale = nil, nil, false, false
 		now := s.now()
-		ok, err := tx.ClaimQueued(orderID, l.Holder, now, now.Add(c.Lease))
+		ok, err := tx.ClaimQueued(orderID, l.Holder, takeover, now, now.Add(c.Lease))
 		if err != nil || !ok {
 			return err
 		}

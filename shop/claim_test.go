@@ -15,7 +15,8 @@ func TestPostgres_ClaimLeases(t *testing.T) { testClaimLeases(t, newPGEnv) }
 // testClaimLeases: the rules of leased claims (shop/claim.go). One claim
 // at a time wins an order; a claim whose lease ran out and was taken has
 // its saves refused; a preparer never claims, records or overwrites a
-// payment; the payer's does; a released order is claimed at once.
+// payment; the payer's does, and a payer takes another payer's lease over
+// at once; a released order is claimed at once.
 func testClaimLeases(t *testing.T, newEnv func(*testing.T) *env) {
 	ctx := context.Background()
 	e := newEnv(t)
@@ -100,6 +101,14 @@ func testClaimLeases(t *testing.T, newEnv func(*testing.T) *env) {
 	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{dp}, []*shop.Lease{lp}); err != nil {
 		t.Fatalf("payer's payment save: %v", err)
 	}
+	// A new payer (a new leader: the old one is deposed, its writes
+	// fenced) takes the order over at once; the old payer's saves are
+	// refused.
+	_, le := claim(shop.Claim{Replica: "e", Lease: time.Minute, Pays: true}, true)
+	if err := e.svc.SaveDeliveriesLeased(ctx, []*shop.Delivery{dp}, []*shop.Lease{lp}); !errors.Is(err, shop.ErrLeaseLost) {
+		t.Fatalf("the taken-over payer's save = %v, want ErrLeaseLost", err)
+	}
+	lp = le
 	// The payer's lease runs out: a preparer still neither claims the order
 	// nor overwrites its payment, whatever its lease.
 	e.advance(2 * time.Minute)

@@ -155,8 +155,10 @@ type Tx interface {
 	// claimants of several processes skip each other's entries instead of
 	// waiting: PostgreSQL's FOR UPDATE SKIP LOCKED), and it is not leased
 	// to another claimant at now (never leased, released, or leased until
-	// now or before). Claiming an order leased to claimant renews it.
-	ClaimQueued(orderID int64, claimant string, now, until time.Time) (bool, error)
+	// now or before) — unless takeover is not empty and that claimant's
+	// name starts with it: the caller may take those leases over. Claiming
+	// an order leased to claimant renews it.
+	ClaimQueued(orderID int64, claimant, takeover string, now, until time.Time) (bool, error)
 	// HoldQueued extends claimant's lease on a queued order to until and
 	// reports whether claimant held it: false, changing nothing, when the
 	// order is not queued or is leased to another claimant or to nobody.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -41,9 +42,10 @@ func (t *tx) Queued(limit int) ([]int64, error) {
 }
 
 // ClaimQueued leases a queued order to claimant until until, unless it is
-// leased to another claimant after now. bbolt has one writer at a time, so
-// no other claim is in flight: the read and the write are the claim.
-func (t *tx) ClaimQueued(orderID int64, claimant string, now, until time.Time) (bool, error) {
+// leased to another claimant after now (and not one to take over). bbolt
+// has one writer at a time, so no other claim is in flight: the read and
+// the write are the claim.
+func (t *tx) ClaimQueued(orderID int64, claimant, takeover string, now, until time.Time) (bool, error) {
 	if err := t.writable("claim queued order"); err != nil {
 		return false, err
 	}
@@ -52,7 +54,7 @@ func (t *tx) ClaimQueued(orderID int64, claimant string, now, until time.Time) (
 	if err != nil || r == nil {
 		return false, err
 	}
-	if r.Claimant != "" && r.Claimant != claimant && r.LeaseUntil.After(now) {
+	if r.Claimant != "" && r.Claimant != claimant && r.LeaseUntil.After(now) && (takeover == "" || !strings.HasPrefix(r.Claimant, takeover)) {
 		return false, nil
 	}
 	r.Claimant, r.LeaseUntil = claimant, until.UTC()

@@ -1052,9 +1052,9 @@ func testQueueDeliveryAudit(t *testing.T, st Store) {
 }
 
 // testQueueClaims: a queued order's lease is won by one claimant at a
-// time, renewed by its holder, taken by another once it ran out, ended by
-// its holder only, rolled back with its transaction, and gone with the
-// queue entry.
+// time, renewed by its holder, taken by another once it ran out (or at
+// once by a claimant allowed to take it over), ended by its holder only,
+// rolled back with its transaction, and gone with the queue entry.
 func testQueueClaims(t *testing.T, st Store) {
 	reserve(t, st, 3)
 	update(t, st, func(tx shop.Tx) error {
@@ -1076,7 +1076,7 @@ func testQueueClaims(t *testing.T, st Store) {
 	claim := func(what string, id int64, claimant string, now time.Time, want bool) {
 		t.Helper()
 		update(t, st, func(tx shop.Tx) error {
-			got, err := tx.ClaimQueued(id, claimant, now, now.Add(time.Minute))
+			got, err := tx.ClaimQueued(id, claimant, "", now, now.Add(time.Minute))
 			if err == nil && got != want {
 				t.Errorf("%s: ClaimQueued(%d, %s) = %v, want %v", what, id, claimant, got, want)
 			}
@@ -1114,7 +1114,7 @@ func testQueueClaims(t *testing.T, st Store) {
 	// A claim rolled back with its transaction leaves the lease as it was.
 	rollback := errors.New("rollback")
 	err := st.Update(ctx, func(tx shop.Tx) error {
-		if ok, err := tx.ClaimQueued(2, "d", t0.Add(time.Hour), t0.Add(2*time.Hour)); err != nil || !ok {
+		if ok, err := tx.ClaimQueued(2, "d", "", t0.Add(time.Hour), t0.Add(2*time.Hour)); err != nil || !ok {
 			return fmt.Errorf("claim in the rolled-back transaction: %v %v", ok, err)
 		}
 		return rollback
@@ -1123,6 +1123,25 @@ func testQueueClaims(t *testing.T, st Store) {
 		t.Fatalf("Update = %v, want the rollback", err)
 	}
 	hold("after a rolled-back claim", 2, "b", t0.Add(time.Minute), true)
+
+	// A claimant takes over the live leases of the claimants whose names
+	// begin with the prefix it gives, and only those.
+	claimOver := func(what string, id int64, claimant, takeover string, want bool) {
+		t.Helper()
+		update(t, st, func(tx shop.Tx) error {
+			got, err := tx.ClaimQueued(id, claimant, takeover, t0, t0.Add(time.Hour))
+			if err == nil && got != want {
+				t.Errorf("%s: ClaimQueued(%d, %s, %q) = %v, want %v", what, id, claimant, takeover, got, want)
+			}
+			return err
+		})
+	}
+	claimOver("a live lease of another name", 2, "payer:x", "payer:", false)
+	update(t, st, func(tx shop.Tx) error { return tx.ReleaseQueued(2, "b") })
+	claimOver("released", 2, "payer:x", "", true)
+	claimOver("a live lease, no takeover", 2, "payer:y", "", false)
+	claimOver("a live lease to take over", 2, "payer:y", "payer:", true)
+	hold("taken over", 2, "payer:x", t0.Add(time.Hour), false)
 
 	// The lease leaves the queue with the order, and a new entry has none.
 	update(t, st, func(tx shop.Tx) error { return tx.Dequeue(1) })
@@ -1168,7 +1187,7 @@ func testQueueClaimsConcurrent(t *testing.T, st Store) {
 				var won bool
 				err := st.Update(ctx, func(tx shop.Tx) error {
 					var err error
-					won, err = tx.ClaimQueued(id, name, t0, t0.Add(time.Minute))
+					won, err = tx.ClaimQueued(id, name, "", t0, t0.Add(time.Minute))
 					return err
 				})
 				if err != nil {
@@ -1588,7 +1607,7 @@ func testViewRefusesWrites(t *testing.T, st Store) {
 		"DeleteIdempotencyExpired": func(tx shop.Tx) error { _, err := tx.DeleteIdempotencyExpired(t0, 10); return err },
 		"Enqueue":                  func(tx shop.Tx) error { return tx.Enqueue(1) },
 		"Dequeue":                  func(tx shop.Tx) error { return tx.Dequeue(1) },
-		"ClaimQueued":              func(tx shop.Tx) error { _, err := tx.ClaimQueued(1, "a", t0, t0); return err },
+		"ClaimQueued":              func(tx shop.Tx) error { _, err := tx.ClaimQueued(1, "a", "", t0, t0); return err },
 		"HoldQueued":               func(tx shop.Tx) error { _, err := tx.HoldQueued(1, "a", t0); return err },
 		"ReleaseQueued":            func(tx shop.Tx) error { return tx.ReleaseQueued(1, "a") },
 		"PutDelivery":              func(tx shop.Tx) error { return tx.PutDelivery(&shop.Delivery{OrderID: 1}) },
