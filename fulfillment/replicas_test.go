@@ -425,3 +425,51 @@ func TestReplicas_ExpiredLinkPreparedAgain_Postgres(t *testing.T) {
 		})
 	}
 }
+
+// TestReplicas_LostSessionHold_Postgres: a replica whose session hold is
+// gone (its locks stopped: Held false, as on a lost connection, which
+// pgstore's tests cover) prepares nothing more and leaves the orders to
+// the replica that holds a session; when it holds one again, it prepares
+// again.
+func TestReplicas_LostSessionHold_Postgres(t *testing.T) {
+	e := newReplicasEnv(t, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lctx, dropLocks := context.WithCancel(ctx)
+	lost := e.replica(lctx, "lost", false, 1, nil)
+	leader := e.replica(ctx, "leader", true, 1, nil)
+	waitSessions(t, []*replica{lost, leader}, 1)
+	lostLogin := lost.held()[0] + 1
+	dropLocks()
+	for deadline := time.Now().Add(10 * time.Second); lost.pool.CanPrepare(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the replica still holds a session after its locks stopped")
+		}
+	}
+	orders := e.orders(4)
+	if n, err := lost.worker.RunOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("the replica without a session took %d orders (%v)", n, err)
+	}
+	stop := run([]*replica{lost, leader}, leader)
+	e.waitStatus(orders, shop.StatusCompleted, 30*time.Second)
+	stop()
+	e.requirePaidOnce(orders)
+	for _, r := range e.srv.Requests() {
+		if r.Login == lostLogin {
+			t.Errorf("request %s made in session %d after its hold was lost", r.ID, lostLogin)
+		}
+	}
+
+	// Held again (a new connection): it prepares again.
+	again := e.replica(ctx, "again", false, 1, nil)
+	waitSessions(t, []*replica{again}, 1)
+	more := e.orders(2)
+	if _, err := again.worker.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leader.worker.PayOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(more, shop.StatusCompleted, 10*time.Second)
+	e.requirePaidOnce(append(orders, more...))
+}
