@@ -239,7 +239,8 @@ func paymentRecordedIn(d *shop.Delivery) bool {
 }
 
 // leaveOut leaves session i out for fragmentSessionDownFor after err and
-// reports whether another session works; if so, OnSessionDown is told.
+// reports whether another session this process holds works; if so,
+// OnSessionDown is told.
 func (p *FragmentPool) leaveOut(ctx context.Context, i int, err error) bool {
 	if len(p.members) == 1 {
 		return false
@@ -250,7 +251,9 @@ func (p *FragmentPool) leaveOut(ctx context.Context, i int, err error) bool {
 	p.down[i] = fragmentDown{until: now.Add(fragmentSessionDownFor), reason: ReasonOf(err)}
 	others := false
 	for j := range p.members {
-		if j != i && !now.Before(p.down[j].until) {
+		// Another session counts only if this process may use it: else do
+		// would come back to this one, down, and fail again.
+		if j != i && !now.Before(p.down[j].until) && (p.locks == nil || p.locks.Held(j)) {
 			others = true
 		}
 	}

@@ -473,3 +473,40 @@ func TestReplicas_LostSessionHold_Postgres(t *testing.T) {
 	e.waitStatus(more, shop.StatusCompleted, 10*time.Second)
 	e.requirePaidOnce(append(orders, more...))
 }
+
+// TestReplicas_SessionDownWithoutAnother_Postgres: a replica whose only
+// held session loses its login does not go on in a session another
+// replica holds (nor loop back to its own): the order goes to the admins
+// and this replica's worker pauses, as one process with one session does.
+func TestReplicas_SessionDownWithoutAnother_Postgres(t *testing.T) {
+	e := newReplicasEnv(t, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rs := []*replica{e.replica(ctx, "a", false, 1, nil), e.replica(ctx, "b", true, 1, nil)}
+	waitSessions(t, rs, 1)
+	victim := rs[0]
+	if victim.held()[0] != 0 {
+		victim = rs[1]
+	}
+	o := e.orders(1)[0]
+	e.srv.ExpireLogin() // the first login: the victim's session
+	done := make(chan error, 1)
+	go func() { _, err := victim.worker.RunOnce(ctx); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the replica's preparation never ended")
+	}
+	if got, _ := e.svc.FindOrder(ctx, 0, o.ID); got.Status != shop.StatusManual {
+		t.Errorf("order %s (%s), want manual", got.Status, got.FailureReason)
+	}
+	if ok, _ := victim.worker.Health(); ok {
+		t.Error("the replica's worker did not pause")
+	}
+	if n := len(e.srv.Requests()); n != 0 {
+		t.Errorf("%d requests made: the replica went on in a session it does not hold", n)
+	}
+}
