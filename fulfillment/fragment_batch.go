@@ -31,7 +31,7 @@ func (f *Fragment) Prepare(ctx context.Context, job *Job) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d := job.Delivery; d.Payout != nil || d.Paid != nil || d.Confirmed {
+	if job.Delivery.HasPayment() {
 		return nil, fmt.Errorf("fragment: order %d has a recorded payment; resume it with Deliver", job.Order.ID)
 	}
 	link, err := f.ready(ctx, job, fl)
@@ -51,7 +51,7 @@ var _ Handoff = (*Fragment)(nil)
 // Prepared reports whether d is recorded at step "linked" with nothing
 // paid: what to pay is on it (Prepare).
 func (f *Fragment) Prepared(d *shop.Delivery) bool {
-	return d != nil && d.Step == fragmentStepLinked && !paymentRecordedIn(d)
+	return d != nil && d.Step == fragmentStepLinked && !d.HasPayment()
 }
 
 // CanPrepare reports whether this process holds the session.

@@ -230,12 +230,7 @@ func (p *FragmentPool) do(ctx context.Context, job *Job, call func(m *Fragment) 
 // paymentRecorded reports whether job's delivery holds a payment, which
 // ties it to its session.
 func paymentRecorded(job *Job) bool {
-	return job != nil && paymentRecordedIn(job.Delivery)
-}
-
-// paymentRecordedIn reports whether d holds a payment.
-func paymentRecordedIn(d *shop.Delivery) bool {
-	return d != nil && (d.Payout != nil || d.Paid != nil || d.Confirmed)
+	return job != nil && job.Delivery.HasPayment()
 }
 
 // leaveOut leaves session i out for fragmentSessionDownFor after err and

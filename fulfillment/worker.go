@@ -315,9 +315,9 @@ func (w *Worker) runOnce(ctx context.Context, r role) (int, error) {
 			continue
 		}
 		switch {
-		case r == rolePrepare && (paymentRecordedIn(q.Delivery) || ho.Prepared(q.Delivery)):
+		case r == rolePrepare && (q.Delivery.HasPayment() || ho.Prepared(q.Delivery)):
 			continue // the payer's
-		case r == rolePay && handoff && !paymentRecordedIn(q.Delivery) && !ho.Prepared(q.Delivery):
+		case r == rolePay && handoff && !q.Delivery.HasPayment() && !ho.Prepared(q.Delivery):
 			continue // the preparers'
 		}
 		due = append(due, q)

@@ -53,8 +53,9 @@ var ErrLeaseLost = Errorf(EINVALIDSTATE, "this replica no longer holds the order
 // are the payer's. Nothing was saved. Test with errors.Is.
 var ErrPayerOnly = Errorf(EINVALIDSTATE, "only the payer records or changes a delivery's payment")
 
-// hasPayment reports whether d holds a payment, made or to be resumed.
-func (d *Delivery) hasPayment() bool {
+// HasPayment reports whether d (nil: none yet) holds a payment, made or
+// to be resumed: only the payer may go on with it.
+func (d *Delivery) HasPayment() bool {
 	return d != nil && (d.Payout != nil || d.Paid != nil || d.Confirmed)
 }
 
@@ -93,7 +94,7 @@ func (s *Service) ClaimOrderLeased(ctx context.Context, orderID int64, provider 
 			if err != nil && ErrorCode(err) != ENOTFOUND {
 				return err
 			}
-			if err == nil && cur.hasPayment() {
+			if err == nil && cur.HasPayment() {
 				return tx.ReleaseQueued(orderID, l.Holder)
 			}
 		}
@@ -144,7 +145,7 @@ func (s *Service) SaveDeliveriesLeased(ctx context.Context, ds []*Delivery, ls [
 			if err != nil && ErrorCode(err) != ENOTFOUND {
 				return err
 			}
-			if d.hasPayment() || (err == nil && cur.hasPayment()) {
+			if d.HasPayment() || (err == nil && cur.HasPayment()) {
 				return ErrPayerOnly
 			}
 		}
