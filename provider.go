@@ -36,7 +36,10 @@ func newProvider(cfg *config.Config, chain *chainSetup, sessions func(i int) ful
 				Logger:    log,
 			})
 		}
-		if len(members) == 1 {
+		// With several replicas (PostgreSQL) even one session is a pool:
+		// the pool holds each session on one replica at a time
+		// (FragmentPool.SetLocks, wire).
+		if len(members) == 1 && !cfg.Postgres() {
 			return members[0], nil
 		}
 		return fulfillment.NewFragmentPool(members...)

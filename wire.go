@@ -53,6 +53,9 @@ type app struct {
 	// both nil on bbolt.
 	relay    *shop.Relay
 	listener *pgstore.Listener
+	// sessionLocks holds, on PostgreSQL, the Fragment sessions this
+	// replica prepares with (one replica per session); nil otherwise.
+	sessionLocks *pgstore.SessionLocks
 }
 
 // wire builds every component over the open store and chain and connects
@@ -115,6 +118,20 @@ func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, 
 		pool.OnSessionDown = func(ctx context.Context, reason string) {
 			notifier.Alert(ctx, shop.Alert{Kind: shop.AlertSessionDown, Message: reason})
 		}
+		if cfg.Postgres() {
+			// Each replica prepares with its fair share of the sessions.
+			if a.sessionLocks, err = pgstore.NewSessionLocks(cfg.DatabaseURL, pool.SessionIDs(), cfg.LeaderTTL, flog); err != nil {
+				return nil, err
+			}
+			a.sessionLocks.Share = func() int {
+				n := 1
+				if a.replicas != nil {
+					n = max(a.replicas.Count(), 1)
+				}
+				return (pool.Sessions() + n - 1) / n
+			}
+			pool.SetLocks(a.sessionLocks)
+		}
 	}
 	if a.backups, err = newBackups(ctx, cfg, bolt, notifier, nil, logger.With("component", "backup")); err != nil { // backups.go
 		return nil, err
@@ -141,6 +158,7 @@ func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, 
 		Concurrency: concurrency(cfg),
 		OnBatch:     func(n int) { batchSize.Observe(float64(n)) },
 		OnDelivered: func(d time.Duration) { deliverySeconds.Observe(d.Seconds()) },
+		Replica:     svc.Replica, // on PostgreSQL: every replica prepares, the leader pays
 		Logger:      flog,
 	})
 	if err != nil {
@@ -234,8 +252,9 @@ func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, 
 func (a *app) run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	// Every replica serves the API (and, in webhook mode, the bot's
-	// webhook) and campaigns. The singletons run only on the leader: one
-	// deposit watcher, one worker (its wallet's seqno), one sweeper, one
+	// webhook), prepares orders for delivery and campaigns. The singletons
+	// run only on the leader: one deposit watcher, one fulfillment payer
+	// (the wallet's seqno), one sweeper, one
 	// webhook dispatcher (no delivery sent twice), one of each alarm, one
 	// getUpdates poller. On bbolt the one process always leads.
 	if a.elector != nil {
@@ -254,7 +273,17 @@ func (a *app) run(ctx context.Context) error {
 	}
 	lead("maintenance", func(ctx context.Context) error { return a.svc.RunMaintenance(ctx, maintenanceInterval) })
 	lead("deposit watcher", a.watcher.Run)
-	lead("fulfillment worker", a.worker.Run)
+	if a.worker.Replica != "" {
+		// Several replicas: every one prepares orders, with the Fragment
+		// sessions it holds; the leader pays them (one wallet, one seqno).
+		if a.sessionLocks != nil {
+			g.Go(func() error { return a.sessionLocks.Run(ctx) })
+		}
+		g.Go(func() error { return a.worker.Run(ctx) })
+		lead("fulfillment worker", a.worker.Pay) // the payer; named as on bbolt
+	} else {
+		lead("fulfillment worker", a.worker.Run)
+	}
 	lead("watcher lag alarm", a.lagAlarm.Run)
 	lead("webhook dispatcher", a.webhooks.Run)
 	if a.bot != nil {

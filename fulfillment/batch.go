@@ -35,6 +35,30 @@ type BatchProvider interface {
 	BatchLimit() int
 }
 
+// Handoff is a BatchProvider whose prepared orders another process may
+// pay: what Prepare records on the delivery is all the payment needs.
+// With several replicas every replica prepares and the leader pays
+// (Worker.Pay).
+type Handoff interface {
+	BatchProvider
+	// Prepared reports whether d is recorded ready for payment (prepared,
+	// nothing paid), valid or not.
+	Prepared(d *shop.Delivery) bool
+	// LoadPrepared rebuilds, from job's delivery as Prepare recorded it,
+	// the Prepared that Prepare returned, after checking again that it
+	// may be paid. A request that expired (or will before it can be paid)
+	// is ErrPrepareAgain, with job.Delivery reset to be prepared again;
+	// any other failure is an *Error, as Prepare's.
+	LoadPrepared(ctx context.Context, job *Job) (*Prepared, error)
+	// CanPrepare reports whether this process may prepare orders now
+	// (Fragment: it holds a session).
+	CanPrepare() bool
+}
+
+// ErrPrepareAgain is LoadPrepared's answer for a recorded payment request
+// that can no longer be paid: the order is prepared again.
+var ErrPrepareAgain = Errorf(Retryable, "the provider's payment request expired before payment; preparing the order again")
+
 // Prepared is an order ready to be paid.
 type Prepared struct {
 	Job    *Job

@@ -91,7 +91,19 @@ type Fragment struct {
 
 	sessionOnce sync.Once
 	sess        *fragmentSession // fragment_session.go
+
+	// held, if set, reports whether this process may use the session now:
+	// with several replicas, one replica at a time holds it (FragmentPool
+	// SetLocks). Set before use.
+	held func() bool
 }
+
+// errSessionNotHeld is what a Fragment call answers when another replica
+// holds its session: the call was not made.
+var errSessionNotHeld = Errorf(Retryable, "this replica does not hold the Fragment session; another replica uses it")
+
+// holds reports whether this process may use the session now.
+func (f *Fragment) holds() bool { return f.held == nil || f.held() }
 
 var _ Provider = (*Fragment)(nil)
 
@@ -281,6 +293,11 @@ func (f *Fragment) initiate(ctx context.Context, job *Job, fl fragmentFlow) erro
 	// links, which carry their own ids, run concurrently.
 	unlock := f.lockPage(fl.page)
 	defer unlock()
+	// With several replicas the page lock guards only this process: the
+	// session must also be this replica's (a lost hold stops it here).
+	if !f.holds() {
+		return errSessionNotHeld
+	}
 	// The state update's answer is ignored, as pyfragment does: a real
 	// answer was {"error": …} with fresh cookies (pyfragment issue #36).
 	// If it mattered, the init call says so.
@@ -435,7 +452,7 @@ func (f *Fragment) link(ctx context.Context, job *Job, fl fragmentFlow) (*fragme
 		return nil, err
 	}
 	f.noteLinkedWallet(r.Transaction.From, info)
-	d.PayTo, d.PayAmount, d.Payload, d.Step = l.payTo, l.amount, l.payload, fragmentStepLinked
+	d.PayTo, d.PayAmount, d.Payload, d.PayBy, d.Step = l.payTo, l.amount, l.payload, l.validUntil, fragmentStepLinked
 	d.ConfirmMethod, d.ConfirmParams = l.confirm.method, l.confirm.params
 	if err := job.Save(ctx); err != nil {
 		return nil, err
@@ -663,6 +680,12 @@ func (f *Fragment) confirm(ctx context.Context, job *Job, fl fragmentFlow, live 
 		f.Logger.Warn("fragment confirm skipped: the signed message is missing", "order_id", job.Order.ID, "req_id", d.RequestID)
 		return
 	}
+	if !f.holds() {
+		// Best effort, and another replica holds the session: settlement
+		// is by the payment's own out-message on chain (PayBatch).
+		f.Logger.Info("fragment confirm skipped: another replica holds the session; the order is delivered (paid on chain)", "order_id", job.Order.ID, "req_id", d.RequestID)
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, fragmentConfirmTimeout)
 	defer cancel()
 	c := live
@@ -716,7 +739,7 @@ func fragmentRef(d *shop.Delivery) string {
 // fragmentReset forgets every provider datum of d: the next attempt starts
 // over. Only for deliveries whose payment cannot have been made.
 func fragmentReset(d *shop.Delivery) {
-	d.Step, d.RequestID, d.PayTo, d.PayAmount, d.Payload = "", "", "", 0, nil
+	d.Step, d.RequestID, d.PayTo, d.PayAmount, d.Payload, d.PayBy = "", "", "", 0, nil, time.Time{}
 	d.Payout, d.Paid, d.Confirmed, d.Ref = nil, nil, false, ""
 	d.ConfirmMethod, d.ConfirmParams = "", nil
 }

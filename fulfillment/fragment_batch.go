@@ -31,7 +31,7 @@ func (f *Fragment) Prepare(ctx context.Context, job *Job) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d := job.Delivery; d.Payout != nil || d.Paid != nil || d.Confirmed {
+	if job.Delivery.HasPayment() {
 		return nil, fmt.Errorf("fragment: order %d has a recorded payment; resume it with Deliver", job.Order.ID)
 	}
 	link, err := f.ready(ctx, job, fl)
@@ -42,6 +42,63 @@ func (f *Fragment) Prepare(ctx context.Context, job *Job) (*Prepared, error) {
 	return &Prepared{
 		Job:    job,
 		Payout: shop.Payout{To: d.PayTo, Amount: d.PayAmount, Payload: d.Payload, Bounce: true, ValidUntil: link.validUntil},
+		state:  &fragmentPrepared{f: f, fl: fl, link: link},
+	}, nil
+}
+
+var _ Handoff = (*Fragment)(nil)
+
+// Prepared reports whether d is recorded at step "linked" with nothing
+// paid: what to pay is on it (Prepare).
+func (f *Fragment) Prepared(d *shop.Delivery) bool {
+	return d != nil && d.Step == fragmentStepLinked && !d.HasPayment()
+}
+
+// CanPrepare reports whether this process holds the session.
+func (f *Fragment) CanPrepare() bool { return f.holds() }
+
+// LoadPrepared rebuilds a Prepared from a delivery that Prepare (maybe in
+// another replica, maybe before a crash) recorded at step "linked". The
+// link's checks made after the record are made again (the margin, the
+// validity: the record is saved before them), and the payload's too, which
+// cost nothing. A request without a known validity, or valid for less than
+// fragmentMinValidity, is prepared again (ErrPrepareAgain). The confirm
+// call is the one recorded; it is made through f, if this replica holds it
+// then (confirm).
+func (f *Fragment) LoadPrepared(ctx context.Context, job *Job) (*Prepared, error) {
+	fl, err := f.prepare(job)
+	if err != nil {
+		return nil, err
+	}
+	d := job.Delivery
+	if !f.Prepared(d) {
+		return nil, fmt.Errorf("fragment: order %d is not prepared (step %q)", job.Order.ID, d.Step)
+	}
+	if d.PayBy.IsZero() || !f.Now().Add(fragmentMinValidity).Before(d.PayBy) {
+		fragmentReset(d)
+		return nil, ErrPrepareAgain
+	}
+	comment, err := fragmentPaymentComment(d.Payload)
+	if err == nil {
+		err = checkFragmentComment(comment, job.Order)
+	}
+	if err != nil || d.PayAmount <= 0 {
+		return nil, Wrap(Manual, "the recorded Fragment payment request does not match the order", err)
+	}
+	if _, err := parseTONAddress(d.PayTo); err != nil {
+		return nil, Wrap(Manual, "the recorded Fragment payment request has an invalid address", err)
+	}
+	if err := f.checkMargin(job); err != nil {
+		return nil, err
+	}
+	var confirm *fragmentConfirm
+	if d.ConfirmMethod != "" {
+		confirm = &fragmentConfirm{method: d.ConfirmMethod, params: d.ConfirmParams}
+	}
+	link := &fragmentLink{payTo: d.PayTo, amount: d.PayAmount, payload: d.Payload, comment: comment, validUntil: d.PayBy, confirm: confirm}
+	return &Prepared{
+		Job:    job,
+		Payout: shop.Payout{To: d.PayTo, Amount: d.PayAmount, Payload: d.Payload, Bounce: true, ValidUntil: d.PayBy},
 		state:  &fragmentPrepared{f: f, fl: fl, link: link},
 	}, nil
 }

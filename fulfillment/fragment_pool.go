@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -52,6 +53,8 @@ type FragmentPool struct {
 	// Now is the clock of the sessions left out; default time.Now.
 	Now func() time.Time
 
+	locks SessionLocks // nil: every session is this process's
+
 	mu   sync.Mutex
 	busy []int          // deliveries in progress per member
 	next int            // round-robin start among the least busy
@@ -71,7 +74,34 @@ type fragmentDown struct {
 var (
 	_ BatchProvider = (*FragmentPool)(nil)
 	_ Provider      = (*FragmentPool)(nil)
+	_ Handoff       = (*FragmentPool)(nil)
 )
+
+// SessionLocks says which of a pool's sessions this process holds. With
+// several replicas on one database the replicas usually share
+// FRAGMENT_COOKIES, and a session's state update + init pair must never
+// overlap another pair of the same session, which the page lock
+// (Fragment.lockPage) guards in one process only: each session is held by
+// one replica at a time (pgstore.SessionLocks, an advisory lock per
+// session).
+type SessionLocks interface {
+	// Held reports whether this process holds session i (the line
+	// i of FRAGMENT_COOKIES, from 0) now.
+	Held(i int) bool
+}
+
+// SetLocks makes the pool use only the sessions locks says this process
+// holds: new preparations go to held sessions, a session whose hold is
+// lost stops before its next state update + init pair, and the
+// best-effort confirm call of a payment is skipped when its session is
+// not held (settlement is by the payment's out-message on chain). Set
+// before use.
+func (p *FragmentPool) SetLocks(locks SessionLocks) {
+	p.locks = locks
+	for i, m := range p.members {
+		m.held = func() bool { return locks.Held(i) }
+	}
+}
 
 // NewFragmentPool returns a pool over members, which must share one
 // Wallet. A pool of one behaves as its member.
@@ -89,6 +119,24 @@ func NewFragmentPool(members ...*Fragment) (*FragmentPool, error) {
 
 // Sessions is the number of sessions in the pool.
 func (p *FragmentPool) Sessions() int { return len(p.members) }
+
+// SessionIDs returns the stel_ssid of each session's configured cookies,
+// in order (the whole line when it has none, whose calls fail anyway):
+// the login's id, which replicas that share FRAGMENT_COOKIES share, for
+// their session locks (SetLocks). It is secret: never log it.
+func (p *FragmentPool) SessionIDs() []string {
+	ids := make([]string, len(p.members))
+	for i, m := range p.members {
+		ids[i] = strings.TrimSpace(m.Cookies)
+		cs, _ := http.ParseCookie(ids[i])
+		for _, c := range cs {
+			if c.Name == "stel_ssid" {
+				ids[i] = c.Value
+			}
+		}
+	}
+	return ids
+}
 
 // acquire picks job's member and counts it busy until release. A delivery
 // with a recorded payment stays in the session that asked for it; any
@@ -111,7 +159,12 @@ func (p *FragmentPool) acquire(job *Job) (m *Fragment, index int, release func()
 		}
 	}
 	if index < 0 {
-		index = p.leastBusyLocked()
+		// A new request goes to a session this process holds; a recipient
+		// check (no job: a search, never a pair) may use any.
+		index = p.leastBusyLocked(job != nil)
+		if index < 0 {
+			return nil, -1, func() {}
+		}
 		if job != nil && job.Delivery != nil {
 			job.Delivery.Session = index
 		}
@@ -129,18 +182,24 @@ func (p *FragmentPool) acquire(job *Job) (m *Fragment, index int, release func()
 
 // leastBusyLocked returns the member with the fewest deliveries in
 // progress among those not left out (among all if every one is), taking
-// turns among equals. Callers hold mu.
-func (p *FragmentPool) leastBusyLocked() int {
+// turns among equals; with heldOnly, among the sessions this process
+// holds only (-1 if none). Callers hold mu.
+func (p *FragmentPool) leastBusyLocked(heldOnly bool) int {
 	n, now := len(p.members), p.now()
 	best, bestUp := -1, false
 	for k := range n {
 		i := (p.next + k) % n
+		if heldOnly && p.locks != nil && !p.locks.Held(i) {
+			continue
+		}
 		up := !now.Before(p.down[i].until)
 		if best < 0 || (up && !bestUp) || (up == bestUp && p.busy[i] < p.busy[best]) {
 			best, bestUp = i, up
 		}
 	}
-	p.next = (best + 1) % n
+	if best >= 0 {
+		p.next = (best + 1) % n
+	}
 	return best
 }
 
@@ -157,6 +216,9 @@ func (p *FragmentPool) now() time.Time {
 func (p *FragmentPool) do(ctx context.Context, job *Job, call func(m *Fragment) error) error {
 	for {
 		m, i, release := p.acquire(job)
+		if m == nil {
+			return errSessionNotHeld
+		}
 		err := call(m)
 		release()
 		if err == nil || KindOf(err) != Unhealthy || paymentRecorded(job) || !p.leaveOut(ctx, i, err) {
@@ -168,15 +230,12 @@ func (p *FragmentPool) do(ctx context.Context, job *Job, call func(m *Fragment) 
 // paymentRecorded reports whether job's delivery holds a payment, which
 // ties it to its session.
 func paymentRecorded(job *Job) bool {
-	if job == nil || job.Delivery == nil {
-		return false
-	}
-	d := job.Delivery
-	return d.Payout != nil || d.Paid != nil || d.Confirmed
+	return job != nil && job.Delivery.HasPayment()
 }
 
 // leaveOut leaves session i out for fragmentSessionDownFor after err and
-// reports whether another session works; if so, OnSessionDown is told.
+// reports whether another session this process holds works; if so,
+// OnSessionDown is told.
 func (p *FragmentPool) leaveOut(ctx context.Context, i int, err error) bool {
 	if len(p.members) == 1 {
 		return false
@@ -187,7 +246,9 @@ func (p *FragmentPool) leaveOut(ctx context.Context, i int, err error) bool {
 	p.down[i] = fragmentDown{until: now.Add(fragmentSessionDownFor), reason: ReasonOf(err)}
 	others := false
 	for j := range p.members {
-		if j != i && !now.Before(p.down[j].until) {
+		// Another session counts only if this process may use it: else do
+		// would come back to this one, down, and fail again.
+		if j != i && !now.Before(p.down[j].until) && (p.locks == nil || p.locks.Held(j)) {
 			others = true
 		}
 	}
@@ -246,6 +307,33 @@ func (p *FragmentPool) Prepare(ctx context.Context, job *Job) (pr *Prepared, err
 // session that prepared it (fragmentPrepared.f).
 func (p *FragmentPool) PayBatch(ctx context.Context, batch []*Prepared, save func(context.Context, []*shop.Delivery) error) []Outcome {
 	return p.members[0].PayBatch(ctx, batch, save)
+}
+
+// Prepared is the members' (one rule for every session).
+func (p *FragmentPool) Prepared(d *shop.Delivery) bool { return p.members[0].Prepared(d) }
+
+// CanPrepare reports whether this process holds a session (left out or
+// not: with every held session left out, do tries one anyway, as with one
+// session, so that the worker pauses and admins hear of it).
+func (p *FragmentPool) CanPrepare() bool {
+	for i := range p.members {
+		if p.locks == nil || p.locks.Held(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadPrepared rebuilds job's Prepared in the session that prepared it
+// (Delivery.Session), whose confirm call is made only if this process
+// holds it then; a session gone from FRAGMENT_COOKIES gives way to the
+// first, as in acquire.
+func (p *FragmentPool) LoadPrepared(ctx context.Context, job *Job) (*Prepared, error) {
+	m := p.members[0]
+	if i := job.Delivery.Session; i >= 0 && i < len(p.members) {
+		m = p.members[i]
+	}
+	return m.LoadPrepared(ctx, job)
 }
 
 // BatchLimit is the shared wallet's.

@@ -29,6 +29,8 @@ type Job struct {
 	Delivery *shop.Delivery // the delivery record; the provider updates it, then calls Save
 	// SaveFunc persists Delivery durably. Required.
 	SaveFunc func(ctx context.Context, d *shop.Delivery) error
+
+	lease *shop.Lease // the worker's claim, with several replicas
 }
 
 // Save persists j.Delivery. A provider must not take the next step if Save

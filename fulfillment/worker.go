@@ -20,6 +20,11 @@ type Shop interface {
 	ClaimOrder(ctx context.Context, orderID int64, provider string) (*shop.Order, *shop.Delivery, error)
 	SaveDelivery(ctx context.Context, d *shop.Delivery) error
 	SaveDeliveries(ctx context.Context, ds []*shop.Delivery) error
+	// The claims of several replicas' workers (shop/claim.go).
+	ClaimOrderLeased(ctx context.Context, orderID int64, provider string, c shop.Claim) (*shop.Order, *shop.Delivery, *shop.Lease, error)
+	SaveDeliveriesLeased(ctx context.Context, ds []*shop.Delivery, ls []*shop.Lease) error
+	ReleaseOrder(ctx context.Context, orderID int64, l *shop.Lease) error
+	HoldsOrder(ctx context.Context, orderID int64, l *shop.Lease) (bool, error)
 	CompleteOrder(ctx context.Context, adminID, orderID int64, ref string) (*shop.Order, error)
 	MoveToManual(ctx context.Context, orderID int64, reason string) (*shop.Order, error)
 	FailOrder(ctx context.Context, orderID int64, reason string) (*shop.Order, error)
@@ -39,6 +44,12 @@ const (
 	// a step cut after it parks at its recorded point and resumes at the
 	// next start.
 	DefaultGrace = 8 * time.Second
+	// DefaultLease is how long a replica's claim on an order holds without
+	// a save (each save renews it): a replica that died mid-delivery holds
+	// its orders no longer than this. A claim that ran out is still good
+	// until another replica takes the order, so a slow step costs at most
+	// a second preparation, never a second payment.
+	DefaultLease = 30 * time.Second
 )
 
 // WorkerConfig is what NewWorker needs; zero optional fields take their
@@ -68,6 +79,18 @@ type WorkerConfig struct {
 	// paid to completed.
 	OnDelivered func(d time.Duration)
 
+	// Replica, when set, makes this worker one of several replicas'
+	// workers on one store (PostgreSQL; it names the replica in the
+	// claims): each order is claimed for Lease before it is worked on
+	// (shop.Service.ClaimOrderLeased), and its delivery saved only while
+	// the claim holds. Run then only prepares orders, with a Handoff
+	// provider (every replica runs it), and Pay pays them (the leader
+	// runs it: one wallet, one seqno); Pay also resumes recorded payments
+	// and delivers with any other provider. Empty: the only worker (bbolt),
+	// whose Run does everything.
+	Replica string
+	Lease   time.Duration // default DefaultLease
+
 	Now    func() time.Time // default time.Now
 	Logger *slog.Logger     // default slog.Default()
 }
@@ -85,7 +108,8 @@ type WorkerConfig struct {
 type Worker struct {
 	WorkerConfig // as NewWorker completed it; read-only
 
-	poke chan struct{}
+	poke    chan struct{}
+	payPoke chan struct{} // Pay's, with a Replica
 
 	mu          sync.Mutex
 	pausedUntil time.Time
@@ -142,14 +166,22 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Notifier == nil {
 		cfg.Notifier = LogNotifier{Logger: cfg.Logger}
 	}
-	return &Worker{WorkerConfig: cfg, poke: make(chan struct{}, 1)}, nil
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
+	return &Worker{WorkerConfig: cfg, poke: make(chan struct{}, 1), payPoke: make(chan struct{}, 1)}, nil
 }
 
 // Poke makes a running worker look at the queue now (main calls it when an
 // order is paid). It never blocks.
 func (w *Worker) Poke() {
+	poke(w.poke)
+	poke(w.payPoke)
+}
+
+func poke(c chan struct{}) {
 	select {
-	case w.poke <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }
@@ -173,20 +205,57 @@ func (w *Worker) Notice() string {
 	return ""
 }
 
-// Run delivers queued orders until ctx is done. A store error is logged
-// and retried at the next scan.
+// Run delivers queued orders until ctx is done; with a Replica, it only
+// prepares them (see WorkerConfig.Replica). A store error is logged and
+// retried at the next scan.
 func (w *Worker) Run(ctx context.Context) error {
+	return w.loop(ctx, w.poke, w.RunOnce)
+}
+
+// Pay pays the orders the replicas prepared, resumes recorded payments and
+// delivers with providers that cannot hand off, until ctx is done: the
+// payer of a worker with a Replica, which only the leader runs (the hot
+// wallet has one seqno). Its ctx is the leader's: a deposed leader's saves
+// are refused (shop.ErrDeposed), so nothing it signs after is broadcast.
+func (w *Worker) Pay(ctx context.Context) error {
+	if w.Replica == "" {
+		return errors.New("fulfillment: Pay is the payer of several replicas' workers (WorkerConfig.Replica); Run pays without one")
+	}
+	return w.loop(ctx, w.payPoke, w.PayOnce)
+}
+
+// loop runs once every Interval, or at once when poked, until ctx is done.
+func (w *Worker) loop(ctx context.Context, poked <-chan struct{}, once func(context.Context) (int, error)) error {
 	for {
-		if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
+		if _, err := once(ctx); err != nil && ctx.Err() == nil {
 			w.Logger.Error("fulfillment queue", "error", err)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-w.poke:
+		case <-poked:
 		case <-time.After(w.Interval):
 		}
 	}
+}
+
+// A worker's role in a scan of the queue.
+type role int
+
+const (
+	roleAll     role = iota // the only worker: prepares and pays
+	rolePrepare             // one replica's: prepares, hands off for payment
+	rolePay                 // the leader's: pays what is prepared, resumes payments
+)
+
+func (r role) String() string {
+	switch r {
+	case rolePrepare:
+		return "preparer"
+	case rolePay:
+		return "payer"
+	}
+	return "worker"
 }
 
 // QueueStats returns the fulfillment queue's depth and how long its oldest
@@ -206,7 +275,33 @@ func (w *Worker) QueueStats() (depth int, oldest time.Duration) {
 // orders are paid in batches as they become ready. While the provider is
 // throttled, the orders not yet started keep their place for the next
 // scan.
+//
+// With a Replica it only prepares: it takes the due orders nothing has
+// been paid for and that are not prepared yet, if the provider is a
+// Handoff that can prepare here, and releases each once it is prepared,
+// for the payer (PayOnce).
 func (w *Worker) RunOnce(ctx context.Context) (int, error) {
+	if w.Replica != "" {
+		return w.runOnce(ctx, rolePrepare)
+	}
+	return w.runOnce(ctx, roleAll)
+}
+
+// PayOnce is RunOnce of the payer (see Pay): it takes the due orders with
+// a recorded payment or prepared for payment (with a Handoff provider;
+// with any other, every due order).
+func (w *Worker) PayOnce(ctx context.Context) (int, error) {
+	if w.Replica == "" {
+		return 0, errors.New("fulfillment: PayOnce needs a Replica")
+	}
+	return w.runOnce(ctx, rolePay)
+}
+
+func (w *Worker) runOnce(ctx context.Context, r role) (int, error) {
+	ho, handoff := w.Provider.(Handoff)
+	if r == rolePrepare && (!handoff || !ho.CanPrepare()) {
+		return 0, nil
+	}
 	// The whole queue: a page of orders all waiting out their backoff must
 	// not hide the due ones behind it.
 	queue, err := w.Shop.Queue(ctx, 0)
@@ -216,9 +311,16 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	w.noteQueue(queue)
 	var due []shop.QueuedOrder
 	for _, q := range queue {
-		if q.Delivery == nil || !w.Now().Before(q.Delivery.NextAttemptAt) {
-			due = append(due, q)
+		if q.Delivery != nil && w.Now().Before(q.Delivery.NextAttemptAt) {
+			continue
 		}
+		switch {
+		case r == rolePrepare && (q.Delivery.HasPayment() || ho.Prepared(q.Delivery)):
+			continue // the payer's
+		case r == rolePay && handoff && !q.Delivery.HasPayment() && !ho.Prepared(q.Delivery):
+			continue // the preparers'
+		}
+		due = append(due, q)
 	}
 	due = fairOrder(due)
 	// Recorded payments first: the wallet must see a message it signed
@@ -228,8 +330,9 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	})
 
 	bp, batching := w.Provider.(BatchProvider)
+	paying := batching && r != rolePrepare
 	var ready chan *Prepared
-	if batching {
+	if paying {
 		ready = make(chan *Prepared)
 	}
 	var (
@@ -274,7 +377,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 			wg.Add(1)
 			go func(id int64) {
 				defer wg.Done()
-				p, err := w.start(ctx, bp, id)
+				p, err := w.start(ctx, bp, id, r)
 				<-sem
 				report(err)
 				if p != nil {
@@ -283,7 +386,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 			}(q.OrderID)
 		}
 	}()
-	if batching {
+	if paying {
 		report(w.payReady(ctx, bp, ready))
 	}
 	<-launched // n is written only by the launcher
@@ -338,27 +441,69 @@ func fairOrder(qs []shop.QueuedOrder) []shop.QueuedOrder {
 
 // start claims one order and works on it: with a BatchProvider, a new
 // delivery is prepared and returned for payment; anything else (a
-// recorded payment to resume, another provider) is delivered at once. It
-// returns only store errors.
-func (w *Worker) start(ctx context.Context, bp BatchProvider, orderID int64) (*Prepared, error) {
-	order, d, err := w.Shop.ClaimOrder(ctx, orderID, w.Name)
+// recorded payment to resume, another provider) is delivered at once.
+// With a Replica the claim is leased, and the role decides: a preparer
+// prepares and releases the order for the payer; the payer pays what is
+// prepared (LoadPrepared), resumes payments and delivers with other
+// providers. It returns only store errors.
+func (w *Worker) start(ctx context.Context, bp BatchProvider, orderID int64, r role) (*Prepared, error) {
+	order, d, lease, err := w.claim(ctx, orderID, r)
 	if shop.ErrorCode(err) == shop.EINVALIDSTATE {
 		w.Logger.Debug("queued order is no longer deliverable", "order_id", orderID, "error", err)
 		return nil, nil
 	} else if err != nil {
 		return nil, fmt.Errorf("claim order %d: %w", orderID, err)
+	} else if order == nil {
+		w.Logger.Debug("queued order is claimed by another replica", "order_id", orderID, "role", r)
+		return nil, nil
+	}
+	job := &Job{Order: order, Delivery: d, SaveFunc: w.Shop.SaveDelivery, lease: lease}
+	if lease != nil {
+		job.SaveFunc = func(ctx context.Context, d *shop.Delivery) error {
+			return w.Shop.SaveDeliveriesLeased(ctx, []*shop.Delivery{d}, []*shop.Lease{lease})
+		}
 	}
 	healthy, pauseReason := w.Health()
 	if !healthy && d.Payout == nil {
 		// Nothing paid yet and the provider cannot work: admins now,
 		// rather than a silent stall. A recorded payout is always
 		// resumed: money may be on its way.
-		return nil, w.moveToManual(ctx, order, "the provider is paused: "+pauseReason)
+		return nil, w.moveToManual(ctx, job, "the provider is paused: "+pauseReason)
 	}
-	job := &Job{Order: order, Delivery: d, SaveFunc: w.Shop.SaveDelivery}
-	if bp == nil || d.Payout != nil || d.Paid != nil || d.Confirmed {
+	if bp == nil || paymentRecorded(job) {
+		if r == rolePrepare { // a claim refuses it; never resumed here
+			w.release(ctx, job)
+			return nil, nil
+		}
 		ref, err := w.run(ctx, job, func(ctx context.Context) (string, error) { return w.Provider.Deliver(ctx, job) })
 		return nil, w.finish(ctx, job, healthy, ref, err)
+	}
+	ho, handoff := bp.(Handoff)
+	switch {
+	case r == rolePrepare && ho.Prepared(d):
+		// Prepared since the scan, by another replica: the payer's.
+		w.release(ctx, job)
+		return nil, nil
+	case r == rolePay && handoff && !ho.Prepared(d):
+		// Not prepared (yet, or again): the preparers'.
+		w.release(ctx, job)
+		return nil, nil
+	case r == rolePay && handoff:
+		p, err := ho.LoadPrepared(ctx, job)
+		switch {
+		case err == nil:
+			return p, nil
+		case !errors.Is(err, ErrPrepareAgain):
+			return nil, w.finish(ctx, job, healthy, "", err)
+		case !ho.CanPrepare():
+			// Reset for the preparers (LoadPrepared forgot the request).
+			if err := job.SaveFunc(ctx, job.Delivery); err != nil {
+				return nil, w.finish(ctx, job, healthy, "", err)
+			}
+			w.release(ctx, job)
+			return nil, nil
+		}
+		// Expired: prepare it again here, and pay it.
 	}
 	var p *Prepared
 	_, err = w.run(ctx, job, func(ctx context.Context) (string, error) {
@@ -369,7 +514,70 @@ func (w *Worker) start(ctx context.Context, bp BatchProvider, orderID int64) (*P
 	if err != nil {
 		return nil, w.finish(ctx, job, healthy, "", err)
 	}
+	if r == rolePrepare {
+		// Recorded at its prepared step: the payer's now.
+		w.release(ctx, job)
+		poke(w.payPoke)
+		return nil, nil
+	}
 	return p, nil
+}
+
+// claim claims an order: leased with a Replica (order nil when another
+// claim holds it), else ClaimOrder's.
+func (w *Worker) claim(ctx context.Context, orderID int64, r role) (*shop.Order, *shop.Delivery, *shop.Lease, error) {
+	if w.Replica == "" {
+		o, d, err := w.Shop.ClaimOrder(ctx, orderID, w.Name)
+		return o, d, nil, err
+	}
+	return w.Shop.ClaimOrderLeased(ctx, orderID, w.Name, shop.Claim{Replica: w.Replica, Lease: w.Lease, Pays: r == rolePay})
+}
+
+// release ends job's lease, if it has one, so that another claim may take
+// the order at once.
+func (w *Worker) release(ctx context.Context, job *Job) {
+	if job.lease == nil {
+		return
+	}
+	if err := w.Shop.ReleaseOrder(context.WithoutCancel(ctx), job.Order.ID, job.lease); err != nil {
+		w.Logger.Warn("could not release the claim on an order; it lapses", "order_id", job.Order.ID, "lease", w.Lease, "error", err)
+	}
+}
+
+// holds reports whether job may still finish its order: always without a
+// lease; with one, while it holds the order (the check renews it). A
+// replica that lost an order to another leaves it to that one.
+func (w *Worker) holds(ctx context.Context, job *Job) (bool, error) {
+	if job.lease == nil {
+		return true, nil
+	}
+	held, err := w.Shop.HoldsOrder(context.WithoutCancel(ctx), job.Order.ID, job.lease)
+	if err != nil {
+		return false, fmt.Errorf("check the claim on order %d: %w", job.Order.ID, err)
+	}
+	if !held {
+		w.Logger.Info("another replica took the order; leaving it to it", "order_id", job.Order.ID)
+	}
+	return held, nil
+}
+
+// saveBatch is the save of a batch's payment: SaveDeliveries, or with
+// leases, SaveDeliveriesLeased with each order's.
+func (w *Worker) saveBatch(batch []*Prepared) func(context.Context, []*shop.Delivery) error {
+	if w.Replica == "" {
+		return w.Shop.SaveDeliveries
+	}
+	leases := make(map[int64]*shop.Lease, len(batch))
+	for _, p := range batch {
+		leases[p.Job.Order.ID] = p.Job.lease
+	}
+	return func(ctx context.Context, ds []*shop.Delivery) error {
+		ls := make([]*shop.Lease, len(ds))
+		for i, d := range ds {
+			ls[i] = leases[d.OrderID]
+		}
+		return w.Shop.SaveDeliveriesLeased(ctx, ds, ls)
+	}
 }
 
 // payReady pays prepared orders as they arrive: each batch takes every
@@ -394,7 +602,7 @@ func (w *Worker) payReady(ctx context.Context, bp BatchProvider, ready <-chan *P
 		}
 		var outs []Outcome
 		w.run(ctx, batch[0].Job, func(ctx context.Context) (string, error) {
-			outs = bp.PayBatch(ctx, batch, w.Shop.SaveDeliveries)
+			outs = bp.PayBatch(ctx, batch, w.saveBatch(batch))
 			return "", nil
 		})
 		if w.OnBatch != nil {
@@ -420,6 +628,13 @@ func (w *Worker) payReady(ctx context.Context, bp BatchProvider, ready <-chan *P
 func (w *Worker) finish(ctx context.Context, job *Job, healthy bool, ref string, err error) error {
 	order := job.Order
 	log := w.Logger.With("order_id", order.ID, "provider", w.Name)
+	if job.lease != nil && errors.Is(err, shop.ErrLeaseLost) {
+		// Another replica claimed the order (this one's lease ran out):
+		// nothing was saved, and the order is that one's now.
+		log.Info("another replica took the order; leaving it to it", "error", err)
+		w.release(ctx, job) // the batch's other orders, still this one's
+		return nil
+	}
 	// A payout resumed during a pause proves nothing about new
 	// deliveries, which stay paused.
 	if healthy && answered(ctx, err) {
@@ -427,6 +642,9 @@ func (w *Worker) finish(ctx context.Context, job *Job, healthy bool, ref string,
 	}
 	if err == nil {
 		w.unthrottle()
+		if held, herr := w.holds(ctx, job); !held {
+			return herr
+		}
 		o, err := w.Shop.CompleteOrder(context.WithoutCancel(ctx), shop.SystemActor, order.ID, ref)
 		if err != nil {
 			return fmt.Errorf("complete order %d: %w", order.ID, err)
@@ -441,12 +659,15 @@ func (w *Worker) finish(ctx context.Context, job *Job, healthy bool, ref string,
 	kind, reason := KindOf(err), ReasonOf(err)
 	switch kind {
 	case Permanent:
+		if held, herr := w.holds(ctx, job); !held {
+			return herr
+		}
 		// The shop refuses to refund an order a payment may have left
 		// for (shop.Delivery.PaymentMayBeOut): it then goes to the admins.
 		_, ferr := w.Shop.FailOrder(context.WithoutCancel(ctx), order.ID, reason)
 		if shop.ErrorCode(ferr) == shop.EINVALIDSTATE {
 			log.Warn("order needs an admin", "reason", reason, "error", err, "refund_refused", ferr)
-			return w.moveToManual(ctx, order, reason)
+			return w.moveToManual(ctx, job, reason)
 		} else if ferr != nil {
 			return fmt.Errorf("fail order %d: %w", order.ID, ferr)
 		}
@@ -454,15 +675,17 @@ func (w *Worker) finish(ctx context.Context, job *Job, healthy bool, ref string,
 		return nil
 	case Manual:
 		log.Warn("order needs an admin", "reason", reason, "error", err)
-		return w.moveToManual(ctx, order, reason)
+		return w.moveToManual(ctx, job, reason)
 	case Unhealthy:
 		log.Error("provider unhealthy; pausing it", "reason", reason, "error", err)
 		w.pause(ctx, reason)
-		return w.moveToManual(ctx, order, reason)
+		return w.moveToManual(ctx, job, reason)
 	}
 
 	// Retryable.
 	d := job.Delivery
+	// A retry may be another replica's: the claim ends with this attempt.
+	defer w.release(ctx, job)
 	if ctx.Err() != nil {
 		// Shutting down: the order stays processing at its recorded step
 		// and resumes on the next start; the attempt does not count.
@@ -475,25 +698,33 @@ func (w *Worker) finish(ctx context.Context, job *Job, healthy bool, ref string,
 		until := w.throttle()
 		d.NextAttemptAt = until
 		log.Info("provider overloaded; holding deliveries back", "until", until, "reason", reason, "error", err)
-		if err := w.Shop.SaveDelivery(ctx, d); err != nil {
-			return fmt.Errorf("save delivery of order %d: %w", order.ID, err)
-		}
-		return nil
+		return w.save(ctx, job)
 	}
 	d.Attempts++
 	d.LastError = reason
 	if d.Attempts >= w.MaxAttempts {
 		log.Warn("delivery failed too often; handing the order to admins", "attempts", d.Attempts, "reason", reason, "error", err)
-		if err := w.Shop.SaveDelivery(ctx, d); err != nil {
-			return fmt.Errorf("save delivery of order %d: %w", order.ID, err)
+		if err := w.save(ctx, job); err != nil {
+			return err
 		}
-		return w.moveToManual(ctx, order, fmt.Sprintf("delivery failed %d times: %s", d.Attempts, reason))
+		return w.moveToManual(ctx, job, fmt.Sprintf("delivery failed %d times: %s", d.Attempts, reason))
 	}
 	delay := w.backoff(d.Attempts)
 	d.NextAttemptAt = w.Now().Add(delay)
 	log.Info("delivery failed; will retry", "attempt", d.Attempts, "retry_in", delay.Round(time.Millisecond), "reason", reason, "error", err)
-	if err := w.Shop.SaveDelivery(ctx, d); err != nil {
-		return fmt.Errorf("save delivery of order %d: %w", order.ID, err)
+	return w.save(ctx, job)
+}
+
+// save records job's delivery; a lease lost meanwhile is not an error:
+// the order is another replica's.
+func (w *Worker) save(ctx context.Context, job *Job) error {
+	err := job.SaveFunc(ctx, job.Delivery)
+	if job.lease != nil && errors.Is(err, shop.ErrLeaseLost) {
+		w.Logger.Info("another replica took the order; leaving it to it", "order_id", job.Order.ID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("save delivery of order %d: %w", job.Order.ID, err)
 	}
 	return nil
 }
@@ -543,8 +774,13 @@ func (w *Worker) run(ctx context.Context, job *Job, step func(ctx context.Contex
 	return step(dctx)
 }
 
-// moveToManual hands an order to the admins and alerts them.
-func (w *Worker) moveToManual(ctx context.Context, order *shop.Order, reason string) error {
+// moveToManual hands job's order to the admins and alerts them, unless
+// another replica took it.
+func (w *Worker) moveToManual(ctx context.Context, job *Job, reason string) error {
+	order := job.Order
+	if held, err := w.holds(ctx, job); !held {
+		return err
+	}
 	o, err := w.Shop.MoveToManual(context.WithoutCancel(ctx), order.ID, reason)
 	if err != nil {
 		return fmt.Errorf("move order %d to manual: %w", order.ID, err)

@@ -33,3 +33,6 @@ func MigrateTo(ctx context.Context, url string, version int64) error {
 	_, err = p.UpTo(ctx, version)
 	return err
 }
+
+// SessionKeyOf exposes sessionKey to the tests.
+var SessionKeyOf = sessionKey

@@ -177,21 +177,34 @@ func (e *Elector) campaign(ctx context.Context, conn *pgx.Conn, key int64, every
 	}
 }
 
-// connect opens the dedicated connection, asks for server-side TCP
-// keepalives of about the TTL (best effort: not on Unix sockets), and
-// computes the lock key of its schema.
+// connect opens the dedicated connection (dialHeld) and computes the
+// lock key of its schema.
 func (e *Elector) connect(ctx context.Context) (*pgx.Conn, int64, error) {
-	cctx, cancel := context.WithTimeout(ctx, e.ttl)
-	defer cancel()
-	cfg, err := pgx.ParseConfig(e.url)
+	conn, schema, err := dialHeld(ctx, e.url, e.ttl)
 	if err != nil {
-		return nil, 0, errors.New("invalid DATABASE_URL")
+		return nil, 0, err
+	}
+	return conn, leaderKey(schema), nil
+}
+
+// dialHeld opens a connection that holds session advisory locks (not the
+// pool's: a session lock belongs to its connection), asks for server-side
+// TCP keepalives of about ttl (best effort: not on Unix sockets), so that
+// the server releases the locks of a process it can no longer reach, and
+// returns the connection's schema (current_schema()), which the lock keys
+// are mixed with.
+func dialHeld(ctx context.Context, url string, ttl time.Duration) (*pgx.Conn, string, error) {
+	cctx, cancel := context.WithTimeout(ctx, ttl)
+	defer cancel()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, "", errors.New("invalid DATABASE_URL")
 	}
 	conn, err := pgx.ConnectConfig(cctx, cfg)
 	if err != nil {
-		return nil, 0, fmt.Errorf("connect to %s:%d: %w", cfg.Host, cfg.Port, err)
+		return nil, "", fmt.Errorf("connect to %s:%d: %w", cfg.Host, cfg.Port, err)
 	}
-	secs := strconv.Itoa(max(1, int(e.ttl/3/time.Second)))
+	secs := strconv.Itoa(max(1, int(ttl/3/time.Second)))
 	for _, set := range []string{"tcp_keepalives_idle", "tcp_keepalives_interval"} {
 		_, _ = conn.Exec(cctx, "SELECT set_config($1, $2, false)", set, secs)
 	}
@@ -199,9 +212,9 @@ func (e *Elector) connect(ctx context.Context) (*pgx.Conn, int64, error) {
 	var schema string
 	if err := conn.QueryRow(cctx, "SELECT coalesce(current_schema(), '')").Scan(&schema); err != nil {
 		closeConn(conn)
-		return nil, 0, fmt.Errorf("current_schema: %w", err)
+		return nil, "", fmt.Errorf("current_schema: %w", err)
 	}
-	return conn, leaderKey(schema), nil
+	return conn, schema, nil
 }
 
 // leaderKey is the advisory lock key of the shop in schema.

@@ -25,7 +25,10 @@ type Delivery struct {
 	Session   int
 	PayTo     string  // where the provider asked us to pay
 	PayAmount NanoTON // how much it asked
-	Payload   []byte  // the message body it asked for (BOC), forwarded unchanged
+	// PayBy is when the provider's payment request expires (Fragment's
+	// validUntil), recorded with PayTo; zero when it named no time.
+	PayBy   time.Time
+	Payload []byte // the message body it asked for (BOC), forwarded unchanged
 	// ConfirmMethod and ConfirmParams are the call the provider asked for
 	// once paid (Fragment's confirm_method and confirm_params).
 	ConfirmMethod string
@@ -96,43 +99,58 @@ func (s *Service) ClaimOrder(ctx context.Context, orderID int64, provider string
 	var d *Delivery
 	stale := false
 	err := s.Store.Update(ctx, func(tx Tx) error {
-		stale = false
 		var err error
-		if order, err = tx.FindOrderByID(orderID); err != nil {
-			return err
-		}
-		if !order.Status.Delivering() {
-			stale = true
-			return tx.Dequeue(orderID)
-		}
-		d, err = tx.FindDelivery(orderID)
-		if ErrorCode(err) == ENOTFOUND {
-			d, err = &Delivery{OrderID: orderID}, nil
-		}
-		if err != nil {
-			return err
-		}
-		if d.Provider == "" || (order.Status == StatusPaid && d.Payout == nil) {
-			d.Provider = provider
-		}
-		d.UpdatedAt = s.now()
-		if order.Status == StatusPaid {
-			if err := order.moveTo(StatusProcessing); err != nil {
-				return err
-			}
-		}
-		if err := tx.PutOrder(order); err != nil {
-			return err
-		}
-		return tx.PutDelivery(d)
+		order, d, stale, err = s.claimOrder(tx, orderID, provider)
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	if stale {
-		return nil, nil, Errorf(EINVALIDSTATE, "order %d is %s; only paid or processing orders can be delivered", order.ID, order.Status)
+		return nil, nil, staleOrder(order)
 	}
 	return order, d, nil
+}
+
+// claimOrder is ClaimOrder's transaction: stale reports an order no
+// longer deliverable, which it takes off the queue.
+func (s *Service) claimOrder(tx Tx, orderID int64, provider string) (order *Order, d *Delivery, stale bool, err error) {
+	if order, err = tx.FindOrderByID(orderID); err != nil {
+		return nil, nil, false, err
+	}
+	if !order.Status.Delivering() {
+		return order, nil, true, tx.Dequeue(orderID)
+	}
+	if d, err = findDelivery(tx, orderID); err != nil {
+		return nil, nil, false, err
+	}
+	if d.Provider == "" || (order.Status == StatusPaid && d.Payout == nil) {
+		d.Provider = provider
+	}
+	d.UpdatedAt = s.now()
+	if order.Status == StatusPaid {
+		if err := order.moveTo(StatusProcessing); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	if err := tx.PutOrder(order); err != nil {
+		return nil, nil, false, err
+	}
+	return order, d, false, tx.PutDelivery(d)
+}
+
+// findDelivery returns the delivery record of an order, or a new one.
+func findDelivery(tx Tx, orderID int64) (*Delivery, error) {
+	d, err := tx.FindDelivery(orderID)
+	if ErrorCode(err) == ENOTFOUND {
+		return &Delivery{OrderID: orderID}, nil
+	}
+	return d, err
+}
+
+// staleOrder is the error of a queued order that is no longer deliverable.
+func staleOrder(o *Order) error {
+	return Errorf(EINVALIDSTATE, "order %d is %s; only paid or processing orders can be delivered", o.ID, o.Status)
 }
 
 // SaveDelivery records a delivery's progress. It is refused unless the
@@ -151,23 +169,26 @@ func (s *Service) SaveDelivery(ctx context.Context, d *Delivery) error {
 //
 // Errors: NOT_FOUND, INVALID_STATE.
 func (s *Service) SaveDeliveries(ctx context.Context, ds []*Delivery) error {
-	return s.Store.Update(ctx, func(tx Tx) error {
-		for _, d := range ds {
-			order, err := tx.FindOrderByID(d.OrderID)
-			if err != nil {
-				return err
-			}
-			if order.Status != StatusProcessing {
-				return Errorf(EINVALIDSTATE, "order %d is %s, not processing", order.ID, order.Status)
-			}
-			c := *d
-			c.UpdatedAt = s.now()
-			if err := tx.PutDelivery(&c); err != nil {
-				return err
-			}
+	return s.Store.Update(ctx, func(tx Tx) error { return s.saveDeliveries(tx, ds) })
+}
+
+// saveDeliveries is SaveDeliveries' transaction.
+func (s *Service) saveDeliveries(tx Tx, ds []*Delivery) error {
+	for _, d := range ds {
+		order, err := tx.FindOrderByID(d.OrderID)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+		if order.Status != StatusProcessing {
+			return Errorf(EINVALIDSTATE, "order %d is %s, not processing", order.ID, order.Status)
+		}
+		c := *d
+		c.UpdatedAt = s.now()
+		if err := tx.PutDelivery(&c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ErrUnaffordable is what a wallet answers, before signing anything, to a

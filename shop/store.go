@@ -152,6 +152,25 @@ type Tx interface {
 	Dequeue(orderID int64) error
 	// Queued returns up to limit queued order ids, oldest first.
 	Queued(limit int) ([]int64, error)
+	// ClaimQueued leases a queued order to claimant until until and
+	// reports whether it did. It does only if the order is queued, its
+	// queue entry is not locked by another transaction in flight (the
+	// claimants of several processes skip each other's entries instead of
+	// waiting: PostgreSQL's FOR UPDATE SKIP LOCKED), and it is not leased
+	// to another claimant at now (never leased, released, or leased until
+	// now or before) — unless takeover is not empty and that claimant's
+	// name starts with it: the caller may take those leases over. Claiming
+	// an order leased to claimant renews it.
+	ClaimQueued(orderID int64, claimant, takeover string, now, until time.Time) (bool, error)
+	// HoldQueued extends claimant's lease on a queued order to until and
+	// reports whether claimant held it: false, changing nothing, when the
+	// order is not queued or is leased to another claimant or to nobody.
+	// Whether the lease ran out does not matter: a lease that ran out and
+	// that nobody else claimed since is still claimant's.
+	HoldQueued(orderID int64, claimant string, until time.Time) (bool, error)
+	// ReleaseQueued ends claimant's lease on a queued order; an order not
+	// queued, or leased to another claimant, is left alone.
+	ReleaseQueued(orderID int64, claimant string) error
 
 	// FindDelivery returns the fulfillment record of an order.
 	FindDelivery(orderID int64) (*Delivery, error)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -38,4 +39,52 @@ func (t *tx) Queued(limit int) ([]int64, error) {
 		out = append(out, int64(tailID(k)))
 	}
 	return out, nil
+}
+
+// ClaimQueued leases a queued order to claimant until until, unless it is
+// leased to another claimant after now (and not one to take over). bbolt
+// has one writer at a time, so no other claim is in flight: the read and
+// the write are the claim.
+func (t *tx) ClaimQueued(orderID int64, claimant, takeover string, now, until time.Time) (bool, error) {
+	if err := t.writable("claim queued order"); err != nil {
+		return false, err
+	}
+	b := t.bucket(bucketQueue)
+	r, err := get[queueRecord](b, i64(orderID))
+	if err != nil || r == nil {
+		return false, err
+	}
+	if r.Claimant != "" && r.Claimant != claimant && r.LeaseUntil.After(now) && (takeover == "" || !strings.HasPrefix(r.Claimant, takeover)) {
+		return false, nil
+	}
+	r.Claimant, r.LeaseUntil = claimant, until.UTC()
+	return true, put(b, i64(orderID), r)
+}
+
+// HoldQueued extends claimant's lease on a queued order to until.
+func (t *tx) HoldQueued(orderID int64, claimant string, until time.Time) (bool, error) {
+	if err := t.writable("hold queued order"); err != nil {
+		return false, err
+	}
+	b := t.bucket(bucketQueue)
+	r, err := get[queueRecord](b, i64(orderID))
+	if err != nil || r == nil || claimant == "" || r.Claimant != claimant {
+		return false, err
+	}
+	r.LeaseUntil = until.UTC()
+	return true, put(b, i64(orderID), r)
+}
+
+// ReleaseQueued ends claimant's lease on a queued order.
+func (t *tx) ReleaseQueued(orderID int64, claimant string) error {
+	if err := t.writable("release queued order"); err != nil {
+		return err
+	}
+	b := t.bucket(bucketQueue)
+	r, err := get[queueRecord](b, i64(orderID))
+	if err != nil || r == nil || claimant == "" || r.Claimant != claimant {
+		return err
+	}
+	r.Claimant, r.LeaseUntil = "", time.Time{}
+	return put(b, i64(orderID), r)
 }

@@ -409,6 +409,9 @@ func (r *quoteRecord) quote() *shop.LockedQuote {
 
 type queueRecord struct {
 	EnqueuedAt time.Time `json:"enqueued_at"`
+	// The lease of the claim working on the order (shop.Tx.ClaimQueued).
+	Claimant   string    `json:"claimant,omitempty"`
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
 }
 
 type cursorRecord struct {
@@ -464,6 +467,7 @@ type deliveryRecord struct {
 	Session       int                 `json:"session,omitempty"`
 	PayTo         string              `json:"pay_to,omitempty"`
 	PayAmount     shop.NanoTON        `json:"pay_amount,omitempty"`
+	PayBy         time.Time           `json:"pay_by,omitzero"`
 	Payload       []byte              `json:"payload,omitempty"`
 	ConfirmMethod string              `json:"confirm_method,omitempty"`
 	ConfirmParams map[string]string   `json:"confirm_params,omitempty"`
@@ -478,7 +482,7 @@ func newDeliveryRecord(d *shop.Delivery) *deliveryRecord {
 	r := &deliveryRecord{
 		OrderID: d.OrderID, Provider: d.Provider, Step: d.Step, Attempts: d.Attempts,
 		NextAttemptAt: d.NextAttemptAt, LastError: d.LastError, RequestID: d.RequestID, Session: d.Session,
-		PayTo: d.PayTo, PayAmount: d.PayAmount, Payload: d.Payload, Confirmed: d.Confirmed,
+		PayTo: d.PayTo, PayAmount: d.PayAmount, PayBy: d.PayBy, Payload: d.Payload, Confirmed: d.Confirmed,
 		Ref: d.Ref, UpdatedAt: d.UpdatedAt, ConfirmMethod: d.ConfirmMethod, ConfirmParams: d.ConfirmParams,
 	}
 	if p := d.Payout; p != nil {
@@ -495,7 +499,7 @@ func (r *deliveryRecord) delivery() *shop.Delivery {
 	d := &shop.Delivery{
 		OrderID: r.OrderID, Provider: r.Provider, Step: r.Step, Attempts: r.Attempts,
 		NextAttemptAt: r.NextAttemptAt, LastError: r.LastError, RequestID: r.RequestID, Session: r.Session,
-		PayTo: r.PayTo, PayAmount: r.PayAmount, Payload: r.Payload, Confirmed: r.Confirmed,
+		PayTo: r.PayTo, PayAmount: r.PayAmount, PayBy: r.PayBy, Payload: r.Payload, Confirmed: r.Confirmed,
 		Ref: r.Ref, UpdatedAt: r.UpdatedAt, ConfirmMethod: r.ConfirmMethod, ConfirmParams: r.ConfirmParams,
 	}
 	if p := r.Payout; p != nil {

@@ -48,6 +48,8 @@ func Run(t *testing.T, open Open) {
 		{"DepositTotals", testDepositTotals},
 		{"Idempotency", testIdempotency},
 		{"QueueDeliveryAudit", testQueueDeliveryAudit},
+		{"QueueClaims", testQueueClaims},
+		{"QueueClaimsConcurrent", testQueueClaimsConcurrent},
 		{"QuotesSettingsCursors", testQuotesSettingsCursors},
 		{"Outbox", testOutbox},
 		{"Webhooks", testWebhooks},
@@ -987,7 +989,7 @@ func testIdempotency(t *testing.T, st Store) {
 func testQueueDeliveryAudit(t *testing.T, st Store) {
 	reserve(t, st, 3)
 	d := &shop.Delivery{OrderID: 2, Provider: "fragment", Step: "paid", Attempts: 1, NextAttemptAt: t0, RequestID: "req", Session: 1,
-		PayTo: "EQpay", PayAmount: 3 * shop.TON, Payload: []byte{1, 2, 3}, ConfirmMethod: "confirm",
+		PayTo: "EQpay", PayAmount: 3 * shop.TON, PayBy: t0.Add(time.Minute), Payload: []byte{1, 2, 3}, ConfirmMethod: "confirm",
 		ConfirmParams: map[string]string{"a": "b"}, Payout: &shop.SignedPayout{Hash: "ff", BOC: []byte{9}, Seqno: 7, ValidUntil: t0},
 		Paid: &shop.PayoutResult{TxHash: "ee", TxLT: 5}, UpdatedAt: t0}
 	update(t, st, func(tx shop.Tx) error {
@@ -1051,6 +1053,165 @@ func testQueueDeliveryAudit(t *testing.T, st Store) {
 		same(t, "Queued after Dequeue", q, []int64{1, 3})
 		return err
 	})
+}
+
+// testQueueClaims: a queued order's lease is won by one claimant at a
+// time, renewed by its holder, taken by another once it ran out (or at
+// once by a claimant allowed to take it over), ended by its holder only,
+// rolled back with its transaction, and gone with the queue entry.
+func testQueueClaims(t *testing.T, st Store) {
+	reserve(t, st, 3)
+	update(t, st, func(tx shop.Tx) error {
+		if err := tx.PutUser(user(1, "", "")); err != nil {
+			return err
+		}
+		for _, id := range []int64{1, 2, 3} {
+			if err := tx.PutOrder(order(id, 1, shop.StatusPaid)); err != nil {
+				return err
+			}
+		}
+		for _, id := range []int64{1, 2} {
+			if err := tx.Enqueue(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	claim := func(what string, id int64, claimant string, now time.Time, want bool) {
+		t.Helper()
+		update(t, st, func(tx shop.Tx) error {
+			got, err := tx.ClaimQueued(id, claimant, "", now, now.Add(time.Minute))
+			if err == nil && got != want {
+				t.Errorf("%s: ClaimQueued(%d, %s) = %v, want %v", what, id, claimant, got, want)
+			}
+			return err
+		})
+	}
+	hold := func(what string, id int64, claimant string, until time.Time, want bool) {
+		t.Helper()
+		update(t, st, func(tx shop.Tx) error {
+			got, err := tx.HoldQueued(id, claimant, until)
+			if err == nil && got != want {
+				t.Errorf("%s: HoldQueued(%d, %s) = %v, want %v", what, id, claimant, got, want)
+			}
+			return err
+		})
+	}
+	claim("first claim", 1, "a", t0, true)
+	claim("another claimant within the lease", 1, "b", t0.Add(59*time.Second), false)
+	claim("the holder renews", 1, "a", t0.Add(30*time.Second), true) // now until t0+90s
+	claim("another claimant within the renewed lease", 1, "b", t0.Add(80*time.Second), false)
+	claim("an order not queued", 3, "a", t0, false)
+	claim("another order", 2, "b", t0, true)
+	claim("the lease ran out", 1, "b", t0.Add(90*time.Second), true)
+	hold("the old holder", 1, "a", t0.Add(time.Hour), false)
+	hold("the new holder, its lease run out", 1, "b", t0.Add(time.Hour), true)
+	hold("nobody", 1, "", t0.Add(time.Hour), false)
+	hold("an order not queued", 3, "b", t0.Add(time.Hour), false)
+	claim("within the held lease", 1, "a", t0.Add(59*time.Minute), false)
+	update(t, st, func(tx shop.Tx) error { return tx.ReleaseQueued(1, "a") }) // not a's: nothing
+	claim("released by another than the holder", 1, "c", t0.Add(2*time.Minute), false)
+	update(t, st, func(tx shop.Tx) error { return tx.ReleaseQueued(1, "b") })
+	hold("released", 1, "b", t0.Add(time.Hour), false)
+	claim("released by its holder", 1, "c", t0, true)
+
+	// A claim rolled back with its transaction leaves the lease as it was.
+	rollback := errors.New("rollback")
+	err := st.Update(ctx, func(tx shop.Tx) error {
+		if ok, err := tx.ClaimQueued(2, "d", "", t0.Add(time.Hour), t0.Add(2*time.Hour)); err != nil || !ok {
+			return fmt.Errorf("claim in the rolled-back transaction: %v %v", ok, err)
+		}
+		return rollback
+	})
+	if !errors.Is(err, rollback) {
+		t.Fatalf("Update = %v, want the rollback", err)
+	}
+	hold("after a rolled-back claim", 2, "b", t0.Add(time.Minute), true)
+
+	// A claimant takes over the live leases of the claimants whose names
+	// begin with the prefix it gives, and only those.
+	claimOver := func(what string, id int64, claimant, takeover string, want bool) {
+		t.Helper()
+		update(t, st, func(tx shop.Tx) error {
+			got, err := tx.ClaimQueued(id, claimant, takeover, t0, t0.Add(time.Hour))
+			if err == nil && got != want {
+				t.Errorf("%s: ClaimQueued(%d, %s, %q) = %v, want %v", what, id, claimant, takeover, got, want)
+			}
+			return err
+		})
+	}
+	claimOver("a live lease of another name", 2, "payer:x", "payer:", false)
+	update(t, st, func(tx shop.Tx) error { return tx.ReleaseQueued(2, "b") })
+	claimOver("released", 2, "payer:x", "", true)
+	claimOver("a live lease, no takeover", 2, "payer:y", "", false)
+	claimOver("a live lease to take over", 2, "payer:y", "payer:", true)
+	hold("taken over", 2, "payer:x", t0.Add(time.Hour), false)
+
+	// The lease leaves the queue with the order, and a new entry has none.
+	update(t, st, func(tx shop.Tx) error { return tx.Dequeue(1) })
+	hold("dequeued", 1, "c", t0.Add(time.Hour), false)
+	update(t, st, func(tx shop.Tx) error { return tx.Enqueue(1) })
+	claim("queued again", 1, "e", t0, true)
+	view(t, st, func(tx shop.Tx) error {
+		q, err := tx.Queued(0)
+		same(t, "Queued", q, []int64{1, 2})
+		return err
+	})
+	if err := st.Check(ctx); err != nil {
+		t.Errorf("check: %v", err)
+	}
+}
+
+// testQueueClaimsConcurrent: claimants racing for the same orders at the
+// same time win each order exactly once.
+func testQueueClaimsConcurrent(t *testing.T, st Store) {
+	const orders, claimants = 6, 8
+	reserve(t, st, orders)
+	update(t, st, func(tx shop.Tx) error {
+		if err := tx.PutUser(user(1, "", "")); err != nil {
+			return err
+		}
+		for id := int64(1); id <= orders; id++ {
+			if err := tx.PutOrder(order(id, 1, shop.StatusPaid)); err != nil {
+				return err
+			}
+			if err := tx.Enqueue(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var mu sync.Mutex
+	winners := map[int64][]string{}
+	var wg sync.WaitGroup
+	for c := range claimants {
+		name := fmt.Sprint("replica-", c)
+		wg.Go(func() {
+			for id := int64(1); id <= orders; id++ {
+				var won bool
+				err := st.Update(ctx, func(tx shop.Tx) error {
+					var err error
+					won, err = tx.ClaimQueued(id, name, "", t0, t0.Add(time.Minute))
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if won {
+					mu.Lock()
+					winners[id] = append(winners[id], name)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for id := int64(1); id <= orders; id++ {
+		if len(winners[id]) != 1 {
+			t.Errorf("order %d won by %v, want exactly one claimant", id, winners[id])
+		}
+	}
 }
 
 // testQuotesSettingsCursors: quotes and their expiry, settings, pricing,
@@ -1458,6 +1619,9 @@ func testViewRefusesWrites(t *testing.T, st Store) {
 		"DeleteIdempotencyExpired": func(tx shop.Tx) error { _, err := tx.DeleteIdempotencyExpired(t0, 10); return err },
 		"Enqueue":                  func(tx shop.Tx) error { return tx.Enqueue(1) },
 		"Dequeue":                  func(tx shop.Tx) error { return tx.Dequeue(1) },
+		"ClaimQueued":              func(tx shop.Tx) error { _, err := tx.ClaimQueued(1, "a", "", t0, t0); return err },
+		"HoldQueued":               func(tx shop.Tx) error { _, err := tx.HoldQueued(1, "a", t0); return err },
+		"ReleaseQueued":            func(tx shop.Tx) error { return tx.ReleaseQueued(1, "a") },
 		"PutDelivery":              func(tx shop.Tx) error { return tx.PutDelivery(&shop.Delivery{OrderID: 1}) },
 		"AppendAudit":              func(tx shop.Tx) error { return tx.AppendAudit(&shop.AuditEntry{Action: "x"}) },
 		"PutQuote":                 func(tx shop.Tx) error { return tx.PutQuote(&shop.LockedQuote{ID: "q", UserID: 1}) },
