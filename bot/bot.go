@@ -379,7 +379,7 @@ func (b *Bot) routeEvents(ctx context.Context) {
 		case e := <-b.events:
 			if e.Type == shop.EventUnmatchedDeposit {
 				b.queueUnmatched(e)
-			} else if !b.disp.enqueue(e.UserID, func() { b.notify(e) }) {
+			} else if !b.disp.enqueue(e.UserID, func() { b.notify(b.baseContext(), e) }) {
 				b.Logger.Warn("telegram chat queue full; notification dropped", "event", e.Type, "user_id", e.UserID)
 			}
 			b.work.add(-1) // after what it caused was counted
