@@ -157,9 +157,9 @@ func follow(ctx context.Context, what string, logger *slog.Logger, poll time.Dur
 		case ctx.Err() != nil:
 			return
 		case err != nil && !failing:
-			logger.Warn(what+": cannot read the outbox; retrying", "err", err, "every", poll)
+			logger.Warn(what+": cannot follow the outbox; retrying", "err", err, "every", poll)
 		case err == nil && failing:
-			logger.Info(what + ": reading the outbox again")
+			logger.Info(what + ": following the outbox again")
 		}
 		failing = err != nil
 		select {
