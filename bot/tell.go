@@ -11,9 +11,9 @@ import (
 // Errors of Tell for events it did not tell; the caller tells them again
 // later.
 var (
-	errNotTold   = errors.New("bot: a notification was not sent (the bot is stopping, or the store failed)")
-	errChatQueue = errors.New("bot: a chat's queue is full or closed")
-	errStopped   = errors.New("bot: not sent: Tell had stopped waiting")
+	errNotTold  = errors.New("bot: a notification was not sent (the bot is stopping, or the store failed)")
+	errStopping = errors.New("bot: stopping: the chats' queues are closed")
+	errStopped  = errors.New("bot: not sent: Tell had stopped waiting")
 )
 
 // Tell tells the buyers about events, as HandleEvent does, and returns
@@ -24,9 +24,9 @@ var (
 // updates; chats run in parallel.
 //
 // It returns n: events[:n] are told (sent, or given up for good: see
-// notify). When n < len(events) it also returns why: events[n] was not
-// sent (the bot is stopping, the store failed), its chat's queue was full
-// or closed, or ctx ended first. Events of a chat after one not told are
+// notify; a chat whose queue is full, as HandleEvent, drops its events).
+// When n < len(events) it also returns why: events[n] was not sent (the
+// bot is stopping, the store failed), or ctx ended first. Events of a chat after one not told are
 // not sent either, so that a chat's notices keep their order when they
 // are told again. When ctx ends, Tell starts no more sends, cuts those in
 // flight short, and returns once each has ended, so that n counts every
@@ -85,7 +85,15 @@ func (b *Bot) Tell(ctx context.Context, events []shop.Event) (int, error) {
 				started[i] = true // its result is there
 			}
 			mu.Unlock()
-			fail(idx, errChatQueue)
+			if b.disp.isClosed() {
+				fail(idx, errStopping)
+				continue
+			}
+			// A full queue (the user floods the bot) drops the chat's
+			// notices, as HandleEvent does: told again, they would hold
+			// back every other chat's and repeat them.
+			b.Logger.Warn("telegram chat queue full; notifications dropped", "user_id", chat, "events", len(idx))
+			fail(idx, nil)
 		}
 	}
 
