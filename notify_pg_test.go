@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"starsbot/bot"
 	"starsbot/bot/bottest"
 	"starsbot/pgstore"
@@ -38,8 +40,16 @@ type pgReplica struct {
 }
 
 // startPGReplica opens a replica on the schema at url. Its notifier polls
-// every 50 ms and is poked by its service's events.
+// every 50 ms and is poked by its service's events; its elector's TTL is
+// 300 ms.
 func startPGReplica(t *testing.T, url string) *pgReplica {
+	t.Helper()
+	return startPGReplicaTTL(t, url, 300*time.Millisecond)
+}
+
+// startPGReplicaTTL is startPGReplica with an elector TTL of ttl (it pings
+// its lock's connection every ttl/3).
+func startPGReplicaTTL(t *testing.T, url string, ttl time.Duration) *pgReplica {
 	t.Helper()
 	ctx, kill := context.WithCancel(context.Background())
 	db, err := pgstore.Open(ctx, url)
@@ -52,7 +62,7 @@ func startPGReplica(t *testing.T, url string) *pgReplica {
 	}
 	svc.Logger = slog.New(slog.DiscardHandler)
 	svc.Replica = shop.NewReplicaID()
-	el, err := pgstore.NewElector(url, 300*time.Millisecond, nil)
+	el, err := pgstore.NewElector(url, ttl, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,4 +294,66 @@ func TestNotifier_Postgres_CleanHandover(t *testing.T) {
 		t.Errorf("A told %d credits and B %d: the handover happened outside the test's stream", toldByA, toldByB)
 	}
 	t.Logf("A told %d credits, B %d", toldByA, toldByB)
+}
+
+// TestNotifier_Postgres_DeposedLeader: A's lock's session is cut, and B is
+// elected while A, which pings its connection only every 100 s, still
+// believes it leads. A commits a credit; A's notifier tells it, but its
+// save of the cursor is fenced: it fails, and A steps down at once
+// (long before its ping). B tells the credit too, from the cursor A could
+// not move: at least once, the duplicate being the price of a leader that
+// did not know it was deposed. Later credits are B's alone.
+func TestNotifier_Postgres_DeposedLeader(t *testing.T) {
+	u := pgtest.NewSchema(t)
+	ctx := context.Background()
+	a := startPGReplicaTTL(t, u, 5*time.Minute)
+	a.campaign()
+	a.waitLeading(t)
+	waitCursor(t, a.n)
+	b := startPGReplica(t, u)
+	b.campaign()
+
+	const buyer = 7_700_001
+	if _, err := a.svc.EnsureUser(ctx, shop.UserUpdate{ID: buyer, Username: "deposed_buyer", LanguageCode: "en"}); err != nil {
+		t.Fatal(err)
+	}
+	credit(t, a.svc, buyer, 1)
+	waitTold(t, buyer, []string{creditNote(1)}, a.tg)
+
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(l.pid) FROM pg_locks l, leader_terms k
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+		  AND l.classid::bigint = (k.key >> 32) & 4294967295 AND l.objid::bigint = k.key & 4294967295`); err != nil {
+		t.Fatal(err)
+	}
+	b.waitLeading(t)
+	if !a.el.Leader() {
+		t.Fatal("A noticed before the test could use its stale leadership")
+	}
+
+	credit(t, a.svc, buyer, 2)
+	waitTold(t, buyer, []string{creditNote(2)}, a.tg) // told by the deposed A
+	waitTold(t, buyer, []string{creditNote(2)}, b.tg) // and by B, whose cursor A could not move
+	for deadline := time.Now().Add(30 * time.Second); a.el.Leader(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("A still leads: its fenced save did not depose it")
+		}
+	}
+	credit(t, a.svc, buyer, 3) // A, a follower now, tells nobody
+	waitTold(t, buyer, []string{creditNote(3)}, b.tg)
+	if err := b.bot.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.bot.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	toldOnce(t, buyer, []string{creditNote(1), creditNote(2)}, a.tg)
+	toldOnce(t, buyer, []string{creditNote(2), creditNote(3)}, b.tg)
+	if n := told(buyer, creditNote(3), a.tg) + told(buyer, creditNote(1), b.tg); n != 0 {
+		t.Errorf("%d notices repeated beyond the deposed leader's one page", n)
+	}
 }
