@@ -29,9 +29,9 @@ import (
 //     context (PostgreSQL's fenced Updates) its save fails with
 //     ErrDeposed once a newer leader has its term, and the new leader
 //     reads the cursor after that.
-//   - A clean stop finishes the page in hand (the Teller's work, for at
-//     most Grace) and saves what was told, so the next leader repeats
-//     nothing.
+//   - A clean stop lets the Teller finish the page in hand (for at most
+//     Grace; then it cuts the sends short) and saves what was told, so
+//     the next leader repeats nothing.
 //   - An event older than MaxAge when it is read is skipped, not told: a
 //     buyer told a day late of a deposit is confused, not helped. (The
 //     bot's own screens and /orders show the state anyway.)
@@ -40,7 +40,11 @@ import (
 //
 // It reads when poked (Poke: a local commit, or an event the Relay
 // brought), when woken (Wake), and every Poll in any case, so that a lost
-// wake-up delays a message but never loses it.
+// wake-up delays a message but never loses it. The next page is read once
+// the Teller is done with this one: a page takes as long as its busiest
+// chat (the bot sends a chat about one message a second, and looks each
+// event up in the store, even the events of API orders, which it tells
+// nobody), so a burst for one chat delays the other chats' next notices.
 type Notifier struct {
 	svc    *Service
 	teller Teller
