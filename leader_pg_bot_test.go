@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -41,22 +42,7 @@ func TestReplicas_Postgres_BotPolling(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	store, err := pgstore.Open(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	var memo string
-	err = store.View(ctx, func(tx shop.Tx) error {
-		u, err := tx.FindUserByID(buyer.ID)
-		if err == nil {
-			memo = u.Memo
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	memo := userMemo(t, db, buyer.ID)
 	deposit := func(through *service, amount string) {
 		t.Helper()
 		if code, body := through.call("POST", "/sandbox/v1/deposits", "", `{"memo":"`+memo+`","amount_ton":"`+amount+`"}`); code != 200 {
@@ -119,4 +105,70 @@ func startProcess(t *testing.T, vars map[string]string) *service {
 	t.Cleanup(func() { s.stop() })
 	s.base = waitListening(t, s.stderr, s.done)
 	return s
+}
+
+// userMemo returns the deposit memo of user id in the database at url.
+func userMemo(t *testing.T, url string, id int64) string {
+	t.Helper()
+	ctx := context.Background()
+	store, err := pgstore.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var memo string
+	err = store.View(ctx, func(tx shop.Tx) error {
+		u, err := tx.FindUserByID(id)
+		if err == nil {
+			memo = u.Memo
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return memo
+}
+
+// TestReplicas_Postgres_NotifyCleanHandover: two services with the bot on
+// one database; top-ups keep coming through the follower's API while the
+// leader stops cleanly halfway (run stops its notifier, which saves what
+// it told, before its elector steps down). The buyer is told of each
+// deposit exactly once, by the old leader or the new one.
+func TestReplicas_Postgres_NotifyCleanHandover(t *testing.T) {
+	db := pgURL(t)
+	const token = "123456789:AAsecretsecretsecretsecretsecret"
+	tg := bottest.New(t, token)
+	vars := map[string]string{"DATABASE_URL": db, "LEADER_TTL": "2s", "TELEGRAM_TOKEN": token, "TELEGRAM_API_URL": tg.URL}
+	polling := regexp.MustCompile(`msg="telegram polling: started \(this replica leads\)"`)
+	a := startProcess(t, vars)
+	if a.stderr.wait(t, polling, 15*time.Second, a.done) == nil {
+		t.Fatalf("A does not poll:\n%s", a.stderr.String())
+	}
+	b := startProcess(t, vars)
+	buyer := bottest.User{ID: 5252, Username: "erin_e", LanguageCode: "en"}
+	tg.Send(buyer, "/start")
+	tg.Wait(buyer.ID, "Stars")
+	memo := userMemo(t, db, buyer.ID)
+
+	const deposits = 6
+	var notes []string
+	for i := 1; i <= deposits; i++ {
+		amount := strconv.Itoa(i)
+		if code, body := b.call("POST", "/sandbox/v1/deposits", "", `{"memo":"`+memo+`","amount_ton":"`+amount+`"}`); code != 200 {
+			t.Fatalf("deposit: %d %s", code, body)
+		}
+		notes = append(notes, "Deposit received</b>: +"+amount+" TON")
+		if i == deposits/2 {
+			waitTold(t, buyer.ID, notes[:1], tg) // A has been telling
+			a.stop()
+		}
+	}
+	if b.stderr.wait(t, polling, 15*time.Second, b.done) == nil {
+		t.Fatalf("B does not lead after A stopped:\n%s", b.stderr.String())
+	}
+	// In commit order: once the last is told, any repeat of an earlier one
+	// would have come before it.
+	waitTold(t, buyer.ID, notes, tg)
+	toldOnce(t, buyer.ID, notes, tg)
 }

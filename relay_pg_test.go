@@ -70,13 +70,6 @@ func (l *eventLog) wait(t *testing.T, remote bool, typ shop.EventType, userID in
 	}
 }
 
-// relayable are the Event types a Relay publishes.
-var relayable = map[shop.EventType]bool{
-	shop.EventOrderPaid: true, shop.EventOrderCompleted: true, shop.EventOrderManual: true, shop.EventOrderRefunded: true,
-	shop.EventOrderExpired: true, shop.EventOrderCancelled: true, shop.EventDepositCredited: true, shop.EventAdminCredit: true,
-	shop.EventReferralCredited: true,
-}
-
 // split returns the events a service emitted itself that a relay
 // publishes, and those it got from a relay with Remote cleared.
 func (l *eventLog) split() (local, remote []shop.Event) {
@@ -85,7 +78,7 @@ func (l *eventLog) split() (local, remote []shop.Event) {
 		case e.Remote:
 			e.Remote = false
 			remote = append(remote, e)
-		case relayable[e.Type]:
+		case shop.InOutbox(e.Type): // what a relay publishes
 			local = append(local, e)
 		}
 	}
@@ -195,12 +188,14 @@ func sameEvents(t *testing.T, names []string, rs ...*testReplica) {
 }
 
 // TestRelay_Postgres_TwoReplicas: two replicas on one schema, A leading
-// (its bot tells buyers), B following (its bot runs, and tells nobody).
+// (its notifier tells buyers through its bot), B following (its bot runs,
+// and tells nobody).
 // What B does — a credit, an order completed as B's worker completes it
 // (with a referral reward), one moved to manual and refunded, a deposit, a
 // cancelled order — reaches A's subscribers once each, as the very events
 // B emitted (balances, deposit ids and all), and A's bot tells the buyer
-// and the referrer; what A does reaches B; neither relays its own events.
+// and the referrer (through A's notifier, poked by the relayed events);
+// what A does reaches B; neither relays its own events.
 // Then A's worker, which scans only hourly, delivers orders paid through
 // B: woken by the relayed order_paid.
 func TestRelay_Postgres_TwoReplicas(t *testing.T) {
@@ -218,8 +213,7 @@ func TestRelay_Postgres_TwoReplicas(t *testing.T) {
 	bctx, stopBot := context.WithCancel(ctx)
 	botDone := make(chan error, 2)
 	go func() { botDone <- tb.Run(bctx) }()
-	wired := &app{bot: tb} // as wire subscribes the bot (no elector: this one leads)
-	a.svc.Subscribe(wired.notifyBuyers)
+	startNotifier(t, bctx, a.svc, tb) // A leads: its notifier tells, from the outbox
 	// B's bot runs too (webhook mode: every replica's does) but B
 	// follows (an elector that never ran): it tells nobody.
 	tgB := bottest.New(t, token)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,6 +57,9 @@ type app struct {
 	// sessionLocks holds, on PostgreSQL, the Fragment sessions this
 	// replica prepares with (one replica per session); nil otherwise.
 	sessionLocks *pgstore.SessionLocks
+	// notifier tells buyers about the outbox's events through the bot, on
+	// the leader; nil without a bot.
+	notifier *shop.Notifier
 }
 
 // wire builds every component over the open store and chain and connects
@@ -174,6 +178,12 @@ func wire(ctx context.Context, cfg *config.Config, db appStore, bolt *store.DB, 
 		}
 	})
 	if a.bot != nil {
+		if a.notifier, err = shop.NewNotifier(shop.NotifierConfig{Shop: svc, Teller: a.bot, Logger: logger.With("component", "notifier")}); err != nil {
+			return nil, err
+		}
+		// Woken by this replica's commits and, through the relay (woken by
+		// the listener), by the other replicas'.
+		svc.Subscribe(func(shop.Event) { a.notifier.Poke() })
 		svc.Subscribe(a.notifyBuyers)
 	}
 	if a.webhooks, err = newWebhooks(svc, metrics, logger.With("component", "webhook")); err != nil {
@@ -257,8 +267,17 @@ func (a *app) run(ctx context.Context) error {
 	// (the wallet's seqno), one sweeper, one
 	// webhook dispatcher (no delivery sent twice), one of each alarm, one
 	// getUpdates poller. On bbolt the one process always leads.
+	//
+	// The elector steps down only after the singletons have stopped, so
+	// that on a clean stop the next leader starts where they ended (the
+	// notifier's cursor saved, nothing told twice); it keeps its lock
+	// until then (at most the notifier's grace), as it would have had if
+	// the singletons had been slower to see ctx end.
+	var singletons sync.WaitGroup
+	ectx, stopElector := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopElector()
 	if a.elector != nil {
-		g.Go(func() error { return a.elector.Run(ctx) })
+		g.Go(func() error { return a.elector.Run(ectx) })
 	}
 	if a.replicas != nil {
 		g.Go(func() error { return a.replicas.Run(ctx) })
@@ -269,7 +288,11 @@ func (a *app) run(ctx context.Context) error {
 	}
 	g.Go(func() error { return a.srv.Run(ctx) })
 	lead := func(name string, fn func(context.Context) error) {
-		g.Go(func() error { return runWhileLeader(ctx, a.leader, a.logger, name, fn) })
+		singletons.Add(1)
+		g.Go(func() error {
+			defer singletons.Done()
+			return runWhileLeader(ctx, a.leader, a.logger, name, fn)
+		})
 	}
 	lead("maintenance", func(ctx context.Context) error { return a.svc.RunMaintenance(ctx, maintenanceInterval) })
 	lead("deposit watcher", a.watcher.Run)
@@ -286,6 +309,9 @@ func (a *app) run(ctx context.Context) error {
 	}
 	lead("watcher lag alarm", a.lagAlarm.Run)
 	lead("webhook dispatcher", a.webhooks.Run)
+	if a.notifier != nil {
+		lead("buyer notifier", a.notifier.Run)
+	}
 	if a.bot != nil {
 		// Every replica runs the bot: in webhook mode each answers the
 		// updates Telegram posts to it; in long-polling mode only the
@@ -299,6 +325,12 @@ func (a *app) run(ctx context.Context) error {
 	if a.backups != nil {
 		g.Go(func() error { return a.backups.Run(ctx) })
 	}
+	g.Go(func() error {
+		<-ctx.Done()
+		singletons.Wait()
+		stopElector()
+		return nil
+	})
 	<-ctx.Done()
 	a.logger.Info("stopping")
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
@@ -330,12 +362,14 @@ func (a *app) newRelay(ctx context.Context, cfg *config.Config, logger *slog.Log
 	return nil
 }
 
-// notifyBuyers hands shop events to the bot while this replica leads:
-// its own events and, through the relay, every other replica's, so that
-// each buyer is told once by one bot (on bbolt the one process always
-// leads). A follower leaves its events to the leader's relay.
+// notifyBuyers hands the bot, while this replica leads, the events that
+// have no outbox event (shop.InOutbox): unmatched deposits (the admins'
+// alert) and webhook alerts, which only the leader's singletons (the
+// deposit watcher, the webhook dispatcher) emit, so that they are told
+// once; they are lost if the leader dies before the bot sends them. Every
+// other event reaches the bot from the outbox, through the notifier.
 func (a *app) notifyBuyers(e shop.Event) {
-	if a.elector != nil && !a.elector.Leader() {
+	if shop.InOutbox(e.Type) || (a.elector != nil && !a.elector.Leader()) {
 		return
 	}
 	a.bot.HandleEvent(e)

@@ -179,7 +179,8 @@ type Config struct {
 }
 
 // Bot is the Telegram front door of the shop for end users and partners.
-// Make it with New, subscribe HandleEvent to the service, then call Run.
+// Make it with New, hand it events (HandleEvent from Service.Subscribe,
+// or Tell from a shop.Notifier), then call Run.
 type Bot struct {
 	Config // as New completed it; read-only
 
@@ -356,8 +357,9 @@ func (b *Bot) Run(ctx context.Context) error {
 // HandleEvent queues a shop event for the buyer's chat (deposits
 // credited, and orders paid, completed, waiting for manual delivery,
 // refunded or expired) or, for an unmatched deposit, for the admins. It
-// never blocks: when the queue is full the event is dropped and logged.
-// Subscribe it with Service.Subscribe.
+// never blocks: when the queue is full the event is dropped and logged,
+// and an event queued when the process dies is lost. Subscribe it with
+// Service.Subscribe; a shop.Notifier hands events durably (Tell).
 func (b *Bot) HandleEvent(e shop.Event) {
 	if e.UserID <= 0 && e.Type != shop.EventUnmatchedDeposit {
 		return
@@ -379,7 +381,7 @@ func (b *Bot) routeEvents(ctx context.Context) {
 		case e := <-b.events:
 			if e.Type == shop.EventUnmatchedDeposit {
 				b.queueUnmatched(e)
-			} else if !b.disp.enqueue(e.UserID, func() { b.notify(e) }) {
+			} else if !b.disp.enqueue(e.UserID, func() { b.notify(b.baseContext(), e) }) {
 				b.Logger.Warn("telegram chat queue full; notification dropped", "event", e.Type, "user_id", e.UserID)
 			}
 			b.work.add(-1) // after what it caused was counted
@@ -566,6 +568,14 @@ func (d *dispatcher) work(chat int64) {
 		job()
 		d.busy.add(-1)
 	}
+}
+
+// isClosed reports whether closeAndWait has been called: enqueue refuses
+// everything from then on.
+func (d *dispatcher) isClosed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closed
 }
 
 // closeAndWait refuses new jobs and waits for the queued ones to finish.

@@ -11,30 +11,42 @@ import (
 // notify tells a user about a shop event in their chat. It runs in the
 // chat's queue, after the updates of that chat that came before it.
 //
+// It reports whether the event is done with: true when it was sent, or
+// there was nothing to send, or the send failed for good (the user blocked
+// the bot, Telegram refused it after the limiter's retries); false when it
+// was not sent for a reason that passes — the bot is stopping, parent
+// ended (Tell's caller stopped waiting), or the store failed — so that
+// Tell's caller, the durable notifier, tells it again later (HandleEvent
+// ignores it). parent is the bot's base context or one made from it.
+//
 // Order events are sent for orders created in the bot: partners follow
 // their API orders through the API, and a bulk integration must not flood
 // their chat. The "paid" event of a balance order is not sent either: the
 // bot has just said so while creating it.
-func (b *Bot) notify(e shop.Event) {
+func (b *Bot) notify(parent context.Context, e shop.Event) (done bool) {
 	if b.baseContext().Err() != nil {
 		b.Logger.Warn("telegram notification dropped at shutdown", "event", e.Type, "user_id", e.UserID)
-		return
+		return false
+	}
+	if parent.Err() != nil {
+		return false
 	}
 	if b.isBlocked(e.UserID) {
 		b.Logger.Debug("telegram notification dropped: the user blocked the bot", "event", e.Type, "user_id", e.UserID)
-		return
+		return true
 	}
-	ctx, cancel := context.WithTimeout(b.baseContext(), b.UpdateTimeout)
+	ctx, cancel := context.WithTimeout(parent, b.UpdateTimeout)
 	defer cancel()
 	defer func() {
 		if r := recover(); r != nil {
 			b.Logger.Error("telegram notification panicked", "event", e.Type, "user_id", e.UserID, "panic", r)
+			done = true // it would panic again
 		}
 	}()
 	user, err := b.Shop.FindUser(ctx, e.UserID)
 	if err != nil {
 		b.Logger.Warn("telegram notification: no user", "event", e.Type, "user_id", e.UserID, "error", err)
-		return
+		return shop.ErrorCode(err) == shop.ENOTFOUND
 	}
 	b.partnerAlerts(ctx, user, e)
 	lang := user.Language
@@ -59,10 +71,10 @@ func (b *Bot) notify(e shop.Event) {
 		o, err := b.Shop.FindOrder(ctx, e.UserID, e.OrderID)
 		if err != nil {
 			b.Logger.Warn("telegram notification: no order", "event", e.Type, "order_id", e.OrderID, "error", err)
-			return
+			return shop.ErrorCode(err) == shop.ENOTFOUND
 		}
 		if o.Source != "bot" || (e.Type == shop.EventOrderPaid && o.PaymentMethod == shop.PayBalance) {
-			return
+			return true
 		}
 		// The payment screen, if the bot showed one, says where the
 		// order is now and loses its QR code.
@@ -98,12 +110,14 @@ func (b *Bot) notify(e shop.Event) {
 			}
 		}
 		b.NotifyWebhookFailing(e.UserID, endpoint, reason)
-		return
+		return true
 	default:
-		return
+		return true
 	}
 	kb := keyboard{{button(tr(lang, "btn.orders"), cbOrders, "0"), button(tr(lang, "btn.menu"), cbMenu)}}
 	if _, err := b.sendText(ctx, user.ID, text, kb); err != nil && !errors.Is(err, errBlocked) {
 		b.Logger.Info("telegram notification not delivered", "event", e.Type, "user_id", e.UserID, "error", b.redact(err))
+		return parent.Err() == nil
 	}
+	return true
 }

@@ -107,10 +107,21 @@ func (r *Relay) Seek(ctx context.Context) error {
 }
 
 func (r *Relay) seek(ctx context.Context) error {
+	cursor, err := outboxEnd(ctx, r.svc)
+	if err != nil {
+		return err
+	}
+	r.cursor, r.seeked = cursor, true
+	return nil
+}
+
+// outboxEnd returns the Seq of the last event at the end of the outbox as
+// a reader sees it now (see relaySeekBack), 0 for an empty outbox.
+func outboxEnd(ctx context.Context, svc *Service) (uint64, error) {
 	var cursor uint64
-	err := r.svc.Store.View(ctx, func(tx Tx) error {
+	err := svc.Store.View(ctx, func(tx Tx) error {
 		var err error
-		if cursor, err = tx.OutboxSeqBefore(r.svc.now().Add(-relaySeekBack)); err != nil {
+		if cursor, err = tx.OutboxSeqBefore(svc.now().Add(-relaySeekBack)); err != nil {
 			return err
 		}
 		for {
@@ -121,35 +132,41 @@ func (r *Relay) seek(ctx context.Context) error {
 			cursor = es[len(es)-1].Seq
 		}
 	})
-	if err != nil {
-		return err
-	}
-	r.cursor, r.seeked = cursor, true
-	return nil
+	return cursor, err
 }
 
 // Run relays until ctx ends and returns nil. Store errors are logged
 // (once per failing streak) and the read is retried at the next wake-up
 // or poll; the cursor only moves past events that were published.
 func (r *Relay) Run(ctx context.Context) error {
-	t := time.NewTicker(r.poll)
+	follow(ctx, "relay", r.logger, r.poll, r.step, r.wake, nil)
+	return nil
+}
+
+// follow runs step (a reader of the outbox) at once, then at every
+// wake-up on either channel (nil: none) and every poll, until ctx ends.
+// A failing step is logged, prefixed with what, once per failing streak,
+// and runs again at the next turn.
+func follow(ctx context.Context, what string, logger *slog.Logger, poll time.Duration, step func(context.Context) error, wake, poke <-chan struct{}) {
+	t := time.NewTicker(poll)
 	defer t.Stop()
 	failing := false
 	for {
-		err := r.step(ctx)
+		err := step(ctx)
 		switch {
 		case ctx.Err() != nil:
-			return nil
+			return
 		case err != nil && !failing:
-			r.logger.Warn("relay: cannot read the outbox; retrying", "err", err, "every", r.poll)
+			logger.Warn(what+": cannot follow the outbox; retrying", "err", err, "every", poll)
 		case err == nil && failing:
-			r.logger.Info("relay: reading the outbox again")
+			logger.Info(what + ": following the outbox again")
 		}
 		failing = err != nil
 		select {
 		case <-ctx.Done():
-			return nil
-		case <-r.wake:
+			return
+		case <-wake:
+		case <-poke:
 		case <-t.C:
 		}
 	}
@@ -200,6 +217,19 @@ func (r *Relay) step(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// InOutbox reports whether the Events of type t have an outbox event,
+// from which relayed makes them again (the table in Relay's comment): a
+// Relay publishes them on the other replicas, and a Notifier tells buyers
+// about them. The others (unmatched and ignored deposits, webhook alerts)
+// exist only in the process that emitted them.
+func InOutbox(t EventType) bool { return inOutbox[t] }
+
+var inOutbox = map[EventType]bool{
+	EventOrderPaid: true, EventOrderCompleted: true, EventOrderManual: true, EventOrderExpired: true,
+	EventOrderCancelled: true, EventOrderRefunded: true,
+	EventDepositCredited: true, EventAdminCredit: true, EventReferralCredited: true,
 }
 
 // relayed returns the Event the replica that recorded e emitted with it,
