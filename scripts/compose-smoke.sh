@@ -49,10 +49,16 @@ wait_healthy() {
 # follows SERVICE: its health reports the leader-only components as a follower's.
 follows() { health "$1" | jq -e '[.data.components[].detail // "" | startswith("follower:")] | any' >/dev/null; }
 
-# logs SERVICE [SINCE]: the replica's log (stderr; stdout has the keys).
-# Read whole into a variable before grepping: grep -q on a pipe would
-# end docker logs with SIGPIPE, which pipefail reports as a failure.
-logs() { docker logs ${2:+--since "$2"} "$(container "$1")" 2>&1 >/dev/null; }
+# logs SERVICE [SINCE]: the replica's log (stderr; stdout has the keys)
+# since SINCE, by default since its container last started: docker keeps a
+# restarted container's earlier output too. Read it whole into a variable
+# before grepping: grep -q on a pipe would end docker logs with SIGPIPE,
+# which pipefail reports as a failure.
+logs() {
+	local c
+	c=$(container "$1")
+	docker logs --since "${2:-$(docker inspect -f '{{.State.StartedAt}}' "$c")}" "$c" 2>&1 >/dev/null
+}
 
 # elections SERVICE [SINCE]: the replica's "leader election:" log lines.
 elections() {

@@ -103,7 +103,7 @@ docker build -q -t "$prefix/static:nonroot" "$work/static"
 
 step "done; to run compose.yaml with them:"
 cat <<VARS
-export POSTGRES_IMAGE=$prefix/postgres:15 GO_IMAGE=$prefix/golang:1.26 RUNTIME_IMAGE=$prefix/static:nonroot DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
-docker compose up --build -d    # or docker-compose (v1)
+export POSTGRES_IMAGE=$prefix/postgres:15 GO_IMAGE=$prefix/golang:1.26 RUNTIME_IMAGE=$prefix/static:nonroot DOCKER_BUILDKIT=0
+docker compose up --build -d    # Compose v2: v1 (docker-compose 1.x) rejects the file's top-level name
 scripts/compose-smoke.sh
 VARS
