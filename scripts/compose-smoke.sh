@@ -57,6 +57,7 @@ follows() { health "$1" | jq -e '[.data.components[].detail // "" | startswith("
 logs() {
 	local c
 	c=$(container "$1")
+	# shellcheck disable=SC2069 # meant: stderr to the caller, stdout dropped
 	docker logs --since "${2:-$(docker inspect -f '{{.State.StartedAt}}' "$c")}" "$c" 2>&1 >/dev/null
 }
 
