@@ -9,7 +9,17 @@
 # If you raise a grace, raise docker's --stop-timeout (compose:
 # stop_grace_period) above it too. A delivery cut by SIGKILL is still safe:
 # it resumes from its recorded step at the next start.
-FROM golang:1.26 AS build
+#
+# The base images are the official ones unless a build argument names
+# others: scripts/compose-standins.sh builds local stand-ins from Debian
+# packages for a machine that cannot reach Docker Hub or gcr.io (README,
+# "Several replicas"), e.g.
+#   docker build --build-arg GO_IMAGE=starsbot-local/golang:1.26 \
+#     --build-arg RUNTIME_IMAGE=starsbot-local/static:nonroot -t starsbot .
+ARG GO_IMAGE=golang:1.26
+ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12:nonroot
+
+FROM ${GO_IMAGE} AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 # go.mod replaces starsbot/sdk with ./sdk: its go.mod is part of the graph.
@@ -19,7 +29,7 @@ COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/starsbot . \
  && mkdir -p /out/data
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM ${RUNTIME_IMAGE}
 COPY --from=build /out/starsbot /usr/local/bin/starsbot
 COPY --from=build --chown=65532:65532 /out/data /data
 ENV DATA_DIR=/data \
