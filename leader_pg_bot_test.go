@@ -41,7 +41,6 @@ func TestReplicas_Postgres_BotPolling(t *testing.T) {
 		t.Fatalf("the follower (B) polls:\n%s", b.stderr.String())
 	}
 
-	ctx := context.Background()
 	memo := userMemo(t, db, buyer.ID)
 	deposit := func(through *service, amount string) {
 		t.Helper()
@@ -65,16 +64,7 @@ func TestReplicas_Postgres_BotPolling(t *testing.T) {
 	deposit(b, "3") // made through the follower's API, credited by the leader
 
 	// A loses its lock but keeps running: it stops polling, B leads.
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(l.pid) FROM pg_locks l, leader_terms k
-		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-		  AND l.classid::bigint = (k.key >> 32) & 4294967295 AND l.objid::bigint = k.key & 4294967295`); err != nil {
-		t.Fatal(err)
-	}
+	killLeaderLock(t, db)
 	if a.stderr.wait(t, stopped, 15*time.Second, a.done) == nil {
 		t.Fatalf("A did not stop polling when it lost its lock:\n%s", a.stderr.String())
 	}
@@ -171,4 +161,22 @@ func TestReplicas_Postgres_NotifyCleanHandover(t *testing.T) {
 	// would have come before it.
 	waitTold(t, buyer.ID, notes, tg)
 	toldOnce(t, buyer.ID, notes, tg)
+}
+
+// killLeaderLock ends the database session that holds the leader's lock
+// on the schema of url (its process goes on, unaware until its next
+// ping): the leader_terms row names the lock's key.
+func killLeaderLock(t *testing.T, url string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(l.pid) FROM pg_locks l, leader_terms k
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+		  AND l.classid::bigint = (k.key >> 32) & 4294967295 AND l.objid::bigint = k.key & 4294967295`); err != nil {
+		t.Fatal(err)
+	}
 }

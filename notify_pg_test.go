@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"starsbot/bot"
 	"starsbot/bot/bottest"
 	"starsbot/pgstore"
@@ -44,24 +42,18 @@ type pgReplica struct {
 // 300 ms.
 func startPGReplica(t *testing.T, url string) *pgReplica {
 	t.Helper()
-	return startPGReplicaTTL(t, url, 300*time.Millisecond)
+	return startPGReplicaTTL(t, url, pgReplicaTTL)
 }
+
+// pgReplicaTTL is startPGReplica's elector TTL.
+const pgReplicaTTL = 300 * time.Millisecond
 
 // startPGReplicaTTL is startPGReplica with an elector TTL of ttl (it pings
 // its lock's connection every ttl/3).
 func startPGReplicaTTL(t *testing.T, url string, ttl time.Duration) *pgReplica {
 	t.Helper()
 	ctx, kill := context.WithCancel(context.Background())
-	db, err := pgstore.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := shop.NewService(db, shop.StaticRate{TONUSD: 3_600_000}, shop.DefaultPricing(), "0Qaddr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Logger = slog.New(slog.DiscardHandler)
-	svc.Replica = shop.NewReplicaID()
+	db, svc := openReplica(t, ctx, url)
 	el, err := pgstore.NewElector(url, ttl, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +100,25 @@ func (r *pgReplica) waitLeading(t *testing.T) {
 	}
 }
 
+// startLeading starts a replica (elector TTL ttl) that campaigns, and
+// waits until it leads and its notifier has placed its cursor.
+func startLeading(t *testing.T, url string, ttl time.Duration) *pgReplica {
+	t.Helper()
+	r := startPGReplicaTTL(t, url, ttl)
+	r.campaign()
+	r.waitLeading(t)
+	waitCursor(t, r.n)
+	return r
+}
+
+// ensureBuyer makes a buyer who talks to the bot in English.
+func ensureBuyer(t *testing.T, svc *shop.Service, id int64, username string) {
+	t.Helper()
+	if _, err := svc.EnsureUser(context.Background(), shop.UserUpdate{ID: id, Username: username, LanguageCode: "en"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // stop stops r as run does on a clean stop: the notifier (which finishes
 // its page and saves its cursor under its leadership), then the elector,
 // which steps down, then the bot.
@@ -128,17 +139,12 @@ func (r *pgReplica) stop() {
 func TestNotifier_Postgres_LeaderDiesBeforeTelling(t *testing.T) {
 	u := pgtest.NewSchema(t)
 	ctx := context.Background()
-	a := startPGReplica(t, u)
-	a.campaign()
-	a.waitLeading(t)
-	waitCursor(t, a.n)
+	a := startLeading(t, u, pgReplicaTTL)
 	b := startPGReplica(t, u)
 	b.campaign()
 
 	const buyer = 7_300_001
-	if _, err := a.svc.EnsureUser(ctx, shop.UserUpdate{ID: buyer, Username: "dies_buyer", LanguageCode: "en"}); err != nil {
-		t.Fatal(err)
-	}
+	ensureBuyer(t, a.svc, buyer, "dies_buyer")
 	credit(t, a.svc, buyer, 1)
 	waitTold(t, buyer, []string{creditNote(1)}, a.tg)
 	a.stopSingletons()
@@ -168,16 +174,11 @@ func TestNotifier_Postgres_LeaderDiesBeforeTelling(t *testing.T) {
 func TestNotifier_Postgres_FollowerEventsWithoutLeader(t *testing.T) {
 	u := pgtest.NewSchema(t)
 	ctx := context.Background()
-	a := startPGReplica(t, u)
-	a.campaign()
-	a.waitLeading(t)
-	waitCursor(t, a.n)
+	a := startLeading(t, u, pgReplicaTTL)
 	b := startPGReplica(t, u) // not campaigning yet
 
 	const buyer = 7_400_001
-	if _, err := b.svc.EnsureUser(ctx, shop.UserUpdate{ID: buyer, Username: "follower_buyer", LanguageCode: "en"}); err != nil {
-		t.Fatal(err)
-	}
+	ensureBuyer(t, b.svc, buyer, "follower_buyer")
 	credit(t, b.svc, buyer, 1) // made on the follower, told by the leader (polling)
 	waitTold(t, buyer, []string{creditNote(1)}, a.tg)
 	a.kill()
@@ -208,14 +209,9 @@ func TestNotifier_Postgres_FollowerEventsWithoutLeader(t *testing.T) {
 func TestNotifier_Postgres_RestartResumes(t *testing.T) {
 	u := pgtest.NewSchema(t)
 	ctx := context.Background()
-	a := startPGReplica(t, u)
-	a.campaign()
-	a.waitLeading(t)
-	waitCursor(t, a.n)
+	a := startLeading(t, u, pgReplicaTTL)
 	const buyer = 7_500_001
-	if _, err := a.svc.EnsureUser(ctx, shop.UserUpdate{ID: buyer, Username: "restart_buyer", LanguageCode: "en"}); err != nil {
-		t.Fatal(err)
-	}
+	ensureBuyer(t, a.svc, buyer, "restart_buyer")
 	credit(t, a.svc, buyer, 1)
 	credit(t, a.svc, buyer, 2)
 	waitTold(t, buyer, []string{creditNote(1), creditNote(2)}, a.tg)
@@ -246,10 +242,7 @@ func TestNotifier_Postgres_RestartResumes(t *testing.T) {
 func TestNotifier_Postgres_CleanHandover(t *testing.T) {
 	u := pgtest.NewSchema(t)
 	ctx := context.Background()
-	a := startPGReplica(t, u)
-	a.campaign()
-	a.waitLeading(t)
-	waitCursor(t, a.n)
+	a := startLeading(t, u, pgReplicaTTL)
 	b := startPGReplica(t, u)
 	b.campaign()
 
@@ -306,30 +299,16 @@ func TestNotifier_Postgres_CleanHandover(t *testing.T) {
 func TestNotifier_Postgres_DeposedLeader(t *testing.T) {
 	u := pgtest.NewSchema(t)
 	ctx := context.Background()
-	a := startPGReplicaTTL(t, u, 5*time.Minute)
-	a.campaign()
-	a.waitLeading(t)
-	waitCursor(t, a.n)
+	a := startLeading(t, u, 5*time.Minute)
 	b := startPGReplica(t, u)
 	b.campaign()
 
 	const buyer = 7_700_001
-	if _, err := a.svc.EnsureUser(ctx, shop.UserUpdate{ID: buyer, Username: "deposed_buyer", LanguageCode: "en"}); err != nil {
-		t.Fatal(err)
-	}
+	ensureBuyer(t, a.svc, buyer, "deposed_buyer")
 	credit(t, a.svc, buyer, 1)
 	waitTold(t, buyer, []string{creditNote(1)}, a.tg)
 
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `SELECT pg_terminate_backend(l.pid) FROM pg_locks l, leader_terms k
-		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-		  AND l.classid::bigint = (k.key >> 32) & 4294967295 AND l.objid::bigint = k.key & 4294967295`); err != nil {
-		t.Fatal(err)
-	}
+	killLeaderLock(t, u)
 	b.waitLeading(t)
 	if !a.el.Leader() {
 		t.Fatal("A noticed before the test could use its stale leadership")

@@ -94,12 +94,10 @@ type testReplica struct {
 	log      *eventLog
 }
 
-// startReplica opens a replica on the schema of url and runs its relay
-// (polling every poll, woken by a listener unless poll is short) until
-// the test ends.
-func startReplica(t *testing.T, url string, listen bool, poll time.Duration) *testReplica {
+// openReplica opens the store on the schema of url and a service over it
+// named as a replica of its own.
+func openReplica(t *testing.T, ctx context.Context, url string) (*pgstore.DB, *shop.Service) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	db, err := pgstore.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -110,10 +108,21 @@ func startReplica(t *testing.T, url string, listen bool, poll time.Duration) *te
 	}
 	svc.Logger = slog.New(slog.DiscardHandler)
 	svc.Replica = shop.NewReplicaID()
+	return db, svc
+}
+
+// startReplica opens a replica on the schema of url and runs its relay
+// (polling every poll, woken by a listener unless poll is short) until
+// the test ends.
+func startReplica(t *testing.T, url string, listen bool, poll time.Duration) *testReplica {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	db, svc := openReplica(t, ctx, url)
 	r := &testReplica{db: db, svc: svc, log: newEventLog(svc)}
 	cfg := shop.RelayConfig{Shop: svc, Poll: poll}
 	var wg sync.WaitGroup
 	if listen {
+		var err error
 		if r.listener, err = pgstore.NewListener(url, nil); err != nil {
 			t.Fatal(err)
 		}

@@ -187,14 +187,19 @@ func (e *batchEnv) worker(concurrency int, sizes *[]int) *Worker {
 
 // orders creates n Stars orders, owners taking turns, each for its own
 // recipient.
-func (e *batchEnv) orders(n int) []*shop.Order {
+func (e *batchEnv) orders(n int) []*shop.Order { return createOrders(e.t, e.svc, e.srv, n) }
+
+// createOrders creates n Stars orders paid from balances, owners 2001–2003
+// taking turns, each for its own recipient, whom the fake Fragment knows.
+func createOrders(t *testing.T, svc *shop.Service, srv *fragmenttest.Server, n int) []*shop.Order {
+	t.Helper()
 	var out []*shop.Order
 	for i := range n {
 		recipient := fmt.Sprintf("buyer_%03d", i)
-		e.srv.AddUser(recipient)
-		o, err := e.svc.CreateOrder(context.Background(), shop.CreateOrderRequest{UserID: int64(2001 + i%3), Type: shop.OrderStars, Stars: 100, Recipient: recipient, PaymentMethod: shop.PayBalance, Source: "api"})
+		srv.AddUser(recipient)
+		o, err := svc.CreateOrder(context.Background(), shop.CreateOrderRequest{UserID: int64(2001 + i%3), Type: shop.OrderStars, Stars: 100, Recipient: recipient, PaymentMethod: shop.PayBalance, Source: "api"})
 		if err != nil {
-			e.t.Fatal(err)
+			t.Fatal(err)
 		}
 		out = append(out, o)
 	}
@@ -210,15 +215,22 @@ func (e *batchEnv) requireEachPaidOnce(orders []*shop.Order) {
 			e.t.Errorf("order %d is %s (%s)", o.ID, got.Status, got.FailureReason)
 		}
 	}
+	requirePayments(e.t, e.srv, len(orders))
+}
+
+// requirePayments checks that the fake Fragment was paid n times in all,
+// at most once per request.
+func requirePayments(t *testing.T, srv *fragmenttest.Server, n int) {
+	t.Helper()
 	paid := 0
-	for _, r := range e.srv.Requests() {
+	for _, r := range srv.Requests() {
 		if r.Payments > 1 {
-			e.t.Errorf("request %s paid %d times", r.ID, r.Payments)
+			t.Errorf("request %s paid %d times", r.ID, r.Payments)
 		}
 		paid += r.Payments
 	}
-	if paid != len(orders) {
-		e.t.Errorf("%d payments for %d orders", paid, len(orders))
+	if paid != n {
+		t.Errorf("%d payments for %d orders", paid, n)
 	}
 }
 

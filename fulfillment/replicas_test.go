@@ -72,20 +72,7 @@ func newReplicasEnv(t *testing.T, sessions int) *replicasEnv {
 }
 
 // orders creates n Stars orders, paid from balances, owners taking turns.
-func (e *replicasEnv) orders(n int) []*shop.Order {
-	e.t.Helper()
-	var out []*shop.Order
-	for i := range n {
-		recipient := fmt.Sprintf("buyer_%03d", i)
-		e.srv.AddUser(recipient)
-		o, err := e.svc.CreateOrder(context.Background(), shop.CreateOrderRequest{UserID: int64(2001 + i%3), Type: shop.OrderStars, Stars: 100, Recipient: recipient, PaymentMethod: shop.PayBalance, Source: "api"})
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		out = append(out, o)
-	}
-	return out
-}
+func (e *replicasEnv) orders(n int) []*shop.Order { return createOrders(e.t, e.svc, e.srv, n) }
 
 // preparerWallet is the hot wallet as a preparer replica sees it: the same
 // description (Fragment's link call sends it), and a test failure if it is
@@ -215,16 +202,7 @@ func (e *replicasEnv) waitStatus(orders []*shop.Order, want shop.OrderStatus, li
 // cold init with "Price was changed"), and that the store checks clean.
 func (e *replicasEnv) requirePaidOnce(orders []*shop.Order) {
 	e.t.Helper()
-	paid := 0
-	for _, r := range e.srv.Requests() {
-		if r.Payments > 1 {
-			e.t.Errorf("request %s paid %d times", r.ID, r.Payments)
-		}
-		paid += r.Payments
-	}
-	if paid != len(orders) {
-		e.t.Errorf("%d payments for %d orders", paid, len(orders))
-	}
+	requirePayments(e.t, e.srv, len(orders))
 	if inits, reqs := e.srv.Calls("initBuyStarsRequest"), len(e.srv.Requests()); inits != reqs {
 		e.t.Errorf("%d init calls made %d requests: some pair met another in one session", inits, reqs)
 	}
