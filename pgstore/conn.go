@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,12 +42,18 @@ import (
 // release then sends ROLLBACK, and the pool drops a connection that is not
 // idle when it is released.
 //
-// Not done: running a View's lone statement outside a transaction (one
-// round trip fewer for an API key's lookup). View cannot know that fn
-// will run no second statement, and running fn again in a transaction
-// when it does would repeat what fn does outside the store (the contract
-// suite's Views record what they see), so a View still ends with
-// ROLLBACK.
+// A View's first statement runs alone, outside a transaction (lazy): a
+// View of one statement — an API key's lookup, an order's — then costs
+// one round trip, not two (no BEGIN, no ROLLBACK), and sees one snapshot,
+// as a statement does. When fn runs a second statement, the transaction
+// begins then, in one pipeline: BEGIN, the first statement again, the
+// second. If the first statement's rows, read again in the transaction's
+// snapshot, are the ones fn was given (byte for byte), fn's reads are all
+// of that snapshot and it goes on, none the wiser; if not (a commit came
+// between), every later statement fails with errSnapshotMoved and View
+// runs fn again in a transaction from its start. View learns which of
+// its callers run more than one statement (by the code of fn) and begins
+// theirs at once, so that they do not run their first statement twice.
 type txConn struct {
 	conn *pgxpool.Conn
 	// begin is the BEGIN statement, sent with the first statement.
@@ -54,7 +61,24 @@ type txConn struct {
 	begun   bool
 	pending []queued
 	err     error // the first failed write (or BEGIN): every later statement returns it
+	// lazy: the first statement runs outside a transaction (a View's);
+	// first is that statement once it ran.
+	lazy  bool
+	first *firstStatement
 }
+
+// firstStatement is a lazy View's first statement and the rows fn was
+// given, as the server sent them.
+type firstStatement struct {
+	sql  string
+	args []any
+	rows [][][]byte
+	ok   bool // every row was read without error
+}
+
+// errSnapshotMoved is what a lazy View's statements return once its first
+// statement's rows changed before its second (see txConn).
+var errSnapshotMoved = errors.New("pgstore: the data read first changed before the next read; the view runs again")
 
 // queued is a write waiting for the next pipeline: blind, or with a scan
 // that takes what its RETURNING gives back (an id drawn by the server)
@@ -146,8 +170,134 @@ func (c *txConn) send(ctx context.Context, sql string, args ...any) (pgx.BatchRe
 	return br, nil
 }
 
+// lazyFirst reports whether sql is a lazy View's first statement, to run
+// alone; lazySecond, whether it is the second, which begins the
+// transaction with the first again (upgrade).
+func (c *txConn) lazyFirst() bool  { return c.lazy && c.first == nil && !c.begun && c.err == nil }
+func (c *txConn) lazySecond() bool { return c.lazy && c.first != nil && !c.begun && c.err == nil }
+
+// queryFirst runs a lazy View's first statement outside a transaction and
+// keeps its rows as fn reads them.
+func (c *txConn) queryFirst(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c.first = &firstStatement{sql: sql, args: args}
+	rows, err := c.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &capturedRows{Rows: rows, f: c.first}, nil
+}
+
+// upgrade begins the transaction of a lazy View at its second statement:
+// BEGIN, the first statement again and sql in one pipeline. It returns
+// the pipeline, positioned at sql's result, if the first statement's rows
+// are the ones fn was given; else errSnapshotMoved, which it keeps.
+func (c *txConn) upgrade(ctx context.Context, sql string, args ...any) (pgx.BatchResults, error) {
+	f := c.first
+	b := &pgx.Batch{}
+	b.Queue(c.begin)
+	b.Queue(f.sql, f.args...)
+	b.Queue(sql, args...)
+	c.begun = true
+	br := c.conn.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		c.err = fmt.Errorf("pgstore: begin: %w", err)
+		_ = br.Close()
+		return nil, c.err
+	}
+	same, err := sameRows(br, f)
+	if err != nil || !same {
+		c.err = errSnapshotMoved
+		_ = br.Close()
+		return nil, c.err
+	}
+	return br, nil
+}
+
+// sameRows reads the next result of br and reports whether its rows are
+// f's, byte for byte.
+func sameRows(br pgx.BatchResults, f *firstStatement) (bool, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	same := f.ok
+	n := 0
+	for rows.Next() {
+		if n >= len(f.rows) || !equalRaw(rows.RawValues(), f.rows[n]) {
+			same = false
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	return same && n == len(f.rows), nil
+}
+
+func equalRaw(a, b [][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if (a[i] == nil) != (b[i] == nil) || !bytes.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// capturedRows are a lazy View's first rows: each row fn reads is kept
+// (copied: pgx reuses its buffers), and Close reads and keeps the rest,
+// so that upgrade can compare them all.
+type capturedRows struct {
+	pgx.Rows
+	f      *firstStatement
+	closed bool
+}
+
+func (r *capturedRows) Next() bool {
+	if !r.Rows.Next() {
+		return false
+	}
+	raw := r.Rows.RawValues()
+	row := make([][]byte, len(raw))
+	for i, v := range raw {
+		if v != nil {
+			row[i] = append([]byte{}, v...)
+		}
+	}
+	r.f.rows = append(r.f.rows, row)
+	return true
+}
+
+func (r *capturedRows) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	for r.Next() {
+	}
+	r.Rows.Close()
+	r.f.ok = r.Rows.Err() == nil
+}
+
 // Exec runs sql (after what is ahead of it) and returns its command tag.
 func (c *txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if c.lazyFirst() {
+		c.lazy = false // a View runs no Exec; begin as usual
+	}
+	if c.lazySecond() {
+		br, err := c.upgrade(ctx, sql, args...)
+		if err != nil {
+			return pgconn.CommandTag{}, err
+		}
+		tag, err := br.Exec()
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return tag, err
+	}
 	if ahead, err := c.ahead(); err != nil {
 		return pgconn.CommandTag{}, err
 	} else if !ahead {
@@ -167,6 +317,21 @@ func (c *txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 // Query runs sql (after what is ahead of it); closing the rows ends the
 // pipeline.
 func (c *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	switch {
+	case c.lazyFirst():
+		return c.queryFirst(ctx, sql, args...)
+	case c.lazySecond():
+		br, err := c.upgrade(ctx, sql, args...)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := br.Query()
+		if err != nil {
+			_ = br.Close()
+			return nil, err
+		}
+		return &batchRows{Rows: rows, br: br}, nil
+	}
 	if ahead, err := c.ahead(); err != nil {
 		return nil, err
 	} else if !ahead {
@@ -186,6 +351,20 @@ func (c *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 
 // QueryRow runs sql (after what is ahead of it).
 func (c *txConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	switch {
+	case c.lazyFirst():
+		rows, err := c.queryFirst(ctx, sql, args...)
+		if err != nil {
+			return errRow{err}
+		}
+		return firstRow{rows}
+	case c.lazySecond():
+		br, err := c.upgrade(ctx, sql, args...)
+		if err != nil {
+			return errRow{err}
+		}
+		return batchRow{row: br.QueryRow(), br: br}
+	}
 	if ahead, err := c.ahead(); err != nil {
 		return errRow{err}
 	} else if !ahead {
@@ -275,6 +454,25 @@ func (r batchRow) Scan(dest ...any) error {
 		err = cerr
 	}
 	return err
+}
+
+// firstRow is the row of a lazy View's first statement, read as pgx's
+// QueryRow reads one: the first row, or ErrNoRows.
+type firstRow struct{ rows pgx.Rows }
+
+func (r firstRow) Scan(dest ...any) error {
+	defer r.rows.Close()
+	if !r.rows.Next() {
+		if err := r.rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	if err := r.rows.Scan(dest...); err != nil {
+		return err
+	}
+	r.rows.Close()
+	return r.rows.Err()
 }
 
 // errRow is a row that fails with err.

@@ -58,6 +58,8 @@ import (
 	"hash/fnv"
 	"io/fs"
 	"math/rand/v2"
+	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -91,6 +93,9 @@ type DB struct {
 	pool     *pgxpool.Pool
 	retries  atomic.Int64 // Update's re-runs after 40001/40P01, since Open
 	notifier notifier     // the outbox notifications after commits (notify.go)
+	// multiViews holds the code of the View fns seen to run more than one
+	// statement: their transaction begins with the first (View).
+	multiViews sync.Map
 }
 
 // Open connects to the database at url (postgres://…), applies the
@@ -177,11 +182,22 @@ func (db *DB) SQLDB() *sql.DB { return stdlib.OpenDBFromPool(db.pool) }
 
 // View runs fn in a read-only snapshot. When a read of the outbox asks
 // for the horizon to be advanced (outbox.go), View advances it and runs fn
-// again in a new snapshot, once.
+// again in a new snapshot, once. Its first statement runs outside a
+// transaction unless fn is known to run more than one (conn.go); when the
+// rows it read changed before the second, fn runs again in a transaction.
 func (db *DB) View(ctx context.Context, fn func(shop.Tx) error) error {
-	advanced := false
+	site := reflect.ValueOf(fn).Pointer() // the code of fn (a function literal, or a copy of it the compiler inlined)
+	_, multi := db.multiViews.Load(site)
+	advanced, lazy := false, !multi
 	for {
-		advance, err := db.view(ctx, fn, advanced)
+		advance, upgraded, err := db.view(ctx, fn, advanced, lazy)
+		if upgraded {
+			db.multiViews.Store(site, struct{}{})
+		}
+		if errors.Is(err, errSnapshotMoved) {
+			lazy = false
+			continue
+		}
 		if !advance {
 			return err
 		}
@@ -193,17 +209,25 @@ func (db *DB) View(ctx context.Context, fn func(shop.Tx) error) error {
 }
 
 // view runs fn once in a REPEATABLE READ READ ONLY transaction (its BEGIN
-// sent with the first statement, conn.go) and reports whether it asked for
-// the outbox horizon to be advanced.
-func (db *DB) view(ctx context.Context, fn func(shop.Tx) error, advanced bool) (advance bool, err error) {
+// sent with the first statement, or with lazy with the second, conn.go)
+// and reports whether it asked for the outbox horizon to be advanced and
+// whether a lazy transaction began (fn ran a second statement). When the
+// first statement's rows had changed by then, it returns errSnapshotMoved,
+// whatever fn returned.
+func (db *DB) view(ctx context.Context, fn func(shop.Tx) error, advanced, lazy bool) (advance, upgraded bool, err error) {
 	c, err := db.acquire(ctx, "begin isolation level repeatable read read only")
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	defer c.release(ctx)
+	c.lazy = lazy
 	t := &tx{ctx: ctx, ptx: c, advanced: advanced}
 	err = fn(t)
-	return t.needAdvance, err
+	upgraded = lazy && c.begun
+	if c.err == errSnapshotMoved {
+		return false, upgraded, errSnapshotMoved
+	}
+	return t.needAdvance, upgraded, err
 }
 
 // Update runs fn in a serializable transaction, re-running it on

@@ -36,3 +36,11 @@ func MigrateTo(ctx context.Context, url string, version int64) error {
 
 // SessionKeyOf exposes sessionKey to the tests.
 var SessionKeyOf = sessionKey
+
+// MultiViews counts the View call sites seen to run more than one
+// statement.
+func (db *DB) MultiViews() int {
+	n := 0
+	db.multiViews.Range(func(any, any) bool { n++; return true })
+	return n
+}

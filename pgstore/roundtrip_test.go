@@ -83,7 +83,7 @@ func (rt *roundTrips) take() (int64, []string) {
 // CreateOrder. It logs the statements (go test -v) and fails when the
 // count grows past maxRoundTrips, so that a change that adds one is seen.
 func TestRoundTrips_BalanceOrder(t *testing.T) {
-	const authRoundTrips, orderRoundTrips = 2, 3
+	const authRoundTrips, orderRoundTrips = 1, 3
 	cfg, err := pgxpool.ParseConfig(pgtest.NewSchema(t))
 	if err != nil {
 		t.Fatal(err)

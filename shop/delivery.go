@@ -61,6 +61,7 @@ type QueuedOrder struct {
 func (s *Service) Queue(ctx context.Context, limit int) ([]QueuedOrder, error) {
 	var out []QueuedOrder
 	err := s.Store.View(ctx, func(tx Tx) error {
+		out = out[:0]
 		ids, err := tx.Queued(limit)
 		if err != nil {
 			return err

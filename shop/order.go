@@ -529,11 +529,12 @@ func (s *Service) FindOrders(ctx context.Context, f OrderFilter) (orders []*Orde
 // orders that were not refunded, and what was delivered. It reads the
 // store's per-owner counters (Tx.OrderTotals): constant time.
 func (s *Service) OrderStats(ctx context.Context, userID int64) (*OrderStats, error) {
-	st := &OrderStats{ByStatus: make(map[OrderStatus]int, len(OrderStatuses))}
-	for _, status := range OrderStatuses {
-		st.ByStatus[status] = 0
-	}
+	var st *OrderStats
 	err := s.Store.View(ctx, func(tx Tx) error {
+		st = &OrderStats{ByStatus: make(map[OrderStatus]int, len(OrderStatuses))}
+		for _, status := range OrderStatuses {
+			st.ByStatus[status] = 0
+		}
 		totals, err := tx.OrderTotals(userID)
 		if err != nil {
 			return err

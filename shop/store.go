@@ -10,7 +10,11 @@ import (
 // holds no business rules: every rule is in Service, which runs each
 // operation, money movement and ledger entry included, in one Update.
 type Store interface {
-	// View runs fn in a read-only transaction.
+	// View runs fn in a read-only transaction: every read sees one
+	// snapshot. fn may be called more than once (PostgreSQL runs a View's
+	// first read outside a transaction and starts over in one when that
+	// read's rows changed before the second): it must reset any result it
+	// captures at its start, as Update's.
 	View(ctx context.Context, fn func(Tx) error) error
 
 	// Update runs fn in a read-write transaction. Concurrent Updates are
