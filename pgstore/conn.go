@@ -288,22 +288,19 @@ func (c *txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 		c.lazy = false // a View runs no Exec; begin as usual
 	}
 	if c.lazySecond() {
-		br, err := c.upgrade(ctx, sql, args...)
-		if err != nil {
-			return pgconn.CommandTag{}, err
-		}
-		tag, err := br.Exec()
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		return tag, err
+		return lastExec(c.upgrade(ctx, sql, args...))
 	}
 	if ahead, err := c.ahead(); err != nil {
 		return pgconn.CommandTag{}, err
 	} else if !ahead {
 		return c.conn.Exec(ctx, sql, args...)
 	}
-	br, err := c.send(ctx, sql, args...)
+	return lastExec(c.send(ctx, sql, args...))
+}
+
+// lastExec returns the command tag of a pipeline's last statement and
+// ends the pipeline.
+func lastExec(br pgx.BatchResults, err error) (pgconn.CommandTag, error) {
 	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
@@ -314,30 +311,9 @@ func (c *txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 	return tag, err
 }
 
-// Query runs sql (after what is ahead of it); closing the rows ends the
-// pipeline.
-func (c *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	switch {
-	case c.lazyFirst():
-		return c.queryFirst(ctx, sql, args...)
-	case c.lazySecond():
-		br, err := c.upgrade(ctx, sql, args...)
-		if err != nil {
-			return nil, err
-		}
-		rows, err := br.Query()
-		if err != nil {
-			_ = br.Close()
-			return nil, err
-		}
-		return &batchRows{Rows: rows, br: br}, nil
-	}
-	if ahead, err := c.ahead(); err != nil {
-		return nil, err
-	} else if !ahead {
-		return c.conn.Query(ctx, sql, args...)
-	}
-	br, err := c.send(ctx, sql, args...)
+// lastRows returns the rows of a pipeline's last statement; closing them
+// ends the pipeline.
+func lastRows(br pgx.BatchResults, err error) (pgx.Rows, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -347,6 +323,23 @@ func (c *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 		return nil, err
 	}
 	return &batchRows{Rows: rows, br: br}, nil
+}
+
+// Query runs sql (after what is ahead of it); closing the rows ends the
+// pipeline.
+func (c *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	switch {
+	case c.lazyFirst():
+		return c.queryFirst(ctx, sql, args...)
+	case c.lazySecond():
+		return lastRows(c.upgrade(ctx, sql, args...))
+	}
+	if ahead, err := c.ahead(); err != nil {
+		return nil, err
+	} else if !ahead {
+		return c.conn.Query(ctx, sql, args...)
+	}
+	return lastRows(c.send(ctx, sql, args...))
 }
 
 // QueryRow runs sql (after what is ahead of it).
