@@ -139,12 +139,7 @@ func openBolt(t *testing.T, path string) (*store.DB, *shop.Service) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := shop.NewService(db, shop.StaticRate{TONUSD: 3_600_000}, shop.DefaultPricing(), "0Qaddr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc.Logger = slog.New(slog.DiscardHandler)
-	return db, svc
+	return db, newQuietService(t, db)
 }
 
 // waitCursor waits (up to 10 s) until n's cursor is in the store: its

@@ -102,13 +102,20 @@ func openReplica(t *testing.T, ctx context.Context, url string) (*pgstore.DB, *s
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc := newQuietService(t, db)
+	svc.Replica = shop.NewReplicaID()
+	return db, svc
+}
+
+// newQuietService is a service on db at a fixed rate that logs nothing.
+func newQuietService(t *testing.T, db shop.Store) *shop.Service {
+	t.Helper()
 	svc, err := shop.NewService(db, shop.StaticRate{TONUSD: 3_600_000}, shop.DefaultPricing(), "0Qaddr")
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc.Logger = slog.New(slog.DiscardHandler)
-	svc.Replica = shop.NewReplicaID()
-	return db, svc
+	return svc
 }
 
 // startReplica opens a replica on the schema of url and runs its relay

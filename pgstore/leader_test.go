@@ -23,12 +23,7 @@ func migrated(t *testing.T) (string, *pgstore.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := db.Check(context.Background()); err != nil {
-			t.Errorf("store check after test: %v", err)
-		}
-		_ = db.Close()
-	})
+	pgtest.CheckAndClose(t, db)
 	return u, db
 }
 

@@ -96,12 +96,7 @@ func TestRoundTrips_BalanceOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := db.Check(context.Background()); err != nil {
-			t.Errorf("store check after test: %v", err)
-		}
-		_ = db.Close()
-	})
+	pgtest.CheckAndClose(t, db)
 	start := shoptest.Start
 	svc, err := shop.NewService(db, shop.StaticRate{TONUSD: shoptest.Rate, Since: start}, shop.DefaultPricing(), shoptest.DepositAddress)
 	if err != nil {

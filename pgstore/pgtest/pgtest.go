@@ -85,11 +85,17 @@ func Open(tb testing.TB) *pgstore.DB {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	CheckAndClose(tb, db)
+	return db
+}
+
+// CheckAndClose runs db.Check when the test ends, reporting any problem
+// with tb.Errorf, and closes db.
+func CheckAndClose(tb testing.TB, db *pgstore.DB) {
 	tb.Cleanup(func() {
 		if err := db.Check(context.Background()); err != nil {
 			tb.Errorf("store check after test: %v", err)
 		}
 		_ = db.Close()
 	})
-	return db
 }
