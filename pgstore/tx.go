@@ -430,8 +430,14 @@ func (t *tx) PutOrder(o *shop.Order) error {
 		return fmt.Errorf("pgstore: put order %d: unknown status %q", o.ID, o.Status)
 	}
 	memo := shop.NormalizeMemo(o.PaymentMemo)
-	if err := t.claimMemo(memo, 0, o.ID); err != nil {
-		return err
+	known, stored := t.orders[o.ID]
+	unchanged := stored && known == memo
+	// As in PutUser: a memo the stored record already has is the order's
+	// in the index (Check verifies it), so the claim holds unread.
+	if !unchanged {
+		if err := t.claimMemo(memo, 0, o.ID); err != nil {
+			return err
+		}
 	}
 	data, err := encode(o)
 	if err != nil {
@@ -441,7 +447,9 @@ func (t *tx) PutOrder(o *shop.Order) error {
 	if o.Status == shop.StatusPendingPayment && !o.ExpiresAt.IsZero() {
 		expiry = nanos(o.ExpiresAt)
 	}
-	known, stored := t.orders[o.ID]
+	// The record's columns, $1 to $11 in every statement below.
+	args := []any{o.ID, o.UserID, string(o.Status), string(o.Type), int64(o.PriceTON), int64(o.FeeTON), o.Stars, int64(o.Months),
+		o.ClientReference, expiry, data}
 	isNew := t.newOrders[o.ID]
 	defer t.knowOrder(o)
 	switch {
@@ -449,16 +457,12 @@ func (t *tx) PutOrder(o *shop.Order) error {
 		// A number NextOrderID drew in this transaction: no record and no
 		// memo entry yet, and none needed.
 		return t.exec("put order", `INSERT INTO orders (id, user_id, status, type, price_ton, fee_ton, stars, months, client_reference, expiry_ns, data)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			o.ID, o.UserID, string(o.Status), string(o.Type), int64(o.PriceTON), int64(o.FeeTON), o.Stars, int64(o.Months),
-			o.ClientReference, expiry, data)
-	case stored && known == memo:
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, args...)
+	case unchanged:
 		// The stored record has this memo, so its entry is there: the
 		// record is updated in place.
 		return t.exec("put order", `UPDATE orders SET user_id = $2, status = $3, type = $4, price_ton = $5, fee_ton = $6, stars = $7,
-			months = $8, client_reference = $9, expiry_ns = $10, data = $11 WHERE id = $1`,
-			o.ID, o.UserID, string(o.Status), string(o.Type), int64(o.PriceTON), int64(o.FeeTON), o.Stars, int64(o.Months),
-			o.ClientReference, expiry, data)
+			months = $8, client_reference = $9, expiry_ns = $10, data = $11 WHERE id = $1`, args...)
 	}
 	// One statement, as in PutUser: the previous memo out, the record, the
 	// memo in.
@@ -469,8 +473,7 @@ func (t *tx) PutOrder(o *shop.Order) error {
 					price_ton = EXCLUDED.price_ton, fee_ton = EXCLUDED.fee_ton, stars = EXCLUDED.stars, months = EXCLUDED.months,
 					client_reference = EXCLUDED.client_reference, expiry_ns = EXCLUDED.expiry_ns, data = EXCLUDED.data)
 		INSERT INTO memos (memo, order_id) SELECT $12, $1 WHERE $12 <> '' ON CONFLICT (memo) DO NOTHING`,
-		o.ID, o.UserID, string(o.Status), string(o.Type), int64(o.PriceTON), int64(o.FeeTON), o.Stars, int64(o.Months),
-		o.ClientReference, expiry, data, memo)
+		append(args, memo)...)
 }
 
 func (t *tx) FindOrderByID(id int64) (*shop.Order, error) {
