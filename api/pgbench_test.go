@@ -48,8 +48,9 @@ import (
 //
 // Besides benchHTTP's req/s and latencies, each POST reports raw-% (its
 // req/s as a percentage of raw_insert's, measured just before in the same
-// run; target ≥ 40) and retries/op (pgstore re-runs after serialization
-// failures, per request). Every case also reports its CPU time per
+// run; target ≥ 40), retries/op (pgstore re-runs after serialization
+// failures, per request), batched-% (the requests whose transaction was
+// shared with others: pgstore's group commit) and calls/batch. Every case also reports its CPU time per
 // operation, which a machine shared with other work disturbs much less
 // than a rate: pg-cpu-µs/op, the server's (its backends serving the
 // case's pools, by /proc; Linux only, 0 elsewhere), and go-cpu-µs/op,
@@ -76,10 +77,10 @@ func BenchmarkAPIPostgres(b *testing.B) {
 				name += "s"
 			}
 			b.Run(name, func(b *testing.B) {
-				urls, keys, retries, pool, app := benchPGServers(b, replicas, partners)
+				urls, keys, stats, pool, app := benchPGServers(b, replicas, partners)
 				body := []byte(`{"recipient_username":"pandus","quantity":100,"payment_method":"balance","payment_currency":"TON"}`)
 				var n atomic.Uint64
-				before := retries()
+				retries0, batches0, joined0 := stats()
 				cpu := startCPU(b, pool, app)
 				benchHTTP(b, func() *http.Request {
 					i := n.Add(1)
@@ -93,7 +94,12 @@ func BenchmarkAPIPostgres(b *testing.B) {
 				if rawRate > 0 {
 					b.ReportMetric(100*rate/rawRate, "raw-%")
 				}
-				b.ReportMetric(float64(retries()-before)/float64(b.N), "retries/op")
+				retries, batches, joined := stats()
+				b.ReportMetric(float64(retries-retries0)/float64(b.N), "retries/op")
+				b.ReportMetric(100*float64(joined-joined0)/float64(b.N), "batched-%")
+				if batches > batches0 {
+					b.ReportMetric(float64(joined-joined0)/float64(batches-batches0), "calls/batch")
+				}
 			})
 		}
 	}
@@ -146,7 +152,7 @@ func benchRawInsert(b *testing.B) float64 {
 // startCPU).
 // When the benchmark ends the servers stop, then the store is checked
 // (pgstore.DB.Check) and the schema dropped.
-func benchPGServers(b *testing.B, replicas, partners int) (urls, keys []string, retries func() int64, pool *pgxpool.Pool, app string) {
+func benchPGServers(b *testing.B, replicas, partners int) (urls, keys []string, stats func() (retries, batches, joined int64), pool *pgxpool.Pool, app string) {
 	b.Helper()
 	ctx := context.Background()
 	discard := slog.New(slog.DiscardHandler)
@@ -203,14 +209,14 @@ func benchPGServers(b *testing.B, replicas, partners int) (urls, keys []string, 
 		b.Cleanup(srv.Close) // runs before the check and the closes above
 		urls = append(urls, srv.URL)
 	}
-	retries = func() int64 {
-		var n int64
+	stats = func() (retries, batches, joined int64) {
 		for _, db := range dbs {
-			n += db.Retries()
+			b, j := db.BatchStats()
+			retries, batches, joined = retries+db.Retries(), batches+b, joined+j
 		}
-		return n
+		return retries, batches, joined
 	}
-	return urls, keys, retries, dbs[0].Pool(), app
+	return urls, keys, stats, dbs[0].Pool(), app
 }
 
 // benchCPU is the CPU time spent so far by this process and by the

@@ -20,6 +20,12 @@
 // fn in a REPEATABLE READ READ ONLY transaction: one snapshot, no
 // predicate locks, so reports never abort writers.
 //
+// Group commit. Concurrent Updates share one transaction, one after the
+// other, with one COMMIT (batch.go): under load a short transaction's cost
+// is mostly its BEGIN, COMMIT and round trips, not its statements. A
+// batch that conflicts runs again whole; an fn that fails after writing,
+// or a statement that fails, runs alone.
+//
 // Statements of a transaction travel in as few round trips as they can:
 // BEGIN with the first statement, blind writes with the next statement or
 // COMMIT (conn.go); a failed write still fails the transaction.
@@ -96,6 +102,7 @@ type DB struct {
 	// multiViews holds the code of the View fns seen to run more than one
 	// statement: their transaction begins with the first (View).
 	multiViews sync.Map
+	batch      batcher // the group commit (batch.go)
 }
 
 // Open connects to the database at url (postgres://…), applies the
@@ -233,7 +240,17 @@ func (db *DB) view(ctx context.Context, fn func(shop.Tx) error, advanced, lazy b
 // Update runs fn in a serializable transaction, re-running it on
 // serialization failures and deadlocks (see the package doc), and once
 // after advancing the outbox horizon if a read of the outbox asks for it.
+// Concurrent Updates share transactions (group commit, batch.go), except
+// a leader's fenced ones.
 func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
+	if fenceOf(ctx) != nil {
+		return db.updateAlone(ctx, fn)
+	}
+	return db.grouped(ctx, fn)
+}
+
+// updateAlone is Update in a transaction of fn's own.
+func (db *DB) updateAlone(ctx context.Context, fn func(shop.Tx) error) error {
 	backoff := minBackoff
 	queue, advanced := false, false
 	for attempt := 1; ; attempt++ {
@@ -318,10 +335,11 @@ func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue, advance
 	return false, false, nil
 }
 
-// retryable reports whether err is a serialization failure or a deadlock.
+// retryable reports whether err is a serialization failure, a deadlock,
+// or a lock wait that timed out (only a batch sets lock_timeout: batch.go).
 func retryable(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01" || pe.Code == "55P03")
 }
 
 // mustSub returns the migrations directory of the embedded files.

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -43,4 +44,22 @@ func (db *DB) MultiViews() int {
 	n := 0
 	db.multiViews.Range(func(any, any) bool { n++; return true })
 	return n
+}
+
+// BatchLanes exposes batchLanes to the tests.
+const BatchLanes = batchLanes
+
+// BatchWaiting returns how many Updates wait for a batch.
+func BatchWaiting(db *DB) int {
+	db.batch.mu.Lock()
+	defer db.batch.mu.Unlock()
+	return len(db.batch.waiting)
+}
+
+// SetStallAfter sets how long an Update waits for a lane that finishes
+// nothing before it opens a lane of its own.
+func SetStallAfter(db *DB, d time.Duration) {
+	db.batch.mu.Lock()
+	defer db.batch.mu.Unlock()
+	db.batch.stallAfter = d
 }

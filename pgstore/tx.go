@@ -26,6 +26,8 @@ type tx struct {
 	// hit: Update re-runs fn whatever fn did with the error.
 	conflict error
 	appended bool // outbox events were appended: Update notifies after the commit (notify.go)
+	// wrote: a write method was called (group commit, batch.go).
+	wrote bool
 	// The outbox horizon (outbox.go): needAdvance is set by a read that
 	// wants it moved (View and Update then run fn again after
 	// advanceHorizon), advanced when it was moved just before this run;
@@ -60,6 +62,7 @@ func (t *tx) canWrite(op string) error {
 	if !t.writable {
 		return fmt.Errorf("pgstore: %s: %w", op, ErrReadOnly)
 	}
+	t.wrote = true
 	return nil
 }
 

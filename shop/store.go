@@ -21,7 +21,10 @@ type Store interface {
 	// committed together (group commit), so fn may be called more than once
 	// and must have no effect outside tx: it must reset any result it
 	// captures at its start. If fn returns an error, nothing fn wrote is
-	// committed and Update returns that error unchanged.
+	// committed and Update returns that error unchanged. fn may run on
+	// another caller's goroutine, in one transaction with other callers'
+	// fns, after what they wrote: it must not wait for anything a caller
+	// of Update may hold (a lock, a channel), and it sees only tx.
 	//
 	// A store that several processes share fences their leader: when ctx
 	// carries the term of a leadership it granted (the leader's context),

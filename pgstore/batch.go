@@ -1,0 +1,393 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"starsbot/shop"
+)
+
+// Group commit. Under load most of the cost of a short transaction is not
+// its statements but what surrounds them: BEGIN, COMMIT and its WAL flush,
+// and a network round trip (two system calls on each end, two context
+// switches) per pipeline. Concurrent Updates therefore share transactions,
+// as package store's share bbolt's (bbolt's DB.Batch):
+//
+//   - An Update that finds a lane free (batchLanes per DB) runs alone, as
+//     before, in its own goroutine and with its own ctx. One that finds
+//     every lane busy waits; when a lane frees, the first waiting call
+//     leads the next batch: every call waiting then, up to maxBatch, in
+//     arrival order.
+//   - A batch is one SERIALIZABLE transaction. Each call's fn runs in turn
+//     on a Tx of its own on that transaction, so it sees what the earlier
+//     ones wrote (queued writes go ahead of its first read, conn.go), and
+//     the writes of all go with one COMMIT. Every caller gets its result
+//     only once that COMMIT is done.
+//   - A serialization failure, a deadlock or a horizon advance runs the
+//     whole batch again (every fn may run more than once: shop.Store).
+//   - An fn that returns an error after calling no write method (a
+//     refused order: the balance is too low) leaves the batch as it is and
+//     gets its error. One that returns an error after a write method, or
+//     panics, is taken out: the others run again as a batch, it runs alone
+//     (Update's ordinary path, its error then returned as it is) or its
+//     panic is raised again in its caller's goroutine.
+//   - Anything else that fails a statement on the server (a queued write
+//     hitting a constraint, a read's error) cannot be pinned on one fn, so
+//     every fn of the batch then runs alone. A COMMIT that fails otherwise
+//     (the connection lost) fails every call with that error: as for an
+//     Update alone, whether it committed is unknown.
+//   - Fenced Updates (a leader's, fence.go) never join a batch.
+//
+// A caller whose ctx ends while it waits leaves; once its fn is in a
+// batch it waits for the batch's result, which runs under a context of its
+// own (batchTimeout), so that no caller's cancellation fails the others.
+const (
+	batchLanes   = 1
+	maxBatch     = 64
+	batchTimeout = 30 * time.Second
+	// defaultStallAfter: a call waits this long without a lane finishing
+	// before it opens a lane of its own (await).
+	defaultStallAfter = 100 * time.Millisecond
+	// batchLockTimeout is a batch's lock_timeout on its first run.
+	batchLockTimeout = "10ms"
+)
+
+// batcher is the group commit's state.
+type batcher struct {
+	mu       sync.Mutex
+	running  int     // lanes in use
+	progress uint64  // lanes that finished, since Open
+	waiting  []*call // in arrival order
+	batches  int64   // batches of more than one call run, since Open
+	joined   int64   // calls they held
+	// stallAfter is defaultStallAfter (0) or what a test set.
+	stallAfter time.Duration
+}
+
+// call is one Update waiting for, or in, a batch.
+type call struct {
+	ctx  context.Context
+	fn   func(shop.Tx) error
+	lead chan struct{} // signalled when the call is to lead the next batch
+	done chan struct{} // closed once err (or panicked) is set
+	// taken is set under batcher.mu when the call joins a batch or is
+	// promoted to lead one: it can no longer leave on its ctx.
+	taken    bool
+	err      error
+	panicked any
+	hasPanic bool
+}
+
+func (c *call) finish(err error) {
+	c.err = err
+	close(c.done)
+}
+
+// BatchStats reports how many batches of more than one Update have
+// committed since Open, and how many Updates they held.
+func (db *DB) BatchStats() (batches, calls int64) {
+	db.batch.mu.Lock()
+	defer db.batch.mu.Unlock()
+	return db.batch.batches, db.batch.joined
+}
+
+// grouped runs fn through the group commit.
+func (db *DB) grouped(ctx context.Context, fn func(shop.Tx) error) error {
+	g := &db.batch
+	c := &call{ctx: ctx, fn: fn, lead: make(chan struct{}, 1), done: make(chan struct{})}
+	g.mu.Lock()
+	if g.running < batchLanes {
+		// A lane is free: run alone, as an Update always did.
+		g.running++
+		g.mu.Unlock()
+		defer db.nextBatch()
+		return db.updateAlone(ctx, fn)
+	}
+	g.waiting = append(g.waiting, c)
+	seen := g.progress
+	g.mu.Unlock()
+	lead, ok := db.await(ctx, c, seen)
+	if !ok {
+		return ctx.Err()
+	}
+	if lead {
+		db.leadBatch(c)
+	}
+	<-c.done
+	if c.hasPanic {
+		panic(c.panicked)
+	}
+	return c.err
+}
+
+// await waits until c is to lead a batch (lead) or is in one; !ok: it
+// left, its ctx done. When no lane has finished anything for stallAfter
+// (an fn that waits on something, a lock held elsewhere), c leads a batch
+// on a lane of its own: a stalled lane holds nobody else up for long.
+func (db *DB) await(ctx context.Context, c *call, seen uint64) (lead, ok bool) {
+	g := &db.batch
+	stallAfter := g.stallAfter
+	if stallAfter == 0 {
+		stallAfter = defaultStallAfter
+	}
+	timer := time.NewTimer(stallAfter)
+	defer timer.Stop()
+	for {
+		select {
+		case <-c.lead:
+			return true, true
+		case <-c.done:
+			return false, true
+		case <-timer.C:
+			g.mu.Lock()
+			if !c.taken && g.progress == seen {
+				g.remove(c)
+				c.taken = true
+				g.running++
+				g.mu.Unlock()
+				return true, true
+			}
+			seen = g.progress
+			g.mu.Unlock()
+			timer.Reset(stallAfter)
+		case <-ctx.Done():
+			g.mu.Lock()
+			if !c.taken {
+				g.remove(c)
+				g.mu.Unlock()
+				return false, false
+			}
+			g.mu.Unlock()
+			select {
+			case <-c.lead:
+				return true, true
+			case <-c.done:
+				return false, true
+			}
+		}
+	}
+}
+
+// remove takes c out of the waiting list (held: mu).
+func (g *batcher) remove(c *call) {
+	for i, w := range g.waiting {
+		if w == c {
+			g.waiting = append(g.waiting[:i], g.waiting[i+1:]...)
+			return
+		}
+	}
+}
+
+// nextBatch hands a lane that is done to the first waiting call, or frees
+// it. The call promoted leaves the waiting list: no other batch takes it.
+func (db *DB) nextBatch() {
+	g := &db.batch
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.progress++
+	if len(g.waiting) == 0 {
+		g.running--
+		return
+	}
+	next := g.waiting[0]
+	g.waiting = append(g.waiting[:0], g.waiting[1:]...)
+	next.taken = true
+	next.lead <- struct{}{}
+}
+
+// leadBatch runs a batch of own and the calls waiting, in arrival order,
+// then hands the lane on. Whatever happens to this goroutine, no call it
+// took is left without a result (runBatch).
+func (db *DB) leadBatch(own *call) {
+	g := &db.batch
+	defer db.nextBatch()
+	g.mu.Lock()
+	n := min(len(g.waiting), maxBatch-1)
+	calls := append([]*call{own}, g.waiting[:n]...)
+	g.waiting = append(g.waiting[:0], g.waiting[n:]...)
+	for _, c := range calls {
+		c.taken = true
+	}
+	g.mu.Unlock()
+	db.runBatch(calls)
+}
+
+// runBatch runs calls as batches until each has its result (see the
+// group commit above).
+func (db *DB) runBatch(calls []*call) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	// pending are the calls this goroutine still owes a result: a call
+	// handed to a goroutine of its own leaves it.
+	pending := calls
+	defer func() {
+		// A Goexit or a panic outside the fns (a bug) must not leave a
+		// caller waiting forever.
+		for _, c := range pending {
+			select {
+			case <-c.done:
+			default:
+				c.finish(errors.New("pgstore: the batch this update was in stopped"))
+			}
+		}
+	}()
+	if len(calls) == 1 {
+		c := calls[0]
+		c.finish(db.updateAlone(c.ctx, c.fn))
+		return
+	}
+	backoff := minBackoff
+	queue, advanced := false, false
+	for attempt := 1; len(pending) > 0; attempt++ {
+		r := db.updateBatch(ctx, pending, queue, advanced)
+		switch {
+		case r.errs != nil:
+			g := &db.batch
+			g.mu.Lock()
+			g.batches++
+			g.joined += int64(len(pending))
+			g.mu.Unlock()
+			for i, c := range pending {
+				c.finish(r.errs[i])
+			}
+			return
+		case r.out >= 0:
+			// Out of the batch: a panic raised again by its caller, or an
+			// error after a write, from a run alone.
+			c := pending[r.out]
+			pending = append(pending[:r.out:r.out], pending[r.out+1:]...)
+			if r.panicked {
+				c.panicked, c.hasPanic = r.panic, true
+				c.finish(nil)
+			} else {
+				go func() { c.finish(db.updateAlone(c.ctx, c.fn)) }()
+			}
+			if len(pending) == 1 {
+				c := pending[0]
+				c.finish(db.updateAlone(c.ctx, c.fn))
+				return
+			}
+			attempt = 0
+		case r.alone:
+			alone := pending
+			pending = nil
+			for _, c := range alone {
+				go func() { c.finish(db.updateAlone(c.ctx, c.fn)) }()
+			}
+			return
+		case r.advance:
+			if err := db.advanceHorizon(ctx); err != nil {
+				for _, c := range pending {
+					c.finish(err)
+				}
+				return
+			}
+			advanced = true
+		case r.retry:
+			if attempt >= maxAttempts {
+				err := fmt.Errorf("pgstore: update gave up after %d serialization failures: %w", attempt, r.err)
+				for _, c := range pending {
+					c.finish(err)
+				}
+				return
+			}
+			db.retries.Add(1)
+			queue = true
+			wait := backoff/2 + rand.N(backoff/2+1)
+			backoff = min(2*backoff, maxBackoff)
+			time.Sleep(wait)
+		default:
+			for _, c := range pending {
+				c.finish(r.err)
+			}
+			return
+		}
+	}
+}
+
+// batchRun is what one run of a batch came to.
+type batchRun struct {
+	errs     []error // committed: each call's result
+	out      int     // ≥ 0: this call leaves the batch (see runBatch)
+	panicked bool    // … because its fn panicked with panic
+	panic    any
+	alone    bool // every call runs alone
+	advance  bool // run again after advancing the outbox horizon
+	retry    bool // run again: a serialization failure or deadlock (err)
+	err      error
+}
+
+// updateBatch runs calls' fns in one serializable transaction, in order,
+// and commits them (see the group commit above).
+func (db *DB) updateBatch(ctx context.Context, calls []*call, queue, advanced bool) batchRun {
+	c, err := db.acquire(ctx, "begin isolation level serializable")
+	if err != nil {
+		return batchRun{out: -1, err: err}
+	}
+	defer c.release(ctx)
+	if queue {
+		_ = c.queue("lock update_queue", `LOCK TABLE update_queue IN SHARE ROW EXCLUSIVE MODE`)
+	} else {
+		// A first run waits for no row lock: one held by another
+		// transaction in flight means a serialization failure once that
+		// one commits anyway (PostgreSQL's documentation, Repeatable Read
+		// Isolation Level), and two batches waiting on each other would
+		// wait deadlock_timeout (1 s by default) to be told.
+		_ = c.queue("lock timeout", `SET LOCAL lock_timeout = '`+batchLockTimeout+`'`)
+	}
+	errs := make([]error, len(calls))
+	appended := false
+	for i, call := range calls {
+		t := &tx{ctx: ctx, ptx: c, writable: true, advanced: advanced}
+		ferr, p, panicked := runFn(call.fn, t)
+		if c.err != nil && retryable(c.err) && t.conflict == nil {
+			t.conflict = c.err
+		}
+		switch {
+		case t.conflict != nil:
+			return batchRun{out: -1, retry: true, err: t.conflict}
+		case t.needAdvance:
+			return batchRun{out: -1, advance: true}
+		case panicked:
+			return batchRun{out: i, panicked: true, panic: p}
+		case c.err != nil || c.conn.Conn().PgConn().TxStatus() == 'E':
+			// A statement failed on the server: the transaction is void,
+			// and the failure may be an earlier fn's queued write.
+			return batchRun{out: -1, alone: true}
+		case ferr != nil && t.wrote:
+			return batchRun{out: i}
+		}
+		errs[i] = ferr
+		appended = appended || t.appended
+	}
+	if err := c.commit(ctx); err != nil {
+		switch {
+		case retryable(err):
+			return batchRun{out: -1, retry: true, err: err}
+		case err == c.err:
+			return batchRun{out: -1, alone: true} // a queued write's: whose is unknown
+		}
+		return batchRun{out: -1, err: fmt.Errorf("pgstore: commit: %w", err)}
+	}
+	if appended {
+		db.notifyOutbox()
+	}
+	return batchRun{errs: errs}
+}
+
+// runFn runs fn, recovering a panic.
+func runFn(fn func(shop.Tx) error, t *tx) (err error, p any, panicked bool) {
+	panicked = true
+	defer func() {
+		if panicked {
+			p = recover()
+		}
+	}()
+	err = fn(t)
+	panicked = false
+	return err, nil, false
+}

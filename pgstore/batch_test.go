@@ -1,0 +1,411 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"starsbot/pgstore"
+	"starsbot/pgstore/pgtest"
+	"starsbot/shop"
+)
+
+// holdLanes runs an Update on every lane of db's group commit and keeps
+// them there until the returned function is called, so that the Updates
+// started meanwhile wait and then run as one batch.
+func holdLanes(t *testing.T, db *pgstore.DB) (release func()) {
+	t.Helper()
+	// The lanes are stalled on purpose: no waiting call may open one of
+	// its own while the test arranges its batch.
+	pgstore.SetStallAfter(db, time.Hour)
+	gate := make(chan struct{})
+	var held, done sync.WaitGroup
+	for range pgstore.BatchLanes {
+		held.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			_ = db.Update(ctx, func(shop.Tx) error {
+				held.Done()
+				<-gate
+				return nil
+			})
+		}()
+	}
+	held.Wait()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			close(gate)
+			done.Wait()
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// waitFor waits until n Updates wait for a batch.
+func waitFor(t *testing.T, db *pgstore.DB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for pgstore.BatchWaiting(db) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d updates wait for a batch, want %d", pgstore.BatchWaiting(db), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// batchOf starts the fns as concurrent Updates while the lanes are held,
+// then lets them run as one batch and returns their results, in fns'
+// order.
+func batchOf(t *testing.T, db *pgstore.DB, fns ...func(shop.Tx) error) []error {
+	t.Helper()
+	release := holdLanes(t, db)
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.Update(ctx, fn)
+		}()
+		waitFor(t, db, i+1) // in this order in the batch
+	}
+	release()
+	wg.Wait()
+	return errs
+}
+
+func setting(t *testing.T, db *pgstore.DB, key string) string {
+	t.Helper()
+	var v []byte
+	if err := db.View(ctx, func(tx shop.Tx) (err error) { v, err = tx.FindSetting(key); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return string(v)
+}
+
+// increment adds one to setting n (absent: 0), counting its runs.
+func increment(runs *atomic.Int64) func(shop.Tx) error {
+	return func(tx shop.Tx) error {
+		runs.Add(1)
+		v, err := tx.FindSetting("n")
+		if err != nil {
+			return err
+		}
+		n, _ := strconv.Atoi(string(v))
+		return tx.PutSetting("n", []byte(strconv.Itoa(n+1)))
+	}
+}
+
+// TestBatch_OneTransaction: Updates that wait for a lane run as one
+// batch, one transaction: each fn sees what the earlier ones wrote, and
+// twenty read-modify-writes of one row commit without a conflict.
+func TestBatch_OneTransaction(t *testing.T) {
+	db := pgtest.Open(t)
+	var runs atomic.Int64
+	fns := make([]func(shop.Tx) error, 20)
+	for i := range fns {
+		fns[i] = increment(&runs)
+	}
+	for i, err := range batchOf(t, db, fns...) {
+		if err != nil {
+			t.Errorf("update %d: %v", i, err)
+		}
+	}
+	if got := setting(t, db, "n"); got != "20" {
+		t.Errorf("n = %s, want 20", got)
+	}
+	if n := runs.Load(); n != 20 {
+		t.Errorf("fns ran %d times, want 20 (once each)", n)
+	}
+	if n := db.Retries(); n != 0 {
+		t.Errorf("Retries() = %d, want 0", n)
+	}
+	if batches, calls := db.BatchStats(); batches != 1 || calls != 20 {
+		t.Errorf("BatchStats() = %d batches, %d calls; want 1, 20", batches, calls)
+	}
+}
+
+// TestBatch_RefusedCallStays: an fn that returns an error without
+// writing gets its error; the batch commits the others, each fn run once.
+func TestBatch_RefusedCallStays(t *testing.T) {
+	db := pgtest.Open(t)
+	var runs atomic.Int64
+	refused := errors.New("balance too low")
+	errs := batchOf(t, db, increment(&runs), func(tx shop.Tx) error {
+		runs.Add(1)
+		if _, err := tx.FindSetting("n"); err != nil {
+			return err
+		}
+		return refused
+	}, increment(&runs))
+	if errs[0] != nil || errs[2] != nil || errs[1] != refused {
+		t.Fatalf("results %v, want nil, the refusal unchanged, nil", errs)
+	}
+	if got := setting(t, db, "n"); got != "2" {
+		t.Errorf("n = %s, want 2", got)
+	}
+	if n := runs.Load(); n != 3 {
+		t.Errorf("fns ran %d times, want 3", n)
+	}
+	if batches, calls := db.BatchStats(); batches != 1 || calls != 3 {
+		t.Errorf("BatchStats() = %d, %d; want 1, 3", batches, calls)
+	}
+}
+
+// TestBatch_ErrorAfterWriteRunsAlone: an fn that returns an error after a
+// write leaves the batch and runs alone; its write is never committed,
+// its caller gets its error, the others commit.
+func TestBatch_ErrorAfterWriteRunsAlone(t *testing.T) {
+	db := pgtest.Open(t)
+	var runs, badRuns atomic.Int64
+	bad := errors.New("changed its mind")
+	errs := batchOf(t, db, increment(&runs), func(tx shop.Tx) error {
+		badRuns.Add(1)
+		if err := tx.PutSetting("bad", []byte("written")); err != nil {
+			return err
+		}
+		return bad
+	}, increment(&runs), increment(&runs))
+	if errs[0] != nil || errs[2] != nil || errs[3] != nil || errs[1] != bad {
+		t.Fatalf("results %v, want nil, the error unchanged, nil, nil", errs)
+	}
+	if got := setting(t, db, "bad"); got != "" {
+		t.Errorf("the failed fn's write was committed: %q", got)
+	}
+	if got := setting(t, db, "n"); got != "3" {
+		t.Errorf("n = %s, want 3", got)
+	}
+	if n := badRuns.Load(); n != 2 {
+		t.Errorf("the failing fn ran %d times, want 2 (in the batch, then alone)", n)
+	}
+	if n := runs.Load(); n != 4 {
+		t.Errorf("the others ran %d times, want 4 (the first again without the failing one)", n)
+	}
+}
+
+// TestBatch_PanicReachesItsCaller: an fn that panics in a batch panics in
+// its own caller's goroutine, with its value; the others commit.
+func TestBatch_PanicReachesItsCaller(t *testing.T) {
+	db := pgtest.Open(t)
+	var runs atomic.Int64
+	release := holdLanes(t, db)
+	var wg sync.WaitGroup
+	var recovered atomic.Value
+	var others [2]error
+	start := func(i int, fn func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn()
+		}()
+		waitFor(t, db, i+1)
+	}
+	start(0, func() { others[0] = db.Update(ctx, increment(&runs)) })
+	start(1, func() {
+		defer func() { recovered.Store(recover()) }()
+		_ = db.Update(ctx, func(tx shop.Tx) error {
+			_ = tx.PutSetting("panicked", []byte("yes"))
+			panic("fn bug")
+		})
+	})
+	start(2, func() { others[1] = db.Update(ctx, increment(&runs)) })
+	release()
+	wg.Wait()
+	if got := recovered.Load(); got != "fn bug" {
+		t.Errorf("the caller recovered %v, want the fn's panic value", got)
+	}
+	if others[0] != nil || others[1] != nil {
+		t.Errorf("the others' results: %v", others)
+	}
+	if got := setting(t, db, "n"); got != "2" {
+		t.Errorf("n = %s, want 2", got)
+	}
+	if got := setting(t, db, "panicked"); got != "" {
+		t.Errorf("the panicking fn's write was committed: %q", got)
+	}
+}
+
+// TestBatch_FailedStatementRunsEachAlone: a queued write that fails on
+// the server fails the next statement, another fn's; as the failure
+// cannot be pinned on one fn, every fn then runs alone: the one whose
+// write fails gets the error, the others commit.
+func TestBatch_FailedStatementRunsEachAlone(t *testing.T) {
+	db := pgtest.Open(t)
+	if _, err := db.Pool().Exec(ctx, `CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'boom refused'; END $$;
+		CREATE TRIGGER refuse_boom BEFORE INSERT ON settings FOR EACH ROW WHEN (NEW.key = 'boom') EXECUTE FUNCTION refuse_boom()`); err != nil {
+		t.Fatal(err)
+	}
+	var runs atomic.Int64
+	errs := batchOf(t, db, increment(&runs), func(tx shop.Tx) error {
+		return tx.PutSetting("boom", []byte("x")) // queued: fails with the next fn's read
+	}, increment(&runs))
+	if errs[0] != nil || errs[2] != nil {
+		t.Errorf("the others' results: %v, %v", errs[0], errs[2])
+	}
+	if errs[1] == nil || !strings.Contains(errs[1].Error(), "boom refused") {
+		t.Errorf("the failing write's caller got %v, want the server's error", errs[1])
+	}
+	if got := setting(t, db, "n"); got != "2" {
+		t.Errorf("n = %s, want 2", got)
+	}
+	if batches, _ := db.BatchStats(); batches != 0 {
+		t.Errorf("%d batches committed, want 0 (each ran alone)", batches)
+	}
+}
+
+// TestBatch_SerializationFailureRunsBatchAgain: a conflict with another
+// transaction runs the whole batch again, once queued behind other
+// re-runs; only the second run's writes are committed.
+func TestBatch_SerializationFailureRunsBatchAgain(t *testing.T) {
+	db := pgtest.Open(t)
+	if err := db.Update(ctx, func(tx shop.Tx) error { return tx.PutSetting("n", []byte("10")) }); err != nil {
+		t.Fatal(err)
+	}
+	var runs, conflicted atomic.Int64
+	errs := batchOf(t, db, increment(&runs), func(tx shop.Tx) error {
+		v, err := tx.FindSetting("other")
+		if err != nil {
+			return err
+		}
+		if conflicted.Add(1) == 1 {
+			// Another writer commits a change to what this fn read
+			// and will write.
+			if _, err := db.Pool().Exec(ctx, `INSERT INTO settings (key, value) VALUES ('other', '5')`); err != nil {
+				return err
+			}
+		}
+		return tx.PutSetting("other", append(v, '+'))
+	}, increment(&runs))
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("update %d: %v", i, err)
+		}
+	}
+	if got := setting(t, db, "other"); got != "5+" {
+		t.Errorf("other = %q, want the re-run's write on the other writer's, 5+", got)
+	}
+	if got := setting(t, db, "n"); got != "12" {
+		t.Errorf("n = %s, want 12 (each increment once)", got)
+	}
+	if n := runs.Load(); n != 4 {
+		t.Errorf("the increments ran %d times, want 4 (the batch twice)", n)
+	}
+	if n := db.Retries(); n != 1 {
+		t.Errorf("Retries() = %d, want 1", n)
+	}
+}
+
+// TestBatch_LockWaitRunsAgain: a batch does not wait for a row lock that
+// another transaction holds (lock_timeout): it runs again, and commits
+// once the lock is free.
+func TestBatch_LockWaitRunsAgain(t *testing.T) {
+	db := pgtest.Open(t)
+	if err := db.Update(ctx, func(tx shop.Tx) error { return tx.PutSetting("n", []byte("0")) }); err != nil {
+		t.Fatal(err)
+	}
+	other, err := db.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Exec(ctx, `SELECT 1 FROM settings WHERE key = 'n' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		_ = other.Rollback(ctx)
+	}()
+	var runs atomic.Int64
+	for i, err := range batchOf(t, db, increment(&runs), increment(&runs)) {
+		if err != nil {
+			t.Errorf("update %d: %v", i, err)
+		}
+	}
+	if got := setting(t, db, "n"); got != "2" {
+		t.Errorf("n = %s, want 2", got)
+	}
+	if db.Retries() == 0 {
+		t.Error("the batch was not run again after its lock wait timed out")
+	}
+}
+
+// TestBatch_CanceledWhileWaiting: a caller whose context ends while it
+// waits for a batch leaves without its fn running; the batch and the
+// lanes go on.
+func TestBatch_CanceledWhileWaiting(t *testing.T) {
+	db := pgtest.Open(t)
+	release := holdLanes(t, db)
+	c, cancel := context.WithCancel(ctx)
+	var ran atomic.Bool
+	result := make(chan error, 1)
+	go func() {
+		result <- db.Update(c, func(tx shop.Tx) error { ran.Store(true); return tx.PutSetting("canceled", []byte("x")) })
+	}()
+	waitFor(t, db, 1)
+	var runs atomic.Int64
+	stay := make(chan error, 1)
+	go func() { stay <- db.Update(ctx, increment(&runs)) }()
+	waitFor(t, db, 2)
+	cancel()
+	if err := <-result; !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled caller got %v, want context.Canceled", err)
+	}
+	waitFor(t, db, 1)
+	release()
+	if err := <-stay; err != nil {
+		t.Fatal(err)
+	}
+	if ran.Load() || setting(t, db, "canceled") != "" {
+		t.Error("the canceled caller's fn ran")
+	}
+	if err := db.Update(ctx, increment(&runs)); err != nil {
+		t.Fatal(err)
+	}
+	if got := setting(t, db, "n"); got != "2" {
+		t.Errorf("n = %s, want 2", got)
+	}
+}
+
+// TestBatch_StalledLaneOpensAnother: an Update whose fn waits on
+// something else holds no other Update up for long: once no lane has
+// finished anything for the stall time, a waiting call leads a batch on a
+// lane of its own, with the calls waiting behind it.
+func TestBatch_StalledLaneOpensAnother(t *testing.T) {
+	db := pgtest.Open(t)
+	release := holdLanes(t, db)
+	pgstore.SetStallAfter(db, 50*time.Millisecond)
+	var runs atomic.Int64
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() { errs <- db.Update(ctx, increment(&runs)) }()
+	}
+	for range 3 {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the Updates waited for the stalled lane")
+		}
+	}
+	if got := setting(t, db, "n"); got != "3" {
+		t.Errorf("n = %s, want 3", got)
+	}
+	release()
+	if pgstore.BatchWaiting(db) != 0 {
+		t.Errorf("%d calls still wait", pgstore.BatchWaiting(db))
+	}
+	// The lanes are back to their number: the next Update runs at once.
+	if err := db.Update(ctx, increment(&runs)); err != nil {
+		t.Fatal(err)
+	}
+}
