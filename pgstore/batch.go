@@ -22,6 +22,15 @@ import (
 //     every lane busy waits; when a lane frees, the first waiting call
 //     leads the next batch: every call waiting then, up to maxBatch, in
 //     arrival order.
+//   - Batches take turns, across every process on the database (LOCK
+//     TABLE update_queue, which a re-run alone takes too): two at once
+//     would conflict on the rows they share (under SSI, on the pages they
+//     both read and write) and abort each other. A batch first waits for
+//     its turn, then takes the calls waiting by then. Hence one lane per
+//     process: a second would only wait for the turn.
+//   - A lane that finishes nothing for defaultStallAfter (an fn waiting
+//     on something else: a test's held writer) lets a waiting call open
+//     a lane of its own, with the calls behind it.
 //   - A batch is one SERIALIZABLE transaction. Each call's fn runs in turn
 //     on a Tx of its own on that transaction, so it sees what the earlier
 //     ones wrote (queued writes go ahead of its first read, conn.go), and
@@ -52,7 +61,7 @@ const (
 	// defaultStallAfter: a call waits this long without a lane finishing
 	// before it opens a lane of its own (await).
 	defaultStallAfter = 100 * time.Millisecond
-	// batchLockTimeout is a batch's lock_timeout on its first run.
+	// batchLockTimeout is a batch's lock_timeout (beginBatch).
 	batchLockTimeout = "10ms"
 )
 
@@ -205,6 +214,17 @@ func (db *DB) nextBatch() {
 func (db *DB) leadBatch(own *call) {
 	g := &db.batch
 	defer db.nextBatch()
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	// The batch's turn first, then its calls: those that came while it
+	// waited for another process's batch go with it.
+	first, err := db.beginBatch(ctx)
+	if err == nil {
+		if err = first.flush(ctx); err != nil {
+			first.release(ctx)
+			first = nil
+		}
+	}
 	g.mu.Lock()
 	n := min(len(g.waiting), maxBatch-1)
 	calls := append([]*call{own}, g.waiting[:n]...)
@@ -213,18 +233,41 @@ func (db *DB) leadBatch(own *call) {
 		c.taken = true
 	}
 	g.mu.Unlock()
-	db.runBatch(calls)
+	db.runBatch(ctx, calls, first)
+}
+
+// beginBatch takes a connection for a batch's transaction and queues what
+// goes first: its turn among batches, and its lock_timeout.
+func (db *DB) beginBatch(ctx context.Context) (*txConn, error) {
+	c, err := db.acquire(ctx, "begin isolation level serializable")
+	if err != nil {
+		return nil, err
+	}
+	// Batches take turns, across every process on the database: two
+	// batches at once would conflict on the rows they share (and under
+	// SSI, on pages they both read and write) and abort each other, so
+	// one waits. The lock takes no snapshot (see update).
+	_ = c.queue("lock update_queue", `LOCK TABLE update_queue IN SHARE ROW EXCLUSIVE MODE`)
+	// Nor does a batch wait for a row lock that another transaction
+	// holds: that one's commit would make it fail anyway (PostgreSQL's
+	// documentation, Repeatable Read Isolation Level), and were the other
+	// waiting on it, they would wait deadlock_timeout (1 s by default)
+	// to be told.
+	_ = c.queue("lock timeout", `SET LOCAL lock_timeout = '`+batchLockTimeout+`'`)
+	return c, nil
 }
 
 // runBatch runs calls as batches until each has its result (see the
-// group commit above).
-func (db *DB) runBatch(calls []*call) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
+// group commit above), the first on first when it is not nil (begun by
+// beginBatch).
+func (db *DB) runBatch(ctx context.Context, calls []*call, first *txConn) {
 	// pending are the calls this goroutine still owes a result: a call
 	// handed to a goroutine of its own leaves it.
 	pending := calls
 	defer func() {
+		if first != nil {
+			first.release(ctx)
+		}
 		// A Goexit or a panic outside the fns (a bug) must not leave a
 		// caller waiting forever.
 		for _, c := range pending {
@@ -235,22 +278,21 @@ func (db *DB) runBatch(calls []*call) {
 			}
 		}
 	}()
-	if len(calls) == 1 {
-		c := calls[0]
-		c.finish(db.updateAlone(c.ctx, c.fn))
-		return
-	}
 	backoff := minBackoff
-	queue, advanced := false, false
+	advanced := false
 	for attempt := 1; len(pending) > 0; attempt++ {
-		r := db.updateBatch(ctx, pending, queue, advanced)
+		c := first
+		first = nil
+		r := db.updateBatch(ctx, c, pending, advanced)
 		switch {
 		case r.errs != nil:
-			g := &db.batch
-			g.mu.Lock()
-			g.batches++
-			g.joined += int64(len(pending))
-			g.mu.Unlock()
+			if len(pending) > 1 {
+				g := &db.batch
+				g.mu.Lock()
+				g.batches++
+				g.joined += int64(len(pending))
+				g.mu.Unlock()
+			}
 			for i, c := range pending {
 				c.finish(r.errs[i])
 			}
@@ -296,7 +338,6 @@ func (db *DB) runBatch(calls []*call) {
 				return
 			}
 			db.retries.Add(1)
-			queue = true
 			wait := backoff/2 + rand.N(backoff/2+1)
 			backoff = min(2*backoff, maxBackoff)
 			time.Sleep(wait)
@@ -322,23 +363,16 @@ type batchRun struct {
 }
 
 // updateBatch runs calls' fns in one serializable transaction, in order,
-// and commits them (see the group commit above).
-func (db *DB) updateBatch(ctx context.Context, calls []*call, queue, advanced bool) batchRun {
-	c, err := db.acquire(ctx, "begin isolation level serializable")
-	if err != nil {
-		return batchRun{out: -1, err: err}
+// and commits them (see the group commit above), on c if it is not nil
+// (begun by beginBatch) or else on a connection of its own.
+func (db *DB) updateBatch(ctx context.Context, c *txConn, calls []*call, advanced bool) batchRun {
+	if c == nil {
+		var err error
+		if c, err = db.beginBatch(ctx); err != nil {
+			return batchRun{out: -1, err: err}
+		}
 	}
 	defer c.release(ctx)
-	if queue {
-		_ = c.queue("lock update_queue", `LOCK TABLE update_queue IN SHARE ROW EXCLUSIVE MODE`)
-	} else {
-		// A first run waits for no row lock: one held by another
-		// transaction in flight means a serialization failure once that
-		// one commits anyway (PostgreSQL's documentation, Repeatable Read
-		// Isolation Level), and two batches waiting on each other would
-		// wait deadlock_timeout (1 s by default) to be told.
-		_ = c.queue("lock timeout", `SET LOCAL lock_timeout = '`+batchLockTimeout+`'`)
-	}
 	errs := make([]error, len(calls))
 	appended := false
 	for i, call := range calls {

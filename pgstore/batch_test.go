@@ -409,3 +409,85 @@ func TestBatch_StalledLaneOpensAnother(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBatch_ProcessesTakeTurns: the batches of two stores on one
+// database (two replicas) take turns instead of aborting each other: a
+// batch waits for the other's commit before its first read, and every
+// increment of one row commits once, without a re-run.
+func TestBatch_ProcessesTakeTurns(t *testing.T) {
+	u := pgtest.NewSchema(t)
+	var dbs [2]*pgstore.DB
+	for i := range dbs {
+		db, err := pgstore.Open(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pgtest.CheckAndClose(t, db)
+		dbs[i] = db
+	}
+	var releases [2]func()
+	for i, db := range dbs {
+		releases[i] = holdLanes(t, db)
+	}
+	gate := make(chan struct{})
+	var openGate sync.Once
+	t.Cleanup(func() { openGate.Do(func() { close(gate) }) }) // before the lanes' release
+	var gated atomic.Bool
+	var runs atomic.Int64
+	errs := make(chan error, 10)
+	for i, db := range dbs {
+		for j := range 5 {
+			fn := increment(&runs)
+			if i == 0 && j == 0 {
+				inc := fn
+				fn = func(tx shop.Tx) error {
+					if err := inc(tx); err != nil {
+						return err
+					}
+					if gated.CompareAndSwap(false, true) {
+						<-gate // the first batch holds its turn
+					}
+					return nil
+				}
+			}
+			go func() { errs <- db.Update(ctx, fn) }()
+			waitFor(t, db, j+1)
+		}
+	}
+	go releases[0]()
+	for !gated.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	go releases[1]()
+	// The second store's batch waits for its turn: on the lock, not in
+	// a snapshot of its own.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := dbs[0].Pool().QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'update_queue'::regclass`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second batch does not wait for its turn")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	openGate.Do(func() { close(gate) })
+	for range 10 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := setting(t, dbs[0], "n"); got != "10" {
+		t.Errorf("n = %s, want 10", got)
+	}
+	if n := dbs[0].Retries() + dbs[1].Retries(); n != 0 {
+		t.Errorf("%d re-runs, want 0: the batches took turns", n)
+	}
+	if n := runs.Load(); n != 10 {
+		t.Errorf("fns ran %d times, want 10", n)
+	}
+}

@@ -134,6 +134,25 @@ func (c *txConn) ahead() (bool, error) {
 // one pipeline, and reads the results of all but sql. On a failure it
 // closes the batch and returns the error, which it keeps.
 func (c *txConn) send(ctx context.Context, sql string, args ...any) (pgx.BatchResults, error) {
+	return c.sendAhead(ctx, func(b *pgx.Batch) { b.Queue(sql, args...) })
+}
+
+// flush sends what is ahead of the next statement (BEGIN, queued writes)
+// in a pipeline of its own and reads it: a group commit's batch waits
+// for its turn with it before it takes its calls (batch.go).
+func (c *txConn) flush(ctx context.Context) error {
+	if ahead, err := c.ahead(); err != nil || !ahead {
+		return err
+	}
+	br, err := c.sendAhead(ctx, nil)
+	if err != nil {
+		return err
+	}
+	return br.Close()
+}
+
+// sendAhead is send, the last statement queued by last (none: nil).
+func (c *txConn) sendAhead(ctx context.Context, last func(*pgx.Batch)) (pgx.BatchResults, error) {
 	b := &pgx.Batch{}
 	begin := !c.begun
 	if begin {
@@ -145,7 +164,9 @@ func (c *txConn) send(ctx context.Context, sql string, args ...any) (pgx.BatchRe
 	for _, q := range pending {
 		b.Queue(q.sql, q.args...)
 	}
-	b.Queue(sql, args...)
+	if last != nil {
+		last(b)
+	}
 	br := c.conn.SendBatch(ctx, b)
 	if begin {
 		if _, err := br.Exec(); err != nil {
