@@ -47,6 +47,21 @@ func startNotifier(t *testing.T, ctx context.Context, svc *shop.Service, b *bot.
 	done := make(chan struct{})
 	go func() { defer close(done); _ = n.Run(ctx) }()
 	t.Cleanup(func() { <-done })
+	// A first run starts at the outbox's end: wait for it to be there,
+	// so that what the test does next is after it (a busy machine may
+	// run the goroutine late).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok, err := n.Saved(ctx); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the notifier saved no cursor")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // creditNote is the text of the bot's notice of an admin credit of tons
