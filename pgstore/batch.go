@@ -17,17 +17,27 @@ import (
 // switches) per pipeline. Concurrent Updates therefore share transactions,
 // as package store's share bbolt's (bbolt's DB.Batch):
 //
-//   - An Update that finds a lane free (batchLanes per DB) runs alone, as
-//     before, in its own goroutine and with its own ctx. One that finds
-//     every lane busy waits; when a lane frees, the first waiting call
-//     leads the next batch: every call waiting then, up to maxBatch, in
-//     arrival order.
-//   - Batches take turns, across every process on the database (LOCK
-//     TABLE update_queue, which a re-run alone takes too): two at once
-//     would conflict on the rows they share (under SSI, on the pages they
-//     both read and write) and abort each other. A batch first waits for
-//     its turn, then takes the calls waiting by then. Hence one lane per
-//     process: a second would only wait for the turn.
+//   - Only Updates that name their payer (shop.WithUpdateKey: an order's)
+//     are grouped, by partition of the payers (the id modulo batchParts):
+//     the batches of different partitions touch different users' rows
+//     and run side by side, each on its own connection. Others run alone,
+//     as before.
+//   - An Update that finds its partition's lane free (batchLanes) runs
+//     alone, in its own goroutine and with its own ctx. One that finds it
+//     busy waits; when the lane frees, the first waiting call leads the
+//     next batch: every call of the partition waiting then, up to
+//     maxBatch, in arrival order.
+//   - The batches of a partition take turns across every process on the
+//     database (LOCK TABLE batch_turn_N): two at once would conflict on
+//     the rows they share and abort each other, or wait out each other's
+//     row locks. A batch first waits for its turn, then takes the calls
+//     waiting by then. Hence one lane per partition and process: a second
+//     would only wait for the turn.
+//   - A batch waits for no row lock (lock_timeout batchLockTimeout): an
+//     fn that touches another partition's rows (the key is a hint), or an
+//     Update alone, may hold one; the batch then runs again, as after a
+//     serialization failure, instead of waiting deadlock_timeout (1 s by
+//     default) to be told of a deadlock.
 //   - A lane that finishes nothing for defaultStallAfter (an fn waiting
 //     on something else: a test's held writer) lets a waiting call open
 //     a lane of its own, with the calls behind it.
@@ -56,6 +66,7 @@ import (
 // own (batchTimeout), so that no caller's cancellation fails the others.
 const (
 	batchLanes   = 1
+	batchParts   = 2 // ≤ 8: the batch_turn_N tables (migration 00007)
 	maxBatch     = 64
 	batchTimeout = 30 * time.Second
 	// defaultStallAfter: a call waits this long without a lane finishing
@@ -65,8 +76,10 @@ const (
 	batchLockTimeout = "10ms"
 )
 
-// batcher is the group commit's state.
+// batcher is the group commit's state for one partition of the users
+// (partOf).
 type batcher struct {
+	part     int
 	mu       sync.Mutex
 	running  int     // lanes in use
 	progress uint64  // lanes that finished, since Open
@@ -99,32 +112,45 @@ func (c *call) finish(err error) {
 // BatchStats reports how many batches of more than one Update have
 // committed since Open, and how many Updates they held.
 func (db *DB) BatchStats() (batches, calls int64) {
-	db.batch.mu.Lock()
-	defer db.batch.mu.Unlock()
-	return db.batch.batches, db.batch.joined
+	for i := range db.batch {
+		g := &db.batch[i]
+		g.mu.Lock()
+		batches, calls = batches+g.batches, calls+g.joined
+		g.mu.Unlock()
+	}
+	return batches, calls
 }
 
-// grouped runs fn through the group commit.
-func (db *DB) grouped(ctx context.Context, fn func(shop.Tx) error) error {
-	g := &db.batch
+// partOf returns the batcher of the user ctx names (shop.WithUpdateKey),
+// or nil: an Update without a key runs alone.
+func (db *DB) partOf(ctx context.Context) *batcher {
+	key, ok := shop.UpdateKeyOf(ctx)
+	if !ok {
+		return nil
+	}
+	return &db.batch[uint64(key)%batchParts]
+}
+
+// grouped runs fn through the group commit of g.
+func (db *DB) grouped(ctx context.Context, g *batcher, fn func(shop.Tx) error) error {
 	c := &call{ctx: ctx, fn: fn, lead: make(chan struct{}, 1), done: make(chan struct{})}
 	g.mu.Lock()
 	if g.running < batchLanes {
 		// A lane is free: run alone, as an Update always did.
 		g.running++
 		g.mu.Unlock()
-		defer db.nextBatch()
+		defer db.nextBatch(g)
 		return db.updateAlone(ctx, fn)
 	}
 	g.waiting = append(g.waiting, c)
 	seen := g.progress
 	g.mu.Unlock()
-	lead, ok := db.await(ctx, c, seen)
+	lead, ok := db.await(ctx, g, c, seen)
 	if !ok {
 		return ctx.Err()
 	}
 	if lead {
-		db.leadBatch(c)
+		db.leadBatch(g, c)
 	}
 	<-c.done
 	if c.hasPanic {
@@ -137,8 +163,7 @@ func (db *DB) grouped(ctx context.Context, fn func(shop.Tx) error) error {
 // left, its ctx done. When no lane has finished anything for stallAfter
 // (an fn that waits on something, a lock held elsewhere), c leads a batch
 // on a lane of its own: a stalled lane holds nobody else up for long.
-func (db *DB) await(ctx context.Context, c *call, seen uint64) (lead, ok bool) {
-	g := &db.batch
+func (db *DB) await(ctx context.Context, g *batcher, c *call, seen uint64) (lead, ok bool) {
 	stallAfter := g.stallAfter
 	if stallAfter == 0 {
 		stallAfter = defaultStallAfter
@@ -193,8 +218,7 @@ func (g *batcher) remove(c *call) {
 
 // nextBatch hands a lane that is done to the first waiting call, or frees
 // it. The call promoted leaves the waiting list: no other batch takes it.
-func (db *DB) nextBatch() {
-	g := &db.batch
+func (db *DB) nextBatch(g *batcher) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.progress++
@@ -211,14 +235,13 @@ func (db *DB) nextBatch() {
 // leadBatch runs a batch of own and the calls waiting, in arrival order,
 // then hands the lane on. Whatever happens to this goroutine, no call it
 // took is left without a result (runBatch).
-func (db *DB) leadBatch(own *call) {
-	g := &db.batch
-	defer db.nextBatch()
+func (db *DB) leadBatch(g *batcher, own *call) {
+	defer db.nextBatch(g)
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	// The batch's turn first, then its calls: those that came while it
 	// waited for another process's batch go with it.
-	first, err := db.beginBatch(ctx)
+	first, err := db.beginBatch(ctx, g.part)
 	if err == nil {
 		if err = first.flush(ctx); err != nil {
 			first.release(ctx)
@@ -233,21 +256,21 @@ func (db *DB) leadBatch(own *call) {
 		c.taken = true
 	}
 	g.mu.Unlock()
-	db.runBatch(ctx, calls, first)
+	db.runBatch(ctx, g, calls, first)
 }
 
 // beginBatch takes a connection for a batch's transaction and queues what
 // goes first: its turn among batches, and its lock_timeout.
-func (db *DB) beginBatch(ctx context.Context) (*txConn, error) {
+func (db *DB) beginBatch(ctx context.Context, part int) (*txConn, error) {
 	c, err := db.acquire(ctx, "begin isolation level serializable")
 	if err != nil {
 		return nil, err
 	}
-	// Batches take turns, across every process on the database: two
-	// batches at once would conflict on the rows they share (and under
-	// SSI, on pages they both read and write) and abort each other, so
-	// one waits. The lock takes no snapshot (see update).
-	_ = c.queue("lock update_queue", `LOCK TABLE update_queue IN SHARE ROW EXCLUSIVE MODE`)
+	// The batches of one partition take turns, across every process on
+	// the database: two at once would conflict on the rows they share and
+	// abort each other, so one waits. The lock takes no snapshot (see
+	// update).
+	_ = c.queue("lock batch turn", fmt.Sprintf(`LOCK TABLE batch_turn_%d IN SHARE ROW EXCLUSIVE MODE`, part))
 	// Nor does a batch wait for a row lock that another transaction
 	// holds: that one's commit would make it fail anyway (PostgreSQL's
 	// documentation, Repeatable Read Isolation Level), and were the other
@@ -260,7 +283,7 @@ func (db *DB) beginBatch(ctx context.Context) (*txConn, error) {
 // runBatch runs calls as batches until each has its result (see the
 // group commit above), the first on first when it is not nil (begun by
 // beginBatch).
-func (db *DB) runBatch(ctx context.Context, calls []*call, first *txConn) {
+func (db *DB) runBatch(ctx context.Context, g *batcher, calls []*call, first *txConn) {
 	// pending are the calls this goroutine still owes a result: a call
 	// handed to a goroutine of its own leaves it.
 	pending := calls
@@ -283,11 +306,10 @@ func (db *DB) runBatch(ctx context.Context, calls []*call, first *txConn) {
 	for attempt := 1; len(pending) > 0; attempt++ {
 		c := first
 		first = nil
-		r := db.updateBatch(ctx, c, pending, advanced)
+		r := db.updateBatch(ctx, g.part, c, pending, advanced)
 		switch {
 		case r.errs != nil:
 			if len(pending) > 1 {
-				g := &db.batch
 				g.mu.Lock()
 				g.batches++
 				g.joined += int64(len(pending))
@@ -365,10 +387,10 @@ type batchRun struct {
 // updateBatch runs calls' fns in one serializable transaction, in order,
 // and commits them (see the group commit above), on c if it is not nil
 // (begun by beginBatch) or else on a connection of its own.
-func (db *DB) updateBatch(ctx context.Context, c *txConn, calls []*call, advanced bool) batchRun {
+func (db *DB) updateBatch(ctx context.Context, part int, c *txConn, calls []*call, advanced bool) batchRun {
 	if c == nil {
 		var err error
-		if c, err = db.beginBatch(ctx); err != nil {
+		if c, err = db.beginBatch(ctx, part); err != nil {
 			return batchRun{out: -1, err: err}
 		}
 	}

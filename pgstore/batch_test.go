@@ -15,7 +15,11 @@ import (
 	"starsbot/shop"
 )
 
-// holdLanes runs an Update on every lane of db's group commit and keeps
+// keyed is the context of the batch tests' Updates: one payer, so one
+// partition of the group commit.
+var keyed = shop.WithUpdateKey(ctx, 1)
+
+// holdLanes runs an Update on every lane of keyed's partition and keeps
 // them there until the returned function is called, so that the Updates
 // started meanwhile wait and then run as one batch.
 func holdLanes(t *testing.T, db *pgstore.DB) (release func()) {
@@ -30,7 +34,7 @@ func holdLanes(t *testing.T, db *pgstore.DB) (release func()) {
 		done.Add(1)
 		go func() {
 			defer done.Done()
-			_ = db.Update(ctx, func(shop.Tx) error {
+			_ = db.Update(keyed, func(shop.Tx) error {
 				held.Done()
 				<-gate
 				return nil
@@ -73,7 +77,7 @@ func batchOf(t *testing.T, db *pgstore.DB, fns ...func(shop.Tx) error) []error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = db.Update(ctx, fn)
+			errs[i] = db.Update(keyed, fn)
 		}()
 		waitFor(t, db, i+1) // in this order in the batch
 	}
@@ -208,15 +212,15 @@ func TestBatch_PanicReachesItsCaller(t *testing.T) {
 		}()
 		waitFor(t, db, i+1)
 	}
-	start(0, func() { others[0] = db.Update(ctx, increment(&runs)) })
+	start(0, func() { others[0] = db.Update(keyed, increment(&runs)) })
 	start(1, func() {
 		defer func() { recovered.Store(recover()) }()
-		_ = db.Update(ctx, func(tx shop.Tx) error {
+		_ = db.Update(keyed, func(tx shop.Tx) error {
 			_ = tx.PutSetting("panicked", []byte("yes"))
 			panic("fn bug")
 		})
 	})
-	start(2, func() { others[1] = db.Update(ctx, increment(&runs)) })
+	start(2, func() { others[1] = db.Update(keyed, increment(&runs)) })
 	release()
 	wg.Wait()
 	if got := recovered.Load(); got != "fn bug" {
@@ -343,7 +347,7 @@ func TestBatch_LockWaitRunsAgain(t *testing.T) {
 func TestBatch_CanceledWhileWaiting(t *testing.T) {
 	db := pgtest.Open(t)
 	release := holdLanes(t, db)
-	c, cancel := context.WithCancel(ctx)
+	c, cancel := context.WithCancel(keyed)
 	var ran atomic.Bool
 	result := make(chan error, 1)
 	go func() {
@@ -352,7 +356,7 @@ func TestBatch_CanceledWhileWaiting(t *testing.T) {
 	waitFor(t, db, 1)
 	var runs atomic.Int64
 	stay := make(chan error, 1)
-	go func() { stay <- db.Update(ctx, increment(&runs)) }()
+	go func() { stay <- db.Update(keyed, increment(&runs)) }()
 	waitFor(t, db, 2)
 	cancel()
 	if err := <-result; !errors.Is(err, context.Canceled) {
@@ -366,7 +370,7 @@ func TestBatch_CanceledWhileWaiting(t *testing.T) {
 	if ran.Load() || setting(t, db, "canceled") != "" {
 		t.Error("the canceled caller's fn ran")
 	}
-	if err := db.Update(ctx, increment(&runs)); err != nil {
+	if err := db.Update(keyed, increment(&runs)); err != nil {
 		t.Fatal(err)
 	}
 	if got := setting(t, db, "n"); got != "2" {
@@ -385,7 +389,7 @@ func TestBatch_StalledLaneOpensAnother(t *testing.T) {
 	var runs atomic.Int64
 	errs := make(chan error, 3)
 	for range 3 {
-		go func() { errs <- db.Update(ctx, increment(&runs)) }()
+		go func() { errs <- db.Update(keyed, increment(&runs)) }()
 	}
 	for range 3 {
 		select {
@@ -405,7 +409,7 @@ func TestBatch_StalledLaneOpensAnother(t *testing.T) {
 		t.Errorf("%d calls still wait", pgstore.BatchWaiting(db))
 	}
 	// The lanes are back to their number: the next Update runs at once.
-	if err := db.Update(ctx, increment(&runs)); err != nil {
+	if err := db.Update(keyed, increment(&runs)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -450,7 +454,7 @@ func TestBatch_ProcessesTakeTurns(t *testing.T) {
 					return nil
 				}
 			}
-			go func() { errs <- db.Update(ctx, fn) }()
+			go func() { errs <- db.Update(keyed, fn) }()
 			waitFor(t, db, j+1)
 		}
 	}
@@ -464,7 +468,7 @@ func TestBatch_ProcessesTakeTurns(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var waiting int
-		if err := dbs[0].Pool().QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'update_queue'::regclass`).Scan(&waiting); err != nil {
+		if err := dbs[0].Pool().QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'batch_turn_1'::regclass`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
 		if waiting == 1 {
@@ -489,5 +493,26 @@ func TestBatch_ProcessesTakeTurns(t *testing.T) {
 	}
 	if n := runs.Load(); n != 10 {
 		t.Errorf("fns ran %d times, want 10", n)
+	}
+}
+
+// TestBatch_PartitionsSideBySide: Updates of payers in other partitions,
+// and Updates without a payer, do not wait for a partition's lane.
+func TestBatch_PartitionsSideBySide(t *testing.T) {
+	db := pgtest.Open(t)
+	holdLanes(t, db) // keyed's partition, held to the end
+	for _, c := range []context.Context{shop.WithUpdateKey(ctx, 1+pgstore.BatchParts-1), ctx} {
+		done := make(chan error, 1)
+		go func() {
+			done <- db.Update(c, func(tx shop.Tx) error { return tx.PutSetting("other", []byte("x")) })
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("an Update outside the held partition waited for it")
+		}
 	}
 }

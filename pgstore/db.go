@@ -20,11 +20,13 @@
 // fn in a REPEATABLE READ READ ONLY transaction: one snapshot, no
 // predicate locks, so reports never abort writers.
 //
-// Group commit. Concurrent Updates share one transaction, one after the
-// other, with one COMMIT (batch.go): under load a short transaction's cost
-// is mostly its BEGIN, COMMIT and round trips, not its statements. A
-// batch that conflicts runs again whole; an fn that fails after writing,
-// or a statement that fails, runs alone.
+// Group commit. Concurrent Updates of payers of one partition (orders:
+// shop.WithUpdateKey) share one transaction, one after the other, with one
+// COMMIT (batch.go): under load a short transaction's cost is mostly its
+// BEGIN, COMMIT and round trips, not its statements. Partitions run side
+// by side; a partition's batches take turns across processes. A batch
+// that conflicts runs again whole; an fn that fails after writing, or a
+// statement that fails, runs alone.
 //
 // Statements of a transaction travel in as few round trips as they can:
 // BEGIN with the first statement, blind writes with the next statement or
@@ -102,7 +104,7 @@ type DB struct {
 	// multiViews holds the code of the View fns seen to run more than one
 	// statement: their transaction begins with the first (View).
 	multiViews sync.Map
-	batch      batcher // the group commit (batch.go)
+	batch      [batchParts]batcher // the group commit (batch.go), by partition
 }
 
 // Open connects to the database at url (postgres://…), applies the
@@ -127,6 +129,9 @@ func open(ctx context.Context, cfg *pgxpool.Config) (*DB, error) {
 		return nil, fmt.Errorf("pgstore: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
 	db := &DB{pool: pool}
+	for i := range db.batch {
+		db.batch[i].part = i
+	}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -243,10 +248,10 @@ func (db *DB) view(ctx context.Context, fn func(shop.Tx) error, advanced, lazy b
 // Concurrent Updates share transactions (group commit, batch.go), except
 // a leader's fenced ones.
 func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
-	if fenceOf(ctx) != nil {
-		return db.updateAlone(ctx, fn)
+	if g := db.partOf(ctx); g != nil && fenceOf(ctx) == nil {
+		return db.grouped(ctx, g, fn)
 	}
-	return db.grouped(ctx, fn)
+	return db.updateAlone(ctx, fn)
 }
 
 // updateAlone is Update in a transaction of fn's own.

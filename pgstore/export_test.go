@@ -46,20 +46,31 @@ func (db *DB) MultiViews() int {
 	return n
 }
 
-// BatchLanes exposes batchLanes to the tests.
-const BatchLanes = batchLanes
+// BatchLanes and BatchParts expose batchLanes and batchParts to the tests.
+const (
+	BatchLanes = batchLanes
+	BatchParts = batchParts
+)
 
 // BatchWaiting returns how many Updates wait for a batch.
 func BatchWaiting(db *DB) int {
-	db.batch.mu.Lock()
-	defer db.batch.mu.Unlock()
-	return len(db.batch.waiting)
+	n := 0
+	for i := range db.batch {
+		g := &db.batch[i]
+		g.mu.Lock()
+		n += len(g.waiting)
+		g.mu.Unlock()
+	}
+	return n
 }
 
 // SetStallAfter sets how long an Update waits for a lane that finishes
 // nothing before it opens a lane of its own.
 func SetStallAfter(db *DB, d time.Duration) {
-	db.batch.mu.Lock()
-	defer db.batch.mu.Unlock()
-	db.batch.stallAfter = d
+	for i := range db.batch {
+		g := &db.batch[i]
+		g.mu.Lock()
+		g.stallAfter = d
+		g.mu.Unlock()
+	}
 }

@@ -239,7 +239,7 @@ func (s *Service) CreateOrder(ctx context.Context, req CreateOrderRequest) (*Ord
 
 	var order *Order
 	var paid bool
-	err := s.Store.Update(ctx, func(tx Tx) error {
+	err := s.Store.Update(WithUpdateKey(ctx, req.UserID), func(tx Tx) error {
 		order, paid = nil, false
 		now := s.now()
 		if req.IdempotencyKey != "" {

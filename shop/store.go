@@ -35,6 +35,25 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 }
 
+// WithUpdateKey returns ctx carrying, for the Update made with it, the
+// user whose records its fn changes (besides records it creates): the
+// payer of an order. A store may run Updates of different users side by
+// side and group those of one user (pgstore's group commit). The key is a
+// hint, never a rule: an fn that touches another user's records is still
+// isolated from every other transaction (a conflict costs a re-run), and
+// a store may ignore the key (bbolt has one writer).
+func WithUpdateKey(ctx context.Context, userID int64) context.Context {
+	return context.WithValue(ctx, updateKey{}, userID)
+}
+
+// UpdateKeyOf returns the key WithUpdateKey set on ctx.
+func UpdateKeyOf(ctx context.Context) (userID int64, ok bool) {
+	userID, ok = ctx.Value(updateKey{}).(int64)
+	return userID, ok
+}
+
+type updateKey struct{}
+
 // ErrDeposed is wrapped by the error of an Update made on behalf of a
 // leader that a newer leader has replaced (see Store.Update): nothing was
 // committed, so a payout it meant to record is never broadcast. Test with
