@@ -399,7 +399,7 @@ func (db *DB) updateBatch(ctx context.Context, part int, c *txConn, calls []*cal
 	appended := false
 	for i, call := range calls {
 		t := &tx{ctx: ctx, ptx: c, writable: true, advanced: advanced}
-		ferr, p, panicked := runFn(call.fn, t)
+		p, panicked, ferr := runFn(call.fn, t)
 		if c.err != nil && retryable(c.err) && t.conflict == nil {
 			t.conflict = c.err
 		}
@@ -436,7 +436,7 @@ func (db *DB) updateBatch(ctx context.Context, part int, c *txConn, calls []*cal
 }
 
 // runFn runs fn, recovering a panic.
-func runFn(fn func(shop.Tx) error, t *tx) (err error, p any, panicked bool) {
+func runFn(fn func(shop.Tx) error, t *tx) (p any, panicked bool, err error) {
 	panicked = true
 	defer func() {
 		if panicked {
@@ -445,5 +445,5 @@ func runFn(fn func(shop.Tx) error, t *tx) (err error, p any, panicked bool) {
 	}()
 	err = fn(t)
 	panicked = false
-	return err, nil, false
+	return nil, false, err
 }
