@@ -86,6 +86,14 @@ func batchOf(t *testing.T, db *pgstore.DB, fns ...func(shop.Tx) error) []error {
 	return errs
 }
 
+// wantSetting fails the test unless setting key is want ("" for none).
+func wantSetting(t *testing.T, db *pgstore.DB, key, want string) {
+	t.Helper()
+	if got := setting(t, db, key); got != want {
+		t.Errorf("setting %s = %q, want %q", key, got, want)
+	}
+}
+
 func setting(t *testing.T, db *pgstore.DB, key string) string {
 	t.Helper()
 	var v []byte
@@ -123,9 +131,7 @@ func TestBatch_OneTransaction(t *testing.T) {
 			t.Errorf("update %d: %v", i, err)
 		}
 	}
-	if got := setting(t, db, "n"); got != "20" {
-		t.Errorf("n = %s, want 20", got)
-	}
+	wantSetting(t, db, "n", "20")
 	if n := runs.Load(); n != 20 {
 		t.Errorf("fns ran %d times, want 20 (once each)", n)
 	}
@@ -153,9 +159,7 @@ func TestBatch_RefusedCallStays(t *testing.T) {
 	if errs[0] != nil || errs[2] != nil || errs[1] != refused {
 		t.Fatalf("results %v, want nil, the refusal unchanged, nil", errs)
 	}
-	if got := setting(t, db, "n"); got != "2" {
-		t.Errorf("n = %s, want 2", got)
-	}
+	wantSetting(t, db, "n", "2")
 	if n := runs.Load(); n != 3 {
 		t.Errorf("fns ran %d times, want 3", n)
 	}
@@ -181,12 +185,8 @@ func TestBatch_ErrorAfterWriteRunsAlone(t *testing.T) {
 	if errs[0] != nil || errs[2] != nil || errs[3] != nil || errs[1] != bad {
 		t.Fatalf("results %v, want nil, the error unchanged, nil, nil", errs)
 	}
-	if got := setting(t, db, "bad"); got != "" {
-		t.Errorf("the failed fn's write was committed: %q", got)
-	}
-	if got := setting(t, db, "n"); got != "3" {
-		t.Errorf("n = %s, want 3", got)
-	}
+	wantSetting(t, db, "bad", "")
+	wantSetting(t, db, "n", "3")
 	if n := badRuns.Load(); n != 2 {
 		t.Errorf("the failing fn ran %d times, want 2 (in the batch, then alone)", n)
 	}
@@ -229,12 +229,8 @@ func TestBatch_PanicReachesItsCaller(t *testing.T) {
 	if others[0] != nil || others[1] != nil {
 		t.Errorf("the others' results: %v", others)
 	}
-	if got := setting(t, db, "n"); got != "2" {
-		t.Errorf("n = %s, want 2", got)
-	}
-	if got := setting(t, db, "panicked"); got != "" {
-		t.Errorf("the panicking fn's write was committed: %q", got)
-	}
+	wantSetting(t, db, "n", "2")
+	wantSetting(t, db, "panicked", "")
 }
 
 // TestBatch_FailedStatementRunsEachAlone: a queued write that fails on
@@ -258,9 +254,7 @@ func TestBatch_FailedStatementRunsEachAlone(t *testing.T) {
 	if errs[1] == nil || !strings.Contains(errs[1].Error(), "boom refused") {
 		t.Errorf("the failing write's caller got %v, want the server's error", errs[1])
 	}
-	if got := setting(t, db, "n"); got != "2" {
-		t.Errorf("n = %s, want 2", got)
-	}
+	wantSetting(t, db, "n", "2")
 	if batches, _ := db.BatchStats(); batches != 0 {
 		t.Errorf("%d batches committed, want 0 (each ran alone)", batches)
 	}
@@ -294,12 +288,8 @@ func TestBatch_SerializationFailureRunsBatchAgain(t *testing.T) {
 			t.Errorf("update %d: %v", i, err)
 		}
 	}
-	if got := setting(t, db, "other"); got != "5+" {
-		t.Errorf("other = %q, want the re-run's write on the other writer's, 5+", got)
-	}
-	if got := setting(t, db, "n"); got != "12" {
-		t.Errorf("n = %s, want 12 (each increment once)", got)
-	}
+	wantSetting(t, db, "other", "5+")
+	wantSetting(t, db, "n", "12")
 	if n := runs.Load(); n != 4 {
 		t.Errorf("the increments ran %d times, want 4 (the batch twice)", n)
 	}
@@ -333,9 +323,7 @@ func TestBatch_LockWaitRunsAgain(t *testing.T) {
 			t.Errorf("update %d: %v", i, err)
 		}
 	}
-	if got := setting(t, db, "n"); got != "2" {
-		t.Errorf("n = %s, want 2", got)
-	}
+	wantSetting(t, db, "n", "2")
 	if db.Retries() == 0 {
 		t.Error("the batch was not run again after its lock wait timed out")
 	}
@@ -373,9 +361,7 @@ func TestBatch_CanceledWhileWaiting(t *testing.T) {
 	if err := db.Update(keyed, increment(&runs)); err != nil {
 		t.Fatal(err)
 	}
-	if got := setting(t, db, "n"); got != "2" {
-		t.Errorf("n = %s, want 2", got)
-	}
+	wantSetting(t, db, "n", "2")
 }
 
 // TestBatch_StalledLaneOpensAnother: an Update whose fn waits on
@@ -401,9 +387,7 @@ func TestBatch_StalledLaneOpensAnother(t *testing.T) {
 			t.Fatal("the Updates waited for the stalled lane")
 		}
 	}
-	if got := setting(t, db, "n"); got != "3" {
-		t.Errorf("n = %s, want 3", got)
-	}
+	wantSetting(t, db, "n", "3")
 	release()
 	if pgstore.BatchWaiting(db) != 0 {
 		t.Errorf("%d calls still wait", pgstore.BatchWaiting(db))
@@ -485,9 +469,7 @@ func TestBatch_ProcessesTakeTurns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := setting(t, dbs[0], "n"); got != "10" {
-		t.Errorf("n = %s, want 10", got)
-	}
+	wantSetting(t, dbs[0], "n", "10")
 	if n := dbs[0].Retries() + dbs[1].Retries(); n != 0 {
 		t.Errorf("%d re-runs, want 0: the batches took turns", n)
 	}
