@@ -143,9 +143,12 @@ func (db *DB) grouped(ctx context.Context, g *batcher, fn func(shop.Tx) error) e
 		return db.updateAlone(ctx, fn)
 	}
 	g.waiting = append(g.waiting, c)
-	seen := g.progress
+	seen, stallAfter := g.progress, g.stallAfter
 	g.mu.Unlock()
-	lead, ok := db.await(ctx, g, c, seen)
+	if stallAfter == 0 {
+		stallAfter = defaultStallAfter
+	}
+	lead, ok := db.await(ctx, g, c, seen, stallAfter)
 	if !ok {
 		return ctx.Err()
 	}
@@ -163,11 +166,7 @@ func (db *DB) grouped(ctx context.Context, g *batcher, fn func(shop.Tx) error) e
 // left, its ctx done. When no lane has finished anything for stallAfter
 // (an fn that waits on something, a lock held elsewhere), c leads a batch
 // on a lane of its own: a stalled lane holds nobody else up for long.
-func (db *DB) await(ctx context.Context, g *batcher, c *call, seen uint64) (lead, ok bool) {
-	stallAfter := g.stallAfter
-	if stallAfter == 0 {
-		stallAfter = defaultStallAfter
-	}
+func (db *DB) await(ctx context.Context, g *batcher, c *call, seen uint64, stallAfter time.Duration) (lead, ok bool) {
 	timer := time.NewTimer(stallAfter)
 	defer timer.Stop()
 	for {
@@ -217,7 +216,9 @@ func (g *batcher) remove(c *call) {
 }
 
 // nextBatch hands a lane that is done to the first waiting call, or frees
-// it. The call promoted leaves the waiting list: no other batch takes it.
+// it. (A lane a stall opened lasts while calls wait: a partition's
+// batches take turns in the database anyway.) The call promoted leaves
+// the waiting list: no other batch takes it.
 func (db *DB) nextBatch(g *batcher) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
