@@ -245,8 +245,9 @@ func (db *DB) view(ctx context.Context, fn func(shop.Tx) error, advanced, lazy b
 // Update runs fn in a serializable transaction, re-running it on
 // serialization failures and deadlocks (see the package doc), and once
 // after advancing the outbox horizon if a read of the outbox asks for it.
-// Concurrent Updates share transactions (group commit, batch.go), except
-// a leader's fenced ones.
+// Concurrent Updates that name their payer (shop.WithUpdateKey: orders)
+// share transactions (group commit, batch.go), except a leader's fenced
+// ones; the others run alone.
 func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
 	if g := db.partOf(ctx); g != nil && fenceOf(ctx) == nil {
 		return db.grouped(ctx, g, fn)
