@@ -22,21 +22,9 @@ import (
 // as a follower, and the new leader polls and tells the buyer of the next
 // deposit, once.
 func TestReplicas_Postgres_BotPolling(t *testing.T) {
-	db := pgURL(t)
-	const token = "123456789:AAsecretsecretsecretsecretsecret"
-	tg := bottest.New(t, token)
-	vars := map[string]string{"DATABASE_URL": db, "LEADER_TTL": "2s", "TELEGRAM_TOKEN": token, "TELEGRAM_API_URL": tg.URL}
-	polling := regexp.MustCompile(`msg="telegram polling: started \(this replica leads\)"`)
 	stopped := regexp.MustCompile(`msg="telegram polling: stopped until this replica leads again"`)
-
-	a := startProcess(t, vars)
-	if a.stderr.wait(t, polling, 15*time.Second, a.done) == nil {
-		t.Fatalf("A does not poll:\n%s", a.stderr.String())
-	}
-	b := startProcess(t, vars)
 	buyer := bottest.User{ID: 5151, Username: "dora_d", LanguageCode: "en"}
-	tg.Send(buyer, "/start")
-	tg.Wait(buyer.ID, "Stars")
+	db, tg, a, b := startPollingPair(t, buyer)
 	if strings.Contains(b.stderr.String(), "telegram polling: started") {
 		t.Fatalf("the follower (B) polls:\n%s", b.stderr.String())
 	}
@@ -68,7 +56,7 @@ func TestReplicas_Postgres_BotPolling(t *testing.T) {
 	if a.stderr.wait(t, stopped, 15*time.Second, a.done) == nil {
 		t.Fatalf("A did not stop polling when it lost its lock:\n%s", a.stderr.String())
 	}
-	if b.stderr.wait(t, polling, 15*time.Second, b.done) == nil {
+	if b.stderr.wait(t, pollingStarted, 15*time.Second, b.done) == nil {
 		t.Fatalf("B does not poll after taking over:\n%s", b.stderr.String())
 	}
 	deposit(a, "4") // through the old leader, now a follower: credited and told by B
@@ -77,6 +65,29 @@ func TestReplicas_Postgres_BotPolling(t *testing.T) {
 		t.Fatalf("A exited after losing leadership: %v\n%s", err, a.stderr.String())
 	default:
 	}
+}
+
+// pollingStarted is what a replica logs when it starts polling Telegram.
+var pollingStarted = regexp.MustCompile(`msg="telegram polling: started \(this replica leads\)"`)
+
+// startPollingPair starts two service processes on a new schema and a
+// fake Bot API, in long-polling mode with LEADER_TTL 2s: A, once it
+// leads and polls, then B; then buyer starts the bot. It returns the
+// database's URL, the fake and the two processes.
+func startPollingPair(t *testing.T, buyer bottest.User) (db string, tg *bottest.Server, a, b *service) {
+	t.Helper()
+	db = pgURL(t)
+	const token = "123456789:AAsecretsecretsecretsecretsecret"
+	tg = bottest.New(t, token)
+	vars := map[string]string{"DATABASE_URL": db, "LEADER_TTL": "2s", "TELEGRAM_TOKEN": token, "TELEGRAM_API_URL": tg.URL}
+	a = startProcess(t, vars)
+	if a.stderr.wait(t, pollingStarted, 15*time.Second, a.done) == nil {
+		t.Fatalf("A does not poll:\n%s", a.stderr.String())
+	}
+	b = startProcess(t, vars)
+	tg.Send(buyer, "/start")
+	tg.Wait(buyer.ID, "Stars")
+	return db, tg, a, b
 }
 
 // startProcess runs the service in this process with vars (a fresh
@@ -126,19 +137,8 @@ func userMemo(t *testing.T, url string, id int64) string {
 // it told, before its elector steps down). The buyer is told of each
 // deposit exactly once, by the old leader or the new one.
 func TestReplicas_Postgres_NotifyCleanHandover(t *testing.T) {
-	db := pgURL(t)
-	const token = "123456789:AAsecretsecretsecretsecretsecret"
-	tg := bottest.New(t, token)
-	vars := map[string]string{"DATABASE_URL": db, "LEADER_TTL": "2s", "TELEGRAM_TOKEN": token, "TELEGRAM_API_URL": tg.URL}
-	polling := regexp.MustCompile(`msg="telegram polling: started \(this replica leads\)"`)
-	a := startProcess(t, vars)
-	if a.stderr.wait(t, polling, 15*time.Second, a.done) == nil {
-		t.Fatalf("A does not poll:\n%s", a.stderr.String())
-	}
-	b := startProcess(t, vars)
 	buyer := bottest.User{ID: 5252, Username: "erin_e", LanguageCode: "en"}
-	tg.Send(buyer, "/start")
-	tg.Wait(buyer.ID, "Stars")
+	db, tg, a, b := startPollingPair(t, buyer)
 	memo := userMemo(t, db, buyer.ID)
 
 	const deposits = 6
@@ -154,7 +154,7 @@ func TestReplicas_Postgres_NotifyCleanHandover(t *testing.T) {
 			a.stop()
 		}
 	}
-	if b.stderr.wait(t, polling, 15*time.Second, b.done) == nil {
+	if b.stderr.wait(t, pollingStarted, 15*time.Second, b.done) == nil {
 		t.Fatalf("B does not lead after A stopped:\n%s", b.stderr.String())
 	}
 	// In commit order: once the last is told, any repeat of an earlier one
