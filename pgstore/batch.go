@@ -100,8 +100,7 @@ type call struct {
 	// promoted to lead one: it can no longer leave on its ctx.
 	taken    bool
 	err      error
-	panicked any
-	hasPanic bool
+	panicked any // its fn's panic (never nil for a panic: runtime.PanicNilError)
 }
 
 func (c *call) finish(err error) {
@@ -156,7 +155,7 @@ func (db *DB) grouped(ctx context.Context, g *batcher, fn func(shop.Tx) error) e
 		db.leadBatch(g, c)
 	}
 	<-c.done
-	if c.hasPanic {
+	if c.panicked != nil {
 		panic(c.panicked)
 	}
 	return c.err
@@ -325,8 +324,8 @@ func (db *DB) runBatch(ctx context.Context, g *batcher, calls []*call, first *tx
 			// error after a write, from a run alone.
 			c := pending[r.out]
 			pending = append(pending[:r.out:r.out], pending[r.out+1:]...)
-			if r.panicked {
-				c.panicked, c.hasPanic = r.panic, true
+			if r.panic != nil {
+				c.panicked = r.panic
 				c.finish(nil)
 			} else {
 				go func() { c.finish(db.updateAlone(c.ctx, c.fn)) }()
@@ -375,14 +374,13 @@ func (db *DB) runBatch(ctx context.Context, g *batcher, calls []*call, first *tx
 
 // batchRun is what one run of a batch came to.
 type batchRun struct {
-	errs     []error // committed: each call's result
-	out      int     // ≥ 0: this call leaves the batch (see runBatch)
-	panicked bool    // … because its fn panicked with panic
-	panic    any
-	alone    bool // every call runs alone
-	advance  bool // run again after advancing the outbox horizon
-	retry    bool // run again: a serialization failure or deadlock (err)
-	err      error
+	errs    []error // committed: each call's result
+	out     int     // ≥ 0: this call leaves the batch (see runBatch)
+	panic   any     // … because its fn panicked with this
+	alone   bool    // every call runs alone
+	advance bool    // run again after advancing the outbox horizon
+	retry   bool    // run again: a serialization failure or deadlock (err)
+	err     error
 }
 
 // updateBatch runs calls' fns in one serializable transaction, in order,
@@ -400,17 +398,15 @@ func (db *DB) updateBatch(ctx context.Context, part int, c *txConn, calls []*cal
 	appended := false
 	for i, call := range calls {
 		t := &tx{ctx: ctx, ptx: c, writable: true, advanced: advanced}
-		p, panicked, ferr := runFn(call.fn, t)
-		if c.err != nil && retryable(c.err) && t.conflict == nil {
-			t.conflict = c.err
-		}
+		p, ferr := runFn(call.fn, t)
+		t.noteQueuedConflict()
 		switch {
 		case t.conflict != nil:
 			return batchRun{out: -1, retry: true, err: t.conflict}
 		case t.needAdvance:
 			return batchRun{out: -1, advance: true}
-		case panicked:
-			return batchRun{out: i, panicked: true, panic: p}
+		case p != nil:
+			return batchRun{out: i, panic: p}
 		case c.err != nil || c.conn.Conn().PgConn().TxStatus() == 'E':
 			// A statement failed on the server: the transaction is void,
 			// and the failure may be an earlier fn's queued write.
@@ -436,15 +432,10 @@ func (db *DB) updateBatch(ctx context.Context, part int, c *txConn, calls []*cal
 	return batchRun{errs: errs}
 }
 
-// runFn runs fn, recovering a panic.
-func runFn(fn func(shop.Tx) error, t *tx) (p any, panicked bool, err error) {
-	panicked = true
-	defer func() {
-		if panicked {
-			p = recover()
-		}
-	}()
-	err = fn(t)
-	panicked = false
-	return nil, false, err
+// runFn runs fn, recovering a panic: p is its value, never nil for a
+// panic (runtime.PanicNilError for panic(nil)). A Goexit is not
+// recovered: it goes on, through runBatch's cleanup.
+func runFn(fn func(shop.Tx) error, t *tx) (p any, err error) {
+	defer func() { p = recover() }()
+	return nil, fn(t)
 }

@@ -314,9 +314,7 @@ func (db *DB) update(ctx context.Context, fn func(shop.Tx) error, queue, advance
 		}
 	}
 	ferr := fn(t)
-	if c.err != nil && retryable(c.err) && t.conflict == nil {
-		t.conflict = c.err // a queued write's, whatever fn made of it
-	}
+	t.noteQueuedConflict()
 	if t.conflict != nil || t.needAdvance || ferr != nil {
 		if t.conflict != nil {
 			// A statement hit a serialization failure: whatever fn made

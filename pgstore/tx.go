@@ -80,6 +80,15 @@ func (t *tx) fail(op string, err error) error {
 	return fmt.Errorf("pgstore: %s: %w", op, err)
 }
 
+// noteQueuedConflict takes a queued write's serialization failure as the
+// transaction's conflict, whatever fn made of the error: the transaction
+// is void and fn runs again.
+func (t *tx) noteQueuedConflict() {
+	if err := t.ptx.err; err != nil && retryable(err) && t.conflict == nil {
+		t.conflict = err
+	}
+}
+
 // exec queues a blind write: it is sent with the next statement or with
 // COMMIT, and its failure surfaces there (conn.go).
 func (t *tx) exec(op, sql string, args ...any) error {
