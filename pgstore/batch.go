@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"starsbot/shop"
 )
@@ -93,6 +96,7 @@ type batcher struct {
 // call is one Update waiting for, or in, a batch.
 type call struct {
 	ctx  context.Context
+	key  int64 // the payer it names (shop.WithUpdateKey)
 	fn   func(shop.Tx) error
 	lead chan struct{} // signalled when the call is to lead the next batch
 	done chan struct{} // closed once err (or panicked) is set
@@ -120,19 +124,19 @@ func (db *DB) BatchStats() (batches, calls int64) {
 	return batches, calls
 }
 
-// partOf returns the batcher of the user ctx names (shop.WithUpdateKey),
-// or nil: an Update without a key runs alone.
-func (db *DB) partOf(ctx context.Context) *batcher {
+// partOf returns the batcher of the user ctx names (shop.WithUpdateKey)
+// and that user's id, or nil: an Update without a key runs alone.
+func (db *DB) partOf(ctx context.Context) (*batcher, int64) {
 	key, ok := shop.UpdateKeyOf(ctx)
 	if !ok {
-		return nil
+		return nil, 0
 	}
-	return &db.batch[uint64(key)%batchParts]
+	return &db.batch[uint64(key)%batchParts], key
 }
 
-// grouped runs fn through the group commit of g.
-func (db *DB) grouped(ctx context.Context, g *batcher, fn func(shop.Tx) error) error {
-	c := &call{ctx: ctx, fn: fn, lead: make(chan struct{}, 1), done: make(chan struct{})}
+// grouped runs fn, whose Update names key, through the group commit of g.
+func (db *DB) grouped(ctx context.Context, g *batcher, key int64, fn func(shop.Tx) error) error {
+	c := &call{ctx: ctx, key: key, fn: fn, lead: make(chan struct{}, 1), done: make(chan struct{})}
 	g.mu.Lock()
 	if g.running < batchLanes {
 		// A lane is free: run alone, as an Update always did.
@@ -394,10 +398,17 @@ func (db *DB) updateBatch(ctx context.Context, part int, c *txConn, calls []*cal
 		}
 	}
 	defer c.release(ctx)
+	pre, err := prefetch(ctx, c, calls)
+	switch {
+	case retryable(err):
+		return batchRun{out: -1, retry: true, err: err}
+	case err != nil:
+		return batchRun{out: -1, alone: true}
+	}
 	errs := make([]error, len(calls))
 	appended := false
 	for i, call := range calls {
-		t := &tx{ctx: ctx, ptx: c, writable: true, advanced: advanced}
+		t := &tx{ctx: ctx, ptx: c, writable: true, advanced: advanced, pre: pre}
 		p, ferr := runFn(call.fn, t)
 		t.noteQueuedConflict()
 		switch {
@@ -430,6 +441,69 @@ func (db *DB) updateBatch(ctx context.Context, part int, c *txConn, calls []*cal
 		db.notifyOutbox()
 	}
 	return batchRun{errs: errs}
+}
+
+// prefetched is what a batch reads before its fns run, in one round trip
+// (with its turn's statements when they are still ahead): the record of
+// every payer its calls name, and an order id for each call. An order's fn
+// then reads its payer and draws its id without a round trip of its own;
+// its writes wait for the next read or the COMMIT, so a batch of orders
+// is sent in a few pipelines whatever its size.
+//
+// users is the transaction's own view of those rows, not a cache beside
+// it: read in the transaction (so predicate-locked, as FindUserByID's read
+// would be), then kept in step by every PutUser of the batch's fns (the
+// only write to a users row, tx.go), so a later fn reads what an earlier
+// one wrote, as it would from the server. A payer with no record is kept
+// as nil: not found, until a PutUser creates it. ids are drawn from
+// order_ids as NextOrderID draws them, ascending, and handed out in
+// order; a run that does not use them all leaves gaps, as a rolled-back
+// transaction does. Each run of a batch prefetches again.
+type prefetched struct {
+	users map[int64][]byte
+	ids   []int64
+}
+
+// prefetch reads calls' payers and draws an order id per call, on c.
+func prefetch(ctx context.Context, c *txConn, calls []*call) (pre *prefetched, err error) {
+	pre = &prefetched{users: make(map[int64][]byte, len(calls)), ids: make([]int64, 0, len(calls))}
+	keys := make([]int64, 0, len(calls))
+	for _, call := range calls {
+		if _, ok := pre.users[call.key]; !ok {
+			pre.users[call.key] = nil
+			keys = append(keys, call.key)
+		}
+	}
+	br, err := c.sendAhead(ctx, func(b *pgx.Batch) {
+		b.Queue(`SELECT id, data FROM users WHERE id = ANY($1)`, keys)
+		b.Queue(`SELECT nextval('order_ids') FROM generate_series(1, $1::int)`, len(calls))
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			pre, err = nil, fmt.Errorf("pgstore: prefetch: %w", cerr)
+		}
+	}()
+	rows, _ := br.Query()
+	var id int64
+	var data []byte
+	if _, err := pgx.ForEachRow(rows, []any{&id, &data}, func() error {
+		pre.users[id] = data
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("pgstore: prefetch users: %w", err)
+	}
+	rows, _ = br.Query()
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+		pre.ids = append(pre.ids, id)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("pgstore: prefetch order ids: %w", err)
+	}
+	slices.Sort(pre.ids)
+	return pre, nil
 }
 
 // runFn runs fn, recovering a panic: p is its value, never nil for a

@@ -70,14 +70,25 @@ func waitFor(t *testing.T, db *pgstore.DB, n int) {
 // order.
 func batchOf(t *testing.T, db *pgstore.DB, fns ...func(shop.Tx) error) []error {
 	t.Helper()
-	release := holdLanes(t, db)
-	errs := make([]error, len(fns))
-	var wg sync.WaitGroup
+	calls := make([]func() error, len(fns))
 	for i, fn := range fns {
+		calls[i] = func() error { return db.Update(keyed, fn) }
+	}
+	return batchOfCalls(t, db, calls...)
+}
+
+// batchOfCalls is batchOf for calls that each make one Update in keyed's
+// partition (a shop.Service's CreateOrder of an odd payer).
+func batchOfCalls(t *testing.T, db *pgstore.DB, calls ...func() error) []error {
+	t.Helper()
+	release := holdLanes(t, db)
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, call := range calls {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = db.Update(keyed, fn)
+			errs[i] = call()
 		}()
 		waitFor(t, db, i+1) // in this order in the batch
 	}
@@ -192,6 +203,59 @@ func TestBatch_ErrorAfterWriteRunsAlone(t *testing.T) {
 	}
 	if n := runs.Load(); n != 4 {
 		t.Errorf("the others ran %d times, want 4 (the first again without the failing one)", n)
+	}
+}
+
+// TestBatch_PayerReadAhead: a batch reads its payers before its fns run
+// (prefetched, batch.go), and each fn still reads the payer as the fns
+// before it left it: absent until one creates it, then as the last one
+// put it. A run that a failing fn's write spoiled is read again without
+// that write.
+func TestBatch_PayerReadAhead(t *testing.T) {
+	db := pgtest.Open(t)
+	const payer = 1 // keyed's
+	var seen []string
+	readThenPut := func(tx shop.Tx) error {
+		u, err := tx.FindUserByID(payer)
+		switch {
+		case shop.ErrorCode(err) == shop.ENOTFOUND:
+			seen = append(seen, "absent")
+			u = &shop.User{ID: payer, CreatedAt: time.Unix(1, 0).UTC()}
+		case err != nil:
+			return err
+		default:
+			seen = append(seen, u.StartPayload)
+		}
+		u.StartPayload += "x"
+		return tx.PutUser(u)
+	}
+	bad := errors.New("changed its mind")
+	errs := batchOf(t, db, readThenPut, readThenPut, func(tx shop.Tx) error {
+		u, err := tx.FindUserByID(payer)
+		if err != nil {
+			return err
+		}
+		u.StartPayload = "spoiled"
+		if err := tx.PutUser(u); err != nil {
+			return err
+		}
+		return bad
+	}, readThenPut)
+	if errs[0] != nil || errs[1] != nil || errs[2] != bad || errs[3] != nil {
+		t.Fatalf("results %v, want nil, nil, the error unchanged, nil", errs)
+	}
+	// The first run: absent, x, then the failing fn ends it; the batch
+	// again without it: absent, x, xx. (The failing fn runs alone after.)
+	want := []string{"absent", "x", "absent", "x", "xx"}
+	if strings.Join(seen, " ") != strings.Join(want, " ") {
+		t.Errorf("the fns read %q, want %q", seen, want)
+	}
+	var u *shop.User
+	if err := db.View(ctx, func(tx shop.Tx) (err error) { u, err = tx.FindUserByID(payer); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if u.StartPayload != "xxx" {
+		t.Errorf("stored start payload %q, want xxx (the failing fn's write rolled back)", u.StartPayload)
 	}
 }
 

@@ -249,8 +249,8 @@ func (db *DB) view(ctx context.Context, fn func(shop.Tx) error, advanced, lazy b
 // share transactions (group commit, batch.go), except a leader's fenced
 // ones; the others run alone.
 func (db *DB) Update(ctx context.Context, fn func(shop.Tx) error) error {
-	if g := db.partOf(ctx); g != nil && fenceOf(ctx) == nil {
-		return db.grouped(ctx, g, fn)
+	if g, key := db.partOf(ctx); g != nil && fenceOf(ctx) == nil {
+		return db.grouped(ctx, g, key, fn)
 	}
 	return db.updateAlone(ctx, fn)
 }

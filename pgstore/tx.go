@@ -46,6 +46,9 @@ type tx struct {
 	users     map[int64]userKeys
 	orders    map[int64]string
 	newOrders map[int64]bool
+	// pre is what the group commit's batch read ahead for its fns
+	// (batch.go), or nil.
+	pre *prefetched
 }
 
 // userKeys are the index keys of a stored user record.
@@ -206,7 +209,13 @@ var orderStatuses = map[shop.OrderStatus]bool{
 
 func (t *tx) FindUserByID(id int64) (*shop.User, error) {
 	var u *shop.User
-	if data, ok := t.owners[id]; ok {
+	data, ok := t.owners[id]
+	if !ok && t.pre != nil {
+		if data, ok = t.pre.users[id]; ok && data == nil {
+			return nil, notFound("User")
+		}
+	}
+	if ok {
 		u = new(shop.User)
 		if err := jsonUnmarshal(data, u); err != nil {
 			return nil, err
@@ -286,7 +295,7 @@ func (t *tx) claimMemo(memo string, userID, orderID int64) error {
 	return nil
 }
 
-func (t *tx) PutUser(u *shop.User) error {
+func (t *tx) PutUser(u *shop.User) (err error) {
 	if err := t.canWrite("put user"); err != nil {
 		return err
 	} else if u.ID <= 0 {
@@ -308,6 +317,16 @@ func (t *tx) PutUser(u *shop.User) error {
 		return err
 	}
 	defer t.knowUser(u)
+	if t.pre != nil {
+		// The batch's view of the row (batch.go): the record as this
+		// write leaves it. A write that fails on the server voids the
+		// whole batch.
+		defer func() {
+			if err == nil {
+				t.pre.users[u.ID] = data
+			}
+		}()
+	}
 	if ok && known == (userKeys{name, memo}) {
 		// The stored record has this name and memo, so its index entries
 		// are there and no other: the record is updated in place, and the
@@ -422,8 +441,9 @@ func (t *tx) NextOrderID() (int64, error) {
 		return 0, err
 	}
 	var id int64
-	err := t.ptx.QueryRow(t.ctx, `SELECT nextval('order_ids')`).Scan(&id)
-	if err != nil {
+	if t.pre != nil && len(t.pre.ids) > 0 {
+		id, t.pre.ids = t.pre.ids[0], t.pre.ids[1:]
+	} else if err := t.ptx.QueryRow(t.ctx, `SELECT nextval('order_ids')`).Scan(&id); err != nil {
 		return 0, t.fail("next order id", err)
 	}
 	if t.newOrders == nil {
