@@ -35,7 +35,7 @@ var (
 // scheduled and chat backups); nil on PostgreSQL.
 func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (db appStore, bolt *store.DB, err error) {
 	if cfg.Postgres() {
-		pg, err := pgstore.Open(ctx, cfg.DatabaseURL)
+		pg, err := pgstore.Open(ctx, cfg.DatabaseURL, pgstore.BatchPartitions(cfg.BatchPartitions))
 		if err != nil {
 			return nil, nil, config.RedactError(fmt.Errorf("open store (DATABASE_URL): %w", err))
 		}

@@ -67,6 +67,7 @@ const (
 	defaultLeaderTTL      = 10 * time.Second
 	minLeaderTTL          = 2 * time.Second
 	maxLeaderTTL          = 5 * time.Minute
+	maxBatchPartitions    = 8
 	defaultFragmentMargin = shop.NanoTON(10_000_000) // 0.01 TON, about twice a wallet transfer's fees
 	maxFragmentMargin     = 100 * shop.TON
 	defaultWalletLow      = 5 * shop.TON
@@ -136,6 +137,11 @@ type Config struct {
 	// without a leader to run the singletons (LEADER_TTL), 2s to 5m.
 	// Default 10s. Unused on bbolt, where the one process always leads.
 	LeaderTTL time.Duration
+	// BatchPartitions is into how many partitions of the payers the
+	// PostgreSQL store's group commit splits orders, whose batches run side
+	// by side (DATABASE_BATCH_PARTITIONS), 1 to 8. Default 1. Unused on
+	// bbolt.
+	BatchPartitions int
 	// HTTPAddr is the partner REST API listen address (HTTP_ADDR), host:port
 	// with a numeric port. Default 127.0.0.1:8080.
 	HTTPAddr string
@@ -452,6 +458,7 @@ func parse(src *source) (*Config, error) {
 	c.DataDir = p.str("DATA_DIR", defaultDataDir)
 	c.DatabaseURL = p.str("DATABASE_URL", "")
 	c.LeaderTTL = p.duration("LEADER_TTL", defaultLeaderTTL)
+	c.BatchPartitions = int(p.int("DATABASE_BATCH_PARTITIONS", 1))
 	c.HTTPAddr = p.str("HTTP_ADDR", defaultHTTPAddr)
 	c.PublicURL = p.baseURL("PUBLIC_URL", derivePublicURL(c.HTTPAddr))
 
@@ -687,6 +694,9 @@ func (c Config) Validate() error {
 	}
 	if c.LeaderTTL < minLeaderTTL || c.LeaderTTL > maxLeaderTTL {
 		return fail("LEADER_TTL", "must be between 2s and 5m (got %s)", c.LeaderTTL)
+	}
+	if c.BatchPartitions < 1 || c.BatchPartitions > maxBatchPartitions {
+		return fail("DATABASE_BATCH_PARTITIONS", "must be between 1 and %d (got %d)", maxBatchPartitions, c.BatchPartitions)
 	}
 	if c.DatabaseURL != "" {
 		if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {

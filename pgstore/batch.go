@@ -21,10 +21,10 @@ import (
 // as package store's share bbolt's (bbolt's DB.Batch):
 //
 //   - Only Updates that name their payer (shop.WithUpdateKey: an order's)
-//     are grouped, by partition of the payers (the id modulo batchParts):
-//     the batches of different partitions touch different users' rows
-//     and run side by side, each on its own connection. Others run alone,
-//     as before.
+//     are grouped, by partition of the payers (the id modulo the number
+//     of partitions, BatchPartitions: 1 unless set): the batches of
+//     different partitions touch different users' rows and run side by
+//     side, each on its own connection. Others run alone, as before.
 //   - An Update that finds its partition's lane free (batchLanes) runs
 //     alone, in its own goroutine and with its own ctx. One that finds it
 //     busy waits; when the lane frees, the first waiting call leads the
@@ -68,10 +68,17 @@ import (
 // batch it waits for the batch's result, which runs under a context of its
 // own (batchTimeout), so that no caller's cancellation fails the others.
 const (
-	batchLanes   = 1
-	batchParts   = 2 // ≤ 8: the batch_turn_N tables (migration 00007)
-	maxBatch     = 64
-	batchTimeout = 30 * time.Second
+	batchLanes = 1
+	// defaultBatchParts is the partitions' number unless BatchPartitions
+	// sets it; maxBatchParts, the batch_turn_N tables (migration 00007).
+	// One: on a server whose cores the batches share with everything else
+	// (this project's 2-core machines), a second partition's batch running
+	// beside the first cost 65 % more CPU per order, and halved the
+	// batches (README, "Speed").
+	defaultBatchParts = 1
+	maxBatchParts     = 8
+	maxBatch          = 64
+	batchTimeout      = 30 * time.Second
 	// defaultStallAfter: a call waits this long without a lane finishing
 	// before it opens a lane of its own (await).
 	defaultStallAfter = 100 * time.Millisecond
@@ -131,7 +138,7 @@ func (db *DB) partOf(ctx context.Context) (*batcher, int64) {
 	if !ok {
 		return nil, 0
 	}
-	return &db.batch[uint64(key)%batchParts], key
+	return &db.batch[uint64(key)%uint64(len(db.batch))], key
 }
 
 // grouped runs fn, whose Update names key, through the group commit of g.

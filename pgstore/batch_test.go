@@ -516,7 +516,7 @@ func TestBatch_ProcessesTakeTurns(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var waiting int
-		if err := dbs[0].Pool().QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'batch_turn_1'::regclass`).Scan(&waiting); err != nil {
+		if err := dbs[0].Pool().QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'batch_turn_0'::regclass`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
 		if waiting == 1 {
@@ -542,12 +542,17 @@ func TestBatch_ProcessesTakeTurns(t *testing.T) {
 	}
 }
 
-// TestBatch_PartitionsSideBySide: Updates of payers in other partitions,
-// and Updates without a payer, do not wait for a partition's lane.
+// TestBatch_PartitionsSideBySide: with two partitions (BatchPartitions),
+// Updates of payers in the other partition, and Updates without a payer,
+// do not wait for a partition's lane.
 func TestBatch_PartitionsSideBySide(t *testing.T) {
-	db := pgtest.Open(t)
-	holdLanes(t, db) // keyed's partition, held to the end
-	for _, c := range []context.Context{shop.WithUpdateKey(ctx, 1+pgstore.BatchParts-1), ctx} {
+	db, err := pgstore.Open(ctx, pgtest.NewSchema(t), pgstore.BatchPartitions(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgtest.CheckAndClose(t, db)
+	holdLanes(t, db) // keyed's partition (payer 1: the odd ids), held to the end
+	for _, c := range []context.Context{shop.WithUpdateKey(ctx, 2), ctx} {
 		done := make(chan error, 1)
 		go func() {
 			done <- db.Update(c, func(tx shop.Tx) error { return tx.PutSetting("other", []byte("x")) })
@@ -559,6 +564,19 @@ func TestBatch_PartitionsSideBySide(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatal("an Update outside the held partition waited for it")
+		}
+	}
+}
+
+// TestBatch_PartitionsBounded: Open takes 1 to 8 partitions (the
+// batch_turn_N tables), and refuses others before it connects.
+func TestBatch_PartitionsBounded(t *testing.T) {
+	for _, n := range []int{0, -1, 9} {
+		if db, err := pgstore.Open(ctx, pgtest.DefaultURL, pgstore.BatchPartitions(n)); err == nil {
+			_ = db.Close()
+			t.Errorf("Open with %d partitions: no error", n)
+		} else if !strings.Contains(err.Error(), "want 1 to 8") {
+			t.Errorf("Open with %d partitions: %v", n, err)
 		}
 	}
 }

@@ -104,22 +104,45 @@ type DB struct {
 	// multiViews holds the code of the View fns seen to run more than one
 	// statement: their transaction begins with the first (View).
 	multiViews sync.Map
-	batch      [batchParts]batcher // the group commit (batch.go), by partition
+	batch      []batcher // the group commit (batch.go), by partition
+}
+
+// An Option sets how Open opens the store.
+type Option func(*options)
+
+type options struct {
+	batchParts int
+}
+
+// BatchPartitions splits the group commit's orders (batch.go) into n
+// partitions of the payers, 1 to 8, whose batches run side by side; the
+// default is 1. More than one pays where the database server has cores
+// to spare. The replicas on one database should agree on it: batches of
+// one payer in two partitions conflict, and one of them runs again.
+func BatchPartitions(n int) Option {
+	return func(o *options) { o.batchParts = n }
 }
 
 // Open connects to the database at url (postgres://…), applies the
 // migrations it lacks and returns the store. Errors never carry the URL's
 // credentials.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, errors.New("pgstore: invalid DATABASE_URL (it is not shown: it may hold a password)")
 	}
-	return open(ctx, cfg)
+	return open(ctx, cfg, opts...)
 }
 
 // open is Open with a parsed pool configuration (the tests add a tracer).
-func open(ctx context.Context, cfg *pgxpool.Config) (*DB, error) {
+func open(ctx context.Context, cfg *pgxpool.Config, opts ...Option) (*DB, error) {
+	o := options{batchParts: defaultBatchParts}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.batchParts < 1 || o.batchParts > maxBatchParts {
+		return nil, fmt.Errorf("pgstore: %d batch partitions: want 1 to %d", o.batchParts, maxBatchParts)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: connect: %w", err)
@@ -128,7 +151,7 @@ func open(ctx context.Context, cfg *pgxpool.Config) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, batch: make([]batcher, o.batchParts)}
 	for i := range db.batch {
 		db.batch[i].part = i
 	}

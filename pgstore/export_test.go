@@ -46,11 +46,8 @@ func (db *DB) MultiViews() int {
 	return n
 }
 
-// BatchLanes and BatchParts expose batchLanes and batchParts to the tests.
-const (
-	BatchLanes = batchLanes
-	BatchParts = batchParts
-)
+// BatchLanes exposes batchLanes to the tests.
+const BatchLanes = batchLanes
 
 // BatchWaiting returns how many Updates wait for a batch.
 func BatchWaiting(db *DB) int {
