@@ -23,10 +23,12 @@
 // Group commit. Concurrent Updates of payers of one partition (orders:
 // shop.WithUpdateKey) share one transaction, one after the other, with one
 // COMMIT (batch.go): under load a short transaction's cost is mostly its
-// BEGIN, COMMIT and round trips, not its statements. Partitions run side
-// by side; a partition's batches take turns across processes. A batch
-// that conflicts runs again whole; an fn that fails after writing, or a
-// statement that fails, runs alone.
+// BEGIN, COMMIT and round trips, not its statements. A batch reads its
+// payers and draws its order ids ahead, in one round trip, so its fns do
+// not wait on the server. Partitions (one unless BatchPartitions sets
+// more) run side by side; a partition's batches take turns across
+// processes. A batch that conflicts runs again whole; an fn that fails
+// after writing, or a statement that fails, runs alone.
 //
 // Statements of a transaction travel in as few round trips as they can:
 // BEGIN with the first statement, blind writes with the next statement or
