@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -256,6 +257,43 @@ func TestBatch_PayerReadAhead(t *testing.T) {
 	}
 	if u.StartPayload != "xxx" {
 		t.Errorf("stored start payload %q, want xxx (the failing fn's write rolled back)", u.StartPayload)
+	}
+}
+
+// TestBatch_PayersReadAheadApart: a batch of several payers reads each
+// one's own record ahead, and each fn gets its own payer's.
+func TestBatch_PayersReadAheadApart(t *testing.T) {
+	db := pgtest.Open(t)
+	payers := []int64{1, 2, 3, 4, 5}
+	for _, id := range payers {
+		if err := db.Update(ctx, func(tx shop.Tx) error {
+			return tx.PutUser(&shop.User{ID: id, StartPayload: fmt.Sprint("payer-", id), CreatedAt: time.Unix(1, 0).UTC()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := make([]func() error, len(payers))
+	for i, id := range payers {
+		calls[i] = func() error {
+			return db.Update(shop.WithUpdateKey(ctx, id), func(tx shop.Tx) error {
+				u, err := tx.FindUserByID(id)
+				if err != nil {
+					return err
+				}
+				if want := fmt.Sprint("payer-", id); u.ID != id || u.StartPayload != want {
+					return fmt.Errorf("payer %d read user %d with %q, want %q", id, u.ID, u.StartPayload, want)
+				}
+				return nil
+			})
+		}
+	}
+	for i, err := range batchOfCalls(t, db, calls...) {
+		if err != nil {
+			t.Errorf("update %d: %v", i, err)
+		}
+	}
+	if n, joined := db.BatchStats(); n != 1 || joined != int64(len(payers)) {
+		t.Errorf("%d batches of %d updates, want 1 of %d", n, joined, len(payers))
 	}
 }
 
