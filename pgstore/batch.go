@@ -415,7 +415,7 @@ func (db *DB) updateBatch(ctx context.Context, part int, c *txConn, calls []*cal
 	errs := make([]error, len(calls))
 	appended := false
 	for i, call := range calls {
-		t := &tx{ctx: ctx, ptx: c, writable: true, advanced: advanced, pre: pre}
+		t := &tx{ctx: ctx, ptx: c, writable: true, advanced: advanced, known: pre.users, ids: &pre.ids}
 		p, ferr := runFn(call.fn, t)
 		t.noteQueuedConflict()
 		switch {
@@ -460,8 +460,8 @@ func (db *DB) updateBatch(ctx context.Context, part int, c *txConn, calls []*cal
 // users is the transaction's own view of those rows, not a cache beside
 // it: read in the transaction (so predicate-locked, as FindUserByID's read
 // would be), then kept in step by every PutUser of the batch's fns (the
-// only write to a users row, tx.go), so a later fn reads what an earlier
-// one wrote, as it would from the server. A payer with no record is kept
+// only write to a users row; tx.known), so a later fn reads what an
+// earlier one wrote, as it would from the server. A payer with no record is kept
 // as nil: not found, until a PutUser creates it. ids are drawn from
 // order_ids as NextOrderID draws them, ascending, and handed out in
 // order; a run that does not use them all leaves gaps, as a rolled-back

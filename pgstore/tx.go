@@ -35,9 +35,12 @@ type tx struct {
 	needAdvance, advanced bool
 	horizonRead           bool
 	horizonSeq            int64
-	// owners holds the users (their stored JSON) that a read-only
-	// transaction read with their API key, for its FindUserByID.
-	owners map[int64][]byte
+	// known holds the stored JSON of users this transaction already has,
+	// for its FindUserByID: in a View, the owner it read with an API key
+	// (FindAPIKeyByHash); in a group commit's batch, the payers read ahead
+	// and every user a fn of the batch put since, nil for one that does
+	// not exist (batch.go). Shared by the batch's fns.
+	known map[int64][]byte
 	// users holds, for users this transaction read or put, the name and
 	// memo (normalized) their stored record has, and orders, for orders it
 	// read or put, the memo: a Put that keeps them needs no claim check
@@ -46,9 +49,9 @@ type tx struct {
 	users     map[int64]userKeys
 	orders    map[int64]string
 	newOrders map[int64]bool
-	// pre is what the group commit's batch read ahead for its fns
-	// (batch.go), or nil.
-	pre *prefetched
+	// ids are the order ids a group commit's batch drew ahead for its fns
+	// (batch.go), or nil: shared by them, taken in turn by NextOrderID.
+	ids *[]int64
 }
 
 // userKeys are the index keys of a stored user record.
@@ -209,13 +212,10 @@ var orderStatuses = map[shop.OrderStatus]bool{
 
 func (t *tx) FindUserByID(id int64) (*shop.User, error) {
 	var u *shop.User
-	data, ok := t.owners[id]
-	if !ok && t.pre != nil {
-		if data, ok = t.pre.users[id]; ok && data == nil {
+	if data, ok := t.known[id]; ok {
+		if data == nil {
 			return nil, notFound("User")
 		}
-	}
-	if ok {
 		u = new(shop.User)
 		if err := jsonUnmarshal(data, u); err != nil {
 			return nil, err
@@ -317,13 +317,13 @@ func (t *tx) PutUser(u *shop.User) (err error) {
 		return err
 	}
 	defer t.knowUser(u)
-	if t.pre != nil {
-		// The batch's view of the row (batch.go): the record as this
-		// write leaves it. A write that fails on the server voids the
-		// whole batch.
+	if t.known != nil {
+		// The batch's view of the row (batch.go; a View never gets here):
+		// the record as this write leaves it. A write that fails on the
+		// server voids the whole batch.
 		defer func() {
 			if err == nil {
-				t.pre.users[u.ID] = data
+				t.known[u.ID] = data
 			}
 		}()
 	}
@@ -418,10 +418,10 @@ func (t *tx) FindAPIKeyByHash(hash string) (*shop.APIKey, error) {
 		return nil, err
 	}
 	if owner != nil {
-		if t.owners == nil {
-			t.owners = map[int64][]byte{}
+		if t.known == nil {
+			t.known = map[int64][]byte{}
 		}
-		t.owners[k.UserID] = owner
+		t.known[k.UserID] = owner
 	}
 	return k, nil
 }
@@ -441,8 +441,8 @@ func (t *tx) NextOrderID() (int64, error) {
 		return 0, err
 	}
 	var id int64
-	if t.pre != nil && len(t.pre.ids) > 0 {
-		id, t.pre.ids = t.pre.ids[0], t.pre.ids[1:]
+	if t.ids != nil && len(*t.ids) > 0 {
+		id, *t.ids = (*t.ids)[0], (*t.ids)[1:]
 	} else if err := t.ptx.QueryRow(t.ctx, `SELECT nextval('order_ids')`).Scan(&id); err != nil {
 		return 0, t.fail("next order id", err)
 	}
