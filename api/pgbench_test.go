@@ -114,14 +114,7 @@ func BenchmarkAPIPostgres(b *testing.B) {
 func benchRawInsert(b *testing.B) {
 	ctx := context.Background()
 	u, app := benchAppName(b, pgtest.NewSchema(b))
-	pool, err := pgxpool.New(ctx, u)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
-	if _, err := pool.Exec(ctx, `CREATE TABLE bench_raw (id BIGSERIAL PRIMARY KEY, v BIGINT NOT NULL)`); err != nil {
-		b.Fatal(err)
-	}
+	pool := rawPool(b, u)
 	var failures atomic.Int64
 	b.SetParallelism(benchAPIParallelism)
 	cpu := startCPU(b, pool, app)
@@ -162,8 +155,14 @@ type rawInserts struct {
 }
 
 func newRawInserts(b *testing.B) *rawInserts {
+	return &rawInserts{pool: rawPool(b, pgtest.NewSchema(b))}
+}
+
+// rawPool opens a default pool on the schema of u and creates the raw
+// baseline's table there (rawInsert).
+func rawPool(b *testing.B, u string) *pgxpool.Pool {
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, pgtest.NewSchema(b))
+	pool, err := pgxpool.New(ctx, u)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -171,7 +170,7 @@ func newRawInserts(b *testing.B) *rawInserts {
 	if _, err := pool.Exec(ctx, `CREATE TABLE bench_raw (id BIGSERIAL PRIMARY KEY, v BIGINT NOT NULL)`); err != nil {
 		b.Fatal(err)
 	}
-	return &rawInserts{pool: pool}
+	return pool
 }
 
 // rate runs raw inserts, as benchRawInsert does, from as many goroutines,
